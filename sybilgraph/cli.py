@@ -1,0 +1,195 @@
+"""The command line: each command parses its options and calls one library function.
+
+Exit codes: 0 success; 1 internal error (a bug: run again with --debug and report the
+traceback); 2 bad input, config or usage; 3 a memory or disk limit was reached.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sybilgraph.errors import SybilgraphError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_INTERNAL = 1
+
+log = logging.getLogger("sybilgraph")
+
+
+def _fail(message: str, code: int) -> None:
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    click.echo(f"sybilgraph: error: {first}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn the library's errors into one line on stderr and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(click.get_current_context().find_root().params.get("debug"))
+        try:
+            return func(*args, **kwargs)
+        except SybilgraphError as exc:
+            if debug:
+                traceback.print_exc()
+            _fail(str(exc), exc.exit_code)
+        except MemoryError:
+            if debug:
+                traceback.print_exc()
+            _fail("out of memory; set engine.memory_limit lower or use a bigger machine", 3)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except Exception as exc:  # a bug: one line, traceback only with --debug
+            if debug:
+                traceback.print_exc()
+            _fail(
+                f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+                "traceback)",
+                EXIT_INTERNAL,
+            )
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _config(
+    path: str | None, seed: int | None, labels: str | None = None, engine: str | None = None
+) -> Any:
+    from sybilgraph.config import Config
+
+    config = Config.from_toml(path) if path else Config()
+    if seed is not None:
+        config.seed = seed
+    if labels is not None:
+        config.labels = labels
+    if engine is not None:
+        config.engine.name = engine  # type: ignore[assignment]
+    return config
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sybilgraph")
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+@click.option("-v", "--verbose", is_flag=True, help="More log lines.")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+def main(debug: bool, verbose: bool, quiet: bool) -> None:
+    """Find networks of fake accounts in the traffic of an AI model API."""
+    from sybilgraph.progress import setup_logging
+
+    setup_logging(verbose=verbose or debug, quiet=quiet)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the run's outputs.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="TOML file: column names and parameters.",
+)
+@click.option("--seed", type=int, help="Seed of every randomised step (default 42).")
+@click.option(
+    "--labels", type=click.Path(dir_okay=False), help="Labels file with investigators' verdicts."
+)
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), help="Relational engine.")
+@click.option("--force", is_flag=True, help="Write into a non-empty folder.")
+@handle_errors
+def detect(
+    inputs: tuple[str, ...],
+    out_dir: str,
+    config_path: str | None,
+    seed: int | None,
+    labels: str | None,
+    engine: str | None,
+    force: bool,
+) -> None:
+    """Find clusters of linked accounts in INPUT files or folders and score them.
+
+    INPUT is a CSV, Parquet or JSONL file of events, or a folder of them.
+    """
+    from sybilgraph.pipeline import run
+
+    result = run(list(inputs), _config(config_path, seed, labels, engine), out_dir, force=force)
+    info = result.info
+    counts = info["counts"]
+    click.echo(
+        f"{info['rows']['used']} events used ({info['rows']['rejected']} rejected), "
+        f"{counts['accounts']} accounts, {counts['clusters']} clusters, "
+        f"{counts['flagged_clusters']} flagged"
+    )
+    click.echo(f"results: {Path(out_dir).resolve()}")
+    index = Path(out_dir) / "index.html"
+    if index.exists():
+        click.echo(f"open: {index.resolve()}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--truth",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="truth.csv: account_id, label (sybil|legit), group.",
+)
+@handle_errors
+def evaluate(run_dir: str, truth: str) -> None:
+    """Compare the flagged accounts of RUN_DIR with ground truth."""
+    from sybilgraph.evaluate import evaluate as evaluate_run
+
+    click.echo(evaluate_run(run_dir, truth).summary())
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for events.<format> and truth.csv.",
+)
+@click.option(
+    "--events",
+    "n_events",
+    type=int,
+    default=200_000,
+    show_default=True,
+    help="Approximate number of events.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet", "jsonl"]),
+    default="csv",
+    show_default=True,
+)
+@click.option("--days", type=int, default=7, show_default=True)
+@click.option("--start", default="2026-04-13", show_default=True, help="First day (UTC).")
+@handle_errors
+def synth(out_dir: str, n_events: int, seed: int, fmt: str, days: int, start: str) -> None:
+    """Generate AI-API traffic with planted sybil rings and ground truth."""
+    from sybilgraph.synth import SynthConfig, write
+
+    paths = write(SynthConfig(n_events=n_events, seed=seed, days=days, start=start), out_dir, fmt)  # type: ignore[arg-type]
+    for name, path in paths.items():
+        click.echo(f"{name}: {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""Run configuration: one dataclass tree, loadable from TOML or a dict.
+
+Unknown keys and wrong types are refused with a :class:`ConfigError` that names the key,
+so a typo in a config file never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sybilgraph.errors import ConfigError
+
+__all__ = [
+    "ColumnsConfig",
+    "Config",
+    "DetectConfig",
+    "EngineConfig",
+    "LinkConfig",
+    "PromptConfig",
+    "ScoreConfig",
+]
+
+
+@dataclass
+class ColumnsConfig:
+    """Names of the input columns, mapped onto sybilgraph's schema."""
+
+    account_id: str = "account_id"
+    ts: str = "ts"
+    ip: str | None = "ip"
+    payment_id: str | None = "payment_id"
+    prompt: str | None = "prompt"
+    #: other columns whose values link accounts (device id, user agent, e-mail domain)
+    extra_keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PromptConfig:
+    """Prompt fingerprinting: tier 1 masks variable parts, tier 2 groups near-duplicates."""
+
+    #: group near-duplicate masked prompts with MinHash/LSH (tier 2); off = tier 1 only
+    near_duplicates: bool = True
+    #: words per shingle; 1 catches templates whose slots change
+    shingle_size: int = 1
+    num_perm: int = 64
+    bands: int = 16
+    #: estimated Jaccard similarity at or above which two prompts share a template group
+    threshold: float = 0.6
+    #: masked prompts shorter than this many words are not grouped (too little to compare)
+    min_words: int = 3
+
+
+@dataclass
+class LinkConfig:
+    """How shared values become weighted links between accounts."""
+
+    #: a value held by more accounts than this is a hub: listed, never expanded into pairs
+    hub_cap: int = 300
+    #: a value's weight is 1 / log(d + hub_c), d the number of accounts holding it
+    hub_c: float = 5.0
+    #: IPv6 addresses are grouped by this prefix length
+    ipv6_prefix: int = 64
+    #: also link IPv4 addresses by their /24 (a weaker key, "ip_subnet")
+    ipv4_subnet: bool = False
+    ipv4_prefix: int = 24
+    #: CIDR ranges of known shared infrastructure (carrier NAT, VPN exits, proxies)
+    shared_infra: list[str] = field(default_factory=list)
+    shared_infra_mode: Literal["ignore", "downweight"] = "downweight"
+    shared_infra_factor: float = 0.2
+    #: co-occurrence on an IP within this many hours counts fully; 0 turns it off
+    time_window_hours: float = 0.0
+    #: weight of co-occurrences outside the time window, as a share of a full one
+    outside_window_factor: float = 0.5
+    #: per-key weights; keys not listed weigh 1.0
+    key_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "ip": 1.0,
+            "ip_subnet": 0.3,
+            "payment": 2.0,
+            "prompt": 1.5,
+            "direct": 2.0,
+        }
+    )
+    #: how many shared values each link keeps as a sample, per key
+    evidence_sample: int = 3
+
+
+@dataclass
+class DetectConfig:
+    """Community detection: components, then Leiden inside the large ones."""
+
+    #: links lighter than this are dropped before detection
+    min_weight: float = 0.3
+    #: components with more accounts than this are cut with Leiden
+    leiden_min_size: int = 20
+    method: Literal["cpm", "rb", "modularity"] = "cpm"
+    resolution: float = 0.05
+    n_iterations: int = -1
+
+
+@dataclass
+class ScoreConfig:
+    """Cluster scoring and the flagging decision."""
+
+    threshold: float = 0.5
+
+
+@dataclass
+class EngineConfig:
+    """Where the relational stages run."""
+
+    name: Literal["duckdb", "spark"] = "duckdb"
+    #: DuckDB memory limit, e.g. "6GB"; empty = DuckDB's default (80% of RAM)
+    memory_limit: str = ""
+    #: folder DuckDB spills to when it runs out of memory; empty = a temporary folder
+    temp_directory: str = ""
+    threads: int = 0
+    spark_master: str = "local[*]"
+
+
+@dataclass
+class Config:
+    """Everything a run needs besides its input.
+
+    Examples
+    --------
+    >>> Config.from_dict({"seed": 7, "link": {"hub_cap": 100}}).link.hub_cap
+    100
+    """
+
+    seed: int = 42
+    columns: ColumnsConfig = field(default_factory=ColumnsConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    link: LinkConfig = field(default_factory=LinkConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    #: labels file (account_id or cluster_id, verdict, note) read at the start of a run
+    labels: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> Config:
+        """Build a config from nested dicts, refusing unknown keys and wrong types."""
+        return _build(cls, data, source, "")
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Config:
+        """Read a TOML file; errors name the file and the key."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read config: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        return cls.from_dict(data, source=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain data, for run.json."""
+        return dataclasses.asdict(self)
+
+
+def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: {prefix.rstrip('.') or 'config'} must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if key not in known:
+            raise ConfigError(f"{source}: unknown key {name!r}")
+        kwargs[key] = _coerce(hints[key], value, source, name)
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, source: str, name: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, source, f"{name}.")
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, source, name)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if origin is Literal:
+        if value not in args:
+            choices = ", ".join(repr(a) for a in args)
+            raise ConfigError(f"{source}: {name} must be one of {choices}, not {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: {name} must be a list, not {_type_name(value)}")
+        return [_coerce(args[0], v, source, f"{name}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {name} must be a table, not {_type_name(value)}")
+        return {str(k): _coerce(args[1], v, source, f"{name}.{k}") for k, v in value.items()}
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{source}: {name} must be a number, not {_type_name(value)}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{source}: {name} must be an integer, not {_type_name(value)}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {name} must be true or false, not {_type_name(value)}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: {name} must be a string, not {_type_name(value)}")
+        return value
+    return value
+
+
+def _type_name(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)

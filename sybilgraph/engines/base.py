@@ -1,0 +1,108 @@
+"""The small interface every engine fills in.
+
+Stage SQL is written once, in the subset of SQL that DuckDB and Spark SQL share; what
+differs between the dialects (reading files, parsing timestamps, list aggregation) is a
+method here, implemented once per engine.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from sybilgraph.load import Source
+
+__all__ = ["Engine"]
+
+
+class Engine(ABC):
+    """A SQL engine holding the run's tables."""
+
+    name: str = "engine"
+
+    # -- reading -----------------------------------------------------------------
+
+    @abstractmethod
+    def source_columns(self, source: Source) -> list[str]:
+        """The column names of one input file."""
+
+    @abstractmethod
+    def read_source(self, source: Source, table: str, select: str) -> list[tuple[int, str]]:
+        """Create ``table`` from one input file with every column read as text.
+
+        ``select`` is a select list over the file's columns. The table gets two more
+        columns: ``_row`` (1-based data row) and ``_file``. Returns the lines the reader
+        could not parse at all, as ``(line, reason)``.
+        """
+
+    # -- SQL ---------------------------------------------------------------------
+
+    @abstractmethod
+    def execute(self, sql: str) -> None:
+        """Run a statement that returns nothing."""
+
+    def create_table(self, name: str, sql: str) -> None:
+        """Materialise a query as a table, replacing any table of that name."""
+        self.drop(name)
+        self.execute(f"CREATE TABLE {name} AS {sql}")
+
+    @abstractmethod
+    def drop(self, name: str) -> None:
+        """Drop a table or view if it exists."""
+
+    @abstractmethod
+    def arrow(self, sql: str) -> pa.Table:
+        """Run a query and return its result as an Arrow table."""
+
+    @abstractmethod
+    def exists(self, name: str) -> bool:
+        """Whether a table or view of that name exists."""
+
+    @abstractmethod
+    def register(self, name: str, table: pa.Table) -> None:
+        """Make an Arrow table queryable under ``name``."""
+
+    def scalar(self, sql: str) -> object:
+        result = self.arrow(sql)
+        return result.column(0)[0].as_py() if result.num_rows else None
+
+    def count(self, table: str) -> int:
+        return int(self.scalar(f"SELECT count(*) FROM {table}") or 0)  # type: ignore[call-overload]
+
+    @abstractmethod
+    def write_parquet(self, sql: str, path: Path) -> None:
+        """Write a query's result to one Parquet file."""
+
+    # -- dialect -----------------------------------------------------------------
+
+    @abstractmethod
+    def parse_ts(self, column: str) -> str:
+        """SQL that turns a text column (ISO 8601, epoch seconds or ms) into a UTC
+        timestamp without zone, NULL where it cannot."""
+
+    @abstractmethod
+    def list_agg(self, column: str, order_by: str, limit: int) -> str:
+        """SQL aggregate giving the first ``limit`` values of ``column`` by ``order_by``,
+        joined by ', '."""
+
+    def epoch(self, column: str) -> str:
+        """SQL giving seconds since 1970 of a timestamp column, as a double."""
+        return f"epoch({column})"
+
+    def quote_ident(self, name: str) -> str:
+        """Quote a column name that may hold any character."""
+        return '"' + name.replace('"', '""') + '"'
+
+    def hash_text(self, column: str) -> str:
+        """SQL giving a stable 64-bit-ish hash of a text column, as text."""
+        return f"md5({column})"
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the engine's resources."""
+
+    def versions(self) -> dict[str, str]:
+        return {}

@@ -1,0 +1,156 @@
+"""evaluate: compare a run's flagged accounts and clusters with ground truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sybilgraph.errors import InputError
+from sybilgraph.result import Result
+
+__all__ = ["Evaluation", "average_precision", "evaluate"]
+
+#: a planted ring is recovered when one cluster matches it with at least this Jaccard
+RECOVERY_JACCARD = 0.8
+
+
+@dataclass
+class Evaluation:
+    """Precision, recall and F1 of flagged accounts; rings recovered; ranking quality."""
+
+    precision: float
+    recall: float
+    f1: float
+    rings: int
+    rings_recovered: int
+    average_precision: float
+    by_kind: pd.DataFrame = field(repr=False)
+    legit_groups_flagged: pd.DataFrame = field(repr=False)
+
+    @property
+    def ring_recovery(self) -> float:
+        return self.rings_recovered / self.rings if self.rings else 1.0
+
+    def summary(self) -> str:
+        lines = [
+            f"flagged accounts: precision {self.precision:.4f}  recall {self.recall:.4f}  "
+            f"F1 {self.f1:.4f}",
+            f"rings recovered (Jaccard >= {RECOVERY_JACCARD}): {self.rings_recovered} of "
+            f"{self.rings} ({100 * self.ring_recovery:.1f}%)",
+            f"average precision of clusters ranked by score: {self.average_precision:.4f}",
+            "",
+            "by kind:",
+            self.by_kind.to_string(index=False),
+        ]
+        if len(self.legit_groups_flagged):
+            lines += [
+                "",
+                "legitimate groups with flagged accounts:",
+                self.legit_groups_flagged.to_string(index=False),
+            ]
+        return "\n".join(lines)
+
+
+def average_precision(positive: np.ndarray) -> float:
+    """Average precision of a ranked list of booleans (True = a real ring)."""
+    positive = np.asarray(positive, dtype=bool)
+    if not positive.any():
+        return 1.0
+    hits = np.cumsum(positive)
+    ranks = np.arange(1, len(positive) + 1)
+    return float((hits[positive] / ranks[positive]).mean())
+
+
+def evaluate(result: Result | str | Path, truth: str | Path | pd.DataFrame) -> Evaluation:
+    """Score a run against a truth table (account_id, label sybil|legit, group[, kind])."""
+    run = result if isinstance(result, Result) else Result(result)
+    if isinstance(truth, pd.DataFrame):
+        labels = truth.copy()
+    else:
+        try:
+            labels = pd.read_csv(truth, dtype=str, keep_default_na=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read truth: {exc}", path=str(truth)) from None
+        for column in ("account_id", "label", "group"):
+            if column not in labels.columns:
+                raise InputError(f"missing column {column!r}", path=str(truth), column=column)
+    if "kind" not in labels.columns:
+        labels["kind"] = labels["group"]
+    accounts = run.accounts[["account_id", "cluster_id", "flagged", "score"]]
+    merged = labels.merge(accounts, on="account_id", how="left")
+    merged["flagged"] = merged["flagged"].fillna(False).astype(bool)
+    merged["cluster_id"] = merged["cluster_id"].fillna("")
+    sybil = merged["label"] == "sybil"
+    tp = int((merged["flagged"] & sybil).sum())
+    fp = int((merged["flagged"] & ~sybil).sum())
+    fn = int((~merged["flagged"] & sybil).sum())
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+    rings = merged[sybil]
+    recovered = _recovered_rings(rings, merged)
+    kinds = []
+    for kind, part in merged.groupby("kind"):
+        is_sybil = bool((part["label"] == "sybil").all())
+        groups = part["group"].nunique()
+        row = {
+            "kind": kind,
+            "label": "sybil" if is_sybil else "legit",
+            "accounts": len(part),
+            "flagged": int(part["flagged"].sum()),
+            "groups": groups,
+            "groups_recovered": (
+                int(sum(recovered.get(g, False) for g in part["group"].unique()))
+                if is_sybil
+                else ""
+            ),
+        }
+        kinds.append(row)
+    by_kind = pd.DataFrame(kinds)
+    legit_flagged = (
+        merged[~sybil & merged["flagged"]]
+        .groupby(["kind", "group"])
+        .agg(accounts=("account_id", "size"), max_score=("score", "max"))
+        .reset_index()
+        .sort_values(["accounts", "group"], ascending=[False, True])
+    )
+
+    clusters = run.clusters
+    if len(clusters):
+        share = (
+            merged[merged["cluster_id"] != ""]
+            .groupby("cluster_id")["label"]
+            .apply(lambda s: (s == "sybil").mean())
+        )
+        positive = clusters["cluster_id"].map(share).fillna(0.0).to_numpy() > 0.5
+        ap = average_precision(positive)
+    else:
+        ap = 1.0
+    return Evaluation(
+        precision=round(precision, 4),
+        recall=round(recall, 4),
+        f1=round(f1, 4),
+        rings=rings["group"].nunique(),
+        rings_recovered=int(sum(recovered.values())),
+        average_precision=round(ap, 4),
+        by_kind=by_kind,
+        legit_groups_flagged=legit_flagged,
+    )
+
+
+def _recovered_rings(rings: pd.DataFrame, merged: pd.DataFrame) -> dict[str, bool]:
+    """For each ring, whether one cluster matches it with Jaccard >= the threshold."""
+    cluster_sizes = merged[merged["cluster_id"] != ""].groupby("cluster_id").size()
+    found: dict[str, bool] = {}
+    for group, members in rings.groupby("group"):
+        clustered = members[members["cluster_id"] != ""]
+        best = 0.0
+        for cluster_id, overlap in clustered.groupby("cluster_id").size().items():
+            union = len(members) + int(cluster_sizes[cluster_id]) - int(overlap)
+            best = max(best, overlap / union)
+        found[str(group)] = best >= RECOVERY_JACCARD
+    return found

@@ -1,0 +1,204 @@
+"""link: shared values become weighted account pairs, each with its evidence.
+
+A value held by ``d`` accounts weighs ``1 / ln(d + c)`` (FRAUDAR's column weighting): a
+card shared by two accounts says far more than an IP shared by two hundred. A value held
+by more than ``hub_cap`` accounts is a *hub*: listed in ``hubs`` and never expanded into
+pairs, so the pair count is at most ``sum(min(d, hub_cap)^2) / 2`` over all values,
+whatever the data.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pyarrow as pa
+
+from sybilgraph.config import Config
+from sybilgraph.engines.base import Engine
+from sybilgraph.normalize import in_cidrs
+from sybilgraph.observe import KEY_IP, KEY_SUBNET
+
+__all__ = ["key_column", "link"]
+
+log = logging.getLogger(__name__)
+
+IP_KEYS = (KEY_IP, KEY_SUBNET)
+
+
+def key_column(key: str) -> str:
+    """The column-name stem of a link key (extra keys may hold any character)."""
+    stem = re.sub(r"[^0-9a-zA-Z]+", "_", key).strip("_").lower()
+    return stem or "key"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) -> dict[str, int]:
+    """Build ``value_stats``, ``hubs``, ``pair_values`` and ``links`` from ``observations``.
+
+    ``benign_values`` (key, value) are values an investigator marked benign: they are
+    listed as hubs with that reason and never link.
+
+    Returns counts for run.json.
+    """
+    cfg = config.link
+    engine.create_table(
+        "value_stats",
+        """SELECT key, value, count(*) AS holders, sum(n) AS requests,
+                  min(first_seen) AS first_seen, max(last_seen) AS last_seen
+           FROM observations GROUP BY key, value""",
+    )
+    _mark_values(engine, config, benign_values)
+
+    weights = " ".join(
+        f"WHEN {_literal(k)} THEN {float(w)}" for k, w in sorted(cfg.key_weights.items())
+    )
+    key_weight = f"CASE s.key {weights} ELSE 1.0 END" if weights else "1.0"
+    engine.create_table(
+        "linkable",
+        f"""SELECT s.key, s.value, s.holders,
+                   {key_weight} * s.factor / ln(s.holders + {float(cfg.hub_c)}) AS w
+            FROM value_marks s
+            WHERE s.holders >= 2 AND s.holders <= {int(cfg.hub_cap)} AND s.reason IS NULL""",
+    )
+    engine.create_table(
+        "hubs",
+        """SELECT key, value, holders AS accounts, requests, reason, first_seen, last_seen
+           FROM value_marks WHERE reason IS NOT NULL""",
+    )
+    engine.create_table(
+        "linkable_obs",
+        """SELECT o.account_id, o.key, o.value, o.first_seen, o.last_seen, l.w
+           FROM observations o JOIN linkable l ON o.key = l.key AND o.value = l.value""",
+    )
+    time_factor = "1.0"
+    if cfg.time_window_hours > 0:
+        seconds = float(cfg.time_window_hours) * 3600.0
+        near = (
+            f"({engine.epoch('x.first_seen')} <= {engine.epoch('y.last_seen')} + {seconds} "
+            f"AND {engine.epoch('y.first_seen')} <= {engine.epoch('x.last_seen')} + {seconds})"
+        )
+        ip_keys = ", ".join(_literal(k) for k in IP_KEYS)
+        time_factor = (
+            f"CASE WHEN x.key IN ({ip_keys}) AND NOT {near} "
+            f"THEN {float(cfg.outside_window_factor)} ELSE 1.0 END"
+        )
+    engine.create_table(
+        "pair_values",
+        f"""SELECT x.account_id AS a, y.account_id AS b, x.key, x.value,
+                   x.w * {time_factor} AS w,
+                   greatest(x.first_seen, y.first_seen) AS first_seen,
+                   least(x.last_seen, y.last_seen) AS last_seen
+            FROM linkable_obs x JOIN linkable_obs y
+              ON x.key = y.key AND x.value = y.value AND x.account_id < y.account_id""",
+    )
+    engine.drop("linkable_obs")
+    _add_direct_pairs(engine, config)
+    engine.create_table(
+        "pair_keys",
+        f"""SELECT a, b, key, sum(w) AS w, count(*) AS n,
+                   {engine.list_agg("value", "w DESC, value", cfg.evidence_sample)} AS sample,
+                   min(first_seen) AS first_seen, max(last_seen) AS last_seen
+            FROM pair_values GROUP BY a, b, key""",
+    )
+    keys = sorted(
+        str(k) for k in engine.arrow("SELECT DISTINCT key FROM pair_keys").column(0).to_pylist()
+    )
+    per_key = []
+    for key in keys:
+        stem = key_column(key)
+        lit = _literal(key)
+        per_key.append(
+            f"sum(CASE WHEN key = {lit} THEN w ELSE 0 END) AS {stem}_weight, "
+            f"sum(CASE WHEN key = {lit} THEN n ELSE 0 END) AS {stem}_n, "
+            f"max(CASE WHEN key = {lit} THEN sample END) AS {stem}_values"
+        )
+    evidence = " || '; ' || ".join(
+        f"CASE WHEN sum(CASE WHEN key = {_literal(k)} THEN n ELSE 0 END) > 0 THEN "
+        f"{_literal(k + ': ')} || CAST(sum(CASE WHEN key = {_literal(k)} THEN n ELSE 0 END) "
+        f"AS VARCHAR) || ' shared (' || max(CASE WHEN key = {_literal(k)} THEN sample END)"
+        f" || ')' ELSE '' END"
+        for k in keys
+    )
+    key_list = " || ".join(
+        f"CASE WHEN sum(CASE WHEN key = {_literal(k)} THEN n ELSE 0 END) > 0 "
+        f"THEN {_literal(k + ',')} ELSE '' END"
+        for k in keys
+    )
+    if keys:
+        engine.create_table(
+            "links",
+            f"""SELECT a, b, sum(w) AS weight,
+                       rtrim({key_list}, ',') AS keys,
+                       trim(regexp_replace({evidence}, '(; )+', '; ', 'g'), '; ') AS evidence,
+                       min(first_seen) AS first_seen, max(last_seen) AS last_seen,
+                       {", ".join(per_key)}
+                FROM pair_keys GROUP BY a, b""",
+        )
+    else:
+        engine.create_table(
+            "links",
+            """SELECT CAST(NULL AS VARCHAR) AS a, CAST(NULL AS VARCHAR) AS b,
+                      CAST(NULL AS DOUBLE) AS weight, CAST(NULL AS VARCHAR) AS keys,
+                      CAST(NULL AS VARCHAR) AS evidence, CAST(NULL AS TIMESTAMP) AS first_seen,
+                      CAST(NULL AS TIMESTAMP) AS last_seen
+               WHERE false""",
+        )
+    return {
+        "values": engine.count("value_stats"),
+        "hubs": engine.count("hubs"),
+        "pair_values": engine.count("pair_values"),
+        "links": engine.count("links"),
+    }
+
+
+def _mark_values(engine: Engine, config: Config, benign_values: pa.Table | None) -> None:
+    """Give every value a weight factor and, where it must not link, a reason."""
+    cfg = config.link
+    parts = [
+        f"WHEN s.holders > {int(cfg.hub_cap)} THEN 'hub: held by more than "
+        f"{int(cfg.hub_cap)} accounts'"
+    ]
+    joins = ""
+    factor = "1.0"
+    if benign_values is not None and benign_values.num_rows:
+        engine.register("benign_values_in", benign_values.select(["key", "value"]))
+        engine.create_table("benign_values", "SELECT DISTINCT key, value FROM benign_values_in")
+        engine.drop("benign_values_in")
+        joins += " LEFT JOIN benign_values bv ON s.key = bv.key AND s.value = bv.value"
+        parts.insert(0, "WHEN bv.value IS NOT NULL THEN 'labelled benign'")
+    if cfg.shared_infra:
+        candidates = engine.arrow(
+            "SELECT DISTINCT value FROM value_stats WHERE key = 'ip' AND holders >= 2"
+        ).column("value")
+        mask = in_cidrs(candidates, cfg.shared_infra)
+        infra = pa.table({"value": candidates.filter(pa.array(mask))})
+        engine.register("infra_values_in", infra)
+        engine.create_table("infra_values", "SELECT value FROM infra_values_in")
+        engine.drop("infra_values_in")
+        joins += " LEFT JOIN infra_values iv ON s.key = 'ip' AND s.value = iv.value"
+        if cfg.shared_infra_mode == "ignore":
+            parts.insert(0, "WHEN iv.value IS NOT NULL THEN 'shared infrastructure'")
+        else:
+            down = float(cfg.shared_infra_factor)
+            factor = f"CASE WHEN iv.value IS NOT NULL THEN {down} ELSE 1.0 END"
+    reason = "CASE " + " ".join(parts) + " ELSE NULL END"
+    engine.create_table(
+        "value_marks",
+        f"SELECT s.*, {reason} AS reason, {factor} AS factor FROM value_stats s{joins}",
+    )
+
+
+def _add_direct_pairs(engine: Engine, config: Config) -> None:
+    """Fold the optional account-to-account edges into ``pair_values``."""
+    if not engine.exists("direct_edges"):
+        return
+    weight = float(config.link.key_weights.get("direct", 1.0))
+    engine.execute(
+        f"""INSERT INTO pair_values
+            SELECT least(a, b), greatest(a, b), 'direct', kind, {weight}, min(ts), max(ts)
+            FROM direct_edges WHERE a <> b GROUP BY least(a, b), greatest(a, b), kind"""
+    )

@@ -1,0 +1,303 @@
+"""load: read events, map the user's columns onto the schema, validate every row.
+
+Rows that cannot be used go to the ``rejects`` table with a reason; nothing is dropped
+silently, and ``rows read = rows used + rows rejected`` always holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import pyarrow as pa
+
+from sybilgraph.config import Config
+from sybilgraph.engines.base import Engine
+from sybilgraph.errors import InputError
+from sybilgraph.normalize import normalize_ips
+
+__all__ = ["EXTENSIONS", "LoadStats", "Source", "discover", "load"]
+
+log = logging.getLogger(__name__)
+
+Format = Literal["csv", "parquet", "jsonl", "arrow"]
+
+EXTENSIONS: dict[str, Format] = {
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".jsonl.gz": "jsonl",
+    ".json": "jsonl",
+}
+
+#: earliest and latest timestamps taken as real; anything outside is rejected
+TS_MIN = "1990-01-01"
+TS_MAX = "2100-01-01"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input: a file, or an in-memory table (``path`` is then a label)."""
+
+    path: Path
+    format: Format
+    table: pa.Table | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class LoadStats:
+    """Row counts of the load stage; ``read == used + rejected``."""
+
+    read: int = 0
+    used: int = 0
+    rejected: int = 0
+    files: list[str] = field(default_factory=list)
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"read": self.read, "used": self.used, "rejected": self.rejected}
+
+
+def _format_of(path: Path) -> Format | None:
+    name = path.name.lower()
+    for ext in sorted(EXTENSIONS, key=len, reverse=True):
+        if name.endswith(ext):
+            return EXTENSIONS[ext]
+    return None
+
+
+def discover(inputs: list[str | Path] | tuple[str | Path, ...]) -> list[Source]:
+    """Turn paths (files or folders of files) into sources, in a stable order.
+
+    Raises
+    ------
+    InputError
+        A path does not exist, has a type sybilgraph does not read, or a folder holds
+        no readable file.
+    """
+    if not inputs:
+        raise InputError("no input given")
+    sources: list[Source] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and _format_of(p))
+            found = [p for p in found if p.name != "truth.csv"]
+            if not found:
+                raise InputError("folder holds no .csv, .parquet or .jsonl file", path=str(path))
+            for file in found:
+                sources.append(_file_source(file))
+        elif path.exists():
+            sources.append(_file_source(path))
+        else:
+            raise InputError("no such file or folder", path=str(path))
+    return sources
+
+
+def _file_source(path: Path) -> Source:
+    fmt = _format_of(path)
+    if fmt is None:
+        raise InputError(
+            "unsupported file type; expected .csv, .parquet or .jsonl (optionally .gz)",
+            path=str(path),
+        )
+    try:
+        with path.open("rb") as handle:
+            if not handle.read(1):
+                raise InputError("file is empty", path=str(path))
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", path=str(path)) from None
+    return Source(path=path, format=fmt)
+
+
+def frame_source(frame: pd.DataFrame | pa.Table, name: str = "<dataframe>") -> Source:
+    """A source for events already in memory."""
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame)
+    return Source(path=Path(name), format="arrow", table=table)
+
+
+def _select_list(columns: list[str], config: Config, source: Source, engine: Engine) -> str:
+    """Map the file's columns onto the schema; errors name the missing column."""
+
+    def _text(column: str) -> str:
+        return f"CAST({engine.quote_ident(column)} AS VARCHAR)"
+
+    mapping = config.columns
+    present = set(columns)
+    parts = []
+    for target in ("account_id", "ts"):
+        name = getattr(mapping, target)
+        if name not in present:
+            raise InputError(
+                f"missing required column {name!r} (has: {', '.join(columns[:12])})",
+                path=str(source.path),
+                column=name,
+            )
+        parts.append(f"{_text(name)} AS {target}")
+    for target in ("ip", "payment_id", "prompt"):
+        name = getattr(mapping, target)
+        if name and name in present:
+            parts.append(f"{_text(name)} AS {target}")
+        else:
+            parts.append(f"CAST(NULL AS VARCHAR) AS {target}")
+    for index, name in enumerate(mapping.extra_keys):
+        if name not in present:
+            raise InputError(
+                f"missing column {name!r} named in columns.extra_keys",
+                path=str(source.path),
+                column=name,
+            )
+        parts.append(f"{_text(name)} AS extra_{index}")
+    return ", ".join(parts)
+
+
+def load(engine: Engine, sources: list[Source], config: Config) -> LoadStats:
+    """Read every source into the ``events`` table and unusable rows into ``rejects``.
+
+    ``events`` has: account_id, ts (UTC timestamp), ip (canonical), ip_key (the address,
+    or its IPv6 network), ip_subnet (IPv4 network), payment_id, prompt, extra_<i>, _file,
+    _row. ``rejects`` has: _file, _row, reason, and the raw text of each column.
+
+    Edge cases: blank strings count as missing; a missing optional column is all NULL;
+    an account id is trimmed of surrounding whitespace; timestamps may be ISO 8601 (with
+    or without zone; without is taken as UTC), epoch seconds or epoch milliseconds.
+    """
+    stats = LoadStats()
+    raw_tables = []
+    parse_failures: list[dict[str, object]] = []
+    for index, source in enumerate(sources):
+        table = f"raw_{index}"
+        if source.format == "arrow":
+            assert source.table is not None
+            engine.register(f"{table}_in", source.table)
+            columns = list(source.table.column_names)
+        else:
+            columns = engine.source_columns(source)
+        select = _select_list(columns, config, source, engine)
+        if source.format == "arrow":
+            engine.create_table(
+                table,
+                f"SELECT {select}, row_number() OVER () AS _row, "
+                f"'{source.path}' AS _file FROM {table}_in",
+            )
+        else:
+            bad_lines = engine.read_source(source, table, select)
+            for line, reason in bad_lines:
+                parse_failures.append({"_file": str(source.path), "_row": line, "reason": reason})
+        raw_tables.append(table)
+        stats.files.append(str(source.path))
+
+    extras = [f"extra_{i}" for i in range(len(config.columns.extra_keys))]
+    union = " UNION ALL ".join(f"SELECT * FROM {t}" for t in raw_tables)
+    engine.create_table("raw_events", union)
+    for table in raw_tables:
+        engine.drop(table)
+        engine.drop(f"{table}_in")
+
+    _normalise_ips(engine, config)
+    blank = "NULLIF(trim({0}), '')"
+    extra_cols = "".join(f", {blank.format(c)} AS {c}" for c in extras)
+    engine.create_table(
+        "parsed_events",
+        f"""
+        SELECT r._file, r._row,
+               {blank.format("r.account_id")} AS account_id,
+               {engine.parse_ts("r.ts")} AS ts,
+               NULLIF(trim(r.ts), '') AS ts_text,
+               m.ip, m.ip_key, m.subnet AS ip_subnet, m.reason AS ip_reason,
+               {blank.format("r.payment_id")} AS payment_id,
+               NULLIF(r.prompt, '') AS prompt,
+               r.ip AS ip_raw {extra_cols}
+        FROM raw_events r LEFT JOIN ip_map m ON r.ip = m.raw
+        """,
+    )
+    engine.drop("raw_events")
+    reason = f"""CASE
+        WHEN account_id IS NULL THEN 'missing account_id'
+        WHEN ts_text IS NULL THEN 'missing ts'
+        WHEN ts IS NULL THEN 'unparseable ts: ' || substr(ts_text, 1, 40)
+        WHEN ts < TIMESTAMP '{TS_MIN}' OR ts >= TIMESTAMP '{TS_MAX}'
+            THEN 'ts out of range: ' || substr(ts_text, 1, 40)
+        WHEN ip_reason IS NOT NULL THEN 'ip: ' || ip_reason
+        ELSE NULL END"""
+    engine.create_table("checked_events", f"SELECT *, {reason} AS reason FROM parsed_events")
+    engine.drop("parsed_events")
+    extra_select = "".join(f", {c}" for c in extras)
+    engine.create_table(
+        "events",
+        f"""SELECT account_id, ts, ip, ip_key, ip_subnet, payment_id, prompt{extra_select},
+                   _file, _row
+            FROM checked_events WHERE reason IS NULL""",
+    )
+    engine.create_table(
+        "rejects",
+        f"""SELECT _file AS file, _row AS "row", reason, account_id,
+                   ts_text AS ts, ip_raw AS ip, payment_id, prompt{extra_select}
+            FROM checked_events WHERE reason IS NOT NULL""",
+    )
+    engine.drop("checked_events")
+    if parse_failures:
+        failures = pa.Table.from_pylist(parse_failures)
+        engine.register("parse_failures", failures)
+        null_extras = "".join(f", CAST(NULL AS VARCHAR) AS {c}" for c in extras)
+        engine.execute(
+            f"""INSERT INTO rejects SELECT _file, _row, reason, NULL, NULL, NULL, NULL,
+                NULL{null_extras} FROM parse_failures"""
+        )
+        engine.drop("parse_failures")
+
+    stats.used = engine.count("events")
+    stats.rejected = engine.count("rejects")
+    stats.read = stats.used + stats.rejected
+    if stats.rejected:
+        by_reason = engine.arrow(
+            "SELECT regexp_replace(reason, ':.*', '') AS kind, count(*) AS n "
+            "FROM rejects GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+        stats.reject_reasons = dict(
+            zip(by_reason["kind"].to_pylist(), by_reason["n"].to_pylist(), strict=True)
+        )
+    if stats.read == 0:
+        raise InputError("no events in input", path=", ".join(stats.files))
+    if stats.used == 0:
+        raise InputError(
+            f"none of the {stats.read} rows is usable "
+            f"({_top_reason(stats.reject_reasons)}); see rejects",
+            path=", ".join(stats.files),
+        )
+    return stats
+
+
+def _top_reason(reasons: dict[str, int]) -> str:
+    if not reasons:
+        return "no reason recorded"
+    kind, n = next(iter(reasons.items()))
+    return f"most common: {kind} ({n})"
+
+
+def _normalise_ips(engine: Engine, config: Config) -> None:
+    """Parse each distinct address once, in Python, and join the result back."""
+    distinct = engine.arrow("SELECT DISTINCT ip AS raw FROM raw_events WHERE ip IS NOT NULL")
+    raw = distinct.column("raw")
+    normalised = normalize_ips(
+        raw, ipv6_prefix=config.link.ipv6_prefix, ipv4_prefix=config.link.ipv4_prefix
+    )
+    table = pa.table(
+        {
+            "raw": raw,
+            "ip": normalised.column("ip"),
+            "ip_key": normalised.column("ip_key"),
+            "subnet": normalised.column("subnet"),
+            "reason": normalised.column("reason"),
+        }
+    )
+    engine.register("ip_map_in", table)
+    engine.create_table("ip_map", "SELECT * FROM ip_map_in")
+    engine.drop("ip_map_in")

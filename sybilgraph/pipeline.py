@@ -1,0 +1,243 @@
+"""The whole pipeline: events in, ranked clusters and their evidence out.
+
+``run`` wires the stages together on one engine and writes the run's outputs folder::
+
+    load → observe → link → graph → detect → score → export
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import logging
+import platform
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from sybilgraph.config import Config
+from sybilgraph.detect import detect
+from sybilgraph.engines import make_engine
+from sybilgraph.engines.base import Engine
+from sybilgraph.graph import build_graph
+from sybilgraph.labels import Labels, read_labels
+from sybilgraph.link import link
+from sybilgraph.load import Source, discover, frame_source, load
+from sybilgraph.observe import observe
+from sybilgraph.outputs import atomic_path, prepare_out_dir, write_csv, write_json
+from sybilgraph.progress import StageTimer
+from sybilgraph.result import Result
+from sybilgraph.score import score_clusters
+
+__all__ = ["run"]
+
+log = logging.getLogger(__name__)
+
+EventsInput = str | Path | Sequence[str | Path] | pd.DataFrame | pa.Table
+
+
+def _sources(events: EventsInput) -> list[Source]:
+    if isinstance(events, pd.DataFrame | pa.Table):
+        return [frame_source(events)]
+    if isinstance(events, str | Path):
+        return discover([events])
+    return discover(list(events))
+
+
+def run(
+    events: EventsInput,
+    config: Config | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    force: bool = False,
+    show_progress: bool | None = None,
+) -> Result:
+    """Run the pipeline and write its outputs folder.
+
+    Parameters
+    ----------
+    events
+        Paths of CSV, Parquet or JSONL files or folders of them, or a DataFrame.
+    config
+        Settings; defaults when omitted.
+    out_dir
+        Where the outputs go; a temporary folder when omitted (kept until the process
+        ends). An existing folder must be empty or an earlier sybilgraph output, unless
+        ``force``.
+
+    Returns
+    -------
+    Result
+        The run's tables, read from ``out_dir``.
+    """
+    config = config or Config()
+    if out_dir is None:
+        out_dir = tempfile.mkdtemp(prefix="sybilgraph-run-")
+    out = prepare_out_dir(out_dir, force=force)
+    sources = _sources(events)
+    labels = read_labels(config.labels)
+    timer = StageTimer(show=show_progress)
+    started = dt.datetime.now(dt.UTC)
+    engine = make_engine(config.engine)
+    try:
+        counts = _run_stages(engine, sources, config, labels, out, timer)
+    finally:
+        engine.close()
+    info = {
+        "tool": "sybilgraph",
+        "version": _version("sybilgraph"),
+        "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "inputs": [str(s.path) for s in sources],
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "engine": config.engine.name,
+        "labels": {"file": config.labels, "verdicts": len(labels)},
+        "timings_s": timer.timings,
+        "versions": _versions(engine),
+        **counts,
+    }
+    write_json(info, out / "run.json")
+    log.info("results in %s", out)
+    return Result(out)
+
+
+def _run_stages(
+    engine: Engine,
+    sources: list[Source],
+    config: Config,
+    labels: Labels,
+    out: Path,
+    timer: StageTimer,
+) -> dict[str, object]:
+    with timer.stage("load", "reading events"):
+        stats = load(engine, sources, config)
+    log.info("%d rows read, %d used, %d rejected", stats.read, stats.used, stats.rejected)
+    with timer.stage("observe", "fingerprinting prompts and collecting shared values"):
+        observed = observe(engine, config)
+        _drop_benign_accounts(engine, labels)
+    with timer.stage("link", "linking accounts through shared values"):
+        benign_values = pa.Table.from_pandas(labels.benign_values, preserve_index=False)
+        linked = link(engine, config, benign_values if len(labels.benign_values) else None)
+    with timer.stage("graph", "building the account graph"):
+        links = engine.arrow("SELECT a, b, weight FROM links")
+        graph = build_graph(links, min_weight=config.detect.min_weight)
+        del links
+    with timer.stage("detect", "detecting communities"):
+        membership = detect(graph, config.detect, config.seed)
+    with timer.stage("score", "scoring clusters"):
+        verdicts = _verdicts(labels, membership)
+        clusters = score_clusters(engine, membership, config.score, verdicts=verdicts)
+        clusters = _apply_cluster_verdicts(clusters, labels)
+    with timer.stage("write", "writing tables"):
+        _write_tables(engine, membership, clusters, out)
+    return {
+        "rows": stats.as_dict(),
+        "reject_reasons": stats.reject_reasons,
+        "counts": {
+            **observed,
+            **linked,
+            "graph_accounts": graph.graph.vcount(),
+            "graph_links": graph.graph.ecount(),
+            "clustered_accounts": len(membership),
+            "clusters": len(clusters),
+            "flagged_clusters": int(clusters["flagged"].sum()) if len(clusters) else 0,
+        },
+        "detect": {
+            "method": config.detect.method,
+            "resolution": config.detect.resolution,
+            "leiden_min_size": config.detect.leiden_min_size,
+        },
+    }
+
+
+def _drop_benign_accounts(engine: Engine, labels: Labels) -> None:
+    benign = labels.benign_accounts
+    if not benign:
+        return
+    engine.register("benign_accounts", pa.table({"account_id": pa.array(benign, pa.string())}))
+    engine.create_table(
+        "observations_kept",
+        "SELECT * FROM observations WHERE account_id NOT IN "
+        "(SELECT account_id FROM benign_accounts)",
+    )
+    engine.create_table("observations", "SELECT * FROM observations_kept")
+    engine.drop("observations_kept")
+
+
+def _verdicts(labels: Labels, membership: pd.DataFrame) -> pd.DataFrame:
+    """Account verdicts, with cluster-level sybil verdicts spread to the members."""
+    accounts = labels.accounts[["account_id", "verdict"]]
+    sybil_clusters = labels.clusters.loc[labels.clusters["verdict"] == "sybil", "cluster_id"]
+    from_clusters = membership[membership["cluster_id"].isin(sybil_clusters)][["account_id"]]
+    from_clusters = from_clusters.assign(verdict="sybil")
+    combined = pd.concat([from_clusters, accounts], ignore_index=True)
+    return combined.drop_duplicates("account_id", keep="last")
+
+
+def _apply_cluster_verdicts(clusters: pd.DataFrame, labels: Labels) -> pd.DataFrame:
+    if clusters.empty or labels.clusters.empty:
+        return clusters
+    benign = set(labels.clusters.loc[labels.clusters["verdict"] == "benign", "cluster_id"])
+    hit = clusters["cluster_id"].isin(benign)
+    clusters.loc[hit, "flagged"] = False
+    clusters.loc[hit, "reasons"] = "labelled benign by an investigator; " + clusters.loc[
+        hit, "reasons"
+    ].astype(str)
+    return clusters
+
+
+def _write_tables(
+    engine: Engine, membership: pd.DataFrame, clusters: pd.DataFrame, out: Path
+) -> None:
+    accounts = engine.arrow(
+        "SELECT account_id, requests, first_seen, last_seen FROM accounts ORDER BY account_id"
+    ).to_pandas()
+    accounts = accounts.merge(membership, on="account_id", how="left")
+    scores = clusters[["cluster_id", "flagged", "score"]] if len(clusters) else None
+    if scores is not None:
+        accounts = accounts.merge(scores, on="cluster_id", how="left")
+    else:
+        accounts["flagged"] = False
+        accounts["score"] = 0.0
+    accounts["flagged"] = accounts["flagged"].fillna(False).astype(bool)
+    accounts["score"] = accounts["score"].fillna(0.0)
+    accounts["cluster_id"] = accounts["cluster_id"].fillna("")
+    accounts = accounts[
+        ["account_id", "cluster_id", "flagged", "score", "requests", "first_seen", "last_seen"]
+    ]
+    write_csv(accounts, out / "accounts.csv")
+    write_csv(clusters, out / "clusters.csv")
+    hubs = engine.arrow("SELECT * FROM hubs ORDER BY accounts DESC, key, value").to_pandas()
+    write_csv(hubs, out / "hubs.csv")
+    rejects = engine.arrow('SELECT * FROM rejects ORDER BY file, "row"').to_pandas()
+    write_csv(rejects, out / "rejects.csv")
+    with atomic_path(out / "links.parquet") as tmp:
+        engine.write_parquet("SELECT * FROM links ORDER BY a, b", tmp)
+
+
+def _version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _versions(engine: Engine) -> dict[str, str]:
+    names = [
+        "sybilgraph",
+        "duckdb",
+        "igraph",
+        "leidenalg",
+        "pandas",
+        "pyarrow",
+        "numpy",
+        "networkx",
+        "pyvis",
+    ]
+    found = {name: _version(name) for name in names}
+    found.update(engine.versions())
+    found["python"] = platform.python_version()
+    return found

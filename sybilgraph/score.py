@@ -1,0 +1,318 @@
+"""score: per-cluster features, an interpretable score, a flag and reasons in words.
+
+The score is a logistic function of a weighted sum of features, each in [0, 1] or a
+log ratio, so every term can be read off and explained::
+
+    z = BIAS
+        + W_TEMPLATE * template_share      # requests on the cluster's own prompt templates
+        + W_VOLUME   * clip(log10(volume_ratio), -1, 1.5)   # median requests vs population
+        + W_PAYMENT  * payment_share       # accounts on payment instruments shared inside
+        + W_BURST    * burst               # first activity bunched in time
+        + W_DENSITY  * density             # share of account pairs linked
+        - W_SPREAD   * spread_share        # linking resting on values mostly held outside
+    score = 1 / (1 + exp(-z))
+
+A cluster is flagged when ``score >= threshold`` (0.5 by default). Households, offices
+and classrooms share IPs, cards or one homework prompt, but not the combination of
+machine-like prompt concentration and far-above-normal volume that an operator's ring
+shows, and the two large weights sit on exactly those features.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sybilgraph.config import ScoreConfig
+from sybilgraph.engines.base import Engine
+
+__all__ = ["WEIGHTS", "ScoreWeights", "score_clusters"]
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """The coefficients of the score; documented in the module docstring."""
+
+    bias: float = -6.0
+    template: float = 5.0
+    volume: float = 2.5
+    payment: float = 1.0
+    burst: float = 1.0
+    density: float = 1.0
+    spread: float = 3.0
+    #: a template counts as the cluster's own when this share of its holders is inside
+    own_template_share: float = 0.5
+    #: first activity within this many hours counts as fully bunched
+    burst_hours: float = 48.0
+    #: ... and spread over this many hours as not bunched at all
+    burst_spread_hours: float = 168.0
+
+
+WEIGHTS = ScoreWeights()
+
+FEATURE_COLUMNS = [
+    "size",
+    "links",
+    "density",
+    "requests",
+    "requests_per_account",
+    "volume_ratio",
+    "payment_accounts",
+    "payment_instruments",
+    "instruments_per_account",
+    "payment_share",
+    "templates",
+    "template_share",
+    "first_seen_span_hours",
+    "burst",
+    "spread_share",
+    "confirmed_sybil",
+    "confirmed_benign",
+]
+
+
+def score_clusters(
+    engine: Engine,
+    membership: pd.DataFrame,
+    config: ScoreConfig,
+    *,
+    verdicts: pd.DataFrame | None = None,
+    weights: ScoreWeights = WEIGHTS,
+) -> pd.DataFrame:
+    """Compute features, score, flag, rank and reasons for every cluster.
+
+    ``membership`` has account_id and cluster_id. ``verdicts`` (account_id, verdict)
+    holds confirmed accounts: a cluster with a confirmed sybil ranks first and says so.
+
+    Returns one row per cluster, sorted by rank (1 = look at first).
+    """
+    if membership.empty:
+        return pd.DataFrame(
+            columns=["cluster_id", "rank", "score", "flagged", "reasons", *FEATURE_COLUMNS]
+        )
+    engine.register("membership_in", _arrow(membership))
+    engine.create_table("membership", "SELECT * FROM membership_in")
+    engine.drop("membership_in")
+
+    members = engine.arrow(
+        """SELECT m.cluster_id, a.account_id, a.requests, a.first_seen
+           FROM membership m JOIN accounts a ON a.account_id = m.account_id"""
+    ).to_pandas()
+    population_median = float(
+        engine.scalar("SELECT median(requests) FROM accounts") or 1.0  # type: ignore[arg-type]
+    )
+    values = engine.arrow(
+        """SELECT m.cluster_id, o.account_id, o.key, o.value, o.n, s.holders
+           FROM membership m
+           JOIN observations o ON o.account_id = m.account_id
+           JOIN value_stats s ON s.key = o.key AND s.value = o.value
+           WHERE o.key IN ('payment', 'prompt')"""
+    ).to_pandas()
+    links = engine.arrow(
+        """SELECT ma.cluster_id, l.*
+           FROM links l
+           JOIN membership ma ON ma.account_id = l.a
+           JOIN membership mb ON mb.account_id = l.b
+           WHERE ma.cluster_id = mb.cluster_id"""
+    ).to_pandas()
+    spread = engine.arrow(
+        """SELECT m.cluster_id, sum(p.w) AS w_total,
+                  sum(CASE WHEN s.holders > 2 * inside.n THEN p.w ELSE 0 END) AS w_spread
+           FROM pair_values p
+           JOIN membership m ON m.account_id = p.a
+           JOIN membership m2 ON m2.account_id = p.b AND m2.cluster_id = m.cluster_id
+           JOIN value_stats s ON s.key = p.key AND s.value = p.value
+           JOIN (SELECT m3.cluster_id, o.key, o.value, count(*) AS n
+                 FROM observations o JOIN membership m3 ON m3.account_id = o.account_id
+                 GROUP BY m3.cluster_id, o.key, o.value) inside
+             ON inside.cluster_id = m.cluster_id AND inside.key = p.key
+                AND inside.value = p.value
+           GROUP BY m.cluster_id"""
+    ).to_pandas()
+
+    features = _features(members, values, links, spread, population_median, weights)
+    features["confirmed_sybil"] = 0
+    features["confirmed_benign"] = 0
+    if verdicts is not None and not verdicts.empty:
+        marked = membership.merge(verdicts, on="account_id")
+        for verdict, column in (("sybil", "confirmed_sybil"), ("benign", "confirmed_benign")):
+            counts = marked[marked["verdict"] == verdict].groupby("cluster_id").size()
+            features[column] = features.index.map(counts).fillna(0).astype(int)
+
+    z = (
+        weights.bias
+        + weights.template * features["template_share"]
+        + weights.volume * np.clip(np.log10(features["volume_ratio"].clip(lower=1e-3)), -1, 1.5)
+        + weights.payment * features["payment_share"]
+        + weights.burst * features["burst"]
+        + weights.density * features["density"]
+        - weights.spread * features["spread_share"]
+    )
+    features["score"] = (1.0 / (1.0 + np.exp(-z))).round(4)
+    features["flagged"] = (features["score"] >= config.threshold) | (
+        features["confirmed_sybil"] > 0
+    )
+    features["reasons"] = ["; ".join(_reasons(row, weights)) for row in features.to_dict("records")]
+    features = features.reset_index()
+    features = features.sort_values(
+        ["confirmed_sybil", "score", "size", "cluster_id"],
+        ascending=[False, False, False, True],
+        key=lambda col: (col > 0) if col.name == "confirmed_sybil" else col,
+        ignore_index=True,
+    )
+    features.insert(1, "rank", np.arange(1, len(features) + 1))
+    front = ["cluster_id", "rank", "size", "score", "flagged", "reasons"]
+    key_cols = sorted(c for c in features.columns if c.startswith("share_"))
+    rest = [c for c in FEATURE_COLUMNS if c != "size"]
+    return features[front + rest + key_cols]
+
+
+def _arrow(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _features(
+    members: pd.DataFrame,
+    values: pd.DataFrame,
+    links: pd.DataFrame,
+    spread: pd.DataFrame,
+    population_median: float,
+    weights: ScoreWeights,
+) -> pd.DataFrame:
+    by_cluster = members.groupby("cluster_id")
+    features = pd.DataFrame(
+        {
+            "size": by_cluster.size(),
+            "requests": by_cluster["requests"].sum(),
+            "median_requests": by_cluster["requests"].median(),
+        }
+    )
+    first = by_cluster["first_seen"]
+    span = (first.quantile(0.9) - first.quantile(0.1)).dt.total_seconds() / 3600.0
+    features["first_seen_span_hours"] = span.round(1)
+    features["burst"] = np.clip(
+        1.0 - (span - weights.burst_hours) / (weights.burst_spread_hours - weights.burst_hours),
+        0.0,
+        1.0,
+    )
+    features["requests_per_account"] = (features["requests"] / features["size"]).round(1)
+    features["volume_ratio"] = (features["median_requests"] / max(population_median, 1.0)).round(3)
+
+    link_groups = links.groupby("cluster_id")
+    features["links"] = link_groups.size().reindex(features.index).fillna(0).astype(int)
+    pairs = features["size"] * (features["size"] - 1) / 2
+    features["density"] = (features["links"] / pairs).round(4)
+    total_weight = link_groups["weight"].sum().reindex(features.index).fillna(0.0)
+    for column in [c for c in links.columns if c.endswith("_weight")]:
+        key_weight = link_groups[column].sum().reindex(features.index).fillna(0.0)
+        share = (key_weight / total_weight.where(total_weight > 0, 1.0)).round(3)
+        features["share_" + column.removesuffix("_weight")] = share
+
+    payments = values[values["key"] == "payment"]
+    inside = payments.groupby(["cluster_id", "value"])["account_id"].transform("size")
+    shared_pay = payments[inside >= 2]
+    features["payment_accounts"] = (
+        (shared_pay.groupby("cluster_id")["account_id"].nunique().reindex(features.index))
+        .fillna(0)
+        .astype(int)
+    )
+    features["payment_instruments"] = (
+        (shared_pay.groupby("cluster_id")["value"].nunique().reindex(features.index))
+        .fillna(0)
+        .astype(int)
+    )
+    per_account = payments.groupby(["cluster_id", "account_id"]).size().groupby("cluster_id")
+    features["instruments_per_account"] = (
+        per_account.mean().reindex(features.index).fillna(0.0).round(2)
+    )
+    features["payment_share"] = (features["payment_accounts"] / features["size"]).round(3)
+
+    prompts = values[values["key"] == "prompt"].copy()
+    prompts["inside"] = prompts.groupby(["cluster_id", "value"])["account_id"].transform("size")
+    own = (prompts["inside"] >= 2) & (
+        prompts["inside"] >= weights.own_template_share * prompts["holders"]
+    )
+    own_prompts = prompts[own]
+    own_requests = own_prompts.groupby("cluster_id")["n"].sum()
+    features["templates"] = (
+        (own_prompts.groupby("cluster_id")["value"].nunique().reindex(features.index))
+        .fillna(0)
+        .astype(int)
+    )
+    features["template_share"] = (
+        (own_requests.reindex(features.index).fillna(0) / features["requests"]).clip(0, 1)
+    ).round(3)
+
+    spread = spread.set_index("cluster_id").reindex(features.index)
+    features["spread_share"] = (
+        (spread["w_spread"] / spread["w_total"].where(spread["w_total"] > 0)).fillna(0.0)
+    ).round(3)
+    return features.drop(columns=["median_requests"])
+
+
+def _reasons(f: dict[str, Any], weights: ScoreWeights) -> list[str]:
+    """Plain sentences for the features that weigh most, strongest first."""
+    size = int(f["size"])
+    scored: list[tuple[float, str]] = []
+    if f["confirmed_sybil"]:
+        scored.append((99.0, f"{f['confirmed_sybil']} accounts confirmed sybil by an investigator"))
+    if f["templates"]:
+        scored.append(
+            (
+                weights.template * f["template_share"],
+                f"{_pct(f['template_share'])} of requests follow "
+                f"{_n(f['templates'], 'prompt template')} shared inside the cluster",
+            )
+        )
+    if f["payment_accounts"]:
+        scored.append(
+            (
+                weights.payment * f["payment_share"],
+                f"{f['payment_accounts']} of {size} accounts share "
+                f"{_n(f['payment_instruments'], 'payment instrument')}",
+            )
+        )
+    ratio = float(f["volume_ratio"])
+    if ratio >= 2:
+        scored.append(
+            (
+                weights.volume * min(math.log10(ratio), 1.5),
+                f"median account sends {ratio:.0f}× the requests of a typical account",
+            )
+        )
+    elif ratio <= 0.5:
+        scored.append((0.1, f"low volume: median account sends {ratio:.1f}× a typical account"))
+    span = float(f["first_seen_span_hours"])
+    if f["burst"] > 0:
+        when = f"{span:.0f} hours" if span < 48 else f"{span / 24:.0f} days"
+        scored.append((weights.burst * f["burst"], f"80% of accounts first seen within {when}"))
+    if f["density"] >= 0.5 and size > 2:
+        scored.append(
+            (weights.density * f["density"], f"{_pct(f['density'])} of account pairs linked")
+        )
+    if f["spread_share"] >= 0.3:
+        scored.append(
+            (
+                weights.spread * f["spread_share"],
+                f"{_pct(f['spread_share'])} of the linking rests on values mostly held "
+                "outside the cluster",
+            )
+        )
+    if f["confirmed_benign"]:
+        scored.append((0.05, f"{f['confirmed_benign']} accounts confirmed benign"))
+    scored.sort(key=lambda item: -item[0])
+    return [text for _, text in scored]
+
+
+def _pct(share: float) -> str:
+    return f"{round(100 * float(share))}%"
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{int(count)} {noun}{'' if int(count) == 1 else 's'}"

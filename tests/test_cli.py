@@ -1,0 +1,90 @@
+"""The CLI through click's runner: outputs, one-line errors, help on every command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sybilgraph.cli import main
+
+from .conftest import hand_events
+
+
+def _invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_detect_writes_outputs_and_says_where(hand_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, stdout, _ = _invoke("detect", str(hand_csv), "--out", str(out))
+    assert code == 0, stdout
+    assert "2 flagged" in stdout
+    assert str(out.resolve()) in stdout
+    for name in (
+        "accounts.csv",
+        "clusters.csv",
+        "links.parquet",
+        "hubs.csv",
+        "rejects.csv",
+        "run.json",
+    ):
+        assert (out / name).is_file(), name
+
+
+def test_evaluate_against_truth(hand_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _invoke("detect", str(hand_csv), "--out", str(out))[0] == 0
+    accounts = sorted(set(hand_events()["account_id"]))
+    truth = tmp_path / "truth.csv"
+    lines = ["account_id,label,group"]
+    for account in accounts:
+        ring = account[0] in "ab" and account[1:].isdigit()
+        lines.append(f"{account},{'sybil' if ring else 'legit'},{account[0] if ring else 'x'}")
+    truth.write_text("\n".join(lines) + "\n")
+    code, stdout, _ = _invoke("evaluate", str(out), "--truth", str(truth))
+    assert code == 0
+    assert "precision 1.0000  recall 1.0000" in stdout
+    assert "rings recovered (Jaccard >= 0.8): 2 of 2" in stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["detect", "/no/such/file.csv", "--out", "{tmp}/o"], "/no/such/file.csv: no such file"),
+        (["detect", "{tmp}/events.txt", "--out", "{tmp}/o"], "unsupported file type"),
+        (["detect", "{tmp}/nots.csv", "--out", "{tmp}/o"], "missing required column 'ts'"),
+        (["detect", "{tmp}/empty.csv", "--out", "{tmp}/o"], "file is empty"),
+        (
+            ["detect", "{tmp}/nots.csv", "--out", "{tmp}/o", "--config", "{tmp}/bad.toml"],
+            "unknown key 'link.hub_cpa'",
+        ),
+        (
+            ["detect", "{tmp}/nots.csv", "--out", "{tmp}/o", "--config", "{tmp}/type.toml"],
+            "link.hub_cap must be an integer",
+        ),
+    ],
+)
+def test_errors_are_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
+    (tmp_path / "events.txt").write_text("hello")
+    (tmp_path / "empty.csv").write_text("")
+    hand_events().drop(columns=["ts"]).to_csv(tmp_path / "nots.csv", index=False)
+    (tmp_path / "bad.toml").write_text("[link]\nhub_cpa = 3\n")
+    (tmp_path / "type.toml").write_text("[link]\nhub_cap = 'many'\n")
+    code, stdout, stderr = _invoke(*[a.format(tmp=tmp_path) for a in args])
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("sybilgraph: error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in stderr + stdout
+
+
+def test_every_command_has_help() -> None:
+    for name, command in main.commands.items():
+        assert command.help, name
+        code, stdout, _ = _invoke(name, "--help")
+        assert code == 0
+        assert "Usage:" in stdout

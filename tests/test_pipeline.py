@@ -1,0 +1,135 @@
+"""The whole pipeline on the hand-built log of conftest.py, whose answer is known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sybilgraph import Config, run
+from sybilgraph.errors import InputError, OutputError
+
+from .conftest import HAND_RINGS, hand_events
+
+
+def _clusters_of(accounts: pd.DataFrame) -> set[frozenset[str]]:
+    clustered = accounts[accounts["cluster_id"] != ""]
+    return {frozenset(g["account_id"]) for _, g in clustered.groupby("cluster_id")}
+
+
+def test_rings_found_with_exact_members(hand_csv: Path, tmp_path: Path) -> None:
+    result = run(hand_csv, Config(), tmp_path / "out", show_progress=False)
+    accounts = result.accounts
+    flagged = accounts[accounts["flagged"]]
+    flagged_clusters = {frozenset(g["account_id"]) for _, g in flagged.groupby("cluster_id")}
+    assert flagged_clusters == HAND_RINGS
+    clusters = _clusters_of(accounts)
+    # the household and the office form clusters of their own, not flagged
+    assert frozenset({"h1", "h2"}) in clusters
+    assert frozenset(f"o{i}" for i in range(1, 6)) in clusters
+    # the carrier NAT address is held by 350 accounts > hub cap 300: a hub, no links
+    assert not accounts[accounts["account_id"].str.startswith("c")]["cluster_id"].any()
+    hubs = result.hubs
+    nat = hubs[(hubs["key"] == "ip") & (hubs["value"] == "100.64.0.1")]
+    assert nat["accounts"].tolist() == [350]
+    # every account of the input is in accounts.csv
+    assert set(accounts["account_id"]) == set(hand_events()["account_id"])
+    # the two rings rank first
+    top = result.clusters.head(2)
+    assert top["flagged"].all()
+    assert set(top["size"]) == {5, 6}
+
+
+def test_reasons_are_plain_words(hand_csv: Path, tmp_path: Path) -> None:
+    result = run(hand_csv, Config(), tmp_path / "out", show_progress=False)
+    ring_a = result.clusters[result.clusters["size"] == 6].iloc[0]
+    assert "6 of 6 accounts share 2 payment instruments" in ring_a["reasons"]
+    assert "100% of requests follow 1 prompt template" in ring_a["reasons"]
+
+
+def test_runs_are_identical(hand_csv: Path, tmp_path: Path) -> None:
+    first = run(hand_csv, Config(), tmp_path / "one", show_progress=False)
+    second = run(hand_csv, Config(), tmp_path / "two", show_progress=False)
+    for name in ("accounts.csv", "clusters.csv", "hubs.csv"):
+        assert (first.out_dir / name).read_bytes() == (second.out_dir / name).read_bytes()
+    pd.testing.assert_frame_equal(first.links, second.links)
+
+
+def test_bad_rows_are_rejected_and_counted(tmp_path: Path) -> None:
+    events = hand_events()
+    events.loc[0, "account_id"] = ""
+    events.loc[1, "ts"] = "not a time"
+    events.loc[2, "ip"] = "999.1.1.1"
+    events.loc[3, "ts"] = "1712345678"  # epoch seconds: fine
+    path = tmp_path / "events.csv"
+    events.to_csv(path, index=False)
+    with path.open("a") as handle:
+        handle.write("x1,2026-04-14T00:00:00Z,1.2.3.4,pm,prompt,one too many\n")
+    result = run(path, Config(), tmp_path / "out", show_progress=False)
+    rows = result.info["rows"]
+    assert rows["read"] == rows["used"] + rows["rejected"]
+    assert rows["read"] == len(events) + 1
+    assert rows["rejected"] == 4
+    reasons = result.rejects.sort_values("row")["reason"].tolist()
+    assert any(r == "missing account_id" for r in reasons)
+    assert any(r.startswith("unparseable ts: not a time") for r in reasons)
+    assert any(r.startswith("ip: ") and "999.1.1.1" in r for r in reasons)
+    assert any("TOO MANY COLUMNS" in r for r in reasons)
+
+
+def test_run_json_records_the_run(hand_csv: Path, tmp_path: Path) -> None:
+    config = Config.from_dict({"seed": 7})
+    result = run(hand_csv, config, tmp_path / "out", show_progress=False)
+    info = json.loads((result.out_dir / "run.json").read_text())
+    assert info["seed"] == 7
+    assert info["config"]["link"]["hub_cap"] == 300
+    assert set(info["timings_s"]) >= {"load", "observe", "link", "graph", "detect", "score"}
+    assert info["versions"]["duckdb"]
+    assert info["rows"]["read"] == len(hand_events())
+
+
+def test_column_mapping(tmp_path: Path) -> None:
+    events = hand_events().rename(columns={"account_id": "user", "ts": "time"})
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path)
+    config = Config.from_dict({"columns": {"account_id": "user", "ts": "time"}})
+    result = run(path, config, tmp_path / "out", show_progress=False)
+    assert len(result.flagged) == 2
+
+
+def test_missing_required_column_names_file_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    hand_events().drop(columns=["ts"]).to_csv(path, index=False)
+    with pytest.raises(InputError) as caught:
+        run(path, Config(), tmp_path / "out", show_progress=False)
+    assert str(path) in str(caught.value)
+    assert "'ts'" in str(caught.value)
+
+
+def test_empty_input_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("")
+    with pytest.raises(InputError, match="empty"):
+        run(path, Config(), tmp_path / "out", show_progress=False)
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("account_id,ts\n")
+    with pytest.raises(InputError, match="no events"):
+        run(header_only, Config(), tmp_path / "out2", show_progress=False)
+
+
+def test_refuses_foreign_non_empty_out_dir(hand_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="--force"):
+        run(hand_csv, Config(), out, show_progress=False)
+    # an earlier sybilgraph output may be overwritten
+    run(hand_csv, Config(), tmp_path / "again", show_progress=False)
+    run(hand_csv, Config(), tmp_path / "again", show_progress=False)
+
+
+def test_dataframe_input(tmp_path: Path) -> None:
+    result = run(hand_events(), Config(), tmp_path / "out", show_progress=False)
+    assert len(result.flagged) == 2
