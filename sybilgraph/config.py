@@ -62,6 +62,8 @@ class LinkConfig:
 
     #: a value held by more accounts than this is a hub: listed, never expanded into pairs
     hub_cap: int = 300
+    #: ... or by more than this share of all accounts (matters in small populations)
+    hub_share: float = 0.02
     #: a value's weight is 1 / log(d + hub_c), d the number of accounts holding it
     hub_c: float = 5.0
     #: IPv6 addresses are grouped by this prefix length
@@ -100,7 +102,7 @@ class DetectConfig:
     #: components with more accounts than this are cut with Leiden
     leiden_min_size: int = 20
     method: Literal["cpm", "rb", "modularity"] = "cpm"
-    resolution: float = 0.05
+    resolution: float = 1.0
     n_iterations: int = -1
 
 

@@ -45,13 +45,14 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
     Returns counts for run.json.
     """
     cfg = config.link
+    cap = hub_limit(config, engine.count("accounts"))
     engine.create_table(
         "value_stats",
         """SELECT key, value, count(*) AS holders, sum(n) AS requests,
                   min(first_seen) AS first_seen, max(last_seen) AS last_seen
            FROM observations GROUP BY key, value""",
     )
-    _mark_values(engine, config, benign_values)
+    _mark_values(engine, config, cap, benign_values)
 
     weights = " ".join(
         f"WHEN {_literal(k)} THEN {float(w)}" for k, w in sorted(cfg.key_weights.items())
@@ -62,7 +63,7 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
         f"""SELECT s.key, s.value, s.holders,
                    {key_weight} * s.factor / ln(s.holders + {float(cfg.hub_c)}) AS w
             FROM value_marks s
-            WHERE s.holders >= 2 AND s.holders <= {int(cfg.hub_cap)} AND s.reason IS NULL""",
+            WHERE s.holders >= 2 AND s.holders <= {cap} AND s.reason IS NULL""",
     )
     engine.create_table(
         "hubs",
@@ -155,13 +156,16 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
     }
 
 
-def _mark_values(engine: Engine, config: Config, benign_values: pa.Table | None) -> None:
+def hub_limit(config: Config, accounts: int) -> int:
+    """The most accounts a value may be held by and still link them (at least 2)."""
+    cfg = config.link
+    return max(2, min(int(cfg.hub_cap), int(cfg.hub_share * accounts)))
+
+
+def _mark_values(engine: Engine, config: Config, cap: int, benign_values: pa.Table | None) -> None:
     """Give every value a weight factor and, where it must not link, a reason."""
     cfg = config.link
-    parts = [
-        f"WHEN s.holders > {int(cfg.hub_cap)} THEN 'hub: held by more than "
-        f"{int(cfg.hub_cap)} accounts'"
-    ]
+    parts = [f"WHEN s.holders > {cap} THEN 'hub: held by more than {cap} accounts'"]
     joins = ""
     factor = "1.0"
     if benign_values is not None and benign_values.num_rows:

@@ -4,7 +4,8 @@ The score is a logistic function of a weighted sum of features, each in [0, 1] o
 log ratio, so every term can be read off and explained::
 
     z = BIAS
-        + W_TEMPLATE * template_share      # requests on the cluster's own prompt templates
+        + W_TEMPLATE * max(template_share,  # requests on the cluster's own prompt templates
+                           template_concentration)  # or requests per distinct template
         + W_VOLUME   * clip(log10(volume_ratio), -1, 1.5)   # median requests vs population
         + W_PAYMENT  * payment_share       # accounts on payment instruments shared inside
         + W_BURST    * burst               # first activity bunched in time
@@ -43,9 +44,12 @@ class ScoreWeights:
     payment: float = 1.0
     burst: float = 1.0
     density: float = 1.0
-    spread: float = 3.0
+    spread: float = 1.5
     #: a template counts as the cluster's own when this share of its holders is inside
     own_template_share: float = 0.5
+    #: requests per distinct template (log10) above which concentration starts to count;
+    #: it is full two decades higher (10 -> 0, 1000 -> 1)
+    concentration_from: float = 1.0
     #: first activity within this many hours counts as fully bunched
     burst_hours: float = 48.0
     #: ... and spread over this many hours as not bunched at all
@@ -67,6 +71,8 @@ FEATURE_COLUMNS = [
     "payment_share",
     "templates",
     "template_share",
+    "requests_per_template",
+    "template_concentration",
     "first_seen_span_hours",
     "burst",
     "spread_share",
@@ -145,7 +151,8 @@ def score_clusters(
 
     z = (
         weights.bias
-        + weights.template * features["template_share"]
+        + weights.template
+        * np.maximum(features["template_share"], features["template_concentration"])
         + weights.volume * np.clip(np.log10(features["volume_ratio"].clip(lower=1e-3)), -1, 1.5)
         + weights.payment * features["payment_share"]
         + weights.burst * features["burst"]
@@ -249,6 +256,14 @@ def _features(
         (own_requests.reindex(features.index).fillna(0) / features["requests"]).clip(0, 1)
     ).round(3)
 
+    distinct = prompts.groupby("cluster_id")["value"].nunique().reindex(features.index)
+    prompted = prompts.groupby("cluster_id")["n"].sum().reindex(features.index)
+    per_template = (prompted / distinct.where(distinct > 0)).fillna(1.0)
+    features["requests_per_template"] = per_template.round(1)
+    features["template_concentration"] = np.clip(
+        (np.log10(per_template.clip(lower=1.0)) - weights.concentration_from) / 2.0, 0.0, 1.0
+    ).round(3)
+
     spread = spread.set_index("cluster_id").reindex(features.index)
     features["spread_share"] = (
         (spread["w_spread"] / spread["w_total"].where(spread["w_total"] > 0)).fillna(0.0)
@@ -268,6 +283,13 @@ def _reasons(f: dict[str, Any], weights: ScoreWeights) -> list[str]:
                 weights.template * f["template_share"],
                 f"{_pct(f['template_share'])} of requests follow "
                 f"{_n(f['templates'], 'prompt template')} shared inside the cluster",
+            )
+        )
+    if f["template_concentration"] > f["template_share"]:
+        scored.append(
+            (
+                weights.template * f["template_concentration"],
+                f"{f['requests_per_template']:.0f} requests per distinct prompt template",
             )
         )
     if f["payment_accounts"]:
@@ -290,7 +312,13 @@ def _reasons(f: dict[str, Any], weights: ScoreWeights) -> list[str]:
         scored.append((0.1, f"low volume: median account sends {ratio:.1f}× a typical account"))
     span = float(f["first_seen_span_hours"])
     if f["burst"] > 0:
-        when = f"{span:.0f} hours" if span < 48 else f"{span / 24:.0f} days"
+        when = (
+            "an hour"
+            if span <= 1
+            else f"{span:.0f} hours"
+            if span < 48
+            else f"{span / 24:.0f} days"
+        )
         scored.append((weights.burst * f["burst"], f"80% of accounts first seen within {when}"))
     if f["density"] >= 0.5 and size > 2:
         scored.append(

@@ -54,7 +54,15 @@ class DuckDBEngine(Engine):
     def _scan(self, source: Source, rejects: str | None = None) -> str:
         path = quote_literal(str(source.path))
         if source.format == "csv":
-            options = "all_varchar = true, header = true, auto_detect = true"
+            # the header is read by us, not sniffed: a sniffer can mistake a broken line
+            # for the header, or guess a delimiter from the data
+            names = csv_header(source.path)
+            columns = ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names)
+            delim = "\t" if str(source.path).lower().endswith(".tsv") else ","
+            options = (
+                f"header = true, auto_detect = false, delim = '{delim}', quote = '\"', "
+                f"escape = '\"', columns = {{{columns}}}, null_padding = false"
+            )
             if rejects:
                 options += (
                     f", store_rejects = true, rejects_table = '{rejects}',"
@@ -66,6 +74,8 @@ class DuckDBEngine(Engine):
         return f"read_json({path}, format = 'newline_delimited', records = true)"
 
     def source_columns(self, source: Source) -> list[str]:
+        if source.format == "csv":
+            return csv_header(source.path)
         try:
             rows = self.con.execute(f"DESCRIBE SELECT * FROM {self._scan(source)}").fetchall()
         except duckdb.Error as exc:
@@ -120,7 +130,7 @@ class DuckDBEngine(Engine):
 
     def arrow(self, sql: str) -> pa.Table:
         try:
-            return self.con.execute(sql).fetch_arrow_table()
+            return self.con.sql(sql).to_arrow_table()
         except duckdb.OutOfMemoryException as exc:
             raise ResourceError(f"DuckDB ran out of memory: {_first_line(exc)}") from None
 
@@ -165,6 +175,27 @@ class DuckDBEngine(Engine):
 
     def versions(self) -> dict[str, str]:
         return {"duckdb": duckdb.__version__}
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names on a CSV file's first line (a byte-order mark is dropped)."""
+    import csv
+    import gzip
+
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    delimiter = "\t" if str(path).lower().endswith(".tsv") else ","
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
+            header = next(csv.reader(handle, delimiter=delimiter), [])
+    except (OSError, csv.Error) as exc:
+        raise InputError(f"cannot read CSV header: {exc}", path=str(path)) from None
+    names = [name.strip() for name in header]
+    if not any(names):
+        raise InputError("no header line", path=str(path), row=1)
+    if len(set(names)) != len(names):
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(f"duplicate column names: {', '.join(duplicates)}", path=str(path), row=1)
+    return names
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,624 @@
+"""fingerprint: prompt texts become template fingerprints, in two tiers.
+
+Tier 1 (:func:`mask_prompts`, :func:`hash_strings`) masks the variable parts of a prompt
+(numbers, URLs, e-mails, quoted strings, ids) so that prompts from one template with
+different values become one text, and hashes it. Tier 2 (:func:`template_groups`) joins
+masked texts that are near-duplicates of each other (slots filled with other words, a
+synonym swapped, a typo) with MinHash and banded LSH, verified pair by pair.
+
+Engines call these on the DISTINCT prompts of a run, fetched as an Arrow array: up to
+tens of millions of texts, so everything here is vectorised (Arrow's RE2 kernels, numpy)
+and nothing loops over prompts in Python.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sybilgraph.config import PromptConfig
+from sybilgraph.errors import ConfigError
+
+__all__ = ["fingerprint_prompts", "hash_strings", "mask_prompts", "template_groups"]
+
+# --- tier 1: masking -----------------------------------------------------------------------
+
+#: whitespace other than a single space, and runs of it: collapsed to one space first, so
+#: later patterns see one shape of text and masking twice changes nothing
+_WHITESPACE = (
+    r"[\s\p{Z}\x{85}\x{0b}]{2,}"
+    r"|[\t\n\x{0b}\f\r\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+)
+_QUOTE_CHARS = "\"'“”‘’«»"
+_URL = (
+    r"(?:[a-z][a-z0-9+.-]*://|www\.)"
+    rf"[^\s<>{_QUOTE_CHARS}]*[^\s<>{_QUOTE_CHARS}.,;:!?)\]}}]"
+)
+_EMAIL = r"[\pL\pN._%+-]+@[\pL\pN-]+(?:\.[\pL\pN-]+)+"
+#: an apostrophe inside a word ("don't") opens no quote: ' must sit between non-letters
+_QUOTED = (
+    r'"[^"]{0,300}"|“[^”]{0,300}”|«[^»]{0,300}»'
+    r"|\B'[^']{0,300}'\B|\B‘[^’]{0,300}’\B"
+)
+_WORD = "[a-z0-9_]"
+_MIXED = "(?:[a-z][0-9]|[0-9][a-z])"
+#: UUIDs, and words of >= 6 ASCII letters/digits with a letter next to a digit somewhere
+#: ("a3f9c2", "inv20931", "x86_64"): RE2 has no lookahead, so the length is spelled out
+#: for each place the letter/digit pair can start
+_ID = (
+    r"\b(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    + "".join(f"|{_WORD}{{{k}}}{_MIXED}{_WORD}{{{4 - k},}}" for k in range(4))
+    + rf"|{_WORD}{{4,}}{_MIXED}{_WORD}*)\b"
+)
+#: digit runs joined by separators: 7, 3.14, 1,000,000, 2024-01-05, 10:30, 1/2
+_NUMBER = r"\p{Nd}+(?:[.,:/-]\p{Nd}+)*"
+
+#: applied in this order: URLs and e-mails hold digits, quotes and dots, so they go before
+#: quotes and numbers; ids hold digits, so they go before numbers
+MASKS: tuple[tuple[str, str], ...] = (
+    (_URL, "<url>"),
+    (_EMAIL, "<email>"),
+    (_QUOTED, "<str>"),
+    (_ID, "<id>"),
+    (_NUMBER, "<num>"),
+)
+
+#: texts per parallel slice of the Arrow kernels (they run one thread per call)
+_SLICE = 1 << 16
+
+
+def mask_prompts(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Tier 1: the template of each prompt, its variable parts masked.
+
+    Parameters
+    ----------
+    texts
+        Prompt texts (Arrow string or large_string).
+
+    Returns
+    -------
+    pyarrow.Array
+        Same length and order. Each text lowercased, whitespace collapsed to single
+        spaces and stripped, then, in this order: URLs to ``<url>``, e-mail addresses to
+        ``<email>``, quoted strings ('...', "...", “...”, ‘...’, «...», up to 300
+        characters) to ``<str>``, UUIDs and words of 6+ letters and digits mixed to
+        ``<id>``, numbers (with . , : / - between digit runs) to ``<num>``. Null stays
+        null. Masking a masked text changes nothing.
+
+    Notes
+    -----
+    The order matters: a URL or e-mail holds digits and dots that the number pattern
+    would otherwise cut up, and an id holds digits. An apostrophe inside a word
+    ("don't") does not open a quoted string.
+    """
+    array = _as_string_array(texts)
+    return _concat(_parallel(_mask_slice, _slices(array)), array.type)
+
+
+def _mask_slice(texts: pa.Array) -> pa.Array:
+    masked = pc.utf8_lower(texts)
+    masked = pc.utf8_trim_whitespace(pc.replace_substring_regex(masked, _WHITESPACE, " "))
+    for pattern, replacement in MASKS:
+        masked = pc.replace_substring_regex(masked, pattern, replacement)
+    return masked
+
+
+def hash_strings(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Stable 64-bit hashes of strings; null hashes to 0.
+
+    The hash is pandas' SipHash-2-4 of the UTF-8 bytes with its fixed default key, then
+    pandas' 64-bit mix: the same on every run, process and platform, unlike ``hash()``.
+    """
+    array = _as_string_array(arr)
+    if len(array) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    parts = _parallel(_hash_slice, _slices(array, 1 << 18))
+    return np.concatenate(parts)
+
+
+def _hash_slice(texts: pa.Array) -> np.ndarray:
+    values = texts.to_numpy(zero_copy_only=False)
+    missing = pd.isna(values)
+    if missing.any():
+        values = np.where(missing, "", values)
+    hashed = pd.util.hash_array(values, categorize=False).astype(np.uint64, copy=False)
+    hashed[missing] = 0
+    return hashed
+
+
+# --- tier 2: near-duplicate groups ---------------------------------------------------------
+
+#: characters that separate words; CJK ideographs and kana become words of their own
+_SEPARATORS = r"[^\pL\pN\pM_<> ]+|([\p{Han}\p{Hiragana}\p{Katakana}])"
+#: at most this many shingles of a prompt are compared in one padded row
+_PIECE = 32
+#: piece widths: a piece is padded (with its own first shingle) to the next of these
+_WIDTHS = (2, 4, 8, 16, 24, _PIECE)
+#: prompts per MinHash block; bounds the memory of one block to a few tens of MB
+_BLOCK = 1 << 15
+#: pieces per vectorised MinHash step (num_perm x this many uint32 stay in cache)
+_STEP = 2048
+#: how many times a bucket's members that failed verification get a new representative
+_ROUNDS = 3
+_MASK64 = (1 << 64) - 1
+
+_T = TypeVar("_T")
+
+
+def template_groups(
+    masked: pa.Array | pa.ChunkedArray,
+    *,
+    shingle_size: int = 1,
+    num_perm: int = 64,
+    bands: int = 16,
+    threshold: float = 0.6,
+    min_words: int = 3,
+    seed: int = 0,
+) -> np.ndarray:
+    """Tier 2: a group id per masked prompt; near-duplicates share one.
+
+    Parameters
+    ----------
+    masked
+        Masked prompt texts (from :func:`mask_prompts`); duplicates are fine.
+    shingle_size
+        Words per shingle. 1 compares bags of words and best catches templates whose
+        slots hold different words; larger sizes weigh word order and merge less.
+    num_perm, bands
+        MinHash length and LSH bands (``num_perm // bands`` values per band). Two texts of
+        Jaccard similarity s become candidates with probability 1 - (1 - s^r)^bands.
+    threshold
+        Candidates are joined only when their estimated Jaccard similarity (the share of
+        equal MinHash values) is at least this.
+    min_words
+        Texts with fewer words are compared with nothing: each is its own group.
+    seed
+        Seeds the MinHash permutations.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint64 group ids, one per input, in input order: the smallest
+        :func:`hash_strings` value among the group's distinct texts. A text alone in its
+        group gets its own hash; null gets 0. The ids depend on the set of texts, never
+        on their order.
+
+    Notes
+    -----
+    Words are runs of letters, digits, marks, ``_``, ``<`` and ``>`` (so ``<num>`` is
+    one word); each CJK ideograph or kana is a word. Within an LSH bucket, every member
+    is compared with the bucket's representative (its member of smallest hash) only, not
+    with every other member, so a giant bucket costs linear work; members that fail are
+    given a new representative up to three times. Groups are the connected components of
+    the verified pairs, so a chain of similar texts can join texts less similar than
+    ``threshold`` at its ends.
+    """
+    _check_params(shingle_size, num_perm, bands, threshold, min_words)
+    array = _as_string_array(masked)
+    if len(array) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    encoded = pc.dictionary_encode(array)
+    distinct = encoded.dictionary
+    hashes = hash_strings(distinct)
+    groups = _distinct_groups(
+        distinct, hashes, shingle_size, num_perm, bands, threshold, min_words, seed
+    )
+    return _expand(groups, encoded.indices)
+
+
+def fingerprint_prompts(
+    texts: pa.Array | pa.ChunkedArray, config: PromptConfig, seed: int
+) -> pa.Table:
+    """Both tiers for a run's prompts, for the pipeline.
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per input text, in order: ``template`` (the masked text),
+        ``template_hash`` (uint64, tier 1) and ``group`` (uint64, tier 2; equal to
+        ``template_hash`` when ``config.near_duplicates`` is off). MinHash runs once per
+        distinct masked text.
+    """
+    array = _as_string_array(texts)
+    templates = mask_prompts(array)
+    if len(templates) == 0:
+        empty = pa.array([], pa.uint64())
+        return pa.table({"template": templates, "template_hash": empty, "group": empty})
+    encoded = pc.dictionary_encode(templates)
+    distinct = encoded.dictionary
+    hashes = hash_strings(distinct)
+    if config.near_duplicates:
+        _check_params(
+            config.shingle_size, config.num_perm, config.bands, config.threshold, config.min_words
+        )
+        groups = _distinct_groups(
+            distinct,
+            hashes,
+            config.shingle_size,
+            config.num_perm,
+            config.bands,
+            config.threshold,
+            config.min_words,
+            seed,
+        )
+    else:
+        groups = hashes
+    return pa.table(
+        {
+            "template": templates,
+            "template_hash": pa.array(_expand(hashes, encoded.indices)),
+            "group": pa.array(_expand(groups, encoded.indices)),
+        }
+    )
+
+
+def _check_params(
+    shingle_size: int, num_perm: int, bands: int, threshold: float, min_words: int
+) -> None:
+    if shingle_size < 1:
+        raise ConfigError(f"prompt.shingle_size must be at least 1, not {shingle_size}")
+    if num_perm < 1 or bands < 1 or num_perm % bands:
+        raise ConfigError(
+            f"prompt.num_perm ({num_perm}) must be a positive multiple of prompt.bands ({bands})"
+        )
+    if not 0.0 < threshold <= 1.0:
+        raise ConfigError(f"prompt.threshold must be in (0, 1], not {threshold}")
+    if min_words < 1:
+        raise ConfigError(f"prompt.min_words must be at least 1, not {min_words}")
+
+
+def _expand(values: np.ndarray, indices: pa.Array) -> np.ndarray:
+    """``values[indices]`` with null indices giving 0."""
+    if indices.null_count:
+        positions = pc.fill_null(indices, len(values)).to_numpy(zero_copy_only=False)
+        return np.append(values, np.uint64(0))[positions]
+    return values[indices.to_numpy(zero_copy_only=False)]
+
+
+def _distinct_groups(
+    distinct: pa.Array,
+    hashes: np.ndarray,
+    shingle_size: int,
+    num_perm: int,
+    bands: int,
+    threshold: float,
+    min_words: int,
+    seed: int,
+) -> np.ndarray:
+    """Group ids of distinct, non-null masked texts (``hashes`` their tier-1 hashes)."""
+    groups = hashes.copy()
+    rows = num_perm // bands
+    counts, signature = _signatures(distinct, shingle_size, num_perm, rows, seed, min_words)
+    eligible = np.flatnonzero(counts >= min_words)
+    if len(eligible) < 2:
+        return groups
+    # work in the order of the hashes: a bucket's representative and a component's root
+    # are then its smallest member, which makes the result independent of input order
+    order = np.argsort(hashes[eligible], kind="stable")
+    signature = signature[order]
+    root = _lsh_components(signature, bands, rows, threshold)
+    groups[eligible[order]] = hashes[eligible[order]][root]
+    return groups
+
+
+def _words(texts: pa.Array) -> pa.Array:
+    """Each text's words as a list array, empty words dropped."""
+    spaced = pc.utf8_trim_whitespace(pc.replace_substring_regex(texts, _SEPARATORS, r" \1 "))
+    # an empty text would split into one empty word
+    spaced = pc.if_else(pc.equal(pc.binary_length(spaced), 0), pa.scalar(None, spaced.type), spaced)
+    return pc.ascii_split_whitespace(spaced)
+
+
+# --- MinHash ---------------------------------------------------------------------------------
+
+
+def _mix64(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijective, well-mixed uint64 -> uint64 (in place)."""
+    values ^= values >> np.uint64(30)
+    values *= np.uint64(0xBF58476D1CE4E5B9)
+    values ^= values >> np.uint64(27)
+    values *= np.uint64(0x94D049BB133111EB)
+    values ^= values >> np.uint64(31)
+    return values
+
+
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Odd multipliers and offsets of ``x -> a * x + b (mod 2**32)``, from the seed alone."""
+    counter = np.arange(2 * num_perm, dtype=np.uint64) + np.uint64((seed * 0x9E3779B9) & _MASK64)
+    params = _mix64(counter * np.uint64(0x9E3779B97F4A7C15))
+    a = (params[:num_perm] >> np.uint64(32)).astype(np.uint32) | np.uint32(1)
+    b = (params[num_perm:] >> np.uint64(32)).astype(np.uint32)
+    return a[:, None], b[:, None]
+
+
+def _signature_dtype(rows: int) -> type[np.unsignedinteger]:
+    """Bits kept per MinHash value: enough that one band holds at least 32 bits."""
+    if rows >= 4:
+        return np.uint8
+    if rows >= 2:
+        return np.uint16
+    return np.uint32
+
+
+def _signatures(
+    texts: pa.Array, shingle_size: int, num_perm: int, rows: int, seed: int, min_words: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Words per text, and b-bit MinHash signatures of the texts with ``min_words`` words.
+
+    The signatures come as an (eligible, num_perm) array, eligible texts in input order.
+    """
+    a, b = _permutations(num_perm, seed)
+    dtype = _signature_dtype(rows)
+
+    def block(start: int) -> tuple[np.ndarray, np.ndarray]:
+        words = _words(texts.slice(start, _BLOCK))
+        counts = pc.fill_null(pc.list_value_length(words), 0).to_numpy(zero_copy_only=False)
+        eligible = counts >= min_words
+        shingles, per_text = _shingle_hashes(words.filter(pa.array(eligible)), shingle_size)
+        minima = _minhash(shingles, per_text, a, b)
+        # the low bits of a * x + b are weak; bits 8 and up of the minimum are as good as
+        # random given which shingle won
+        kept = minima >> np.uint32(8) if dtype != np.uint32 else minima
+        return counts.astype(np.int64), kept.astype(dtype)
+
+    parts = _parallel(block, range(0, len(texts), _BLOCK))
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, num_perm), dtype=dtype)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _shingle_hashes(words: pa.Array, shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """uint32 hash of each shingle (flat, text after text) and the shingles per text."""
+    counts = pc.list_value_length(words).to_numpy(zero_copy_only=False).astype(np.int64)
+    encoded = pc.dictionary_encode(pc.list_flatten(words))
+    vocabulary = hash_strings(encoded.dictionary)
+    token = vocabulary[encoded.indices.to_numpy(zero_copy_only=False)]
+    if shingle_size > 1:
+        owner = np.repeat(np.arange(len(counts)), counts)
+        first = np.cumsum(counts) - counts
+        position = np.arange(len(token)) - first[owner]
+        combined = token.copy()
+        for offset in range(1, shingle_size):
+            following = np.zeros_like(token)
+            following[:-offset] = token[offset:]
+            following[position + offset >= counts[owner]] = 0
+            combined = _mix64(combined * np.uint64(0x100000001B3) + following)
+        # a shingle starts at each position that leaves room for a full one; a text
+        # shorter than one shingle keeps its one, partial shingle
+        last_start = np.maximum(counts - shingle_size, 0)
+        token = combined[position <= last_start[owner]]
+        counts = last_start + 1
+    return (token >> np.uint64(32)).astype(np.uint32), counts
+
+
+def _minhash(shingles: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, num_perm) uint32 minima of ``a * x + b`` over each text's shingles.
+
+    Each text's shingles are cut into pieces of at most ``_PIECE``, each piece padded to a
+    width from ``_WIDTHS`` with its own first shingle (a repeat changes no minimum), so
+    that a block of pieces is a dense (width, pieces) matrix reduced with one vectorised
+    ``np.minimum`` per column instead of one small reduction per text.
+    """
+    num_perm = len(a)
+    pieces_per_text = -(-counts // _PIECE)
+    n_pieces = int(pieces_per_text.sum())
+    owner = np.repeat(np.arange(len(counts)), pieces_per_text)
+    piece_rank = np.arange(n_pieces) - np.repeat(
+        np.cumsum(pieces_per_text) - pieces_per_text, pieces_per_text
+    )
+    first_shingle = np.cumsum(counts) - counts
+    piece_start = first_shingle[owner] + piece_rank * _PIECE
+    piece_len = np.minimum(counts[owner] - piece_rank * _PIECE, _PIECE)
+    piece_min = np.empty((n_pieces, num_perm), dtype=np.uint32)
+    width_of = np.searchsorted(np.array(_WIDTHS), piece_len)
+    for width_index, width in enumerate(_WIDTHS):
+        members = np.flatnonzero(width_of == width_index)
+        for step in range(0, len(members), _STEP):
+            chosen = members[step : step + _STEP]
+            column = np.arange(width)
+            gather = piece_start[chosen, None] + np.where(
+                column[None, :] < piece_len[chosen, None], column[None, :], 0
+            )
+            values = np.ascontiguousarray(shingles[gather].T)
+            piece_min[chosen] = _column_minima(values, a, b).T
+    if n_pieces == len(counts):
+        return piece_min
+    first_piece = np.cumsum(pieces_per_text) - pieces_per_text
+    minima = piece_min[first_piece]
+    for rank in range(1, int(pieces_per_text.max())):
+        longer = np.flatnonzero(pieces_per_text > rank)
+        minima[longer] = np.minimum(minima[longer], piece_min[first_piece[longer] + rank])
+    return minima
+
+
+def _column_minima(values: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """min over rows of ``a * values[row] + b``: (num_perm, columns)."""
+    best = a * values[0][None, :]
+    best += b
+    scratch = np.empty_like(best)
+    for row in values[1:]:
+        np.multiply(a, row[None, :], out=scratch)
+        scratch += b
+        np.minimum(best, scratch, out=best)
+    return best
+
+
+# --- LSH and verification ----------------------------------------------------------------
+
+
+def _band_keys(signature: np.ndarray, band: int, rows: int) -> np.ndarray:
+    """One uint32 key per text for a band: its values packed, or mixed when wider."""
+    values = signature[:, band * rows : (band + 1) * rows].astype(np.uint64)
+    bits = signature.dtype.itemsize * 8
+    key = np.zeros(len(signature), dtype=np.uint64)
+    if rows * bits <= 32:
+        for row in range(rows):
+            key |= values[:, row] << np.uint64(row * bits)
+        return key.astype(np.uint32)
+    for row in range(rows):
+        key = _mix64(key * np.uint64(0x100000001B3) + values[:, row])
+    # a chance collision of 32-bit keys only costs one verification
+    return (key >> np.uint64(32)).astype(np.uint32)
+
+
+def _lsh_components(signature: np.ndarray, bands: int, rows: int, threshold: float) -> np.ndarray:
+    """Root (smallest index) of each text's component of verified near-duplicate pairs."""
+    n = len(signature)
+    parent = np.arange(n, dtype=np.int64)
+    chance = 1.0 / float(1 << (signature.dtype.itemsize * 8))
+    # b-bit values also agree by chance: correct the share of equal values for it
+    needed = int(np.ceil((threshold * (1.0 - chance) + chance) * signature.shape[1] - 1e-9))
+    for band in range(bands):
+        members, bucket = _shared_buckets(_band_keys(signature, band, rows))
+        for _ in range(_ROUNDS):
+            if len(members) < 2:
+                break
+            rep = members[_run_starts(bucket)]
+            unresolved = parent[members] != parent[rep]
+            pairs_a, pairs_b = members[unresolved], rep[unresolved]
+            similar = _agreements(signature, pairs_a, pairs_b) >= needed
+            _union(parent, pairs_a[similar], pairs_b[similar])
+            # members that failed try again among themselves, under a new representative,
+            # in buckets where something was found: a bucket of unrelated texts that
+            # share common words (a frequent case) is not worth a second look
+            failed = np.zeros(len(members), dtype=bool)
+            failed[np.flatnonzero(unresolved)[~similar]] = True
+            fruitful = np.zeros(int(bucket[-1]) + 1, dtype=bool)
+            fruitful[bucket[np.flatnonzero(unresolved)[similar]]] = True
+            again = failed & fruitful[bucket]
+            members, bucket = _drop_lonely(members[again], bucket[again])
+    return parent
+
+
+def _shared_buckets(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Texts whose key another text shares, sorted by (bucket, index), and their buckets.
+
+    Sorting keys and indices packed in one uint64 is several times faster than argsort.
+    """
+    packed = (keys.astype(np.uint64) << np.uint64(32)) | np.arange(len(keys), dtype=np.uint64)
+    packed.sort()
+    ordered = packed >> np.uint64(32)
+    same_as_next = ordered[1:] == ordered[:-1]
+    shared = np.zeros(len(keys), dtype=bool)
+    shared[1:] = same_as_next
+    shared[:-1] |= same_as_next
+    starts = np.ones(len(keys), dtype=bool)
+    starts[1:] = ~same_as_next
+    bucket = np.cumsum(starts) - 1
+    members = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    return members[shared], bucket[shared]
+
+
+def _run_starts(bucket: np.ndarray) -> np.ndarray:
+    """For each position of a sorted bucket array, the position where its run starts."""
+    starts = np.ones(len(bucket), dtype=bool)
+    starts[1:] = bucket[1:] != bucket[:-1]
+    return np.maximum.accumulate(np.where(starts, np.arange(len(bucket)), 0))
+
+
+def _drop_lonely(members: np.ndarray, bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(bucket) == 0:
+        return members, bucket
+    sizes = np.bincount(bucket)
+    keep = sizes[bucket] >= 2
+    return members[keep], bucket[keep]
+
+
+def _agreements(signature: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """How many MinHash values each pair shares, in chunks to bound memory.
+
+    Values are compared as lanes of 64-bit words: a lane of ``x ^ y`` is non-zero when
+    the values differ, and a carry trick sets its top bit then, so one popcount counts
+    the differing values of eight (or four, or two) at once.
+    """
+    lane_bits = signature.dtype.itemsize * 8
+    words = signature.view(np.uint64) if signature.shape[1] * lane_bits % 64 == 0 else None
+    lanes = signature.shape[1]
+    high = np.uint64(int(("1" + "0" * (lane_bits - 1)) * (64 // lane_bits), 2))
+    low = ~high
+    equal = np.empty(len(left), dtype=np.int64)
+    step = 1 << 16
+    for start in range(0, len(left), step):
+        part = slice(start, start + step)
+        if words is None:
+            same = signature[left[part]] == signature[right[part]]
+            equal[part] = np.count_nonzero(same, axis=1)
+            continue
+        differ = words[left[part]] ^ words[right[part]]
+        flagged = (((differ & low) + low) | differ) & high
+        equal[part] = lanes - np.bitwise_count(flagged).sum(axis=1, dtype=np.int64)
+    return equal
+
+
+def _compress(parent: np.ndarray) -> None:
+    """Point every node straight at its root."""
+    while True:
+        up = parent[parent]
+        if np.array_equal(up, parent):
+            return
+        parent[:] = up
+
+
+def _union(parent: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
+    """Join the components of each pair, always under the smaller root.
+
+    ``parent`` is kept compressed (every node points at its root) before and after.
+    """
+    while len(left):
+        root_left, root_right = parent[left], parent[right]
+        apart = root_left != root_right
+        left, right = left[apart], right[apart]
+        if not len(left):
+            return
+        low = np.minimum(root_left[apart], root_right[apart])
+        high = np.maximum(root_left[apart], root_right[apart])
+        np.minimum.at(parent, high, low)
+        _compress(parent)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _as_string_array(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.string())
+    if not isinstance(texts, pa.Array):
+        texts = pa.array(texts, pa.string())
+    if pa.types.is_dictionary(texts.type):
+        texts = texts.dictionary_decode()
+    if pa.types.is_null(texts.type):
+        return pa.nulls(len(texts), pa.string())
+    if pa.types.is_string_view(texts.type):
+        texts = texts.cast(pa.large_string())
+    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+        raise TypeError(f"prompts must be strings, not {texts.type}")
+    return texts
+
+
+def _slices(array: pa.Array, size: int = _SLICE) -> list[pa.Array]:
+    if len(array) <= size:
+        return [array]
+    return [array.slice(start, size) for start in range(0, len(array), size)]
+
+
+def _concat(parts: list[pa.Array], type_: pa.DataType) -> pa.Array:
+    if len(parts) == 1:
+        return parts[0]
+    return pa.chunked_array(parts, type=type_).combine_chunks()
+
+
+def _parallel(func: Callable[[_T], object], items: Iterable[_T]) -> list:
+    """``[func(item) for item in items]`` on a few threads (Arrow and numpy drop the GIL)."""
+    items = list(items)
+    workers = min(len(items), os.cpu_count() or 1, 8)
+    if workers <= 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(func, items))

@@ -1,0 +1,283 @@
+"""Tests of the synthetic traffic generator: determinism, formats and the population."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pandas as pd
+import pytest
+
+from sybilgraph.errors import ConfigError
+from sybilgraph.synth import (
+    CARRIER_RANGE,
+    CLOUD_BLOCKS,
+    EVENT_COLUMNS,
+    LEGIT_KINDS,
+    SYBIL_KINDS,
+    TRUTH_COLUMNS,
+    VPN_BLOCKS,
+    SynthConfig,
+    generate,
+    iter_generate,
+    write,
+)
+
+SMALL = SynthConfig(n_events=20_000, seed=5)
+
+
+@pytest.fixture(scope="module")
+def small() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return generate(SMALL)
+
+
+@pytest.fixture(scope="module")
+def week() -> pd.DataFrame:
+    """200k events joined with their truth, shared by the population tests."""
+    events, truth = generate(SynthConfig(n_events=200_000, seed=11))
+    return events.merge(truth, on="account_id", how="left", validate="many_to_one")
+
+
+def per_account(week: pd.DataFrame) -> pd.DataFrame:
+    return week.groupby("account_id").agg(
+        n=("ts", "size"), first=("ts", "min"), label=("label", "first"), kind=("kind", "first"),
+        group=("group", "first"),
+    )  # fmt: skip
+
+
+# -- shape and determinism -------------------------------------------------------------
+
+
+def test_columns_and_types(small: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    events, truth = small
+    assert tuple(events.columns) == EVENT_COLUMNS
+    assert tuple(truth.columns) == TRUTH_COLUMNS
+    assert events["account_id"].str.fullmatch(r"u\d{7,}").all()
+    assert events["ts"].str.fullmatch(r"2026-04-(1[3-9])T\d\d:\d\d:\d\dZ").all()
+    assert events["payment_id"].dropna().str.fullmatch(r"pm_[0-9a-f]{16}").all()
+    assert events["payment_id"].isna().any()
+    for ip in events["ip"].sample(2_000, random_state=0):
+        ipaddress.ip_address(ip)
+    assert not events["prompt"].str.contains("\n").any()
+    assert set(truth["label"]) == {"legit", "sybil"}
+    assert set(truth["kind"]) <= set(LEGIT_KINDS + SYBIL_KINDS)
+
+
+def test_events_sorted_and_in_span(small: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    events, _ = small
+    assert events["ts"].is_monotonic_increasing
+    assert events["ts"].min() >= "2026-04-13T00"
+    assert events["ts"].max() < "2026-04-20T00"
+
+
+def test_size_close_to_request() -> None:
+    for n in (5_000, 50_000):
+        events, _ = generate(SynthConfig(n_events=n, seed=2))
+        assert abs(len(events) - n) < 0.1 * n
+
+
+def test_truth_and_events_cover_the_same_accounts(
+    small: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    events, truth = small
+    assert truth["account_id"].is_unique
+    assert set(events["account_id"]) == set(truth["account_id"])
+
+
+def test_same_config_same_data(small: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    events, truth = generate(SMALL)
+    pd.testing.assert_frame_equal(events, small[0])
+    pd.testing.assert_frame_equal(truth, small[1])
+    other, _ = generate(SynthConfig(n_events=20_000, seed=6))
+    assert not other["account_id"].isin(events["account_id"]).all()
+
+
+def test_chunks_concatenate_to_generate(small: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    chunks, truth = iter_generate(SMALL, chunk_events=3_001)
+    pieces = list(chunks)
+    assert all(len(p) == 3_001 for p in pieces[:-1])
+    pd.testing.assert_frame_equal(pd.concat(pieces), small[0])
+    pd.testing.assert_frame_equal(truth, small[1])
+
+
+def test_config_errors() -> None:
+    with pytest.raises(ConfigError):
+        generate(SynthConfig(n_events=10))
+    with pytest.raises(ConfigError):
+        generate(SynthConfig(start="next monday"))
+    with pytest.raises(ConfigError):
+        write(SMALL, "unused", fmt="xml")  # type: ignore[arg-type]
+
+
+# -- files -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
+def test_write_reads_back(fmt: str, tmp_path, small) -> None:  # type: ignore[no-untyped-def]
+    paths = write(SMALL, tmp_path, fmt)  # type: ignore[arg-type]
+    assert paths == {"events": tmp_path / f"events.{fmt}", "truth": tmp_path / "truth.csv"}
+    events = small[0]
+    if fmt == "csv":
+        back = pd.read_csv(paths["events"], dtype=str, keep_default_na=False)
+        expected = events.fillna({"payment_id": ""})
+    elif fmt == "parquet":
+        back = pd.read_parquet(paths["events"])
+        expected = events
+    else:
+        back = pd.read_json(paths["events"], lines=True, dtype=False)
+        expected = events
+    pd.testing.assert_frame_equal(back, expected, check_dtype=False)
+    truth = pd.read_csv(paths["truth"], dtype=str)
+    pd.testing.assert_frame_equal(truth, small[1], check_dtype=False)
+
+
+def test_csv_quotes_only_what_needs_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = write(SMALL, tmp_path, "csv")["events"]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == ",".join(EVENT_COLUMNS)
+    quoted = [line for line in lines if '"' in line]
+    assert quoted, "some prompts contain commas or quotes"
+    assert any('""' in line for line in quoted), "inner quotes are doubled"
+    assert not any(line.startswith('"') for line in lines[1:])
+
+
+def test_jsonl_is_one_object_per_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = write(SMALL, tmp_path, "jsonl")["events"]
+    first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+    assert list(first) == list(EVENT_COLUMNS)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_write_is_byte_identical(fmt: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    one = write(SMALL, tmp_path / "one", fmt)  # type: ignore[arg-type]
+    two = write(SMALL, tmp_path / "two", fmt)  # type: ignore[arg-type]
+    for key in ("events", "truth"):
+        assert one[key].read_bytes() == two[key].read_bytes()
+
+
+# -- the population ----------------------------------------------------------------------
+
+
+def test_rings_at_500k_events() -> None:
+    _, truth = iter_generate(SynthConfig(n_events=500_000, seed=0))  # truth only
+    rings = truth[truth["label"] == "sybil"].groupby("group")["kind"].agg(["first", "size"])
+    assert len(rings) >= 12
+    assert (rings["first"].value_counts().reindex(SYBIL_KINDS) >= 2).all()
+    assert rings["size"].between(8, 150).all()
+    assert 0.01 < (truth["label"] == "sybil").mean() < 0.04
+    assert set(truth["kind"]) == set(LEGIT_KINDS + SYBIL_KINDS)
+
+
+def test_no_hard_rings_when_asked() -> None:
+    _, truth = iter_generate(SynthConfig(n_events=500_000, hard_cases=False))
+    assert set(truth.loc[truth["label"] == "sybil", "kind"]) == {"ring_basic"}
+
+
+def test_committed_sample_config_has_rings() -> None:
+    _, truth = iter_generate(SynthConfig(n_events=30_000, seed=1))
+    sizes = truth[truth["label"] == "sybil"].groupby("group").size()
+    assert (sizes >= 8).sum() >= 4
+
+
+def test_sybil_share_of_events(week: pd.DataFrame) -> None:
+    share = (week["label"] == "sybil").mean()
+    assert 0.25 < share < 0.35
+
+
+def test_ring_volume_far_above_legit_median(week: pd.DataFrame) -> None:
+    accounts = per_account(week)
+    legit_median = accounts.loc[accounts["label"] == "legit", "n"].median()
+    assert 6 <= legit_median <= 16
+    ring_medians = accounts[accounts["label"] == "sybil"].groupby("group")["n"].median()
+    assert (ring_medians >= 8 * legit_median).all()
+
+
+def test_ring_members_start_within_two_days(week: pd.DataFrame) -> None:
+    accounts = per_account(week)
+    first = pd.to_datetime(accounts.loc[accounts["label"] == "sybil", "first"])
+    spread = first.groupby(accounts["group"]).agg(lambda s: s.max() - s.min())
+    assert (spread <= pd.Timedelta(days=2)).all()
+
+
+def test_ring_prompts_follow_few_templates(week: pd.DataFrame) -> None:
+    rings = week[week["kind"] == "ring_basic"]
+    # slot values vary; a ring's format instruction at the end of its templates does not
+    untagged = rings["prompt"].str.replace(r" \[[A-Z]{3}\]$", "", regex=True)
+    endings = untagged.str.split().str[-2:].str.join(" ")
+    top_share = endings.groupby(rings["group"]).agg(
+        lambda s: s.value_counts(normalize=True).iloc[0]
+    )
+    assert (top_share > 0.85).all()
+    scripted = rings["user_agent"].groupby(rings["group"]).nunique()
+    assert (scripted <= 2).all()
+
+
+def test_households_share_an_address(week: pd.DataFrame) -> None:
+    homes = week[week["kind"] == "household"].copy()
+    homes["net"] = homes["ip"].map(
+        lambda ip: str(ipaddress.ip_network(ip + "/64", strict=False)) if ":" in ip else ip
+    )
+    for _, members in homes.groupby("group"):
+        per_member = members.groupby("account_id")["net"].agg(set)
+        assert set.intersection(*per_member), members["group"].iloc[0]
+
+
+def test_office_card_seats_share_one_card(week: pd.DataFrame) -> None:
+    offices = week[week["kind"] == "office_card"]
+    cards = offices.groupby("group")["payment_id"].nunique()
+    assert len(cards) >= 2
+    assert (cards == 1).all()
+    assert (offices.groupby("group")["account_id"].nunique() >= 8).all()
+
+
+def test_carrier_addresses_are_shared_by_hundreds(week: pd.DataFrame) -> None:
+    cgnat = ipaddress.ip_network(CARRIER_RANGE)
+    carrier = week[week["kind"] == "carrier"]
+    in_cgnat = carrier["ip"].map(lambda ip: ipaddress.ip_address(ip) in cgnat)
+    assert in_cgnat.mean() > 0.8  # the rest from home
+    in_range = carrier[in_cgnat]
+    carrier_users_per_ip = in_range.groupby("ip")["account_id"].nunique()
+    assert carrier_users_per_ip.min() >= 100
+    everyone = week[week["ip"].isin(in_range["ip"])].groupby("ip")["account_id"].nunique()
+    assert everyone.min() >= 200
+
+
+def test_vpn_exits_shared_by_users_and_vpn_rings(week: pd.DataFrame) -> None:
+    vpn = week[week["ip"].str.rsplit(".", n=1).str[0].isin(VPN_BLOCKS)]
+    assert set(vpn["kind"]) >= {"vpn_user", "ring_vpn"}
+    ring_ips = set(vpn.loc[vpn["kind"] == "ring_vpn", "ip"])
+    user_ips = set(vpn.loc[vpn["kind"] == "vpn_user", "ip"])
+    assert ring_ips <= user_ips
+
+
+def test_ipv6_users_stay_in_one_slash_64(week: pd.DataFrame) -> None:
+    v6 = week[(week["kind"] == "ipv6_user") & week["ip"].str.contains(":")]
+    nets = v6["ip"].map(lambda ip: ipaddress.ip_network(ip + "/64", strict=False))
+    per_account_nets = nets.groupby(v6["account_id"]).nunique()
+    assert (per_account_nets == 1).all()
+    per_account_addresses = v6.groupby("account_id")["ip"].nunique()
+    assert per_account_addresses.max() > 3, "interface ids rotate"
+
+
+def test_classmates_paste_the_same_assignment(week: pd.DataFrame) -> None:
+    classes = week[week["kind"] == "classroom"]
+    for _, members in classes.groupby("group"):
+        top = members["prompt"].value_counts().index[0]
+        senders = members.loc[members["prompt"] == top, "account_id"].nunique()
+        assert senders >= 3
+
+
+def test_ring_basic_uses_cloud_addresses(week: pd.DataFrame) -> None:
+    basic = week[week["kind"] == "ring_basic"]
+    prefix16 = basic["ip"].str.split(".").str[:2].str.join(".")
+    assert prefix16.isin(CLOUD_BLOCKS).all()
+    per_ring = basic.groupby("group")["ip"].nunique()
+    assert per_ring.between(5, 60).all()
+
+
+def test_popular_prompts_cross_many_accounts(week: pd.DataFrame) -> None:
+    legit = week[week["label"] == "legit"]
+    senders = legit.groupby("prompt")["account_id"].nunique()
+    assert senders.get("hi", 0) >= 100
+    personal = senders[legit.groupby("prompt").size() > 0]
+    assert (personal == 1).mean() > 0.8, "most other prompts belong to one account"
