@@ -156,6 +156,53 @@ def evaluate(run_dir: str, truth: str) -> None:
 
 
 @main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("account_a")
+@click.argument("account_b")
+@handle_errors
+def explain(run_dir: str, account_a: str, account_b: str) -> None:
+    """Say why ACCOUNT_A and ACCOUNT_B of RUN_DIR are linked, or how they connect."""
+    from sybilgraph.explain import explain as explain_link
+    from sybilgraph.result import open_run
+
+    click.echo(explain_link(open_run(run_dir), account_a, account_b).summary())
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("target")
+@click.argument("verdict", type=click.Choice(["sybil", "benign"]))
+@click.option("--note", default="", help="Why; kept with the verdict.")
+@click.option(
+    "--labels",
+    "labels_path",
+    type=click.Path(dir_okay=False),
+    help="Labels file to append to (default: labels.csv beside RUN_DIR).",
+)
+@click.option(
+    "--value",
+    "is_value",
+    is_flag=True,
+    help="TARGET is KEY=VALUE, a shared value (e.g. ip=192.0.2.10).",
+)
+@handle_errors
+def label(
+    run_dir: str, target: str, verdict: str, note: str, labels_path: str | None, is_value: bool
+) -> None:
+    """Record a VERDICT on an account, a cluster or a shared value of RUN_DIR.
+
+    TARGET is an account id or a cluster id of the run, or KEY=VALUE with --value. The
+    next run given the same labels file (--labels) honours it.
+    """
+    from sybilgraph.labels import label_target
+
+    path = label_target(
+        run_dir, target, verdict, note=note, labels_path=labels_path, is_value=is_value
+    )
+    click.echo(f"{verdict}: {target} -> {path}")
+
+
+@main.command()
 @click.option(
     "--out",
     "out_dir",

@@ -44,8 +44,8 @@ _URL = (
 _EMAIL = r"[\pL\pN._%+-]+@[\pL\pN-]+(?:\.[\pL\pN-]+)+"
 #: an apostrophe inside a word ("don't") opens no quote: ' must sit between non-letters
 _QUOTED = (
-    r'"[^"]{0,300}"|“[^”]{0,300}”|«[^»]{0,300}»'
-    r"|\B'[^']{0,300}'\B|\B‘[^’]{0,300}’\B"
+    r'"[^"]*"|“[^”]*”|«[^»]*»'
+    r"|\B'[^']*'\B|\B‘[^’]*’\B"
 )
 _WORD = "[a-z0-9_]"
 _MIXED = "(?:[a-z][0-9]|[0-9][a-z])"
@@ -87,10 +87,10 @@ def mask_prompts(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     pyarrow.Array
         Same length and order. Each text lowercased, whitespace collapsed to single
         spaces and stripped, then, in this order: URLs to ``<url>``, e-mail addresses to
-        ``<email>``, quoted strings ('...', "...", “...”, ‘...’, «...», up to 300
-        characters) to ``<str>``, UUIDs and words of 6+ letters and digits mixed to
-        ``<id>``, numbers (with . , : / - between digit runs) to ``<num>``. Null stays
-        null. Masking a masked text changes nothing.
+        ``<email>``, quoted strings ('...', "...", “...”, ‘...’, «...») to ``<str>``,
+        UUIDs and words of 6+ letters and digits mixed to ``<id>``, numbers (with
+        . , : / - between digit runs) to ``<num>``. Null stays null. Masking a masked
+        text changes nothing.
 
     Notes
     -----
@@ -135,8 +135,6 @@ def _hash_slice(texts: pa.Array) -> np.ndarray:
 
 # --- tier 2: near-duplicate groups ---------------------------------------------------------
 
-#: characters that separate words; CJK ideographs and kana become words of their own
-_SEPARATORS = r"[^\pL\pN\pM_<> ]+|([\p{Han}\p{Hiragana}\p{Katakana}])"
 #: at most this many shingles of a prompt are compared in one padded row
 _PIECE = 32
 #: piece widths: a piece is padded (with its own first shingle) to the next of these
@@ -308,14 +306,6 @@ def _distinct_groups(
     return groups
 
 
-def _words(texts: pa.Array) -> pa.Array:
-    """Each text's words as a list array, empty words dropped."""
-    spaced = pc.utf8_trim_whitespace(pc.replace_substring_regex(texts, _SEPARATORS, r" \1 "))
-    # an empty text would split into one empty word
-    spaced = pc.if_else(pc.equal(pc.binary_length(spaced), 0), pa.scalar(None, spaced.type), spaced)
-    return pc.ascii_split_whitespace(spaced)
-
-
 # --- MinHash ---------------------------------------------------------------------------------
 
 
@@ -358,10 +348,11 @@ def _signatures(
     dtype = _signature_dtype(rows)
 
     def block(start: int) -> tuple[np.ndarray, np.ndarray]:
-        words = _words(texts.slice(start, _BLOCK))
-        counts = pc.fill_null(pc.list_value_length(words), 0).to_numpy(zero_copy_only=False)
+        tokens, owner = _word_hashes(texts.slice(start, _BLOCK))
+        counts = np.bincount(owner, minlength=min(_BLOCK, len(texts) - start))
         eligible = counts >= min_words
-        shingles, per_text = _shingle_hashes(words.filter(pa.array(eligible)), shingle_size)
+        keep = eligible[owner]
+        shingles, per_text = _shingle_hashes(tokens[keep], counts[eligible], shingle_size)
         minima = _minhash(shingles, per_text, a, b)
         # the low bits of a * x + b are weak; bits 8 and up of the minimum are as good as
         # random given which shingle won
@@ -374,12 +365,80 @@ def _signatures(
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def _shingle_hashes(words: pa.Array, shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
+#: byte classes for splitting UTF-8 text into words: 0 separates, 1 is part of a word.
+#: ASCII letters, digits, "_", "<" and ">" (so "<num>" is one word) and all non-ASCII
+#: bytes are word bytes; the exceptions below are fixed up per character
+_WORD_BYTES = np.zeros(256, dtype=bool)
+for _byte in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_<>":
+    _WORD_BYTES[_byte] = True
+_WORD_BYTES[0x80:] = True
+#: tabulation hashing of (position in word, byte): random 64-bit values from a fixed seed
+_BYTE_TABLE = _mix64(np.arange(32 * 256, dtype=np.uint64) + np.uint64(0x5851F42D4C957F2D))
+
+
+def _utf8_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes of a string array and its offsets into them (nulls are empty)."""
+    offset_type = np.int64 if pa.types.is_large_string(texts.type) else np.int32
+    buffers = texts.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=offset_type)[
+        texts.offset : texts.offset + len(texts) + 1
+    ]
+    offsets = offsets.astype(np.int64)
+    data = (
+        np.frombuffer(buffers[2], dtype=np.uint8)
+        if buffers[2] is not None
+        else np.zeros(0, np.uint8)
+    )
+    data = data[offsets[0] : offsets[-1]]
+    return data, offsets - offsets[0]
+
+
+def _word_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A 64-bit hash of each word of each text, and the index of the text it is in.
+
+    Words are split on the bytes themselves, vectorised, with no regex: runs of ASCII
+    letters, digits, ``_<>`` and non-ASCII characters. Non-ASCII punctuation in the
+    general-punctuation and CJK-punctuation blocks (U+2000-U+207F, U+3000-U+303F)
+    separates; each CJK ideograph or kana (U+3040-U+9FFF) is a word of its own, since
+    those scripts put no spaces between words.
+    """
+    data, offsets = _utf8_bytes(texts)
+    n_bytes = len(data)
+    word = _WORD_BYTES[data]
+    lead = np.zeros(n_bytes, dtype=bool)
+    if n_bytes >= 3:
+        first, second = data[:-2], data[1:-1]
+        punctuation = ((first == 0xE2) & (second <= 0x81)) | ((first == 0xE3) & (second == 0x80))
+        cjk = ((first == 0xE3) & (second >= 0x81)) | ((first >= 0xE4) & (first <= 0xE9))
+        for shift in range(3):
+            word[shift : n_bytes - 2 + shift] &= ~punctuation
+        lead[: n_bytes - 2] = cjk
+    starts = word.copy()
+    starts[1:] &= ~word[:-1] | lead[1:]
+    text_start = offsets[:-1][offsets[:-1] < offsets[1:]]
+    starts[text_start] = word[text_start]
+    # bytes after a CJK character start a new word too
+    if n_bytes >= 3:
+        after_cjk = np.flatnonzero(lead[: n_bytes - 3]) + 3
+        starts[after_cjk] = word[after_cjk]
+    word_bytes = np.flatnonzero(word)
+    first_byte = np.flatnonzero(starts)
+    if len(first_byte) == 0:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    word_id = np.cumsum(starts[word_bytes]) - 1
+    position = word_bytes - first_byte[word_id]
+    values = _BYTE_TABLE[((position & 31) << 8) | data[word_bytes]]
+    sums = np.add.reduceat(values, np.flatnonzero(starts[word_bytes]))
+    lengths = np.bincount(word_id, minlength=len(first_byte)).astype(np.uint64)
+    hashes = _mix64(sums + lengths * np.uint64(0x9E3779B97F4A7C15))
+    owner = np.searchsorted(offsets, first_byte, side="right") - 1
+    return hashes, owner
+
+
+def _shingle_hashes(
+    token: np.ndarray, counts: np.ndarray, shingle_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """uint32 hash of each shingle (flat, text after text) and the shingles per text."""
-    counts = pc.list_value_length(words).to_numpy(zero_copy_only=False).astype(np.int64)
-    encoded = pc.dictionary_encode(pc.list_flatten(words))
-    vocabulary = hash_strings(encoded.dictionary)
-    token = vocabulary[encoded.indices.to_numpy(zero_copy_only=False)]
     if shingle_size > 1:
         owner = np.repeat(np.arange(len(counts)), counts)
         first = np.cumsum(counts) - counts

@@ -131,3 +131,37 @@ def append_label(
                 writer.writerow(LABEL_COLUMNS)
             now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             writer.writerow([account_id, cluster_id, key, value, verdict, note, now])
+
+
+def label_target(
+    run_dir: str | Path,
+    target: str,
+    verdict: str,
+    *,
+    note: str = "",
+    labels_path: str | Path | None = None,
+    is_value: bool = False,
+) -> Path:
+    """Record a verdict on an account, cluster or ``key=value`` of a finished run.
+
+    Returns the labels file written (``labels_path``, or ``labels.csv`` beside the run's
+    folder).
+    """
+    from sybilgraph.result import open_run
+
+    result = open_run(run_dir)
+    path = Path(labels_path) if labels_path else result.out_dir.parent / "labels.csv"
+    if is_value:
+        key, sep, value = target.partition("=")
+        if not sep or not key or not value:
+            raise InputError(f"a value label is KEY=VALUE, e.g. ip=192.0.2.10, not {target!r}")
+        append_label(path, verdict, key=key, value=value, note=note)
+    elif target in set(result.clusters["cluster_id"]):
+        append_label(path, verdict, cluster_id=target, note=note)
+    elif target in set(result.accounts["account_id"]):
+        append_label(path, verdict, account_id=target, note=note)
+    else:
+        raise InputError(
+            f"{target!r} is neither an account nor a cluster of this run", path=str(result.out_dir)
+        )
+    return path

@@ -1,0 +1,79 @@
+"""Verdicts recorded on one run are honoured by the next."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sybilgraph import Config, run
+from sybilgraph.cli import main
+from sybilgraph.errors import InputError
+from sybilgraph.labels import append_label, read_labels
+
+OFFICE = frozenset(f"o{i}" for i in range(1, 6))
+
+
+def _clusters(result) -> set[frozenset[str]]:  # type: ignore[no-untyped-def]
+    accounts = result.accounts[result.accounts["cluster_id"] != ""]
+    return {frozenset(g["account_id"]) for _, g in accounts.groupby("cluster_id")}
+
+
+def test_benign_office_ip_stops_linking(hand_csv: Path, tmp_path: Path) -> None:
+    first = run(hand_csv, Config(), tmp_path / "week1", show_progress=False)
+    assert OFFICE in _clusters(first)
+    labels = tmp_path / "labels.csv"
+    code = CliRunner().invoke(
+        main,
+        ["label", str(first.out_dir), "ip=192.0.2.10", "benign", "--value", "--note", "office",
+         "--labels", str(labels)],
+    ).exit_code
+    assert code == 0
+    second = run(hand_csv, Config(labels=str(labels)), tmp_path / "week2", show_progress=False)
+    assert OFFICE not in _clusters(second)
+    hubs = second.hubs
+    assert hubs[hubs["value"] == "192.0.2.10"]["reason"].tolist() == ["labelled benign"]
+    assert second.info["labels"]["verdicts"] == 1
+
+
+def test_confirmed_sybil_ranks_first_and_says_so(hand_csv: Path, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    append_label(labels, "sybil", account_id="b3", note="chargeback")
+    result = run(hand_csv, Config(labels=str(labels)), tmp_path / "out", show_progress=False)
+    top = result.clusters.iloc[0]
+    assert top["size"] == 5  # ring B, which holds b3
+    assert "1 accounts confirmed sybil by an investigator" in top["reasons"]
+
+
+def test_benign_account_takes_no_part(hand_csv: Path, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    append_label(labels, "benign", account_id="h1")
+    result = run(hand_csv, Config(labels=str(labels)), tmp_path / "out", show_progress=False)
+    accounts = result.accounts.set_index("account_id")
+    assert accounts.loc["h1", "cluster_id"] == ""
+    assert accounts.loc["h2", "cluster_id"] == ""
+
+
+def test_benign_cluster_is_not_flagged(hand_csv: Path, tmp_path: Path) -> None:
+    first = run(hand_csv, Config(), tmp_path / "one", show_progress=False)
+    ring = first.clusters.iloc[0]["cluster_id"]
+    labels = tmp_path / "labels.csv"
+    append_label(labels, "benign", cluster_id=ring, note="load test accounts")
+    second = run(hand_csv, Config(labels=str(labels)), tmp_path / "two", show_progress=False)
+    row = second.clusters.set_index("cluster_id").loc[ring]
+    assert not row["flagged"]
+    assert row["reasons"].startswith("labelled benign")
+
+
+def test_last_verdict_wins_and_bad_rows_are_named(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    append_label(labels, "sybil", account_id="x")
+    append_label(labels, "benign", account_id="x")
+    assert read_labels(labels).accounts.to_dict("records") == [
+        {"account_id": "x", "verdict": "benign"}
+    ]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("account_id,verdict\nx,maybe\n")
+    with pytest.raises(InputError, match=r"bad\.csv, row 2, column 'verdict'"):
+        read_labels(bad)
