@@ -61,13 +61,15 @@ _ID = (
 _NUMBER = r"\p{Nd}+(?:[.,:/-]\p{Nd}+)*"
 
 #: applied in this order: URLs and e-mails hold digits, quotes and dots, so they go before
-#: quotes and numbers; ids hold digits, so they go before numbers
+#: numbers and quotes; ids hold digits, so they go before numbers; quotes go last, because
+#: whether a ' opens a quote depends on its neighbours, which the earlier masks change
+#: ("1'x'" -> "<num>'x'"), and masking twice must change nothing
 MASKS: tuple[tuple[str, str], ...] = (
     (_URL, "<url>"),
     (_EMAIL, "<email>"),
-    (_QUOTED, "<str>"),
     (_ID, "<id>"),
     (_NUMBER, "<num>"),
+    (_QUOTED, "<str>"),
 )
 
 #: texts per parallel slice of the Arrow kernels (they run one thread per call)
@@ -87,16 +89,17 @@ def mask_prompts(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     pyarrow.Array
         Same length and order. Each text lowercased, whitespace collapsed to single
         spaces and stripped, then, in this order: URLs to ``<url>``, e-mail addresses to
-        ``<email>``, quoted strings ('...', "...", “...”, ‘...’, «...») to ``<str>``,
-        UUIDs and words of 6+ letters and digits mixed to ``<id>``, numbers (with
-        . , : / - between digit runs) to ``<num>``. Null stays null. Masking a masked
-        text changes nothing.
+        ``<email>``, UUIDs and words of 6+ letters and digits mixed to ``<id>``, numbers
+        (with . , : / - between digit runs) to ``<num>``, quoted strings ('...', "...",
+        “...”, ‘...’, «...») to ``<str>``. Null stays null. Masking a masked text changes
+        nothing.
 
     Notes
     -----
     The order matters: a URL or e-mail holds digits and dots that the number pattern
     would otherwise cut up, and an id holds digits. An apostrophe inside a word
-    ("don't") does not open a quoted string.
+    ("don't") does not open a quoted string; quotes are masked last since that test
+    looks at the characters around the quote, which the other masks change.
     """
     array = _as_string_array(texts)
     return _concat(_parallel(_mask_slice, _slices(array)), array.type)
@@ -140,7 +143,7 @@ _PIECE = 32
 #: piece widths: a piece is padded (with its own first shingle) to the next of these
 _WIDTHS = (2, 4, 8, 16, 24, _PIECE)
 #: prompts per MinHash block; bounds the memory of one block to a few tens of MB
-_BLOCK = 1 << 15
+_BLOCK = 1 << 13
 #: pieces per vectorised MinHash step (num_perm x this many uint32 stay in cache)
 _STEP = 2048
 #: how many times a bucket's members that failed verification get a new representative
@@ -372,8 +375,16 @@ _WORD_BYTES = np.zeros(256, dtype=bool)
 for _byte in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_<>":
     _WORD_BYTES[_byte] = True
 _WORD_BYTES[0x80:] = True
-#: tabulation hashing of (position in word, byte): random 64-bit values from a fixed seed
-_BYTE_TABLE = _mix64(np.arange(32 * 256, dtype=np.uint64) + np.uint64(0x5851F42D4C957F2D))
+
+
+def _fmix32(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finaliser (in place)."""
+    values ^= values >> np.uint32(16)
+    values *= np.uint32(0x85EBCA6B)
+    values ^= values >> np.uint32(13)
+    values *= np.uint32(0xC2B2AE35)
+    values ^= values >> np.uint32(16)
+    return values
 
 
 def _utf8_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -394,7 +405,7 @@ def _utf8_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _word_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """A 64-bit hash of each word of each text, and the index of the text it is in.
+    """A 32-bit hash of each word of each text, and the index of the text it is in.
 
     Words are split on the bytes themselves, vectorised, with no regex: runs of ASCII
     letters, digits, ``_<>`` and non-ASCII characters. Non-ASCII punctuation in the
@@ -405,56 +416,67 @@ def _word_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     data, offsets = _utf8_bytes(texts)
     n_bytes = len(data)
     word = _WORD_BYTES[data]
-    lead = np.zeros(n_bytes, dtype=bool)
-    if n_bytes >= 3:
+    starts = word.copy()
+    starts[1:] &= ~word[:-1]
+    if n_bytes >= 3 and np.any(data >= 0xE2):
         first, second = data[:-2], data[1:-1]
         punctuation = ((first == 0xE2) & (second <= 0x81)) | ((first == 0xE3) & (second == 0x80))
-        cjk = ((first == 0xE3) & (second >= 0x81)) | ((first >= 0xE4) & (first <= 0xE9))
         for shift in range(3):
             word[shift : n_bytes - 2 + shift] &= ~punctuation
-        lead[: n_bytes - 2] = cjk
-    starts = word.copy()
-    starts[1:] &= ~word[:-1] | lead[1:]
+        cjk = ((first == 0xE3) & (second >= 0x81)) | ((first >= 0xE4) & (first <= 0xE9))
+        starts[:-2] |= cjk
+        starts[3:] |= cjk[:-1]
+        starts[1:] |= word[1:] & ~word[:-1]
+        starts &= word
     text_start = offsets[:-1][offsets[:-1] < offsets[1:]]
     starts[text_start] = word[text_start]
-    # bytes after a CJK character start a new word too
-    if n_bytes >= 3:
-        after_cjk = np.flatnonzero(lead[: n_bytes - 3]) + 3
-        starts[after_cjk] = word[after_cjk]
-    word_bytes = np.flatnonzero(word)
     first_byte = np.flatnonzero(starts)
     if len(first_byte) == 0:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    word_id = np.cumsum(starts[word_bytes]) - 1
-    position = word_bytes - first_byte[word_id]
-    values = _BYTE_TABLE[((position & 31) << 8) | data[word_bytes]]
-    sums = np.add.reduceat(values, np.flatnonzero(starts[word_bytes]))
-    lengths = np.bincount(word_id, minlength=len(first_byte)).astype(np.uint64)
-    hashes = _mix64(sums + lengths * np.uint64(0x9E3779B97F4A7C15))
-    owner = np.searchsorted(offsets, first_byte, side="right") - 1
-    return hashes, owner
+        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int64)
+    ends = word.copy()
+    ends[:-1] &= starts[1:] | ~word[1:]
+    lengths = np.flatnonzero(ends) + 1 - first_byte
+    # words are read eight bytes at a time, little-endian, from a zero-padded copy
+    padded = np.zeros(n_bytes + 8, dtype=np.uint8)
+    padded[:n_bytes] = data
+    windows = np.ndarray((n_bytes,), dtype="<u8", buffer=padded, strides=(1,))
+    hashes = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    longer = np.arange(len(first_byte))
+    for chunk in range(-(-int(lengths.max()) // 8)):
+        if chunk:
+            longer = longer[lengths[longer] > 8 * chunk]
+        remaining = np.minimum(lengths[longer] - 8 * chunk, 8).astype(np.uint64)
+        keep = (np.uint64(1) << (remaining * np.uint64(8) - np.uint64(1))) * np.uint64(
+            2
+        ) - np.uint64(1)
+        hashes[longer] = _mix64(hashes[longer] ^ (windows[first_byte[longer] + 8 * chunk] & keep))
+    words_per_text = np.add.reduceat(
+        starts, offsets[:-1][offsets[:-1] < offsets[1:]], dtype=np.int64
+    )
+    owner = np.repeat(np.flatnonzero(offsets[:-1] < offsets[1:]), words_per_text)
+    return (hashes >> np.uint64(32)).astype(np.uint32), owner
 
 
 def _shingle_hashes(
     token: np.ndarray, counts: np.ndarray, shingle_size: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """uint32 hash of each shingle (flat, text after text) and the shingles per text."""
-    if shingle_size > 1:
-        owner = np.repeat(np.arange(len(counts)), counts)
-        first = np.cumsum(counts) - counts
-        position = np.arange(len(token)) - first[owner]
-        combined = token.copy()
-        for offset in range(1, shingle_size):
-            following = np.zeros_like(token)
-            following[:-offset] = token[offset:]
-            following[position + offset >= counts[owner]] = 0
-            combined = _mix64(combined * np.uint64(0x100000001B3) + following)
-        # a shingle starts at each position that leaves room for a full one; a text
-        # shorter than one shingle keeps its one, partial shingle
-        last_start = np.maximum(counts - shingle_size, 0)
-        token = combined[position <= last_start[owner]]
-        counts = last_start + 1
-    return (token >> np.uint64(32)).astype(np.uint32), counts
+    if shingle_size == 1:
+        return token, counts
+    wide = token.astype(np.uint64)
+    owner = np.repeat(np.arange(len(counts)), counts)
+    position = np.arange(len(wide)) - (np.cumsum(counts) - counts)[owner]
+    combined = wide.copy()
+    for offset in range(1, shingle_size):
+        following = np.zeros_like(wide)
+        following[:-offset] = wide[offset:]
+        following[position + offset >= counts[owner]] = 0
+        combined = _mix64(combined * np.uint64(0x100000001B3) + following)
+    # a shingle starts at each position that leaves room for a full one; a text
+    # shorter than one shingle keeps its one, partial shingle
+    last_start = np.maximum(counts - shingle_size, 0)
+    shingles = combined[position <= last_start[owner]]
+    return (shingles >> np.uint64(32)).astype(np.uint32), last_start + 1
 
 
 def _minhash(shingles: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

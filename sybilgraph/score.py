@@ -125,20 +125,7 @@ def score_clusters(
            JOIN membership mb ON mb.account_id = l.b
            WHERE ma.cluster_id = mb.cluster_id"""
     ).to_pandas()
-    spread = engine.arrow(
-        """SELECT m.cluster_id, sum(p.w) AS w_total,
-                  sum(CASE WHEN s.holders > 2 * inside.n THEN p.w ELSE 0 END) AS w_spread
-           FROM pair_values p
-           JOIN membership m ON m.account_id = p.a
-           JOIN membership m2 ON m2.account_id = p.b AND m2.cluster_id = m.cluster_id
-           JOIN value_stats s ON s.key = p.key AND s.value = p.value
-           JOIN (SELECT m3.cluster_id, o.key, o.value, count(*) AS n
-                 FROM observations o JOIN membership m3 ON m3.account_id = o.account_id
-                 GROUP BY m3.cluster_id, o.key, o.value) inside
-             ON inside.cluster_id = m.cluster_id AND inside.key = p.key
-                AND inside.value = p.value
-           GROUP BY m.cluster_id"""
-    ).to_pandas()
+    spread = _spread(engine)
 
     features = _features(members, values, links, spread, population_median, weights)
     features["confirmed_sybil"] = 0
@@ -176,6 +163,37 @@ def score_clusters(
     key_cols = sorted(c for c in features.columns if c.startswith("share_"))
     rest = [c for c in FEATURE_COLUMNS if c != "size"]
     return features[front + rest + key_cols]
+
+
+def _spread(engine: Engine) -> pd.DataFrame:
+    """Per cluster: link weight in all, and the part resting on values mostly held
+    outside the cluster. Staged table by table so the join order cannot blow up."""
+    engine.create_table(
+        "inner_pairs",
+        """SELECT ma.cluster_id, p.key, p.value, p.w
+           FROM pair_values p
+           JOIN membership ma ON ma.account_id = p.a
+           JOIN membership mb ON mb.account_id = p.b
+           WHERE ma.cluster_id = mb.cluster_id""",
+    )
+    engine.create_table(
+        "inner_values",
+        """SELECT m.cluster_id, o.key, o.value, count(*) AS inside
+           FROM observations o JOIN membership m ON m.account_id = o.account_id
+           GROUP BY m.cluster_id, o.key, o.value""",
+    )
+    spread = engine.arrow(
+        """SELECT p.cluster_id, sum(p.w) AS w_total,
+                  sum(CASE WHEN s.holders > 2 * i.inside THEN p.w ELSE 0 END) AS w_spread
+           FROM inner_pairs p
+           JOIN value_stats s ON s.key = p.key AND s.value = p.value
+           JOIN inner_values i ON i.cluster_id = p.cluster_id AND i.key = p.key
+                AND i.value = p.value
+           GROUP BY p.cluster_id"""
+    ).to_pandas()
+    engine.drop("inner_pairs")
+    engine.drop("inner_values")
+    return spread
 
 
 def _arrow(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
