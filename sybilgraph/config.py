@@ -186,7 +186,7 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
 
 def _coerce(hint: Any, value: Any, source: str, name: str) -> Any:
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, source, f"{name}.")
+        return _build(typing.cast(type, hint), value, source, f"{name}.")
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):

@@ -144,7 +144,7 @@ def evaluate(result: Result | str | Path, truth: str | Path | pd.DataFrame) -> E
 
 def _recovered_rings(rings: pd.DataFrame, merged: pd.DataFrame) -> dict[str, bool]:
     """For each ring, whether one cluster matches it with Jaccard >= the threshold."""
-    cluster_sizes = merged[merged["cluster_id"] != ""].groupby("cluster_id").size()
+    cluster_sizes = merged[merged["cluster_id"] != ""].groupby("cluster_id").size().to_dict()
     found: dict[str, bool] = {}
     for group, members in rings.groupby("group"):
         clustered = members[members["cluster_id"] != ""]

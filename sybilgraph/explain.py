@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,7 +80,7 @@ def explain(result: Result, a: str, b: str) -> Explanation:
     path = shortest_path(links, a, b)
     if not path:
         return Explanation(a, b, same_cluster=same)
-    pairs = [tuple(sorted(p)) for p in zip(path, path[1:], strict=False)]
+    pairs = [tuple(sorted(p)) for p in itertools.pairwise(path)]
     index = links.set_index(["a", "b"])
     steps = pd.DataFrame(
         [{"a": x, "b": y, **index.loc[(x, y), ["weight", "evidence"]].to_dict()} for x, y in pairs]

@@ -148,6 +148,10 @@ _BLOCK = 1 << 13
 _STEP = 2048
 #: how many times a bucket's members that failed verification get a new representative
 _ROUNDS = 3
+#: share of a bucket's checks that must succeed for the bucket to be checked further
+_FRUITFUL = 0.1
+#: members of each bucket checked before deciding whether the bucket is worth the rest
+_SAMPLE = 32
 _MASK64 = (1 << 64) - 1
 
 _T = TypeVar("_T")
@@ -536,17 +540,18 @@ def _column_minima(values: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarr
 
 def _band_keys(signature: np.ndarray, band: int, rows: int) -> np.ndarray:
     """One uint32 key per text for a band: its values packed, or mixed when wider."""
-    values = signature[:, band * rows : (band + 1) * rows].astype(np.uint64)
-    bits = signature.dtype.itemsize * 8
-    key = np.zeros(len(signature), dtype=np.uint64)
-    if rows * bits <= 32:
+    values = np.ascontiguousarray(signature[:, band * rows : (band + 1) * rows])
+    width = rows * signature.dtype.itemsize
+    if width == 4:
+        return values.view("<u4").ravel()
+    if width == 8:
+        wide = values.view("<u8").ravel().copy()
+    else:
+        wide = np.zeros(len(signature), dtype=np.uint64)
         for row in range(rows):
-            key |= values[:, row] << np.uint64(row * bits)
-        return key.astype(np.uint32)
-    for row in range(rows):
-        key = _mix64(key * np.uint64(0x100000001B3) + values[:, row])
+            wide = _mix64(wide * np.uint64(0x100000001B3) + values[:, row].astype(np.uint64))
     # a chance collision of 32-bit keys only costs one verification
-    return (key >> np.uint64(32)).astype(np.uint32)
+    return (_mix64(wide) >> np.uint64(32)).astype(np.uint32)
 
 
 def _lsh_components(signature: np.ndarray, bands: int, rows: int, threshold: float) -> np.ndarray:
@@ -557,24 +562,33 @@ def _lsh_components(signature: np.ndarray, bands: int, rows: int, threshold: flo
     # b-bit values also agree by chance: correct the share of equal values for it
     needed = int(np.ceil((threshold * (1.0 - chance) + chance) * signature.shape[1] - 1e-9))
     for band in range(bands):
+        _compress(parent)
         members, bucket = _shared_buckets(_band_keys(signature, band, rows))
         for _ in range(_ROUNDS):
             if len(members) < 2:
                 break
-            rep = members[_run_starts(bucket)]
-            unresolved = parent[members] != parent[rep]
-            pairs_a, pairs_b = members[unresolved], rep[unresolved]
-            similar = _agreements(signature, pairs_a, pairs_b) >= needed
-            _union(parent, pairs_a[similar], pairs_b[similar])
-            # members that failed try again among themselves, under a new representative,
-            # in buckets where something was found: a bucket of unrelated texts that
-            # share common words (a frequent case) is not worth a second look
+            start = _run_starts(bucket)
+            rep = members[start]
+            pending = _roots(parent, members) != _roots(parent, rep)
+            # Many buckets hold unrelated texts that share common words ("the", "a",
+            # "of"); their representative matches almost no one. Check each bucket's first
+            # _SAMPLE members, and the rest only where enough of those checks succeed.
+            sample = pending & (np.arange(len(members)) - start < _SAMPLE)
             failed = np.zeros(len(members), dtype=bool)
-            failed[np.flatnonzero(unresolved)[~similar]] = True
             fruitful = np.zeros(int(bucket[-1]) + 1, dtype=bool)
-            fruitful[bucket[np.flatnonzero(unresolved)[similar]]] = True
+            for checked in (sample, pending & ~sample):
+                checked &= fruitful[bucket] | sample
+                similar = _agreements(signature, members[checked], rep[checked]) >= needed
+                _union(parent, members[checked][similar], rep[checked][similar])
+                failed[np.flatnonzero(checked)[~similar]] = True
+                tried = np.bincount(bucket[checked], minlength=len(fruitful))
+                found = np.bincount(bucket[checked][similar], minlength=len(fruitful))
+                fruitful = found >= np.maximum(_FRUITFUL * tried, 1)
+                sample = np.zeros_like(sample)
+            # members that failed try again among themselves under a new representative
             again = failed & fruitful[bucket]
             members, bucket = _drop_lonely(members[again], bucket[again])
+    _compress(parent)
     return parent
 
 
@@ -647,13 +661,19 @@ def _compress(parent: np.ndarray) -> None:
         parent[:] = up
 
 
-def _union(parent: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
-    """Join the components of each pair, always under the smaller root.
+def _roots(parent: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    roots = parent[nodes]
+    while True:
+        up = parent[roots]
+        if np.array_equal(up, roots):
+            return roots
+        roots = up
 
-    ``parent`` is kept compressed (every node points at its root) before and after.
-    """
+
+def _union(parent: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
+    """Join the components of each pair, always under the smaller root."""
     while len(left):
-        root_left, root_right = parent[left], parent[right]
+        root_left, root_right = _roots(parent, left), _roots(parent, right)
         apart = root_left != root_right
         left, right = left[apart], right[apart]
         if not len(left):
@@ -661,7 +681,6 @@ def _union(parent: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
         low = np.minimum(root_left[apart], root_right[apart])
         high = np.maximum(root_left[apart], root_right[apart])
         np.minimum.at(parent, high, low)
-        _compress(parent)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import platform
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -36,7 +37,7 @@ __all__ = ["run"]
 
 log = logging.getLogger(__name__)
 
-EventsInput = str | Path | Sequence[str | Path] | pd.DataFrame | pa.Table
+EventsInput: TypeAlias = str | Path | Sequence[str | Path] | pd.DataFrame | pa.Table
 
 
 def _sources(events: EventsInput) -> list[Source]:

@@ -134,7 +134,7 @@ def score_clusters(
         marked = membership.merge(verdicts, on="account_id")
         for verdict, column in (("sybil", "confirmed_sybil"), ("benign", "confirmed_benign")):
             counts = marked[marked["verdict"] == verdict].groupby("cluster_id").size()
-            features[column] = features.index.map(counts).fillna(0).astype(int)
+            features[column] = features.index.map(counts.to_dict()).fillna(0).astype(int)
 
     z = (
         weights.bias
@@ -289,7 +289,7 @@ def _features(
     return features.drop(columns=["median_requests"])
 
 
-def _reasons(f: dict[str, Any], weights: ScoreWeights) -> list[str]:
+def _reasons(f: dict[Any, Any], weights: ScoreWeights) -> list[str]:
     """Plain sentences for the features that weigh most, strongest first."""
     size = int(f["size"])
     scored: list[tuple[float, str]] = []

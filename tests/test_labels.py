@@ -24,11 +24,24 @@ def test_benign_office_ip_stops_linking(hand_csv: Path, tmp_path: Path) -> None:
     first = run(hand_csv, Config(), tmp_path / "week1", show_progress=False)
     assert OFFICE in _clusters(first)
     labels = tmp_path / "labels.csv"
-    code = CliRunner().invoke(
-        main,
-        ["label", str(first.out_dir), "ip=192.0.2.10", "benign", "--value", "--note", "office",
-         "--labels", str(labels)],
-    ).exit_code
+    code = (
+        CliRunner()
+        .invoke(
+            main,
+            [
+                "label",
+                str(first.out_dir),
+                "ip=192.0.2.10",
+                "benign",
+                "--value",
+                "--note",
+                "office",
+                "--labels",
+                str(labels),
+            ],
+        )
+        .exit_code
+    )
     assert code == 0
     second = run(hand_csv, Config(labels=str(labels)), tmp_path / "week2", show_progress=False)
     assert OFFICE not in _clusters(second)

@@ -1,0 +1,113 @@
+"""Time each stage of `sybilgraph detect` on synth logs of growing size.
+
+    python benchmarks/run.py --sizes 1000000 10000000 --format parquet
+
+Generated data goes to benchmarks/data/ (ignored by git); each run's stage timings come
+from its run.json, the peak memory of the whole process from the kernel's accounting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent / "sybilgraph"
+
+
+def _run(args: list[str]) -> tuple[float, float]:
+    """Run a command; return (seconds, peak RSS of the children so far in GB)."""
+    start = time.perf_counter()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, peak_kb / 1024 / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--format", default="parquet", choices=["csv", "parquet", "jsonl"])
+    parser.add_argument("--seed", type=int, default=101)
+    parser.add_argument("--engine", default="duckdb", choices=["duckdb", "spark"])
+    args = parser.parse_args()
+    rows = []
+    for size in args.sizes:
+        data = HERE / "data" / f"synth-{size}-{args.seed}"
+        if not (data / "truth.csv").exists():
+            _run(
+                [
+                    str(BIN),
+                    "synth",
+                    "--events",
+                    str(size),
+                    "--seed",
+                    str(args.seed),
+                    "--format",
+                    args.format,
+                    "--out",
+                    str(data),
+                ]
+            )
+        out = HERE / "data" / f"run-{size}-{args.engine}"
+        # a fresh process per size, so the peak memory is this run's own
+        code = (
+            "import resource, subprocess, sys, json; "
+            "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        )
+        start = time.perf_counter()
+        peak = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                code,
+                str(BIN),
+                "-q",
+                "detect",
+                str(data),
+                "--out",
+                str(out),
+                "--force",
+                "--engine",
+                args.engine,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        elapsed = time.perf_counter() - start
+        info = json.loads((out / "run.json").read_text())
+        rows.append(
+            {
+                "events": info["rows"]["used"],
+                "accounts": info["counts"]["accounts"],
+                "seconds": round(elapsed, 1),
+                "peak_gb": round(int(peak) / 1024 / 1024, 2),
+                **{f"{k}_s": round(v, 1) for k, v in info["timings_s"].items()},
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    machine = f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}"
+    print(f"\nmachine: {machine}")
+    columns = list(rows[0])
+    print("| " + " | ".join(columns) + " |")
+    print("|" + " --- |" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(str(row[c]) for c in columns) + " |")
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    main()

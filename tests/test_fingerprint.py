@@ -1,0 +1,281 @@
+"""fingerprint: masking (tier 1), hashing, and near-duplicate template groups (tier 2)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sybilgraph.config import PromptConfig
+from sybilgraph.errors import ConfigError
+from sybilgraph.fingerprint import (
+    fingerprint_prompts,
+    hash_strings,
+    mask_prompts,
+    template_groups,
+)
+
+
+def _mask(text: str) -> str | None:
+    return mask_prompts(pa.array([text]))[0].as_py()
+
+
+def _groups(texts: list[str | None], **kwargs: object) -> list[int]:
+    return template_groups(mask_prompts(pa.array(texts, pa.string())), **kwargs).tolist()  # type: ignore[arg-type]
+
+
+# --- tier 1: masking -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        (
+            "Order 12345 costs 1,299.99 on 2024-01-05 at 10:30",
+            "order <num> costs <num> on <num> at <num>",
+        ),
+        ("see https://example.com/a?b=1. then www.foo.org/x", "see <url>. then <url>"),
+        ("Mail BOB.smith+tag@Example.co.uk now", "mail <email> now"),
+        ("say \"hi there\" and 'yo' but don't stop", "say <str> and <str> but don't stop"),
+        ("“smart” ‘quotes’ «guillemets»", "<str> <str> <str>"),
+        ("id 550e8400-e29b-41d4-a716-446655440000 and a1b2c3d4e5", "id <id> and <id>"),
+        ("mp3 and gpt4 stay words", "mp<num> and gpt<num> stay words"),
+        ("  Many   SPACES\tand\nlines  ", "many spaces and lines"),
+        ("non\u00a0breaking\u3000space", "non breaking space"),
+        ("url before number: http://x.io/1/2", "url before number: <url>"),
+        ("", ""),
+    ],
+)
+def test_mask_cases(raw: str, masked: str) -> None:
+    assert _mask(raw) == masked
+
+
+def test_mask_keeps_nulls_length_and_order() -> None:
+    texts = pa.array(["A 1", None, "b 2"] * 40_000)  # more than one parallel slice
+    masked = mask_prompts(texts)
+    assert len(masked) == len(texts)
+    assert masked[:3].to_pylist() == ["a <num>", None, "b <num>"]
+    assert masked.null_count == 40_000
+
+
+def test_mask_accepts_large_string_and_chunked() -> None:
+    large = pa.array(["X 1"], pa.large_string())
+    assert mask_prompts(large).to_pylist() == ["x <num>"]
+    assert mask_prompts(pa.chunked_array([["A"], ["B 2"]])).to_pylist() == ["a", "b <num>"]
+
+
+_pieces = st.one_of(
+    st.characters(codec="utf-8"),  # any code point Arrow accepts (no surrogates), NUL too
+    st.sampled_from(list("0123456789 .,:/-'\"@<>_“”‘’«»\x00\t\n")),
+    st.sampled_from(["http://", "www.", "a1b2c3", "<num>", " x@y.z ", "İ", "ǅ", "\u00a0"]),
+)
+_prompt_text = st.lists(_pieces, max_size=30).map("".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), _prompt_text), max_size=25))
+def test_masking_is_idempotent_and_never_raises(texts: list[str | None]) -> None:
+    once = mask_prompts(pa.array(texts, pa.string()))
+    twice = mask_prompts(once)
+    assert once.to_pylist() == twice.to_pylist()
+    assert len(once) == len(texts)
+
+
+# --- hashing ---------------------------------------------------------------------------------
+
+
+def test_hash_is_stable_and_null_is_zero() -> None:
+    hashed = hash_strings(pa.array(["hello", None, ""]))
+    assert hashed.dtype == np.uint64
+    # a fixed value: these must not change between runs, processes, platforms or releases
+    assert hashed.tolist() == [16732354325915869343, 0, 1760245841805064774]
+    assert hash_strings(pa.array([], pa.string())).shape == (0,)
+
+
+# --- tier 2: template groups -----------------------------------------------------------------
+
+_UNRELATED = [
+    "how do i boil an egg",
+    "write a haiku about autumn leaves",
+    "explain quantum computing simply",
+    "what time is it in tokyo",
+    "give me a recipe for pancakes",
+    "how far away is the moon",
+    "tell me a joke about cats",
+    "summarize the plot of hamlet",
+    "how do i learn python quickly",
+    "recommend a good science fiction book",
+    "what causes rainbows after rain",
+    "how do vaccines train the immune system",
+    "write a cover letter for a nursing job",
+    "what is the best way to save money",
+    "how do i fix a flat bicycle tire",
+    "explain the rules of chess to a child",
+    "who wrote pride and prejudice",
+    "how do solar panels generate electricity",
+    "suggest names for a golden retriever puppy",
+    "what are the symptoms of the flu",
+]
+
+
+def _poem(rng: random.Random) -> str:
+    return (
+        f"Write a {rng.choice(['short', 'funny', 'sad', 'long'])} poem about "
+        f"{rng.choice(['rain', 'love', 'cities', 'mountains'])} in the style of "
+        f"{rng.choice(['Keats', 'Poe', 'Frost'])} with exactly {rng.randrange(4, 20)} lines"
+    )
+
+
+def _typo(text: str, rng: random.Random) -> str:
+    chars = list(text)
+    i = rng.randrange(1, len(chars) - 2)
+    chars[i], chars[i + 1] = chars[i + 1], chars[i]
+    return "".join(chars)
+
+
+def test_slot_filled_template_is_one_group() -> None:
+    rng = random.Random(1)
+    family = [_poem(rng) for _ in range(30)]
+    groups = _groups(family + _UNRELATED, threshold=0.5)
+    assert len(set(groups[:30])) == 1
+    assert not set(groups[:30]) & set(groups[30:])
+
+
+def test_typos_are_one_group() -> None:
+    rng = random.Random(2)
+    base = "You are a helpful assistant answer the question below step by step and be brief"
+    family = [base] + [_typo(base, rng) for _ in range(10)]
+    groups = _groups(family + _UNRELATED)
+    assert len(set(groups[: len(family)])) == 1
+
+
+def test_unrelated_prompts_stay_apart() -> None:
+    groups = _groups(_UNRELATED, threshold=0.5)
+    assert len(set(groups)) == len(_UNRELATED)
+
+
+def test_groups_do_not_depend_on_order() -> None:
+    rng = random.Random(3)
+    texts = [_poem(rng) for _ in range(40)] + _UNRELATED
+    by_text = dict(zip(texts, _groups(texts), strict=True))
+    for seed in range(3):
+        shuffled = texts[:]
+        random.Random(seed).shuffle(shuffled)
+        again = dict(zip(shuffled, _groups(shuffled), strict=True))
+        assert again == by_text
+
+
+def test_group_id_is_the_smallest_hash_in_the_group() -> None:
+    rng = random.Random(4)
+    texts = list(dict.fromkeys(_poem(rng) for _ in range(20)))
+    masked = mask_prompts(pa.array(texts))
+    groups = template_groups(masked, threshold=0.5)
+    hashes = hash_strings(masked)
+    assert set(groups.tolist()) == {int(hashes.min())}
+
+
+def test_short_prompts_are_not_grouped() -> None:
+    texts = ["hello there", "hello there!", "hello there dear friend", "hello there dear friend!"]
+    masked = mask_prompts(pa.array(texts))
+    groups = template_groups(masked, min_words=3, threshold=0.5)
+    hashes = hash_strings(masked)
+    # two-word texts keep their own hash; the three-word ones group
+    assert groups.tolist()[:2] == hashes.tolist()[:2]
+    assert groups[2] == groups[3] != groups[0]
+    short = template_groups(masked, min_words=1, threshold=0.5)
+    assert short[0] == short[1]
+
+
+def test_nulls_duplicates_and_determinism() -> None:
+    texts = ["explain the rules of chess to a child", None, "explain the rules of chess to a child"]
+    first = _groups(texts)
+    assert first[1] == 0
+    assert first[0] == first[2]
+    assert _groups(texts) == first
+    assert template_groups(pa.array([], pa.string())).shape == (0,)
+
+
+@pytest.mark.parametrize("shingle_size", [2, 3])
+def test_longer_shingles_still_group_near_copies(shingle_size: int) -> None:
+    base = "please list ten creative names for a small coffee shop near the university campus"
+    family = [base, base + " today", base.replace("ten", "twelve")]
+    groups = _groups(family + _UNRELATED, shingle_size=shingle_size, threshold=0.5)
+    assert len(set(groups[:3])) == 1
+    assert len(set(groups)) == 1 + len(_UNRELATED)
+
+
+def test_giant_bucket_is_linear_and_correct() -> None:
+    # 3,000 variants of one template and 3,000 of another, interleaved: two groups
+    rng = random.Random(5)
+    first = [
+        f"summarize chapter {i} of the report for the board in plain words" for i in range(3000)
+    ]
+    second = [
+        f"draft a polite reply to customer {rng.random()} about the late refund"
+        for _ in range(3000)
+    ]
+    texts = [t for pair in zip(first, second, strict=True) for t in pair]
+    masked = mask_prompts(pa.array(texts))
+    groups = template_groups(masked)
+    assert len(set(groups.tolist())) == 2
+
+
+def test_bad_parameters_are_refused() -> None:
+    masked = mask_prompts(pa.array(["a b c"]))
+    with pytest.raises(ConfigError, match="num_perm"):
+        template_groups(masked, num_perm=60, bands=16)
+    with pytest.raises(ConfigError, match="threshold"):
+        template_groups(masked, threshold=0.0)
+    with pytest.raises(ConfigError, match="shingle_size"):
+        template_groups(masked, shingle_size=0)
+
+
+def test_minhash_estimates_jaccard() -> None:
+    # word sets with known overlap: estimated similarity must track the exact one
+    rng = random.Random(6)
+    vocabulary = [f"w{i}x" for i in range(5000)]
+    pairs = []
+    for _ in range(200):
+        shared = rng.sample(vocabulary, 20)
+        extra = rng.sample(vocabulary, 20)
+        pairs.append((" ".join(shared), " ".join(shared[: rng.randrange(5, 20)] + extra[:10])))
+    from sybilgraph.fingerprint import _lsh_components, _signatures  # noqa: F401
+
+    left = pa.array([p[0] for p in pairs])
+    right = pa.array([p[1] for p in pairs])
+    _, sig_left = _signatures(left, 1, 128, 4, 0, 1)
+    _, sig_right = _signatures(right, 1, 128, 4, 0, 1)
+    estimated = (sig_left == sig_right).mean(axis=1)
+    exact = np.array(
+        [
+            len(set(a.split()) & set(b.split())) / len(set(a.split()) | set(b.split()))
+            for a, b in pairs
+        ]
+    )
+    corrected = (estimated - 1 / 256) / (1 - 1 / 256)
+    assert abs(float(np.mean(corrected - exact))) < 0.03
+    assert float(np.mean(np.abs(corrected - exact))) < 0.08
+
+
+# --- both tiers ------------------------------------------------------------------------------
+
+
+def test_fingerprint_prompts_columns() -> None:
+    rng = random.Random(7)
+    texts = pa.array([_poem(rng) for _ in range(10)] + ["Order 1", "Order 2", "hi"])
+    table = fingerprint_prompts(texts, PromptConfig(threshold=0.5), seed=0)
+    assert table.column_names == ["template", "template_hash", "group"]
+    assert table.column("template_hash").type == pa.uint64()
+    assert table.column("template").to_pylist()[10:] == ["order <num>", "order <num>", "hi"]
+    hashes = table.column("template_hash").to_pylist()
+    assert hashes[10] == hashes[11]
+    assert len(set(table.column("group").to_pylist()[:10])) == 1
+
+    off = fingerprint_prompts(texts, PromptConfig(near_duplicates=False), seed=0)
+    assert off.column("group").to_pylist() == off.column("template_hash").to_pylist()
+    empty = fingerprint_prompts(pa.array([], pa.string()), PromptConfig(), seed=0)
+    assert empty.num_rows == 0
