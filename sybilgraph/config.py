@@ -21,6 +21,7 @@ __all__ = [
     "Config",
     "DetectConfig",
     "EngineConfig",
+    "ExportConfig",
     "LinkConfig",
     "PromptConfig",
     "ScoreConfig",
@@ -114,6 +115,17 @@ class ScoreConfig:
 
 
 @dataclass
+class ExportConfig:
+    """The HTML views and graph files written with every run."""
+
+    #: pages are written for this many clusters, best ranked first (flagged or not)
+    pages: int = 100
+    #: a page draws at most this many nodes; the rest are collapsed into counted groups
+    node_budget: int = 1500
+    workers: int = 1
+
+
+@dataclass
 class EngineConfig:
     """Where the relational stages run."""
 
@@ -143,8 +155,11 @@ class Config:
     detect: DetectConfig = field(default_factory=DetectConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     #: labels file (account_id or cluster_id, verdict, note) read at the start of a run
     labels: str | None = None
+    #: account-to-account edges (CSV: a, b, kind[, ts]): referrals, transfers, invitations
+    direct_edges: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> Config:

@@ -197,11 +197,14 @@ def template_groups(
 
     Notes
     -----
-    Words are runs of letters, digits, marks, ``_``, ``<`` and ``>`` (so ``<num>`` is
-    one word); each CJK ideograph or kana is a word. Within an LSH bucket, every member
+    Words are runs of ASCII letters and digits, ``_``, ``<`` and ``>`` (so ``<num>`` is
+    one word) and non-ASCII characters other than punctuation; each CJK ideograph or
+    kana is a word. Within an LSH bucket, every member
     is compared with the bucket's representative (its member of smallest hash) only, not
-    with every other member, so a giant bucket costs linear work; members that fail are
-    given a new representative up to three times. Groups are the connected components of
+    with every other member, so a giant bucket costs linear work. A bucket whose first 32
+    checks mostly fail (unrelated texts sharing common words) is not checked further in
+    that band; members that fail in a productive bucket get a new representative, up
+    to three times. Groups are the connected components of
     the verified pairs, so a chain of similar texts can join texts less similar than
     ``threshold`` at its ends.
     """

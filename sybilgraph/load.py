@@ -275,6 +275,40 @@ def load(engine: Engine, sources: list[Source], config: Config) -> LoadStats:
     return stats
 
 
+DIRECT_COLUMNS = ("a", "b", "kind")
+
+
+def load_direct_edges(engine: Engine, path: str | Path) -> int:
+    """Read account-to-account edges into ``direct_edges`` (a, b, kind, ts).
+
+    The file is CSV, Parquet or JSONL with columns ``a``, ``b``, ``kind`` and an optional
+    ``ts``. Rows without both accounts, or linking an account to itself, are left out
+    and counted in the returned number of rows dropped.
+    """
+    source = _file_source(Path(path)) if Path(path).exists() else None
+    if source is None:
+        raise InputError("no such file", path=str(path))
+    columns = engine.source_columns(source)
+    for name in DIRECT_COLUMNS:
+        if name not in columns:
+            raise InputError(f"missing required column {name!r}", path=str(path), column=name)
+
+    def text(name: str) -> str:
+        return f"NULLIF(trim(CAST({engine.quote_ident(name)} AS VARCHAR)), '')"
+
+    ts = text("ts") if "ts" in columns else "CAST(NULL AS VARCHAR)"
+    select = f"{text('a')} AS a, {text('b')} AS b, {text('kind')} AS kind, {ts} AS ts"
+    engine.read_source(source, "direct_raw", select)
+    engine.create_table(
+        "direct_edges",
+        f"""SELECT a, b, coalesce(kind, 'direct') AS kind, {engine.parse_ts("ts")} AS ts
+            FROM direct_raw WHERE a IS NOT NULL AND b IS NOT NULL AND a <> b""",
+    )
+    dropped = engine.count("direct_raw") - engine.count("direct_edges")
+    engine.drop("direct_raw")
+    return dropped
+
+
 def _top_reason(reasons: dict[str, int]) -> str:
     if not reasons:
         return "no reason recorded"

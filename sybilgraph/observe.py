@@ -114,7 +114,7 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
     engine.create_table(
         "templates",
         f"""SELECT template_group AS value, min(template) AS text,
-                   {engine.list_agg("prompt", "prompt", 5)} AS samples,
+                   {engine.list_head("prompt", "prompt", 5)} AS samples,
                    count(*) AS distinct_prompts
             FROM prompt_map GROUP BY template_group""",
     )

@@ -26,7 +26,7 @@ from sybilgraph.engines.base import Engine
 from sybilgraph.graph import build_graph
 from sybilgraph.labels import Labels, read_labels
 from sybilgraph.link import link
-from sybilgraph.load import Source, discover, frame_source, load
+from sybilgraph.load import Source, discover, frame_source, load, load_direct_edges
 from sybilgraph.observe import observe
 from sybilgraph.outputs import atomic_path, prepare_out_dir, write_csv, write_json
 from sybilgraph.progress import StageTimer
@@ -119,6 +119,9 @@ def _run_stages(
     with timer.stage("observe", "fingerprinting prompts and collecting shared values"):
         observed = observe(engine, config)
         _drop_benign_accounts(engine, labels)
+    if config.direct_edges:
+        with timer.stage("load", "reading direct edges"):
+            observed["direct_edges_dropped"] = load_direct_edges(engine, config.direct_edges)
     with timer.stage("link", "linking accounts through shared values"):
         benign_values = pa.Table.from_pandas(labels.benign_values, preserve_index=False)
         linked = link(engine, config, benign_values if len(labels.benign_values) else None)
@@ -134,6 +137,8 @@ def _run_stages(
         clusters = _apply_cluster_verdicts(clusters, labels)
     with timer.stage("write", "writing tables"):
         _write_tables(engine, membership, clusters, out)
+    with timer.stage("export", "writing cluster pages"):
+        pages = _write_pages(engine, clusters, verdicts, config, out, stats.used)
     return {
         "rows": stats.as_dict(),
         "reject_reasons": stats.reject_reasons,
@@ -145,6 +150,7 @@ def _run_stages(
             "clustered_accounts": len(membership),
             "clusters": len(clusters),
             "flagged_clusters": int(clusters["flagged"].sum()) if len(clusters) else 0,
+            "pages": pages,
         },
         "detect": {
             "method": config.detect.method,
@@ -217,6 +223,42 @@ def _write_tables(
     write_csv(rejects, out / "rejects.csv")
     with atomic_path(out / "links.parquet") as tmp:
         engine.write_parquet("SELECT * FROM links ORDER BY a, b", tmp)
+
+
+def _write_pages(
+    engine: Engine,
+    clusters: pd.DataFrame,
+    verdicts: pd.DataFrame,
+    config: Config,
+    out: Path,
+    requests: int,
+) -> int:
+    """One page per top cluster, and the index of every cluster."""
+    import shutil
+
+    try:
+        from sybilgraph import export
+    except ImportError:  # TEMP until export lands
+        return 0
+    from sybilgraph.views import cluster_views
+
+    # pages of an earlier run in this folder would mix with this run's
+    shutil.rmtree(out / "clusters", ignore_errors=True)
+    top = clusters["cluster_id"].head(max(config.export.pages, 0)).tolist()
+    views = cluster_views(engine, clusters, top, verdicts)
+    links = export.write_pages(
+        views, out, node_budget=config.export.node_budget, workers=config.export.workers
+    )
+    flagged = clusters[clusters["flagged"]] if len(clusters) else clusters
+    summary: dict[str, object] = {
+        "requests": requests,
+        "accounts": engine.count("accounts"),
+        "clusters": len(clusters),
+        "flagged clusters": len(flagged),
+        "accounts in flagged clusters": int(flagged["size"].sum()) if len(flagged) else 0,
+    }
+    export.write_index(clusters, summary, out / "index.html", page_links=links)
+    return len(links)
 
 
 def _version(name: str) -> str:

@@ -133,3 +133,15 @@ def test_refuses_foreign_non_empty_out_dir(hand_csv: Path, tmp_path: Path) -> No
 def test_dataframe_input(tmp_path: Path) -> None:
     result = run(hand_events(), Config(), tmp_path / "out", show_progress=False)
     assert len(result.flagged) == 2
+
+
+def test_direct_edges_link_and_explain(hand_csv: Path, tmp_path: Path) -> None:
+    edges = tmp_path / "edges.csv"
+    edges.write_text("a,b,kind,ts\ns01,s02,referral,2026-04-14T10:00:00Z\ns03,s03,self,\n,s04,x,\n")
+    config = Config(direct_edges=str(edges))
+    result = run(hand_csv, config, tmp_path / "out", show_progress=False)
+    accounts = result.accounts.set_index("account_id")
+    assert accounts.loc["s01", "cluster_id"] == accounts.loc["s02", "cluster_id"] != ""
+    link = result.links[(result.links["a"] == "s01") & (result.links["b"] == "s02")].iloc[0]
+    assert link["evidence"] == "direct: 1 shared (referral)"
+    assert result.info["counts"]["direct_edges_dropped"] == 2

@@ -97,6 +97,11 @@ class Engine(ABC):
         """Quote a column name that may hold any character."""
         return '"' + name.replace('"', '""') + '"'
 
+    @abstractmethod
+    def list_head(self, column: str, order_by: str, limit: int) -> str:
+        """SQL aggregate giving the first ``limit`` values of ``column`` by ``order_by``,
+        as a list."""
+
     def hash_text(self, column: str) -> str:
         """SQL giving a stable 64-bit-ish hash of a text column, as text."""
         return f"md5({column})"

@@ -168,6 +168,9 @@ class DuckDBEngine(Engine):
             " ', ')"
         )
 
+    def list_head(self, column: str, order_by: str, limit: int) -> str:
+        return f"list_slice(list({column} ORDER BY {order_by}), 1, {int(limit)})"
+
     def close(self) -> None:
         self.con.close()
         if self._tmp is not None:
