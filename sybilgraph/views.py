@@ -7,6 +7,7 @@ in one :class:`ClusterView` per cluster, straight from the engine's tables.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -114,10 +115,12 @@ def cluster_views(
     )
     degree_of = degree.groupby("account_id").size().to_dict()
 
-    rows = clusters.set_index("cluster_id")
+    records: dict[str, dict[Any, Any]] = {
+        str(r["cluster_id"]): r for r in clusters.to_dict("records")
+    }
     views = []
     for cluster_id in cluster_ids:
-        row = rows.loc[cluster_id]
+        row = records[cluster_id]
         members = accounts[accounts["cluster_id"] == cluster_id].drop(columns="cluster_id")
         members = members.sort_values(["requests", "account_id"], ascending=[False, True])
         members["score"] = float(row["score"])
@@ -126,7 +129,8 @@ def cluster_views(
         features = {
             k: (v.item() if hasattr(v, "item") else v)
             for k, v in row.items()
-            if k not in ("reasons", "score", "flagged", "rank") and not str(k).startswith("share_")
+            if k not in ("cluster_id", "reasons", "score", "flagged", "rank")
+            and not str(k).startswith("share_")
         }
         shares = {
             str(k).removeprefix("share_"): float(v)
