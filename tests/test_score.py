@@ -1,0 +1,48 @@
+"""score: features and the logistic score, worked out by hand on the conftest log."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from sybilgraph import Config, run
+
+
+@pytest.fixture
+def clusters(hand_csv: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    result = run(hand_csv, Config(), tmp_path / "out", show_progress=False)
+    return result.clusters.set_index("size")
+
+
+def test_ring_a_score_by_hand(clusters) -> None:  # type: ignore[no-untyped-def]
+    ring = clusters.loc[6]
+    # 6 accounts x 30 requests, all on one template held by nobody else:
+    #   template_share = 180 / 180 = 1
+    #   template_concentration = (log10(180 / 1) - 1) / 2 = 0.628
+    # population: 350 carrier accounts send 1 request, so the median account sends 1;
+    #   the ring's median account sends 30: volume_ratio = 30, log10 = 1.477 (< cap 1.5)
+    # both cards are shared inside: payment_share = 6/6 = 1; all first seen within an
+    # hour: burst = 1; all 15 pairs linked: density = 1; no value is mostly outside: 0
+    assert ring["template_share"] == 1.0
+    assert ring["template_concentration"] == pytest.approx(0.628, abs=1e-3)
+    assert ring["volume_ratio"] == 30.0
+    assert ring["payment_share"] == 1.0
+    assert ring["burst"] == 1.0
+    assert ring["density"] == 1.0
+    assert ring["spread_share"] == 0.0
+    z = -6 + 5 * 1.0 + 2.5 * math.log10(30) + 1 + 1 + 1 - 1.5 * 0
+    assert ring["score"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-4)  # 0.9966
+    assert ring["flagged"]
+
+
+def test_household_score_by_hand(clusters) -> None:  # type: ignore[no-untyped-def]
+    home = clusters.loc[2]
+    # 2 accounts x 4 personal prompts: no shared template, 8 requests on 8 templates
+    #   (concentration log10(1) -> 0); median 4 requests: volume_ratio 4 (log10 0.602);
+    # one shared card: payment_share 1; first seen 12 hours apart: burst 1; density 1
+    z = -6 + 0 + 2.5 * math.log10(4) + 1 + 1 + 1
+    assert home["score"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-4)  # 0.1832
+    assert not home["flagged"]
+    assert home["reasons"].startswith("median account sends 4× the requests")
