@@ -20,7 +20,7 @@ from sybilgraph.errors import (
 )
 
 if TYPE_CHECKING:
-    from sybilgraph.evaluate import Evaluation, evaluate
+    from sybilgraph.evaluation import Evaluation, evaluate
     from sybilgraph.pipeline import run
     from sybilgraph.result import Result, open_run
 
@@ -45,8 +45,8 @@ _LAZY = {
     "run": "sybilgraph.pipeline",
     "Result": "sybilgraph.result",
     "open_run": "sybilgraph.result",
-    "evaluate": "sybilgraph.evaluate",
-    "Evaluation": "sybilgraph.evaluate",
+    "evaluate": "sybilgraph.evaluation",
+    "Evaluation": "sybilgraph.evaluation",
 }
 
 

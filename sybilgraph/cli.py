@@ -150,7 +150,7 @@ def detect(
 @handle_errors
 def evaluate(run_dir: str, truth: str) -> None:
     """Compare the flagged accounts of RUN_DIR with ground truth."""
-    from sybilgraph.evaluate import evaluate as evaluate_run
+    from sybilgraph.evaluation import evaluate as evaluate_run
 
     click.echo(evaluate_run(run_dir, truth).summary())
 
