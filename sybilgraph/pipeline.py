@@ -236,10 +236,7 @@ def _write_pages(
     """One page per top cluster, and the index of every cluster."""
     import shutil
 
-    try:
-        from sybilgraph import export
-    except ImportError:  # TEMP until export lands
-        return 0
+    from sybilgraph import export
     from sybilgraph.views import cluster_views
 
     # pages of an earlier run in this folder would mix with this run's

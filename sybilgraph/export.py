@@ -1,0 +1,715 @@
+"""Self-contained HTML pages, GraphML and GEXF for clusters, and an index of clusters.
+
+Every page is one file with the vis-network library (copied from pyvis) inlined, so it
+opens from disk with no network access.  Data is embedded as JSON in a
+``<script type="application/json">`` block with ``<``, ``>``, ``&``, U+2028 and U+2029
+escaped, and every string from the data reaches the DOM through ``textContent`` only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import networkx as nx
+import pandas as pd
+from markupsafe import Markup
+
+from sybilgraph.views import ClusterView
+
+__all__ = [
+    "ViewHTML",
+    "cluster_graph",
+    "render_cluster_page",
+    "render_index",
+    "safe_filename",
+    "view_in_notebook",
+    "write_cluster_page",
+    "write_index",
+    "write_pages",
+]
+
+KINDS = ("ip", "ip_subnet", "payment", "prompt", "other")
+KIND_STYLE: dict[str, tuple[str, str]] = {
+    "ip": ("#1f77b4", "triangle"),
+    "ip_subnet": ("#17becf", "triangleDown"),
+    "payment": ("#9467bd", "square"),
+    "prompt": ("#e6b800", "diamond"),
+    "other": ("#8c564b", "star"),
+}
+GROUP_COLOR = "#b0b0b0"
+SYBIL_COLOR = "#d62728"
+BENIGN_COLOR = "#2ca02c"
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_JSON_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+_JSON_ESCAPE_RE = re.compile("[<>&\u2028\u2029]")
+
+
+def safe_filename(name: str) -> str:
+    """Turn any name into a file name of ``[A-Za-z0-9_-]``, 1 to 100 characters.
+
+    Parameters
+    ----------
+    name : str
+        Any text, e.g. a cluster id.
+
+    Returns
+    -------
+    str
+        ``name`` itself when it is already safe; otherwise a sanitised form followed by
+        ``-`` and 8 hex digits of the SHA-256 of ``name``, so distinct names stay distinct.
+    """
+    cleaned = _UNSAFE.sub("_", name).strip("_")
+    if cleaned == name and 0 < len(name) <= 100:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{cleaned[:91] or 'x'}-{digest}"
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, pd.Timestamp | dt.datetime | dt.date):
+        return obj.isoformat()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    return str(obj)
+
+
+def _clean(value: Any) -> Any:
+    """NaN, NaT and None become None; everything else is left alone."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NaT:
+        return None
+    try:
+        if not isinstance(value, list | tuple | dict) and pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def script_json(data: Any) -> Markup:
+    """JSON safe to place inside ``<script type="application/json">``."""
+    text = json.dumps(data, ensure_ascii=False, default=_json_default, allow_nan=False)
+    return Markup(_JSON_ESCAPE_RE.sub(lambda m: _JSON_ESCAPES[m.group(0)], text))
+
+
+def _records(df: pd.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
+    cols = [c for c in columns if c in df.columns]
+    if df.empty:
+        return []
+    out = df[cols].astype(object)
+    out = out.where(out.notna(), None) if cols else out
+    rows: list[dict[str, Any]] = out.to_dict("records")  # type: ignore[assignment]
+    for row in rows:
+        for k, v in row.items():
+            if isinstance(v, float) and math.isnan(v):
+                row[k] = None
+    return rows
+
+
+def _kind(key: Any) -> str:
+    key = str(key)
+    return key if key in KIND_STYLE else "other"
+
+
+def _size(requests: Any) -> float:
+    try:
+        r = float(requests)
+    except (TypeError, ValueError):
+        r = 0.0
+    if math.isnan(r) or r < 0:
+        r = 0.0
+    return round(min(40.0, 8.0 + 4.0 * math.log1p(r)), 2)
+
+
+def _account_color(verdict: Any, score: Any) -> str:
+    v = str(verdict).lower() if _clean(verdict) is not None else ""
+    if v == "sybil":
+        return SYBIL_COLOR
+    if v == "benign":
+        return BENIGN_COLOR
+    try:
+        s = float(score)
+    except (TypeError, ValueError):
+        s = 0.0
+    s = 0.0 if math.isnan(s) else min(1.0, max(0.0, s))
+    lightness = round(78 - 38 * s)
+    return f"hsl(32, 90%, {lightness}%)"
+
+
+def _short(text: str, n: int = 28) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _account_id(account: Any) -> str:
+    return f"a:{account}"
+
+
+def _value_id(key: Any, value: Any) -> str:
+    return f"v:{key}:{value}"
+
+
+def _time_span(view: ClusterView) -> tuple[str | None, str | None]:
+    acc = view.accounts
+    first = last = None
+    if "first_seen" in acc.columns and len(acc):
+        f = pd.to_datetime(acc["first_seen"], utc=True, errors="coerce").min()
+        first = None if pd.isna(f) else f.isoformat()
+    if "last_seen" in acc.columns and len(acc):
+        la = pd.to_datetime(acc["last_seen"], utc=True, errors="coerce").max()
+        last = None if pd.isna(la) else la.isoformat()
+    return first, last
+
+
+def _select(view: ClusterView, node_budget: int) -> tuple[list[Any], set[tuple[Any, Any]]]:
+    """The accounts and (key, value) pairs drawn, best accounts first, within the budget."""
+    acc = view.accounts
+    vals = view.values
+    order = acc.copy()
+    for col in ("degree", "requests"):
+        if col not in order.columns:
+            order[col] = 0
+    order = order.sort_values(["degree", "requests", "account_id"], ascending=[False, False, True])
+    accounts = order["account_id"].tolist()
+    pairs = list(zip(vals["key"].tolist(), vals["value"].tolist(), strict=True))
+    distinct = set(pairs)
+    if len(accounts) + len(distinct) <= node_budget:
+        return accounts, distinct
+    held: dict[Any, list[tuple[Any, Any]]] = {}
+    for account, pair in zip(vals["account_id"].tolist(), pairs, strict=True):
+        held.setdefault(account, []).append(pair)
+    kept_accounts: list[Any] = []
+    kept_values: set[tuple[Any, Any]] = set()
+    used = 0
+    for account in accounts:
+        if used >= node_budget:
+            break
+        kept_accounts.append(account)
+        used += 1
+        for pair in held.get(account, ()):
+            if used >= node_budget:
+                break
+            if pair not in kept_values:
+                kept_values.add(pair)
+                used += 1
+    return kept_accounts, kept_values
+
+
+def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
+    """Node and edge lists for vis-network, built in one pass over each table."""
+    acc = view.accounts
+    vals = view.values
+    kept_accounts, kept_values = _select(view, max(1, node_budget))
+    kept_set = set(kept_accounts)
+    nodes: list[dict[str, Any]] = []
+    edges: list[dict[str, Any]] = []
+
+    info = acc.set_index("account_id", drop=False) if len(acc) else acc
+    rows = {
+        r["account_id"]: r
+        for r in _records(info.loc[kept_accounts] if len(acc) else acc, info.columns)
+    }
+    for account in kept_accounts:
+        r = rows.get(account, {})
+        verdict = r.get("verdict")
+        tip = [
+            f"account {account}",
+            f"requests: {r.get('requests')}",
+            f"links: {r.get('degree')}",
+            f"verdict: {verdict if verdict is not None else '—'}",
+            f"first seen: {r.get('first_seen')}",
+            f"last seen: {r.get('last_seen')}",
+        ]
+        nodes.append(
+            {
+                "id": _account_id(account),
+                "name": str(account),
+                "label": _short(str(account)),
+                "kind": "account",
+                "shape": "dot",
+                "color": _account_color(verdict, r.get("score")),
+                "size": _size(r.get("requests")),
+                "tip": "\n".join(tip),
+            }
+        )
+
+    value_info: dict[tuple[Any, Any], dict[str, Any]] = {}
+    if len(vals):
+        cols = [c for c in ("key", "value", "holders", "hub", "requests") if c in vals.columns]
+        agg = vals[cols].copy()
+        if "requests" not in agg.columns:
+            agg["requests"] = 0
+        grouped = agg.groupby(["key", "value"], sort=True, dropna=False).agg(
+            requests=("requests", "sum"),
+            holders=("holders", "max") if "holders" in agg.columns else ("requests", "size"),
+            hub=("hub", "max") if "hub" in agg.columns else ("requests", "size"),
+            n=("requests", "size"),
+        )
+        for (key, value), rec in zip(grouped.index, grouped.to_dict("records"), strict=True):
+            value_info[(key, value)] = {str(k): v for k, v in rec.items()}
+    dropped_by_kind: dict[str, int] = dict.fromkeys(KINDS, 0)
+    for pair, r in value_info.items():
+        key, value = pair
+        kind = _kind(key)
+        if pair not in kept_values:
+            dropped_by_kind[kind] += 1
+            continue
+        color, shape = KIND_STYLE[kind]
+        hub = bool(_clean(r.get("hub"))) if "hub" in vals.columns else False
+        tip = [
+            f"{key}: {value}",
+            f"holders (all data): {_clean(r.get('holders'))}",
+            f"accounts in cluster: {r.get('n')}",
+            f"requests: {r.get('requests')}",
+        ]
+        if hub:
+            tip.append("hub value (shared too widely to link)")
+        nodes.append(
+            {
+                "id": _value_id(key, value),
+                "name": str(value),
+                "label": _short(f"{key}: {value}"),
+                "kind": "value",
+                "valueKind": kind,
+                "shape": shape,
+                "color": color,
+                "size": 10,
+                "tip": "\n".join(tip),
+            }
+        )
+
+    dropped_accounts = len(acc) - len(kept_accounts)
+    groups: list[dict[str, Any]] = []
+    if dropped_accounts > 0:
+        groups.append({"kind": "account", "count": dropped_accounts})
+    for kind in KINDS:
+        if dropped_by_kind[kind] > 0:
+            groups.append({"kind": kind, "count": dropped_by_kind[kind]})
+    for g in groups:
+        noun = "accounts" if g["kind"] == "account" else f"{g['kind']} values"
+        label = f"+{g['count']} more {noun}"
+        nodes.append(
+            {
+                "id": f"g:{g['kind']}",
+                "name": label,
+                "label": label,
+                "kind": "group",
+                "groupKind": g["kind"],
+                "count": g["count"],
+                "shape": "box",
+                "color": GROUP_COLOR,
+                "size": 14,
+                "tip": f"{label} not drawn (node budget {node_budget})",
+            }
+        )
+
+    if len(vals):
+        for account, key, value in zip(
+            vals["account_id"].tolist(), vals["key"].tolist(), vals["value"].tolist(), strict=True
+        ):
+            if account in kept_set and (key, value) in kept_values:
+                edges.append(
+                    {
+                        "id": f"av:{account}|{key}|{value}",
+                        "from": _account_id(account),
+                        "to": _value_id(key, value),
+                        "kind": "av",
+                    }
+                )
+    links = view.links
+    if len(links):
+        extra = {c: links[c].tolist() for c in ("weight", "keys", "evidence") if c in links.columns}
+        for i, (a, b) in enumerate(zip(links["a"].tolist(), links["b"].tolist(), strict=True)):
+            if a in kept_set and b in kept_set:
+                weight = _clean(extra["weight"][i]) if "weight" in extra else None
+                keys = extra["keys"][i] if "keys" in extra else None
+                evidence = extra["evidence"][i] if "evidence" in extra else None
+                edge_tip = (
+                    f"{a} — {b}\nweight: {weight}\nkeys: {_text(keys)}\nevidence: {_text(evidence)}"
+                )
+                w = float(weight) if isinstance(weight, int | float) else 1.0
+                edges.append(
+                    {
+                        "id": f"aa:{i}",
+                        "from": _account_id(a),
+                        "to": _account_id(b),
+                        "kind": "aa",
+                        "width": round(min(8.0, 1.0 + 2.0 * math.log1p(max(w, 0.0))), 2),
+                        "tip": edge_tip,
+                    }
+                )
+    return {
+        "nodes": nodes,
+        "edges": edges,
+        "groups": groups,
+        "drawnAccounts": len(kept_accounts),
+        "drawnValues": len(kept_values),
+        "totalAccounts": len(acc),
+        "totalValues": len(value_info),
+    }
+
+
+def _text(value: Any) -> str:
+    """Lists and arrays as comma-separated text, everything else as str."""
+    value = _clean(value) if not hasattr(value, "__len__") or isinstance(value, str) else value
+    if value is None:
+        return ""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, list | tuple | set):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _page_data(view: ClusterView, node_budget: int, pseudonymised: bool) -> dict[str, Any]:
+    first, last = _time_span(view)
+    graph = _graph_data(view, node_budget)
+    prompts = _records(view.prompts, ["template", "text", "samples", "requests", "accounts"])
+    for p in prompts:
+        samples = p.get("samples")
+        if samples is None:
+            samples = []
+        elif hasattr(samples, "tolist"):
+            samples = samples.tolist()
+        p["samples"] = [] if pseudonymised else [str(s) for s in samples][:20]
+        for k in ("template", "text"):
+            p[k] = _text(p.get(k))
+    accounts = _records(
+        view.accounts,
+        ["account_id", "requests", "degree", "verdict", "score", "first_seen", "last_seen"],
+    )
+    for a in accounts:
+        a["account_id"] = str(a["account_id"])
+    return {
+        "cluster": {
+            "id": str(view.cluster_id),
+            "score": _clean(view.score),
+            "flagged": bool(view.flagged),
+            "rank": int(view.rank),
+            "reasons": [str(r) for r in view.reasons],
+            "keyShares": {str(k): _clean(v) for k, v in view.key_shares.items()},
+            "features": {str(k): _clean(v) for k, v in view.features.items()},
+            "firstSeen": first,
+            "lastSeen": last,
+        },
+        "pseudonymised": bool(pseudonymised),
+        "kinds": {k: {"color": c, "shape": s} for k, (c, s) in KIND_STYLE.items()},
+        "accounts": accounts,
+        "prompts": prompts,
+        **graph,
+    }
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@lru_cache(maxsize=1)
+def _vis_assets() -> tuple[Markup, Markup]:
+    """The vis-network script and stylesheet shipped inside pyvis, made inline-safe."""
+    import pyvis
+
+    lib = Path(pyvis.__file__).parent / "lib" / "vis-9.1.2"
+    js = (lib / "vis-network.min.js").read_text(encoding="utf-8")
+    css_path = lib / "vis-network.css"
+    css = css_path.read_text(encoding="utf-8") if css_path.exists() else ""
+    js = re.sub(r"</(script)", r"<\\/\1", js, flags=re.IGNORECASE)
+    css = re.sub(r"</(style)", r"<\\/\1", css, flags=re.IGNORECASE)
+    return Markup(js), Markup(css)
+
+
+def render_cluster_page(
+    view: ClusterView, *, node_budget: int = 1500, pseudonymised: bool = False
+) -> str:
+    """Render one cluster as a self-contained HTML page.
+
+    Parameters
+    ----------
+    view : ClusterView
+        The cluster to draw.
+    node_budget : int, default 1500
+        Most account and value nodes drawn; the rest are collapsed into one group node
+        per kind ("+N more accounts", "+N more ip values", ...).
+    pseudonymised : bool, default False
+        The identifiers are pseudonyms: say so on the page and leave raw prompt samples out.
+
+    Returns
+    -------
+    str
+        The page, with vis-network inlined and no external resources.
+    """
+    js, css = _vis_assets()
+    data = _page_data(view, node_budget, pseudonymised)
+    return (
+        _env()
+        .get_template("cluster.html.j2")
+        .render(
+            title=f"Cluster {view.cluster_id}",
+            data_json=script_json(data),
+            vis_js=js,
+            vis_css=css,
+            pseudonymised=pseudonymised,
+        )
+    )
+
+
+def _atomic_write(path: str | os.PathLike[str], text: str) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_cluster_page(view: ClusterView, path: str | os.PathLike[str], **kw: Any) -> Path:
+    """Write :func:`render_cluster_page` to ``path`` atomically; keywords are passed on."""
+    return _atomic_write(path, render_cluster_page(view, **kw))
+
+
+def render_index(
+    clusters: pd.DataFrame, summary: Mapping[str, object], *, page_links: Mapping[str, str]
+) -> str:
+    """Render the index of clusters: summary figures and a filterable, sortable table.
+
+    Parameters
+    ----------
+    clusters : pandas.DataFrame
+        One row per cluster: cluster_id, rank, size, score, flagged, reasons (those present).
+    summary : dict
+        Figures shown on top, name to value.
+    page_links : dict
+        cluster_id to the relative address of its page.
+
+    Returns
+    -------
+    str
+        A self-contained HTML page.
+    """
+    columns = [
+        c for c in ("cluster_id", "rank", "size", "score", "flagged", "reasons") if c in clusters
+    ]
+    rows = []
+    for rec in _records(clusters, columns):
+        cells = []
+        for c in columns:
+            v = rec.get(c)
+            if c == "score" and isinstance(v, float):
+                shown = f"{v:.3f}"
+            elif c == "flagged" and v is not None:
+                shown = "yes" if bool(v) else "no"
+            else:
+                shown = _text(v)
+            sort = v if isinstance(v, int | float) and not isinstance(v, bool) else shown
+            cells.append({"col": c, "text": shown, "sort": sort})
+        cid = str(rec.get("cluster_id"))
+        link = page_links.get(cid)
+        if link is not None and link.strip().lower().startswith(("javascript:", "data:")):
+            link = None
+        rows.append({"cells": cells, "link": link, "flagged": bool(rec.get("flagged"))})
+    figures = [(str(k), _summary_text(v)) for k, v in summary.items()]
+    return (
+        _env()
+        .get_template("index.html.j2")
+        .render(
+            title="sybilgraph clusters",
+            columns=columns,
+            rows=rows,
+            figures=figures,
+        )
+    )
+
+
+def _summary_text(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if not value.is_integer() else f"{int(value):,}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return _text(value)
+
+
+def write_index(
+    clusters: pd.DataFrame,
+    summary: Mapping[str, object],
+    path: str | os.PathLike[str],
+    *,
+    page_links: Mapping[str, str],
+) -> Path:
+    """Write :func:`render_index` to ``path`` atomically."""
+    return _atomic_write(path, render_index(clusters, summary, page_links=page_links))
+
+
+def _attr(value: Any) -> str | int | float | bool | None:
+    """A value GraphML and GEXF can store, or None to leave the attribute out."""
+    if isinstance(value, bool | int | float | str) and not (
+        isinstance(value, float) and math.isnan(value)
+    ):
+        return value
+    if hasattr(value, "tolist") and not hasattr(value, "__len__"):
+        return _attr(value.tolist())
+    if hasattr(value, "item") and not hasattr(value, "__len__"):
+        return _attr(value.item())
+    text = _text(value)
+    return text if text != "" else None
+
+
+def cluster_graph(view: ClusterView) -> nx.Graph:
+    """The whole cluster as a networkx graph (no node budget).
+
+    Nodes are ``a:<account>`` (kind ``account``) and ``v:<key>:<value>`` (kind ``value``);
+    edges join accounts to the values they hold (kind ``holds``) and linked accounts
+    (kind ``link``).  List values are stored as comma-separated text.
+    """
+    g = nx.Graph(cluster_id=str(view.cluster_id), score=float(view.score))
+    for r in _records(view.accounts, view.accounts.columns):
+        attrs = {k: _attr(v) for k, v in r.items()}
+        g.add_node(
+            _account_id(r["account_id"]),
+            kind="account",
+            **{k: v for k, v in attrs.items() if v is not None},
+        )
+    vals = view.values
+    if len(vals):
+        for key, value in vals[["key", "value"]].drop_duplicates().itertuples(index=False):
+            g.add_node(
+                _value_id(key, value), kind="value", key=str(key), value=str(value), label=""
+            )
+            g.nodes[_value_id(key, value)]["label"] = f"{key}: {value}"
+        for r in _records(vals, vals.columns):
+            attrs = {
+                k: _attr(v) for k, v in r.items() if k in ("requests", "first_seen", "last_seen")
+            }
+            g.add_edge(
+                _account_id(r["account_id"]),
+                _value_id(r["key"], r["value"]),
+                kind="holds",
+                **{k: v for k, v in attrs.items() if v is not None},
+            )
+    links = view.links
+    if len(links):
+        for r in _records(links, links.columns):
+            attrs = {k: _attr(v) for k, v in r.items() if k not in ("a", "b")}
+            g.add_edge(
+                _account_id(r["a"]),
+                _account_id(r["b"]),
+                kind="link",
+                **{k: v for k, v in attrs.items() if v is not None},
+            )
+    return g
+
+
+def _write_one(
+    view: ClusterView, out_dir: str, node_budget: int, pseudonymised: bool
+) -> tuple[str, str]:
+    name = safe_filename(str(view.cluster_id))
+    folder = Path(out_dir) / "clusters"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_cluster_page(
+        view, folder / f"{name}.html", node_budget=node_budget, pseudonymised=pseudonymised
+    )
+    graph = cluster_graph(view)
+    for suffix, writer in ((".graphml", nx.write_graphml), (".gexf", nx.write_gexf)):
+        target = folder / f"{name}{suffix}"
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            writer(graph, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return str(view.cluster_id), f"clusters/{name}.html"
+
+
+def write_pages(
+    views: Iterable[ClusterView],
+    out_dir: str | os.PathLike[str],
+    *,
+    node_budget: int = 1500,
+    pseudonymised: bool = False,
+    workers: int = 1,
+) -> dict[str, str]:
+    """Write a page, a GraphML and a GEXF file per cluster under ``out_dir/clusters``.
+
+    Parameters
+    ----------
+    views : iterable of ClusterView
+        The clusters.
+    out_dir : path
+        The output folder; ``clusters/`` is created inside it.
+    node_budget, pseudonymised
+        Passed to :func:`render_cluster_page`.
+    workers : int, default 1
+        Processes to use; 1 writes in this process.
+
+    Returns
+    -------
+    dict
+        cluster_id to the page's address relative to ``out_dir``.
+    """
+    views = list(views)
+    out = str(out_dir)
+    if workers > 1 and len(views) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_write_one, v, out, node_budget, pseudonymised) for v in views]
+            done = [f.result() for f in futures]
+    else:
+        done = [_write_one(v, out, node_budget, pseudonymised) for v in views]
+    return dict(done)
+
+
+class ViewHTML:
+    """A cluster page shown inline in a notebook through an ``<iframe srcdoc>``."""
+
+    def __init__(self, page: str, height: int = 720) -> None:
+        self.page = page
+        self.height = height
+
+    def _repr_html_(self) -> str:
+        doc = html.escape(self.page, quote=True)
+        return (
+            f'<iframe srcdoc="{doc}" sandbox="allow-scripts" '
+            f'style="width:100%;height:{int(self.height)}px;border:1px solid #ddd"></iframe>'
+        )
+
+
+def view_in_notebook(view: ClusterView, **kw: Any) -> ViewHTML:
+    """Show a cluster page in a Jupyter notebook; keywords go to :func:`render_cluster_page`."""
+    return ViewHTML(render_cluster_page(view, **kw))

@@ -1,0 +1,126 @@
+"""Helpers for the export tests: synthetic cluster views and a headless Chromium."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from sybilgraph.views import ClusterView
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HOSTILE_ID = "<img src=x onerror=\"document.title='pwned'\">"
+HOSTILE_PROMPT = "</script><script>document.title='pwned'</script>"
+
+
+def make_view(
+    n_accounts: int = 6,
+    *,
+    cluster_id: str = "c-0001",
+    extra_account: str | None = None,
+    prompt: str = "translate this to French",
+    values_per_account: int = 2,
+) -> ClusterView:
+    """A cluster of ``n_accounts`` sharing IPs, cards and a prompt template.
+
+    Account i holds ``ip`` 10.0.0.(i // 3), ``payment`` card-(i // 4), and (when
+    ``values_per_account`` > 2) a prompt template; consecutive accounts are linked.
+    """
+    ids = [f"acct{i:05d}" for i in range(n_accounts)]
+    if extra_account is not None:
+        ids.append(extra_account)
+    t0 = pd.Timestamp("2026-04-13T00:00:00Z")
+    accounts = pd.DataFrame(
+        {
+            "account_id": ids,
+            "requests": [30 + (i % 17) for i in range(len(ids))],
+            "first_seen": [t0 + pd.Timedelta(hours=i % 48) for i in range(len(ids))],
+            "last_seen": [t0 + pd.Timedelta(days=2, hours=i % 48) for i in range(len(ids))],
+            "score": 0.8,
+            "verdict": [
+                "sybil" if i == 0 else ("benign" if i == 1 else None) for i in range(len(ids))
+            ],
+            "degree": [2 if 0 < i < len(ids) - 1 else 1 for i in range(len(ids))],
+        }
+    )
+    rows: list[dict[str, Any]] = []
+    for i, a in enumerate(ids):
+        held = [("ip", f"10.0.{i // 700}.{(i // 3) % 256}"), ("payment", f"card-{i // 4}")]
+        if values_per_account > 2:
+            held.append(("prompt", "tmpl-1"))
+        for key, value in held[:values_per_account]:
+            rows.append(
+                {
+                    "account_id": a,
+                    "key": key,
+                    "value": value,
+                    "requests": 10,
+                    "first_seen": t0,
+                    "last_seen": t0 + pd.Timedelta(days=1),
+                    "holders": 3,
+                    "hub": False,
+                }
+            )
+    values = pd.DataFrame(rows)
+    links = pd.DataFrame(
+        {
+            "a": ids[:-1],
+            "b": ids[1:],
+            "weight": 1.5,
+            "keys": [["ip", "payment"]] * (len(ids) - 1),
+            "evidence": [["ip 10.0.0.1"]] * (len(ids) - 1),
+            "first_seen": t0,
+            "last_seen": t0 + pd.Timedelta(days=1),
+        }
+    )
+    prompts = pd.DataFrame(
+        {
+            "template": ["tmpl-1"],
+            "text": ["translate <*> to French"],
+            "samples": [[prompt, "translate cheese to French"]],
+            "requests": [120],
+            "accounts": [len(ids)],
+        }
+    )
+    return ClusterView(
+        cluster_id=cluster_id,
+        score=0.8,
+        flagged=True,
+        rank=1,
+        reasons=["shared prepaid cards", "one prompt template"],
+        features={"size": len(ids)},
+        key_shares={"ip": 0.5, "payment": 0.3, "prompt": 0.2},
+        accounts=accounts,
+        values=values,
+        links=links,
+        prompts=prompts,
+    )
+
+
+def launch_browser() -> Any:
+    """Start headless Chromium; fail (or skip with SYBILGRAPH_SKIP_BROWSER=1) if missing."""
+    if not Path(CHROMIUM).exists():
+        msg = (
+            f"{CHROMIUM} not found: install it (apt-get install chromium) "
+            "or set SYBILGRAPH_SKIP_BROWSER=1 to skip the browser tests"
+        )
+        if os.environ.get("SYBILGRAPH_SKIP_BROWSER") == "1":
+            pytest.skip(msg)
+        pytest.fail(msg)
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    return pw, browser

@@ -1,0 +1,150 @@
+"""Export without a browser: file names, escaping, node budget, GraphML/GEXF, index."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import networkx as nx
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sybilgraph import export
+from tests.browser import HOSTILE_ID, make_view
+
+SAFE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+
+
+def _data(page: str) -> dict:
+    m = re.search(r'<script type="application/json" id="sg-data">(.*?)</script>', page, re.S)
+    assert m is not None
+    return json.loads(m.group(1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_safe_filename_any_text(name: str) -> None:
+    assert SAFE.match(export.safe_filename(name))
+
+
+def test_safe_filename_cases() -> None:
+    assert export.safe_filename("c-0001") == "c-0001"
+    bad = export.safe_filename("../../etc/passwd")
+    assert SAFE.match(bad) and "/" not in bad and ".." not in bad
+    assert export.safe_filename("a/b") != export.safe_filename("a?b")
+    assert export.safe_filename("") != export.safe_filename("_")
+    assert len(export.safe_filename("x" * 500)) <= 100
+    assert export.safe_filename("x" * 500) != export.safe_filename("x" * 501)
+
+
+def test_hostile_text_is_escaped() -> None:
+    hostile = "</script><script>alert(1)</script>"
+    view = make_view(5, extra_account=HOSTILE_ID, prompt=hostile, values_per_account=3)
+    page = export.render_cluster_page(view)
+    assert hostile not in page
+    assert "</script><script>" not in page
+    assert "<img src=x" not in page
+    assert "\\u003c/script\\u003e\\u003cscript\\u003e" in page
+    data = _data(page)
+    assert hostile in data["prompts"][0]["samples"]
+    assert any(n["name"] == HOSTILE_ID for n in data["nodes"])
+    assert all("title" not in n for n in data["nodes"])
+
+
+def test_line_separators_escaped() -> None:
+    view = make_view(3, prompt="a\u2028b\u2029c & <d>")
+    page = export.render_cluster_page(view)
+    body = page[page.index('id="sg-data"') :]
+    body = body[: body.index("</script>")]
+    assert "\u2028" not in body and "\u2029" not in body and "&" not in body.split(">", 1)[1]
+    assert "a\u2028b\u2029c & <d>" in _data(page)["prompts"][0]["samples"]
+
+
+def test_no_external_resources() -> None:
+    page = export.render_cluster_page(make_view(20))
+    index = export.render_index(
+        pd.DataFrame({"cluster_id": ["c-0001"], "rank": [1], "size": [20], "score": [0.8]}),
+        {"clusters": 1},
+        page_links={"c-0001": "clusters/c-0001.html"},
+    )
+    for html in (page, index):
+        assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.I)
+        assert "@import" not in html and "<link" not in html.lower()
+    assert "vis.Network" in page and "JSON.parse" in page
+
+
+def test_small_cluster_draws_everything() -> None:
+    view = make_view(6, values_per_account=3)
+    data = _data(export.render_cluster_page(view))
+    n_values = len(view.values[["key", "value"]].drop_duplicates())
+    assert len(data["nodes"]) == 6 + n_values
+    assert data["groups"] == []
+    kinds = {n.get("valueKind") for n in data["nodes"] if n["kind"] == "value"}
+    assert kinds == {"ip", "payment", "prompt"}
+    assert sum(e["kind"] == "av" for e in data["edges"]) == len(view.values)
+    assert sum(e["kind"] == "aa" for e in data["edges"]) == len(view.links)
+    colors = {n["name"]: n["color"] for n in data["nodes"]}
+    assert colors["acct00000"] == export.SYBIL_COLOR
+    assert colors["acct00001"] == export.BENIGN_COLOR
+
+
+def test_node_budget_summarises() -> None:
+    view = make_view(5000, values_per_account=3)
+    data = _data(export.render_cluster_page(view, node_budget=300))
+    drawn = [n for n in data["nodes"] if n["kind"] != "group"]
+    groups = {n["groupKind"]: n["count"] for n in data["nodes"] if n["kind"] == "group"}
+    assert len(drawn) <= 300
+    assert len(groups) <= len(export.KINDS) + 1
+    n_accounts = sum(n["kind"] == "account" for n in drawn)
+    assert n_accounts + groups.get("account", 0) == 5000
+    total_values = len(view.values[["key", "value"]].drop_duplicates())
+    other = sum(c for k, c in groups.items() if k != "account")
+    assert len(drawn) - n_accounts + other == total_values
+    assert "+" in next(n["label"] for n in data["nodes"] if n["id"] == "g:account")
+    ids = {n["id"] for n in data["nodes"]}
+    assert all(e["from"] in ids and e["to"] in ids for e in data["edges"])
+
+
+def test_write_pages_and_graph_files(tmp_path: Path) -> None:
+    views = [make_view(8, cluster_id="c/1"), make_view(4, cluster_id="c-2")]
+    links = export.write_pages(views, tmp_path)
+    assert set(links) == {"c/1", "c-2"}
+    for view in views:
+        rel = links[view.cluster_id]
+        assert rel.startswith("clusters/") and (tmp_path / rel).is_file()
+        expected = export.cluster_graph(view).number_of_nodes()
+        stem = (tmp_path / rel).with_suffix("")
+        g1 = nx.read_graphml(stem.with_suffix(".graphml"))
+        g2 = nx.read_gexf(stem.with_suffix(".gexf"))
+        assert g1.number_of_nodes() == g2.number_of_nodes() == expected
+        assert g1.number_of_edges() == export.cluster_graph(view).number_of_edges()
+    assert not list((tmp_path / "clusters").glob("*.tmp"))
+
+
+def test_index_links_and_escaping(tmp_path: Path) -> None:
+    clusters = pd.DataFrame(
+        {
+            "cluster_id": ["c-1", HOSTILE_ID],
+            "rank": [1, 2],
+            "size": [6, 3],
+            "score": [0.9, 0.2],
+            "flagged": [True, False],
+            "reasons": ["shared cards", ""],
+        }
+    )
+    path = export.write_index(
+        clusters,
+        {"accounts": 1234, "flagged": 1},
+        tmp_path / "index.html",
+        page_links={"c-1": "clusters/c-1.html"},
+    )
+    text = path.read_text()
+    assert 'href="clusters/c-1.html"' in text
+    assert "<img src=x" not in text and "1,234" in text
+
+
+def test_notebook_repr() -> None:
+    html = export.view_in_notebook(make_view(3))._repr_html_()
+    assert html.startswith("<iframe srcdoc=") and "<script" not in html

@@ -1,0 +1,146 @@
+"""Cluster pages and the index in headless Chromium, opened from file:// with no network."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from sybilgraph import export
+from tests.browser import HOSTILE_ID, HOSTILE_PROMPT, launch_browser, make_view
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    pw, chromium = launch_browser()
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+        pw.stop()
+
+
+def _open(browser: Any, path: Path) -> tuple[Any, list[str], list[str]]:
+    page = browser.new_page(viewport={"width": 1400, "height": 860})
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(path.as_uri())
+    return page, errors, requests
+
+
+def _wait_stable(page: Any) -> None:
+    page.wait_for_function("window.sybilgraph && window.sybilgraph.stabilized", timeout=15000)
+
+
+def test_cluster_page(browser: Any, tmp_path: Path) -> None:
+    view = make_view(12, extra_account=HOSTILE_ID, prompt=HOSTILE_PROMPT, values_per_account=3)
+    path = export.write_cluster_page(view, tmp_path / "c.html")
+    page, errors, requests = _open(browser, path)
+    try:
+        _wait_stable(page)
+        n_values = len(view.values[["key", "value"]].drop_duplicates())
+        n_accounts = len(view.accounts)
+        assert page.evaluate("window.sybilgraph.nodes.length") == n_accounts + n_values
+        assert page.evaluate("window.sybilgraph.visibleNodeIds().length") == n_accounts + n_values
+
+        # toggle to accounts only and back, through the button
+        page.click("#toggle")
+        assert page.evaluate("window.sybilgraph.visibleNodeIds().length") == n_accounts
+        page.click("#toggle")
+        assert page.evaluate("window.sybilgraph.showAccountsOnly(true)") == n_accounts
+        page.evaluate("window.sybilgraph.showAccountsOnly(false)")
+
+        # search focuses a named account
+        page.fill("#search", "acct00007")
+        page.press("#search", "Enter")
+        assert page.evaluate("window.sybilgraph.network.getSelectedNodes()") == ["a:acct00007"]
+
+        # hostile strings are text
+        panel = page.inner_text("#panel")
+        assert HOSTILE_ID in panel
+        assert HOSTILE_PROMPT in panel
+        assert page.locator("#panel img").count() == 0
+        page.fill("#search", HOSTILE_ID)
+        page.press("#search", "Enter")
+        assert page.evaluate("window.sybilgraph.network.getSelectedNodes()") == [f"a:{HOSTILE_ID}"]
+        page.wait_for_timeout(350)
+
+        # hover tooltip is plain text
+        pos = page.evaluate(
+            """() => { const n = window.sybilgraph.network;
+                       const p = n.canvasToDOM(n.getPositions(['a:acct00003'])['a:acct00003']);
+                       return p; }"""
+        )
+        box = page.locator("#graph").bounding_box()
+        page.mouse.move(box["x"] + pos["x"], box["y"] + pos["y"])
+        page.wait_for_timeout(150)
+        tip = page.inner_text("#tooltip")
+        assert "account acct00003" in tip
+
+        page.evaluate("window.sybilgraph.network.fit()")
+        page.wait_for_timeout(200)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "cluster.png"))
+
+        assert page.title() != "pwned" and page.title().startswith("Cluster ")
+        assert errors == []
+        assert requests and all(u.startswith("file://") for u in requests)
+    finally:
+        page.close()
+
+
+def test_budget_page_in_browser(browser: Any, tmp_path: Path) -> None:
+    view = make_view(3000, values_per_account=3)
+    path = export.write_cluster_page(view, tmp_path / "big.html", node_budget=400)
+    page, errors, requests = _open(browser, path)
+    try:
+        _wait_stable(page)
+        groups = page.evaluate(
+            "window.sybilgraph.nodes.get({filter: n => n.kind === 'group'}).length"
+        )
+        assert groups >= 1
+        assert page.evaluate("window.sybilgraph.nodes.length") <= 400 + groups
+        assert errors == []
+        assert all(u.startswith("file://") for u in requests)
+    finally:
+        page.close()
+
+
+def test_index_filter(browser: Any, tmp_path: Path) -> None:
+    clusters = pd.DataFrame(
+        {
+            "cluster_id": ["ring-a", "ring-b", "office", HOSTILE_ID],
+            "rank": [1, 2, 3, 4],
+            "size": [6, 5, 5, 2],
+            "score": [0.9, 0.8, 0.1, 0.05],
+            "flagged": [True, True, False, False],
+            "reasons": ["shared cards", "one template", "", ""],
+        }
+    )
+    path = export.write_index(
+        clusters, {"accounts": 400}, tmp_path / "index.html", page_links={"ring-a": "a.html"}
+    )
+    page, errors, requests = _open(browser, path)
+    try:
+        visible = "document.querySelectorAll('#clusters tbody tr:not([style*=\"none\"])').length"
+        assert page.evaluate(visible) == 4
+        page.fill("#filter", "ring")
+        assert page.evaluate(visible) == 2
+        page.fill("#filter", "")
+        page.click("#clusters th:nth-child(4)")  # score ascending
+        first = page.inner_text("#clusters tbody tr:first-child td:first-child")
+        assert first == HOSTILE_ID
+        assert page.title() != "pwned"
+        assert errors == []
+        assert all(u.startswith("file://") for u in requests)
+    finally:
+        page.close()
