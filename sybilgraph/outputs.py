@@ -67,9 +67,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table as UTF-8 CSV, atomically."""
+    """Write a table as UTF-8 CSV (RFC 4180 line ends), atomically."""
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
+        # with "\n" line ends the writer leaves a lone "\r" in a value unquoted, and a
+        # reader then splits the row; "\r\n" makes it quote every value holding either
+        frame.to_csv(tmp, index=False, lineterminator="\r\n")
     return Path(path)
 
 

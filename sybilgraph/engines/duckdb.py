@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,13 +11,18 @@ import duckdb
 import pyarrow as pa
 
 from sybilgraph.engines.base import Engine
-from sybilgraph.errors import InputError, ResourceError
+from sybilgraph.errors import ConfigError, InputError, ResourceError
 
 if TYPE_CHECKING:
     from sybilgraph.config import EngineConfig
     from sybilgraph.load import Source
 
 __all__ = ["DuckDBEngine"]
+
+log = logging.getLogger(__name__)
+
+#: leading bytes of files that are surely not CSV text
+BINARY_MAGIC = (b"\x89PNG", b"PK\x03\x04", b"PAR1", b"\x1f\x8b", b"%PDF", b"\xff\xd8\xff", b"GIF8")
 
 
 def quote_ident(name: str) -> str:
@@ -41,17 +47,25 @@ class DuckDBEngine(Engine):
             spill = self._tmp.name
         self.con = duckdb.connect(":memory:")
         self.execute("SET TimeZone = 'UTC'")
-        self.execute(f"SET temp_directory = {quote_literal(spill)}")
         self.execute("SET preserve_insertion_order = true")
+        settings = [("temp_directory", quote_literal(spill), "engine.temp_directory")]
         if config.memory_limit:
-            self.execute(f"SET memory_limit = {quote_literal(config.memory_limit)}")
+            settings.append(
+                ("memory_limit", quote_literal(config.memory_limit), "engine.memory_limit")
+            )
         if config.threads:
-            self.execute(f"SET threads = {int(config.threads)}")
+            settings.append(("threads", str(int(config.threads)), "engine.threads"))
+        for name, value, key in settings:
+            try:
+                self.con.execute(f"SET {name} = {value}")
+            except duckdb.Error as exc:
+                self.con.close()
+                raise ConfigError(f"{key} = {value}: {_first_line(exc)}") from None
         self._registered: dict[str, pa.Table] = {}
 
     # -- reading -----------------------------------------------------------------
 
-    def _scan(self, source: Source, rejects: str | None = None) -> str:
+    def _scan(self, source: Source, rejects: str | None = None, *, strict: bool = True) -> str:
         path = quote_literal(str(source.path))
         if source.format == "csv":
             # the header is read by us, not sniffed: a sniffer can mistake a broken line
@@ -63,6 +77,8 @@ class DuckDBEngine(Engine):
                 f"header = true, auto_detect = false, delim = '{delim}', quote = '\"', "
                 f"escape = '\"', columns = {{{columns}}}, null_padding = false"
             )
+            if not strict:
+                options += ", strict_mode = false"
             if rejects:
                 options += (
                     f", store_rejects = true, rejects_table = '{rejects}',"
@@ -79,9 +95,7 @@ class DuckDBEngine(Engine):
         try:
             rows = self.con.execute(f"DESCRIBE SELECT * FROM {self._scan(source)}").fetchall()
         except duckdb.Error as exc:
-            raise InputError(
-                f"cannot read as {source.format}: {_first_line(exc)}", path=str(source.path)
-            ) from None
+            raise _read_error(source, exc) from None
         return [str(row[0]) for row in rows]
 
     def read_source(self, source: Source, table: str, select: str) -> list[tuple[int, str]]:
@@ -92,19 +106,28 @@ class DuckDBEngine(Engine):
             f" {quote_literal(str(source.path))} AS _file FROM {scan}"
         )
         try:
-            self.create_table(table, sql)
+            try:
+                self.create_table(table, sql)
+            except duckdb.InvalidInputException as exc:
+                # mixed line endings stop the strict parser before any row is read; read
+                # such a file leniently rather than not at all
+                if source.format != "csv" or "state machine" not in str(exc):
+                    raise
+                log.warning("%s: not strictly valid CSV (mixed line endings?)", source.path)
+                self.drop(rejects)
+                self.drop(f"{rejects}_scan")
+                scan = self._scan(source, rejects, strict=False)
+                self.create_table(table, sql.rsplit(" FROM ", 1)[0] + f" FROM {scan}")
         except duckdb.OutOfMemoryException as exc:
-            raise ResourceError(
-                f"out of memory reading {source.path}: {_first_line(exc)}"
-            ) from None
+            raise _out_of_memory(exc) from None
         except duckdb.Error as exc:
-            raise InputError(
-                f"cannot read as {source.format}: {_first_line(exc)}", path=str(source.path)
-            ) from None
+            raise _read_error(source, exc) from None
         if source.format != "csv":
             return []
+        # one line can fail in several columns; it is one rejected row
         bad = self.con.execute(
-            f"SELECT line, error_type || ': ' || error_message FROM {rejects} ORDER BY line"
+            f"SELECT line, arg_min(error_type || ': ' || error_message, column_idx) "
+            f"FROM {rejects} GROUP BY line ORDER BY line"
         ).fetchall()
         self.drop(rejects)
         self.drop(f"{rejects}_scan")
@@ -116,10 +139,7 @@ class DuckDBEngine(Engine):
         try:
             self.con.execute(sql)
         except duckdb.OutOfMemoryException as exc:
-            raise ResourceError(
-                f"DuckDB ran out of memory: {_first_line(exc)}; raise engine.memory_limit "
-                "or give engine.temp_directory more disk"
-            ) from None
+            raise _out_of_memory(exc) from None
 
     def drop(self, name: str) -> None:
         if name in self._registered:
@@ -132,7 +152,7 @@ class DuckDBEngine(Engine):
         try:
             return self.con.sql(sql).to_arrow_table()
         except duckdb.OutOfMemoryException as exc:
-            raise ResourceError(f"DuckDB ran out of memory: {_first_line(exc)}") from None
+            raise _out_of_memory(exc) from None
 
     def exists(self, name: str) -> bool:
         try:
@@ -185,7 +205,15 @@ def csv_header(path: Path) -> list[str]:
     import csv
     import gzip
 
-    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    gzipped = str(path).lower().endswith(".gz")
+    try:
+        with (gzip.open if gzipped else open)(path, "rb") as raw:
+            head = raw.read(4096)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read file: {exc}", path=str(path)) from None
+    if head.startswith(BINARY_MAGIC) or b"\x00" in head.split(b"\n", 1)[0]:
+        raise InputError("not a CSV file: the content is binary data", path=str(path))
+    opener = gzip.open if gzipped else open
     delimiter = "\t" if str(path).lower().endswith(".tsv") else ","
     try:
         with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
@@ -199,6 +227,43 @@ def csv_header(path: Path) -> list[str]:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         raise InputError(f"duplicate column names: {', '.join(duplicates)}", path=str(path), row=1)
     return names
+
+
+def _read_error(source: Source, exc: BaseException) -> InputError:
+    """A file DuckDB cannot read; for JSONL, the first line that is not a JSON object."""
+    line = _bad_json_line(source.path) if source.format == "jsonl" else None
+    if line is not None:
+        return InputError("not a JSON object", path=str(source.path), row=line)
+    return InputError(f"cannot read as {source.format}: {_first_line(exc)}", path=str(source.path))
+
+
+def _bad_json_line(path: Path) -> int | None:
+    """The number of the first line of a JSONL file that is not a JSON object, if any."""
+    import gzip
+    import json
+
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="strict") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    return number
+                if not isinstance(record, dict):
+                    return number
+    except (OSError, UnicodeDecodeError, EOFError):
+        return None
+    return None
+
+
+def _out_of_memory(exc: BaseException) -> ResourceError:
+    return ResourceError(
+        f"DuckDB ran out of memory: {_first_line(exc)}; raise engine.memory_limit "
+        "or point engine.temp_directory at a folder with more free disk"
+    )
 
 
 def _first_line(exc: BaseException) -> str:
