@@ -23,6 +23,7 @@ __all__ = [
     "EngineConfig",
     "ExportConfig",
     "LinkConfig",
+    "PrivacyConfig",
     "PromptConfig",
     "ScoreConfig",
 ]
@@ -139,6 +140,19 @@ class EngineConfig:
 
 
 @dataclass
+class PrivacyConfig:
+    """Pseudonyms for IP addresses and payment tokens (see ``sybilgraph.privacy``)."""
+
+    #: key of the pseudonyms; the environment variable SYBILGRAPH_SECRET overrides it.
+    #: Never written to run.json. Empty and no variable: a random secret for the run.
+    secret: str = ""
+    #: pseudonymise the HTML pages and their GraphML/GEXF files
+    pages: bool = True
+    #: pseudonymise the tables too (links.parquet, hubs.csv, rejects.csv)
+    tables: bool = False
+
+
+@dataclass
 class Config:
     """Everything a run needs besides its input.
 
@@ -156,6 +170,7 @@ class Config:
     score: ScoreConfig = field(default_factory=ScoreConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     #: labels file (account_id or cluster_id, verdict, note) read at the start of a run
     labels: str | None = None
     #: account-to-account edges (CSV: a, b, kind[, ts]): referrals, transfers, invitations
@@ -181,8 +196,11 @@ class Config:
         return cls.from_dict(data, source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
-        """The config as plain data, for run.json."""
-        return dataclasses.asdict(self)
+        """The config as plain data, for run.json; the privacy secret is redacted."""
+        data = dataclasses.asdict(self)
+        if data["privacy"]["secret"]:
+            data["privacy"]["secret"] = "<redacted>"
+        return data
 
 
 def _build(cls: type, data: Any, source: str, prefix: str) -> Any:

@@ -98,12 +98,36 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
     )
     engine.drop("linkable_obs")
     _add_direct_pairs(engine, config)
+    build_links(engine, config)
+    return {
+        "values": engine.count("value_stats"),
+        "hubs": engine.count("hubs"),
+        "pair_values": engine.count("pair_values"),
+        "links": engine.count("links"),
+    }
+
+
+def build_links(
+    engine: Engine, config: Config, table: str = "links", value_labels: str | None = None
+) -> None:
+    """Fold ``pair_values`` into one row per account pair, with its evidence, as ``table``.
+
+    With ``value_labels`` (a table of key, value, label) the evidence shows each value's
+    label (its pseudonym) instead of the value.
+    """
+    cfg = config.link
+    pairs = "pair_values"
+    if value_labels:
+        pairs = f"""(SELECT p.a, p.b, p.key, coalesce(d.label, p.value) AS value, p.w,
+                            p.first_seen, p.last_seen
+                     FROM pair_values p
+                     LEFT JOIN {value_labels} d ON d.key = p.key AND d.value = p.value)"""
     engine.create_table(
         "pair_keys",
         f"""SELECT a, b, key, sum(w) AS w, count(*) AS n,
                    {engine.list_agg("value", "w DESC, value", cfg.evidence_sample)} AS sample,
                    min(first_seen) AS first_seen, max(last_seen) AS last_seen
-            FROM pair_values GROUP BY a, b, key""",
+            FROM {pairs} GROUP BY a, b, key""",
     )
     keys = sorted(
         str(k) for k in engine.arrow("SELECT DISTINCT key FROM pair_keys").column(0).to_pylist()
@@ -131,7 +155,7 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
     )
     if keys:
         engine.create_table(
-            "links",
+            table,
             f"""SELECT a, b, sum(w) AS weight,
                        rtrim({key_list}, ',') AS keys,
                        trim(regexp_replace({evidence}, '(; )+', '; ', 'g'), '; ') AS evidence,
@@ -141,19 +165,14 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
         )
     else:
         engine.create_table(
-            "links",
+            table,
             """SELECT CAST(NULL AS VARCHAR) AS a, CAST(NULL AS VARCHAR) AS b,
                       CAST(NULL AS DOUBLE) AS weight, CAST(NULL AS VARCHAR) AS keys,
                       CAST(NULL AS VARCHAR) AS evidence, CAST(NULL AS TIMESTAMP) AS first_seen,
                       CAST(NULL AS TIMESTAMP) AS last_seen
                WHERE false""",
         )
-    return {
-        "values": engine.count("value_stats"),
-        "hubs": engine.count("hubs"),
-        "pair_values": engine.count("pair_values"),
-        "links": engine.count("links"),
-    }
+    engine.drop("pair_keys")
 
 
 def hub_limit(config: Config, accounts: int) -> int:

@@ -51,8 +51,15 @@ def cluster_views(
     clusters: pd.DataFrame,
     cluster_ids: list[str],
     verdicts: pd.DataFrame | None = None,
+    *,
+    links_table: str = "links",
+    value_labels: str | None = None,
 ) -> list[ClusterView]:
-    """Build the views of ``cluster_ids`` (the ``membership`` table must exist)."""
+    """Build the views of ``cluster_ids`` (the ``membership`` table must exist).
+
+    ``links_table`` is read for the links; with ``value_labels`` (key, value, label) each
+    shared value is shown by its label (its pseudonym).
+    """
     if not cluster_ids:
         return []
     import pyarrow as pa
@@ -67,18 +74,23 @@ def cluster_views(
         """SELECT m.cluster_id, a.account_id, a.requests, a.first_seen, a.last_seen
            FROM view_members m JOIN accounts a ON a.account_id = m.account_id"""
     ).to_pandas()
+    shown = "coalesce(d.label, o.value)" if value_labels else "o.value"
+    label_join = (
+        f"LEFT JOIN {value_labels} d ON d.key = o.key AND d.value = o.value" if value_labels else ""
+    )
     values = engine.arrow(
-        """SELECT m.cluster_id, o.account_id, o.key, o.value, o.n AS requests,
+        f"""SELECT m.cluster_id, o.account_id, o.key, {shown} AS value, o.n AS requests,
                   o.first_seen, o.last_seen, s.holders, (s.reason IS NOT NULL) AS hub
            FROM view_members m
            JOIN observations o ON o.account_id = m.account_id
            JOIN value_marks s ON s.key = o.key AND s.value = o.value
+           {label_join}
            WHERE s.holders >= 2"""
     ).to_pandas()
     links = engine.arrow(
-        """SELECT ma.cluster_id, l.a, l.b, l.weight, l.keys, l.evidence, l.first_seen,
+        f"""SELECT ma.cluster_id, l.a, l.b, l.weight, l.keys, l.evidence, l.first_seen,
                   l.last_seen
-           FROM links l
+           FROM {links_table} l
            JOIN view_members ma ON ma.account_id = l.a
            JOIN view_members mb ON mb.account_id = l.b
            WHERE ma.cluster_id = mb.cluster_id"""
