@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import logging
+import os
 import platform
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,12 +25,14 @@ from sybilgraph.config import Config
 from sybilgraph.detect import detect
 from sybilgraph.engines import make_engine
 from sybilgraph.engines.base import Engine
+from sybilgraph.errors import OutputError
 from sybilgraph.graph import build_graph
 from sybilgraph.labels import Labels, read_labels
-from sybilgraph.link import link
+from sybilgraph.link import build_links, link
 from sybilgraph.load import Source, discover, frame_source, load, load_direct_edges
 from sybilgraph.observe import observe
 from sybilgraph.outputs import atomic_path, prepare_out_dir, write_csv, write_json
+from sybilgraph.privacy import Pseudonymiser, pseudonymiser, value_labels
 from sybilgraph.progress import StageTimer
 from sybilgraph.result import Result
 from sybilgraph.score import score_clusters
@@ -82,27 +86,51 @@ def run(
     labels = read_labels(config.labels)
     timer = StageTimer(show=show_progress)
     started = dt.datetime.now(dt.UTC)
-    engine = make_engine(config.engine)
+    # the run is built in a hidden sibling folder and moved into place at the end, so
+    # a failed or interrupted run leaves the previous outputs as they were
+    staging = _staging_dir(out)
     try:
-        counts = _run_stages(engine, sources, config, labels, out, timer)
+        engine = make_engine(config.engine)
+        try:
+            counts = _run_stages(engine, sources, config, labels, staging, timer)
+        finally:
+            engine.close()
+        info = {
+            "tool": "sybilgraph",
+            "version": _version("sybilgraph"),
+            "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "inputs": [str(s.path) for s in sources],
+            "config": config.to_dict(),
+            "seed": config.seed,
+            "engine": config.engine.name,
+            "labels": {"file": config.labels, "verdicts": len(labels)},
+            "timings_s": timer.timings,
+            "versions": _versions(engine),
+            **counts,
+        }
+        write_json(info, staging / "run.json")
+        _move_into(staging, out)
     finally:
-        engine.close()
-    info = {
-        "tool": "sybilgraph",
-        "version": _version("sybilgraph"),
-        "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "inputs": [str(s.path) for s in sources],
-        "config": config.to_dict(),
-        "seed": config.seed,
-        "engine": config.engine.name,
-        "labels": {"file": config.labels, "verdicts": len(labels)},
-        "timings_s": timer.timings,
-        "versions": _versions(engine),
-        **counts,
-    }
-    write_json(info, out / "run.json")
+        shutil.rmtree(staging, ignore_errors=True)
     log.info("results in %s", out)
     return Result(out)
+
+
+def _staging_dir(out: Path) -> Path:
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    except OSError as exc:
+        raise OutputError(f"{out.parent}: cannot create a working folder: {exc.strerror}") from None
+
+
+def _move_into(staging: Path, out: Path) -> None:
+    """Move a finished run into ``out``: every entry replaced, run.json last."""
+    entries = sorted(staging.iterdir(), key=lambda p: p.name == "run.json")
+    for entry in entries:
+        target = out / entry.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(entry, target)
 
 
 def _run_stages(
@@ -135,11 +163,21 @@ def _run_stages(
         verdicts = _verdicts(labels, membership)
         clusters = score_clusters(engine, membership, config.score, verdicts=verdicts)
         clusters = _apply_cluster_verdicts(clusters, labels)
+    names = None
+    if config.privacy.pages or config.privacy.tables:
+        names = pseudonymiser(config)
+        value_labels(engine, names)
+        build_links(engine, config, "links_private", "value_labels")
     with timer.stage("write", "writing tables"):
-        _write_tables(engine, membership, clusters, out)
+        _write_tables(engine, membership, clusters, out, names if config.privacy.tables else None)
     with timer.stage("export", "writing cluster pages"):
         pages = _write_pages(engine, clusters, verdicts, config, out, stats.used)
     return {
+        "privacy": {
+            "pages": config.privacy.pages,
+            "tables": config.privacy.tables,
+            "stable_pseudonyms": bool(names and names.stable),
+        },
         "rows": stats.as_dict(),
         "reject_reasons": stats.reject_reasons,
         "counts": {
@@ -197,8 +235,13 @@ def _apply_cluster_verdicts(clusters: pd.DataFrame, labels: Labels) -> pd.DataFr
 
 
 def _write_tables(
-    engine: Engine, membership: pd.DataFrame, clusters: pd.DataFrame, out: Path
+    engine: Engine,
+    membership: pd.DataFrame,
+    clusters: pd.DataFrame,
+    out: Path,
+    names: Pseudonymiser | None = None,
 ) -> None:
+    """The run's tables; with ``names`` IPs and payment tokens are pseudonymised."""
     accounts = engine.arrow(
         "SELECT account_id, requests, first_seen, last_seen FROM accounts ORDER BY account_id"
     ).to_pandas()
@@ -218,11 +261,16 @@ def _write_tables(
     write_csv(accounts, out / "accounts.csv")
     write_csv(clusters, out / "clusters.csv")
     hubs = engine.arrow("SELECT * FROM hubs ORDER BY accounts DESC, key, value").to_pandas()
-    write_csv(hubs, out / "hubs.csv")
     rejects = engine.arrow('SELECT * FROM rejects ORDER BY file, "row"').to_pandas()
+    links = "links"
+    if names is not None:
+        hubs = names.keyed_frame(hubs)
+        rejects = names.frame(rejects, {"ip": "ip", "payment_id": "payment"})
+        links = "links_private"
+    write_csv(hubs, out / "hubs.csv")
     write_csv(rejects, out / "rejects.csv")
     with atomic_path(out / "links.parquet") as tmp:
-        engine.write_parquet("SELECT * FROM links ORDER BY a, b", tmp)
+        engine.write_parquet(f"SELECT * FROM {links} ORDER BY a, b", tmp)
 
 
 def _write_pages(
@@ -242,9 +290,21 @@ def _write_pages(
     # pages of an earlier run in this folder would mix with this run's
     shutil.rmtree(out / "clusters", ignore_errors=True)
     top = clusters["cluster_id"].head(max(config.export.pages, 0)).tolist()
-    views = cluster_views(engine, clusters, top, verdicts)
+    private = config.privacy.pages
+    views = cluster_views(
+        engine,
+        clusters,
+        top,
+        verdicts,
+        links_table="links_private" if private else "links",
+        value_labels="value_labels" if private else None,
+    )
     links = export.write_pages(
-        views, out, node_budget=config.export.node_budget, workers=config.export.workers
+        views,
+        out,
+        node_budget=config.export.node_budget,
+        workers=config.export.workers,
+        pseudonymised=private,
     )
     flagged = clusters[clusters["flagged"]] if len(clusters) else clusters
     summary: dict[str, object] = {
