@@ -431,3 +431,37 @@ def test_report_page_in_chromium(two_weeks: Path, browser: Any) -> None:
         page.close()
     assert errors == []
     assert [u for u in requests if not u.startswith("file://")] == []
+
+
+def test_synth_rings_keep_their_ids(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Two weeks of synth traffic (seed 3): rings active in both weeks keep their tracked
+    id; a ring that first shows in week 17 is reported new."""
+    base = tmp_path_factory.mktemp("synth")
+    made = CliRunner().invoke(
+        main,
+        ["synth", "--events", "40000", "--days", "14", "--seed", "3", "--out", str(base / "s")],
+    )
+    assert made.exit_code == 0, made.output
+    truth = pd.read_csv(base / "s" / "truth.csv")
+    sybils = truth[truth["label"] == "sybil"][["account_id", "group"]]
+    rings: dict[str, dict[str, set[tuple[str, str]]]] = {}
+    for week in ("2026-W16", "2026-W17"):
+        done = _report([str(base / "s" / "events.csv")], base, "--week", week)
+        assert done.exit_code == 0, done.output
+        accounts = pd.read_csv(base / "out" / week / "accounts.csv", keep_default_na=False)
+        table = _tracked(base, week)
+        found = sybils.merge(accounts, on="account_id").merge(table, on="cluster_id")
+        for group, rows in found.groupby("group"):
+            rings.setdefault(str(group), {})[week] = set(
+                zip(rows["tracked_id"], rows["status"], strict=True)
+            )
+    spanning = [g for g, weeks in rings.items() if len(weeks) == 2]
+    late = [g for g, weeks in rings.items() if list(weeks) == ["2026-W17"]]
+    assert len(spanning) >= 2 and len(late) >= 1
+    for group in spanning:
+        assert len(rings[group]["2026-W16"]) == len(rings[group]["2026-W17"]) == 1
+        ((id16, _),) = rings[group]["2026-W16"]
+        ((id17, status),) = rings[group]["2026-W17"]
+        assert id16 == id17 and status in ("steady", "grown", "shrunk"), group
+    for group in late:
+        assert {status for _, status in rings[group]["2026-W17"]} == {"new"}, group
