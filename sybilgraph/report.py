@@ -128,8 +128,9 @@ def make_report(
     out_dir
         The report goes to ``out_dir/<period name>``, replacing an earlier one.
     labels
-        A labels file. ``out_dir/labels.csv`` (where ``sybilgraph label`` writes for a
-        report's run) and every verdict kept in the state are read as well.
+        A labels file. The config's ``labels`` file, ``out_dir/labels.csv`` (where
+        ``sybilgraph label`` writes for a report's run) and every verdict kept in the
+        state are read as well; for the same target the last one read wins.
     """
     config = config or Config()
     state = State(state_dir)
@@ -139,7 +140,12 @@ def make_report(
     labels_tmp = building.with_name(building.name + ".labels.csv")
     try:
         given = pd.concat(
-            [state.labels(), read_label_rows(root / "labels.csv"), read_label_rows(labels)],
+            [
+                state.labels(),
+                read_label_rows(config.labels),
+                read_label_rows(root / "labels.csv"),
+                read_label_rows(labels),
+            ],
             ignore_index=True,
         ).drop_duplicates(ignore_index=True)
         previous = state.previous(period)
@@ -171,7 +177,7 @@ def make_report(
             .fillna(False)
             .astype(bool)
         )
-        daily = _daily_requests(result, members, table, period)
+        daily = _daily_requests(events, config, members, table, period)
         facts = _facts(result, period, tracking, table, daily)
         write_csv(table, building / "tracked_clusters.csv")
         write_csv(tracking.changes, building / "changes.csv")
@@ -261,22 +267,27 @@ def _cluster_table(
 
 
 def _daily_requests(
-    result: Result, members: pd.DataFrame, table: pd.DataFrame, period: Period
+    events: EventsInput,
+    config: Config,
+    members: pd.DataFrame,
+    table: pd.DataFrame,
+    period: Period,
 ) -> dict[str, list[int]]:
-    """Requests per day of the top flagged clusters, by tracked id."""
+    """Requests per day of the top flagged clusters, by tracked id.
+
+    The run keeps no per-day counts, so the period's events are loaded once more (the
+    load stage only, a small share of a run's time).
+    """
     top = table[table["flagged"]].head(TOP_DAILY)
     if top.empty:
         return {}
     from sybilgraph.engines import make_engine
-    from sybilgraph.load import discover, load
+    from sybilgraph.load import load
+    from sybilgraph.pipeline import _sources
 
-    info = result.info
-    config = Config.from_dict(
-        {k: v for k, v in info["config"].items() if k not in ("labels", "direct_edges")}
-    )
     engine = make_engine(config.engine)
     try:
-        load(engine, discover(info["inputs"]), config, period.window)
+        load(engine, _sources(events), config, period.window)
         import pyarrow as pa
 
         chosen = members[members["cluster_id"].isin(top["cluster_id"])]

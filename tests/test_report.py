@@ -465,3 +465,13 @@ def test_synth_rings_keep_their_ids(tmp_path_factory: pytest.TempPathFactory) ->
         assert id16 == id17 and status in ("steady", "grown", "shrunk"), group
     for group in late:
         assert {status for _, status in rings[group]["2026-W17"]} == {"new"}, group
+
+
+def test_make_report_from_a_dataframe(tmp_path: Path) -> None:
+    from sybilgraph.report import make_report, parse_period
+
+    done = make_report(_week_two(), parse_period("2026-W17"), tmp_path / "s", tmp_path / "o")
+    assert done.path == tmp_path / "o" / "2026-W17"
+    assert done.facts["headline"]["flagged_clusters"] == 3
+    assert sum(sum(v) for v in done.facts["daily_requests"]["clusters"].values()) > 0
+    assert "3 flagged" in repr(done)
