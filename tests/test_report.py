@@ -475,3 +475,25 @@ def test_make_report_from_a_dataframe(tmp_path: Path) -> None:
     assert done.facts["headline"]["flagged_clusters"] == 3
     assert sum(sum(v) for v in done.facts["daily_requests"]["clusters"].values()) > 0
     assert "3 flagged" in repr(done)
+
+
+def test_exit_code_and_one_line_from_the_installed_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "sybilgraph"
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "state.json").write_text('{"format_version": "0.9"}')
+    events = tmp_path / "e.csv"
+    hand_events().to_csv(events, index=False)
+    where = ["--state", str(tmp_path / "state"), "--out", str(tmp_path / "out")]
+    done = subprocess.run(
+        [str(exe), "report", str(events), "--week", "2026-W16", *where],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert "format_version '0.9' is not supported" in done.stderr
