@@ -238,5 +238,67 @@ def synth(out_dir: str, n_events: int, seed: int, fmt: str, days: int, start: st
         click.echo(f"{name}: {path}")
 
 
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("--week", help="ISO week to report on, e.g. 2026-W16 (Monday to Sunday, UTC).")
+@click.option("--since", help="First day of the window (ISO date), with --until.")
+@click.option("--until", help="Last day of the window (ISO date, included).")
+@click.option(
+    "--state",
+    "state_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder remembering earlier periods' clusters and verdicts.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="The report goes to OUT/<period>/.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="TOML file: column names and parameters.",
+)
+@click.option(
+    "--labels", type=click.Path(dir_okay=False), help="Labels file with investigators' verdicts."
+)
+@handle_errors
+def report(
+    inputs: tuple[str, ...],
+    week: str | None,
+    since: str | None,
+    until: str | None,
+    state_dir: str,
+    out_dir: str,
+    config_path: str | None,
+    labels: str | None,
+) -> None:
+    """Weekly report on INPUT's events of one period, compared with the period before.
+
+    Writes OUT/<period>/ (report.html, report.json, the run's tables and pages) through
+    a temporary folder, then updates STATE. Exit codes: 0 success, 1 internal error,
+    2 bad input, config or state, 3 memory or disk limit.
+    """
+    from sybilgraph.report import make_report, parse_period
+
+    period = parse_period(week, since, until)
+    done = make_report(
+        list(inputs), period, state_dir, out_dir, _config(config_path, None), labels=labels
+    )
+    head = done.facts["headline"]
+    changes = done.facts["changes"]
+    click.echo(
+        f"{period.name}: {head['accounts']} accounts, {head['clusters']} clusters, "
+        f"{head['flagged_clusters']} flagged; "
+        + ", ".join(f"{changes[k]} {k}" for k in ("new", "grown", "shrunk", "merged", "split"))
+        + f", {changes['gone']} gone"
+    )
+    click.echo(f"report: {(done.path / 'report.html').resolve()}")
+
+
 if __name__ == "__main__":
     main()

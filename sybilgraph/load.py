@@ -6,6 +6,7 @@ silently, and ``rows read = rows used + rows rejected`` always holds.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from sybilgraph.engines.base import Engine
 from sybilgraph.errors import InputError
 from sybilgraph.normalize import normalize_ips
 
-__all__ = ["EXTENSIONS", "LoadStats", "Source", "discover", "load"]
+__all__ = ["EXTENSIONS", "LoadStats", "Source", "Window", "discover", "load"]
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +54,23 @@ class Source:
 
 @dataclass
 class LoadStats:
-    """Row counts of the load stage; ``read == used + rejected``."""
+    """Row counts of the load stage; ``read == used + rejected + outside_window``."""
 
     read: int = 0
     used: int = 0
     rejected: int = 0
+    #: good rows whose time lies outside the run's window: ignored, not rejected
+    outside_window: int = 0
     files: list[str] = field(default_factory=list)
     reject_reasons: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
-        return {"read": self.read, "used": self.used, "rejected": self.rejected}
+        return {
+            "read": self.read,
+            "used": self.used,
+            "rejected": self.rejected,
+            "outside_window": self.outside_window,
+        }
 
 
 def _format_of(path: Path) -> Format | None:
@@ -158,7 +166,13 @@ def _select_list(columns: list[str], config: Config, source: Source, engine: Eng
     return ", ".join(parts)
 
 
-def load(engine: Engine, sources: list[Source], config: Config) -> LoadStats:
+#: a half-open time window [start, end) in UTC
+Window = tuple[dt.datetime, dt.datetime]
+
+
+def load(
+    engine: Engine, sources: list[Source], config: Config, window: Window | None = None
+) -> LoadStats:
     """Read every source into the ``events`` table and unusable rows into ``rejects``.
 
     ``events`` has: account_id, ts (UTC timestamp), ip (canonical), ip_key (the address,
@@ -168,6 +182,9 @@ def load(engine: Engine, sources: list[Source], config: Config) -> LoadStats:
     Edge cases: blank strings count as missing; a missing optional column is all NULL;
     an account id is trimmed of surrounding whitespace; timestamps may be ISO 8601 (with
     or without zone; without is taken as UTC), epoch seconds or epoch milliseconds.
+
+    With a ``window`` [start, end), valid rows outside it are left out of ``events`` and
+    counted in ``outside_window``: they are not bad rows, so they are not rejects.
     """
     stats = LoadStats()
     raw_tables = []
@@ -230,11 +247,19 @@ def load(engine: Engine, sources: list[Source], config: Config) -> LoadStats:
     engine.create_table("checked_events", f"SELECT *, {reason} AS reason FROM parsed_events")
     engine.drop("parsed_events")
     extra_select = "".join(f", {c}" for c in extras)
+    in_window = ""
+    if window is not None:
+        start, end = (_sql_timestamp(t) for t in window)
+        in_window = f" AND ts >= TIMESTAMP '{start}' AND ts < TIMESTAMP '{end}'"
+        outside = engine.scalar(
+            f"SELECT count(*) FROM checked_events WHERE reason IS NULL AND NOT (true{in_window})"
+        )
+        stats.outside_window = int(outside or 0)  # type: ignore[call-overload]
     engine.create_table(
         "events",
         f"""SELECT account_id, ts, ip, ip_key, ip_subnet, payment_id, prompt{extra_select},
                    _file, _row
-            FROM checked_events WHERE reason IS NULL""",
+            FROM checked_events WHERE reason IS NULL{in_window}""",
     )
     engine.create_table(
         "rejects",
@@ -255,7 +280,7 @@ def load(engine: Engine, sources: list[Source], config: Config) -> LoadStats:
 
     stats.used = engine.count("events")
     stats.rejected = engine.count("rejects")
-    stats.read = stats.used + stats.rejected
+    stats.read = stats.used + stats.rejected + stats.outside_window
     if stats.rejected:
         by_reason = engine.arrow(
             "SELECT regexp_replace(reason, ':.*', '') AS kind, count(*) AS n "
@@ -266,6 +291,12 @@ def load(engine: Engine, sources: list[Source], config: Config) -> LoadStats:
         )
     if stats.read == 0:
         raise InputError("no events in input", path=", ".join(stats.files))
+    if stats.used == 0 and stats.outside_window and window is not None:
+        raise InputError(
+            f"none of the {stats.read} rows lies in the window "
+            f"{_sql_timestamp(window[0])} to {_sql_timestamp(window[1])} (end excluded)",
+            path=", ".join(stats.files),
+        )
     if stats.used == 0:
         raise InputError(
             f"none of the {stats.read} rows is usable "
@@ -307,6 +338,13 @@ def load_direct_edges(engine: Engine, path: str | Path) -> int:
     dropped = engine.count("direct_raw") - engine.count("direct_edges")
     engine.drop("direct_raw")
     return dropped
+
+
+def _sql_timestamp(moment: dt.datetime) -> str:
+    """A UTC timestamp literal; a naive datetime is taken as UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _top_reason(reasons: dict[str, int]) -> str:

@@ -29,7 +29,7 @@ from sybilgraph.errors import OutputError
 from sybilgraph.graph import build_graph
 from sybilgraph.labels import Labels, read_labels
 from sybilgraph.link import build_links, link
-from sybilgraph.load import Source, discover, frame_source, load, load_direct_edges
+from sybilgraph.load import Source, Window, discover, frame_source, load, load_direct_edges
 from sybilgraph.observe import observe
 from sybilgraph.outputs import atomic_path, prepare_out_dir, write_csv, write_json
 from sybilgraph.privacy import Pseudonymiser, pseudonymiser, value_labels
@@ -59,6 +59,7 @@ def run(
     *,
     force: bool = False,
     show_progress: bool | None = None,
+    window: Window | None = None,
 ) -> Result:
     """Run the pipeline and write its outputs folder.
 
@@ -72,6 +73,9 @@ def run(
         Where the outputs go; a temporary folder when omitted (kept until the process
         ends). An existing folder must be empty or an earlier sybilgraph output, unless
         ``force``.
+    window
+        Only events in [start, end) are used; the others are counted in
+        ``rows.outside_window`` of run.json (they are not rejects).
 
     Returns
     -------
@@ -92,7 +96,7 @@ def run(
     try:
         engine = make_engine(config.engine)
         try:
-            counts = _run_stages(engine, sources, config, labels, staging, timer)
+            counts = _run_stages(engine, sources, config, labels, staging, timer, window)
         finally:
             engine.close()
         info = {
@@ -100,6 +104,7 @@ def run(
             "version": _version("sybilgraph"),
             "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "inputs": [str(s.path) for s in sources],
+            "window": [t.isoformat() for t in window] if window else None,
             "config": config.to_dict(),
             "seed": config.seed,
             "engine": config.engine.name,
@@ -140,10 +145,17 @@ def _run_stages(
     labels: Labels,
     out: Path,
     timer: StageTimer,
+    window: Window | None = None,
 ) -> dict[str, object]:
     with timer.stage("load", "reading events"):
-        stats = load(engine, sources, config)
-    log.info("%d rows read, %d used, %d rejected", stats.read, stats.used, stats.rejected)
+        stats = load(engine, sources, config, window)
+    log.info(
+        "%d rows read, %d used, %d rejected, %d outside the window",
+        stats.read,
+        stats.used,
+        stats.rejected,
+        stats.outside_window,
+    )
     with timer.stage("observe", "fingerprinting prompts and collecting shared values"):
         observed = observe(engine, config)
         _drop_benign_accounts(engine, labels)

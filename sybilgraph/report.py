@@ -1,0 +1,453 @@
+"""The weekly batch job: run the pipeline on one period, compare it with the last one.
+
+``make_report`` writes ``OUT_DIR/<period>/`` (``2026-W16``, or ``2026-04-13_2026-04-19``
+for a window given by dates) holding the run's outputs plus:
+
+- ``report.html``: headline figures, inline SVG charts, flagged clusters, changes;
+- ``report.json``: the same facts for machines;
+- ``tracked_clusters.csv``: every cluster with its persistent ``tracked_id`` and status;
+- ``changes.csv``: new, grown, shrunk, merged, split and gone clusters;
+- ``joined.csv``: accounts that joined an already known (or confirmed) cluster.
+
+Dependability: the folder is built in a temporary folder beside its final place and
+renamed into place only when complete; the state (:mod:`sybilgraph.tracking`) is updated
+after that. A failure at any point leaves the last good report and state as they were.
+A rerun of a period compares against the period before it again, never against itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sybilgraph.config import Config
+from sybilgraph.errors import InputError
+from sybilgraph.export import _env, safe_filename
+from sybilgraph.outputs import write_csv, write_json
+from sybilgraph.pipeline import EventsInput, run
+from sybilgraph.plots import bar_chart, line_chart
+from sybilgraph.result import Result
+from sybilgraph.tracking import Period, State, Tracking, read_label_rows, replace_dir, track
+
+__all__ = ["Report", "make_report", "parse_period"]
+
+log = logging.getLogger(__name__)
+
+#: clusters whose daily requests are drawn
+TOP_DAILY = 5
+#: joined accounts listed on the page (all are in joined.csv)
+JOINED_SHOWN = 200
+SIZE_BINS = [(2, 2), (3, 5), (6, 10), (11, 20), (21, 50), (51, 100), (101, 500), (501, None)]
+CHANGE_KINDS = ["new", "grown", "shrunk", "merged", "split", "gone"]
+CHANGE_COLORS = ["#d62728", "#ff7f0e", "#1f77b4", "#9467bd", "#8c564b", "#7f7f7f"]
+
+
+@dataclass
+class Report:
+    """A finished report: its folder, the run, the tracking and the facts of report.json."""
+
+    path: Path
+    run: Result
+    tracking: Tracking
+    facts: dict[str, Any]
+
+    def __repr__(self) -> str:
+        head = self.facts["headline"]
+        return (
+            f"Report({str(self.path)!r}: {head['accounts']} accounts, "
+            f"{head['clusters']} clusters, {head['flagged_clusters']} flagged)"
+        )
+
+
+def parse_period(
+    week: str | None = None, since: str | None = None, until: str | None = None
+) -> Period:
+    """The period of an ISO week (``2026-W16``) or of two ISO dates (both inclusive).
+
+    Raises
+    ------
+    InputError
+        Neither or both forms are given, or a week or date does not parse.
+    """
+    if week and (since or until):
+        raise InputError("give either --week or --since/--until, not both")
+    if week:
+        match = re.fullmatch(r"(\d{4})-W(\d{2})", week.strip())
+        try:
+            if not match:
+                raise ValueError
+            year, number = int(match.group(1)), int(match.group(2))
+            start = dt.date.fromisocalendar(year, number, 1)
+        except ValueError:
+            raise InputError(f"--week must be an ISO week like 2026-W16, not {week!r}") from None
+        return Period(f"{year:04d}-W{number:02d}", start, start + dt.timedelta(days=6))
+    if not (since and until):
+        raise InputError("give --week, or both --since and --until")
+    try:
+        first = dt.date.fromisoformat(since)
+        last = dt.date.fromisoformat(until)
+    except ValueError:
+        raise InputError(
+            f"--since and --until must be dates like 2026-04-13, not {since!r}/{until!r}"
+        ) from None
+    if last < first:
+        raise InputError(f"--until {until} is before --since {since}")
+    return Period(f"{first.isoformat()}_{last.isoformat()}", first, last)
+
+
+def make_report(
+    events: EventsInput,
+    period: Period,
+    state_dir: str | Path,
+    out_dir: str | Path,
+    config: Config | None = None,
+    *,
+    labels: str | Path | None = None,
+    show_progress: bool | None = None,
+) -> Report:
+    """Run the pipeline on ``period``'s events, track clusters, write the report folder.
+
+    Parameters
+    ----------
+    events
+        Input files or folders (events outside the period are ignored and counted).
+    period
+        See :func:`parse_period`.
+    state_dir
+        The tracking state; created on a first run.
+    out_dir
+        The report goes to ``out_dir/<period name>``, replacing an earlier one.
+    labels
+        A labels file. The config's ``labels`` file, ``out_dir/labels.csv`` (where
+        ``sybilgraph label`` writes for a report's run) and every verdict kept in the
+        state are read as well; for the same target the last one read wins.
+    """
+    config = config or Config()
+    state = State(state_dir)
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{period.name}.", suffix=".tmp", dir=root))
+    labels_tmp = building.with_name(building.name + ".labels.csv")
+    try:
+        given = pd.concat(
+            [
+                state.labels(),
+                read_label_rows(config.labels),
+                read_label_rows(root / "labels.csv"),
+                read_label_rows(labels),
+            ],
+            ignore_index=True,
+        ).drop_duplicates(ignore_index=True)
+        previous = state.previous(period)
+        known_ids = state.tracked_ids_of()
+        verdicts = _tracked_verdicts(given, known_ids)
+        _labels_for_run(given, verdicts, previous).to_csv(labels_tmp, index=False)
+        result = run(
+            events,
+            dataclasses.replace(config, labels=str(labels_tmp)),
+            building,
+            force=True,
+            show_progress=show_progress,
+            window=period.window,
+        )
+        members = result.accounts.loc[result.accounts["cluster_id"] != ""]
+        tracking = track(
+            members[["account_id", "cluster_id"]],
+            previous,
+            next_id=previous.next_id if previous else 1,
+        )
+        tracked = dict(
+            zip(tracking.clusters["cluster_id"], tracking.clusters["tracked_id"], strict=True)
+        )
+        verdicts = _tracked_verdicts(given, {**known_ids, **tracked})
+        table = _cluster_table(result, tracking, verdicts, given)
+        tracking.joined["confirmed"] = (
+            tracking.joined["cluster_id"]
+            .map(dict(zip(table["cluster_id"], table["verdict"] == "sybil", strict=True)))
+            .fillna(False)
+            .astype(bool)
+        )
+        daily = _daily_requests(events, config, members, table, period)
+        facts = _facts(result, period, tracking, table, daily)
+        write_csv(table, building / "tracked_clusters.csv")
+        write_csv(tracking.changes, building / "changes.csv")
+        write_csv(tracking.joined, building / "joined.csv")
+        write_json(facts, building / "report.json")
+        _write_html(facts, table, tracking, building)
+        final = root / period.name
+        replace_dir(building, final)
+        state.save(
+            period,
+            tracking,
+            clusters=table[["tracked_id", "cluster_id", "size", "flagged", "score"]],
+            members=members[["account_id", "cluster_id"]]
+            .assign(tracked_id=lambda f: f["cluster_id"].map(tracked))[["account_id", "tracked_id"]]
+            .sort_values("account_id"),
+            labels=given,
+        )
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+        labels_tmp.unlink(missing_ok=True)
+    log.info("report in %s", final)
+    return Report(final, Result(final), tracking, facts)
+
+
+def _tracked_verdicts(given: pd.DataFrame, tracked_ids: dict[str, str]) -> dict[str, str]:
+    """tracked_id to verdict, from cluster labels given by cluster id or tracked id."""
+    verdicts: dict[str, str] = {}
+    rows = given[(given["account_id"] == "") & (given["cluster_id"] != "")]
+    for cluster_id, verdict in zip(rows["cluster_id"], rows["verdict"], strict=True):
+        tracked_id = tracked_ids.get(cluster_id, cluster_id if cluster_id[:1] == "T" else None)
+        if tracked_id is not None:
+            verdicts[tracked_id] = verdict.strip().lower()
+    return verdicts
+
+
+def _labels_for_run(given: pd.DataFrame, verdicts: dict[str, str], previous: Any) -> pd.DataFrame:
+    """The labels handed to the pipeline: those given, plus carried sybil clusters.
+
+    A cluster confirmed sybil in an earlier period may come back under another cluster
+    id; its members of the previous period are handed on as confirmed sybil accounts, so
+    the cluster they are in ranks first and says so.
+    """
+    if previous is None:
+        return given
+    sybil = {t for t, v in verdicts.items() if v == "sybil"}
+    carried = previous.members[previous.members["tracked_id"].isin(sybil)]
+    if carried.empty:
+        return given
+    extra = pd.DataFrame(
+        {
+            "account_id": carried["account_id"],
+            "verdict": "sybil",
+            "note": "carried: member of confirmed cluster " + carried["tracked_id"],
+        }
+    )
+    return pd.concat([given, extra], ignore_index=True).fillna("")
+
+
+def _cluster_table(
+    result: Result, tracking: Tracking, verdicts: dict[str, str], given: pd.DataFrame
+) -> pd.DataFrame:
+    """The run's clusters, ranked, with tracked id, status and verdict."""
+    clusters = result.clusters
+    base = clusters[["cluster_id", "rank", "score", "flagged", "reasons"]]
+    table = base.merge(tracking.clusters, on="cluster_id", how="left")
+    sybil_accounts = set(given.loc[given["verdict"].str.lower() == "sybil", "account_id"]) - {""}
+    members = result.accounts[result.accounts["cluster_id"] != ""]
+    with_sybil = set(members.loc[members["account_id"].isin(sybil_accounts), "cluster_id"])
+    table["verdict"] = [
+        verdicts.get(t, "sybil" if c in with_sybil else "")
+        for t, c in zip(table["tracked_id"], table["cluster_id"], strict=True)
+    ]
+    columns = [
+        "tracked_id",
+        "cluster_id",
+        "rank",
+        "status",
+        "size",
+        "previous_size",
+        "previous_ids",
+        "score",
+        "flagged",
+        "verdict",
+        "reasons",
+    ]
+    return table[columns].sort_values("rank").reset_index(drop=True)
+
+
+def _daily_requests(
+    events: EventsInput,
+    config: Config,
+    members: pd.DataFrame,
+    table: pd.DataFrame,
+    period: Period,
+) -> dict[str, list[int]]:
+    """Requests per day of the top flagged clusters, by tracked id.
+
+    The run keeps no per-day counts, so the period's events are loaded once more (the
+    load stage only, a small share of a run's time).
+    """
+    top = table[table["flagged"]].head(TOP_DAILY)
+    if top.empty:
+        return {}
+    from sybilgraph.engines import make_engine
+    from sybilgraph.load import load
+    from sybilgraph.pipeline import _sources
+
+    engine = make_engine(config.engine)
+    try:
+        load(engine, _sources(events), config, period.window)
+        import pyarrow as pa
+
+        chosen = members[members["cluster_id"].isin(top["cluster_id"])]
+        engine.register(
+            "report_members",
+            pa.table(
+                {
+                    "account_id": pa.array(chosen["account_id"].astype(str), pa.string()),
+                    "cluster_id": pa.array(chosen["cluster_id"].astype(str), pa.string()),
+                }
+            ),
+        )
+        counts = engine.arrow(
+            "SELECT m.cluster_id, CAST(CAST(e.ts AS DATE) AS VARCHAR) AS day, count(*) AS n "
+            "FROM events e JOIN report_members m ON e.account_id = m.account_id "
+            "GROUP BY 1, 2"
+        ).to_pandas()
+    finally:
+        engine.close()
+    days = [d.isoformat() for d in period.days]
+    series: dict[str, list[int]] = {}
+    for cluster_id, tracked_id in zip(top["cluster_id"], top["tracked_id"], strict=True):
+        per_day = counts[counts["cluster_id"] == cluster_id].set_index("day")["n"]
+        series[str(tracked_id)] = [int(per_day.get(d, 0)) for d in days]
+    return series
+
+
+def _size_bins(sizes: pd.Series) -> dict[str, int]:
+    out = {}
+    for low, high in SIZE_BINS:
+        label = f"{low}" if low == high else f"{low}+" if high is None else f"{low}-{high}"
+        hit = sizes >= low if high is None else (sizes >= low) & (sizes <= high)
+        out[label] = int(hit.sum())
+    return out
+
+
+def _score_bins(scores: pd.Series) -> dict[str, int]:
+    edges = [i / 10 for i in range(11)]
+    out = {}
+    for i in range(10):
+        low, high = edges[i], edges[i + 1]
+        hit = (scores >= low) & ((scores < high) if i < 9 else (scores <= high))
+        out[f"{low:.1f}"] = int(hit.sum())
+    return out
+
+
+def _facts(
+    result: Result,
+    period: Period,
+    tracking: Tracking,
+    table: pd.DataFrame,
+    daily: dict[str, list[int]],
+) -> dict[str, Any]:
+    info = result.info
+    accounts = result.accounts
+    flagged_ids = set(table.loc[table["flagged"], "cluster_id"])
+    requests = int(info["rows"]["used"])
+    flagged_requests = int(accounts.loc[accounts["cluster_id"].isin(flagged_ids), "requests"].sum())
+    flagged = table[table["flagged"]]
+    return {
+        "period": {
+            "name": period.name,
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+        },
+        "compared_with": tracking.previous,
+        "rows": info["rows"],
+        "headline": {
+            "accounts": len(accounts),
+            "requests": requests,
+            "clusters": len(table),
+            "flagged_clusters": len(flagged),
+            "accounts_in_flagged_clusters": int(flagged["size"].sum()),
+            "flagged_request_share": round(flagged_requests / requests, 4) if requests else 0.0,
+        },
+        "changes": {kind: int((tracking.changes["change"] == kind).sum()) for kind in CHANGE_KINDS}
+        | {
+            "joined_accounts": len(tracking.joined),
+            "joined_confirmed": int(tracking.joined["confirmed"].sum()),
+        },
+        "change_list": tracking.changes.to_dict("records"),
+        "size_distribution": _size_bins(table["size"]),
+        "score_distribution": _score_bins(table["score"]),
+        "daily_requests": {"days": [d.isoformat() for d in period.days], "clusters": daily},
+        "flagged": [
+            {k: _plain(v) for k, v in rec.items()}
+            for rec in flagged.drop(columns=["previous_ids"]).to_dict("records")
+        ],
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _write_html(facts: dict[str, Any], table: pd.DataFrame, tracking: Tracking, out: Path) -> None:
+    head = facts["headline"]
+    figures = [
+        ("accounts", f"{head['accounts']:,}"),
+        ("requests", f"{head['requests']:,}"),
+        ("clusters", f"{head['clusters']:,}"),
+        ("flagged clusters", f"{head['flagged_clusters']:,}"),
+        ("requests from flagged clusters", f"{head['flagged_request_share']:.1%}"),
+        ("outside the window", f"{facts['rows'].get('outside_window', 0):,}"),
+    ]
+    sizes = facts["size_distribution"]
+    scores = facts["score_distribution"]
+    changes = facts["changes"]
+    daily = facts["daily_requests"]
+    charts = [
+        ("Cluster sizes", bar_chart(list(sizes), list(sizes.values()), title="clusters by size")),
+        (
+            "Scores",
+            bar_chart(
+                list(scores),
+                list(scores.values()),
+                title="clusters by score",
+                colors=["#1f77b4"] * 5 + ["#d62728"] * 5,
+            ),
+        ),
+        (
+            "Daily requests of the top flagged clusters",
+            line_chart(
+                [d[5:] for d in daily["days"]],
+                list(daily["clusters"].items()),
+                title="requests per day",
+            ),
+        ),
+        (
+            "Changes since " + (facts["compared_with"] or "(first report)"),
+            bar_chart(
+                [*CHANGE_KINDS, "joined"],
+                [changes[k] for k in CHANGE_KINDS] + [changes["joined_accounts"]],
+                title="changes",
+                colors=[*CHANGE_COLORS, "#17becf"],
+            ),
+        ),
+    ]
+    flagged = table[table["flagged"]]
+    rows = []
+    for rec in flagged.to_dict("records"):
+        page = out / "clusters" / f"{safe_filename(str(rec['cluster_id']))}.html"
+        link = page.relative_to(out).as_posix() if page.exists() else None
+        rows.append({**rec, "link": link, "score": f"{rec['score']:.3f}"})
+    joined = tracking.joined.head(JOINED_SHOWN).to_dict("records")
+    html = (
+        _env()
+        .get_template("report.html.j2")
+        .render(
+            title=f"sybilgraph report {facts['period']['name']}",
+            facts=facts,
+            figures=figures,
+            charts=charts,
+            flagged=rows,
+            changes=tracking.changes.to_dict("records"),
+            joined=joined,
+            joined_total=len(tracking.joined),
+        )
+    )
+    target = out / "report.html"
+    tmp = target.with_name(f".report.html.{os.getpid()}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, target)

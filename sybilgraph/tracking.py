@@ -1,0 +1,442 @@
+"""Week-over-week cluster tracking: persistent ids, and what changed since last time.
+
+The state folder remembers each period's clusters, so that next period's clusters can be
+matched to them::
+
+    STATE_DIR/
+      state.json                      {"format_version": 1, "tool": "sybilgraph-report-state"}
+      labels.csv                      every verdict given so far (carried forward)
+      periods/<period>/period.json    name, start, end, next_id
+      periods/<period>/members.csv    account_id, tracked_id
+      periods/<period>/clusters.csv   tracked_id, cluster_id, size, flagged, score
+
+**Matching rule.** A cluster of this period and one of the previous period are *linked*
+when they share at least ``MIN_SHARED`` (2) accounts and the shared accounts make up at
+least ``MIN_OVERLAP`` (half) of the smaller of the two (the overlap coefficient). Linked
+pairs are then matched one to one, greedily: most shared accounts first, then higher
+Jaccard, then the smaller tracked id, then the smaller cluster id, so ties always break
+the same way. A matched cluster keeps the previous cluster's tracked id; any other cluster
+gets the next free id (``T00001``, ``T00002``, ...).
+
+**Changes.** A cluster linked to no previous cluster is *new*; a previous cluster linked
+to no current one is *gone*; a cluster linked to two or more previous clusters is
+*merged*; clusters sharing one previous cluster are its *split* parts; a one-to-one match
+is *grown* (at least 20% and 2 accounts larger), *shrunk* (as much smaller) or *steady*.
+Accounts of a linked cluster that were in none of its previous clusters have *joined* a
+known cluster; *confirmed* when the cluster carries a sybil verdict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sybilgraph.errors import StateError
+from sybilgraph.labels import LABEL_COLUMNS
+from sybilgraph.outputs import write_csv, write_json
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Period",
+    "Snapshot",
+    "State",
+    "Tracking",
+    "track",
+]
+
+FORMAT_VERSION = 1
+STATE_TOOL = "sybilgraph-report-state"
+MIN_SHARED = 2
+MIN_OVERLAP = 0.5
+GROWTH = 0.2
+STATUS_ORDER = ["new", "merged", "split", "grown", "shrunk", "steady"]
+
+
+@dataclass(frozen=True)
+class Period:
+    """A reporting window of whole days, ``start`` to ``end`` inclusive (UTC)."""
+
+    name: str
+    start: dt.date
+    end: dt.date
+
+    @property
+    def window(self) -> tuple[dt.datetime, dt.datetime]:
+        """The half-open time window [start 00:00, day after end 00:00)."""
+        begin = dt.datetime.combine(self.start, dt.time(), tzinfo=dt.UTC)
+        stop = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        return begin, stop
+
+    @property
+    def days(self) -> list[dt.date]:
+        n = (self.end - self.start).days + 1
+        return [self.start + dt.timedelta(days=i) for i in range(n)]
+
+
+@dataclass
+class Snapshot:
+    """One period's clusters as the state remembers them."""
+
+    period: Period
+    next_id: int
+    members: pd.DataFrame  # account_id, tracked_id
+    clusters: pd.DataFrame  # tracked_id, cluster_id, size, flagged, score
+
+
+@dataclass
+class Tracking:
+    """This period's clusters matched to the previous period's."""
+
+    clusters: pd.DataFrame  # cluster_id, tracked_id, status, size, previous_size, previous_ids
+    changes: pd.DataFrame  # change, tracked_id, cluster_id, size, previous_size, related
+    joined: pd.DataFrame  # account_id, cluster_id, tracked_id, confirmed
+    next_id: int
+    previous: str | None  # name of the period compared against
+
+
+def _tracked(number: int) -> str:
+    return f"T{number:05d}"
+
+
+def track(
+    current: pd.DataFrame,
+    previous: Snapshot | None,
+    *,
+    next_id: int = 1,
+    verdicts: dict[str, str] | None = None,
+) -> Tracking:
+    """Match this period's clusters to the previous period's (see the module's rule).
+
+    Parameters
+    ----------
+    current
+        account_id, cluster_id: the members of this period's clusters.
+    previous
+        The previous period's snapshot, or None on a first run (every cluster is new).
+    next_id
+        The first free tracked id number.
+    verdicts
+        tracked_id to verdict ("sybil" or "benign"), carried from earlier periods.
+    """
+    verdicts = verdicts or {}
+    current = current[["account_id", "cluster_id"]].astype(str)
+    sizes = current.groupby("cluster_id").size().rename("size")
+    if previous is not None:
+        before = previous.members[["account_id", "tracked_id"]].astype(str)
+    else:
+        before = pd.DataFrame({"account_id": pd.Series(dtype=str), "tracked_id": []})
+    prev_sizes = before.groupby("tracked_id").size().rename("previous_size")
+    pairs = current.merge(before, on="account_id")
+    shared = pairs.groupby(["cluster_id", "tracked_id"]).size().rename("shared").reset_index()
+    shared = shared.join(sizes, on="cluster_id").join(prev_sizes, on="tracked_id")
+    smaller = shared[["size", "previous_size"]].min(axis=1)
+    union = shared["size"] + shared["previous_size"] - shared["shared"]
+    shared["jaccard"] = shared["shared"] / union
+    links = shared[(shared["shared"] >= MIN_SHARED) & (shared["shared"] >= MIN_OVERLAP * smaller)]
+    links = links.sort_values(
+        ["shared", "jaccard", "tracked_id", "cluster_id"], ascending=[False, False, True, True]
+    )
+
+    matched: dict[str, str] = {}
+    taken: set[str] = set()
+    for cluster_id, tracked_id in zip(links["cluster_id"], links["tracked_id"], strict=True):
+        if cluster_id not in matched and tracked_id not in taken:
+            matched[cluster_id] = tracked_id
+            taken.add(tracked_id)
+
+    prev_links = _grouped(links, "cluster_id", "tracked_id")
+    cur_links = _grouped(links, "tracked_id", "cluster_id")
+    rows = []
+    for cluster_id in sorted(sizes.index):
+        size = int(sizes[cluster_id])
+        linked_prev: list[str] = prev_links.get(cluster_id, [])
+        tracked_id = matched.get(cluster_id)
+        if tracked_id is None:
+            tracked_id = _tracked(next_id)
+            next_id += 1
+        previous_size = int(sum(prev_sizes[t] for t in linked_prev)) if linked_prev else 0
+        if not linked_prev:
+            status = "new"
+        elif len(linked_prev) > 1:
+            status = "merged"
+        elif len(cur_links[linked_prev[0]]) > 1:
+            status = "split"
+        elif size >= previous_size * (1 + GROWTH) and size - previous_size >= 2:
+            status = "grown"
+        elif size <= previous_size * (1 - GROWTH) and previous_size - size >= 2:
+            status = "shrunk"
+        else:
+            status = "steady"
+        rows.append(
+            {
+                "cluster_id": cluster_id,
+                "tracked_id": tracked_id,
+                "status": status,
+                "size": size,
+                "previous_size": previous_size,
+                "previous_ids": " ".join(linked_prev),
+            }
+        )
+    clusters = pd.DataFrame(
+        rows,
+        columns=["cluster_id", "tracked_id", "status", "size", "previous_size", "previous_ids"],
+    )
+    changes = _changes(clusters, cur_links, prev_sizes, matched)
+    joined = _joined(current, before, clusters, prev_links, verdicts)
+    return Tracking(
+        clusters=clusters,
+        changes=changes,
+        joined=joined,
+        next_id=next_id,
+        previous=previous.period.name if previous is not None else None,
+    )
+
+
+def _grouped(links: pd.DataFrame, key: str, value: str) -> dict[str, list[str]]:
+    """key to the sorted values linked to it."""
+    grouped: dict[str, list[str]] = {}
+    for k, v in zip(links[key], links[value], strict=True):
+        grouped.setdefault(str(k), []).append(str(v))
+    return {k: sorted(v) for k, v in grouped.items()}
+
+
+def _changes(
+    clusters: pd.DataFrame,
+    cur_links: dict[str, list[str]],
+    prev_sizes: pd.Series,
+    matched: dict[str, str],
+) -> pd.DataFrame:
+    rows = []
+    size_of = dict(zip(clusters["cluster_id"], clusters["size"], strict=True))
+    tracked_of = dict(zip(clusters["cluster_id"], clusters["tracked_id"], strict=True))
+    for rec in clusters.itertuples(index=False):
+        if rec.status in ("new", "merged", "grown", "shrunk"):
+            rows.append(
+                {
+                    "change": rec.status,
+                    "tracked_id": rec.tracked_id,
+                    "cluster_id": rec.cluster_id,
+                    "size": rec.size,
+                    "previous_size": rec.previous_size,
+                    "related": rec.previous_ids,
+                }
+            )
+    for tracked_id in sorted(prev_sizes.index):
+        parts = cur_links.get(tracked_id, [])
+        if not parts:
+            rows.append(
+                {
+                    "change": "gone",
+                    "tracked_id": tracked_id,
+                    "cluster_id": "",
+                    "size": 0,
+                    "previous_size": int(prev_sizes[tracked_id]),
+                    "related": "",
+                }
+            )
+        elif len(parts) > 1:
+            rows.append(
+                {
+                    "change": "split",
+                    "tracked_id": tracked_id,
+                    "cluster_id": " ".join(parts),
+                    "size": int(sum(size_of[p] for p in parts)),
+                    "previous_size": int(prev_sizes[tracked_id]),
+                    "related": " ".join(sorted(tracked_of[p] for p in parts)),
+                }
+            )
+    order = {name: i for i, name in enumerate(["new", "grown", "shrunk", "merged", "split"])}
+    order["gone"] = len(order)
+    frame = pd.DataFrame(
+        rows, columns=["change", "tracked_id", "cluster_id", "size", "previous_size", "related"]
+    )
+    frame["_order"] = frame["change"].map(order)
+    frame = frame.sort_values(["_order", "tracked_id"]).drop(columns="_order")
+    return frame.reset_index(drop=True)
+
+
+def _joined(
+    current: pd.DataFrame,
+    before: pd.DataFrame,
+    clusters: pd.DataFrame,
+    prev_links: dict[str, list[str]],
+    verdicts: dict[str, str],
+) -> pd.DataFrame:
+    """Accounts now in a known cluster that were in none of its previous clusters."""
+    rows = []
+    known_members = before.groupby("tracked_id")["account_id"].apply(set).to_dict()
+    tracked = clusters.set_index("cluster_id")["tracked_id"].to_dict()
+    for cluster_id, members in current.groupby("cluster_id")["account_id"]:
+        linked = prev_links.get(str(cluster_id), [])
+        if not linked:
+            continue
+        seen: set[str] = set().union(*(known_members[t] for t in linked))
+        tracked_id = tracked[cluster_id]
+        confirmed = verdicts.get(tracked_id) == "sybil"
+        for account in sorted(set(members) - seen):
+            rows.append(
+                {
+                    "account_id": account,
+                    "cluster_id": cluster_id,
+                    "tracked_id": tracked_id,
+                    "confirmed": confirmed,
+                }
+            )
+    frame = pd.DataFrame(rows, columns=["account_id", "cluster_id", "tracked_id", "confirmed"])
+    return frame.sort_values(["tracked_id", "account_id"]).reset_index(drop=True)
+
+
+class State:
+    """The state folder of the weekly report (see the module docstring for its layout)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._check()
+
+    def _check(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise StateError(f"{self.path}: state path exists and is not a folder")
+        marker = self.path / "state.json"
+        if not marker.exists():
+            if self.path.is_dir() and any(
+                p for p in self.path.iterdir() if not p.name.startswith(".")
+            ):
+                raise StateError(
+                    f"{self.path}: folder is not empty and has no state.json; "
+                    "not a sybilgraph state folder"
+                )
+            return
+        try:
+            data = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StateError(f"{marker}: cannot read state: {exc}") from None
+        version = data.get("format_version") if isinstance(data, dict) else None
+        if version != FORMAT_VERSION:
+            raise StateError(
+                f"{marker}: state format_version {version!r} is not supported by this "
+                f"sybilgraph (it reads version {FORMAT_VERSION}); use a matching sybilgraph "
+                "version or start a new state folder"
+            )
+
+    # -- reading -------------------------------------------------------------------
+
+    def periods(self) -> list[Period]:
+        """The periods remembered, oldest first."""
+        found = []
+        root = self.path / "periods"
+        if not root.is_dir():
+            return []
+        for folder in sorted(root.iterdir()):
+            meta = folder / "period.json"
+            if folder.name.startswith(".") or not meta.is_file():
+                continue
+            data = json.loads(meta.read_text(encoding="utf-8"))
+            found.append(
+                Period(
+                    data["name"],
+                    dt.date.fromisoformat(data["start"]),
+                    dt.date.fromisoformat(data["end"]),
+                )
+            )
+        return sorted(found, key=lambda p: (p.start, p.end, p.name))
+
+    def snapshot(self, period: Period) -> Snapshot:
+        folder = self.path / "periods" / period.name
+        try:
+            data = json.loads((folder / "period.json").read_text(encoding="utf-8"))
+            members = pd.read_csv(folder / "members.csv", dtype=str, keep_default_na=False)
+            clusters = pd.read_csv(
+                folder / "clusters.csv",
+                dtype={"tracked_id": str, "cluster_id": str},
+                keep_default_na=False,
+            )
+        except (OSError, ValueError, KeyError) as exc:
+            raise StateError(f"{folder}: damaged state snapshot: {exc}") from None
+        return Snapshot(period, int(data["next_id"]), members, clusters)
+
+    def previous(self, period: Period) -> Snapshot | None:
+        """The latest snapshot of a period that starts before ``period``; None if none."""
+        earlier = [p for p in self.periods() if p.start < period.start and p.name != period.name]
+        return self.snapshot(earlier[-1]) if earlier else None
+
+    def labels(self) -> pd.DataFrame:
+        """Every verdict given so far (the columns of a labels file)."""
+        return read_label_rows(self.path / "labels.csv")
+
+    def tracked_ids_of(self) -> dict[str, str]:
+        """cluster_id to tracked_id over every period remembered, newest winning."""
+        mapping: dict[str, str] = {}
+        for period in self.periods():
+            clusters = self.snapshot(period).clusters
+            mapping.update(zip(clusters["cluster_id"], clusters["tracked_id"], strict=True))
+        return mapping
+
+    # -- writing -------------------------------------------------------------------
+
+    def save(
+        self,
+        period: Period,
+        tracking: Tracking,
+        clusters: pd.DataFrame,
+        members: pd.DataFrame,
+        labels: pd.DataFrame,
+    ) -> None:
+        """Remember this period: snapshot first (renamed into place), then labels, marker.
+
+        ``clusters`` has tracked_id, cluster_id, size, flagged, score; ``members`` has
+        account_id, tracked_id.
+        """
+        root = self.path / "periods"
+        root.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{period.name}.", suffix=".tmp", dir=root))
+        try:
+            write_json(
+                {
+                    "name": period.name,
+                    "start": period.start.isoformat(),
+                    "end": period.end.isoformat(),
+                    "next_id": tracking.next_id,
+                    "format_version": FORMAT_VERSION,
+                },
+                building / "period.json",
+            )
+            write_csv(members, building / "members.csv")
+            write_csv(clusters, building / "clusters.csv")
+            replace_dir(building, root / period.name)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+        write_csv(labels, self.path / "labels.csv")
+        write_json({"format_version": FORMAT_VERSION, "tool": STATE_TOOL}, self.path / "state.json")
+
+
+def read_label_rows(path: str | Path | None) -> pd.DataFrame:
+    """A labels file as raw rows with every label column (empty when absent)."""
+    if path is None or not Path(path).is_file():
+        return pd.DataFrame(columns=LABEL_COLUMNS)
+    from sybilgraph.labels import read_labels
+
+    read_labels(path)  # refuses bad verdicts with the file and row named
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in LABEL_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = ""
+    return frame[LABEL_COLUMNS]
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Rename ``new`` to ``target``, replacing an existing folder with two renames."""
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+        os.replace(new, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, target)

@@ -1,0 +1,499 @@
+"""The weekly report: two consecutive weeks, tracking, reruns, crashes and bad state.
+
+Week 16 (2026-04-13..19) is the hand-built log of conftest: ring A (a1..a6, prepaid cards),
+ring B (b1..b5, one translation template), a household, an office, carrier NAT, solos.
+Week 17 repeats it seven days later, with ring B grown by b6 and b7 (same template; more
+would make the template a hub, held by over 2% of the accounts) and a new ring D (d1..d6,
+one card, one review template). Both weeks sit in one pair of files, so
+each report must keep only its own week's events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from sybilgraph import pipeline
+from sybilgraph.cli import main
+from sybilgraph.tracking import Period, Snapshot, track
+from tests.conftest import hand_events
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+TABLES = [
+    "accounts.csv",
+    "clusters.csv",
+    "hubs.csv",
+    "rejects.csv",
+    "tracked_clusters.csv",
+    "changes.csv",
+    "joined.csv",
+]
+
+
+def _week_two() -> pd.DataFrame:
+    events = hand_events()
+    ts = pd.to_datetime(events["ts"]) + pd.Timedelta(days=7)
+    events["ts"] = ts.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    extra: list[dict[str, object]] = []
+    for i in range(6, 8):  # ring B grows: same kind of prompts, own residential IPs
+        for r in range(30):
+            extra.append(
+                {
+                    "account_id": f"b{i}",
+                    "ts": f"2026-04-2{1 + r % 5}T0{r % 10}:1{i}:00Z",
+                    "ip": f"81.{20 + i}.{r % 7}.{10 + i}",
+                    "payment_id": None,
+                    "prompt": "Translate the following sentence into French: "
+                    f"'sentence {i} {r}' now",
+                }
+            )
+    for i in range(1, 7):  # ring D first appears
+        for r in range(30):
+            extra.append(
+                {
+                    "account_id": f"d{i}",
+                    "ts": f"2026-04-2{2 + r % 3}T1{r % 10}:0{i}:00Z",
+                    "ip": f"198.18.0.{1 + (i + r) % 2}",
+                    "payment_id": "pm_ringD",
+                    "prompt": f"Write a product review of gadget number {i * 11 + r} now",
+                }
+            )
+    return pd.concat([events, pd.DataFrame(extra)], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    folder = tmp_path_factory.mktemp("events")
+    hand_events().to_csv(folder / "week16.csv", index=False)
+    _week_two().to_csv(folder / "week17.csv", index=False)
+    return [str(folder / "week16.csv"), str(folder / "week17.csv")]
+
+
+def _report(inputs: list[str], base: Path, *args: str) -> Any:
+    runner = CliRunner()
+    return runner.invoke(
+        main,
+        ["report", *inputs, "--state", str(base / "state"), "--out", str(base / "out"), *args],
+    )
+
+
+@pytest.fixture(scope="module")
+def two_weeks(inputs: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Weeks 16 and 17 reported in order into one state and one output folder."""
+    base = tmp_path_factory.mktemp("weekly")
+    for week in ("2026-W16", "2026-W17"):
+        done = _report(inputs, base, "--week", week)
+        assert done.exit_code == 0, done.output
+    return base
+
+
+def _copy(base: Path, tmp_path: Path) -> Path:
+    shutil.copytree(base, tmp_path / "copy")
+    return tmp_path / "copy"
+
+
+def _tracked(base: Path, week: str) -> pd.DataFrame:
+    return pd.read_csv(base / "out" / week / "tracked_clusters.csv", keep_default_na=False)
+
+
+def _ring(table: pd.DataFrame, accounts: pd.DataFrame, member: str) -> pd.Series:
+    cluster_id = accounts.loc[accounts["account_id"] == member, "cluster_id"].item()
+    return table[table["cluster_id"] == cluster_id].iloc[0]
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_tracking_over_two_weeks(two_weeks: Path) -> None:
+    out = two_weeks / "out"
+    w16, w17 = _tracked(two_weeks, "2026-W16"), _tracked(two_weeks, "2026-W17")
+    acc16 = pd.read_csv(out / "2026-W16" / "accounts.csv", keep_default_na=False)
+    acc17 = pd.read_csv(out / "2026-W17" / "accounts.csv", keep_default_na=False)
+    assert set(w16["status"]) == {"new"}  # first report: nothing to compare with
+
+    ring_a16, ring_a17 = _ring(w16, acc16, "a1"), _ring(w17, acc17, "a1")
+    ring_b16, ring_b17 = _ring(w16, acc16, "b1"), _ring(w17, acc17, "b1")
+    ring_d = _ring(w17, acc17, "d1")
+    # rings spanning both weeks keep their persistent id
+    assert ring_a17["tracked_id"] == ring_a16["tracked_id"]
+    assert ring_a17["status"] == "steady"
+    assert ring_b17["tracked_id"] == ring_b16["tracked_id"]
+    assert (ring_b17["status"], ring_b17["size"], ring_b17["previous_size"]) == ("grown", 7, 5)
+    # the ring that first appears in week 17 gets a fresh id
+    assert ring_d["status"] == "new"
+    assert ring_d["tracked_id"] not in set(w16["tracked_id"])
+    assert bool(ring_d["flagged"])
+
+    changes = pd.read_csv(out / "2026-W17" / "changes.csv", keep_default_na=False)
+    kinds = dict(zip(changes["tracked_id"], changes["change"], strict=True))
+    assert kinds == {ring_b17["tracked_id"]: "grown", ring_d["tracked_id"]: "new"}
+    joined = pd.read_csv(out / "2026-W17" / "joined.csv", keep_default_na=False)
+    assert sorted(joined["account_id"]) == ["b6", "b7"]
+    assert set(joined["tracked_id"]) == {ring_b17["tracked_id"]}
+
+    facts = json.loads((out / "2026-W17" / "report.json").read_text())
+    assert facts["compared_with"] == "2026-W16"
+    assert facts["changes"]["new"] == 1 and facts["changes"]["grown"] == 1
+    assert facts["changes"]["joined_accounts"] == 2
+    assert facts["headline"]["flagged_clusters"] == 3
+    assert 0.3 < facts["headline"]["flagged_request_share"] < 0.6
+    assert {f["tracked_id"] for f in facts["flagged"]} == {
+        ring_a17["tracked_id"],
+        ring_b17["tracked_id"],
+        ring_d["tracked_id"],
+    }
+    # daily requests of the flagged clusters, one figure per day of the week
+    daily = facts["daily_requests"]
+    assert len(daily["days"]) == 7 and daily["days"][0] == "2026-04-20"
+    assert sum(daily["clusters"][ring_d["tracked_id"]]) == 180
+
+
+def test_window_counts_outside_events(two_weeks: Path) -> None:
+    week16, week17 = len(hand_events()), len(_week_two())
+    for week, used in (("2026-W16", week16), ("2026-W17", week17)):
+        info = json.loads((two_weeks / "out" / week / "run.json").read_text())
+        rows = info["rows"]
+        assert rows["used"] == used
+        assert rows["outside_window"] == week16 + week17 - used
+        assert rows["read"] == rows["used"] + rows["rejected"] + rows["outside_window"]
+        assert rows["rejected"] == 0  # outside the window is not bad
+        facts = json.loads((two_weeks / "out" / week / "report.json").read_text())
+        assert facts["rows"] == rows
+
+
+def test_rerun_is_identical_and_compares_with_the_week_before(
+    two_weeks: Path, inputs: list[str], tmp_path: Path
+) -> None:
+    base = _copy(two_weeks, tmp_path)
+    before = (base / "out" / "2026-W17").resolve()
+    tables = {name: (before / name).read_bytes() for name in TABLES}
+    done = _report(inputs, base, "--week", "2026-W17")
+    assert done.exit_code == 0, done.output
+    for name in TABLES:
+        assert (before / name).read_bytes() == tables[name], name
+    facts = json.loads((before / "report.json").read_text())
+    assert facts["compared_with"] == "2026-W16"  # not against itself
+    assert facts["changes"]["grown"] == 1
+    assert sorted(p.name for p in (base / "state" / "periods").iterdir()) == [
+        "2026-W16",
+        "2026-W17",
+    ]
+
+
+@pytest.mark.parametrize(
+    "target", ["sybilgraph.pipeline.score_clusters", "sybilgraph.report._write_html"]
+)
+def test_crash_leaves_last_report_and_state(
+    two_weeks: Path,
+    inputs: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    target: str,
+) -> None:
+    base = _copy(two_weeks, tmp_path)
+    out_before = _digests(base / "out")
+    state_before = _digests(base / "state")
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(target, boom)
+    done = _report(inputs, base, "--week", "2026-W17")
+    assert done.exit_code == 1
+    assert done.output.strip().splitlines()[-1] == (
+        "sybilgraph: error: internal error: RuntimeError: disk on fire "
+        "(rerun with --debug for the traceback)"
+    )
+    assert "Traceback" not in done.output
+    assert _digests(base / "out") == out_before
+    assert _digests(base / "state") == state_before
+    leftovers = [p.name for p in (base / "out").iterdir() if p.name.startswith(".")]
+    leftovers += [p.name for p in (base / "state" / "periods").iterdir() if p.name[0] == "."]
+    assert leftovers == []
+
+
+def test_unknown_state_version_is_refused(
+    two_weeks: Path, inputs: list[str], tmp_path: Path
+) -> None:
+    base = _copy(two_weeks, tmp_path)
+    marker = base / "state" / "state.json"
+    marker.write_text(json.dumps({"format_version": 99, "tool": "sybilgraph-report-state"}))
+    out_before = _digests(base / "out")
+    done = _report(inputs, base, "--week", "2026-W17")
+    assert done.exit_code == 2
+    line = done.output.strip().splitlines()[-1]
+    assert line.startswith("sybilgraph: error: ")
+    assert "format_version 99 is not supported" in line and str(marker) in line
+    assert _digests(base / "out") == out_before
+
+
+def test_labels_carry_forward(inputs: list[str], tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert _report(inputs, tmp_path, "--week", "2026-W16").exit_code == 0
+    week16 = tmp_path / "out" / "2026-W16"
+    acc16 = pd.read_csv(week16 / "accounts.csv", keep_default_na=False)
+    ring_b = acc16.loc[acc16["account_id"] == "b1", "cluster_id"].item()
+    # the investigator confirms ring B on week 16's report
+    labelled = runner.invoke(main, ["label", str(week16), ring_b, "sybil", "--note", "refunds"])
+    assert labelled.exit_code == 0, labelled.output
+    assert (tmp_path / "out" / "labels.csv").exists()
+
+    assert _report(inputs, tmp_path, "--week", "2026-W17").exit_code == 0
+    # the verdict was given on week 16's cluster id; it follows the ring's tracked id
+    w17 = _tracked(tmp_path, "2026-W17")
+    acc17 = pd.read_csv(tmp_path / "out" / "2026-W17" / "accounts.csv", keep_default_na=False)
+    row = _ring(w17, acc17, "b1")
+    assert row["verdict"] == "sybil"
+    assert int(row["rank"]) == 1  # confirmed sybils rank first
+    joined = pd.read_csv(tmp_path / "out" / "2026-W17" / "joined.csv", keep_default_na=False)
+    assert joined["confirmed"].astype(str).eq("True").all() and len(joined) == 2
+    state_labels = pd.read_csv(tmp_path / "state" / "labels.csv", keep_default_na=False)
+    assert ring_b in set(state_labels["cluster_id"])
+
+    # the labels file is lost: the state still carries the verdict
+    (tmp_path / "out" / "labels.csv").unlink()
+    assert _report(inputs, tmp_path, "--week", "2026-W17").exit_code == 0
+    assert _ring(_tracked(tmp_path, "2026-W17"), acc17, "b1")["verdict"] == "sybil"
+
+
+def test_since_until_window(inputs: list[str], tmp_path: Path) -> None:
+    done = _report(inputs, tmp_path, "--since", "2026-04-20", "--until", "2026-04-26")
+    assert done.exit_code == 0, done.output
+    folder = tmp_path / "out" / "2026-04-20_2026-04-26"
+    assert (folder / "report.html").exists()
+    facts = json.loads((folder / "report.json").read_text())
+    assert facts["period"] == {
+        "name": "2026-04-20_2026-04-26",
+        "start": "2026-04-20",
+        "end": "2026-04-26",
+    }
+    assert facts["rows"]["used"] == len(_week_two())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--week", "2026-16"], "ISO week like 2026-W16"),
+        (["--week", "2026-W16", "--since", "2026-04-13"], "not both"),
+        (["--since", "2026-04-13"], "both --since and --until"),
+        (["--since", "2026-04-20", "--until", "2026-04-13"], "before --since"),
+        (["--week", "2026-W30"], "lies in the window"),
+    ],
+)
+def test_bad_input_exits_2(
+    inputs: list[str], tmp_path: Path, args: list[str], message: str
+) -> None:
+    done = _report(inputs, tmp_path, *args)
+    assert done.exit_code == 2
+    lines = done.output.strip().splitlines()
+    assert lines[-1].startswith("sybilgraph: error: ") and message in lines[-1]
+    assert not (tmp_path / "state").exists() or not any((tmp_path / "state").iterdir())
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_missing_input_exits_2(tmp_path: Path) -> None:
+    done = _report([str(tmp_path / "nope.csv")], tmp_path, "--week", "2026-W16")
+    assert done.exit_code == 2
+    assert "nope.csv" in done.output and "no such file" in done.output
+
+
+def test_report_page_is_self_contained(two_weeks: Path) -> None:
+    page = (two_weeks / "out" / "2026-W17" / "report.html").read_text()
+    assert "<script" not in page and "http://" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )
+    assert "https://" not in page
+    assert page.count("<svg") == 4
+    assert 'href="clusters/' in page
+    for link in set(pd.Series(page.split('href="')[1:]).str.split('"').str[0]):
+        assert (two_weeks / "out" / "2026-W17" / link).is_file(), link
+
+
+# -- the matching rule on hand-made memberships -------------------------------------
+
+
+def _members(groups: dict[str, str]) -> pd.DataFrame:
+    rows = [(a, c) for c, accounts in groups.items() for a in accounts.split()]
+    return pd.DataFrame(rows, columns=["account_id", "cluster_id"])
+
+
+def _snapshot(groups: dict[str, str]) -> Snapshot:
+    members = _members(groups).rename(columns={"cluster_id": "tracked_id"})
+    period = Period(
+        "2026-W15", pd.Timestamp("2026-04-06").date(), pd.Timestamp("2026-04-12").date()
+    )
+    return Snapshot(period, 10, members, pd.DataFrame())
+
+
+def test_track_merge_split_gone() -> None:
+    previous = _snapshot(
+        {
+            "T00001": "a b c d",  # splits into C1 (a b) and C2 (c d e)
+            "T00002": "f g h",  # merges with T00003 into C3
+            "T00003": "i j k",
+            "T00004": "x y",  # gone
+            "T00005": "m n o p q",  # shrinks to C4 (m n o)
+        }
+    )
+    current = _members(
+        {"C1": "a b", "C2": "c d e", "C3": "f g h i j k", "C4": "m n o", "C5": "u v"}
+    )
+    result = track(current, previous, next_id=10)
+    by_id = result.clusters.set_index("cluster_id")
+    # C2 shares 2 with T00001 (Jaccard 2/5) and C1 shares 2 (Jaccard 2/4): C1 wins the tie
+    # on shared accounts by its higher Jaccard and keeps T00001; C2 gets a new id
+    assert by_id.loc["C1", "tracked_id"] == "T00001"
+    assert by_id.loc["C2", "tracked_id"] == "T00010"
+    assert by_id.loc["C1", "status"] == by_id.loc["C2", "status"] == "split"
+    # C3 shares 3 with each of T00002 and T00003: the smaller id is kept
+    assert by_id.loc["C3", "tracked_id"] == "T00002"
+    assert by_id.loc["C3", "status"] == "merged"
+    assert by_id.loc["C3", "previous_ids"] == "T00002 T00003"
+    assert (by_id.loc["C4", "tracked_id"], by_id.loc["C4", "status"]) == ("T00005", "shrunk")
+    assert (by_id.loc["C5", "tracked_id"], by_id.loc["C5", "status"]) == ("T00011", "new")
+    assert result.next_id == 12
+    changes = {(r.change, r.tracked_id) for r in result.changes.itertuples()}
+    assert changes == {
+        ("new", "T00011"),
+        ("shrunk", "T00005"),
+        ("merged", "T00002"),
+        ("split", "T00001"),
+        ("gone", "T00004"),
+    }
+    assert list(result.joined["account_id"]) == ["e"]  # joined C2, known through T00001
+
+
+def test_track_ignores_small_overlaps() -> None:
+    # one shared account is not enough; two of a 10-account cluster are less than half
+    previous = _snapshot({"T00001": "a b c d e f g h i j"})
+    current = _members({"C1": "a k", "C2": "b c l m n"})
+    result = track(current, previous, next_id=2)
+    assert set(result.clusters["status"]) == {"new"}
+    assert list(result.changes["change"]) == ["new", "new", "gone"]
+
+
+def test_window_filter_in_pipeline(tmp_path: Path) -> None:
+    events = _week_two()
+    window = Period("w", pd.Timestamp("2026-04-20").date(), pd.Timestamp("2026-04-20").date())
+    result = pipeline.run(events, None, tmp_path / "run", window=window.window)
+    on_day = (pd.to_datetime(events["ts"]).dt.date == window.start).sum()
+    assert result.info["rows"]["used"] == on_day
+    assert result.info["rows"]["outside_window"] == len(events) - on_day
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from tests.browser import launch_browser
+
+    pw, chromium = launch_browser()
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+        pw.stop()
+
+
+@pytest.mark.browser
+def test_report_page_in_chromium(two_weeks: Path, browser: Any) -> None:
+    path = two_weeks / "out" / "2026-W17" / "report.html"
+    page = browser.new_page(viewport={"width": 1300, "height": 1100})
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    try:
+        page.goto(path.as_uri())
+        assert page.locator("svg").count() == 4
+        assert page.locator("#flagged tbody tr").count() == 3
+        assert page.locator("#changes tbody tr").count() == 2
+        assert page.locator("#joined tbody tr").count() == 2
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        # follow a flagged cluster's link to its page
+        page.locator("#flagged a").first.click()
+        page.wait_for_load_state()
+        assert "/clusters/" in page.url
+    finally:
+        page.close()
+    assert errors == []
+    assert [u for u in requests if not u.startswith("file://")] == []
+
+
+def test_synth_rings_keep_their_ids(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Two weeks of synth traffic (seed 3): rings active in both weeks keep their tracked
+    id; a ring that first shows in week 17 is reported new."""
+    base = tmp_path_factory.mktemp("synth")
+    made = CliRunner().invoke(
+        main,
+        ["synth", "--events", "40000", "--days", "14", "--seed", "3", "--out", str(base / "s")],
+    )
+    assert made.exit_code == 0, made.output
+    truth = pd.read_csv(base / "s" / "truth.csv")
+    sybils = truth[truth["label"] == "sybil"][["account_id", "group"]]
+    rings: dict[str, dict[str, set[tuple[str, str]]]] = {}
+    for week in ("2026-W16", "2026-W17"):
+        done = _report([str(base / "s" / "events.csv")], base, "--week", week)
+        assert done.exit_code == 0, done.output
+        accounts = pd.read_csv(base / "out" / week / "accounts.csv", keep_default_na=False)
+        table = _tracked(base, week)
+        found = sybils.merge(accounts, on="account_id").merge(table, on="cluster_id")
+        for group, rows in found.groupby("group"):
+            rings.setdefault(str(group), {})[week] = set(
+                zip(rows["tracked_id"], rows["status"], strict=True)
+            )
+    spanning = [g for g, weeks in rings.items() if len(weeks) == 2]
+    late = [g for g, weeks in rings.items() if list(weeks) == ["2026-W17"]]
+    assert len(spanning) >= 2 and len(late) >= 1
+    for group in spanning:
+        assert len(rings[group]["2026-W16"]) == len(rings[group]["2026-W17"]) == 1
+        ((id16, _),) = rings[group]["2026-W16"]
+        ((id17, status),) = rings[group]["2026-W17"]
+        assert id16 == id17 and status in ("steady", "grown", "shrunk"), group
+    for group in late:
+        assert {status for _, status in rings[group]["2026-W17"]} == {"new"}, group
+
+
+def test_make_report_from_a_dataframe(tmp_path: Path) -> None:
+    from sybilgraph.report import make_report, parse_period
+
+    done = make_report(_week_two(), parse_period("2026-W17"), tmp_path / "s", tmp_path / "o")
+    assert done.path == tmp_path / "o" / "2026-W17"
+    assert done.facts["headline"]["flagged_clusters"] == 3
+    assert sum(sum(v) for v in done.facts["daily_requests"]["clusters"].values()) > 0
+    assert "3 flagged" in repr(done)
+
+
+def test_exit_code_and_one_line_from_the_installed_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "sybilgraph"
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "state.json").write_text('{"format_version": "0.9"}')
+    events = tmp_path / "e.csv"
+    hand_events().to_csv(events, index=False)
+    where = ["--state", str(tmp_path / "state"), "--out", str(tmp_path / "out")]
+    done = subprocess.run(
+        [str(exe), "report", str(events), "--week", "2026-W16", *where],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert "format_version '0.9' is not supported" in done.stderr
