@@ -108,8 +108,15 @@ class Result:
 
     @cached_property
     def prompts(self) -> pd.DataFrame:
-        """Prompt templates per cluster: cluster_id, template, text, samples, requests, ..."""
-        return self._parquet("prompts.parquet")
+        """Prompt templates per cluster: cluster_id, template, text, samples, requests, ...
+
+        ``samples`` is a list of a few raw prompts of the template.
+        """
+        prompts = self._parquet("prompts.parquet")
+        prompts["samples"] = prompts["samples"].map(
+            lambda samples: [] if samples is None else [str(s) for s in samples]
+        )
+        return prompts
 
     def _parquet(self, name: str) -> pd.DataFrame:
         path = self.out_dir / name
