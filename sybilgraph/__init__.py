@@ -1,7 +1,9 @@
 """sybilgraph: find networks of fake accounts in the traffic of an AI model API.
 
-The public API is small: a :class:`Config`, :func:`run` to go from events to ranked
-clusters, :func:`open_run` to reopen a finished run, and :func:`evaluate` against ground
+The public API is small: a :class:`Config`, :func:`load_events` to check inputs,
+:func:`run` to go from events to ranked clusters (a :class:`Result`, whose
+:meth:`~Result.cluster` and :meth:`~Result.neighborhood` are drawable), :func:`open`
+(or :func:`open_run`) to reopen a finished run, and :func:`evaluate` against ground
 truth. Heavy parts (the engines, Spark above all) load on first use.
 """
 
@@ -21,20 +23,29 @@ from sybilgraph.errors import (
 
 if TYPE_CHECKING:
     from sybilgraph.evaluation import Evaluation, evaluate
+    from sybilgraph.investigate import Cluster, Neighborhood
+    from sybilgraph.loading import Events, load_events
     from sybilgraph.pipeline import run
     from sybilgraph.result import Result, open_run
+    from sybilgraph.result import open_run as open  # noqa: F401
 
+# ``open`` (an alias of open_run) is left out of __all__ so that a star import does not
+# hide the builtin
 __all__ = [
+    "Cluster",
     "Config",
     "ConfigError",
     "Evaluation",
+    "Events",
     "InputError",
+    "Neighborhood",
     "OutputError",
     "ResourceError",
     "Result",
     "StateError",
     "SybilgraphError",
     "evaluate",
+    "load_events",
     "open_run",
     "run",
 ]
@@ -45,12 +56,18 @@ _LAZY = {
     "run": "sybilgraph.pipeline",
     "Result": "sybilgraph.result",
     "open_run": "sybilgraph.result",
+    "Cluster": "sybilgraph.investigate",
+    "Neighborhood": "sybilgraph.investigate",
+    "Events": "sybilgraph.loading",
+    "load_events": "sybilgraph.loading",
     "evaluate": "sybilgraph.evaluation",
     "Evaluation": "sybilgraph.evaluation",
 }
 
 
 def __getattr__(name: str) -> Any:
+    if name == "open":
+        name = "open_run"
     if name in _LAZY:
         import importlib
 

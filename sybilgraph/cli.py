@@ -300,5 +300,30 @@ def report(
     click.echo(f"report: {(done.path / 'report.html').resolve()}")
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("cluster_id")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    help="Page to write (default: CLUSTER_ID.html in the current folder).",
+)
+@click.option("--open", "open_page", is_flag=True, help="Open the page in the web browser.")
+@handle_errors
+def view(run_dir: str, cluster_id: str, out_file: str | None, open_page: bool) -> None:
+    """Write the interactive page of CLUSTER_ID of RUN_DIR, and open it with --open."""
+    from sybilgraph.export import safe_filename
+    from sybilgraph.result import open_run
+
+    cluster = open_run(run_dir).cluster(cluster_id)
+    page = cluster.to_html(out_file or f"{safe_filename(cluster.id)}.html").resolve()
+    click.echo(f"{cluster!r}\npage: {page}")
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(page.as_uri())
+
+
 if __name__ == "__main__":
     main()

@@ -30,12 +30,14 @@ from sybilgraph.graph import build_graph
 from sybilgraph.labels import Labels, read_labels
 from sybilgraph.link import build_links, link
 from sybilgraph.load import Source, Window, discover, frame_source, load, load_direct_edges
+from sybilgraph.loading import Events
 from sybilgraph.observe import observe
 from sybilgraph.outputs import atomic_path, prepare_out_dir, write_csv, write_json
 from sybilgraph.privacy import Pseudonymiser, pseudonymiser, value_labels
 from sybilgraph.progress import StageTimer
 from sybilgraph.result import Result
 from sybilgraph.score import score_clusters
+from sybilgraph.views import write_view_tables
 
 __all__ = ["run"]
 
@@ -44,7 +46,9 @@ log = logging.getLogger(__name__)
 EventsInput: TypeAlias = str | Path | Sequence[str | Path] | pd.DataFrame | pa.Table
 
 
-def _sources(events: EventsInput) -> list[Source]:
+def _sources(events: EventsInput | Events) -> list[Source]:
+    if isinstance(events, Events):
+        return list(events.sources)
     if isinstance(events, pd.DataFrame | pa.Table):
         return [frame_source(events)]
     if isinstance(events, str | Path):
@@ -53,7 +57,7 @@ def _sources(events: EventsInput) -> list[Source]:
 
 
 def run(
-    events: EventsInput,
+    events: EventsInput | Events,
     config: Config | None = None,
     out_dir: str | Path | None = None,
     *,
@@ -66,7 +70,8 @@ def run(
     Parameters
     ----------
     events
-        Paths of CSV, Parquet or JSONL files or folders of them, or a DataFrame.
+        Paths of CSV, Parquet or JSONL files or folders of them, a DataFrame, or the
+        :class:`~sybilgraph.loading.Events` of :func:`~sybilgraph.load_events`.
     config
         Settings; defaults when omitted.
     out_dir
@@ -283,6 +288,7 @@ def _write_tables(
     write_csv(rejects, out / "rejects.csv")
     with atomic_path(out / "links.parquet") as tmp:
         engine.write_parquet(f"SELECT * FROM {links} ORDER BY a, b", tmp)
+    write_view_tables(engine, out, value_labels="value_labels" if names is not None else None)
 
 
 def _write_pages(

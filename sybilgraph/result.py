@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from sybilgraph.errors import StateError
+from sybilgraph.errors import OutputError, StateError
+
+if TYPE_CHECKING:
+    from sybilgraph.explain import Explanation
+    from sybilgraph.investigate import Cluster, Neighborhood
 
 __all__ = ["Result", "open_run"]
 
@@ -18,6 +25,24 @@ class Result:
     """A finished run, backed by its outputs folder.
 
     Tables are read on first access, so reopening a large run is cheap.
+
+    Attributes
+    ----------
+    out_dir : Path
+        The run's folder.
+    accounts, clusters, links, hubs, rejects : DataFrame
+        The run's tables (see the README's "Outputs").
+    values, prompts : DataFrame
+        What the cluster views draw: clustered accounts' shared values, and each
+        cluster's prompt templates with sample prompts.
+    info : dict
+        run.json: inputs, config, versions, seed, counts, timings.
+
+    Examples
+    --------
+    >>> result = sybilgraph.run("events.csv")                     # doctest: +SKIP
+    >>> top = result.cluster(result.clusters.cluster_id[0])        # doctest: +SKIP
+    >>> top.reasons, top.members.head()                            # doctest: +SKIP
     """
 
     def __init__(self, out_dir: str | Path) -> None:
@@ -76,10 +101,146 @@ class Result:
         """Input rows not used, with the reason."""
         return self._csv("rejects.csv", dtype=str)
 
+    @cached_property
+    def values(self) -> pd.DataFrame:
+        """Shared values of clustered accounts: cluster_id, account_id, key, value, ..."""
+        return self._parquet("values.parquet")
+
+    @cached_property
+    def prompts(self) -> pd.DataFrame:
+        """Prompt templates per cluster: cluster_id, template, text, samples, requests, ...
+
+        ``samples`` is a list of a few raw prompts of the template.
+        """
+        prompts = self._parquet("prompts.parquet")
+        prompts["samples"] = prompts["samples"].map(
+            lambda samples: [] if samples is None else [str(s) for s in samples]
+        )
+        return prompts
+
+    def _parquet(self, name: str) -> pd.DataFrame:
+        path = self.out_dir / name
+        if not path.is_file():
+            raise StateError(
+                f"{path}: missing from the run's folder (written by sybilgraph 0.1 runs on; "
+                "run again to get it)"
+            )
+        return pd.read_parquet(path)
+
     @property
     def flagged(self) -> pd.DataFrame:
         """The flagged clusters, best first."""
         return self.clusters[self.clusters["flagged"]]
+
+    @property
+    def labels_path(self) -> Path:
+        """The labels file whose verdicts the views show.
+
+        The file the run was given (``Config.labels``), else ``labels.csv`` beside the
+        run's folder, where :meth:`label` and ``sybilgraph label`` write by default.
+        """
+        given = self.info.get("config", {}).get("labels")
+        return Path(given) if given else self.out_dir.parent / "labels.csv"
+
+    def cluster(self, cluster_id: str) -> Cluster:
+        """One cluster: its members, shared values, links, prompts, score and reasons.
+
+        Raises
+        ------
+        InputError
+            The run has no cluster of that id.
+        """
+        from sybilgraph.investigate import cluster
+
+        return cluster(self, cluster_id)
+
+    def neighborhood(self, account: str, hops: int = 2) -> Neighborhood:
+        """The accounts within ``hops`` links of ``account``, viewable like a cluster.
+
+        Raises
+        ------
+        InputError
+            The account is not in the run, or ``hops`` is negative.
+        """
+        from sybilgraph.investigate import neighborhood
+
+        return neighborhood(self, account, hops)
+
+    def explain(self, a: str, b: str) -> Explanation:
+        """The evidence linking accounts ``a`` and ``b``, or the shortest path of links.
+
+        Raises
+        ------
+        InputError
+            Either account is not in the run.
+        """
+        from sybilgraph.explain import explain
+
+        return explain(self, a, b)
+
+    def label(
+        self,
+        target: str | Cluster,
+        verdict: Literal["sybil", "benign"],
+        *,
+        note: str = "",
+        value: bool = False,
+        labels_path: str | Path | None = None,
+    ) -> Path:
+        """Record an investigator's verdict; the next run given the labels file honours it.
+
+        Parameters
+        ----------
+        target : str or Cluster
+            An account id or cluster id of this run, a :class:`Cluster`, or with
+            ``value=True`` a shared value as ``KEY=VALUE`` (e.g. ``ip=192.0.2.10``).
+        verdict : {"sybil", "benign"}
+        note : str
+            Why; kept with the verdict.
+        value : bool
+            ``target`` is a ``KEY=VALUE`` shared value.
+        labels_path : path, optional
+            The labels file to append to; by default ``labels.csv`` beside the run's
+            folder, as ``sybilgraph label`` does.
+
+        Returns
+        -------
+        Path
+            The labels file written; pass it as ``Config(labels=...)`` to the next run.
+        """
+        from sybilgraph.labels import label_target
+
+        name = target if isinstance(target, str) else target.id
+        return label_target(
+            self.out_dir, name, verdict, note=note, labels_path=labels_path, is_value=value
+        )
+
+    def save(self, out_dir: str | Path, *, force: bool = False) -> Result:
+        """Copy the run's folder to ``out_dir`` and return the run reopened from there.
+
+        Raises
+        ------
+        OutputError
+            ``out_dir`` exists and is not empty (unless ``force``), or cannot be written.
+        """
+        target = Path(out_dir)
+        if target.resolve() == self.out_dir.resolve():
+            return self
+        if target.exists() and (not target.is_dir() or any(target.iterdir())) and not force:
+            raise OutputError(f"{target}: exists and is not empty (use force=True to replace)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            shutil.copytree(self.out_dir, staging, dirs_exist_ok=True)
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+            os.replace(staging, target)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise OutputError(f"{target}: cannot save the run: {exc.strerror}") from None
+        return Result(target)
 
 
 def open_run(out_dir: str | Path) -> Result:

@@ -7,13 +7,14 @@ in one :class:`ClusterView` per cluster, straight from the engine's tables.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sybilgraph.engines.base import Engine
 
-__all__ = ["ClusterView", "cluster_views"]
+__all__ = ["ClusterView", "cluster_views", "view_from_tables", "write_view_tables"]
 
 
 @dataclass
@@ -74,19 +75,7 @@ def cluster_views(
         """SELECT m.cluster_id, a.account_id, a.requests, a.first_seen, a.last_seen
            FROM view_members m JOIN accounts a ON a.account_id = m.account_id"""
     ).to_pandas()
-    shown = "coalesce(d.label, o.value)" if value_labels else "o.value"
-    label_join = (
-        f"LEFT JOIN {value_labels} d ON d.key = o.key AND d.value = o.value" if value_labels else ""
-    )
-    values = engine.arrow(
-        f"""SELECT m.cluster_id, o.account_id, o.key, {shown} AS value, o.n AS requests,
-                  o.first_seen, o.last_seen, s.holders, (s.reason IS NOT NULL) AS hub
-           FROM view_members m
-           JOIN observations o ON o.account_id = m.account_id
-           JOIN value_marks s ON s.key = o.key AND s.value = o.value
-           {label_join}
-           WHERE s.holders >= 2"""
-    ).to_pandas()
+    values = engine.arrow(_values_sql("view_members", value_labels)).to_pandas()
     links = engine.arrow(
         f"""SELECT ma.cluster_id, l.a, l.b, l.weight, l.keys, l.evidence, l.first_seen,
                   l.last_seen
@@ -95,82 +84,145 @@ def cluster_views(
            JOIN view_members mb ON mb.account_id = l.b
            WHERE ma.cluster_id = mb.cluster_id"""
     ).to_pandas()
-    has_templates = engine.exists("templates")
-    prompts = (
-        engine.arrow(
-            """SELECT m.cluster_id, o.value AS template, t.text, t.samples,
-                      sum(o.n) AS requests, count(*) AS accounts
-               FROM view_members m
-               JOIN observations o ON o.account_id = m.account_id AND o.key = 'prompt'
-               JOIN templates t ON t.value = o.value
-               GROUP BY m.cluster_id, o.value, t.text, t.samples"""
-        ).to_pandas()
-        if has_templates
-        else pd.DataFrame(
-            columns=["cluster_id", "template", "text", "samples", "requests", "accounts"]
-        )
-    )
+    prompts = _prompts(engine, "view_members")
     engine.drop("view_members")
-    prompts["samples"] = prompts["samples"].map(
-        lambda samples: [str(s) for s in samples] if samples is not None else []
-    )
     verdict_of = (
         dict(zip(verdicts["account_id"], verdicts["verdict"], strict=False))
         if verdicts is not None and len(verdicts)
         else {}
     )
-    degree = pd.concat(
-        [
-            links[["cluster_id", "a"]].rename(columns={"a": "account_id"}),
-            links[["cluster_id", "b"]].rename(columns={"b": "account_id"}),
-        ]
-    )
-    degree_of = degree.groupby("account_id").size().to_dict()
-
     records: dict[str, dict[Any, Any]] = {
         str(r["cluster_id"]): r for r in clusters.to_dict("records")
     }
-    views = []
-    for cluster_id in cluster_ids:
-        row = records[cluster_id]
-        members = accounts[accounts["cluster_id"] == cluster_id].drop(columns="cluster_id")
-        members = members.sort_values(["requests", "account_id"], ascending=[False, True])
-        members["score"] = float(row["score"])
-        members["verdict"] = members["account_id"].map(verdict_of)
-        members["degree"] = members["account_id"].map(degree_of).fillna(0).astype(int)
-        features = {
-            k: (v.item() if hasattr(v, "item") else v)
-            for k, v in row.items()
-            if k not in ("cluster_id", "reasons", "score", "flagged", "rank")
-            and not str(k).startswith("share_")
-        }
-        shares = {
-            str(k).removeprefix("share_"): float(v)
-            for k, v in row.items()
-            if str(k).startswith("share_") and pd.notna(v) and float(v) > 0
-        }
-        views.append(
-            ClusterView(
-                cluster_id=cluster_id,
-                score=float(row["score"]),
-                flagged=bool(row["flagged"]),
-                rank=int(row["rank"]),
-                reasons=[r for r in str(row["reasons"]).split("; ") if r],
-                features=features,
-                key_shares=shares,
-                accounts=members.reset_index(drop=True),
-                values=values[values["cluster_id"] == cluster_id]
-                .drop(columns="cluster_id")
-                .sort_values(["key", "value", "account_id"])
-                .reset_index(drop=True),
-                links=links[links["cluster_id"] == cluster_id]
-                .drop(columns="cluster_id")
-                .sort_values(["a", "b"])
-                .reset_index(drop=True),
-                prompts=prompts[prompts["cluster_id"] == cluster_id]
-                .drop(columns="cluster_id")
-                .sort_values(["requests", "template"], ascending=[False, True])
-                .reset_index(drop=True),
-            )
+    return [
+        view_from_tables(
+            records[cluster_id],
+            accounts[accounts["cluster_id"] == cluster_id],
+            values[values["cluster_id"] == cluster_id],
+            links[links["cluster_id"] == cluster_id],
+            prompts[prompts["cluster_id"] == cluster_id],
+            verdict_of,
         )
-    return views
+        for cluster_id in cluster_ids
+    ]
+
+
+def _values_sql(members: str, value_labels: str | None = None) -> str:
+    """Shared values (held by two or more accounts in all data) of the members' accounts.
+
+    With ``value_labels`` (key, value, label) a value is shown by its label (its pseudonym).
+    """
+    shown = "coalesce(d.label, o.value)" if value_labels else "o.value"
+    label_join = (
+        f"LEFT JOIN {value_labels} d ON d.key = o.key AND d.value = o.value" if value_labels else ""
+    )
+    return f"""SELECT m.cluster_id, o.account_id, o.key, {shown} AS value, o.n AS requests,
+                      o.first_seen, o.last_seen, s.holders, (s.reason IS NOT NULL) AS hub
+               FROM {members} m
+               JOIN observations o ON o.account_id = m.account_id
+               JOIN value_marks s ON s.key = o.key AND s.value = o.value
+               {label_join}
+               WHERE s.holders >= 2"""
+
+
+def _prompts(engine: Engine, members: str) -> pd.DataFrame:
+    """Prompt templates used by each cluster, with sample prompts, requests and accounts."""
+    if not engine.exists("templates"):
+        return pd.DataFrame(
+            columns=["cluster_id", "template", "text", "samples", "requests", "accounts"]
+        )
+    prompts = engine.arrow(
+        f"""SELECT m.cluster_id, o.value AS template, t.text, t.samples,
+                   sum(o.n) AS requests, count(*) AS accounts
+            FROM {members} m
+            JOIN observations o ON o.account_id = m.account_id AND o.key = 'prompt'
+            JOIN templates t ON t.value = o.value
+            GROUP BY m.cluster_id, o.value, t.text, t.samples"""
+    ).to_pandas()
+    prompts["samples"] = prompts["samples"].map(_sample_list)
+    return prompts
+
+
+def _sample_list(samples: Any) -> list[str]:
+    return [str(s) for s in samples] if samples is not None else []
+
+
+def write_view_tables(engine: Engine, out: Path, *, value_labels: str | None = None) -> None:
+    """Write what a cluster's view needs beyond the run's main tables.
+
+    ``values.parquet`` holds the shared values of every clustered account and
+    ``prompts.parquet`` the templates of every cluster, so that any cluster of a finished
+    run can be drawn without recomputing (see :func:`view_from_tables`). Both cover
+    clustered accounts only, which keeps them small. With ``value_labels`` the values are
+    pseudonyms, as in the other tables.
+    """
+    import pyarrow as pa
+
+    from sybilgraph.outputs import atomic_path
+
+    if not engine.exists("membership"):  # a run without clusters
+        empty = pa.array([], pa.string())
+        engine.register("membership", pa.table({"account_id": empty, "cluster_id": empty}))
+    with atomic_path(out / "values.parquet") as tmp:
+        engine.write_parquet(
+            f"SELECT * FROM ({_values_sql('membership', value_labels)}) v "
+            "ORDER BY cluster_id, key, value, account_id",
+            tmp,
+        )
+    prompts = _prompts(engine, "membership").sort_values(
+        ["cluster_id", "requests", "template"], ascending=[True, False, True]
+    )
+    with atomic_path(out / "prompts.parquet") as tmp:
+        prompts.reset_index(drop=True).to_parquet(tmp, index=False)
+
+
+def view_from_tables(
+    row: dict[Any, Any],
+    accounts: pd.DataFrame,
+    values: pd.DataFrame,
+    links: pd.DataFrame,
+    prompts: pd.DataFrame,
+    verdict_of: dict[str, str],
+) -> ClusterView:
+    """One cluster's view from its row of ``clusters`` and its rows of the other tables.
+
+    ``accounts`` needs account_id, requests, first_seen, last_seen; ``values``, ``links``
+    and ``prompts`` are as in :class:`ClusterView` (a ``cluster_id`` column is dropped).
+    """
+
+    def own(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.drop(columns=[c for c in ("cluster_id",) if c in frame.columns])
+
+    links = own(links).sort_values(["a", "b"]).reset_index(drop=True)
+    degree_of = pd.concat([links["a"], links["b"]]).value_counts().to_dict()
+    members = own(accounts)[["account_id", "requests", "first_seen", "last_seen"]]
+    members = members.sort_values(["requests", "account_id"], ascending=[False, True])
+    members["score"] = float(row["score"])
+    members["verdict"] = members["account_id"].map(verdict_of)
+    members["degree"] = members["account_id"].map(degree_of).fillna(0).astype(int)
+    features = {
+        k: (v.item() if hasattr(v, "item") else v)
+        for k, v in row.items()
+        if k not in ("cluster_id", "reasons", "score", "flagged", "rank")
+        and not str(k).startswith("share_")
+    }
+    shares = {
+        str(k).removeprefix("share_"): float(v)
+        for k, v in row.items()
+        if str(k).startswith("share_") and pd.notna(v) and float(v) > 0
+    }
+    return ClusterView(
+        cluster_id=str(row["cluster_id"]),
+        score=float(row["score"]),
+        flagged=bool(row["flagged"]),
+        rank=int(row["rank"]),
+        reasons=[r for r in str(row["reasons"]).split("; ") if r],
+        features=features,
+        key_shares=shares,
+        accounts=members.reset_index(drop=True),
+        values=own(values).sort_values(["key", "value", "account_id"]).reset_index(drop=True),
+        links=links,
+        prompts=own(prompts)
+        .sort_values(["requests", "template"], ascending=[False, True])
+        .reset_index(drop=True),
+    )

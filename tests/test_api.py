@@ -1,0 +1,200 @@
+"""The investigator's Python API on the bundled sample week (one run per module)."""
+
+from __future__ import annotations
+
+import webbrowser
+from pathlib import Path
+
+import pandas as pd
+import pandas.testing as pdt
+import pytest
+from click.testing import CliRunner
+
+import sybilgraph
+from sybilgraph.cli import main
+from sybilgraph.errors import InputError, OutputError
+from sybilgraph.labels import LABEL_COLUMNS
+
+SAMPLE = Path(__file__).parent.parent / "data" / "samples" / "week"
+# an office's shared address in the sample: 17 accounts of office_0004 use it
+OFFICE_IP = "186.79.240.23"
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> sybilgraph.Result:
+    out = tmp_path_factory.mktemp("api") / "week"
+    events = sybilgraph.load_events(SAMPLE)
+    return sybilgraph.run(events, sybilgraph.Config(), out, show_progress=False)
+
+
+@pytest.fixture(scope="module")
+def top(result: sybilgraph.Result) -> sybilgraph.Cluster:
+    return result.cluster(str(result.clusters["cluster_id"].iloc[0]))
+
+
+def test_load_events_checks_columns_before_the_run(tmp_path: Path) -> None:
+    events = sybilgraph.load_events(SAMPLE)
+    assert [p.name for p in events.paths] == ["events.csv"]  # truth.csv is skipped
+    assert "account_id" in events.columns[str(events.paths[0])]
+    assert repr(events).startswith("Events(1 source(s): ")
+    frame = pd.DataFrame({"user": ["u1"], "ts": ["2026-04-13T00:00:00Z"]})
+    with pytest.raises(InputError, match="missing required column 'account_id'"):
+        sybilgraph.load_events(frame)
+    mapped = sybilgraph.Config.from_dict({"columns": {"account_id": "user"}})
+    assert "1 rows" in repr(sybilgraph.load_events(frame, mapped))
+    with pytest.raises(InputError, match="no such file"):
+        sybilgraph.load_events(tmp_path / "missing.csv")
+
+
+def test_cluster_attributes(result: sybilgraph.Result, top: sybilgraph.Cluster) -> None:
+    row = result.clusters.iloc[0]
+    assert top.id == row["cluster_id"] and top.rank == 1
+    assert top.score == pytest.approx(row["score"]) and top.flagged
+    assert top.reasons == str(row["reasons"]).split("; ")
+    assert len(top.reasons) >= 2
+    members = result.accounts[result.accounts["cluster_id"] == top.id]
+    assert sorted(top.members["account_id"]) == sorted(members["account_id"])
+    assert len(top) == row["size"]
+    assert set(top.links["a"]) | set(top.links["b"]) <= set(members["account_id"])
+    assert len(top.prompts) > 0
+    assert top.prompts["requests"].is_monotonic_decreasing
+    samples = top.prompts["samples"].iloc[0]
+    assert samples and all(isinstance(s, str) for s in samples)
+    assert repr(top).startswith(f"Cluster({top.id!r}: rank 1, {row['size']} accounts")
+
+
+def test_cluster_graph_and_pages(
+    result: sybilgraph.Result, top: sybilgraph.Cluster, tmp_path: Path
+) -> None:
+    graph = top.to_networkx()
+    kinds = pd.Series(dict(graph.nodes(data="kind")))
+    assert (kinds == "account").sum() == len(top.members)
+    assert (kinds == "value").sum() == len(top.values[["key", "value"]].drop_duplicates())
+    assert sum(1 for *_, k in graph.edges(data="kind") if k == "link") == len(top.links)
+    # drawn from the folder, the page is the very page the run wrote
+    page = top.to_html(tmp_path / "top.html")
+    written = result.out_dir / "clusters" / f"{top.id}.html"
+    assert page.read_text("utf-8") == written.read_text("utf-8")
+    inline = top.view(height=500)._repr_html_()
+    assert inline.startswith("<iframe srcdoc=") and "height:500px" in inline
+
+
+def test_unknown_cluster_is_a_clear_error(result: sybilgraph.Result) -> None:
+    with pytest.raises(InputError, match="no cluster 'C000' in this run"):
+        result.cluster("C000")
+
+
+def test_explain(result: sybilgraph.Result, top: sybilgraph.Cluster) -> None:
+    link = top.links.iloc[0]
+    explanation = result.explain(link["a"], link["b"])
+    assert explanation.linked and explanation.same_cluster == top.id
+    assert explanation.direct is not None
+    assert explanation.direct["weight"].iloc[0] == pytest.approx(link["weight"])
+    with pytest.raises(InputError, match="not in this run"):
+        result.explain(link["a"], "nobody")
+
+
+def test_neighborhood_grows_with_hops(result: sybilgraph.Result, top: sybilgraph.Cluster) -> None:
+    center = str(top.members["account_id"].iloc[0])
+    links = result.links
+    direct = set(links.loc[links["a"] == center, "b"]) | set(links.loc[links["b"] == center, "a"])
+    alone = result.neighborhood(center, hops=0)
+    one = result.neighborhood(center, hops=1)
+    two = result.neighborhood(center, hops=2)
+    assert list(alone.members["account_id"]) == [center] and alone.links.empty
+    assert set(one.members["account_id"]) == direct | {center}
+    assert set(one.members["account_id"]) < set(two.members["account_id"])
+    ids = set(two.members["account_id"])
+    assert set(two.links["a"]) | set(two.links["b"]) <= ids
+    assert one.clusters[0] == top.id
+    assert repr(one).startswith(f"Neighborhood({center!r}, hops=1: {len(direct) + 1} accounts")
+    assert two.to_networkx().number_of_nodes() >= len(ids)
+    assert "<iframe" in two.view()._repr_html_()
+    with pytest.raises(InputError, match="hops must be 0 or more"):
+        result.neighborhood(center, hops=-1)
+    with pytest.raises(InputError, match="not in this run"):
+        result.neighborhood("nobody")
+
+
+def test_save_and_open_give_identical_tables(result: sybilgraph.Result, tmp_path: Path) -> None:
+    saved = result.save(tmp_path / "saved")
+    reopened = sybilgraph.open(tmp_path / "saved")
+    assert saved.out_dir == reopened.out_dir == tmp_path / "saved"
+    for table in ("accounts", "clusters", "links", "hubs", "values", "prompts"):
+        pdt.assert_frame_equal(getattr(reopened, table), getattr(result, table))
+    assert reopened.info == result.info
+    top_id = str(result.clusters["cluster_id"].iloc[0])
+    pdt.assert_frame_equal(reopened.cluster(top_id).members, result.cluster(top_id).members)
+    with pytest.raises(OutputError, match="not empty"):
+        result.save(tmp_path / "saved")
+    assert result.save(tmp_path / "saved", force=True).out_dir == tmp_path / "saved"
+
+
+def test_label_round_trip(result: sybilgraph.Result, tmp_path: Path) -> None:
+    before = result.values
+    held = before[(before["key"] == "ip") & (before["value"] == OFFICE_IP)]
+    assert len(held) >= 10 and not held["hub"].any()
+    assert result.links["evidence"].str.contains(OFFICE_IP, regex=False).any()
+
+    labels = tmp_path / "labels.csv"
+    written = result.label(
+        f"ip={OFFICE_IP}", "benign", value=True, note="office NAT", labels_path=labels
+    )
+    assert written == labels
+    rows = pd.read_csv(labels, dtype=str, keep_default_na=False)
+    assert list(rows.columns) == LABEL_COLUMNS
+    assert rows.iloc[0][["key", "value", "verdict", "note"]].tolist() == [
+        "ip",
+        OFFICE_IP,
+        "benign",
+        "office NAT",
+    ]
+
+    rerun = sybilgraph.run(
+        SAMPLE, sybilgraph.Config(labels=str(labels)), tmp_path / "rerun", show_progress=False
+    )
+    hubs = rerun.hubs
+    assert hubs.loc[hubs["value"] == OFFICE_IP, "reason"].tolist() == ["labelled benign"]
+    assert not rerun.links["evidence"].str.contains(OFFICE_IP, regex=False).any()
+    assert rerun.info["labels"]["verdicts"] == 1
+
+
+def test_label_defaults_to_the_file_the_cli_uses(
+    result: sybilgraph.Result, top: sybilgraph.Cluster, tmp_path: Path
+) -> None:
+    copy = result.save(tmp_path / "run")
+    path = copy.label(top, "sybil", note="chargebacks")
+    assert path == tmp_path / "labels.csv"
+    # the cluster's members now show the verdict of the labels file beside the run
+    assert set(copy.cluster(top.id).members["verdict"]) == {"sybil"}
+    code = CliRunner().invoke(main, ["label", str(copy.out_dir), str(top.id), "benign"])
+    assert code.exit_code == 0, code.output
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert rows["cluster_id"].tolist() == [top.id, top.id]
+    assert rows["verdict"].tolist() == ["sybil", "benign"]
+    with pytest.raises(InputError, match="neither an account nor a cluster"):
+        copy.label("nobody", "sybil")
+
+
+def test_cli_view_writes_the_page(
+    result: sybilgraph.Result,
+    top: sybilgraph.Cluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: opened.append(url) or True)
+    target = tmp_path / "pages" / "top.html"
+    runner = CliRunner()
+    done = runner.invoke(main, ["view", str(result.out_dir), top.id, "--out", str(target)])
+    assert done.exit_code == 0, done.output
+    assert f"page: {target.resolve()}" in done.output and not opened
+    html = target.read_text("utf-8")
+    assert html == (result.out_dir / "clusters" / f"{top.id}.html").read_text("utf-8")
+    again = runner.invoke(
+        main, ["view", str(result.out_dir), top.id, "--out", str(target), "--open"]
+    )
+    assert again.exit_code == 0 and opened == [target.resolve().as_uri()]
+    missing = runner.invoke(main, ["view", str(result.out_dir), "C000"])
+    assert missing.exit_code == 2
+    assert missing.output.startswith("sybilgraph: error: ") and "C000" in missing.output
