@@ -219,7 +219,8 @@ def _write_tables(
     write_csv(clusters, out / "clusters.csv")
     hubs = engine.arrow("SELECT * FROM hubs ORDER BY accounts DESC, key, value").to_pandas()
     write_csv(hubs, out / "hubs.csv")
-    rejects = engine.arrow('SELECT * FROM rejects ORDER BY file, "row"').to_pandas()
+    row = engine.quote_ident("row")
+    rejects = engine.arrow(f"SELECT * FROM rejects ORDER BY file, {row}").to_pandas()
     write_csv(rejects, out / "rejects.csv")
     with atomic_path(out / "links.parquet") as tmp:
         engine.write_parquet("SELECT * FROM links ORDER BY a, b", tmp)
