@@ -130,7 +130,12 @@ class SparkEngine(Engine):
     def read_source(self, source: Source, table: str, select: str) -> list[tuple[int, str]]:
         frame = self._reader(source)
         corrupt = _CORRUPT in frame.columns
-        numbered, scratch = self._numbered(frame)
+        try:  # Spark reads lazily: a file it cannot parse fails here, not in _reader
+            numbered, scratch = self._numbered(frame)
+        except Exception as exc:
+            raise InputError(
+                f"cannot read as {source.format}: {_first_line(exc)}", path=str(source.path)
+            ) from None
         raw = f"{table}_scan"
         frame = numbered
         self._view(raw, frame)
