@@ -108,6 +108,10 @@ def main(debug: bool, verbose: bool, quiet: bool) -> None:
     "--labels", type=click.Path(dir_okay=False), help="Labels file with investigators' verdicts."
 )
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), help="Relational engine.")
+@click.option(
+    "--spark-master",
+    help="Spark master URL, e.g. spark://host:7077 (implies --engine spark; default local[*]).",
+)
 @click.option("--force", is_flag=True, help="Write into a non-empty folder.")
 @handle_errors
 def detect(
@@ -117,6 +121,7 @@ def detect(
     seed: int | None,
     labels: str | None,
     engine: str | None,
+    spark_master: str | None,
     force: bool,
 ) -> None:
     """Find clusters of linked accounts in INPUT files or folders and score them.
@@ -125,7 +130,10 @@ def detect(
     """
     from sybilgraph.pipeline import run
 
-    result = run(list(inputs), _config(config_path, seed, labels, engine), out_dir, force=force)
+    config = _config(config_path, seed, labels, engine or ("spark" if spark_master else None))
+    if spark_master:
+        config.engine.spark_master = spark_master
+    result = run(list(inputs), config, out_dir, force=force)
     info = result.info
     counts = info["counts"]
     click.echo(

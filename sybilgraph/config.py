@@ -136,7 +136,10 @@ class EngineConfig:
     #: folder DuckDB spills to when it runs out of memory; empty = a temporary folder
     temp_directory: str = ""
     threads: int = 0
+    #: Spark master URL: ``local[*]`` runs Spark in this process's machine
     spark_master: str = "local[*]"
+    #: memory of the Spark driver JVM (local mode: all of Spark), e.g. "4g"
+    spark_driver_memory: str = "4g"
 
 
 @dataclass

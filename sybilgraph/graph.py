@@ -46,6 +46,9 @@ def build_graph(links: pa.Table, *, min_weight: float = 0.0) -> AccountGraph:
     ids = np.unique(np.concatenate([a, b]).astype(str)) if len(a) else np.array([], dtype=str)
     src = np.searchsorted(ids, a.astype(str))
     dst = np.searchsorted(ids, b.astype(str))
+    # edges in a fixed order too: engines return links in any order
+    order = np.lexsort((dst, src))
+    src, dst, weight = src[order], dst[order], weight[order]
     graph = ig.Graph(n=len(ids), edges=np.column_stack([src, dst]).tolist(), directed=False)
     graph.es["weight"] = weight.tolist()
     return AccountGraph(graph=graph, ids=ids)

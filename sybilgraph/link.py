@@ -143,8 +143,9 @@ def build_links(
         )
     evidence = " || '; ' || ".join(
         f"CASE WHEN sum(CASE WHEN key = {_literal(k)} THEN n ELSE 0 END) > 0 THEN "
-        f"{_literal(k + ': ')} || CAST(sum(CASE WHEN key = {_literal(k)} THEN n ELSE 0 END) "
-        f"AS VARCHAR) || ' shared (' || max(CASE WHEN key = {_literal(k)} THEN sample END)"
+        f"{_literal(k + ': ')} || "
+        f"{engine.text(f'sum(CASE WHEN key = {_literal(k)} THEN n ELSE 0 END)')}"
+        f" || ' shared (' || max(CASE WHEN key = {_literal(k)} THEN sample END)"
         f" || ')' ELSE '' END"
         for k in keys
     )
@@ -153,24 +154,25 @@ def build_links(
         f"THEN {_literal(k + ',')} ELSE '' END"
         for k in keys
     )
+    separated = engine.regexp_replace_all(evidence, "'(; )+'", "'; '")
     if keys:
         engine.create_table(
             table,
             f"""SELECT a, b, sum(w) AS weight,
-                       rtrim({key_list}, ',') AS keys,
-                       trim(regexp_replace({evidence}, '(; )+', '; ', 'g'), '; ') AS evidence,
+                       trim(TRAILING ',' FROM {key_list}) AS keys,
+                       trim(BOTH '; ' FROM {separated}) AS evidence,
                        min(first_seen) AS first_seen, max(last_seen) AS last_seen,
                        {", ".join(per_key)}
                 FROM pair_keys GROUP BY a, b""",
         )
     else:
+        null = engine.text("NULL")
         engine.create_table(
             table,
-            """SELECT CAST(NULL AS VARCHAR) AS a, CAST(NULL AS VARCHAR) AS b,
-                      CAST(NULL AS DOUBLE) AS weight, CAST(NULL AS VARCHAR) AS keys,
-                      CAST(NULL AS VARCHAR) AS evidence, CAST(NULL AS TIMESTAMP) AS first_seen,
-                      CAST(NULL AS TIMESTAMP) AS last_seen
-               WHERE false""",
+            f"""SELECT {null} AS a, {null} AS b,
+                      CAST(NULL AS DOUBLE) AS weight, {null} AS keys,
+                      {null} AS evidence, first_seen, last_seen
+               FROM pair_values WHERE false""",
         )
     engine.drop("pair_keys")
 
@@ -220,8 +222,8 @@ def _add_direct_pairs(engine: Engine, config: Config) -> None:
     if not engine.exists("direct_edges"):
         return
     weight = float(config.link.key_weights.get("direct", 1.0))
-    engine.execute(
-        f"""INSERT INTO pair_values
-            SELECT least(a, b), greatest(a, b), 'direct', kind, {weight}, min(ts), max(ts)
-            FROM direct_edges WHERE a <> b GROUP BY least(a, b), greatest(a, b), kind"""
+    engine.insert(
+        "pair_values",
+        f"""SELECT least(a, b), greatest(a, b), 'direct', kind, {weight}, min(ts), max(ts)
+            FROM direct_edges WHERE a <> b GROUP BY least(a, b), greatest(a, b), kind""",
     )

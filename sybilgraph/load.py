@@ -135,7 +135,7 @@ def _select_list(columns: list[str], config: Config, source: Source, engine: Eng
     """Map the file's columns onto the schema; errors name the missing column."""
 
     def _text(column: str) -> str:
-        return f"CAST({engine.quote_ident(column)} AS VARCHAR)"
+        return engine.text(engine.quote_ident(column))
 
     mapping = config.columns
     present = set(columns)
@@ -154,7 +154,7 @@ def _select_list(columns: list[str], config: Config, source: Source, engine: Eng
         if name and name in present:
             parts.append(f"{_text(name)} AS {target}")
         else:
-            parts.append(f"CAST(NULL AS VARCHAR) AS {target}")
+            parts.append(f"{engine.text('NULL')} AS {target}")
     for index, name in enumerate(mapping.extra_keys):
         if name not in present:
             raise InputError(
@@ -201,8 +201,8 @@ def load(
         if source.format == "arrow":
             engine.create_table(
                 table,
-                f"SELECT {select}, row_number() OVER () AS _row, "
-                f"'{source.path}' AS _file FROM {table}_in",
+                f"SELECT {select}, {engine.row_number()} AS _row, "
+                f"{_literal(str(source.path))} AS _file FROM {table}_in",
             )
         else:
             bad_lines = engine.read_source(source, table, select)
@@ -263,7 +263,7 @@ def load(
     )
     engine.create_table(
         "rejects",
-        f"""SELECT _file AS file, _row AS "row", reason, account_id,
+        f"""SELECT _file AS file, _row AS {engine.quote_ident("row")}, reason, account_id,
                    ts_text AS ts, ip_raw AS ip, payment_id, prompt{extra_select}
             FROM checked_events WHERE reason IS NOT NULL""",
     )
@@ -271,10 +271,12 @@ def load(
     if parse_failures:
         failures = pa.Table.from_pylist(parse_failures)
         engine.register("parse_failures", failures)
-        null_extras = "".join(f", CAST(NULL AS VARCHAR) AS {c}" for c in extras)
-        engine.execute(
-            f"""INSERT INTO rejects SELECT _file, _row, reason, NULL, NULL, NULL, NULL,
-                NULL{null_extras} FROM parse_failures"""
+        null = engine.text("NULL")
+        null_extras = "".join(f", {null} AS {c}" for c in extras)
+        engine.insert(
+            "rejects",
+            f"""SELECT _file, _row, reason, {null}, {null}, {null}, {null},
+                {null}{null_extras} FROM parse_failures""",
         )
         engine.drop("parse_failures")
 
@@ -325,9 +327,9 @@ def load_direct_edges(engine: Engine, path: str | Path) -> int:
             raise InputError(f"missing required column {name!r}", path=str(path), column=name)
 
     def text(name: str) -> str:
-        return f"NULLIF(trim(CAST({engine.quote_ident(name)} AS VARCHAR)), '')"
+        return f"NULLIF(trim({engine.text(engine.quote_ident(name))}), '')"
 
-    ts = text("ts") if "ts" in columns else "CAST(NULL AS VARCHAR)"
+    ts = text("ts") if "ts" in columns else engine.text("NULL")
     select = f"{text('a')} AS a, {text('b')} AS b, {text('kind')} AS kind, {ts} AS ts"
     engine.read_source(source, "direct_raw", select)
     engine.create_table(
@@ -345,6 +347,10 @@ def _sql_timestamp(moment: dt.datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
     return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _top_reason(reasons: dict[str, int]) -> str:

@@ -278,7 +278,8 @@ def _write_tables(
     write_csv(accounts, out / "accounts.csv")
     write_csv(clusters, out / "clusters.csv")
     hubs = engine.arrow("SELECT * FROM hubs ORDER BY accounts DESC, key, value").to_pandas()
-    rejects = engine.arrow('SELECT * FROM rejects ORDER BY file, "row"').to_pandas()
+    row = engine.quote_ident("row")
+    rejects = engine.arrow(f"SELECT * FROM rejects ORDER BY file, {row}").to_pandas()
     links = "links"
     if names is not None:
         hubs = names.keyed_frame(hubs)

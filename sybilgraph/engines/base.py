@@ -73,6 +73,10 @@ class Engine(ABC):
     def count(self, table: str) -> int:
         return int(self.scalar(f"SELECT count(*) FROM {table}") or 0)  # type: ignore[call-overload]
 
+    def insert(self, table: str, sql: str) -> None:
+        """Append a query's rows to ``table``."""
+        self.execute(f"INSERT INTO {table} {sql}")
+
     @abstractmethod
     def write_parquet(self, sql: str, path: Path) -> None:
         """Write a query's result to one Parquet file."""
@@ -96,6 +100,18 @@ class Engine(ABC):
     def quote_ident(self, name: str) -> str:
         """Quote a column name that may hold any character."""
         return '"' + name.replace('"', '""') + '"'
+
+    def text(self, expr: str) -> str:
+        """SQL casting an expression to text."""
+        return f"CAST({expr} AS VARCHAR)"
+
+    def row_number(self) -> str:
+        """SQL numbering a query's rows 1, 2, ... in the order they are read."""
+        return "row_number() OVER ()"
+
+    def regexp_replace_all(self, expr: str, pattern: str, replacement: str) -> str:
+        """SQL replacing every match of a regular expression (both are SQL literals)."""
+        return f"regexp_replace({expr}, {pattern}, {replacement}, 'g')"
 
     @abstractmethod
     def list_head(self, column: str, order_by: str, limit: int) -> str:

@@ -1,0 +1,352 @@
+"""The Spark engine: the same stage SQL on Apache Spark, for data beyond one machine.
+
+pyspark is an optional extra and is imported here only. ``local[*]`` by default; a
+cluster through ``engine.spark_master`` (``--spark-master``) or the usual Spark
+configuration (``spark-defaults.conf``, ``PYSPARK_SUBMIT_ARGS``). Nothing is downloaded:
+no packages, no jars.
+
+Tables are temporary views over persisted DataFrames, private to the engine's own Spark
+session (one SparkContext may serve several engines, as in the tests).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sybilgraph.engines.base import Engine
+from sybilgraph.engines.duckdb import csv_header
+from sybilgraph.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from sybilgraph.config import EngineConfig
+    from sybilgraph.load import Source
+
+__all__ = ["SparkEngine", "spark_session"]
+
+MISSING = "the spark engine needs pyspark: pip install 'sybilgraph[spark]'"
+#: Spark's quiet logging: warnings and errors of the JVM are not for the user's terminal
+_LOG4J = Path(__file__).with_name("spark-log4j2.properties")
+_CORRUPT = "_corrupt_record"
+
+
+def _pyspark() -> Any:
+    try:
+        import pyspark.sql
+    except ImportError:
+        raise ConfigError(MISSING) from None
+    return pyspark.sql
+
+
+def spark_session(master: str = "local[*]", driver_memory: str = "") -> Any:
+    """The process's SparkSession, started with local-friendly settings if none runs."""
+    sql = _pyspark()
+    active = sql.SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = (
+        sql.SparkSession.builder.appName("sybilgraph")
+        .master(master)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_LOG4J.as_uri()}")
+        .config("spark.jars.ivy", "")
+    )
+    if driver_memory:
+        builder = builder.config("spark.driver.memory", driver_memory)
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # the JVM did not start: no Java, bad master URL
+        raise ConfigError(f"cannot start Spark ({master}): {_first_line(exc)}") from None
+
+
+class SparkEngine(Engine):
+    """Runs the stages on Spark SQL; results come back to the driver as Arrow."""
+
+    name = "spark"
+
+    def __init__(self, config: EngineConfig) -> None:
+        sql = _pyspark()
+        self._owns_context = sql.SparkSession.getActiveSession() is None
+        root = spark_session(config.spark_master or "local[*]", config.spark_driver_memory)
+        self.spark = root.newSession()
+        conf = self.spark.conf
+        conf.set("spark.sql.session.timeZone", "UTC")
+        # DuckDB's TRY_CAST semantics: a bad value becomes NULL, not an error
+        conf.set("spark.sql.ansi.enabled", "false")
+        conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+        self._tables: dict[str, Any] = {}
+
+    # -- reading -----------------------------------------------------------------
+
+    def source_columns(self, source: Source) -> list[str]:
+        if source.format == "csv":
+            return csv_header(source.path)
+        if source.format == "parquet":
+            try:
+                return list(pq.read_schema(source.path).names)
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise InputError(f"cannot read as parquet: {exc}", path=str(source.path)) from None
+        return [c for c in self._reader(source).columns if c != _CORRUPT]
+
+    def _reader(self, source: Source) -> Any:
+        path = str(source.path)
+        read = self.spark.read
+        try:
+            if source.format == "csv":
+                from pyspark.sql.types import StringType, StructField, StructType
+
+                names = csv_header(source.path)
+                schema = StructType([StructField(n, StringType()) for n in [*names, _CORRUPT]])
+                sep = "\t" if path.lower().endswith(".tsv") else ","
+                return read.csv(
+                    path,
+                    schema=schema,
+                    header=True,
+                    enforceSchema=True,
+                    sep=sep,
+                    quote='"',
+                    escape='"',
+                    multiLine=True,
+                    mode="PERMISSIVE",
+                    columnNameOfCorruptRecord=_CORRUPT,
+                    encoding="UTF-8",
+                )
+            if source.format == "parquet":
+                return read.parquet(path)
+            return read.json(path, primitivesAsString=True, columnNameOfCorruptRecord=_CORRUPT)
+        except Exception as exc:
+            raise InputError(
+                f"cannot read as {source.format}: {_first_line(exc)}", path=path
+            ) from None
+
+    def read_source(self, source: Source, table: str, select: str) -> list[tuple[int, str]]:
+        frame = self._reader(source)
+        corrupt = _CORRUPT in frame.columns
+        try:  # Spark reads lazily: a file it cannot parse fails here, not in _reader
+            numbered, scratch = self._numbered(frame)
+        except Exception as exc:
+            raise InputError(
+                f"cannot read as {source.format}: {_first_line(exc)}", path=str(source.path)
+            ) from None
+        raw = f"{table}_scan"
+        frame = numbered
+        self._view(raw, frame)
+        bad: list[tuple[int, str]] = []
+        where = ""
+        if corrupt:
+            broken = self.spark.sql(
+                f"SELECT _row FROM {raw} WHERE {_CORRUPT} IS NOT NULL ORDER BY _row"
+            ).collect()
+            # the header is line 1; a broken record is reported by its data row + 1
+            bad = [(int(r[0]) + 1, "malformed record: wrong number of fields") for r in broken]
+            if bad and source.format == "jsonl":
+                line = bad[0][0] - 1
+                raise InputError(
+                    f"cannot read as jsonl: malformed JSON on line {line}",
+                    path=str(source.path),
+                    row=line,
+                )
+            where = f" WHERE {_CORRUPT} IS NULL"
+        path = str(source.path).replace("'", "''")
+        self.create_table(table, f"SELECT {select}, _row, '{path}' AS _file FROM {raw}{where}")
+        self.drop(raw)
+        scratch.unpersist()
+        return bad
+
+    def _numbered(self, frame: Any) -> tuple[Any, Any]:
+        """Add ``_row``, the 1-based position in the file, without one-partition sorts.
+
+        Returns the numbered frame and the persisted frame under it (to release later);
+        persisting also lets Spark query a corrupt-record column on its own."""
+        from pyspark.sql import functions as F
+
+        frame = frame.withColumn("_mid", F.monotonically_increasing_id()).persist()
+        parts = frame.select((F.col("_mid") / (1 << 33)).cast("long").alias("p"))
+        counts = sorted((int(r[0]), int(r[1])) for r in parts.groupBy("p").count().collect())
+        offsets, total = [], 0
+        for part, n in counts:
+            offsets.append((part, total))
+            total += n
+        if not offsets:
+            offsets = [(0, 0)]
+        table = self.spark.createDataFrame(offsets, "p long, offset long")
+        position = F.col("_mid").bitwiseAND((1 << 33) - 1)
+        numbered = frame.join(
+            F.broadcast(table), (F.col("_mid") / (1 << 33)).cast("long") == F.col("p")
+        ).withColumn("_row", F.col("offset") + position + 1)
+        return numbered.drop("_mid", "p", "offset"), frame
+
+    # -- SQL ---------------------------------------------------------------------
+
+    def _sql(self, sql: str) -> Any:
+        try:
+            return self.spark.sql(sql)
+        except Exception as exc:
+            raise _translate(exc) from None
+
+    def _view(self, name: str, frame: Any) -> None:
+        self.drop(name)
+        frame.createOrReplaceTempView(name)
+        self._tables[name] = frame
+
+    def execute(self, sql: str) -> None:
+        self._sql(sql).collect()
+
+    def create_table(self, name: str, sql: str) -> None:
+        # materialised now (each stage's time is its own) and cut from its lineage:
+        # a view over a merely persisted frame carries every earlier stage's plan, and
+        # planning time grows with it
+        try:
+            frame = self._sql(sql).localCheckpoint(eager=True)
+        except Exception as exc:
+            raise _translate(exc) from None
+        self._view(name, frame)
+
+    def insert(self, table: str, sql: str) -> None:
+        old = self._tables.get(table)
+        self.create_table(f"{table}__new", f"SELECT * FROM {table} UNION ALL {sql}")
+        frame = self._tables.pop(f"{table}__new")
+        self.spark.catalog.dropTempView(f"{table}__new")
+        frame.createOrReplaceTempView(table)
+        self._tables[table] = frame
+        if old is not None:
+            old.unpersist()
+
+    def drop(self, name: str) -> None:
+        frame = self._tables.pop(name, None)
+        if frame is not None:
+            frame.unpersist()
+        self.spark.catalog.dropTempView(name)
+
+    def arrow(self, sql: str) -> pa.Table:
+        frame = self._sql(sql)
+        try:
+            table: pa.Table = frame.toArrow()
+        except Exception as exc:
+            raise _translate(exc) from None
+        return _plain_strings(table)
+
+    def count(self, table: str) -> int:
+        return int(self.spark.table(table).count())
+
+    def exists(self, name: str) -> bool:
+        return name in self._tables or bool(self.spark.catalog.tableExists(name))
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.drop(name)
+        if table.num_rows == 0:
+            frame = self.spark.createDataFrame(table.to_pandas(), schema=_spark_schema(table))
+        else:
+            frame = self.spark.createDataFrame(table)
+        frame.createOrReplaceTempView(name)
+        self._tables[name] = frame
+
+    def write_parquet(self, sql: str, path: Path) -> None:
+        # one file on the driver: the callers write the run's small tables (links)
+        pq.write_table(self.arrow(sql), path)
+
+    # -- dialect -----------------------------------------------------------------
+
+    def quote_ident(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS STRING)"
+
+    def row_number(self) -> str:
+        return "row_number() OVER (ORDER BY monotonically_increasing_id())"
+
+    def regexp_replace_all(self, expr: str, pattern: str, replacement: str) -> str:
+        return f"regexp_replace({expr}, {pattern}, {replacement})"
+
+    def parse_ts(self, column: str) -> str:
+        text = f"trim({column})"
+        number = f"TRY_CAST({text} AS DOUBLE)"
+        micros = "CAST(timestamp_micros(CAST({0} AS BIGINT)) AS TIMESTAMP_NTZ)"
+        millis, seconds = micros.format(number + " * 1000"), micros.format(number + " * 1000000")
+        return (
+            f"CASE WHEN {text} RLIKE '^-?[0-9]+([.][0-9]+)?$' THEN "
+            f"  CASE WHEN abs({number}) >= 1e11"
+            f"    THEN CASE WHEN abs({number}) < 9.2e15 THEN {millis} END"
+            f"    ELSE {seconds} END "
+            f"ELSE CAST(TRY_CAST({text} AS TIMESTAMP_LTZ) AS TIMESTAMP_NTZ) END"
+        )
+
+    def epoch(self, column: str) -> str:
+        return f"(CAST(unix_micros(CAST({column} AS TIMESTAMP_LTZ)) AS DOUBLE) / 1e6)"
+
+    def list_head(self, column: str, order_by: str, limit: int) -> str:
+        return f"slice({_sorted_list(column, order_by)}, 1, {int(limit)})"
+
+    def list_agg(self, column: str, order_by: str, limit: int) -> str:
+        return f"array_join({self.list_head(column, order_by, limit)}, ', ')"
+
+    def close(self) -> None:
+        for name in list(self._tables):
+            self.drop(name)
+        if self._owns_context:
+            self.spark.stop()
+
+    def versions(self) -> dict[str, str]:
+        return {"spark": str(self.spark.version)}
+
+
+def _sorted_list(column: str, order_by: str) -> str:
+    """``collect_list`` in the order of an ORDER BY list (``expr [ASC|DESC], ...``)."""
+    terms = []
+    for part in order_by.split(","):
+        match = re.fullmatch(r"\s*(.+?)(?:\s+(ASC|DESC))?\s*", part, flags=re.IGNORECASE)
+        assert match is not None
+        terms.append((match.group(1), (match.group(2) or "ASC").upper() == "DESC"))
+    fields = ", ".join(f"'k{i}', {expr}" for i, (expr, _) in enumerate(terms))
+    cases = " ".join(
+        f"WHEN l.k{i} < r.k{i} THEN {sign} WHEN l.k{i} > r.k{i} THEN {-sign}"
+        for i, sign in enumerate(1 if desc else -1 for _, desc in terms)
+    )
+    items = f"collect_list(named_struct({fields}, 'v', {column}))"
+    return f"transform(array_sort({items}, (l, r) -> CASE {cases} ELSE 0 END), s -> s.v)"
+
+
+def _plain_strings(table: pa.Table) -> pa.Table:
+    """Arrow as DuckDB gives it: ``string``, not ``large_string``."""
+    fields = []
+    changed = False
+    for f in table.schema:
+        if pa.types.is_large_string(f.type):
+            fields.append(pa.field(f.name, pa.string()))
+            changed = True
+        else:
+            fields.append(f)
+    return table.cast(pa.schema(fields)) if changed else table
+
+
+def _spark_schema(table: pa.Table) -> Any:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(table.schema)
+
+
+def _translate(exc: BaseException) -> Exception:
+    from sybilgraph.errors import ResourceError, SybilgraphError
+
+    if isinstance(exc, SybilgraphError):
+        return exc
+    text = str(exc)
+    if "OutOfMemory" in text or "Java heap space" in text:
+        return ResourceError(
+            "Spark ran out of memory: raise engine.spark_driver_memory or use a cluster"
+        )
+    return exc if isinstance(exc, Exception) else RuntimeError(text)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
