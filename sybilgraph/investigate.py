@@ -45,9 +45,13 @@ class Subgraph:
         template, text, samples (a few raw prompts of the template), requests, accounts.
     """
 
-    def __init__(self, view: ClusterView, node_budget: int = 1500) -> None:
+    def __init__(
+        self, view: ClusterView, node_budget: int = 1500, *, pseudonymised: bool = False
+    ) -> None:
         self._view = view
         self.node_budget = node_budget
+        #: the run's tables hold pseudonyms ([privacy] tables), so its pages say so
+        self.pseudonymised = pseudonymised
 
     @property
     def members(self) -> pd.DataFrame:
@@ -87,13 +91,18 @@ class Subgraph:
         """
         from sybilgraph.export import ViewHTML, render_cluster_page
 
-        return ViewHTML(render_cluster_page(self._view, node_budget=self.node_budget), height)
+        page = render_cluster_page(
+            self._view, node_budget=self.node_budget, pseudonymised=self.pseudonymised
+        )
+        return ViewHTML(page, height)
 
     def to_html(self, path: str | os.PathLike[str]) -> Path:
         """Write the interactive page to ``path`` (atomically) and return the path."""
         from sybilgraph.export import write_cluster_page
 
-        return write_cluster_page(self._view, path, node_budget=self.node_budget)
+        return write_cluster_page(
+            self._view, path, node_budget=self.node_budget, pseudonymised=self.pseudonymised
+        )
 
 
 class Cluster(Subgraph):
@@ -115,8 +124,10 @@ class Cluster(Subgraph):
         Size, density, shares and the other features the score uses.
     """
 
-    def __init__(self, view: ClusterView, node_budget: int = 1500) -> None:
-        super().__init__(view, node_budget)
+    def __init__(
+        self, view: ClusterView, node_budget: int = 1500, *, pseudonymised: bool = False
+    ) -> None:
+        super().__init__(view, node_budget, pseudonymised=pseudonymised)
         self.id = view.cluster_id
         self.rank = view.rank
         self.score = view.score
@@ -146,9 +157,16 @@ class Neighborhood(Subgraph):
     """
 
     def __init__(
-        self, view: ClusterView, center: str, hops: int, clusters: list[str], node_budget: int
+        self,
+        view: ClusterView,
+        center: str,
+        hops: int,
+        clusters: list[str],
+        node_budget: int,
+        *,
+        pseudonymised: bool = False,
     ) -> None:
-        super().__init__(view, node_budget)
+        super().__init__(view, node_budget, pseudonymised=pseudonymised)
         self.center = center
         self.hops = hops
         self.clusters = clusters
@@ -191,7 +209,7 @@ def cluster(result: Result, cluster_id: str) -> Cluster:
         prompts[prompts["cluster_id"] == cluster_id],
         _verdicts(result),
     )
-    return Cluster(view, _node_budget(result))
+    return Cluster(view, _node_budget(result), pseudonymised=_pseudonymised(result))
 
 
 def neighborhood(result: Result, account: str, hops: int = 2) -> Neighborhood:
@@ -265,7 +283,9 @@ def neighborhood(result: Result, account: str, hops: int = 2) -> Neighborhood:
     cluster_of = dict(zip(members["account_id"], members["cluster_id"], strict=True))
     view.accounts["score"] = view.accounts["account_id"].map(score_of)
     view.accounts["cluster_id"] = view.accounts["account_id"].map(cluster_of)
-    return Neighborhood(view, account, hops, cluster_ids, _node_budget(result))
+    return Neighborhood(
+        view, account, hops, cluster_ids, _node_budget(result), pseudonymised=_pseudonymised(result)
+    )
 
 
 def _timed(accounts: pd.DataFrame) -> pd.DataFrame:
@@ -301,6 +321,13 @@ def _verdicts(result: Result) -> dict[str, str]:
     clustered = result.accounts[result.accounts["cluster_id"] != ""]
     verdicts = spread(labels, clustered[["account_id", "cluster_id"]])
     return dict(zip(verdicts["account_id"], verdicts["verdict"], strict=True))
+
+
+def _pseudonymised(result: Result) -> bool:
+    """Whether the run's tables hold pseudonyms: pages drawn from them then say so and
+    leave out raw prompt samples, like the pages the run wrote."""
+    privacy: dict[str, Any] = result.info.get("config", {}).get("privacy", {})
+    return bool(privacy.get("tables", False))
 
 
 def _node_budget(result: Result) -> int:

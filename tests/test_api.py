@@ -32,6 +32,14 @@ def top(result: sybilgraph.Result) -> sybilgraph.Cluster:
     return result.cluster(str(result.clusters["cluster_id"].iloc[0]))
 
 
+@pytest.fixture(scope="module")
+def private(tmp_path_factory: pytest.TempPathFactory) -> sybilgraph.Result:
+    """A run whose tables hold pseudonyms, like its pages."""
+    out = tmp_path_factory.mktemp("api") / "private"
+    config = sybilgraph.Config.from_dict({"privacy": {"tables": True, "secret": "s3cret"}})
+    return sybilgraph.run(SAMPLE, config, out, show_progress=False)
+
+
 def test_load_events_checks_columns_before_the_run(tmp_path: Path) -> None:
     events = sybilgraph.load_events(SAMPLE)
     assert [p.name for p in events.paths] == ["events.csv"]  # truth.csv is skipped
@@ -64,17 +72,27 @@ def test_cluster_attributes(result: sybilgraph.Result, top: sybilgraph.Cluster) 
 
 
 def test_cluster_graph_and_pages(
-    result: sybilgraph.Result, top: sybilgraph.Cluster, tmp_path: Path
+    result: sybilgraph.Result,
+    top: sybilgraph.Cluster,
+    private: sybilgraph.Result,
+    tmp_path: Path,
 ) -> None:
     graph = top.to_networkx()
     kinds = pd.Series(dict(graph.nodes(data="kind")))
     assert (kinds == "account").sum() == len(top.members)
     assert (kinds == "value").sum() == len(top.values[["key", "value"]].drop_duplicates())
     assert sum(1 for *_, k in graph.edges(data="kind") if k == "link") == len(top.links)
-    # drawn from the folder, the page is the very page the run wrote
-    page = top.to_html(tmp_path / "top.html")
-    written = result.out_dir / "clusters" / f"{top.id}.html"
-    assert page.read_text("utf-8") == written.read_text("utf-8")
+    # a page drawn from the folder shows what the tables hold: raw values by default,
+    # while the run's own pages carry pseudonyms
+    page = top.to_html(tmp_path / "top.html").read_text("utf-8")
+    written = (result.out_dir / "clusters" / f"{top.id}.html").read_text("utf-8")
+    banner = "Identifiers on this page are pseudonyms"
+    assert banner in written and banner not in page and not top.pseudonymised
+    # with pseudonymised tables it is the very page the run wrote
+    mine = private.cluster(top.id)
+    assert mine.pseudonymised and not mine.values["value"].isin(top.values["value"]).all()
+    again = mine.to_html(tmp_path / "private.html").read_text("utf-8")
+    assert again == (private.out_dir / "clusters" / f"{top.id}.html").read_text("utf-8")
     inline = top.view(height=500)._repr_html_()
     assert inline.startswith("<iframe srcdoc=") and "height:500px" in inline
 
@@ -190,7 +208,7 @@ def test_cli_view_writes_the_page(
     assert done.exit_code == 0, done.output
     assert f"page: {target.resolve()}" in done.output and not opened
     html = target.read_text("utf-8")
-    assert html == (result.out_dir / "clusters" / f"{top.id}.html").read_text("utf-8")
+    assert html == top.to_html(tmp_path / "same.html").read_text("utf-8")
     again = runner.invoke(
         main, ["view", str(result.out_dir), top.id, "--out", str(target), "--open"]
     )

@@ -109,7 +109,7 @@ def test_load_and_rejects_match_duckdb(spark: Any, tmp_path: Path) -> None:
             engine.close()
         tables[name] = (stats.as_dict(), events, rejects, heads)
     duck, spk = tables["duckdb"], tables["spark"]
-    assert duck[0] == spk[0] == {"read": 8, "used": 4, "rejected": 4}
+    assert duck[0] == spk[0] == {"read": 8, "used": 4, "rejected": 4, "outside_window": 0}
     pd.testing.assert_frame_equal(duck[1], spk[1], check_dtype=False)
     assert duck[1]["ts"].iloc[0] == pd.Timestamp("2026-04-13 08:00:00")
     pd.testing.assert_frame_equal(duck[2], spk[2], check_dtype=False)
