@@ -74,16 +74,20 @@ def test_cluster_page(browser: Any, tmp_path: Path) -> None:
         assert page.evaluate("window.sybilgraph.network.getSelectedNodes()") == [f"a:{HOSTILE_ID}"]
         page.wait_for_timeout(350)
 
-        # hover tooltip is plain text
-        pos = page.evaluate(
-            """() => { const n = window.sybilgraph.network;
-                       const p = n.canvasToDOM(n.getPositions(['a:acct00003'])['a:acct00003']);
-                       return p; }"""
-        )
-        box = page.locator("#graph").bounding_box()
-        page.mouse.move(box["x"] + pos["x"], box["y"] + pos["y"])
-        page.wait_for_timeout(150)
-        tip = page.inner_text("#tooltip")
+        # hover tooltip is plain text; the node may still be settling (and the machine
+        # busy), so point at its current position until the tooltip shows
+        tip = ""
+        for attempt in range(40):
+            pos = page.evaluate(
+                """() => { const n = window.sybilgraph.network, id = 'a:acct00003';
+                           return n.canvasToDOM(n.getPositions([id])[id]); }"""
+            )
+            box = page.locator("#graph").bounding_box()
+            page.mouse.move(box["x"] + pos["x"] + attempt % 2, box["y"] + pos["y"])
+            page.wait_for_timeout(150)
+            tip = page.inner_text("#tooltip")
+            if tip:
+                break
         assert "account acct00003" in tip
 
         page.evaluate("window.sybilgraph.network.fit()")
