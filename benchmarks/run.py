@@ -84,13 +84,19 @@ def main() -> None:
         ).stdout.strip()
         elapsed = time.perf_counter() - start
         info = json.loads((out / "run.json").read_text())
+        peaks = info.get("peak_rss_mb", {})
         rows.append(
             {
                 "events": info["rows"]["used"],
                 "accounts": info["counts"]["accounts"],
                 "seconds": round(elapsed, 1),
                 "peak_gb": round(int(peak) / 1024 / 1024, 2),
-                **{f"{k}_s": round(v, 1) for k, v in info["timings_s"].items()},
+                # each stage: its seconds and the largest memory of the run's process
+                # during it (page-writing workers, when there are several, not included)
+                **{
+                    k: f"{v:.1f} s, {peaks[k] / 1024:.1f} GB" if k in peaks else f"{v:.1f} s"
+                    for k, v in info["timings_s"].items()
+                },
             }
         )
         print(json.dumps(rows[-1]), flush=True)

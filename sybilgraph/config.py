@@ -123,7 +123,8 @@ class ExportConfig:
     pages: int = 100
     #: a page draws at most this many nodes; the rest are collapsed into counted groups
     node_budget: int = 1500
-    workers: int = 1
+    #: processes writing pages: 0 = one per CPU core (at most 4), 1 = in the run's process
+    workers: int = 0
 
 
 @dataclass
@@ -131,7 +132,8 @@ class EngineConfig:
     """Where the relational stages run."""
 
     name: Literal["duckdb", "spark"] = "duckdb"
-    #: DuckDB memory limit, e.g. "6GB"; empty = DuckDB's default (80% of RAM)
+    #: DuckDB memory limit, e.g. "6GB"; empty = a sixth of the machine's memory (at
+    #: least 1 GB); DuckDB spills to ``temp_directory`` past it
     memory_limit: str = ""
     #: folder DuckDB spills to when it runs out of memory; empty = a temporary folder
     temp_directory: str = ""

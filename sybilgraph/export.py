@@ -677,7 +677,9 @@ def write_pages(
     node_budget, pseudonymised
         Passed to :func:`render_cluster_page`.
     workers : int, default 1
-        Processes to use; 1 writes in this process.
+        Processes to use; 1 writes in this process, 0 uses one per CPU core (at most
+        4). The processes are forked once the views are built, so they share the
+        caller's memory rather than copy it.
 
     Returns
     -------
@@ -686,7 +688,10 @@ def write_pages(
     """
     views = list(views)
     out = str(out_dir)
-    if workers > 1 and len(views) > 1:
+    if workers <= 0:
+        workers = min(os.cpu_count() or 1, 4)
+    workers = min(workers, len(views) // 4)  # a few pages are quicker in this process
+    if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(_write_one, v, out, node_budget, pseudonymised) for v in views]
             done = [f.result() for f in futures]

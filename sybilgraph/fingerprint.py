@@ -26,7 +26,13 @@ import pyarrow.compute as pc
 from sybilgraph.config import PromptConfig
 from sybilgraph.errors import ConfigError
 
-__all__ = ["fingerprint_prompts", "hash_strings", "mask_prompts", "template_groups"]
+__all__ = [
+    "fingerprint_prompts",
+    "hash_strings",
+    "mask_prompts",
+    "near_duplicate_groups",
+    "template_groups",
+]
 
 # --- tier 1: masking -----------------------------------------------------------------------
 
@@ -290,6 +296,57 @@ def _expand(values: np.ndarray, indices: pa.Array) -> np.ndarray:
     return values[indices.to_numpy(zero_copy_only=False)]
 
 
+def near_duplicate_groups(
+    batches: Iterable[tuple[np.ndarray, pa.Array]], config: PromptConfig, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tier 2 over distinct masked texts that arrive in batches, for large runs.
+
+    Parameters
+    ----------
+    batches
+        Pairs of (tier-1 hashes as uint64, masked texts) of distinct, non-null texts;
+        no text may come twice.
+    config, seed
+        As for :func:`fingerprint_prompts`.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        The hashes of all batches, in the order they came, and the group id of each, as
+        :func:`template_groups` gives them. Only one batch of texts is held at a time,
+        plus the MinHash signatures (``num_perm`` bytes per text at the default
+        settings).
+    """
+    _check_params(
+        config.shingle_size, config.num_perm, config.bands, config.threshold, config.min_words
+    )
+    rows = config.num_perm // config.bands
+    hash_parts: list[np.ndarray] = []
+    count_parts: list[np.ndarray] = []
+    signature_parts: list[np.ndarray] = []
+    for hashes, texts in batches:
+        counts, signature = _signatures(
+            _as_string_array(texts),
+            config.shingle_size,
+            config.num_perm,
+            rows,
+            seed,
+            config.min_words,
+        )
+        hash_parts.append(np.asarray(hashes, dtype=np.uint64))
+        count_parts.append(counts)
+        signature_parts.append(signature)
+    if not hash_parts:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64)
+    hashes = np.concatenate(hash_parts)
+    counts = np.concatenate(count_parts)
+    signature = np.concatenate(signature_parts)
+    del signature_parts
+    return hashes, _signed_groups(
+        hashes, counts, signature, config.bands, rows, config.threshold, config.min_words
+    )
+
+
 def _distinct_groups(
     distinct: pa.Array,
     hashes: np.ndarray,
@@ -301,9 +358,22 @@ def _distinct_groups(
     seed: int,
 ) -> np.ndarray:
     """Group ids of distinct, non-null masked texts (``hashes`` their tier-1 hashes)."""
-    groups = hashes.copy()
     rows = num_perm // bands
     counts, signature = _signatures(distinct, shingle_size, num_perm, rows, seed, min_words)
+    return _signed_groups(hashes, counts, signature, bands, rows, threshold, min_words)
+
+
+def _signed_groups(
+    hashes: np.ndarray,
+    counts: np.ndarray,
+    signature: np.ndarray,
+    bands: int,
+    rows: int,
+    threshold: float,
+    min_words: int,
+) -> np.ndarray:
+    """Group ids from the words per text and the signatures of the eligible texts."""
+    groups = hashes.copy()
     eligible = np.flatnonzero(counts >= min_words)
     if len(eligible) < 2:
         return groups

@@ -108,19 +108,28 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
 
 
 def build_links(
-    engine: Engine, config: Config, table: str = "links", value_labels: str | None = None
+    engine: Engine,
+    config: Config,
+    table: str = "links",
+    value_labels: str | None = None,
+    accounts: str | None = None,
 ) -> None:
     """Fold ``pair_values`` into one row per account pair, with its evidence, as ``table``.
 
     With ``value_labels`` (a table of key, value, label) the evidence shows each value's
-    label (its pseudonym) instead of the value.
+    label (its pseudonym) instead of the value. With ``accounts`` (a table with an
+    account_id column) only pairs of two of those accounts are folded.
     """
     cfg = config.link
     pairs = "pair_values"
+    if accounts:
+        pairs = f"""(SELECT * FROM pair_values
+                     WHERE a IN (SELECT account_id FROM {accounts})
+                       AND b IN (SELECT account_id FROM {accounts}))"""
     if value_labels:
         pairs = f"""(SELECT p.a, p.b, p.key, coalesce(d.label, p.value) AS value, p.w,
                             p.first_seen, p.last_seen
-                     FROM pair_values p
+                     FROM {pairs} p
                      LEFT JOIN {value_labels} d ON d.key = p.key AND d.value = p.value)"""
     engine.create_table(
         "pair_keys",

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
-from sybilgraph.fingerprint import fingerprint_prompts
+from sybilgraph.fingerprint import hash_strings, mask_prompts, near_duplicate_groups
 
 __all__ = ["KEY_IP", "KEY_PAYMENT", "KEY_PROMPT", "KEY_SUBNET", "observe", "template_label"]
 
@@ -87,30 +87,79 @@ def observe(engine: Engine, config: Config) -> dict[str, int]:
     return counts
 
 
+#: distinct prompts masked and hashed per batch: bounds what Python holds of the texts
+PROMPT_BATCH = 1 << 19
+
+#: the low 48 bits of a group id make its label (see :func:`template_label`)
+_LABEL_BITS = (1 << 48) - 1
+
+
 def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool:
-    """Fingerprint each distinct prompt once; build ``prompt_map`` and ``templates``."""
-    distinct = engine.arrow(
-        "SELECT DISTINCT prompt FROM events WHERE prompt IS NOT NULL ORDER BY prompt"
+    """Fingerprint each distinct prompt once; build ``prompt_map`` and ``templates``.
+
+    The texts stay in the engine and pass through Python a batch at a time: tier 1 masks
+    and hashes each batch, tier 2 keeps only the MinHash signatures of the distinct
+    templates. Group ids come back as numbers and are labelled in SQL.
+    """
+    engine.create_table(
+        "prompt_texts", "SELECT DISTINCT prompt FROM events WHERE prompt IS NOT NULL"
     )
-    counts["distinct_prompts"] = distinct.num_rows
-    if distinct.num_rows == 0:
+    counts["distinct_prompts"] = engine.count("prompt_texts")
+    if counts["distinct_prompts"] == 0:
+        engine.drop("prompt_texts")
         return False
-    texts = distinct.column("prompt").combine_chunks()
-    prints = fingerprint_prompts(texts, config.prompt, config.seed)
-    groups = np.asarray(prints.column("group").to_numpy(zero_copy_only=False), dtype=np.uint64)
-    labels = pa.array(template_label(groups), type=pa.string())
-    engine.register(
-        "prompt_map_in",
-        pa.table(
-            {
-                "prompt": texts,
-                "template": prints.column("template"),
-                "template_group": labels,
-            }
-        ),
+    created = False
+    for batch in engine.batches("SELECT prompt FROM prompt_texts ORDER BY prompt", PROMPT_BATCH):
+        texts = batch.column(0)
+        templates = mask_prompts(texts)
+        hashes = hash_strings(templates).view(np.int64)  # engines lack unsigned 64 bits
+        engine.register(
+            "prompt_fp_in",
+            pa.table({"prompt": texts, "template": templates, "template_hash": hashes}),
+        )
+        if created:
+            engine.insert("prompt_fp", "SELECT * FROM prompt_fp_in")
+        else:
+            engine.create_table("prompt_fp", "SELECT * FROM prompt_fp_in")
+            created = True
+        engine.drop("prompt_fp_in")
+    engine.drop("prompt_texts")
+
+    group, join = "f.template_hash", ""
+    if config.prompt.near_duplicates:
+        distinct = engine.batches(
+            "SELECT template_hash, min(template) FROM prompt_fp GROUP BY template_hash",
+            PROMPT_BATCH,
+        )
+        hashes, groups = near_duplicate_groups(
+            (
+                (b.column(0).to_numpy(zero_copy_only=False).view(np.uint64), b.column(1))
+                for b in distinct
+            ),
+            config.prompt,
+            config.seed,
+        )
+        moved = groups != hashes
+        engine.register(
+            "template_groups_in",
+            pa.table(
+                {
+                    "template_hash": hashes[moved].view(np.int64),
+                    "grp": groups[moved].view(np.int64),
+                }
+            ),
+        )
+        engine.create_table("template_groups", "SELECT * FROM template_groups_in")
+        engine.drop("template_groups_in")
+        group = "coalesce(g.grp, f.template_hash)"
+        join = "LEFT JOIN template_groups g ON g.template_hash = f.template_hash"
+    label = f"'t:' || lpad(lower(hex({group} & {_LABEL_BITS})), 12, '0')"
+    engine.create_table(
+        "prompt_map",
+        f"SELECT f.prompt, f.template, {label} AS template_group FROM prompt_fp f {join}",
     )
-    engine.create_table("prompt_map", "SELECT * FROM prompt_map_in")
-    engine.drop("prompt_map_in")
+    engine.drop("prompt_fp")
+    engine.drop("template_groups")
     engine.create_table(
         "templates",
         f"""SELECT template_group AS value, min(template) AS text,

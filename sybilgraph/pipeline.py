@@ -115,6 +115,7 @@ def run(
             "engine": config.engine.name,
             "labels": {"file": config.labels, "verdicts": len(labels)},
             "timings_s": timer.timings,
+            "peak_rss_mb": timer.peak_mb,
             "versions": _versions(engine),
             **counts,
         }
@@ -124,6 +125,22 @@ def run(
         shutil.rmtree(staging, ignore_errors=True)
     log.info("results in %s", out)
     return Result(out)
+
+
+def _page_accounts(engine: Engine, clusters: pd.DataFrame, config: Config) -> str:
+    """Create ``page_accounts``: the members of the clusters that get a page."""
+    top = clusters["cluster_id"].head(max(config.export.pages, 0)).astype(str).tolist()
+    if not top or not engine.exists("membership"):
+        engine.register("page_accounts", pa.table({"account_id": pa.array([], pa.string())}))
+        return "page_accounts"
+    engine.register("page_ids_in", pa.table({"cluster_id": pa.array(top, pa.string())}))
+    engine.create_table(
+        "page_accounts",
+        """SELECT m.account_id FROM membership m
+           JOIN page_ids_in p ON p.cluster_id = m.cluster_id""",
+    )
+    engine.drop("page_ids_in")
+    return "page_accounts"
 
 
 def _staging_dir(out: Path) -> Path:
@@ -182,9 +199,12 @@ def _run_stages(
         clusters = _apply_cluster_verdicts(clusters, labels)
     names = None
     if config.privacy.pages or config.privacy.tables:
-        names = pseudonymiser(config)
-        value_labels(engine, names)
-        build_links(engine, config, "links_private", "value_labels")
+        with timer.stage("privacy", "pseudonymising IP addresses and payment tokens"):
+            names = pseudonymiser(config)
+            # for the pages alone, only the accounts on them need pseudonyms
+            only = None if config.privacy.tables else _page_accounts(engine, clusters, config)
+            value_labels(engine, names, accounts=only)
+            build_links(engine, config, "links_private", "value_labels", accounts=only)
     with timer.stage("write", "writing tables"):
         _write_tables(engine, membership, clusters, out, names if config.privacy.tables else None)
     with timer.stage("export", "writing cluster pages"):

@@ -100,10 +100,21 @@ def pseudonymiser(config: Config) -> Pseudonymiser:
     return Pseudonymiser(secrets.token_bytes(32), stable=False)
 
 
-def value_labels(engine: Engine, names: Pseudonymiser, table: str = "value_labels") -> None:
-    """Create ``table`` (key, value, label): the pseudonym of every private value seen."""
+def value_labels(
+    engine: Engine,
+    names: Pseudonymiser,
+    table: str = "value_labels",
+    accounts: str | None = None,
+) -> None:
+    """Create ``table`` (key, value, label): the pseudonym of every private value seen,
+    or with ``accounts`` (a table with an account_id column) of those accounts' values."""
     keys = ", ".join(f"'{k}'" for k in PRIVATE_KEYS)
-    distinct = engine.arrow(f"SELECT DISTINCT key, value FROM value_stats WHERE key IN ({keys})")
+    source = "value_stats"
+    if accounts:
+        source = (
+            f"(SELECT * FROM observations WHERE account_id IN (SELECT account_id FROM {accounts}))"
+        )
+    distinct = engine.arrow(f"SELECT DISTINCT key, value FROM {source} WHERE key IN ({keys})")
     labels = [
         names.pseudonym(str(k), str(v))
         for k, v in zip(

@@ -8,6 +8,7 @@ method here, implemented once per engine.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,14 @@ class Engine(ABC):
     @abstractmethod
     def arrow(self, sql: str) -> pa.Table:
         """Run a query and return its result as an Arrow table."""
+
+    def batches(self, sql: str, size: int) -> Iterator[pa.RecordBatch]:
+        """Run a query and yield its result in record batches of at most ``size`` rows.
+
+        Engines that can stream do, so that the whole result is never held at once; the
+        engine may be used for other statements between batches.
+        """
+        yield from self.arrow(sql).to_batches(max_chunksize=size)
 
     @abstractmethod
     def exists(self, name: str) -> bool:

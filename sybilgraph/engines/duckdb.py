@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,17 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def default_memory_limit() -> str:
+    """A sixth of the machine's memory, at least 1 GB: DuckDB spills past it, leaving
+    room for the graph and fingerprinting work of the run's own process. Empty where
+    the memory size is unknown (DuckDB then takes 80% of it)."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return f"{max(total // 6 >> 20, 1024)}MB"
+
+
 class DuckDBEngine(Engine):
     """Runs the stages in an in-memory DuckDB database that spills to disk."""
 
@@ -49,10 +62,9 @@ class DuckDBEngine(Engine):
         self.execute("SET TimeZone = 'UTC'")
         self.execute("SET preserve_insertion_order = true")
         settings = [("temp_directory", quote_literal(spill), "engine.temp_directory")]
-        if config.memory_limit:
-            settings.append(
-                ("memory_limit", quote_literal(config.memory_limit), "engine.memory_limit")
-            )
+        limit = config.memory_limit or default_memory_limit()
+        if limit:
+            settings.append(("memory_limit", quote_literal(limit), "engine.memory_limit"))
         if config.threads:
             settings.append(("threads", str(int(config.threads)), "engine.threads"))
         for name, value, key in settings:
@@ -153,6 +165,17 @@ class DuckDBEngine(Engine):
             return self.con.sql(sql).to_arrow_table()
         except duckdb.OutOfMemoryException as exc:
             raise _out_of_memory(exc) from None
+
+    def batches(self, sql: str, size: int) -> Iterator[pa.RecordBatch]:
+        # a second connection to the same database streams the result, so that the
+        # first stays free for statements between batches
+        cursor = self.con.cursor()
+        try:
+            yield from cursor.sql(sql).to_arrow_reader(size)
+        except duckdb.OutOfMemoryException as exc:
+            raise _out_of_memory(exc) from None
+        finally:
+            cursor.close()
 
     def exists(self, name: str) -> bool:
         try:
