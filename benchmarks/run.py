@@ -57,13 +57,15 @@ def main() -> None:
             )
         out = HERE / "data" / f"run-{size}-{args.engine}"
         # a fresh process per size, so the peak memory is this run's own
+        # the run's own stderr passes through, so a failure shows its error line
         code = (
-            "import resource, subprocess, sys, json; "
-            "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+            "import resource, subprocess, sys; "
+            "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+            "sys.exit(done.returncode)"
         )
         start = time.perf_counter()
-        peak = subprocess.run(
+        measured = subprocess.run(
             [
                 sys.executable,
                 "-c",
@@ -78,11 +80,13 @@ def main() -> None:
                 "--engine",
                 args.engine,
             ],
-            check=True,
-            capture_output=True,
+            stdout=subprocess.PIPE,
             text=True,
-        ).stdout.strip()
+        )
         elapsed = time.perf_counter() - start
+        if measured.returncode != 0:
+            sys.exit(f"{size} events: sybilgraph detect exited with {measured.returncode}")
+        peak = measured.stdout.strip()
         info = json.loads((out / "run.json").read_text())
         peaks = info.get("peak_rss_mb", {})
         rows.append(

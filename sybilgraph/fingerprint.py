@@ -323,9 +323,11 @@ def near_duplicate_groups(
     rows = config.num_perm // config.bands
     hash_parts: list[np.ndarray] = []
     count_parts: list[np.ndarray] = []
-    signature_parts: list[np.ndarray] = []
-    for hashes, texts in batches:
-        counts, signature = _signatures(
+    # signatures go into one array that grows by doubling: no second copy at the end
+    signature = np.zeros((0, config.num_perm), dtype=_signature_dtype(rows))
+    filled = 0
+    for batch_hashes, texts in batches:
+        counts, part = _signatures(
             _as_string_array(texts),
             config.shingle_size,
             config.num_perm,
@@ -333,17 +335,23 @@ def near_duplicate_groups(
             seed,
             config.min_words,
         )
-        hash_parts.append(np.asarray(hashes, dtype=np.uint64))
+        hash_parts.append(np.asarray(batch_hashes, dtype=np.uint64))
         count_parts.append(counts)
-        signature_parts.append(signature)
+        if filled + len(part) > len(signature):
+            grown = np.zeros(
+                (max(2 * len(signature), filled + len(part)), config.num_perm), part.dtype
+            )
+            grown[:filled] = signature[:filled]
+            signature = grown
+        signature[filled : filled + len(part)] = part
+        filled += len(part)
     if not hash_parts:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64)
     hashes = np.concatenate(hash_parts)
     counts = np.concatenate(count_parts)
-    signature = np.concatenate(signature_parts)
-    del signature_parts
+    del hash_parts, count_parts
     return hashes, _signed_groups(
-        hashes, counts, signature, config.bands, rows, config.threshold, config.min_words
+        hashes, counts, signature[:filled], config.bands, rows, config.threshold, config.min_words
     )
 
 
@@ -380,7 +388,8 @@ def _signed_groups(
     # work in the order of the hashes: a bucket's representative and a component's root
     # are then its smallest member, which makes the result independent of input order
     order = np.argsort(hashes[eligible], kind="stable")
-    signature = signature[order]
+    if not np.array_equal(order, np.arange(len(order))):  # callers may send them sorted
+        signature = signature[order]
     root = _lsh_components(signature, bands, rows, threshold)
     groups[eligible[order]] = hashes[eligible[order]][root]
     return groups

@@ -124,11 +124,14 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
             created = True
         engine.drop("prompt_fp_in")
     engine.drop("prompt_texts")
+    pa.default_memory_pool().release_unused()  # the batches' buffers, before tier 2
 
     group, join = "f.template_hash", ""
     if config.prompt.near_duplicates:
         distinct = engine.batches(
-            "SELECT template_hash, min(template) FROM prompt_fp GROUP BY template_hash",
+            # in the order of the hashes as unsigned numbers, the order tier 2 works in
+            "SELECT template_hash, min(template) FROM prompt_fp GROUP BY template_hash "
+            "ORDER BY template_hash < 0, template_hash",
             PROMPT_BATCH,
         )
         hashes, groups = near_duplicate_groups(

@@ -212,6 +212,9 @@ class DuckDBEngine(Engine):
         )
 
     def list_head(self, column: str, order_by: str, limit: int) -> str:
+        if order_by.strip() == column.strip():
+            # the n smallest values, kept as they stream by: bounded memory per group
+            return f"min({column}, {int(limit)})"
         return f"list_slice(list({column} ORDER BY {order_by}), 1, {int(limit)})"
 
     def close(self) -> None:
