@@ -210,9 +210,10 @@ def template_groups(
     with every other member, so a giant bucket costs linear work. A bucket whose first 32
     checks mostly fail (unrelated texts sharing common words) is not checked further in
     that band; members that fail in a productive bucket get a new representative, up
-    to three times. Groups are the connected components of
-    the verified pairs, so a chain of similar texts can join texts less similar than
-    ``threshold`` at its ends.
+    to three times. Groups start as the connected components of
+    the verified pairs; a text not itself similar to its group's root (its member of
+    smallest hash) leaves and is grouped again among those that left, so a chain of
+    similar texts cannot join texts less similar than ``threshold`` at its ends.
     """
     _check_params(shingle_size, num_perm, bands, threshold, min_words)
     array = _as_string_array(masked)
@@ -390,7 +391,9 @@ def _signed_groups(
     order = np.argsort(hashes[eligible], kind="stable")
     if not np.array_equal(order, np.arange(len(order))):  # callers may send them sorted
         signature = signature[order]
-    root = _lsh_components(signature, bands, rows, threshold)
+    root = _break_chains(
+        signature, _lsh_components(signature, bands, rows, threshold), bands, rows, threshold
+    )
     groups[eligible[order]] = hashes[eligible[order]][root]
     return groups
 
@@ -672,6 +675,40 @@ def _lsh_components(signature: np.ndarray, bands: int, rows: int, threshold: flo
             members, bucket = _drop_lonely(members[again], bucket[again])
     _compress(parent)
     return parent
+
+
+def _needed(signature: np.ndarray, threshold: float) -> int:
+    """Equal MinHash values two texts need to count as near-duplicates."""
+    chance = 1.0 / float(1 << (signature.dtype.itemsize * 8))
+    # b-bit values also agree by chance: correct the share of equal values for it
+    return int(np.ceil((threshold * (1.0 - chance) + chance) * signature.shape[1] - 1e-9))
+
+
+def _break_chains(
+    signature: np.ndarray, root: np.ndarray, bands: int, rows: int, threshold: float
+) -> np.ndarray:
+    """Keep in each group only the texts similar to its root; regroup the others.
+
+    Components of similar pairs can chain: a~b~c~… joins texts at the two ends that
+    share little, and on real traffic one chain can swallow most prompts and turn into a
+    hub that hides the rings inside it. A text that is not itself similar to its root
+    leaves the group and is grouped again among the others that left (a few rounds; what
+    is left after them stays alone).
+    """
+    needed = _needed(signature, threshold)
+    index = np.arange(len(root))
+    joined = index[root != index]
+    loose = joined[_agreements(signature, joined, root[joined]) < needed]
+    for _ in range(_ROUNDS):
+        root[loose] = loose
+        if len(loose) < 2:
+            return root
+        local = _lsh_components(signature[loose], bands, rows, threshold)
+        root[loose] = loose[local]
+        joined = loose[local != np.arange(len(loose))]
+        loose = joined[_agreements(signature, joined, root[joined]) < needed]
+    root[loose] = loose
+    return root
 
 
 def _shared_buckets(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -279,3 +279,14 @@ def test_fingerprint_prompts_columns() -> None:
     assert off.column("group").to_pylist() == off.column("template_hash").to_pylist()
     empty = fingerprint_prompts(pa.array([], pa.string()), PromptConfig(), seed=0)
     assert empty.num_rows == 0
+
+
+def test_chains_of_similar_texts_do_not_swallow_dissimilar_ones() -> None:
+    # each text shares 17 of its 20 words with the next (Jaccard 0.74), so the pairs chain
+    # A~B~C~D~E, but A and E share 8 of 32 words: a group holds only texts similar to its
+    # root, so the chain is cut instead of becoming one group (and then a hub)
+    texts = [" ".join(f"w{i}" for i in range(3 * k, 3 * k + 20)) for k in range(5)]
+    groups = template_groups(pa.array(texts), seed=0)
+    assert groups[0] == groups[1]
+    assert groups[0] != groups[4]
+    assert len(set(groups.tolist())) >= 2
