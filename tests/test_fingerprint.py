@@ -16,6 +16,7 @@ from sybilgraph.fingerprint import (
     fingerprint_prompts,
     hash_strings,
     mask_prompts,
+    near_duplicate_groups,
     template_groups,
 )
 
@@ -290,3 +291,29 @@ def test_chains_of_similar_texts_do_not_swallow_dissimilar_ones() -> None:
     assert groups[0] == groups[1]
     assert groups[0] != groups[4]
     assert len(set(groups.tolist())) >= 2
+
+
+def test_batches_give_the_groups_of_the_whole() -> None:
+    # the pipeline streams distinct templates in batches; the groups must not depend on
+    # how they are cut or in which order they come
+    rng = random.Random(5)
+    texts = sorted(
+        {_poem(rng) for _ in range(40)}
+        | {
+            _typo("please answer the question below step by step and be brief", rng)
+            for _ in range(20)
+        }
+        | set(_UNRELATED)
+    )
+    array = pa.array(texts)
+    whole = template_groups(array, seed=3)
+    hashes = hash_strings(array)
+    for size, order in ((7, np.arange(len(texts))), (13, np.argsort(hashes))):
+        batches = [
+            (hashes[order[i : i + size]], array.take(pa.array(order[i : i + size])))
+            for i in range(0, len(texts), size)
+        ]
+        got_hashes, groups = near_duplicate_groups(batches, PromptConfig(), seed=3)
+        by_hash = dict(zip(got_hashes.tolist(), groups.tolist(), strict=True))
+        assert [by_hash[h] for h in hashes.tolist()] == whole.tolist()
+    assert near_duplicate_groups([], PromptConfig(), seed=3)[0].size == 0
