@@ -105,7 +105,9 @@ class DetectConfig:
     leiden_min_size: int = 20
     method: Literal["cpm", "rb", "modularity"] = "cpm"
     resolution: float = 1.0
-    n_iterations: int = -1
+    #: Leiden passes; -1 repeats until nothing improves. 2 gave the same rings on synth
+    #: seeds 5 and 37 in half the time
+    n_iterations: int = 2
 
 
 @dataclass
