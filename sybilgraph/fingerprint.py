@@ -152,6 +152,8 @@ _WIDTHS = (2, 4, 8, 16, 24, _PIECE)
 _BLOCK = 1 << 13
 #: pieces per vectorised MinHash step (num_perm x this many uint32 stay in cache)
 _STEP = 2048
+#: how many times texts cut from a chain are grouped again among themselves
+_REGROUP_ROUNDS = 3
 #: how many times a bucket's members that failed verification get a new representative
 _ROUNDS = 3
 #: share of a bucket's checks that must succeed for the bucket to be checked further
@@ -172,6 +174,7 @@ def template_groups(
     threshold: float = 0.6,
     min_words: int = 3,
     seed: int = 0,
+    break_chains: bool = False,
 ) -> np.ndarray:
     """Tier 2: a group id per masked prompt; near-duplicates share one.
 
@@ -192,6 +195,8 @@ def template_groups(
         Texts with fewer words are compared with nothing: each is its own group.
     seed
         Seeds the MinHash permutations.
+    break_chains
+        Keep in a group only the texts similar to its root (see Notes).
 
     Returns
     -------
@@ -210,10 +215,10 @@ def template_groups(
     with every other member, so a giant bucket costs linear work. A bucket whose first 32
     checks mostly fail (unrelated texts sharing common words) is not checked further in
     that band; members that fail in a productive bucket get a new representative, up
-    to three times. Groups start as the connected components of
-    the verified pairs; a text not itself similar to its group's root (its member of
-    smallest hash) leaves and is grouped again among those that left, so a chain of
-    similar texts cannot join texts less similar than ``threshold`` at its ends.
+    to three times. Groups are the connected components of the verified pairs, so a
+    chain of similar texts can join texts less similar than ``threshold`` at its ends;
+    with ``break_chains`` a text not itself similar to its group's root (its member of
+    smallest hash) leaves and is grouped again among those that left.
     """
     _check_params(shingle_size, num_perm, bands, threshold, min_words)
     array = _as_string_array(masked)
@@ -223,7 +228,7 @@ def template_groups(
     distinct = encoded.dictionary
     hashes = hash_strings(distinct)
     groups = _distinct_groups(
-        distinct, hashes, shingle_size, num_perm, bands, threshold, min_words, seed
+        distinct, hashes, shingle_size, num_perm, bands, threshold, min_words, seed, break_chains
     )
     return _expand(groups, encoded.indices)
 
@@ -262,6 +267,7 @@ def fingerprint_prompts(
             config.threshold,
             config.min_words,
             seed,
+            config.break_chains,
         )
     else:
         groups = hashes
@@ -352,7 +358,14 @@ def near_duplicate_groups(
     counts = np.concatenate(count_parts)
     del hash_parts, count_parts
     return hashes, _signed_groups(
-        hashes, counts, signature[:filled], config.bands, rows, config.threshold, config.min_words
+        hashes,
+        counts,
+        signature[:filled],
+        config.bands,
+        rows,
+        config.threshold,
+        config.min_words,
+        config.break_chains,
     )
 
 
@@ -365,11 +378,14 @@ def _distinct_groups(
     threshold: float,
     min_words: int,
     seed: int,
+    break_chains: bool = False,
 ) -> np.ndarray:
     """Group ids of distinct, non-null masked texts (``hashes`` their tier-1 hashes)."""
     rows = num_perm // bands
     counts, signature = _signatures(distinct, shingle_size, num_perm, rows, seed, min_words)
-    return _signed_groups(hashes, counts, signature, bands, rows, threshold, min_words)
+    return _signed_groups(
+        hashes, counts, signature, bands, rows, threshold, min_words, break_chains
+    )
 
 
 def _signed_groups(
@@ -380,6 +396,7 @@ def _signed_groups(
     rows: int,
     threshold: float,
     min_words: int,
+    break_chains: bool = False,
 ) -> np.ndarray:
     """Group ids from the words per text and the signatures of the eligible texts."""
     groups = hashes.copy()
@@ -391,9 +408,9 @@ def _signed_groups(
     order = np.argsort(hashes[eligible], kind="stable")
     if not np.array_equal(order, np.arange(len(order))):  # callers may send them sorted
         signature = signature[order]
-    root = _break_chains(
-        signature, _lsh_components(signature, bands, rows, threshold), bands, rows, threshold
-    )
+    root = _lsh_components(signature, bands, rows, threshold)
+    if break_chains:
+        root = _break_chains(signature, root, bands, rows, threshold)
     groups[eligible[order]] = hashes[eligible[order]][root]
     return groups
 
@@ -699,7 +716,7 @@ def _break_chains(
     index = np.arange(len(root))
     joined = index[root != index]
     loose = joined[_agreements(signature, joined, root[joined]) < needed]
-    for _ in range(_ROUNDS):
+    for _ in range(_REGROUP_ROUNDS):
         root[loose] = loose
         if len(loose) < 2:
             return root

@@ -134,7 +134,7 @@ def build_links(
     engine.create_table(
         "pair_keys",
         f"""SELECT a, b, key, sum(w) AS w, count(*) AS n,
-                   {engine.list_agg("value", "w DESC, value", cfg.evidence_sample)} AS sample,
+                   {engine.top_values("value", "w", cfg.evidence_sample)} AS sample,
                    min(first_seen) AS first_seen, max(last_seen) AS last_seen
             FROM {pairs} GROUP BY a, b, key""",
     )

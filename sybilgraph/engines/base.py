@@ -102,6 +102,11 @@ class Engine(ABC):
         """SQL aggregate giving the first ``limit`` values of ``column`` by ``order_by``,
         joined by ', '."""
 
+    def top_values(self, column: str, weight: str, limit: int) -> str:
+        """SQL aggregate giving the ``limit`` values of ``column`` of largest ``weight``
+        (ties by value), joined by ', '."""
+        return self.list_agg(column, f"{weight} DESC, {column}", limit)
+
     def epoch(self, column: str) -> str:
         """SQL giving seconds since 1970 of a timestamp column, as a double."""
         return f"epoch({column})"

@@ -211,6 +211,12 @@ class DuckDBEngine(Engine):
             " ', ')"
         )
 
+    def top_values(self, column: str, weight: str, limit: int) -> str:
+        # keeps only the top values of each group as they stream by, so it can run on
+        # tens of millions of pairs within the memory limit (an ordered list cannot)
+        key = f"{{'w': -({weight}), 'v': {column}}}"
+        return f"array_to_string(min_by({column}, {key}, {int(limit)}), ', ')"
+
     def list_head(self, column: str, order_by: str, limit: int) -> str:
         if order_by.strip() == column.strip():
             # the n smallest values, kept as they stream by: bounded memory per group
