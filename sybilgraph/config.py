@@ -128,7 +128,7 @@ class ExportConfig:
     #: pages are written for this many clusters, best ranked first (flagged or not)
     pages: int = 100
     #: a page draws at most this many nodes; the rest are collapsed into counted groups
-    node_budget: int = 1500
+    node_budget: int = 300
     #: processes writing pages: 0 = one per CPU core (at most 4), 1 = in the run's process
     workers: int = 0
 

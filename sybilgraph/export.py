@@ -451,7 +451,7 @@ def _vis_assets() -> tuple[Markup, Markup]:
 
 
 def render_cluster_page(
-    view: ClusterView, *, node_budget: int = 1500, pseudonymised: bool = False
+    view: ClusterView, *, node_budget: int = 300, pseudonymised: bool = False
 ) -> str:
     """Render one cluster as a self-contained HTML page.
 
@@ -459,7 +459,7 @@ def render_cluster_page(
     ----------
     view : ClusterView
         The cluster to draw.
-    node_budget : int, default 1500
+    node_budget : int, default 300
         Most account and value nodes drawn; the rest are collapsed into one group node
         per kind ("+N more accounts", "+N more ip values", ...).
     pseudonymised : bool, default False
@@ -662,7 +662,7 @@ def write_pages(
     views: Iterable[ClusterView],
     out_dir: str | os.PathLike[str],
     *,
-    node_budget: int = 1500,
+    node_budget: int = 300,
     pseudonymised: bool = False,
     workers: int = 1,
 ) -> dict[str, str]:

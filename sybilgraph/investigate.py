@@ -46,7 +46,7 @@ class Subgraph:
     """
 
     def __init__(
-        self, view: ClusterView, node_budget: int = 1500, *, pseudonymised: bool = False
+        self, view: ClusterView, node_budget: int = 300, *, pseudonymised: bool = False
     ) -> None:
         self._view = view
         self.node_budget = node_budget
@@ -125,7 +125,7 @@ class Cluster(Subgraph):
     """
 
     def __init__(
-        self, view: ClusterView, node_budget: int = 1500, *, pseudonymised: bool = False
+        self, view: ClusterView, node_budget: int = 300, *, pseudonymised: bool = False
     ) -> None:
         super().__init__(view, node_budget, pseudonymised=pseudonymised)
         self.id = view.cluster_id
@@ -332,4 +332,4 @@ def _pseudonymised(result: Result) -> bool:
 
 def _node_budget(result: Result) -> int:
     export: dict[str, Any] = result.info.get("config", {}).get("export", {})
-    return int(export.get("node_budget", 1500))
+    return int(export.get("node_budget", 300))
