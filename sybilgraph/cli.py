@@ -76,6 +76,18 @@ def _config(
     return config
 
 
+#: options shared by the commands that run the pipeline
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="TOML file: column names and parameters.",
+)
+labels_option = click.option(
+    "--labels", type=click.Path(dir_okay=False), help="Labels file with investigators' verdicts."
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sybilgraph")
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
@@ -97,16 +109,9 @@ def main(debug: bool, verbose: bool, quiet: bool) -> None:
     type=click.Path(file_okay=False),
     help="Folder for the run's outputs.",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    help="TOML file: column names and parameters.",
-)
+@config_option
 @click.option("--seed", type=int, help="Seed of every randomised step (default 42).")
-@click.option(
-    "--labels", type=click.Path(dir_okay=False), help="Labels file with investigators' verdicts."
-)
+@labels_option
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), help="Relational engine.")
 @click.option(
     "--spark-master",
@@ -265,15 +270,8 @@ def synth(out_dir: str, n_events: int, seed: int, fmt: str, days: int, start: st
     type=click.Path(file_okay=False),
     help="The report goes to OUT/<period>/.",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    help="TOML file: column names and parameters.",
-)
-@click.option(
-    "--labels", type=click.Path(dir_okay=False), help="Labels file with investigators' verdicts."
-)
+@config_option
+@labels_option
 @handle_errors
 def report(
     inputs: tuple[str, ...],

@@ -16,7 +16,7 @@ from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.fingerprint import hash_strings, mask_prompts, near_duplicate_groups
 
-__all__ = ["KEY_IP", "KEY_PAYMENT", "KEY_PROMPT", "KEY_SUBNET", "observe", "template_label"]
+__all__ = ["KEY_IP", "KEY_PAYMENT", "KEY_PROMPT", "KEY_SUBNET", "observe"]
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +26,6 @@ KEY_PAYMENT = "payment"
 KEY_PROMPT = "prompt"
 #: keys built in; extra keys take their column's name and may not reuse these
 BUILTIN_KEYS = (KEY_IP, KEY_SUBNET, KEY_PAYMENT, KEY_PROMPT, "direct")
-
-
-def template_label(groups: np.ndarray) -> np.ndarray:
-    """The readable value of a prompt template group: ``t:`` and 12 hex digits."""
-    low = np.asarray(groups, dtype=np.uint64) & np.uint64(0xFFFFFFFFFFFF)
-    shifts = np.arange(44, -1, -4, dtype=np.uint64)
-    nibbles = (low[:, None] >> shifts) & np.uint64(0xF)
-    hexdigits = np.frombuffer(b"0123456789abcdef", dtype="S1")[nibbles.astype(np.intp)]
-    text = np.ascontiguousarray(hexdigits).view("S12").ravel()
-    return np.char.add(b"t:", text).astype(str)
 
 
 def observe(engine: Engine, config: Config) -> dict[str, int]:
@@ -90,7 +80,7 @@ def observe(engine: Engine, config: Config) -> dict[str, int]:
 #: distinct prompts masked and hashed per batch: bounds what Python holds of the texts
 PROMPT_BATCH = 1 << 19
 
-#: the low 48 bits of a group id make its label (see :func:`template_label`)
+#: a template group's value is ``t:`` and 12 hex digits: the low 48 bits of its id
 _LABEL_BITS = (1 << 48) - 1
 
 

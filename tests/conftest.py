@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -142,3 +144,16 @@ def hand_csv(tmp_path: Path) -> Path:
     path = tmp_path / "events.csv"
     hand_events().to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright, one per test module."""
+    from tests.browser import launch_browser
+
+    pw, chromium = launch_browser()
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+        pw.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,20 +9,10 @@ import pandas as pd
 import pytest
 
 from sybilgraph import export
-from tests.browser import HOSTILE_ID, HOSTILE_PROMPT, launch_browser, make_view
+from tests.browser import HOSTILE_ID, HOSTILE_PROMPT, make_view
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).parent / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    pw, chromium = launch_browser()
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-        pw.stop()
 
 
 def _open(browser: Any, path: Path) -> tuple[Any, list[str], list[str]]:

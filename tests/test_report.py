@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -392,18 +391,6 @@ def test_window_filter_in_pipeline(tmp_path: Path) -> None:
     on_day = (pd.to_datetime(events["ts"]).dt.date == window.start).sum()
     assert result.info["rows"]["used"] == on_day
     assert result.info["rows"]["outside_window"] == len(events) - on_day
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from tests.browser import launch_browser
-
-    pw, chromium = launch_browser()
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-        pw.stop()
 
 
 @pytest.mark.browser
