@@ -9,6 +9,7 @@ hashes lower).
 from __future__ import annotations
 
 import logging
+import random
 
 import igraph as ig
 import leidenalg
@@ -31,6 +32,8 @@ _PARTITIONS = {
 
 def partition(graph: ig.Graph, config: DetectConfig, seed: int) -> list[int]:
     """Leiden membership of each vertex of one connected graph (deterministic)."""
+    if config.implementation == "igraph":
+        return _igraph_partition(graph, config, seed)
     kind = _PARTITIONS[config.method]
     kwargs: dict[str, object] = {
         "weights": "weight",
@@ -40,6 +43,27 @@ def partition(graph: ig.Graph, config: DetectConfig, seed: int) -> list[int]:
     if config.method != "modularity":
         kwargs["resolution_parameter"] = config.resolution
     result = leidenalg.find_partition(graph, kind, **kwargs)
+    return list(result.membership)
+
+
+def _igraph_partition(graph: ig.Graph, config: DetectConfig, seed: int) -> list[int]:
+    """igraph's own Leiden, with its random numbers drawn from a generator of ``seed``.
+
+    igraph's generator is process-wide: it is swapped for the call, then set back to
+    igraph's default (the ``random`` module).
+    """
+    objective = "CPM" if config.method == "cpm" else "modularity"
+    resolution = 1.0 if config.method == "modularity" else config.resolution
+    ig.set_random_number_generator(random.Random(seed))
+    try:
+        result = graph.community_leiden(
+            objective_function=objective,
+            weights="weight",
+            resolution=resolution,
+            n_iterations=config.n_iterations,
+        )
+    finally:
+        ig.set_random_number_generator(random)
     return list(result.membership)
 
 

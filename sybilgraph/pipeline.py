@@ -228,6 +228,7 @@ def _run_stages(
             "pages": pages,
         },
         "detect": {
+            "implementation": config.detect.implementation,
             "method": config.detect.method,
             "resolution": config.detect.resolution,
             "leiden_min_size": config.detect.leiden_min_size,
