@@ -212,8 +212,11 @@ def load(
         stats.files.append(str(source.path))
 
     extras = [f"extra_{i}" for i in range(len(config.columns.extra_keys))]
-    union = " UNION ALL ".join(f"SELECT * FROM {t}" for t in raw_tables)
-    engine.create_table("raw_events", union)
+    if len(raw_tables) == 1:
+        engine.rename(raw_tables[0], "raw_events")
+    else:
+        union = " UNION ALL ".join(f"SELECT * FROM {t}" for t in raw_tables)
+        engine.create_table("raw_events", union)
     for table in raw_tables:
         engine.drop(table)
         engine.drop(f"{table}_in")
@@ -221,21 +224,6 @@ def load(
     _normalise_ips(engine, config)
     blank = "NULLIF(trim({0}), '')"
     extra_cols = "".join(f", {blank.format(c)} AS {c}" for c in extras)
-    engine.create_table(
-        "parsed_events",
-        f"""
-        SELECT r._file, r._row,
-               {blank.format("r.account_id")} AS account_id,
-               {engine.parse_ts("r.ts")} AS ts,
-               NULLIF(trim(r.ts), '') AS ts_text,
-               m.ip, m.ip_key, m.subnet AS ip_subnet, m.reason AS ip_reason,
-               {blank.format("r.payment_id")} AS payment_id,
-               NULLIF(r.prompt, '') AS prompt,
-               r.ip AS ip_raw {extra_cols}
-        FROM raw_events r LEFT JOIN ip_map m ON r.ip = m.raw
-        """,
-    )
-    engine.drop("raw_events")
     reason = f"""CASE
         WHEN account_id IS NULL THEN 'missing account_id'
         WHEN ts_text IS NULL THEN 'missing ts'
@@ -244,8 +232,26 @@ def load(
             THEN 'ts out of range: ' || substr(ts_text, 1, 40)
         WHEN ip_reason IS NOT NULL THEN 'ip: ' || ip_reason
         ELSE NULL END"""
-    engine.create_table("checked_events", f"SELECT *, {reason} AS reason FROM parsed_events")
-    engine.drop("parsed_events")
+    # parsed and checked in one pass: each full copy of the events costs seconds per
+    # million rows, and more once it no longer fits in memory
+    engine.create_table(
+        "checked_events",
+        f"""
+        SELECT *, {reason} AS reason FROM (
+            SELECT r._file, r._row,
+                   {blank.format("r.account_id")} AS account_id,
+                   {engine.parse_ts("r.ts")} AS ts,
+                   NULLIF(trim(r.ts), '') AS ts_text,
+                   m.ip, m.ip_key, m.subnet AS ip_subnet, m.reason AS ip_reason,
+                   {blank.format("r.payment_id")} AS payment_id,
+                   NULLIF(r.prompt, '') AS prompt,
+                   r.ip AS ip_raw {extra_cols}
+            FROM raw_events r LEFT JOIN ip_map m ON r.ip = m.raw
+        ) parsed
+        """,
+    )
+    engine.drop("raw_events")
+    engine.drop("ip_map")
     extra_select = "".join(f", {c}" for c in extras)
     in_window = ""
     if window is not None:

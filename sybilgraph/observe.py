@@ -99,7 +99,7 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
         engine.drop("prompt_texts")
         return False
     created = False
-    for batch in engine.batches("SELECT prompt FROM prompt_texts ORDER BY prompt", PROMPT_BATCH):
+    for batch in engine.batches("SELECT prompt FROM prompt_texts", PROMPT_BATCH):
         texts = batch.column(0)
         templates = mask_prompts(texts)
         hashes = hash_strings(templates).view(np.int64)  # engines lack unsigned 64 bits

@@ -79,6 +79,11 @@ class Engine(ABC):
         result = self.arrow(sql)
         return result.column(0)[0].as_py() if result.num_rows else None
 
+    def rename(self, old: str, new: str) -> None:
+        """Give a table another name (replacing any table of that name), without copying."""
+        self.drop(new)
+        self.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
     def count(self, table: str) -> int:
         return int(self.scalar(f"SELECT count(*) FROM {table}") or 0)  # type: ignore[call-overload]
 

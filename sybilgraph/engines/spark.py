@@ -220,6 +220,11 @@ class SparkEngine(Engine):
         if old is not None:
             old.unpersist()
 
+    def rename(self, old: str, new: str) -> None:
+        frame = self._tables.pop(old)
+        self.spark.catalog.dropTempView(old)
+        self._view(new, frame)
+
     def drop(self, name: str) -> None:
         frame = self._tables.pop(name, None)
         if frame is not None:
