@@ -24,6 +24,7 @@ from typing import Any
 
 import jinja2
 import networkx as nx
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
@@ -119,18 +120,41 @@ def script_json(data: Any) -> Markup:
     return Markup(_JSON_ESCAPE_RE.sub(lambda m: _JSON_ESCAPES[m.group(0)], text))
 
 
+def _native(value: Any) -> Any:
+    """A numpy scalar as the Python scalar (or Timestamp) ``to_dict`` gives for it."""
+    if isinstance(value, np.bool_ | np.integer | np.floating):
+        return value.item()
+    if isinstance(value, np.datetime64):
+        return pd.Timestamp(value)
+    if isinstance(value, np.timedelta64):
+        return pd.Timedelta(value)
+    return value
+
+
+def _column_values(column: pd.Series) -> list[Any]:
+    """The column's cells as ``to_dict("records")`` gives them once the column is cast to
+    objects, with NaN, NaT, NA and None all as None."""
+    values = column.astype(object).tolist()
+    dtype = column.dtype
+    # numbers, booleans, timestamps and strings are cast to Python objects already
+    if not isinstance(dtype, pd.StringDtype) and not (
+        isinstance(dtype, np.dtype) and dtype.kind in "iufbM"
+    ):
+        values = [_native(v) for v in values]
+    missing = column.isna().to_numpy()
+    if missing.any():
+        values = [None if m else v for v, m in zip(values, missing.tolist(), strict=True)]
+    return values
+
+
 def _records(df: pd.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
     cols = [c for c in columns if c in df.columns]
     if df.empty:
         return []
-    out = df[cols].astype(object)
-    out = out.where(out.notna(), None) if cols else out
-    rows: list[dict[str, Any]] = out.to_dict("records")  # type: ignore[assignment]
-    for row in rows:
-        for k, v in row.items():
-            if isinstance(v, float) and math.isnan(v):
-                row[k] = None
-    return rows
+    if not cols:
+        return [{} for _ in range(len(df))]
+    values = [_column_values(df[c]) for c in cols]
+    return [dict(zip(cols, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def _kind(key: Any) -> str:
