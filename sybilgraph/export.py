@@ -509,13 +509,17 @@ def render_cluster_page(
     )
 
 
-def _atomic_write(path: str | os.PathLike[str], text: str) -> Path:
+def _atomic_write(path: str | os.PathLike[str], text: str | Iterable[str]) -> Path:
+    """Write ``text`` (or its pieces, in order) to ``path`` through a temporary file."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            if isinstance(text, str):
+                fh.write(text)
+            else:
+                fh.writelines(text)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -619,7 +623,9 @@ def cluster_graph(view: ClusterView) -> nx.Graph:
 
     Nodes are ``a:<account>`` (kind ``account``) and ``v:<key>:<value>`` (kind ``value``);
     edges join accounts to the values they hold (kind ``holds``) and linked accounts
-    (kind ``link``).  List values are stored as comma-separated text.
+    (kind ``link``).  List values are stored as comma-separated text.  The GraphML and
+    GEXF files of :func:`write_pages` hold this graph, written without building it (see
+    :mod:`sybilgraph.graphfiles`).
     """
     g = nx.Graph(cluster_id=str(view.cluster_id), score=float(view.score))
     for r in _records(view.accounts, view.accounts.columns):
@@ -662,23 +668,16 @@ def cluster_graph(view: ClusterView) -> nx.Graph:
 def _write_one(
     view: ClusterView, out_dir: str, node_budget: int, pseudonymised: bool
 ) -> tuple[str, str]:
+    # graphfiles builds on this module's helpers, so it is imported here, not at the top
+    from sybilgraph.graphfiles import write_graph_files
+
     name = safe_filename(str(view.cluster_id))
     folder = Path(out_dir) / "clusters"
     folder.mkdir(parents=True, exist_ok=True)
     write_cluster_page(
         view, folder / f"{name}.html", node_budget=node_budget, pseudonymised=pseudonymised
     )
-    graph = cluster_graph(view)
-    for suffix, writer in ((".graphml", nx.write_graphml), (".gexf", nx.write_gexf)):
-        target = folder / f"{name}{suffix}"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            writer(graph, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    write_graph_files(view, folder / name)
     return str(view.cluster_id), f"clusters/{name}.html"
 
 
