@@ -289,14 +289,18 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
         agg = vals[cols].copy()
         if "requests" not in agg.columns:
             agg["requests"] = 0
-        grouped = agg.groupby(["key", "value"], sort=True, dropna=False).agg(
-            requests=("requests", "sum"),
-            holders=("holders", "max") if "holders" in agg.columns else ("requests", "size"),
-            hub=("hub", "max") if "hub" in agg.columns else ("requests", "size"),
-            n=("requests", "size"),
-        )
-        for (key, value), rec in zip(grouped.index, grouped.to_dict("records"), strict=True):
-            value_info[(key, value)] = {str(k): v for k, v in rec.items()}
+        # one aggregation at a time on one grouping: a named agg() is several times slower
+        by_pair = agg.groupby(["key", "value"], sort=True, dropna=False)
+        n = by_pair.size()
+        parts = {
+            "requests": by_pair["requests"].sum(),
+            "holders": by_pair["holders"].max() if "holders" in agg.columns else n,
+            "hub": by_pair["hub"].max() if "hub" in agg.columns else n,
+            "n": n,
+        }
+        columns = {name: part.tolist() for name, part in parts.items()}
+        for pair, *cells in zip(n.index, *columns.values(), strict=True):
+            value_info[pair] = dict(zip(columns, cells, strict=True))
     dropped_by_kind: dict[str, int] = dict.fromkeys(KINDS, 0)
     for pair, r in value_info.items():
         key, value = pair
@@ -368,14 +372,17 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
                 )
     links = view.links
     if len(links):
-        extra = {c: links[c].tolist() for c in ("weight", "keys", "evidence") if c in links.columns}
+        weights = links["weight"].tolist() if "weight" in links.columns else [None] * len(links)
+        keys_text, evidence_text = (
+            _texts(links[c]) if c in links.columns else [""] * len(links)
+            for c in ("keys", "evidence")
+        )
         for i, (a, b) in enumerate(zip(links["a"].tolist(), links["b"].tolist(), strict=True)):
             if a in kept_set and b in kept_set:
-                weight = _clean(extra["weight"][i]) if "weight" in extra else None
-                keys = extra["keys"][i] if "keys" in extra else None
-                evidence = extra["evidence"][i] if "evidence" in extra else None
+                weight = _clean(weights[i])
                 edge_tip = (
-                    f"{a} — {b}\nweight: {weight}\nkeys: {_text(keys)}\nevidence: {_text(evidence)}"
+                    f"{a} — {b}\nweight: {weight}\nkeys: {keys_text[i]}\n"
+                    f"evidence: {evidence_text[i]}"
                 )
                 w = float(weight) if isinstance(weight, int | float) else 1.0
                 edges.append(
@@ -409,6 +416,13 @@ def _text(value: Any) -> str:
     if isinstance(value, list | tuple | set):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+def _texts(column: pd.Series) -> list[str]:
+    """:func:`_text` of each cell of ``column``."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return [v if isinstance(v, str) else "" for v in column.tolist()]
+    return [_text(v) for v in column.tolist()]
 
 
 def _page_data(view: ClusterView, node_budget: int, pseudonymised: bool) -> dict[str, Any]:
