@@ -24,6 +24,7 @@ from typing import Any
 
 import jinja2
 import networkx as nx
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
@@ -119,18 +120,41 @@ def script_json(data: Any) -> Markup:
     return Markup(_JSON_ESCAPE_RE.sub(lambda m: _JSON_ESCAPES[m.group(0)], text))
 
 
+def _native(value: Any) -> Any:
+    """A numpy scalar as the Python scalar (or Timestamp) ``to_dict`` gives for it."""
+    if isinstance(value, np.bool_ | np.integer | np.floating):
+        return value.item()
+    if isinstance(value, np.datetime64):
+        return pd.Timestamp(value)
+    if isinstance(value, np.timedelta64):
+        return pd.Timedelta(value)
+    return value
+
+
+def _column_values(column: pd.Series) -> list[Any]:
+    """The column's cells as ``to_dict("records")`` gives them once the column is cast to
+    objects, with NaN, NaT, NA and None all as None."""
+    values = column.astype(object).tolist()
+    dtype = column.dtype
+    # numbers, booleans, timestamps and strings are cast to Python objects already
+    if not isinstance(dtype, pd.StringDtype) and not (
+        isinstance(dtype, np.dtype) and dtype.kind in "iufbM"
+    ):
+        values = [_native(v) for v in values]
+    missing = column.isna().to_numpy()
+    if missing.any():
+        values = [None if m else v for v, m in zip(values, missing.tolist(), strict=True)]
+    return values
+
+
 def _records(df: pd.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
     cols = [c for c in columns if c in df.columns]
     if df.empty:
         return []
-    out = df[cols].astype(object)
-    out = out.where(out.notna(), None) if cols else out
-    rows: list[dict[str, Any]] = out.to_dict("records")  # type: ignore[assignment]
-    for row in rows:
-        for k, v in row.items():
-            if isinstance(v, float) and math.isnan(v):
-                row[k] = None
-    return rows
+    if not cols:
+        return [{} for _ in range(len(df))]
+    values = [_column_values(df[c]) for c in cols]
+    return [dict(zip(cols, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def _kind(key: Any) -> str:
@@ -265,14 +289,18 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
         agg = vals[cols].copy()
         if "requests" not in agg.columns:
             agg["requests"] = 0
-        grouped = agg.groupby(["key", "value"], sort=True, dropna=False).agg(
-            requests=("requests", "sum"),
-            holders=("holders", "max") if "holders" in agg.columns else ("requests", "size"),
-            hub=("hub", "max") if "hub" in agg.columns else ("requests", "size"),
-            n=("requests", "size"),
-        )
-        for (key, value), rec in zip(grouped.index, grouped.to_dict("records"), strict=True):
-            value_info[(key, value)] = {str(k): v for k, v in rec.items()}
+        # one aggregation at a time on one grouping: a named agg() is several times slower
+        by_pair = agg.groupby(["key", "value"], sort=True, dropna=False)
+        n = by_pair.size()
+        parts = {
+            "requests": by_pair["requests"].sum(),
+            "holders": by_pair["holders"].max() if "holders" in agg.columns else n,
+            "hub": by_pair["hub"].max() if "hub" in agg.columns else n,
+            "n": n,
+        }
+        columns = {name: part.tolist() for name, part in parts.items()}
+        for pair, *cells in zip(n.index, *columns.values(), strict=True):
+            value_info[pair] = dict(zip(columns, cells, strict=True))
     dropped_by_kind: dict[str, int] = dict.fromkeys(KINDS, 0)
     for pair, r in value_info.items():
         key, value = pair
@@ -344,14 +372,17 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
                 )
     links = view.links
     if len(links):
-        extra = {c: links[c].tolist() for c in ("weight", "keys", "evidence") if c in links.columns}
+        weights = links["weight"].tolist() if "weight" in links.columns else [None] * len(links)
+        keys_text, evidence_text = (
+            _texts(links[c]) if c in links.columns else [""] * len(links)
+            for c in ("keys", "evidence")
+        )
         for i, (a, b) in enumerate(zip(links["a"].tolist(), links["b"].tolist(), strict=True)):
             if a in kept_set and b in kept_set:
-                weight = _clean(extra["weight"][i]) if "weight" in extra else None
-                keys = extra["keys"][i] if "keys" in extra else None
-                evidence = extra["evidence"][i] if "evidence" in extra else None
+                weight = _clean(weights[i])
                 edge_tip = (
-                    f"{a} — {b}\nweight: {weight}\nkeys: {_text(keys)}\nevidence: {_text(evidence)}"
+                    f"{a} — {b}\nweight: {weight}\nkeys: {keys_text[i]}\n"
+                    f"evidence: {evidence_text[i]}"
                 )
                 w = float(weight) if isinstance(weight, int | float) else 1.0
                 edges.append(
@@ -385,6 +416,13 @@ def _text(value: Any) -> str:
     if isinstance(value, list | tuple | set):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+def _texts(column: pd.Series) -> list[str]:
+    """:func:`_text` of each cell of ``column``."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return [v if isinstance(v, str) else "" for v in column.tolist()]
+    return [_text(v) for v in column.tolist()]
 
 
 def _page_data(view: ClusterView, node_budget: int, pseudonymised: bool) -> dict[str, Any]:
@@ -485,13 +523,17 @@ def render_cluster_page(
     )
 
 
-def _atomic_write(path: str | os.PathLike[str], text: str) -> Path:
+def _atomic_write(path: str | os.PathLike[str], text: str | Iterable[str]) -> Path:
+    """Write ``text`` (or its pieces, in order) to ``path`` through a temporary file."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            if isinstance(text, str):
+                fh.write(text)
+            else:
+                fh.writelines(text)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -595,7 +637,9 @@ def cluster_graph(view: ClusterView) -> nx.Graph:
 
     Nodes are ``a:<account>`` (kind ``account``) and ``v:<key>:<value>`` (kind ``value``);
     edges join accounts to the values they hold (kind ``holds``) and linked accounts
-    (kind ``link``).  List values are stored as comma-separated text.
+    (kind ``link``).  List values are stored as comma-separated text.  The GraphML and
+    GEXF files of :func:`write_pages` hold this graph, written without building it (see
+    :mod:`sybilgraph.graphfiles`).
     """
     g = nx.Graph(cluster_id=str(view.cluster_id), score=float(view.score))
     for r in _records(view.accounts, view.accounts.columns):
@@ -638,23 +682,16 @@ def cluster_graph(view: ClusterView) -> nx.Graph:
 def _write_one(
     view: ClusterView, out_dir: str, node_budget: int, pseudonymised: bool
 ) -> tuple[str, str]:
+    # graphfiles builds on this module's helpers, so it is imported here, not at the top
+    from sybilgraph.graphfiles import write_graph_files
+
     name = safe_filename(str(view.cluster_id))
     folder = Path(out_dir) / "clusters"
     folder.mkdir(parents=True, exist_ok=True)
     write_cluster_page(
         view, folder / f"{name}.html", node_budget=node_budget, pseudonymised=pseudonymised
     )
-    graph = cluster_graph(view)
-    for suffix, writer in ((".graphml", nx.write_graphml), (".gexf", nx.write_gexf)):
-        target = folder / f"{name}{suffix}"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            writer(graph, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    write_graph_files(view, folder / name)
     return str(view.cluster_id), f"clusters/{name}.html"
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import re
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -37,6 +41,36 @@ def test_safe_filename_cases() -> None:
     assert export.safe_filename("") != export.safe_filename("_")
     assert len(export.safe_filename("x" * 500)) <= 100
     assert export.safe_filename("x" * 500) != export.safe_filename("x" * 501)
+
+
+def test_records_are_to_dict_records_with_missing_as_none() -> None:
+    frame = pd.DataFrame(
+        {
+            "ints": [1, 2, 3],
+            "floats": [1.5, np.nan, 3.0],
+            "bools": [True, False, True],
+            "stamps": pd.to_datetime(
+                ["2026-04-13", None, "2026-04-14 10:00:00.5"], format="ISO8601"
+            ),
+            "aware": pd.to_datetime(["2026-04-13", "2026-04-14", None], utc=True),
+            "text": pd.Series(["a", None, "c"], dtype="str"),
+            "nullable": pd.array([1, None, 3], dtype="Int64"),
+            "objects": pd.Series([np.int64(4), Decimal("5"), [1, 2]], dtype=object),
+            "scalars": pd.Series([np.float32(0.5), np.datetime64("2026-01-01"), np.bool_(1)]),
+            "missing": pd.Series([None, np.nan, pd.NaT], dtype=object),
+            "category": pd.Categorical(["x", None, "x"]),
+        }
+    )
+    expected = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    for row in expected:
+        row.update({k: None for k, v in row.items() if isinstance(v, float) and math.isnan(v)})
+
+    def typed(rows: list[dict[Any, Any]]) -> list[dict[Any, tuple[type, Any]]]:
+        return [{k: (type(v), v) for k, v in row.items()} for row in rows]
+
+    assert typed(export._records(frame, [*frame.columns, "absent"])) == typed(expected)
+    assert export._records(frame, ["absent"]) == [{}, {}, {}]
+    assert export._records(frame.iloc[:0], frame.columns) == []
 
 
 def test_hostile_text_is_escaped() -> None:
