@@ -10,6 +10,9 @@ import pyarrow as pa
 
 __all__ = ["AccountGraph", "build_graph"]
 
+#: link weights are rounded to this many decimals before detection
+_DECIMALS = 9
+
 
 @dataclass
 class AccountGraph:
@@ -36,9 +39,13 @@ def build_graph(links: pa.Table, *, min_weight: float = 0.0) -> AccountGraph:
     """Build the graph from a links table (a, b, weight), from numpy arrays.
 
     Links lighter than ``min_weight`` are left out. Accounts without links are not
-    vertices.
+    vertices. Weights are rounded to 9 decimals, so sums taken in another order give
+    the same graph.
     """
     weight = np.asarray(links.column("weight").to_numpy(zero_copy_only=False), dtype=float)
+    # a link's weight is a sum, and engines (or one engine's threads) may add in another
+    # order, changing the last bits; Leiden must see the same graph either way
+    weight = np.round(weight, _DECIMALS)
     keep = weight >= min_weight
     a = np.asarray(links.column("a").to_numpy(zero_copy_only=False), dtype=object)[keep]
     b = np.asarray(links.column("b").to_numpy(zero_copy_only=False), dtype=object)[keep]
