@@ -14,7 +14,7 @@ and nothing loops over prompts in Python.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -660,67 +660,35 @@ def _lsh_components(signature: np.ndarray, bands: int, rows: int, threshold: flo
     """Root (smallest index) of each text's component of verified near-duplicate pairs."""
     parent = np.arange(len(signature), dtype=np.int64)
     needed = _needed(signature, threshold)
-    with ThreadPoolExecutor(max_workers=1) as ahead:
-        for members, bucket in _band_buckets(signature, bands, rows, ahead):
-            _compress(parent)
-            _check_band(parent, signature, members, bucket, needed)
+    for band in range(bands):
+        _compress(parent)
+        members, bucket = _shared_buckets(_band_keys(signature, band, rows))
+        for _ in range(_ROUNDS):
+            if len(members) < 2:
+                break
+            start = _run_starts(bucket)
+            rep = members[start]
+            pending = _roots(parent, members) != _roots(parent, rep)
+            # Many buckets hold unrelated texts that share common words ("the", "a",
+            # "of"); their representative matches almost no one. Check each bucket's first
+            # _SAMPLE members, and the rest only where enough of those checks succeed.
+            sample = pending & (np.arange(len(members)) - start < _SAMPLE)
+            failed = np.zeros(len(members), dtype=bool)
+            fruitful = np.zeros(int(bucket[-1]) + 1, dtype=bool)
+            for checked in (sample, pending & ~sample):
+                checked &= fruitful[bucket] | sample
+                similar = _agreements(signature, members[checked], rep[checked]) >= needed
+                _union(parent, members[checked][similar], rep[checked][similar])
+                failed[np.flatnonzero(checked)[~similar]] = True
+                tried = np.bincount(bucket[checked], minlength=len(fruitful))
+                found = np.bincount(bucket[checked][similar], minlength=len(fruitful))
+                fruitful = found >= np.maximum(_FRUITFUL * tried, 1)
+                sample = np.zeros_like(sample)
+            # members that failed try again among themselves under a new representative
+            again = failed & fruitful[bucket]
+            members, bucket = _drop_lonely(members[again], bucket[again])
     _compress(parent)
     return parent
-
-
-def _band_buckets(
-    signature: np.ndarray, bands: int, rows: int, ahead: ThreadPoolExecutor
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Each band's shared buckets, the next one sorted on another thread meanwhile.
-
-    Sorting a band's keys does not depend on the joins made in earlier bands, and numpy
-    sorts without the GIL: on two or more cores it runs beside the previous band's checks.
-    """
-
-    def buckets(band: int) -> tuple[np.ndarray, np.ndarray]:
-        return _shared_buckets(_band_keys(signature, band, rows))
-
-    if (os.cpu_count() or 1) < 2:
-        for band in range(bands):
-            yield buckets(band)
-        return
-    upcoming = ahead.submit(buckets, 0)
-    for band in range(bands):
-        current = upcoming.result()
-        if band + 1 < bands:
-            upcoming = ahead.submit(buckets, band + 1)
-        yield current
-        del current
-
-
-def _check_band(
-    parent: np.ndarray, signature: np.ndarray, members: np.ndarray, bucket: np.ndarray, needed: int
-) -> None:
-    """Verify one band's buckets against their representatives and join what matches."""
-    for _ in range(_ROUNDS):
-        if len(members) < 2:
-            break
-        start = _run_starts(bucket)
-        rep = members[start]
-        pending = _roots(parent, members) != _roots(parent, rep)
-        # Many buckets hold unrelated texts that share common words ("the", "a",
-        # "of"); their representative matches almost no one. Check each bucket's first
-        # _SAMPLE members, and the rest only where enough of those checks succeed.
-        sample = pending & (np.arange(len(members)) - start < _SAMPLE)
-        failed = np.zeros(len(members), dtype=bool)
-        fruitful = np.zeros(int(bucket[-1]) + 1, dtype=bool)
-        for checked in (sample, pending & ~sample):
-            checked &= fruitful[bucket] | sample
-            similar = _agreements(signature, members[checked], rep[checked]) >= needed
-            _union(parent, members[checked][similar], rep[checked][similar])
-            failed[np.flatnonzero(checked)[~similar]] = True
-            tried = np.bincount(bucket[checked], minlength=len(fruitful))
-            found = np.bincount(bucket[checked][similar], minlength=len(fruitful))
-            fruitful = found >= np.maximum(_FRUITFUL * tried, 1)
-            sample = np.zeros_like(sample)
-        # members that failed try again among themselves under a new representative
-        again = failed & fruitful[bucket]
-        members, bucket = _drop_lonely(members[again], bucket[again])
 
 
 def _needed(signature: np.ndarray, threshold: float) -> int:
