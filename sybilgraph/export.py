@@ -15,7 +15,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
@@ -24,10 +23,19 @@ from typing import Any
 
 import jinja2
 import networkx as nx
-import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from sybilgraph.cells import (
+    account_node,
+    cell_text,
+    clean_cell,
+    column_values,
+    graph_attr,
+    value_node,
+)
+from sybilgraph.graphfiles import write_graph_files
+from sybilgraph.outputs import write_text_atomic
 from sybilgraph.views import ClusterView
 
 __all__ = [
@@ -98,53 +106,10 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
-def _clean(value: Any) -> Any:
-    """NaN, NaT and None become None; everything else is left alone."""
-    if value is None:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if value is pd.NaT:
-        return None
-    try:
-        if not isinstance(value, list | tuple | dict) and pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
-
-
 def script_json(data: Any) -> Markup:
     """JSON safe to place inside ``<script type="application/json">``."""
     text = json.dumps(data, ensure_ascii=False, default=_json_default, allow_nan=False)
     return Markup(_JSON_ESCAPE_RE.sub(lambda m: _JSON_ESCAPES[m.group(0)], text))
-
-
-def _native(value: Any) -> Any:
-    """A numpy scalar as the Python scalar (or Timestamp) ``to_dict`` gives for it."""
-    if isinstance(value, np.bool_ | np.integer | np.floating):
-        return value.item()
-    if isinstance(value, np.datetime64):
-        return pd.Timestamp(value)
-    if isinstance(value, np.timedelta64):
-        return pd.Timedelta(value)
-    return value
-
-
-def _column_values(column: pd.Series) -> list[Any]:
-    """The column's cells as ``to_dict("records")`` gives them once the column is cast to
-    objects, with NaN, NaT, NA and None all as None."""
-    values = column.astype(object).tolist()
-    dtype = column.dtype
-    # numbers, booleans, timestamps and strings are cast to Python objects already
-    if not isinstance(dtype, pd.StringDtype) and not (
-        isinstance(dtype, np.dtype) and dtype.kind in "iufbM"
-    ):
-        values = [_native(v) for v in values]
-    missing = column.isna().to_numpy()
-    if missing.any():
-        values = [None if m else v for v, m in zip(values, missing.tolist(), strict=True)]
-    return values
 
 
 def _records(df: pd.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
@@ -153,7 +118,7 @@ def _records(df: pd.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
         return []
     if not cols:
         return [{} for _ in range(len(df))]
-    values = [_column_values(df[c]) for c in cols]
+    values = [column_values(df[c]) for c in cols]
     return [dict(zip(cols, row, strict=True)) for row in zip(*values, strict=True)]
 
 
@@ -173,7 +138,7 @@ def _size(requests: Any) -> float:
 
 
 def _account_color(verdict: Any, score: Any) -> str:
-    v = str(verdict).lower() if _clean(verdict) is not None else ""
+    v = str(verdict).lower() if clean_cell(verdict) is not None else ""
     if v == "sybil":
         return SYBIL_COLOR
     if v == "benign":
@@ -189,14 +154,6 @@ def _account_color(verdict: Any, score: Any) -> str:
 
 def _short(text: str, n: int = 28) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _account_id(account: Any) -> str:
-    return f"a:{account}"
-
-
-def _value_id(key: Any, value: Any) -> str:
-    return f"v:{key}:{value}"
 
 
 def _time_span(view: ClusterView) -> tuple[str | None, str | None]:
@@ -272,7 +229,7 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
         ]
         nodes.append(
             {
-                "id": _account_id(account),
+                "id": account_node(account),
                 "name": str(account),
                 "label": _short(str(account)),
                 "kind": "account",
@@ -309,10 +266,10 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
             dropped_by_kind[kind] += 1
             continue
         color, shape = KIND_STYLE[kind]
-        hub = bool(_clean(r.get("hub"))) if "hub" in vals.columns else False
+        hub = bool(clean_cell(r.get("hub"))) if "hub" in vals.columns else False
         tip = [
             f"{key}: {value}",
-            f"holders (all data): {_clean(r.get('holders'))}",
+            f"holders (all data): {clean_cell(r.get('holders'))}",
             f"accounts in cluster: {r.get('n')}",
             f"requests: {r.get('requests')}",
         ]
@@ -320,7 +277,7 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
             tip.append("hub value (shared too widely to link)")
         nodes.append(
             {
-                "id": _value_id(key, value),
+                "id": value_node(key, value),
                 "name": str(value),
                 "label": _short(f"{key}: {value}"),
                 "kind": "value",
@@ -365,8 +322,8 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
                 edges.append(
                     {
                         "id": f"av:{account}|{key}|{value}",
-                        "from": _account_id(account),
-                        "to": _value_id(key, value),
+                        "from": account_node(account),
+                        "to": value_node(key, value),
                         "kind": "av",
                     }
                 )
@@ -379,7 +336,7 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
         )
         for i, (a, b) in enumerate(zip(links["a"].tolist(), links["b"].tolist(), strict=True)):
             if a in kept_set and b in kept_set:
-                weight = _clean(weights[i])
+                weight = clean_cell(weights[i])
                 edge_tip = (
                     f"{a} — {b}\nweight: {weight}\nkeys: {keys_text[i]}\n"
                     f"evidence: {evidence_text[i]}"
@@ -388,8 +345,8 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
                 edges.append(
                     {
                         "id": f"aa:{i}",
-                        "from": _account_id(a),
-                        "to": _account_id(b),
+                        "from": account_node(a),
+                        "to": account_node(b),
                         "kind": "aa",
                         "width": round(min(8.0, 1.0 + 2.0 * math.log1p(max(w, 0.0))), 2),
                         "tip": edge_tip,
@@ -406,23 +363,11 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
     }
 
 
-def _text(value: Any) -> str:
-    """Lists and arrays as comma-separated text, everything else as str."""
-    value = _clean(value) if not hasattr(value, "__len__") or isinstance(value, str) else value
-    if value is None:
-        return ""
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    if isinstance(value, list | tuple | set):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
 def _texts(column: pd.Series) -> list[str]:
-    """:func:`_text` of each cell of ``column``."""
+    """:func:`cell_text` of each cell of ``column``."""
     if isinstance(column.dtype, pd.StringDtype):
         return [v if isinstance(v, str) else "" for v in column.tolist()]
-    return [_text(v) for v in column.tolist()]
+    return [cell_text(v) for v in column.tolist()]
 
 
 def _page_data(view: ClusterView, node_budget: int, pseudonymised: bool) -> dict[str, Any]:
@@ -437,7 +382,7 @@ def _page_data(view: ClusterView, node_budget: int, pseudonymised: bool) -> dict
             samples = samples.tolist()
         p["samples"] = [] if pseudonymised else [str(s) for s in samples][:20]
         for k in ("template", "text"):
-            p[k] = _text(p.get(k))
+            p[k] = cell_text(p.get(k))
     accounts = _records(
         view.accounts,
         ["account_id", "requests", "degree", "verdict", "score", "first_seen", "last_seen"],
@@ -447,12 +392,12 @@ def _page_data(view: ClusterView, node_budget: int, pseudonymised: bool) -> dict
     return {
         "cluster": {
             "id": str(view.cluster_id),
-            "score": _clean(view.score),
+            "score": clean_cell(view.score),
             "flagged": bool(view.flagged),
             "rank": int(view.rank),
             "reasons": [str(r) for r in view.reasons],
-            "keyShares": {str(k): _clean(v) for k, v in view.key_shares.items()},
-            "features": {str(k): _clean(v) for k, v in view.features.items()},
+            "keyShares": {str(k): clean_cell(v) for k, v in view.key_shares.items()},
+            "features": {str(k): clean_cell(v) for k, v in view.features.items()},
             "firstSeen": first,
             "lastSeen": last,
         },
@@ -523,27 +468,9 @@ def render_cluster_page(
     )
 
 
-def _atomic_write(path: str | os.PathLike[str], text: str | Iterable[str]) -> Path:
-    """Write ``text`` (or its pieces, in order) to ``path`` through a temporary file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if isinstance(text, str):
-                fh.write(text)
-            else:
-                fh.writelines(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
 def write_cluster_page(view: ClusterView, path: str | os.PathLike[str], **kw: Any) -> Path:
     """Write :func:`render_cluster_page` to ``path`` atomically; keywords are passed on."""
-    return _atomic_write(path, render_cluster_page(view, **kw))
+    return write_text_atomic(path, render_cluster_page(view, **kw))
 
 
 def render_index(
@@ -578,7 +505,7 @@ def render_index(
             elif c == "flagged" and v is not None:
                 shown = "yes" if bool(v) else "no"
             else:
-                shown = _text(v)
+                shown = cell_text(v)
             sort = v if isinstance(v, int | float) and not isinstance(v, bool) else shown
             cells.append({"col": c, "text": shown, "sort": sort})
         cid = str(rec.get("cluster_id"))
@@ -604,7 +531,7 @@ def _summary_text(value: object) -> str:
         return f"{value:,.3f}" if not value.is_integer() else f"{int(value):,}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    return _text(value)
+    return cell_text(value)
 
 
 def write_index(
@@ -615,21 +542,7 @@ def write_index(
     page_links: Mapping[str, str],
 ) -> Path:
     """Write :func:`render_index` to ``path`` atomically."""
-    return _atomic_write(path, render_index(clusters, summary, page_links=page_links))
-
-
-def _attr(value: Any) -> str | int | float | bool | None:
-    """A value GraphML and GEXF can store, or None to leave the attribute out."""
-    if isinstance(value, bool | int | float | str) and not (
-        isinstance(value, float) and math.isnan(value)
-    ):
-        return value
-    if hasattr(value, "tolist") and not hasattr(value, "__len__"):
-        return _attr(value.tolist())
-    if hasattr(value, "item") and not hasattr(value, "__len__"):
-        return _attr(value.item())
-    text = _text(value)
-    return text if text != "" else None
+    return write_text_atomic(path, render_index(clusters, summary, page_links=page_links))
 
 
 def cluster_graph(view: ClusterView) -> nx.Graph:
@@ -643,9 +556,9 @@ def cluster_graph(view: ClusterView) -> nx.Graph:
     """
     g = nx.Graph(cluster_id=str(view.cluster_id), score=float(view.score))
     for r in _records(view.accounts, view.accounts.columns):
-        attrs = {k: _attr(v) for k, v in r.items()}
+        attrs = {k: graph_attr(v) for k, v in r.items()}
         g.add_node(
-            _account_id(r["account_id"]),
+            account_node(r["account_id"]),
             kind="account",
             **{k: v for k, v in attrs.items() if v is not None},
         )
@@ -653,26 +566,28 @@ def cluster_graph(view: ClusterView) -> nx.Graph:
     if len(vals):
         for key, value in vals[["key", "value"]].drop_duplicates().itertuples(index=False):
             g.add_node(
-                _value_id(key, value), kind="value", key=str(key), value=str(value), label=""
+                value_node(key, value), kind="value", key=str(key), value=str(value), label=""
             )
-            g.nodes[_value_id(key, value)]["label"] = f"{key}: {value}"
+            g.nodes[value_node(key, value)]["label"] = f"{key}: {value}"
         for r in _records(vals, vals.columns):
             attrs = {
-                k: _attr(v) for k, v in r.items() if k in ("requests", "first_seen", "last_seen")
+                k: graph_attr(v)
+                for k, v in r.items()
+                if k in ("requests", "first_seen", "last_seen")
             }
             g.add_edge(
-                _account_id(r["account_id"]),
-                _value_id(r["key"], r["value"]),
+                account_node(r["account_id"]),
+                value_node(r["key"], r["value"]),
                 kind="holds",
                 **{k: v for k, v in attrs.items() if v is not None},
             )
     links = view.links
     if len(links):
         for r in _records(links, links.columns):
-            attrs = {k: _attr(v) for k, v in r.items() if k not in ("a", "b")}
+            attrs = {k: graph_attr(v) for k, v in r.items() if k not in ("a", "b")}
             g.add_edge(
-                _account_id(r["a"]),
-                _account_id(r["b"]),
+                account_node(r["a"]),
+                account_node(r["b"]),
                 kind="link",
                 **{k: v for k, v in attrs.items() if v is not None},
             )
@@ -682,9 +597,6 @@ def cluster_graph(view: ClusterView) -> nx.Graph:
 def _write_one(
     view: ClusterView, out_dir: str, node_budget: int, pseudonymised: bool
 ) -> tuple[str, str]:
-    # graphfiles builds on this module's helpers, so it is imported here, not at the top
-    from sybilgraph.graphfiles import write_graph_files
-
     name = safe_filename(str(view.cluster_id))
     folder = Path(out_dir) / "clusters"
     folder.mkdir(parents=True, exist_ok=True)

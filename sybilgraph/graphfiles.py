@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from sybilgraph import __version__
-from sybilgraph.export import _account_id, _atomic_write, _attr, _column_values, _value_id
+from sybilgraph.cells import account_node, column_values, graph_attr, value_node
+from sybilgraph.outputs import write_text_atomic
 from sybilgraph.views import ClusterView
 
 __all__ = ["write_graph_files"]
@@ -151,7 +152,7 @@ def _timestamp_texts(column: pd.Series) -> list[str | None]:
         seconds[present] <= np.datetime64("9999-12-31T23:59:59")
     ).all()
     if not in_range or (seconds[present] != stamps[present]).any():
-        return [None if t is None else str(t) for t in _column_values(column)]
+        return [None if t is None else str(t) for t in column_values(column)]
     texts = np.char.replace(np.datetime_as_string(seconds, unit="s"), "T", " ").tolist()
     return [t if p else None for t, p in zip(texts, present.tolist(), strict=True)]
 
@@ -167,7 +168,7 @@ def _attr_values(column: pd.Series) -> list[Any]:
         return _timestamp_texts(column)
     if isinstance(dtype, pd.StringDtype):
         return [v if isinstance(v, str) else None for v in column.tolist()]
-    return [_attr(v) for v in _column_values(column)]
+    return [graph_attr(v) for v in column_values(column)]
 
 
 def _texts(values: list[Any], kind: type) -> tuple[list[str | None], list[str | None]]:
@@ -201,7 +202,7 @@ def _columns(block: _Block) -> list[_Column]:
 
 def _ids(node_id: Callable[..., str], *columns: pd.Series) -> list[str]:
     """The node id of each row, made of the row's cells in ``columns``."""
-    return _legal([node_id(*cells) for cells in zip(*map(_column_values, columns), strict=True)])
+    return _legal([node_id(*cells) for cells in zip(*map(column_values, columns), strict=True)])
 
 
 def _blocks(view: ClusterView) -> tuple[list[_Block], list[_Block]]:
@@ -210,17 +211,17 @@ def _blocks(view: ClusterView) -> tuple[list[_Block], list[_Block]]:
     n = len(accounts)
     node_blocks = [
         _Block(
-            _ids(_account_id, accounts["account_id"]) if n else [],
+            _ids(account_node, accounts["account_id"]) if n else [],
             {"kind": ["account"] * n, **{str(c): _attr_values(accounts[c]) for c in accounts}},
         )
     ]
     edge_blocks = []
     if len(values):
         pairs = values[["key", "value"]].drop_duplicates()
-        keys, shown = _column_values(pairs["key"]), _column_values(pairs["value"])
+        keys, shown = column_values(pairs["key"]), column_values(pairs["value"])
         node_blocks.append(
             _Block(
-                _ids(_value_id, pairs["key"], pairs["value"]),
+                _ids(value_node, pairs["key"], pairs["value"]),
                 {
                     "kind": ["value"] * len(pairs),
                     "key": [str(k) for k in keys],
@@ -232,20 +233,20 @@ def _blocks(view: ClusterView) -> tuple[list[_Block], list[_Block]]:
         held = [c for c in values.columns if c in ("requests", "first_seen", "last_seen")]
         edge_blocks.append(
             _Block(
-                _ids(_account_id, values["account_id"]),
+                _ids(account_node, values["account_id"]),
                 {"kind": ["holds"] * len(values), **{c: _attr_values(values[c]) for c in held}},
-                _ids(_value_id, values["key"], values["value"]),
+                _ids(value_node, values["key"], values["value"]),
             )
         )
     if len(links):
         edge_blocks.append(
             _Block(
-                _ids(_account_id, links["a"]),
+                _ids(account_node, links["a"]),
                 {
                     "kind": ["link"] * len(links),
                     **{str(c): _attr_values(links[c]) for c in links if c not in ("a", "b")},
                 },
-                _ids(_account_id, links["b"]),
+                _ids(account_node, links["b"]),
             )
         )
     return [b.merged() for b in node_blocks], [b.merged() for b in edge_blocks]
@@ -491,6 +492,6 @@ def write_graph_files(view: ClusterView, stem: str | os.PathLike[str]) -> tuple[
     graph = _graph(view)
     stem = Path(stem)
     return (
-        _atomic_write(stem.with_name(f"{stem.name}.graphml"), _graphml(graph)),
-        _atomic_write(stem.with_name(f"{stem.name}.gexf"), _gexf(graph)),
+        write_text_atomic(stem.with_name(f"{stem.name}.graphml"), _graphml(graph)),
+        write_text_atomic(stem.with_name(f"{stem.name}.gexf"), _gexf(graph)),
     )

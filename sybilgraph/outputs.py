@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ def _is_previous_output(path: Path) -> bool:
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place on success only."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +64,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str | Iterable[str]) -> Path:
+    """Write ``text`` (or its pieces, in order) as UTF-8 to ``path``, atomically."""
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as handle:
+        if isinstance(text, str):
+            handle.write(text)
+        else:
+            handle.writelines(text)
+    return Path(path)
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
