@@ -85,7 +85,8 @@ class LinkConfig:
     time_window_hours: float = 0.0
     #: weight of co-occurrences outside the time window, as a share of a full one
     outside_window_factor: float = 0.5
-    #: per-key weights; keys not listed weigh 1.0
+    #: per-key weights; a config's table changes the keys it names, the others keep these;
+    #: keys listed nowhere (extra keys) weigh 1.0
     key_weights: dict[str, float] = field(
         default_factory=lambda: {
             "ip": 1.0,
@@ -222,13 +223,18 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: {prefix.rstrip('.') or 'config'} must be a table")
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
-        if key not in known:
+        if key not in fields:
             raise ConfigError(f"{source}: unknown key {name!r}")
         kwargs[key] = _coerce(hints[key], value, source, name)
+        default = fields[key].default_factory
+        if isinstance(kwargs[key], dict) and default is not dataclasses.MISSING:
+            # a table given for a table with defaults (key_weights) changes the keys it
+            # names; the others keep their defaults instead of silently weighing 1.0
+            kwargs[key] = {**default(), **kwargs[key]}
     return cls(**kwargs)
 
 

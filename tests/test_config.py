@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sybilgraph.config import Config
+from sybilgraph.config import Config, LinkConfig
 from sybilgraph.errors import ConfigError
 
 
@@ -27,7 +27,10 @@ def test_toml(tmp_path: Path) -> None:
     assert config.columns.account_id == "user"
     assert config.columns.extra_keys == ["device"]
     assert config.link.hub_cap == 50
-    assert config.link.key_weights == {"ip": 0.5}
+    # the weights not named keep their defaults (they used to fall to 1.0)
+    defaults = LinkConfig().key_weights
+    assert config.link.key_weights == {**defaults, "ip": 0.5}
+    assert config.link.key_weights["payment"] == defaults["payment"] != 1.0
     assert config.detect.method == "rb"
     assert config.detect.resolution == 1.0
 
