@@ -52,14 +52,24 @@ class PromptConfig:
     shingle_size: int = 1
     num_perm: int = 64
     bands: int = 16
-    #: estimated Jaccard similarity at or above which two prompts share a template group
-    threshold: float = 0.6
+    #: estimated Jaccard similarity at or above which two prompts share a template group;
+    #: 0.6 chained most everyday prompts into one hub group and joined rings whose
+    #: templates share a body, 0.8 keeps them apart (measured, see README)
+    threshold: float = 0.8
     #: masked prompts shorter than this many words are not grouped (too little to compare)
     min_words: int = 3
+    #: a template group links an account only when it sent it at least this many times:
+    #: operators' scripts repeat their templates, people sharing one question once each
+    #: are no evidence of anything
+    min_uses: int = 2
     #: keep in a group only texts similar to its root, so chains a~b~c~… cannot build one
     #: giant group (which becomes a hub and can hide a ring). Better recall on synth data
     #: (seed 37: 0.967 -> 1.0), but more prompt links: slower, more memory at 10M+ events
     break_chains: bool = False
+
+    def __post_init__(self) -> None:
+        if self.min_uses < 1:
+            raise ConfigError(f"prompt.min_uses must be at least 1, not {self.min_uses}")
 
 
 @dataclass

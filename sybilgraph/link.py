@@ -17,7 +17,7 @@ import pyarrow as pa
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.normalize import in_cidrs
-from sybilgraph.observe import KEY_IP, KEY_SUBNET
+from sybilgraph.observe import KEY_IP, KEY_PROMPT, KEY_SUBNET
 
 __all__ = ["key_column", "link"]
 
@@ -72,8 +72,9 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
     )
     engine.create_table(
         "linkable_obs",
-        """SELECT o.account_id, o.key, o.value, o.first_seen, o.last_seen, l.w
-           FROM observations o JOIN linkable l ON o.key = l.key AND o.value = l.value""",
+        f"""SELECT o.account_id, o.key, o.value, o.first_seen, o.last_seen, l.w
+           FROM observations o JOIN linkable l ON o.key = l.key AND o.value = l.value
+           WHERE o.key <> {_literal(KEY_PROMPT)} OR o.n >= {int(config.prompt.min_uses)}""",
     )
     time_factor = "1.0"
     if cfg.time_window_hours > 0:

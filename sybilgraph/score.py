@@ -9,7 +9,8 @@ log ratio, so every term can be read off and explained::
         + W_VOLUME   * clip(log10(volume_ratio), -1, 1.5)   # median requests vs population
         + W_PAYMENT  * payment_share       # accounts on payment instruments shared inside
         + W_BURST    * burst               # first activity bunched in time
-        + W_DENSITY  * density             # share of account pairs linked
+        + W_DENSITY  * density * [size > 2] # share of account pairs linked (the two
+                                           # accounts of a pair are always linked)
         - W_SPREAD   * spread_share        # linking resting on values mostly held outside
     score = 1 / (1 + exp(-z))
 
@@ -143,7 +144,7 @@ def score_clusters(
         + weights.volume * np.clip(np.log10(features["volume_ratio"].clip(lower=1e-3)), -1, 1.5)
         + weights.payment * features["payment_share"]
         + weights.burst * features["burst"]
-        + weights.density * features["density"]
+        + weights.density * features["density"] * (features["size"] > 2)
         - weights.spread * features["spread_share"]
     )
     features["score"] = (1.0 / (1.0 + np.exp(-z))).round(4)

@@ -145,3 +145,29 @@ def test_direct_edges_link_and_explain(hand_csv: Path, tmp_path: Path) -> None:
     link = result.links[(result.links["a"] == "s01") & (result.links["b"] == "s02")].iloc[0]
     assert link["evidence"] == "direct: 1 shared (referral)"
     assert result.info["counts"]["direct_edges_dropped"] == 2
+
+
+def test_prompts_sent_once_do_not_link(tmp_path: Path) -> None:
+    # p1 and p2 each ask the same long question once: people do, it proves nothing.
+    # q1 and q2 each send their template three times, as scripts do: they are linked.
+    # With min_uses = 1 the single shared question links p1 and p2 as well.
+    asked = "please write a short summary of the french revolution for my history class"
+    script = "generate five question and answer pairs about the following passage for training"
+    rows = [("p1", asked), ("p2", asked)] + [(a, script) for a in ("q1", "q2") for _ in range(3)]
+    events = pd.DataFrame(
+        {
+            "account_id": [a for a, _ in rows],
+            "ts": [f"2026-04-14T10:{i:02d}:00Z" for i in range(len(rows))],
+            "ip": [f"10.0.{i}.1" for i in range(len(rows))],
+            "payment_id": [None] * len(rows),
+            "prompt": [p for _, p in rows],
+        }
+    )
+    pairs = {}
+    for min_uses in (2, 1):
+        config = Config.from_dict({"prompt": {"min_uses": min_uses}})
+        result = run(events, config, tmp_path / f"out{min_uses}", show_progress=False)
+        pairs[min_uses] = set(zip(result.links["a"], result.links["b"], strict=True))
+        assert result.info["config"]["prompt"]["min_uses"] == min_uses
+    assert pairs[2] == {("q1", "q2")}
+    assert pairs[1] == {("p1", "p2"), ("q1", "q2")}

@@ -41,8 +41,10 @@ def test_household_score_by_hand(clusters) -> None:  # type: ignore[no-untyped-d
     home = clusters.loc[2]
     # 2 accounts x 4 personal prompts: no shared template, 8 requests on 8 templates
     #   (concentration log10(1) -> 0); median 4 requests: volume_ratio 4 (log10 0.602);
-    # one shared card: payment_share 1; first seen 12 hours apart: burst 1; density 1
-    z = -6 + 0 + 2.5 * math.log10(4) + 1 + 1 + 1
-    assert home["score"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-4)  # 0.1832
+    # one shared card: payment_share 1; first seen 12 hours apart: burst 1; density 1,
+    # which does not count for two accounts (a cluster's only pair is always linked)
+    assert home["density"] == 1.0
+    z = -6 + 0 + 2.5 * math.log10(4) + 1 + 1
+    assert home["score"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-4)  # 0.0763
     assert not home["flagged"]
     assert home["reasons"].startswith("median account sends 4× the requests")
