@@ -36,7 +36,7 @@ from sybilgraph.cells import (
 )
 from sybilgraph.graphfiles import write_graph_files
 from sybilgraph.outputs import write_text_atomic
-from sybilgraph.views import ClusterView
+from sybilgraph.views import PROMPTS_PER_CLUSTER, ClusterView
 
 __all__ = [
     "ViewHTML",
@@ -405,6 +405,7 @@ def _page_data(view: ClusterView, node_budget: int, pseudonymised: bool) -> dict
         "kinds": {k: {"color": c, "shape": s} for k, (c, s) in KIND_STYLE.items()},
         "accounts": accounts,
         "prompts": prompts,
+        "promptsShown": PROMPTS_PER_CLUSTER,
         **graph,
     }
 

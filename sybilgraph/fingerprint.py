@@ -171,7 +171,7 @@ def template_groups(
     shingle_size: int = 1,
     num_perm: int = 64,
     bands: int = 16,
-    threshold: float = 0.8,
+    threshold: float = 0.6,
     min_words: int = 3,
     seed: int = 0,
     break_chains: bool = False,

@@ -14,7 +14,17 @@ import pandas as pd
 
 from sybilgraph.engines.base import Engine
 
-__all__ = ["ClusterView", "cluster_views", "view_from_tables", "write_view_tables"]
+__all__ = [
+    "PROMPTS_PER_CLUSTER",
+    "ClusterView",
+    "cluster_views",
+    "view_from_tables",
+    "write_view_tables",
+]
+
+#: a cluster keeps its most-requested shared templates, at most this many: a typo ring
+#: sends thousands of variants, and nobody reads past the first hundreds
+PROMPTS_PER_CLUSTER = 200
 
 
 @dataclass
@@ -24,7 +34,8 @@ class ClusterView:
     accounts: account_id, requests, first_seen, last_seen, score, verdict, degree
     values:   account_id, key, value, requests, first_seen, last_seen, holders, hub
     links:    a, b, weight, keys, evidence, first_seen, last_seen
-    prompts:  template, text, samples (list of raw prompts), requests, accounts
+    prompts:  template, text, samples (list of raw prompts), requests, accounts; shared
+              templates only, the most-requested PROMPTS_PER_CLUSTER
     """
 
     cluster_id: str
@@ -126,18 +137,34 @@ def _values_sql(members: str, value_labels: str | None = None) -> str:
 
 
 def _prompts(engine: Engine, members: str) -> pd.DataFrame:
-    """Prompt templates used by each cluster, with sample prompts, requests and accounts."""
+    """Prompt templates used by each cluster, with sample prompts, requests and accounts.
+
+    Only templates held by two or more accounts in all data, like the shared values (a
+    text one account sent alone is no evidence), and per cluster the
+    :data:`PROMPTS_PER_CLUSTER` with the most requests.
+    """
     if not engine.exists("templates"):
         return pd.DataFrame(
             columns=["cluster_id", "template", "text", "samples", "requests", "accounts"]
         )
     prompts = engine.arrow(
-        f"""SELECT m.cluster_id, o.value AS template, t.text, t.samples,
-                   sum(o.n) AS requests, count(*) AS accounts
-            FROM {members} m
-            JOIN observations o ON o.account_id = m.account_id AND o.key = 'prompt'
-            JOIN templates t ON t.value = o.value
-            GROUP BY m.cluster_id, o.value, t.text, t.samples"""
+        f"""SELECT p.cluster_id, p.template, t.text, t.samples, p.requests, p.accounts
+            FROM (
+              SELECT u.*, row_number() OVER (
+                       PARTITION BY u.cluster_id ORDER BY u.requests DESC, u.template
+                     ) AS place
+              FROM (
+                SELECT m.cluster_id, o.value AS template, sum(o.n) AS requests,
+                       count(*) AS accounts
+                FROM {members} m
+                JOIN observations o ON o.account_id = m.account_id AND o.key = 'prompt'
+                JOIN value_stats s ON s.key = o.key AND s.value = o.value
+                WHERE s.holders >= 2
+                GROUP BY m.cluster_id, o.value
+              ) u
+            ) p
+            JOIN templates t ON t.value = p.template
+            WHERE p.place <= {PROMPTS_PER_CLUSTER}"""
     ).to_pandas()
     prompts["samples"] = prompts["samples"].map(_sample_list)
     return prompts

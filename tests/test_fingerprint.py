@@ -150,12 +150,8 @@ def test_typos_are_one_group() -> None:
     rng = random.Random(2)
     base = "You are a helpful assistant answer the question below step by step and be brief"
     family = [base] + [_typo(base, rng) for _ in range(10)]
-    # one swapped pair of letters changes one word in 14: Jaccard 0.87 to the base, 0.75
-    # between two typos. At 0.6 they are one group; the default 0.8 (chosen so that
-    # different operators' templates on one body stay apart) keeps them in several
-    groups = _groups(family + _UNRELATED, threshold=0.6)
+    groups = _groups(family + _UNRELATED)
     assert len(set(groups[: len(family)])) == 1
-    assert not set(groups[: len(family)]) & set(groups[len(family) :])
 
 
 def test_unrelated_prompts_stay_apart() -> None:
@@ -291,9 +287,8 @@ def test_chains_of_similar_texts_do_not_swallow_dissimilar_ones() -> None:
     # A~B~C~D~E, but A and E share 8 of 32 words: a group holds only texts similar to its
     # root, so the chain is cut instead of becoming one group (and then a hub)
     texts = [" ".join(f"w{i}" for i in range(3 * k, 3 * k + 20)) for k in range(5)]
-    chained = template_groups(pa.array(texts), seed=0, threshold=0.6)
-    assert len(set(chained.tolist())) == 1
-    groups = template_groups(pa.array(texts), seed=0, threshold=0.6, break_chains=True)
+    assert len(set(template_groups(pa.array(texts), seed=0).tolist())) == 1  # chained
+    groups = template_groups(pa.array(texts), seed=0, break_chains=True)
     assert groups[0] == groups[1]
     assert groups[0] != groups[4]
     assert len(set(groups.tolist())) >= 2

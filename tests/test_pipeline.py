@@ -171,3 +171,19 @@ def test_prompts_sent_once_do_not_link(tmp_path: Path) -> None:
         assert result.info["config"]["prompt"]["min_uses"] == min_uses
     assert pairs[2] == {("q1", "q2")}
     assert pairs[1] == {("p1", "p2"), ("q1", "q2")}
+
+
+def test_cluster_prompts_are_shared_and_capped(
+    hand_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = run(hand_csv, Config(), tmp_path / "full", show_progress=False).prompts
+    # only templates two or more accounts hold: a text one account sent alone is no evidence
+    assert len(full) and (full["accounts"] >= 2).all()
+    from sybilgraph import views
+
+    monkeypatch.setattr(views, "PROMPTS_PER_CLUSTER", 1)
+    capped = run(hand_csv, Config(), tmp_path / "capped", show_progress=False).prompts
+    assert (capped.groupby("cluster_id").size() == 1).all()
+    top = full.sort_values(["requests", "template"], ascending=[False, True])
+    expected = top.groupby("cluster_id").head(1).set_index("cluster_id")["template"]
+    assert capped.set_index("cluster_id")["template"].to_dict() == expected.to_dict()
