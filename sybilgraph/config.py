@@ -54,7 +54,7 @@ class PromptConfig:
     bands: int = 16
     #: estimated Jaccard similarity at or above which two prompts share a template group;
     #: 0.8 keeps apart more rings whose templates share a body, but splits slot-filled
-    #: everyday prompts and typos into many more groups: 1.6x the run time at 10M events
+    #: everyday prompts and typos into many more groups: 1.4x the run time at 10M events
     threshold: float = 0.6
     #: masked prompts shorter than this many words are not grouped (too little to compare)
     min_words: int = 3

@@ -29,7 +29,7 @@ BUILTIN_KEYS = (KEY_IP, KEY_SUBNET, KEY_PAYMENT, KEY_PROMPT, "direct")
 
 
 def observe(engine: Engine, config: Config) -> dict[str, int]:
-    """Build ``observations``, ``accounts`` and ``templates`` from ``events``.
+    """Build ``observations``, ``accounts`` and ``prompt_map`` from ``events``.
 
     Returns counts for run.json.
     """
@@ -85,7 +85,8 @@ _LABEL_BITS = (1 << 48) - 1
 
 
 def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool:
-    """Fingerprint each distinct prompt once; build ``prompt_map`` and ``templates``.
+    """Fingerprint each distinct prompt once; build ``prompt_map`` (prompt, template,
+    template_group).
 
     The texts stay in the engine and pass through Python a batch at a time: tier 1 masks
     and hashes each batch, tier 2 keeps only the MinHash signatures of the distinct
@@ -151,14 +152,13 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
         "prompt_map",
         f"SELECT f.prompt, f.template, {label} AS template_group FROM prompt_fp f {join}",
     )
+    if config.prompt.near_duplicates:
+        counts["templates"] = int(np.unique(groups).size)
+    else:
+        n_distinct = engine.scalar("SELECT count(DISTINCT template_hash) FROM prompt_fp")
+        counts["templates"] = int(n_distinct) if isinstance(n_distinct, int) else 0
     engine.drop("prompt_fp")
     engine.drop("template_groups")
-    engine.create_table(
-        "templates",
-        f"""SELECT template_group AS value, min(template) AS text,
-                   {engine.list_head("prompt", "prompt", 5)} AS samples,
-                   count(*) AS distinct_prompts
-            FROM prompt_map GROUP BY template_group""",
-    )
-    counts["templates"] = engine.count("templates")
+    # a template's text and sample prompts are looked up in prompt_map for the few
+    # templates shown (views.template_texts), not gathered for millions of groups here
     return True

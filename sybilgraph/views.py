@@ -143,12 +143,13 @@ def _prompts(engine: Engine, members: str) -> pd.DataFrame:
     text one account sent alone is no evidence), and per cluster the
     :data:`PROMPTS_PER_CLUSTER` with the most requests.
     """
-    if not engine.exists("templates"):
+    if not engine.exists("prompt_map"):
         return pd.DataFrame(
             columns=["cluster_id", "template", "text", "samples", "requests", "accounts"]
         )
-    prompts = engine.arrow(
-        f"""SELECT p.cluster_id, p.template, t.text, t.samples, p.requests, p.accounts
+    engine.create_table(
+        "shown_prompts",
+        f"""SELECT cluster_id, template, requests, accounts
             FROM (
               SELECT u.*, row_number() OVER (
                        PARTITION BY u.cluster_id ORDER BY u.requests DESC, u.template
@@ -163,15 +164,24 @@ def _prompts(engine: Engine, members: str) -> pd.DataFrame:
                 GROUP BY m.cluster_id, o.value
               ) u
             ) p
-            JOIN templates t ON t.value = p.template
-            WHERE p.place <= {PROMPTS_PER_CLUSTER}"""
-    ).to_pandas()
-    prompts["samples"] = prompts["samples"].map(_sample_list)
+            WHERE p.place <= {PROMPTS_PER_CLUSTER}""",
+    )
+    table = engine.arrow(
+        f"""SELECT p.cluster_id, p.template, t.text, t.samples, p.requests, p.accounts
+            FROM shown_prompts p
+            JOIN (
+              SELECT template_group, min(template) AS text,
+                     {engine.list_head("prompt", "prompt", 5)} AS samples
+              FROM prompt_map
+              WHERE template_group IN (SELECT template FROM shown_prompts)
+              GROUP BY template_group
+            ) t ON t.template_group = p.template"""
+    )
+    engine.drop("shown_prompts")
+    samples = table.column("samples").to_pylist()  # lists of str, no numpy detour
+    prompts = table.drop_columns(["samples"]).to_pandas()
+    prompts.insert(3, "samples", [list(s) if s is not None else [] for s in samples])
     return prompts
-
-
-def _sample_list(samples: Any) -> list[str]:
-    return [str(s) for s in samples] if samples is not None else []
 
 
 def write_view_tables(engine: Engine, out: Path, *, value_labels: str | None = None) -> None:
