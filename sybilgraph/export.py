@@ -337,8 +337,9 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
         for i, (a, b) in enumerate(zip(links["a"].tolist(), links["b"].tolist(), strict=True)):
             if a in kept_set and b in kept_set:
                 weight = clean_cell(weights[i])
+                shown = f"{weight:.3f}" if isinstance(weight, float) else weight
                 edge_tip = (
-                    f"{a} — {b}\nweight: {weight}\nkeys: {keys_text[i]}\n"
+                    f"{a} — {b}\nweight: {shown}\nkeys: {keys_text[i]}\n"
                     f"evidence: {evidence_text[i]}"
                 )
                 w = float(weight) if isinstance(weight, int | float) else 1.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 import pyarrow as pa
 
@@ -19,7 +20,7 @@ from sybilgraph.engines.base import Engine
 from sybilgraph.normalize import in_cidrs
 from sybilgraph.observe import KEY_IP, KEY_PROMPT, KEY_SUBNET
 
-__all__ = ["key_column", "link"]
+__all__ = ["evidence_sql", "key_column", "link", "literal"]
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def key_column(key: str) -> str:
     return stem or "key"
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -55,7 +56,7 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
     _mark_values(engine, config, cap, benign_values)
 
     weights = " ".join(
-        f"WHEN {_literal(k)} THEN {float(w)}" for k, w in sorted(cfg.key_weights.items())
+        f"WHEN {literal(k)} THEN {float(w)}" for k, w in sorted(cfg.key_weights.items())
     )
     key_weight = f"CASE s.key {weights} ELSE 1.0 END" if weights else "1.0"
     engine.create_table(
@@ -74,7 +75,7 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
         "linkable_obs",
         f"""SELECT o.account_id, o.key, o.value, o.first_seen, o.last_seen, l.w
            FROM observations o JOIN linkable l ON o.key = l.key AND o.value = l.value
-           WHERE o.key <> {_literal(KEY_PROMPT)} OR o.n >= {int(config.prompt.min_uses)}""",
+           WHERE o.key <> {literal(KEY_PROMPT)} OR o.n >= {int(config.prompt.min_uses)}""",
     )
     time_factor = "1.0"
     if cfg.time_window_hours > 0:
@@ -83,7 +84,7 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
             f"({engine.epoch('x.first_seen')} <= {engine.epoch('y.last_seen')} + {seconds} "
             f"AND {engine.epoch('y.first_seen')} <= {engine.epoch('x.last_seen')} + {seconds})"
         )
-        ip_keys = ", ".join(_literal(k) for k in IP_KEYS)
+        ip_keys = ", ".join(literal(k) for k in IP_KEYS)
         time_factor = (
             f"CASE WHEN x.key IN ({ip_keys}) AND NOT {near} "
             f"THEN {float(cfg.outside_window_factor)} ELSE 1.0 END"
@@ -108,36 +109,15 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
     }
 
 
-def build_links(
-    engine: Engine,
-    config: Config,
-    table: str = "links",
-    value_labels: str | None = None,
-    accounts: str | None = None,
-) -> None:
-    """Fold ``pair_values`` into one row per account pair, with its evidence, as ``table``.
-
-    With ``value_labels`` (a table of key, value, label) the evidence shows each value's
-    label (its pseudonym) instead of the value. With ``accounts`` (a table with an
-    account_id column) only pairs of two of those accounts are folded.
-    """
+def build_links(engine: Engine, config: Config) -> None:
+    """Fold ``pair_values`` into ``links``: one row per account pair, with its evidence."""
     cfg = config.link
-    pairs = "pair_values"
-    if accounts:
-        pairs = f"""(SELECT * FROM pair_values
-                     WHERE a IN (SELECT account_id FROM {accounts})
-                       AND b IN (SELECT account_id FROM {accounts}))"""
-    if value_labels:
-        pairs = f"""(SELECT p.a, p.b, p.key, coalesce(d.label, p.value) AS value, p.w,
-                            p.first_seen, p.last_seen
-                     FROM {pairs} p
-                     LEFT JOIN {value_labels} d ON d.key = p.key AND d.value = p.value)"""
     engine.create_table(
         "pair_keys",
         f"""SELECT a, b, key, sum(w) AS w, count(*) AS n,
                    {engine.top_values("value", "w", cfg.evidence_sample)} AS sample,
                    min(first_seen) AS first_seen, max(last_seen) AS last_seen
-            FROM {pairs} GROUP BY a, b, key""",
+            FROM pair_values GROUP BY a, b, key""",
     )
     keys = sorted(
         str(k) for k in engine.arrow("SELECT DISTINCT key FROM pair_keys").column(0).to_pylist()
@@ -145,32 +125,22 @@ def build_links(
     per_key = []
     for key in keys:
         stem = key_column(key)
-        lit = _literal(key)
+        lit = literal(key)
         per_key.append(
             f"sum(CASE WHEN key = {lit} THEN w ELSE 0 END) AS {stem}_weight, "
             f"sum(CASE WHEN key = {lit} THEN n ELSE 0 END) AS {stem}_n, "
             f"max(CASE WHEN key = {lit} THEN sample END) AS {stem}_values"
         )
-    evidence = " || '; ' || ".join(
-        f"CASE WHEN sum(CASE WHEN key = {_literal(k)} THEN n ELSE 0 END) > 0 THEN "
-        f"{_literal(k + ': ')} || "
-        f"{engine.text(f'sum(CASE WHEN key = {_literal(k)} THEN n ELSE 0 END)')}"
-        f" || ' shared (' || max(CASE WHEN key = {_literal(k)} THEN sample END)"
-        f" || ')' ELSE '' END"
-        for k in keys
-    )
-    key_list = " || ".join(
-        f"CASE WHEN sum(CASE WHEN key = {_literal(k)} THEN n ELSE 0 END) > 0 "
-        f"THEN {_literal(k + ',')} ELSE '' END"
-        for k in keys
-    )
-    separated = engine.regexp_replace_all(evidence, "'(; )+'", "'; '")
     if keys:
+        key_list, evidence = evidence_sql(
+            engine,
+            keys,
+            lambda k: f"sum(CASE WHEN key = {literal(k)} THEN n ELSE 0 END)",
+            lambda k: f"max(CASE WHEN key = {literal(k)} THEN sample END)",
+        )
         engine.create_table(
-            table,
-            f"""SELECT a, b, sum(w) AS weight,
-                       trim(TRAILING ',' FROM {key_list}) AS keys,
-                       trim(BOTH '; ' FROM {separated}) AS evidence,
+            "links",
+            f"""SELECT a, b, sum(w) AS weight, {key_list} AS keys, {evidence} AS evidence,
                        min(first_seen) AS first_seen, max(last_seen) AS last_seen,
                        {", ".join(per_key)}
                 FROM pair_keys GROUP BY a, b""",
@@ -178,13 +148,34 @@ def build_links(
     else:
         null = engine.text("NULL")
         engine.create_table(
-            table,
+            "links",
             f"""SELECT {null} AS a, {null} AS b,
                       CAST(NULL AS DOUBLE) AS weight, {null} AS keys,
                       {null} AS evidence, first_seen, last_seen
                FROM pair_values WHERE false""",
         )
     engine.drop("pair_keys")
+
+
+def evidence_sql(
+    engine: Engine,
+    keys: list[str],
+    count_of: Callable[[str], str],
+    sample_of: Callable[[str], str],
+) -> tuple[str, str]:
+    """SQL for a link's ``keys`` ("ip,prompt") and ``evidence`` ("ip: 2 shared (a, b);
+    prompt: ...") from expressions giving, per key, the count of shared values and
+    their sample."""
+    evidence = " || '; ' || ".join(
+        f"CASE WHEN {count_of(k)} > 0 THEN {literal(k + ': ')} || "
+        f"{engine.text(count_of(k))} || ' shared (' || {sample_of(k)} || ')' ELSE '' END"
+        for k in keys
+    )
+    key_list = " || ".join(
+        f"CASE WHEN {count_of(k)} > 0 THEN {literal(k + ',')} ELSE '' END" for k in keys
+    )
+    separated = engine.regexp_replace_all(evidence, "'(; )+'", "'; '")
+    return f"trim(TRAILING ',' FROM {key_list})", f"trim(BOTH '; ' FROM {separated})"
 
 
 def hub_limit(config: Config, accounts: int) -> int:

@@ -28,12 +28,12 @@ from sybilgraph.engines.base import Engine
 from sybilgraph.errors import OutputError
 from sybilgraph.graph import build_graph
 from sybilgraph.labels import Labels, read_labels
-from sybilgraph.link import build_links, link
+from sybilgraph.link import link
 from sybilgraph.load import Source, Window, discover, frame_source, load, load_direct_edges
 from sybilgraph.loading import Events
 from sybilgraph.observe import observe
 from sybilgraph.outputs import atomic_path, prepare_out_dir, write_csv, write_json
-from sybilgraph.privacy import Pseudonymiser, pseudonymiser, value_labels
+from sybilgraph.privacy import Pseudonymiser, private_links, pseudonymiser, value_labels
 from sybilgraph.progress import StageTimer
 from sybilgraph.result import Result
 from sybilgraph.score import score_clusters
@@ -204,11 +204,13 @@ def _run_stages(
             # for the pages alone, only the accounts on them need pseudonyms
             only = None if config.privacy.tables else _page_accounts(engine, clusters, config)
             value_labels(engine, names, accounts=only)
-            build_links(engine, config, "links_private", "value_labels", accounts=only)
+            private_links(engine, config, accounts=only)
     with timer.stage("write", "writing tables"):
-        _write_tables(engine, membership, clusters, out, names if config.privacy.tables else None)
+        prompts = _write_tables(
+            engine, membership, clusters, out, names if config.privacy.tables else None
+        )
     with timer.stage("export", "writing cluster pages"):
-        pages = _write_pages(engine, clusters, verdicts, config, out, stats.used)
+        pages = _write_pages(engine, clusters, verdicts, config, out, stats.used, prompts)
     return {
         "privacy": {
             "pages": config.privacy.pages,
@@ -278,8 +280,10 @@ def _write_tables(
     clusters: pd.DataFrame,
     out: Path,
     names: Pseudonymiser | None = None,
-) -> None:
-    """The run's tables; with ``names`` IPs and payment tokens are pseudonymised."""
+) -> pa.Table:
+    """The run's tables; with ``names`` IPs and payment tokens are pseudonymised.
+
+    Returns the clusters' prompts, which the pages show too."""
     accounts = engine.arrow(
         "SELECT account_id, requests, first_seen, last_seen FROM accounts ORDER BY account_id"
     ).to_pandas()
@@ -310,7 +314,9 @@ def _write_tables(
     write_csv(rejects, out / "rejects.csv")
     with atomic_path(out / "links.parquet") as tmp:
         engine.write_parquet(f"SELECT * FROM {links} ORDER BY a, b", tmp)
-    write_view_tables(engine, out, value_labels="value_labels" if names is not None else None)
+    return write_view_tables(
+        engine, out, value_labels="value_labels" if names is not None else None
+    )
 
 
 def _write_pages(
@@ -320,6 +326,7 @@ def _write_pages(
     config: Config,
     out: Path,
     requests: int,
+    prompts: pa.Table | None = None,
 ) -> int:
     """One page per top cluster, and the index of every cluster."""
     import shutil
@@ -338,6 +345,7 @@ def _write_pages(
         verdicts,
         links_table="links_private" if private else "links",
         value_labels="value_labels" if private else None,
+        prompts=prompts,
     )
     links = export.write_pages(
         views,

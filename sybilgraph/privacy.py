@@ -25,8 +25,16 @@ import pyarrow as pa
 
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
+from sybilgraph.link import evidence_sql, key_column, literal
 
-__all__ = ["PRIVATE_KEYS", "SECRET_ENV", "Pseudonymiser", "pseudonymiser", "value_labels"]
+__all__ = [
+    "PRIVATE_KEYS",
+    "SECRET_ENV",
+    "Pseudonymiser",
+    "private_links",
+    "pseudonymiser",
+    "value_labels",
+]
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +114,23 @@ def value_labels(
     table: str = "value_labels",
     accounts: str | None = None,
 ) -> None:
-    """Create ``table`` (key, value, label): the pseudonym of every private value seen,
-    or with ``accounts`` (a table with an account_id column) of those accounts' values."""
+    """Create ``table`` (key, value, label): the pseudonym of every private value held by
+    two or more accounts, or with ``accounts`` (a table with an account_id column) of
+    those accounts' values held by two or more.
+
+    A value only one account holds is never shown (links, values and pages list shared
+    values only), so it needs no pseudonym: a ring on rotating proxies has hundreds of
+    thousands of those.
+    """
     keys = ", ".join(f"'{k}'" for k in PRIVATE_KEYS)
-    source = "value_stats"
+    shared = f"SELECT key, value FROM value_stats WHERE holders >= 2 AND key IN ({keys})"
     if accounts:
-        source = (
-            f"(SELECT * FROM observations WHERE account_id IN (SELECT account_id FROM {accounts}))"
-        )
-    distinct = engine.arrow(f"SELECT DISTINCT key, value FROM {source} WHERE key IN ({keys})")
+        shared = f"""SELECT DISTINCT o.key, o.value
+                     FROM observations o
+                     JOIN value_stats s ON s.key = o.key AND s.value = o.value
+                     WHERE s.holders >= 2 AND o.key IN ({keys})
+                       AND o.account_id IN (SELECT account_id FROM {accounts})"""
+    distinct = engine.arrow(shared)
     labels = [
         names.pseudonym(str(k), str(v))
         for k, v in zip(
@@ -133,3 +149,74 @@ def value_labels(
     )
     engine.create_table(table, f"SELECT * FROM {table}_in")
     engine.drop(f"{table}_in")
+
+
+def private_links(
+    engine: Engine,
+    config: Config,
+    table: str = "links_private",
+    labels: str = "value_labels",
+    accounts: str | None = None,
+) -> None:
+    """Create ``table``: ``links`` with every private value in its evidence shown by its
+    label (``labels``: key, value, label), or with ``accounts`` (a table with an
+    account_id column) the links between two of those accounts only.
+
+    Only the private keys' samples are drawn again, from their pair values; the rest of
+    each link (weights, counts, prompt samples) is ``links`` as it is.
+    """
+    keys = sorted(
+        str(k) for k in engine.arrow("SELECT DISTINCT key FROM pair_values").column(0).to_pylist()
+    )
+    private = [k for k in keys if k in PRIVATE_KEYS]
+
+    def within(alias: str) -> str:
+        if not accounts:
+            return "true"
+        return (
+            f"{alias}.a IN (SELECT account_id FROM {accounts}) "
+            f"AND {alias}.b IN (SELECT account_id FROM {accounts})"
+        )
+
+    if private:
+        names = ", ".join(literal(k) for k in private)
+        engine.create_table(
+            "private_samples",
+            f"""SELECT a, b, key,
+                       {engine.top_values("value", "w", config.link.evidence_sample)} AS sample
+                FROM (SELECT p.a, p.b, p.key, coalesce(d.label, p.value) AS value, p.w
+                      FROM pair_values p
+                      LEFT JOIN {labels} d ON d.key = p.key AND d.value = p.value
+                      WHERE p.key IN ({names}) AND {within("p")})
+                GROUP BY a, b, key""",
+        )
+        pivot = ", ".join(
+            f"max(CASE WHEN key = {literal(k)} THEN sample END) AS {key_column(k)}_values"
+            for k in private
+        )
+        engine.create_table(
+            "private_evidence", f"SELECT a, b, {pivot} FROM private_samples GROUP BY a, b"
+        )
+        engine.drop("private_samples")
+    if not keys:  # no links: the empty table as it is
+        engine.create_table(table, "SELECT * FROM links")
+        return
+
+    def sample_of(key: str) -> str:
+        return f"{'p' if key in private else 'l'}.{key_column(key)}_values"
+
+    key_list, evidence = evidence_sql(engine, keys, lambda k: f"l.{key_column(k)}_n", sample_of)
+    per_key = ", ".join(
+        f"l.{key_column(k)}_weight, l.{key_column(k)}_n, {sample_of(k)} AS {key_column(k)}_values"
+        for k in keys
+    )
+    join = "LEFT JOIN private_evidence p ON p.a = l.a AND p.b = l.b" if private else ""
+    engine.create_table(
+        table,
+        f"""SELECT l.a, l.b, l.weight, {key_list} AS keys, {evidence} AS evidence,
+                   l.first_seen, l.last_seen, {per_key}
+            FROM links l {join}
+            WHERE {within("l")}""",
+    )
+    if private:
+        engine.drop("private_evidence")

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from sybilgraph.engines.base import Engine
 
@@ -66,16 +69,16 @@ def cluster_views(
     *,
     links_table: str = "links",
     value_labels: str | None = None,
+    prompts: pa.Table | None = None,
 ) -> list[ClusterView]:
     """Build the views of ``cluster_ids`` (the ``membership`` table must exist).
 
     ``links_table`` is read for the links; with ``value_labels`` (key, value, label) each
-    shared value is shown by its label (its pseudonym).
+    shared value is shown by its label (its pseudonym). ``prompts``, the frame
+    :func:`write_view_tables` returns, saves gathering the prompts again.
     """
     if not cluster_ids:
         return []
-    import pyarrow as pa
-
     engine.register("view_ids_in", pa.table({"cluster_id": pa.array(cluster_ids, pa.string())}))
     engine.create_table(
         "view_members",
@@ -95,7 +98,10 @@ def cluster_views(
            JOIN view_members mb ON mb.account_id = l.b
            WHERE ma.cluster_id = mb.cluster_id"""
     ).to_pandas()
-    prompts = _prompts(engine, "view_members")
+    if prompts is None:
+        prompts = _prompts(engine, "view_members")
+    shown = prompts.filter(pc.is_in(prompts["cluster_id"], value_set=pa.array(cluster_ids)))
+    prompt_rows = _prompt_frame(shown)
     engine.drop("view_members")
     verdict_of = (
         dict(zip(verdicts["account_id"], verdicts["verdict"], strict=False))
@@ -105,17 +111,24 @@ def cluster_views(
     records: dict[str, dict[Any, Any]] = {
         str(r["cluster_id"]): r for r in clusters.to_dict("records")
     }
+    parts = [_by_cluster(frame) for frame in (accounts, values, links, prompt_rows)]
     return [
         view_from_tables(
             records[cluster_id],
-            accounts[accounts["cluster_id"] == cluster_id],
-            values[values["cluster_id"] == cluster_id],
-            links[links["cluster_id"] == cluster_id],
-            prompts[prompts["cluster_id"] == cluster_id],
+            parts[0].get(cluster_id, accounts.iloc[:0]),
+            parts[1].get(cluster_id, values.iloc[:0]),
+            parts[2].get(cluster_id, links.iloc[:0]),
+            parts[3].get(cluster_id, prompt_rows.iloc[:0]),
             verdict_of,
         )
         for cluster_id in cluster_ids
     ]
+
+
+def _by_cluster(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``frame`` cut into one frame per cluster_id, in one pass (a mask per cluster
+    scans every row once per cluster)."""
+    return {str(k): part for k, part in frame.groupby("cluster_id", sort=False)}
 
 
 def _values_sql(members: str, value_labels: str | None = None) -> str:
@@ -136,7 +149,7 @@ def _values_sql(members: str, value_labels: str | None = None) -> str:
                WHERE s.holders >= 2"""
 
 
-def _prompts(engine: Engine, members: str) -> pd.DataFrame:
+def _prompts(engine: Engine, members: str) -> pa.Table:
     """Prompt templates used by each cluster, with sample prompts, requests and accounts.
 
     Only templates held by two or more accounts in all data, like the shared values (a
@@ -144,8 +157,15 @@ def _prompts(engine: Engine, members: str) -> pd.DataFrame:
     :data:`PROMPTS_PER_CLUSTER` with the most requests.
     """
     if not engine.exists("prompt_map"):
-        return pd.DataFrame(
-            columns=["cluster_id", "template", "text", "samples", "requests", "accounts"]
+        return pa.table(
+            {
+                "cluster_id": pa.array([], pa.string()),
+                "template": pa.array([], pa.string()),
+                "text": pa.array([], pa.string()),
+                "samples": pa.array([], pa.list_(pa.string())),
+                "requests": pa.array([], pa.int64()),
+                "accounts": pa.array([], pa.int64()),
+            }
         )
     engine.create_table(
         "shown_prompts",
@@ -155,7 +175,7 @@ def _prompts(engine: Engine, members: str) -> pd.DataFrame:
                        PARTITION BY u.cluster_id ORDER BY u.requests DESC, u.template
                      ) AS place
               FROM (
-                SELECT m.cluster_id, o.value AS template, sum(o.n) AS requests,
+                SELECT m.cluster_id, o.value AS template, CAST(sum(o.n) AS BIGINT) AS requests,
                        count(*) AS accounts
                 FROM {members} m
                 JOIN observations o ON o.account_id = m.account_id AND o.key = 'prompt'
@@ -178,13 +198,22 @@ def _prompts(engine: Engine, members: str) -> pd.DataFrame:
             ) t ON t.template_group = p.template"""
     )
     engine.drop("shown_prompts")
-    samples = table.column("samples").to_pylist()  # lists of str, no numpy detour
+    return table.sort_by(
+        [("cluster_id", "ascending"), ("requests", "descending"), ("template", "ascending")]
+    )
+
+
+def _prompt_frame(table: pa.Table) -> pd.DataFrame:
+    """``_prompts``' table as a frame whose samples are lists of str (no numpy detour)."""
+    samples = table.column("samples").to_pylist()
     prompts = table.drop_columns(["samples"]).to_pandas()
     prompts.insert(3, "samples", [list(s) if s is not None else [] for s in samples])
     return prompts
 
 
-def write_view_tables(engine: Engine, out: Path, *, value_labels: str | None = None) -> None:
+def write_view_tables(
+    engine: Engine, out: Path, *, value_labels: str | None = None
+) -> pd.DataFrame:
     """Write what a cluster's view needs beyond the run's main tables.
 
     ``values.parquet`` holds the shared values of every clustered account and
@@ -192,9 +221,9 @@ def write_view_tables(engine: Engine, out: Path, *, value_labels: str | None = N
     run can be drawn without recomputing (see :func:`view_from_tables`). Both cover
     clustered accounts only, which keeps them small. With ``value_labels`` the values are
     pseudonyms, as in the other tables.
-    """
-    import pyarrow as pa
 
+    Returns the prompts of every cluster (the rows of ``prompts.parquet``).
+    """
     from sybilgraph.outputs import atomic_path
 
     if not engine.exists("membership"):  # a run without clusters
@@ -206,11 +235,10 @@ def write_view_tables(engine: Engine, out: Path, *, value_labels: str | None = N
             "ORDER BY cluster_id, key, value, account_id",
             tmp,
         )
-    prompts = _prompts(engine, "membership").sort_values(
-        ["cluster_id", "requests", "template"], ascending=[True, False, True]
-    )
+    prompts = _prompts(engine, "membership")
     with atomic_path(out / "prompts.parquet") as tmp:
-        prompts.reset_index(drop=True).to_parquet(tmp, index=False)
+        pq.write_table(prompts, tmp)
+    return prompts
 
 
 def view_from_tables(

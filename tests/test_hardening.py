@@ -513,3 +513,30 @@ def test_no_temporary_files_left(hand_csv: Path, tmp_path: Path) -> None:
     sybilgraph.run(hand_csv, Config(), out)
     leftovers = [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
     assert leftovers == []
+
+
+def test_private_links_are_the_links_with_values_renamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, "links-secret")
+    events = _events_with_reject()
+    sybilgraph.run(events, Config(), tmp_path / "plain")
+    sybilgraph.run(events, _private_config(), tmp_path / "private")
+    plain = pd.read_parquet(tmp_path / "plain" / "links.parquet")
+    private = pd.read_parquet(tmp_path / "private" / "links.parquet")
+    assert list(private.columns) == list(plain.columns) and len(plain) > 0
+    kept = [c for c in plain.columns if not c.endswith("_values") and c != "evidence"]
+    pd.testing.assert_frame_equal(private[kept], plain[kept])
+    names = Pseudonymiser(b"links-secret")
+    renamed = 0
+    for key, column in (("ip", "ip_values"), ("payment", "payment_values")):
+        for raw, shown, n in zip(plain[column], private[column], plain[f"{key}_n"], strict=True):
+            if pd.isna(raw) or n > 3:  # a sample of three may tie-break differently
+                continue
+            expected = {names.pseudonym(key, v) for v in raw.split(", ")}
+            assert set(shown.split(", ")) == expected
+            renamed += 1
+    assert renamed > 0
+    # the evidence text names the same keys and counts, with the pseudonyms
+    first = private.iloc[0]
+    assert first["evidence"].startswith(plain.iloc[0]["evidence"].split(" (")[0])
