@@ -7,6 +7,7 @@ distinct text, into template groups so that near-identical prompts share one val
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -48,7 +49,15 @@ def observe(engine: Engine, config: Config) -> dict[str, int]:
         f"SELECT account_id, '{KEY_PAYMENT}', payment_id, ts FROM events "
         "WHERE payment_id IS NOT NULL"
     )
-    if has_prompts:
+    if has_prompts and engine.exists("heavy_accounts"):
+        parts.append(
+            f"""SELECT e.account_id, '{KEY_PROMPT}',
+                       CASE WHEN h.account_id IS NULL THEN p.template_group
+                            ELSE coalesce(p.strict_group, p.template_group) END, e.ts
+                FROM events e JOIN prompt_map p ON e.prompt = p.prompt
+                LEFT JOIN heavy_accounts h ON h.account_id = e.account_id"""
+        )
+    elif has_prompts:
         parts.append(
             f"SELECT e.account_id, '{KEY_PROMPT}', p.template_group, e.ts "
             "FROM events e JOIN prompt_map p ON e.prompt = p.prompt"
@@ -72,6 +81,7 @@ def observe(engine: Engine, config: Config) -> dict[str, int]:
                   max(ts) AS last_seen
            FROM events GROUP BY account_id""",
     )
+    engine.drop("heavy_accounts")
     counts["observations"] = engine.count("observations")
     counts["accounts"] = engine.count("accounts")
     return counts
@@ -82,6 +92,14 @@ PROMPT_BATCH = 1 << 19
 
 #: a template group's value is ``t:`` and 12 hex digits: the low 48 bits of its id
 _LABEL_BITS = (1 << 48) - 1
+#: a strict group's id is its root's hash mixed with this, so that it never takes the
+#: label of the broad group rooted at the same template
+_STRICT_SALT = np.uint64(0x5BD1E9955BD1E995)
+
+
+def _label(group: str) -> str:
+    """SQL labelling a group id (a signed 64-bit number) as ``t:`` and 12 hex digits."""
+    return f"'t:' || lpad(lower(hex({group} & {_LABEL_BITS})), 12, '0')"
 
 
 def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool:
@@ -147,11 +165,18 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
         engine.drop("template_groups_in")
         group = "coalesce(g.grp, f.template_hash)"
         join = "LEFT JOIN template_groups g ON g.template_hash = f.template_hash"
-    label = f"'t:' || lpad(lower(hex({group} & {_LABEL_BITS})), 12, '0')"
+    strict_col, strict_join = "", ""
+    if _heavy_groups(engine, config, counts):
+        strict_col = (
+            f", CASE WHEN h.grp IS NULL THEN NULL ELSE {_label('h.grp')} END AS strict_group"
+        )
+        strict_join = " LEFT JOIN heavy_groups h ON h.template_hash = f.template_hash"
     engine.create_table(
         "prompt_map",
-        f"SELECT f.prompt, f.template, {label} AS template_group FROM prompt_fp f {join}",
+        f"""SELECT f.prompt, f.template, {_label(group)} AS template_group{strict_col}
+            FROM prompt_fp f {join}{strict_join}""",
     )
+    engine.drop("heavy_groups")
     if config.prompt.near_duplicates:
         counts["templates"] = int(np.unique(groups).size)
     else:
@@ -161,4 +186,66 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
     engine.drop("template_groups")
     # a template's text and sample prompts are looked up in prompt_map for the few
     # templates shown (views.template_texts), not gathered for millions of groups here
+    return True
+
+
+def _heavy_groups(engine: Engine, config: Config, counts: dict[str, int]) -> bool:
+    """Group the templates that heavy accounts sent again, at ``prompt.heavy_threshold``.
+
+    A heavy account sends at least ``prompt.heavy_volume`` times the requests of the
+    median account. Creates ``heavy_accounts`` (account_id) and ``heavy_groups``
+    (template_hash, grp); returns False, creating neither, when the option is off or no
+    account is heavy.
+    """
+    cfg = config.prompt
+    if not cfg.near_duplicates or cfg.heavy_threshold <= 0:
+        return False
+    engine.create_table(
+        "account_volume", "SELECT account_id, count(*) AS requests FROM events GROUP BY 1"
+    )
+    median = engine.scalar("SELECT median(requests) FROM account_volume")
+    floor = float(cfg.heavy_volume) * float(median or 1.0)  # type: ignore[arg-type]
+    engine.create_table(
+        "heavy_accounts",
+        f"SELECT account_id FROM account_volume WHERE requests >= {floor}",
+    )
+    engine.drop("account_volume")
+    if engine.count("heavy_accounts") == 0:
+        engine.drop("heavy_accounts")
+        return False
+    distinct = engine.batches(
+        """SELECT f.template_hash, min(f.template) FROM prompt_fp f
+           WHERE f.prompt IN (
+             SELECT DISTINCT e.prompt FROM events e
+             JOIN heavy_accounts h ON h.account_id = e.account_id
+             WHERE e.prompt IS NOT NULL)
+           GROUP BY f.template_hash ORDER BY f.template_hash < 0, f.template_hash""",
+        PROMPT_BATCH,
+    )
+    strict = dataclasses.replace(cfg, threshold=cfg.heavy_threshold)
+    hashes, groups = near_duplicate_groups(
+        (
+            (b.column(0).to_numpy(zero_copy_only=False).view(np.uint64), b.column(1))
+            for b in distinct
+        ),
+        strict,
+        config.seed,
+    )
+    strict_ids = (groups ^ _STRICT_SALT).view(np.int64)
+    engine.register(
+        "heavy_groups_in",
+        pa.table({"template_hash": hashes.view(np.int64), "grp": strict_ids}),
+    )
+    engine.create_table("heavy_groups", "SELECT * FROM heavy_groups_in")
+    engine.drop("heavy_groups_in")
+    counts["heavy_accounts"] = engine.count("heavy_accounts")
+    counts["heavy_templates"] = int(np.unique(groups).size)
+    log.info(
+        "%d heavy accounts (%.0f+ requests): their %d masked prompts form %d groups at Jaccard %s",
+        counts["heavy_accounts"],
+        floor,
+        len(hashes),
+        counts["heavy_templates"],
+        cfg.heavy_threshold,
+    )
     return True

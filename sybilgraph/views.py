@@ -186,13 +186,20 @@ def _prompts(engine: Engine, members: str) -> pa.Table:
             ) p
             WHERE p.place <= {PROMPTS_PER_CLUSTER}""",
     )
+    groups = "SELECT template_group, template, prompt FROM prompt_map"
+    columns = engine.arrow("SELECT * FROM prompt_map LIMIT 0").column_names
+    if "strict_group" in columns:  # the heavy accounts' strict groups
+        groups += (
+            " UNION ALL SELECT strict_group, template, prompt FROM prompt_map"
+            " WHERE strict_group IS NOT NULL"
+        )
     table = engine.arrow(
         f"""SELECT p.cluster_id, p.template, t.text, t.samples, p.requests, p.accounts
             FROM shown_prompts p
             JOIN (
               SELECT template_group, min(template) AS text,
                      {engine.list_head("prompt", "prompt", 5)} AS samples
-              FROM prompt_map
+              FROM ({groups}) g
               WHERE template_group IN (SELECT template FROM shown_prompts)
               GROUP BY template_group
             ) t ON t.template_group = p.template"""

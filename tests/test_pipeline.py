@@ -173,6 +173,55 @@ def test_prompts_sent_once_do_not_link(tmp_path: Path) -> None:
     assert pairs[1] == {("p1", "p2"), ("q1", "q2")}
 
 
+def test_heavy_accounts_link_through_strict_groups(tmp_path: Path) -> None:
+    # Two operators, a1-a4 and b1-b4, each send their own template 30 times per account.
+    # The masked templates share 12 of their 18 words (Jaccard 0.67): one broad group at 0.6,
+    # so the eight accounts form one cluster. The operators send 15x the requests of the
+    # median account (2), so with heavy_threshold 0.8 their prompts are grouped again,
+    # strictly: a1-a4 and b1-b4 link only among themselves. The 30 light accounts each
+    # ask two questions of their own and are not heavy.
+    body = "summarise the following support ticket and classify its urgency level now"
+    templates = {"a": body + " alpha beta omega", "b": body + " gamma delta sigma"}
+    rows = [
+        (f"{op}{i}", f"{text} ticket {n}")
+        for op, text in templates.items()
+        for i in range(1, 5)
+        for n in range(30)
+    ]
+    rows += [
+        (f"u{i:02d}", f"my own question number {i} about {w}")
+        for i in range(30)
+        for w in ("x", "y")
+    ]
+    events = pd.DataFrame(
+        {
+            "account_id": [a for a, _ in rows],
+            "ts": [f"2026-04-14T10:{i % 60:02d}:00Z" for i in range(len(rows))],
+            "ip": [f"10.{i // 250}.{i % 250}.1" for i in range(len(rows))],
+            "payment_id": [None] * len(rows),
+            "prompt": [p for _, p in rows],
+        }
+    )
+    clusters = {}
+    for strict in (0.0, 0.8):
+        # (hub_share: in 38 accounts a value held by 4 would otherwise be a hub)
+        config = Config.from_dict(
+            {"prompt": {"heavy_threshold": strict}, "link": {"hub_share": 0.5}}
+        )
+        result = run(events, config, tmp_path / f"out{strict}", show_progress=False)
+        members = result.accounts[result.accounts["cluster_id"] != ""]
+        clusters[strict] = sorted(
+            sorted(group["account_id"]) for _, group in members.groupby("cluster_id")
+        )
+        if strict:
+            assert result.info["counts"]["heavy_accounts"] == 8
+            # the pages name the strict groups' texts like any other template's
+            assert result.prompts["text"].str.contains("alpha beta").any()
+    ring_a, ring_b = [f"a{i}" for i in range(1, 5)], [f"b{i}" for i in range(1, 5)]
+    assert clusters[0.0] == [ring_a + ring_b]
+    assert clusters[0.8] == [ring_a, ring_b]
+
+
 def test_cluster_prompts_are_shared_and_capped(
     hand_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
