@@ -238,13 +238,14 @@ def load(
         "checked_events",
         f"""
         SELECT *, {reason} AS reason FROM (
-            SELECT {blank.format("r.account_id")} AS account_id,
+            SELECT r._file, r._row,
+                   {blank.format("r.account_id")} AS account_id,
                    {engine.parse_ts("r.ts")} AS ts,
-                   m.ip, m.ip_key, m.subnet AS ip_subnet,
+                   NULLIF(trim(r.ts), '') AS ts_text,
+                   m.ip, m.ip_key, m.subnet AS ip_subnet, m.reason AS ip_reason,
                    {blank.format("r.payment_id")} AS payment_id,
-                   NULLIF(r.prompt, '') AS prompt {extra_cols},
-                   r._file, r._row,
-                   NULLIF(trim(r.ts), '') AS ts_text, m.reason AS ip_reason, r.ip AS ip_raw
+                   NULLIF(r.prompt, '') AS prompt,
+                   r.ip AS ip_raw {extra_cols}
             FROM raw_events r LEFT JOIN ip_map m ON r.ip = m.raw
         ) parsed
         """,
@@ -261,16 +262,18 @@ def load(
         )
         stats.outside_window = int(outside or 0)  # type: ignore[call-overload]
     engine.create_table(
+        "events",
+        f"""SELECT account_id, ts, ip, ip_key, ip_subnet, payment_id, prompt{extra_select},
+                   _file, _row
+            FROM checked_events WHERE reason IS NULL{in_window}""",
+    )
+    engine.create_table(
         "rejects",
         f"""SELECT _file AS file, _row AS {engine.quote_ident("row")}, reason, account_id,
                    ts_text AS ts, ip_raw AS ip, payment_id, prompt{extra_select}
             FROM checked_events WHERE reason IS NOT NULL""",
     )
-    # the checked rows become the events where the engine can keep rows in place: a
-    # copy of 30M events costs 20 s
-    kept = ["account_id", "ts", "ip", "ip_key", "ip_subnet", "payment_id", "prompt"]
-    kept += [*extras, "_file", "_row"]
-    engine.keep_rows("checked_events", "events", kept, f"reason IS NULL{in_window}")
+    engine.drop("checked_events")
     if parse_failures:
         failures = pa.Table.from_pylist(parse_failures)
         engine.register("parse_failures", failures)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -237,32 +236,3 @@ def test_cluster_prompts_are_shared_and_capped(
     top = full.sort_values(["requests", "template"], ascending=[False, True])
     expected = top.groupby("cluster_id").head(1).set_index("cluster_id")["template"]
     assert capped.set_index("cluster_id")["template"].to_dict() == expected.to_dict()
-
-
-def test_keep_rows_in_place_gives_what_a_copy_gives() -> None:
-    import pyarrow as pa
-
-    from sybilgraph.config import EngineConfig
-    from sybilgraph.engines import make_engine
-    from sybilgraph.engines.base import Engine
-
-    source = pa.table(
-        {
-            "a": ["x", "y", "z", "w"],
-            "reason": [None, "bad", None, None],
-            "n": [1, 2, None, 4],
-            "drop_me": ["1", "2", "3", "4"],
-        }
-    )
-    found = []
-    for in_place in (True, False):
-        engine = make_engine(EngineConfig())
-        engine.register("source_in", source)
-        engine.create_table("checked", "SELECT * FROM source_in")
-        keep = engine.keep_rows if in_place else partial(Engine.keep_rows, engine)
-        # n > 1 is unknown for z: an unknown condition drops the row, as WHERE does
-        keep("checked", "kept", ["a", "n"], "reason IS NULL AND n > 1")
-        assert not engine.exists("checked")
-        found.append(engine.arrow("SELECT * FROM kept ORDER BY a").to_pydict())
-        engine.close()
-    assert found[0] == found[1] == {"a": ["w"], "n": [4]}

@@ -84,15 +84,6 @@ class Engine(ABC):
         self.drop(new)
         self.execute(f"ALTER TABLE {old} RENAME TO {new}")
 
-    def keep_rows(self, table: str, new: str, columns: list[str], where: str) -> None:
-        """Turn ``table`` into ``new``: the rows where ``where`` holds, ``columns`` only.
-
-        ``table`` is gone afterwards. This copies the rows; engines that can drop rows
-        and columns in place do that instead.
-        """
-        self.create_table(new, f"SELECT {', '.join(columns)} FROM {table} WHERE {where}")
-        self.drop(table)
-
     def count(self, table: str) -> int:
         return int(self.scalar(f"SELECT count(*) FROM {table}") or 0)  # type: ignore[call-overload]
 

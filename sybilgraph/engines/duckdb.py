@@ -177,19 +177,6 @@ class DuckDBEngine(Engine):
         finally:
             cursor.close()
 
-    def keep_rows(self, table: str, new: str, columns: list[str], where: str) -> None:
-        # in place: a deletion only marks rows, and a dropped column is just left out
-        self.execute(f"DELETE FROM {table} WHERE ({where}) IS NOT TRUE")
-        present = self.arrow(f"SELECT * FROM {table} LIMIT 0").column_names
-        for column in present:
-            if column not in columns:
-                self.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-        kept = self.arrow(f"SELECT * FROM {table} LIMIT 0").column_names
-        if kept != columns:  # another order: only a copy can give that
-            super().keep_rows(table, new, columns, "true")
-            return
-        self.rename(table, new)
-
     def exists(self, name: str) -> bool:
         try:
             self.con.execute(f"SELECT 1 FROM {name} LIMIT 0")
