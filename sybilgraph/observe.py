@@ -35,6 +35,12 @@ def observe(engine: Engine, config: Config) -> dict[str, int]:
     Returns counts for run.json.
     """
     counts: dict[str, int] = {}
+    engine.create_table(
+        "accounts",
+        """SELECT account_id, count(*) AS requests, min(ts) AS first_seen,
+                  max(ts) AS last_seen
+           FROM events GROUP BY account_id""",
+    )
     has_prompts = _fingerprint(engine, config, counts)
     parts = [
         f"SELECT account_id, '{KEY_IP}' AS key, ip_key AS value, ts FROM events "
@@ -49,18 +55,17 @@ def observe(engine: Engine, config: Config) -> dict[str, int]:
         f"SELECT account_id, '{KEY_PAYMENT}', payment_id, ts FROM events "
         "WHERE payment_id IS NOT NULL"
     )
-    if has_prompts and engine.exists("heavy_accounts"):
+    if has_prompts:
+        value, heavy = "p.template_group", ""
+        if engine.exists("heavy_accounts"):  # heavy accounts link by their strict groups
+            value = (
+                "CASE WHEN h.account_id IS NULL THEN p.template_group "
+                "ELSE coalesce(p.strict_group, p.template_group) END"
+            )
+            heavy = " LEFT JOIN heavy_accounts h ON h.account_id = e.account_id"
         parts.append(
-            f"""SELECT e.account_id, '{KEY_PROMPT}',
-                       CASE WHEN h.account_id IS NULL THEN p.template_group
-                            ELSE coalesce(p.strict_group, p.template_group) END, e.ts
-                FROM events e JOIN prompt_map p ON e.prompt = p.prompt
-                LEFT JOIN heavy_accounts h ON h.account_id = e.account_id"""
-        )
-    elif has_prompts:
-        parts.append(
-            f"SELECT e.account_id, '{KEY_PROMPT}', p.template_group, e.ts "
-            "FROM events e JOIN prompt_map p ON e.prompt = p.prompt"
+            f"SELECT e.account_id, '{KEY_PROMPT}', {value}, e.ts "
+            f"FROM events e JOIN prompt_map p ON e.prompt = p.prompt{heavy}"
         )
     for index, name in enumerate(config.columns.extra_keys):
         key = name.replace("'", "''")
@@ -74,12 +79,6 @@ def observe(engine: Engine, config: Config) -> dict[str, int]:
         f"""SELECT account_id, key, value, min(ts) AS first_seen, max(ts) AS last_seen,
                    count(*) AS n
             FROM ({union}) o GROUP BY account_id, key, value""",
-    )
-    engine.create_table(
-        "accounts",
-        """SELECT account_id, count(*) AS requests, min(ts) AS first_seen,
-                  max(ts) AS last_seen
-           FROM events GROUP BY account_id""",
     )
     engine.drop("heavy_accounts")
     counts["observations"] = engine.count("observations")
@@ -185,7 +184,7 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
     engine.drop("prompt_fp")
     engine.drop("template_groups")
     # a template's text and sample prompts are looked up in prompt_map for the few
-    # templates shown (views.template_texts), not gathered for millions of groups here
+    # templates shown (views._prompts), not gathered for millions of groups here
     return True
 
 
@@ -200,16 +199,11 @@ def _heavy_groups(engine: Engine, config: Config, counts: dict[str, int]) -> boo
     cfg = config.prompt
     if not cfg.near_duplicates or cfg.heavy_threshold <= 0:
         return False
-    engine.create_table(
-        "account_volume", "SELECT account_id, count(*) AS requests FROM events GROUP BY 1"
-    )
-    median = engine.scalar("SELECT median(requests) FROM account_volume")
+    median = engine.scalar("SELECT median(requests) FROM accounts")
     floor = float(cfg.heavy_volume) * float(median or 1.0)  # type: ignore[arg-type]
     engine.create_table(
-        "heavy_accounts",
-        f"SELECT account_id FROM account_volume WHERE requests >= {floor}",
+        "heavy_accounts", f"SELECT account_id FROM accounts WHERE requests >= {floor}"
     )
-    engine.drop("account_volume")
     if engine.count("heavy_accounts") == 0:
         engine.drop("heavy_accounts")
         return False

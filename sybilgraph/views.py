@@ -74,7 +74,7 @@ def cluster_views(
     """Build the views of ``cluster_ids`` (the ``membership`` table must exist).
 
     ``links_table`` is read for the links; with ``value_labels`` (key, value, label) each
-    shared value is shown by its label (its pseudonym). ``prompts``, the frame
+    shared value is shown by its label (its pseudonym). ``prompts``, the table
     :func:`write_view_tables` returns, saves gathering the prompts again.
     """
     if not cluster_ids:
@@ -218,9 +218,7 @@ def _prompt_frame(table: pa.Table) -> pd.DataFrame:
     return prompts
 
 
-def write_view_tables(
-    engine: Engine, out: Path, *, value_labels: str | None = None
-) -> pd.DataFrame:
+def write_view_tables(engine: Engine, out: Path, *, value_labels: str | None = None) -> pa.Table:
     """Write what a cluster's view needs beyond the run's main tables.
 
     ``values.parquet`` holds the shared values of every clustered account and
