@@ -13,6 +13,7 @@ and nothing loops over prompts in Python.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,7 @@ from sybilgraph.config import PromptConfig
 from sybilgraph.errors import ConfigError
 
 __all__ = [
+    "TemplateSignatures",
     "fingerprint_prompts",
     "hash_strings",
     "mask_prompts",
@@ -324,49 +326,93 @@ def near_duplicate_groups(
         plus the MinHash signatures (``num_perm`` bytes per text at the default
         settings).
     """
-    _check_params(
-        config.shingle_size, config.num_perm, config.bands, config.threshold, config.min_words
-    )
-    rows = config.num_perm // config.bands
-    hash_parts: list[np.ndarray] = []
-    count_parts: list[np.ndarray] = []
-    # signatures go into one array that grows by doubling: no second copy at the end
-    signature = np.zeros((0, config.num_perm), dtype=_signature_dtype(rows))
-    filled = 0
-    for batch_hashes, texts in batches:
-        counts, part = _signatures(
-            _as_string_array(texts),
-            config.shingle_size,
-            config.num_perm,
-            rows,
-            seed,
-            config.min_words,
+    signed = TemplateSignatures.of(batches, config, seed)
+    return signed.hashes, signed.groups(config.threshold)
+
+
+@dataclasses.dataclass(frozen=True)
+class TemplateSignatures:
+    """The MinHash signatures of distinct masked texts, to group them at any threshold.
+
+    ``hashes`` are the texts' tier-1 hashes in the order they came, ``counts`` their
+    words, ``signature`` one row per text with ``min_words`` words or more (in the same
+    order). Grouping again at another threshold, or a subset of the texts, reuses the
+    signatures: shingling and hashing is most of tier 2's cost.
+    """
+
+    hashes: np.ndarray
+    counts: np.ndarray
+    signature: np.ndarray
+    config: PromptConfig
+
+    @classmethod
+    def of(
+        cls, batches: Iterable[tuple[np.ndarray, pa.Array]], config: PromptConfig, seed: int
+    ) -> TemplateSignatures:
+        """Signatures of texts arriving in batches, as :func:`near_duplicate_groups` takes."""
+        _check_params(
+            config.shingle_size, config.num_perm, config.bands, config.threshold, config.min_words
         )
-        hash_parts.append(np.asarray(batch_hashes, dtype=np.uint64))
-        count_parts.append(counts)
-        if filled + len(part) > len(signature):
-            grown = np.zeros(
-                (max(2 * len(signature), filled + len(part)), config.num_perm), part.dtype
+        rows = config.num_perm // config.bands
+        hash_parts: list[np.ndarray] = []
+        count_parts: list[np.ndarray] = []
+        # signatures go into one array that grows by doubling: no second copy at the end
+        signature = np.zeros((0, config.num_perm), dtype=_signature_dtype(rows))
+        filled = 0
+        for batch_hashes, texts in batches:
+            counts, part = _signatures(
+                _as_string_array(texts),
+                config.shingle_size,
+                config.num_perm,
+                rows,
+                seed,
+                config.min_words,
             )
-            grown[:filled] = signature[:filled]
-            signature = grown
-        signature[filled : filled + len(part)] = part
-        filled += len(part)
-    if not hash_parts:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64)
-    hashes = np.concatenate(hash_parts)
-    counts = np.concatenate(count_parts)
-    del hash_parts, count_parts
-    return hashes, _signed_groups(
-        hashes,
-        counts,
-        signature[:filled],
-        config.bands,
-        rows,
-        config.threshold,
-        config.min_words,
-        config.break_chains,
-    )
+            hash_parts.append(np.asarray(batch_hashes, dtype=np.uint64))
+            count_parts.append(counts)
+            if filled + len(part) > len(signature):
+                grown = np.zeros(
+                    (max(2 * len(signature), filled + len(part)), config.num_perm), part.dtype
+                )
+                grown[:filled] = signature[:filled]
+                signature = grown
+            signature[filled : filled + len(part)] = part
+            filled += len(part)
+        if not hash_parts:
+            empty = np.zeros(0, dtype=np.uint64)
+            return cls(empty, np.zeros(0, dtype=np.int64), signature, config)
+        hashes, counts = np.concatenate(hash_parts), np.concatenate(count_parts)
+        return cls(hashes, counts, signature[:filled], config)
+
+    def groups(self, threshold: float, subset: np.ndarray | None = None) -> np.ndarray:
+        """Group ids (as :func:`template_groups` gives them) at ``threshold``.
+
+        With ``subset`` (positions into ``hashes``), only those texts are grouped, among
+        themselves, and their ids come back in the subset's order; the result is the one
+        a run over those texts alone would give.
+        """
+        _check_params(
+            self.config.shingle_size,
+            self.config.num_perm,
+            self.config.bands,
+            threshold,
+            self.config.min_words,
+        )
+        hashes, counts, signature = self.hashes, self.counts, self.signature
+        if subset is not None:
+            row = np.cumsum(counts >= self.config.min_words) - 1  # signature row per text
+            hashes, counts = hashes[subset], counts[subset]
+            signature = signature[row[subset[counts >= self.config.min_words]]]
+        return _signed_groups(
+            hashes,
+            counts,
+            signature,
+            self.config.bands,
+            self.config.num_perm // self.config.bands,
+            threshold,
+            self.config.min_words,
+            self.config.break_chains,
+        )
 
 
 def _distinct_groups(

@@ -7,7 +7,6 @@ distinct text, into template groups so that near-identical prompts share one val
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import numpy as np
@@ -15,7 +14,7 @@ import pyarrow as pa
 
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
-from sybilgraph.fingerprint import hash_strings, mask_prompts, near_duplicate_groups
+from sybilgraph.fingerprint import TemplateSignatures, hash_strings, mask_prompts
 
 __all__ = ["KEY_IP", "KEY_PAYMENT", "KEY_PROMPT", "KEY_SUBNET", "observe"]
 
@@ -135,6 +134,7 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
     pa.default_memory_pool().release_unused()  # the batches' buffers, before tier 2
 
     group, join = "f.template_hash", ""
+    signed = None
     if config.prompt.near_duplicates:
         distinct = engine.batches(
             # in the order of the hashes as unsigned numbers, the order tier 2 works in
@@ -142,7 +142,7 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
             "ORDER BY template_hash < 0, template_hash",
             PROMPT_BATCH,
         )
-        hashes, groups = near_duplicate_groups(
+        signed = TemplateSignatures.of(
             (
                 (b.column(0).to_numpy(zero_copy_only=False).view(np.uint64), b.column(1))
                 for b in distinct
@@ -150,6 +150,7 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
             config.prompt,
             config.seed,
         )
+        hashes, groups = signed.hashes, signed.groups(config.prompt.threshold)
         moved = groups != hashes
         engine.register(
             "template_groups_in",
@@ -165,7 +166,7 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
         group = "coalesce(g.grp, f.template_hash)"
         join = "LEFT JOIN template_groups g ON g.template_hash = f.template_hash"
     strict_col, strict_join = "", ""
-    if _heavy_groups(engine, config, counts):
+    if signed is not None and _heavy_groups(engine, config, counts, signed):
         strict_col = (
             f", CASE WHEN h.grp IS NULL THEN NULL ELSE {_label('h.grp')} END AS strict_group"
         )
@@ -188,16 +189,19 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
     return True
 
 
-def _heavy_groups(engine: Engine, config: Config, counts: dict[str, int]) -> bool:
+def _heavy_groups(
+    engine: Engine, config: Config, counts: dict[str, int], signed: TemplateSignatures
+) -> bool:
     """Group the templates that heavy accounts sent again, at ``prompt.heavy_threshold``.
 
     A heavy account sends at least ``prompt.heavy_volume`` times the requests of the
-    median account. Creates ``heavy_accounts`` (account_id) and ``heavy_groups``
-    (template_hash, grp); returns False, creating neither, when the option is off or no
-    account is heavy.
+    median account. Their templates are grouped among themselves from the signatures of
+    the first grouping (``signed``), so only the banding and the checks run again.
+    Creates ``heavy_accounts`` (account_id) and ``heavy_groups`` (template_hash, grp);
+    returns False, creating neither, when the option is off or no account is heavy.
     """
     cfg = config.prompt
-    if not cfg.near_duplicates or cfg.heavy_threshold <= 0:
+    if cfg.heavy_threshold <= 0:
         return False
     median = engine.scalar("SELECT median(requests) FROM accounts")
     floor = float(cfg.heavy_volume) * float(median or 1.0)  # type: ignore[arg-type]
@@ -207,24 +211,17 @@ def _heavy_groups(engine: Engine, config: Config, counts: dict[str, int]) -> boo
     if engine.count("heavy_accounts") == 0:
         engine.drop("heavy_accounts")
         return False
-    distinct = engine.batches(
-        """SELECT f.template_hash, min(f.template) FROM prompt_fp f
+    sent = engine.arrow(
+        """SELECT DISTINCT f.template_hash FROM prompt_fp f
            WHERE f.prompt IN (
              SELECT DISTINCT e.prompt FROM events e
              JOIN heavy_accounts h ON h.account_id = e.account_id
-             WHERE e.prompt IS NOT NULL)
-           GROUP BY f.template_hash ORDER BY f.template_hash < 0, f.template_hash""",
-        PROMPT_BATCH,
+             WHERE e.prompt IS NOT NULL)"""
     )
-    strict = dataclasses.replace(cfg, threshold=cfg.heavy_threshold)
-    hashes, groups = near_duplicate_groups(
-        (
-            (b.column(0).to_numpy(zero_copy_only=False).view(np.uint64), b.column(1))
-            for b in distinct
-        ),
-        strict,
-        config.seed,
-    )
+    heavy = np.sort(sent.column(0).to_numpy(zero_copy_only=False).view(np.uint64))
+    subset = np.searchsorted(signed.hashes, heavy)  # signed.hashes are sorted the same way
+    hashes = signed.hashes[subset]
+    groups = signed.groups(cfg.heavy_threshold, subset)
     strict_ids = (groups ^ _STRICT_SALT).view(np.int64)
     engine.register(
         "heavy_groups_in",

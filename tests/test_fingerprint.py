@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sybilgraph.config import PromptConfig
 from sybilgraph.errors import ConfigError
 from sybilgraph.fingerprint import (
+    TemplateSignatures,
     fingerprint_prompts,
     hash_strings,
     mask_prompts,
@@ -318,3 +319,31 @@ def test_batches_give_the_groups_of_the_whole() -> None:
         by_hash = dict(zip(got_hashes.tolist(), groups.tolist(), strict=True))
         assert [by_hash[h] for h in hashes.tolist()] == whole.tolist()
     assert near_duplicate_groups([], PromptConfig(), seed=3)[0].size == 0
+
+
+def test_signatures_group_a_subset_at_another_threshold_as_a_run_over_it_alone() -> None:
+    # heavy accounts' templates are grouped again, stricter, from the signatures of the
+    # first grouping; that must be the grouping a run over those templates alone gives
+    rng = random.Random(9)
+    base = "write a short story about a dragon who guards a library of lost books"
+    texts = sorted(
+        {_typo(base, rng) for _ in range(30)}
+        | {_poem(rng) for _ in range(30)}
+        | set(_UNRELATED)
+        | {"hi", "two words"}  # too short to compare: alone in their groups
+    )
+    array = pa.array(texts)
+    hashes = hash_strings(array)
+    order = np.argsort(hashes)
+    signed = TemplateSignatures.of(
+        [(hashes[order], array.take(pa.array(order)))], PromptConfig(), 3
+    )
+    assert signed.hashes.tolist() == hashes[order].tolist()
+    assert signed.groups(0.6).tolist() == template_groups(array, seed=3)[order].tolist()
+    subset = np.arange(0, len(texts), 2)  # every other text, in hash order
+    alone = template_groups(array.take(pa.array(order[subset])), seed=3, threshold=0.85)
+    assert signed.groups(0.85, subset).tolist() == alone.tolist()
+    broad, strict = signed.groups(0.6), signed.groups(0.85)
+    assert len(set(strict.tolist())) > len(set(broad.tolist()))  # stricter: more groups
+    with pytest.raises(ConfigError, match="threshold"):
+        signed.groups(1.5)
