@@ -110,13 +110,18 @@ class LinkConfig:
     #: weight of co-occurrences outside the time window, as a share of a full one
     outside_window_factor: float = 0.5
     #: per-key weights; a config's table changes the keys it names, the others keep these;
-    #: keys listed nowhere (extra keys) weigh 1.0
+    #: keys listed nowhere (extra keys) weigh 1.0. Detection keeps a group together when
+    #: its links weigh more than 1 on average (CPM, resolution 1.0): at prompt 2.0 a ring
+    #: whose accounts share three template groups held by ~130 accounts links at 1.23 per
+    #: pair; at 1.5 (0.92) such rings fell apart into single accounts (synth seeds 777,
+    #: 2026, 4242). Lowering the resolution instead (0.8) also let a VPN ring take in the
+    #: legitimate users of its exit IPs (four shared IPs: 0.91 per pair)
     key_weights: dict[str, float] = field(
         default_factory=lambda: {
             "ip": 1.0,
             "ip_subnet": 0.3,
             "payment": 2.0,
-            "prompt": 1.5,
+            "prompt": 2.0,
             "direct": 2.0,
         }
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -171,6 +172,43 @@ def test_prompts_sent_once_do_not_link(tmp_path: Path) -> None:
         assert result.info["config"]["prompt"]["min_uses"] == min_uses
     assert pairs[2] == {("q1", "q2")}
     assert pairs[1] == {("p1", "p2"), ("q1", "q2")}
+
+
+def test_a_ring_sharing_a_few_templates_is_one_cluster(tmp_path: Path) -> None:
+    # A prompt-only ring: 30 accounts (more than leiden_min_size 20, so Leiden runs) send
+    # the same three templates three times each, from their own IPs and cards. 100 other
+    # accounts send each template once: they hold the groups (d = 130) but, below
+    # min_uses, link nobody. A ring pair shares three groups: 3 * w / ln(130 + 5) per
+    # link. With the default prompt weight 2.0 that is 1.22, above CPM's resolution 1.0,
+    # so the ring is one cluster; at 1.5 it is 0.92, and every pair kept together costs
+    # more than its link brings: the ring falls apart into single accounts. (hub_share
+    # is lifted: 2% of 130 accounts would make every template a hub.)
+    templates = [
+        "rewrite the following paragraph in a formal tone and list three key claims",
+        "translate this customer email into german and keep the original formatting",
+        "generate ten multiple choice questions about the text below with answers",
+    ]
+    rows = [(f"r{i:02d}", t) for i in range(30) for t in templates for _ in range(3)]
+    rows += [(f"o{i:03d}", t) for i in range(100) for t in templates]
+    events = pd.DataFrame(
+        {
+            "account_id": [a for a, _ in rows],
+            "ts": [f"2026-04-14T10:{i % 60:02d}:00Z" for i in range(len(rows))],
+            "ip": [f"10.{i // 250}.{i % 250}.1" for i in range(len(rows))],
+            "payment_id": [None] * len(rows),
+            "prompt": [p for _, p in rows],
+        }
+    )
+    ring = {f"r{i:02d}" for i in range(30)}
+    config = Config.from_dict({"link": {"hub_share": 1.0}})
+    result = run(events, config, tmp_path / "default", show_progress=False)
+    clustered = result.accounts[result.accounts["cluster_id"] != ""]
+    assert [set(g) for _, g in clustered.groupby("cluster_id")["account_id"]] == [ring]
+    weights = result.links["weight"]
+    assert weights.min() == pytest.approx(3 * 2.0 / math.log(135))
+    lighter = Config.from_dict({"link": {"hub_share": 1.0, "key_weights": {"prompt": 1.5}}})
+    result = run(events, lighter, tmp_path / "lighter", show_progress=False)
+    assert (result.accounts["cluster_id"] == "").all()
 
 
 def test_heavy_accounts_link_through_strict_groups(tmp_path: Path) -> None:
