@@ -69,9 +69,9 @@ class PromptConfig:
     #: accounts sending at least ``heavy_volume`` times the requests of the median account
     #: have their prompts grouped again at this stricter Jaccard (0 = off): an operator's
     #: accounts then link through their own templates, not through a broad group that
-    #: also holds everyday prompts (a hub) or another operator's template. At 0.8 six
-    #: synth logs of 600k-1M events reach recall >= 0.97 and 90% of rings (README), but
-    #: a run of 10M events takes 1.4x as long
+    #: also holds everyday prompts (a hub) or another operator's template. At 0.8 the
+    #: 10M-event synth log reaches recall 0.99 and 90% of rings (0.78 and 55% without),
+    #: but takes 1.3x as long, and at 30M events the spill outgrew 48 GB of disk (README)
     heavy_threshold: float = 0.0
     heavy_volume: float = 5.0
 
