@@ -148,6 +148,19 @@ def test_direct_edges_link_and_explain(hand_csv: Path, tmp_path: Path) -> None:
     assert result.info["counts"]["direct_edges_dropped"] == 2
 
 
+def _prompt_events(rows: list[tuple[str, str]]) -> pd.DataFrame:
+    """Events of (account, prompt) rows, each from its own IP, within one hour, no card."""
+    return pd.DataFrame(
+        {
+            "account_id": [a for a, _ in rows],
+            "ts": [f"2026-04-14T10:{i % 60:02d}:00Z" for i in range(len(rows))],
+            "ip": [f"10.{i // 250}.{i % 250}.1" for i in range(len(rows))],
+            "payment_id": [None] * len(rows),
+            "prompt": [p for _, p in rows],
+        }
+    )
+
+
 def test_prompts_sent_once_do_not_link(tmp_path: Path) -> None:
     # p1 and p2 each ask the same long question once: people do, it proves nothing.
     # q1 and q2 each send their template three times, as scripts do: they are linked.
@@ -155,15 +168,7 @@ def test_prompts_sent_once_do_not_link(tmp_path: Path) -> None:
     asked = "please write a short summary of the french revolution for my history class"
     script = "generate five question and answer pairs about the following passage for training"
     rows = [("p1", asked), ("p2", asked)] + [(a, script) for a in ("q1", "q2") for _ in range(3)]
-    events = pd.DataFrame(
-        {
-            "account_id": [a for a, _ in rows],
-            "ts": [f"2026-04-14T10:{i:02d}:00Z" for i in range(len(rows))],
-            "ip": [f"10.0.{i}.1" for i in range(len(rows))],
-            "payment_id": [None] * len(rows),
-            "prompt": [p for _, p in rows],
-        }
-    )
+    events = _prompt_events(rows)
     pairs = {}
     for min_uses in (2, 1):
         config = Config.from_dict({"prompt": {"min_uses": min_uses}})
@@ -190,15 +195,7 @@ def test_a_ring_sharing_a_few_templates_is_one_cluster(tmp_path: Path) -> None:
     ]
     rows = [(f"r{i:02d}", t) for i in range(30) for t in templates for _ in range(3)]
     rows += [(f"o{i:03d}", t) for i in range(100) for t in templates]
-    events = pd.DataFrame(
-        {
-            "account_id": [a for a, _ in rows],
-            "ts": [f"2026-04-14T10:{i % 60:02d}:00Z" for i in range(len(rows))],
-            "ip": [f"10.{i // 250}.{i % 250}.1" for i in range(len(rows))],
-            "payment_id": [None] * len(rows),
-            "prompt": [p for _, p in rows],
-        }
-    )
+    events = _prompt_events(rows)
     ring = {f"r{i:02d}" for i in range(30)}
     config = Config.from_dict({"link": {"hub_share": 1.0}})
     result = run(events, config, tmp_path / "default", show_progress=False)
@@ -231,15 +228,7 @@ def test_heavy_accounts_link_through_strict_groups(tmp_path: Path) -> None:
         for i in range(30)
         for w in ("x", "y")
     ]
-    events = pd.DataFrame(
-        {
-            "account_id": [a for a, _ in rows],
-            "ts": [f"2026-04-14T10:{i % 60:02d}:00Z" for i in range(len(rows))],
-            "ip": [f"10.{i // 250}.{i % 250}.1" for i in range(len(rows))],
-            "payment_id": [None] * len(rows),
-            "prompt": [p for _, p in rows],
-        }
-    )
+    events = _prompt_events(rows)
     clusters = {}
     for strict in (0.0, 0.8):
         # (hub_share: in 38 accounts a value held by 4 would otherwise be a hub)
