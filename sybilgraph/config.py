@@ -62,6 +62,11 @@ class PromptConfig:
     #: operators' scripts repeat their templates, people sharing one question once each
     #: are no evidence of anything
     min_uses: int = 2
+    #: an account links through at most this many template groups, those it sent most
+    #: (0 = all): a ring is tied by its main templates; the odd group its accounts also
+    #: share with another ring's no longer outweighs them (synth seeds 5 and 8080: two
+    #: rings each that had merged are apart at 5)
+    max_groups: int = 5
     #: keep in a group only texts similar to its root, so chains a~b~c~… cannot build one
     #: giant group (which becomes a hub and can hide a ring). Better recall on synth data
     #: (seed 37: 0.967 -> 1.0), but more prompt links: slower, more memory at 10M+ events
@@ -78,6 +83,8 @@ class PromptConfig:
     def __post_init__(self) -> None:
         if self.min_uses < 1:
             raise ConfigError(f"prompt.min_uses must be at least 1, not {self.min_uses}")
+        if self.max_groups < 0:
+            raise ConfigError(f"prompt.max_groups must be 0 (all) or more, not {self.max_groups}")
         if not 0.0 <= self.heavy_threshold <= 1.0:
             raise ConfigError(
                 f"prompt.heavy_threshold must be between 0 and 1, not {self.heavy_threshold}"

@@ -71,12 +71,20 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
         """SELECT key, value, holders AS accounts, requests, reason, first_seen, last_seen
            FROM value_marks WHERE reason IS NOT NULL""",
     )
-    engine.create_table(
-        "linkable_obs",
-        f"""SELECT o.account_id, o.key, o.value, o.first_seen, o.last_seen, l.w
-           FROM observations o JOIN linkable l ON o.key = l.key AND o.value = l.value
-           WHERE o.key <> {literal(KEY_PROMPT)} OR o.n >= {int(config.prompt.min_uses)}""",
-    )
+    columns = "o.account_id, o.key, o.value, o.first_seen, o.last_seen, l.w"
+    source = f"""FROM observations o JOIN linkable l ON o.key = l.key AND o.value = l.value
+           WHERE o.key <> {literal(KEY_PROMPT)} OR o.n >= {int(config.prompt.min_uses)}"""
+    linkable_obs = f"SELECT {columns} {source}"
+    if config.prompt.max_groups > 0:
+        # an account's prompt groups ranked by how often it sent them (ties by value)
+        rank = (
+            f"CASE WHEN o.key = {literal(KEY_PROMPT)} THEN row_number() OVER ("
+            "PARTITION BY o.account_id, o.key ORDER BY o.n DESC, o.value) ELSE 0 END"
+        )
+        linkable_obs = f"""SELECT account_id, key, value, first_seen, last_seen, w
+            FROM (SELECT {columns}, {rank} AS prompt_rank {source}) t
+            WHERE prompt_rank <= {int(config.prompt.max_groups)}"""
+    engine.create_table("linkable_obs", linkable_obs)
     time_factor = "1.0"
     if cfg.time_window_hours > 0:
         seconds = float(cfg.time_window_hours) * 3600.0

@@ -59,3 +59,8 @@ def test_bad_toml_names_file(tmp_path: Path) -> None:
         Config.from_toml(path)
     with pytest.raises(ConfigError, match="no such config file"):
         Config.from_toml(tmp_path / "absent.toml")
+
+
+def test_max_groups_must_not_be_negative() -> None:
+    with pytest.raises(ConfigError, match="max_groups"):
+        Config.from_dict({"prompt": {"max_groups": -1}})

@@ -208,6 +208,28 @@ def test_a_ring_sharing_a_few_templates_is_one_cluster(tmp_path: Path) -> None:
     assert (result.accounts["cluster_id"] == "").all()
 
 
+def test_an_account_links_through_its_most_sent_templates_only(tmp_path: Path) -> None:
+    # x and y both send the same seven unrelated templates, template k 3 + k times each.
+    # With max_groups 5 (the default) each links through the five it sent most (k = 2..6),
+    # so their link carries five prompt values; with 0 (all) it carries seven.
+    texts = [
+        "rewrite the following paragraph in a formal tone",
+        "translate this customer email into german please",
+        "list three risks of the attached business plan",
+        "write a haiku about autumn rain on the harbour",
+        "explain how photosynthesis works to a child",
+        "draft a polite reminder about the unpaid invoice",
+        "summarise the plot of hamlet in five sentences",
+    ]
+    rows = [(a, t) for a in ("x", "y") for k, t in enumerate(texts) for _ in range(3 + k)]
+    events = _prompt_events(rows)
+    for max_groups, shared in ((5, 5), (0, 7)):
+        config = Config.from_dict({"prompt": {"max_groups": max_groups}})
+        result = run(events, config, tmp_path / f"out{max_groups}", show_progress=False)
+        assert result.links["prompt_n"].tolist() == [shared]
+        assert result.info["config"]["prompt"]["max_groups"] == max_groups
+
+
 def test_heavy_accounts_link_through_strict_groups(tmp_path: Path) -> None:
     # Two operators, a1-a4 and b1-b4, each send their own template 30 times per account.
     # The masked templates share 12 of their 18 words (Jaccard 0.67): one broad group at 0.6,
