@@ -151,6 +151,8 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
             config.seed,
         )
         hashes, groups = signed.hashes, signed.groups(config.prompt.threshold)
+        if config.prompt.heavy_threshold <= 0:
+            signed = None  # only heavy accounts' grouping needs the signatures again
         moved = groups != hashes
         engine.register(
             "template_groups_in",
@@ -171,6 +173,7 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
             f", CASE WHEN h.grp IS NULL THEN NULL ELSE {_label('h.grp')} END AS strict_group"
         )
         strict_join = " LEFT JOIN heavy_groups h ON h.template_hash = f.template_hash"
+    signed = None  # num_perm bytes per template: not held through the SQL that follows
     engine.create_table(
         "prompt_map",
         f"""SELECT f.prompt, f.template, {_label(group)} AS template_group{strict_col}
