@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -332,6 +334,22 @@ def test_out_of_memory_is_a_resource_error(hand_csv: Path, tmp_path: Path) -> No
     last = stderr.strip().splitlines()[-1]
     assert "out of memory" in last and "engine.memory_limit" in last
     assert "engine.temp_directory" in last
+
+
+def test_engine_draws_no_progress_bar_of_its_own() -> None:
+    # DuckDB prints a bar on stdout for every query longer than two seconds, even into a
+    # file: a scheduled job's log would fill with them. Under pytest DuckDB starts with
+    # the bar off, so the engine is asked in a process of its own, as a job would start it.
+    code = (
+        "from sybilgraph.config import Config\n"
+        "from sybilgraph.engines import make_engine\n"
+        "engine = make_engine(Config().engine)\n"
+        "print(engine.scalar(\"SELECT current_setting('enable_progress_bar')\"))\n"
+        "engine.close()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
 
 
 # -- private data ---------------------------------------------------------------------
