@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -63,8 +64,10 @@ class DuckDBEngine(Engine):
         self.execute("SET preserve_insertion_order = true")
         # DuckDB draws its own progress bar on stdout for any query over two seconds,
         # terminal or not: a scheduled job's log filled with thousands of bar updates
-        # (10M events: 321 of them). Progress is ours to show, on a terminal only.
-        self.execute("SET enable_progress_bar = false")
+        # (10M events: 321 of them). Progress is ours to show, on a terminal only. In
+        # Jupyter without ipywidgets the bar is already off and DuckDB refuses the SET.
+        with contextlib.suppress(duckdb.InvalidInputException):
+            self.con.execute("SET enable_progress_bar = false")
         settings = [("temp_directory", quote_literal(spill), "engine.temp_directory")]
         limit = config.memory_limit or default_memory_limit()
         if limit:
