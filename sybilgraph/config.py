@@ -144,6 +144,15 @@ class DetectConfig:
     min_weight: float = 0.3
     #: components with more accounts than this are cut with Leiden
     leiden_min_size: int = 20
+    #: keys that tie a few accounts of a ring tighter than the rest (cards bought in
+    #: batches): Leiden's pieces that differ only by them are joined again when ...
+    split_keys: list[str] = field(default_factory=lambda: ["payment"])
+    #: ... at least this share of the pairs across two pieces is linked ...
+    join_density: float = 0.9
+    #: ... and, on the other keys, the links across weigh at least this share of the
+    #: links inside either piece (0 = never join). Synth 600k: pieces of one ring cut
+    #: along its cards 1.0; two rings sharing a template or VPN exits at most 0.33
+    join_ratio: float = 0.6
     method: Literal["cpm", "rb", "modularity"] = "cpm"
     resolution: float = 1.0
     #: Leiden passes; -1 repeats until nothing improves. 2 gave the same rings on synth
@@ -153,6 +162,14 @@ class DetectConfig:
     #: seeds 5, 11, 37 and 101; igraph cut the 56k-account component of 10M events in
     #: 1.5 s where leidenalg took 37 s
     implementation: Literal["igraph", "leidenalg"] = "igraph"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.join_density <= 1.0:
+            raise ConfigError(
+                f"detect.join_density must be between 0 and 1, not {self.join_density}"
+            )
+        if self.join_ratio < 0:
+            raise ConfigError(f"detect.join_ratio must be 0 (off) or more, not {self.join_ratio}")
 
 
 @dataclass

@@ -24,6 +24,12 @@ class AccountGraph:
 
     graph: ig.Graph
     ids: np.ndarray
+    #: each link's end vertices, in the graph's edge order
+    src: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False)
+    dst: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False)
+    #: per key (ip, payment, prompt, ...), each link's weight on it, in edge order;
+    #: empty when the links came without their ``<key>_weight`` columns
+    key_weights: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _index: dict[str, int] | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
@@ -40,7 +46,8 @@ def build_graph(links: pa.Table, *, min_weight: float = 0.0) -> AccountGraph:
 
     Links lighter than ``min_weight`` are left out. Accounts without links are not
     vertices. Weights are rounded to 9 decimals, so sums taken in another order give
-    the same graph.
+    the same graph. Columns ``<key>_weight`` (as ``links`` has them) are kept per edge
+    in ``key_weights``.
     """
     weight = np.asarray(links.column("weight").to_numpy(zero_copy_only=False), dtype=float)
     # a link's weight is a sum, and engines (or one engine's threads) may add in another
@@ -58,4 +65,16 @@ def build_graph(links: pa.Table, *, min_weight: float = 0.0) -> AccountGraph:
     src, dst, weight = src[order], dst[order], weight[order]
     graph = ig.Graph(n=len(ids), edges=np.column_stack([src, dst]).tolist(), directed=False)
     graph.es["weight"] = weight.tolist()
-    return AccountGraph(graph=graph, ids=ids)
+    key_weights = {}
+    for name in links.column_names:
+        if name.endswith("_weight") and name != "weight":
+            column = links.column(name).to_numpy(zero_copy_only=False)
+            values = np.nan_to_num(np.asarray(column, dtype=np.float64)[keep][order])
+            key_weights[name.removesuffix("_weight")] = values.astype(np.float32)
+    return AccountGraph(
+        graph=graph,
+        ids=ids,
+        src=src.astype(np.int32),
+        dst=dst.astype(np.int32),
+        key_weights=key_weights,
+    )

@@ -188,11 +188,19 @@ def _run_stages(
         benign_values = pa.Table.from_pandas(labels.benign_values, preserve_index=False)
         linked = link(engine, config, benign_values if len(labels.benign_values) else None)
     with timer.stage("graph", "building the account graph"):
-        links = engine.arrow("SELECT a, b, weight FROM links")
+        columns = engine.arrow("SELECT * FROM links WHERE false").column_names
+        # each key's weight too: detection joins pieces that differ only by cards
+        per_key = [engine.quote_ident(c) for c in columns if c.endswith("_weight")]
+        links = engine.arrow(f"SELECT {', '.join(['a', 'b', 'weight', *per_key])} FROM links")
         graph = build_graph(links, min_weight=config.detect.min_weight)
         del links
     with timer.stage("detect", "detecting communities"):
         membership = detect(graph, config.detect, config.seed)
+        graph_counts = {
+            "graph_accounts": graph.graph.vcount(),
+            "graph_links": graph.graph.ecount(),
+        }
+        del graph  # its edges and their weights (GBs at 30M events) are not needed again
     with timer.stage("score", "scoring clusters"):
         verdicts = _verdicts(labels, membership)
         clusters = score_clusters(engine, membership, config.score, verdicts=verdicts)
@@ -222,8 +230,7 @@ def _run_stages(
         "counts": {
             **observed,
             **linked,
-            "graph_accounts": graph.graph.vcount(),
-            "graph_links": graph.graph.ecount(),
+            **graph_counts,
             "clustered_accounts": len(membership),
             "clusters": len(clusters),
             "flagged_clusters": int(clusters["flagged"].sum()) if len(clusters) else 0,
@@ -234,6 +241,9 @@ def _run_stages(
             "method": config.detect.method,
             "resolution": config.detect.resolution,
             "leiden_min_size": config.detect.leiden_min_size,
+            "split_keys": list(config.detect.split_keys),
+            "join_density": config.detect.join_density,
+            "join_ratio": config.detect.join_ratio,
         },
     }
 

@@ -6,6 +6,7 @@ import random
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -109,3 +110,89 @@ def test_igraph_leiden_is_seeded_and_leaves_the_global_generator_alone() -> None
     random.seed(1)
     detect(graph, config, seed=9)
     assert random.random() == marker
+
+
+def _keyed(
+    edges: list[tuple[str, str, float, float]], keys: tuple[str, str] = ("prompt", "payment")
+) -> pa.Table:
+    """Links with their weight on two keys, as the link stage writes them (a, b, then
+    the weight on each key)."""
+    a, b, first, second = zip(*edges, strict=True)
+    weight = [p + q for p, q in zip(first, second, strict=True)]
+    return pa.table(
+        {
+            "a": list(a),
+            "b": list(b),
+            "weight": weight,
+            f"{keys[0]}_weight": list(first),
+            f"{keys[1]}_weight": list(second),
+        }
+    )
+
+
+def _groups(membership: pd.DataFrame) -> list[int]:
+    return sorted(len(g) for _, g in membership.groupby("cluster_id"))
+
+
+def _ring_on_cards() -> list[tuple[str, str, float, float]]:
+    # 30 accounts, every pair sharing one prompt template group (0.45 a pair); accounts
+    # share a card in fives (six cards, +0.9 for the 10 pairs of each five).
+    names = [f"r{i:02d}" for i in range(30)]
+    return [
+        (x, y, 0.45, 0.9 if i // 5 == j // 5 else 0.0)
+        for i, x in enumerate(names)
+        for j, y in enumerate(names[i + 1 :], start=i + 1)
+    ]
+
+
+def test_a_ring_cut_along_its_cards_is_joined_again() -> None:
+    # CPM at resolution 1 keeps a group whose links weigh more than 1 a pair: each five
+    # (1.35 a pair) does, the whole ring ((435 * 0.45 + 60 * 0.9) / 435 = 0.57) does not,
+    # so Leiden returns the six fives. Across two fives all 25 pairs are linked, at 0.45
+    # on prompt, the key they use; inside a five prompt weighs 0.45 as well: ratio 1.0,
+    # above join_ratio 0.6, so the six are one cluster again.
+    edges = _ring_on_cards()
+    joined = detect(build_graph(_keyed(edges)), DetectConfig(), seed=1)
+    assert _groups(joined) == [30]
+    cut = detect(build_graph(_keyed(edges)), DetectConfig(join_ratio=0.0), seed=1)
+    assert _groups(cut) == [5] * 6
+    # the per-key weights follow their links whatever order the links come in
+    shuffled = edges[:]
+    random.Random(3).shuffle(shuffled)
+    again = detect(build_graph(_keyed(shuffled)), DetectConfig(), seed=1)
+    assert again.equals(joined)
+
+
+def test_two_rings_sharing_a_template_stay_apart() -> None:
+    # Two 15-account rings, 3.0 a pair on prompt inside (several templates), and every
+    # pair across sharing one template group (0.45): one component in which every pair
+    # is linked. Across: 0.45 against 3.0 inside on the same key, ratio 0.15 < 0.6: two
+    # clusters, as Leiden cut them (merging would cost 225 * (1 - 0.45) = 124).
+    r = [f"r{i:02d}" for i in range(15)]
+    s = [f"s{i:02d}" for i in range(15)]
+    edges = [(x, y, 3.0, 0.0) for g in (r, s) for i, x in enumerate(g) for y in g[i + 1 :]]
+    edges += [(x, y, 0.45, 0.0) for x in r for y in s]
+    membership = detect(build_graph(_keyed(edges)), DetectConfig(), seed=1)
+    assert {frozenset(g["account_id"]) for _, g in membership.groupby("cluster_id")} == {
+        frozenset(r),
+        frozenset(s),
+    }
+
+
+def test_accounts_left_alone_are_never_joined() -> None:
+    # A 12-account ring (3.0 a pair: 0.9 on IP, 2.1 on its cards) behind VPN exits that
+    # 40 other accounts use too: every pair among the 52 shares exit IPs (0.9). Leiden
+    # keeps the ring and leaves the 40 alone (0.9 < 1 a pair); across, the ring and a
+    # user are as close as on IP inside the ring (ratio 1.0), but single accounts are
+    # not pieces of anything, so none is joined to it.
+    ring = [f"r{i:02d}" for i in range(12)]
+    users = [f"u{i:02d}" for i in range(40)]
+    everyone = ring + users
+    edges = [
+        (x, y, 0.9, 2.1 if x in ring and y in ring else 0.0)
+        for i, x in enumerate(everyone)
+        for y in everyone[i + 1 :]
+    ]
+    membership = detect(build_graph(_keyed(edges, ("ip", "payment"))), DetectConfig(), seed=1)
+    assert set(membership["account_id"]) == set(ring)
+    assert membership["cluster_id"].nunique() == 1

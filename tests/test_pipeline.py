@@ -208,6 +208,35 @@ def test_a_ring_sharing_a_few_templates_is_one_cluster(tmp_path: Path) -> None:
     assert (result.accounts["cluster_id"] == "").all()
 
 
+def test_a_ring_cut_along_its_cards_is_one_cluster(tmp_path: Path) -> None:
+    # 30 accounts send one template three times each, and 100 others send it once (they
+    # hold the group, d = 130, but link nobody): 2 / ln(135) = 0.41 a ring pair. The
+    # ring's accounts pay with six cards, five accounts each: 2 / ln(5 + 5) = 0.87 more
+    # for the pairs of a five. Leiden (CPM, resolution 1) keeps each five (1.28 a pair)
+    # and not the ring (0.53 a pair on average): six clusters. The fives are linked
+    # across by the template exactly as strongly as inside (ratio 1.0, cards aside), so
+    # they are joined again into the one ring; with join_ratio 0 they stay six.
+    template = "rewrite the following paragraph in a formal tone and list three key claims"
+    rows = [(f"r{i:02d}", template) for i in range(30) for _ in range(3)]
+    rows += [(f"o{i:03d}", template) for i in range(100)]
+    events = _prompt_events(rows)
+    ring = events["account_id"].str.startswith("r")
+    events.loc[ring, "payment_id"] = "pm_" + (
+        events.loc[ring, "account_id"].str[1:].astype(int) // 5
+    ).astype(str)
+    sizes = {}
+    for join_ratio in (0.6, 0.0):
+        config = Config.from_dict(
+            {"link": {"hub_share": 1.0}, "detect": {"join_ratio": join_ratio}}
+        )
+        result = run(events, config, tmp_path / f"out{join_ratio}", show_progress=False)
+        clustered = result.accounts[result.accounts["cluster_id"] != ""]
+        sizes[join_ratio] = sorted(clustered.groupby("cluster_id").size().tolist())
+        assert set(clustered["account_id"]) == {f"r{i:02d}" for i in range(30)}
+        assert result.info["detect"]["join_ratio"] == join_ratio
+    assert sizes == {0.6: [30], 0.0: [5] * 6}
+
+
 def test_an_account_links_through_its_most_sent_templates_only(tmp_path: Path) -> None:
     # x and y both send the same seven unrelated templates, template k 3 + k times each.
     # With max_groups 5 (the default) each links through the five it sent most (k = 2..6),
