@@ -75,8 +75,8 @@ class PromptConfig:
     #: have their prompts grouped again at this stricter Jaccard (0 = off): an operator's
     #: accounts then link through their own templates, not through a broad group that
     #: also holds everyday prompts (a hub) or another operator's template. At 0.8 the
-    #: 10M-event synth log reaches recall 0.99 and 98% of rings (0.78 and 55% without)
-    #: in 1.3x the time; 30M events take 849 s instead of about 650 s (README)
+    #: 10M-event synth log reaches recall 0.9998 and every ring (0.78 and 67% without)
+    #: in 1.4x the time; 30M events take 874 s instead of about 645 s (README)
     heavy_threshold: float = 0.0
     heavy_volume: float = 5.0
 
