@@ -200,7 +200,7 @@ def _run_stages(
             "graph_accounts": graph.graph.vcount(),
             "graph_links": graph.graph.ecount(),
         }
-        del graph  # its edges and their weights (GBs at 30M events) are not needed again
+        del graph  # its edges and their per-key weights are not needed again
     with timer.stage("score", "scoring clusters"):
         verdicts = _verdicts(labels, membership)
         clusters = score_clusters(engine, membership, config.score, verdicts=verdicts)
