@@ -14,7 +14,11 @@ log ratio, so every term can be read off and explained::
         - W_SPREAD   * spread_share        # linking resting on values mostly held outside
     score = 1 / (1 + exp(-z))
 
-A cluster is flagged when ``score >= threshold`` (0.5 by default). Households, offices
+``template_share`` is taken twice: a template is the cluster's own when at least half
+its holders are inside; then, once every cluster has a first score, also when at least
+half are inside or in clusters flagged by that first score (several rings sending one
+template, or a ring Leiden left in pieces, each hold it only in part), and the score is
+taken again. A cluster is flagged when ``score >= threshold`` (0.5 by default). Households, offices
 and classrooms share IPs, cards or one homework prompt, but not the combination of
 machine-like prompt concentration and far-above-normal volume that an operator's ring
 shows, and the two large weights sit on exactly those features.
@@ -71,6 +75,7 @@ FEATURE_COLUMNS = [
     "instruments_per_account",
     "payment_share",
     "templates",
+    "templates_with_flagged",
     "template_share",
     "requests_per_template",
     "template_concentration",
@@ -137,17 +142,17 @@ def score_clusters(
             counts = marked[marked["verdict"] == verdict].groupby("cluster_id").size()
             features[column] = features.index.map(counts.to_dict()).fillna(0).astype(int)
 
-    z = (
-        weights.bias
-        + weights.template
-        * np.maximum(features["template_share"], features["template_concentration"])
-        + weights.volume * np.clip(np.log10(features["volume_ratio"].clip(lower=1e-3)), -1, 1.5)
-        + weights.payment * features["payment_share"]
-        + weights.burst * features["burst"]
-        + weights.density * features["density"] * (features["size"] > 2)
-        - weights.spread * features["spread_share"]
-    )
-    features["score"] = (1.0 / (1.0 + np.exp(-z))).round(4)
+    first = _score(features, weights)
+    # A template several rings send (or a ring's pieces) is held mostly outside each of
+    # them, so at first none of them owns it. Holders in clusters flagged at first (or
+    # holding a confirmed sybil) now count as the cluster's own: only clusters sharing
+    # templates with flagged ones can rise, and never because of each other.
+    flagged = set(features.index[(first >= config.threshold) | (features["confirmed_sybil"] > 0)])
+    if flagged:
+        alone = features["templates"].copy()
+        _set_own_templates(features, _own_templates(values, weights, flagged))
+        features["templates_with_flagged"] = features["templates"] - alone
+    features["score"] = _score(features, weights)
     features["flagged"] = (features["score"] >= config.threshold) | (
         features["confirmed_sybil"] > 0
     )
@@ -164,6 +169,55 @@ def score_clusters(
     key_cols = sorted(c for c in features.columns if c.startswith("share_"))
     rest = [c for c in FEATURE_COLUMNS if c != "size"]
     return features[front + rest + key_cols]
+
+
+def _score(features: pd.DataFrame, weights: ScoreWeights) -> pd.Series:
+    """The logistic score of the module docstring, rounded to 4 decimals."""
+    z = (
+        weights.bias
+        + weights.template
+        * np.maximum(features["template_share"], features["template_concentration"])
+        + weights.volume * np.clip(np.log10(features["volume_ratio"].clip(lower=1e-3)), -1, 1.5)
+        + weights.payment * features["payment_share"]
+        + weights.burst * features["burst"]
+        + weights.density * features["density"] * (features["size"] > 2)
+        - weights.spread * features["spread_share"]
+    )
+    return (1.0 / (1.0 + np.exp(-z))).round(4)
+
+
+def _own_templates(
+    values: pd.DataFrame, weights: ScoreWeights, flagged: set[str] | None = None
+) -> pd.DataFrame:
+    """Per cluster: how many prompt templates are its own (``templates``) and its
+    requests on them (``requests``).
+
+    A template is the cluster's own when two or more of its accounts hold it and at least
+    ``own_template_share`` of its holders are inside, or, given ``flagged`` clusters,
+    inside or in one of those.
+    """
+    prompts = values[values["key"] == "prompt"]
+    inside = prompts.groupby(["cluster_id", "value"])["account_id"].transform("size")
+    counted = inside
+    if flagged:
+        in_flagged = prompts["cluster_id"].isin(flagged)
+        by_flagged = prompts["value"].map(prompts[in_flagged].groupby("value").size())
+        counted = inside + by_flagged.fillna(0) - np.where(in_flagged, inside, 0)
+    own = (inside >= 2) & (counted >= weights.own_template_share * prompts["holders"])
+    mine = prompts[own]
+    return pd.DataFrame(
+        {
+            "templates": mine.groupby("cluster_id")["value"].nunique(),
+            "requests": mine.groupby("cluster_id")["n"].sum(),
+        }
+    )
+
+
+def _set_own_templates(features: pd.DataFrame, own: pd.DataFrame) -> None:
+    """Set ``templates`` and ``template_share`` from :func:`_own_templates`."""
+    own = own.reindex(features.index).fillna(0)
+    features["templates"] = own["templates"].astype(int)
+    features["template_share"] = (own["requests"] / features["requests"]).clip(0, 1).round(3)
 
 
 def _spread(engine: Engine) -> pd.DataFrame:
@@ -259,22 +313,10 @@ def _features(
     )
     features["payment_share"] = (features["payment_accounts"] / features["size"]).round(3)
 
-    prompts = values[values["key"] == "prompt"].copy()
-    prompts["inside"] = prompts.groupby(["cluster_id", "value"])["account_id"].transform("size")
-    own = (prompts["inside"] >= 2) & (
-        prompts["inside"] >= weights.own_template_share * prompts["holders"]
-    )
-    own_prompts = prompts[own]
-    own_requests = own_prompts.groupby("cluster_id")["n"].sum()
-    features["templates"] = (
-        (own_prompts.groupby("cluster_id")["value"].nunique().reindex(features.index))
-        .fillna(0)
-        .astype(int)
-    )
-    features["template_share"] = (
-        (own_requests.reindex(features.index).fillna(0) / features["requests"]).clip(0, 1)
-    ).round(3)
+    _set_own_templates(features, _own_templates(values, weights))
+    features["templates_with_flagged"] = 0
 
+    prompts = values[values["key"] == "prompt"]
     distinct = prompts.groupby("cluster_id")["value"].nunique().reindex(features.index)
     prompted = prompts.groupby("cluster_id")["n"].sum().reindex(features.index)
     per_template = (prompted / distinct.where(distinct > 0)).fillna(1.0)
@@ -301,7 +343,12 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights) -> list[str]:
             (
                 weights.template * f["template_share"],
                 f"{_pct(f['template_share'])} of requests follow "
-                f"{_n(f['templates'], 'prompt template')} shared inside the cluster",
+                f"{_n(f['templates'], 'prompt template')} shared inside the cluster"
+                + (
+                    f" ({f['templates_with_flagged']} of them also with flagged clusters)"
+                    if f["templates_with_flagged"]
+                    else ""
+                ),
             )
         )
     if f["template_concentration"] > f["template_share"]:

@@ -237,6 +237,39 @@ def test_a_ring_cut_along_its_cards_is_one_cluster(tmp_path: Path) -> None:
     assert sizes == {0.6: [30], 0.0: [5] * 6}
 
 
+def test_a_piece_sharing_a_flagged_rings_template_owns_it(tmp_path: Path) -> None:
+    # Ring A: 25 accounts on one card, each sending its template TA 30 times and TS 3
+    # times. Piece B: 4 accounts on another card, each sending TS 3 times. 100 others
+    # send one question each (the median account sends 1 request). A and B form one
+    # component of 29; across they share TS alone (2 / ln(29 + 5) = 0.57 a pair, under
+    # CPM's 1.0), inside B TS and its card weigh 1.48: two clusters, not joined (across
+    # 0.57 against 1.16 on the keys other than cards inside A: ratio 0.49 < 0.6).
+    # B holds TS with 4 of its 29 holders, so at first it is not B's own: B scores low
+    # (z = -6 + 5 * 0.04 + 2.5 * log10(3) + 1 + 1 + 1 - 1.5 * 0.384 = -2.2). A is flagged
+    # (TA and TS its own, 33 requests a head); then TS counts as B's own too (4 + 25 of
+    # 29 holders): template_share 1, z = 2.6, flagged, and its reason says why.
+    ta = "rewrite the following paragraph in a formal tone and list three key claims"
+    ts = "translate this customer email into german and keep the original formatting"
+    rows = [(f"a{i:02d}", t) for i in range(25) for t in [ta] * 30 + [ts] * 3]
+    rows += [(f"b{i}", ts) for i in range(4) for _ in range(3)]
+    asked = "what should I plant in garden bed {} this spring"
+    rows += [(f"o{i:03d}", asked.format(i)) for i in range(100)]
+    events = _prompt_events(rows)
+    events["payment_id"] = events["account_id"].str[0].map({"a": "pm_a", "b": "pm_b"})
+    config = Config.from_dict({"link": {"hub_share": 1.0}})  # 2% of 129 would be 2
+    result = run(events, config, tmp_path / "out", show_progress=False)
+    clusters = result.clusters.set_index("size")
+    ring, piece = clusters.loc[25], clusters.loc[4]
+    assert ring["flagged"] and ring["templates"] == 2 and ring["templates_with_flagged"] == 0
+    assert piece["templates"] == 1 and piece["templates_with_flagged"] == 1
+    assert piece["template_share"] == 1.0
+    assert piece["flagged"]
+    assert (
+        "1 prompt template shared inside the cluster (1 of them also with flagged"
+        in (piece["reasons"])
+    )
+
+
 def test_an_account_links_through_its_most_sent_templates_only(tmp_path: Path) -> None:
     # x and y both send the same seven unrelated templates, template k 3 + k times each.
     # With max_groups 5 (the default) each links through the five it sent most (k = 2..6),
