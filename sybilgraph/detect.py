@@ -110,9 +110,9 @@ def join_pieces(graph: AccountGraph, labels: np.ndarray, config: DetectConfig) -
     Leiden (CPM, resolution 1) cuts a ring whose accounts are tied only loosely (one
     prompt template group held by 130 accounts: 0.41 a pair) along the cards it bought
     in batches of five (+0.87 for the pairs of a batch); the pieces are linked across by
-    the template as strongly as inside and are one ring again. Two rings on one VPN's exits, or
-    sharing one template, share it across, but inside each they also share their own
-    templates: far more.
+    the template as strongly as inside and are one ring again. Two rings on one VPN's
+    exits, or sharing one template, share it across, but inside each they also share
+    their own templates: far more.
     """
     keys = sorted(k for k in graph.key_weights if k not in config.split_keys)
     if config.join_ratio <= 0 or not keys or len(graph.src) == 0 or labels.max() < 1:
@@ -141,12 +141,9 @@ def join_pieces(graph: AccountGraph, labels: np.ndarray, config: DetectConfig) -
     join &= mean_cross >= config.join_ratio * closest
     if not join.any():
         return labels
-    parent = np.arange(size)
-    for x, y in zip(a[join].tolist(), b[join].tolist(), strict=True):
-        rx, ry = _root(parent, x), _root(parent, y)
-        if rx != ry:
-            parent[max(rx, ry)] = min(rx, ry)
-    roots = np.array([_root(parent, x) for x in range(size)], dtype=np.int64)
+    # pieces joined in chains are one: components of the graph of pieces and joins
+    pieces = ig.Graph(n=size, edges=np.column_stack([a[join], b[join]]).tolist())
+    roots = np.asarray(pieces.connected_components().membership, dtype=np.int64)
     joined = labels.copy()
     joined[labels >= 0] = roots[labels[labels >= 0]]
     log.info(
@@ -155,13 +152,6 @@ def join_pieces(graph: AccountGraph, labels: np.ndarray, config: DetectConfig) -
         ", ".join(config.split_keys) or "nothing",
     )
     return joined
-
-
-def _root(parent: np.ndarray, node: int) -> int:
-    while parent[node] != node:
-        parent[node] = parent[parent[node]]
-        node = int(parent[node])
-    return node
 
 
 def cluster_ids(account_ids: np.ndarray, membership: np.ndarray) -> np.ndarray:

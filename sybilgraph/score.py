@@ -18,7 +18,9 @@ log ratio, so every term can be read off and explained::
 its holders are inside; then, once every cluster has a first score, also when at least
 half are inside or in clusters flagged by that first score (several rings sending one
 template, or a ring Leiden left in pieces, each hold it only in part), and the score is
-taken again. A cluster is flagged when ``score >= threshold`` (0.5 by default). Households, offices
+taken again.
+
+A cluster is flagged when ``score >= threshold`` (0.5 by default). Households, offices
 and classrooms share IPs, cards or one homework prompt, but not the combination of
 machine-like prompt concentration and far-above-normal volume that an operator's ring
 shows, and the two large weights sit on exactly those features.
