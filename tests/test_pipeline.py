@@ -333,6 +333,33 @@ def test_heavy_accounts_link_through_strict_groups(tmp_path: Path) -> None:
     assert clusters[0.8] == [ring_a, ring_b]
 
 
+def test_heavy_accounts_keep_the_broad_group_of_prompts_sent_once(tmp_path: Path) -> None:
+    # h1 and h2 are heavy (20 requests against a median of 2): each sends its own script
+    # 18 times, and the two texts P and Q once each. P and Q share 12 of their 18 words
+    # (Jaccard 0.67): one broad group G at 0.6, two strict groups at 0.8. Each account
+    # sent P's and Q's strict groups once, too few to link (min_uses 2), so its P and Q
+    # keep the broad group, which it sent twice: h1 and h2 link through G. Were P and Q
+    # their own strict values, h1 and h2 would hold two values each that link nothing,
+    # and no link at all (their scripts differ).
+    body = "summarise the following support ticket and classify its urgency level now"
+    p_text, q_text = body + " alpha beta omega", body + " gamma delta sigma"
+    scripts = {
+        "h1": "translate this legal contract clause into plain spanish for a tenant reader",
+        "h2": "list every chemical compound named in the patent abstract below with formulas",
+    }
+    rows = [(a, f"{text} case {n}") for a, text in scripts.items() for n in range(18)]
+    rows += [(a, text) for a in scripts for text in (p_text, q_text)]
+    rows += [
+        (f"u{i:02d}", f"my own question number {i} about {w}") for i in range(30) for w in "xy"
+    ]
+    config = Config.from_dict({"prompt": {"heavy_threshold": 0.8}, "link": {"hub_share": 0.5}})
+    result = run(_prompt_events(rows), config, tmp_path / "out", show_progress=False)
+    assert result.info["counts"]["heavy_accounts"] == 2
+    links = result.links
+    assert links[["a", "b"]].values.tolist() == [["h1", "h2"]]
+    assert links["prompt_n"].tolist() == [1]
+
+
 def test_cluster_prompts_are_shared_and_capped(
     hand_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
