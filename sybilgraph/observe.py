@@ -60,7 +60,7 @@ def observe(engine: Engine, config: Config) -> dict[str, int]:
     if has_prompts:
         prompts = "FROM events e JOIN prompt_map p ON e.prompt = p.prompt"
         if engine.exists("heavy_accounts"):
-            parts.extend(_heavy_prompts(prompts, config.prompt.min_uses))
+            parts.append(_strict_prompts(prompts, config.prompt.min_uses))
         else:
             parts.append(
                 f"SELECT e.account_id, '{KEY_PROMPT}', p.template_group, e.ts, e.ts, 1 {prompts}"
@@ -191,29 +191,26 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
     return True
 
 
-def _heavy_prompts(prompts: str, min_uses: int) -> list[str]:
-    """The prompt parts of ``observations`` when heavy accounts have strict groups.
+def _strict_prompts(prompts: str, min_uses: int) -> str:
+    """The prompt part of ``observations`` when heavy accounts' templates have strict groups.
 
-    A heavy account's prompt takes its strict group where the account sent that group at
-    least ``min_uses`` times, as a link needs; the prompts of groups it sent fewer times
-    keep their broad group. Heavy accounts send many prompts once each (at 10M synth
-    events 3.07M of their 3.35M strict groups were sent once by their account), which as
-    values of their own would link nothing and only weigh on every later stage.
+    An account's prompt takes its template's strict group where the account sent that
+    group at least ``min_uses`` times, as a link needs; the prompts of groups it sent
+    fewer times, and templates no heavy account sent, keep their broad group. An account
+    that repeats an operator's template (or a near copy) links with the operator's heavy
+    accounts whatever its own volume. Heavy accounts send many prompts once each (at 10M
+    synth events 3.07M of their 3.35M strict groups were sent once by their account),
+    which as values of their own would link nothing and only weigh on every later stage.
     """
-    light = (
-        f"SELECT e.account_id, '{KEY_PROMPT}', p.template_group, e.ts, e.ts, 1 {prompts} "
-        "WHERE NOT EXISTS (SELECT 1 FROM heavy_accounts h WHERE h.account_id = e.account_id)"
-    )
-    heavy = f"""SELECT account_id, '{KEY_PROMPT}',
+    return f"""SELECT account_id, '{KEY_PROMPT}',
                CASE WHEN strict_group IS NOT NULL AND sum(n) OVER (
                    PARTITION BY account_id, strict_group) >= {int(min_uses)}
                  THEN strict_group ELSE template_group END,
                first_seen, last_seen, n
         FROM (SELECT e.account_id, p.template_group, p.strict_group, min(e.ts) AS first_seen,
                      max(e.ts) AS last_seen, count(*) AS n
-              {prompts} JOIN heavy_accounts h ON h.account_id = e.account_id
-              GROUP BY e.account_id, p.template_group, p.strict_group) hp"""
-    return [light, heavy]
+              {prompts}
+              GROUP BY e.account_id, p.template_group, p.strict_group) sp"""
 
 
 def _heavy_groups(
