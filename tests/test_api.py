@@ -112,9 +112,15 @@ def test_explain(result: sybilgraph.Result, top: sybilgraph.Cluster) -> None:
         result.explain(link["a"], "nobody")
 
 
-def test_neighborhood_grows_with_hops(result: sybilgraph.Result, top: sybilgraph.Cluster) -> None:
-    center = str(top.members["account_id"].iloc[0])
+def test_neighborhood_grows_with_hops(result: sybilgraph.Result) -> None:
+    # the best-ranked cluster with links leaving it (the top ring links to no one outside)
     links = result.links
+    for cluster_id in result.clusters["cluster_id"]:
+        top = result.cluster(str(cluster_id))
+        inside = links["a"].isin(top.members["account_id"])
+        if (inside != links["b"].isin(top.members["account_id"])).any():
+            break
+    center = str(top.members.loc[top.members["account_id"].isin(links["a"]), "account_id"].iloc[0])
     direct = set(links.loc[links["a"] == center, "b"]) | set(links.loc[links["b"] == center, "a"])
     alone = result.neighborhood(center, hops=0)
     one = result.neighborhood(center, hops=1)
