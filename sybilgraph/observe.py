@@ -60,7 +60,7 @@ def observe(engine: Engine, config: Config) -> dict[str, int]:
     if has_prompts:
         prompts = "FROM events e JOIN prompt_map p ON e.prompt = p.prompt"
         if engine.exists("heavy_accounts"):
-            parts.append(_strict_prompts(prompts, config.prompt.min_uses))
+            parts.extend(_strict_prompts(engine, prompts, config.prompt.min_uses))
         else:
             parts.append(
                 f"SELECT e.account_id, '{KEY_PROMPT}', p.template_group, e.ts, e.ts, 1 {prompts}"
@@ -79,6 +79,8 @@ def observe(engine: Engine, config: Config) -> dict[str, int]:
             FROM ({union}) o GROUP BY account_id, key, value""",
     )
     engine.drop("heavy_accounts")
+    engine.drop("strict_obs")
+    engine.drop("strict_repeated")
     counts["observations"] = engine.count("observations")
     counts["accounts"] = engine.count("accounts")
     return counts
@@ -191,8 +193,8 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
     return True
 
 
-def _strict_prompts(prompts: str, min_uses: int) -> str:
-    """The prompt part of ``observations`` when heavy accounts' templates have strict groups.
+def _strict_prompts(engine: Engine, prompts: str, min_uses: int) -> list[str]:
+    """The prompt parts of ``observations`` when heavy accounts' templates have strict groups.
 
     An account's prompt takes its template's strict group where the account sent that
     group at least ``min_uses`` times, as a link needs; the prompts of groups it sent
@@ -201,16 +203,31 @@ def _strict_prompts(prompts: str, min_uses: int) -> str:
     accounts whatever its own volume. Heavy accounts send many prompts once each (at 10M
     synth events 3.07M of their 3.35M strict groups were sent once by their account),
     which as values of their own would link nothing and only weigh on every later stage.
+    Creates ``strict_obs`` and ``strict_repeated``; aggregates and a join, which the
+    engine can spill, rather than a window over all prompts (30M events ran out of memory).
     """
-    return f"""SELECT account_id, '{KEY_PROMPT}',
-               CASE WHEN strict_group IS NOT NULL AND sum(n) OVER (
-                   PARTITION BY account_id, strict_group) >= {int(min_uses)}
-                 THEN strict_group ELSE template_group END,
-               first_seen, last_seen, n
-        FROM (SELECT e.account_id, p.template_group, p.strict_group, min(e.ts) AS first_seen,
-                     max(e.ts) AS last_seen, count(*) AS n
-              {prompts}
-              GROUP BY e.account_id, p.template_group, p.strict_group) sp"""
+    engine.create_table(
+        "strict_obs",
+        f"""SELECT e.account_id, p.template_group, p.strict_group, min(e.ts) AS first_seen,
+                   max(e.ts) AS last_seen, count(*) AS n
+            {prompts} WHERE p.strict_group IS NOT NULL
+            GROUP BY e.account_id, p.template_group, p.strict_group""",
+    )
+    engine.create_table(
+        "strict_repeated",
+        f"""SELECT account_id, strict_group FROM strict_obs
+            GROUP BY account_id, strict_group HAVING sum(n) >= {int(min_uses)}""",
+    )
+    broad = (
+        f"SELECT e.account_id, '{KEY_PROMPT}', p.template_group, e.ts, e.ts, 1 {prompts} "
+        "WHERE p.strict_group IS NULL"
+    )
+    strict = f"""SELECT s.account_id, '{KEY_PROMPT}',
+               CASE WHEN r.account_id IS NULL THEN s.template_group ELSE s.strict_group END,
+               s.first_seen, s.last_seen, s.n
+        FROM strict_obs s LEFT JOIN strict_repeated r
+          ON r.account_id = s.account_id AND r.strict_group = s.strict_group"""
+    return [broad, strict]
 
 
 def _heavy_groups(
