@@ -20,7 +20,7 @@ from sybilgraph.engines.base import Engine
 from sybilgraph.normalize import in_cidrs
 from sybilgraph.observe import KEY_IP, KEY_PROMPT, KEY_SUBNET
 
-__all__ = ["evidence_sql", "key_column", "link", "literal"]
+__all__ = ["create_in_slices", "evidence_sql", "key_column", "link", "literal"]
 
 log = logging.getLogger(__name__)
 
@@ -117,15 +117,44 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
     }
 
 
+def slices(engine: Engine, rows: int) -> list[str]:
+    """Conditions on a pair's first account ``a`` that cut ``rows`` pair values into
+    slices of at most about ``engine.fold_rows``: ``["true"]`` when one will do.
+
+    Every pair falls in exactly one slice and all of an account pair's rows in the same
+    one, so a ``GROUP BY a, b ...`` run once per slice gives the rows of a run over all.
+    """
+    per_slice = engine.fold_rows
+    count = max(1, -(-rows // per_slice)) if per_slice > 0 else 1
+    if count == 1:
+        return ["true"]
+    return [f"{engine.bucket('a', count)} = {i}" for i in range(count)]
+
+
+def create_in_slices(engine: Engine, table: str, sql: Callable[[str], str], rows: int) -> None:
+    """Create ``table`` from ``sql(condition)``, one statement per slice of ``rows``
+    (see :func:`slices`)."""
+    for index, condition in enumerate(slices(engine, rows)):
+        if index == 0:
+            engine.create_table(table, sql(condition))
+        else:
+            engine.insert(table, sql(condition))
+
+
 def build_links(engine: Engine, config: Config) -> None:
     """Fold ``pair_values`` into ``links``: one row per account pair, with its evidence."""
     cfg = config.link
-    engine.create_table(
+    rows = engine.count("pair_values")
+    create_in_slices(
+        engine,
         "pair_keys",
-        f"""SELECT a, b, key, sum(w) AS w, count(*) AS n,
+        lambda where: (
+            f"""SELECT a, b, key, sum(w) AS w, count(*) AS n,
                    {engine.top_values("value", "w", cfg.evidence_sample)} AS sample,
                    min(first_seen) AS first_seen, max(last_seen) AS last_seen
-            FROM pair_values GROUP BY a, b, key""",
+            FROM pair_values WHERE {where} GROUP BY a, b, key"""
+        ),
+        rows,
     )
     keys = sorted(
         str(k) for k in engine.arrow("SELECT DISTINCT key FROM pair_keys").column(0).to_pylist()
@@ -146,12 +175,18 @@ def build_links(engine: Engine, config: Config) -> None:
             lambda k: f"sum(CASE WHEN key = {literal(k)} THEN n ELSE 0 END)",
             lambda k: f"max(CASE WHEN key = {literal(k)} THEN sample END)",
         )
-        engine.create_table(
+        # the samples are strings again: sliced as pair_keys was
+        create_in_slices(
+            engine,
             "links",
-            f"""SELECT a, b, sum(w) AS weight, {key_list} AS keys, {evidence} AS evidence,
+            lambda where: (
+                f"""SELECT a, b, sum(w) AS weight, {key_list} AS keys,
+                       {evidence} AS evidence,
                        min(first_seen) AS first_seen, max(last_seen) AS last_seen,
                        {", ".join(per_key)}
-                FROM pair_keys GROUP BY a, b""",
+                FROM pair_keys WHERE {where} GROUP BY a, b"""
+            ),
+            rows,
         )
     else:
         null = engine.text("NULL")

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
-from sybilgraph.link import evidence_sql, key_column, literal
+from sybilgraph.link import create_in_slices, evidence_sql, key_column, literal
 
 __all__ = [
     "PRIVATE_KEYS",
@@ -180,22 +180,35 @@ def private_links(
 
     if private:
         names = ", ".join(literal(k) for k in private)
+        # the pairs to sample, first: for the pages alone a small part of pair_values
         engine.create_table(
-            "private_samples",
-            f"""SELECT a, b, key,
-                       {engine.top_values("value", "w", config.link.evidence_sample)} AS sample
-                FROM (SELECT p.a, p.b, p.key, coalesce(d.label, p.value) AS value, p.w
-                      FROM pair_values p
-                      LEFT JOIN {labels} d ON d.key = p.key AND d.value = p.value
-                      WHERE p.key IN ({names}) AND {within("p")})
-                GROUP BY a, b, key""",
+            "private_pairs",
+            f"""SELECT p.a, p.b, p.key, coalesce(d.label, p.value) AS value, p.w
+                FROM pair_values p
+                LEFT JOIN {labels} d ON d.key = p.key AND d.value = p.value
+                WHERE p.key IN ({names}) AND {within("p")}""",
         )
+        rows = engine.count("private_pairs")
+        create_in_slices(
+            engine,
+            "private_samples",
+            lambda where: (
+                f"""SELECT a, b, key,
+                       {engine.top_values("value", "w", config.link.evidence_sample)} AS sample
+                FROM private_pairs WHERE {where} GROUP BY a, b, key"""
+            ),
+            rows,
+        )
+        engine.drop("private_pairs")
         pivot = ", ".join(
             f"max(CASE WHEN key = {literal(k)} THEN sample END) AS {key_column(k)}_values"
             for k in private
         )
-        engine.create_table(
-            "private_evidence", f"SELECT a, b, {pivot} FROM private_samples GROUP BY a, b"
+        create_in_slices(
+            engine,
+            "private_evidence",
+            lambda where: f"SELECT a, b, {pivot} FROM private_samples WHERE {where} GROUP BY a, b",
+            rows,
         )
         engine.drop("private_samples")
     if not keys:  # no links: the empty table as it is

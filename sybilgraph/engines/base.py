@@ -28,6 +28,9 @@ class Engine(ABC):
     """A SQL engine holding the run's tables."""
 
     name: str = "engine"
+    #: rows an aggregate with string or list states (evidence samples) may take in one
+    #: statement; larger inputs are folded in slices (``link.slices``). 0: no limit
+    fold_rows: int = 0
 
     # -- reading -----------------------------------------------------------------
 
@@ -121,6 +124,11 @@ class Engine(ABC):
         """SQL aggregate giving the ``limit`` values of ``column`` of largest ``weight``
         (ties by value), joined by ', '."""
         return self.list_agg(column, f"{weight} DESC, {column}", limit)
+
+    def bucket(self, column: str, count: int) -> str:
+        """SQL giving a number from 0 to ``count - 1`` for each value of ``column``, the
+        same for equal values: cuts a table into slices without sorting it."""
+        return f"hash({column}) % {int(count)}"
 
     def epoch(self, column: str) -> str:
         """SQL giving seconds since 1970 of a timestamp column, as a double."""

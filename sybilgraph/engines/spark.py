@@ -269,6 +269,9 @@ class SparkEngine(Engine):
     def row_number(self) -> str:
         return "row_number() OVER (ORDER BY monotonically_increasing_id())"
 
+    def bucket(self, column: str, count: int) -> str:
+        return f"pmod(hash({column}), {int(count)})"  # Spark's hash is a signed 32 bits
+
     def regexp_replace_all(self, expr: str, pattern: str, replacement: str) -> str:
         return f"regexp_replace({expr}, {pattern}, {replacement})"
 
