@@ -8,6 +8,7 @@ distinct text, into template groups so that near-identical prompts share one val
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import pyarrow as pa
@@ -252,6 +253,7 @@ def _heavy_groups(
     if engine.count("heavy_accounts") == 0:
         engine.drop("heavy_accounts")
         return False
+    start = time.perf_counter()
     sent = engine.arrow(
         """SELECT DISTINCT f.template_hash FROM prompt_fp f
            WHERE f.prompt IN (
@@ -259,6 +261,7 @@ def _heavy_groups(
              JOIN heavy_accounts h ON h.account_id = e.account_id
              WHERE e.prompt IS NOT NULL)"""
     )
+    log.debug("templates of heavy accounts found in %.1f s", time.perf_counter() - start)
     heavy = np.sort(sent.column(0).to_numpy(zero_copy_only=False).view(np.uint64))
     subset = np.searchsorted(signed.hashes, heavy)  # signed.hashes are sorted the same way
     hashes = signed.hashes[subset]
