@@ -28,7 +28,7 @@ def _clique(prefix: str, n: int, weight: float) -> list[tuple[str, str, float]]:
 @pytest.mark.parametrize("implementation", ["igraph", "leidenalg"])
 def test_two_rings_joined_by_one_weak_link_are_cut_apart(implementation: str) -> None:
     # Two 15-account cliques of weight 3 joined by one link of weight 0.5: one component
-    # of 30 (> leiden_min_size 20), so Leiden runs. CPM at resolution 1 gains
+    # of 30 (> leiden_min_size 10), so Leiden runs. CPM at resolution 1 gains
     # 3 * 105 - 1 * 105 = 210 per clique kept whole, and merging them would add the one
     # 0.5 link but cost 1 * 15 * 15 = 225 more pairs: the two cliques stay apart.
     edges = _clique("r", 15, 3.0) + _clique("s", 15, 3.0) + [("r00", "s00", 0.5)]
@@ -38,6 +38,22 @@ def test_two_rings_joined_by_one_weak_link_are_cut_apart(implementation: str) ->
     assert groups == {
         frozenset(f"r{i:02d}" for i in range(15)),
         frozenset(f"s{i:02d}" for i in range(15)),
+    }
+
+
+def test_two_small_rings_touching_through_a_template_are_cut_apart() -> None:
+    # The bundled sample's prompt-only ring (8 accounts, 3.3 a pair) and typo ring (11,
+    # 6.1 a pair) share one template group through 4 of their accounts (0.63 a link): one
+    # component of 19, more than leiden_min_size 10, so Leiden runs. Merged, CPM would add
+    # 4 * 0.63 = 2.5 of weight for 8 * 11 = 88 more pairs at resolution 1: two clusters.
+    # (With leiden_min_size 20 the component was taken whole, one cluster of both rings.)
+    edges = _clique("p", 8, 3.3) + _clique("t", 11, 6.1)
+    edges += [(f"p{i:02d}", f"t{i:02d}", 0.63) for i in range(4)]
+    membership = detect(build_graph(_links(edges)), DetectConfig(), seed=1)
+    groups = {frozenset(g["account_id"]) for _, g in membership.groupby("cluster_id")}
+    assert groups == {
+        frozenset(f"p{i:02d}" for i in range(8)),
+        frozenset(f"t{i:02d}" for i in range(11)),
     }
 
 
@@ -57,7 +73,9 @@ def test_components_match_networkx_on_random_graphs() -> None:
         ]
         if not edges:
             continue
-        membership = detect(build_graph(_links(edges)), DetectConfig(), seed=3)
+        # components alone: none is large enough for Leiden
+        config = DetectConfig(leiden_min_size=len(nodes))
+        membership = detect(build_graph(_links(edges)), config, seed=3)
         ours = {frozenset(g["account_id"]) for _, g in membership.groupby("cluster_id")}
         reference = nx.Graph()
         reference.add_edges_from((x, y) for x, y, _ in edges)

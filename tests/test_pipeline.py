@@ -209,7 +209,7 @@ def test_prompts_sent_once_do_not_link(tmp_path: Path) -> None:
 
 
 def test_a_ring_sharing_a_few_templates_is_one_cluster(tmp_path: Path) -> None:
-    # A prompt-only ring: 30 accounts (more than leiden_min_size 20, so Leiden runs) send
+    # A prompt-only ring: 30 accounts (more than leiden_min_size 10, so Leiden runs) send
     # the same three templates three times each, each event from its own IP. 100 other
     # accounts send each template once: they hold the groups (d = 130) but, below
     # min_uses, link nobody. A ring pair shares three groups: 3 * w / ln(130 + 5) per
