@@ -204,8 +204,8 @@ def _strict_prompts(engine: Engine, prompts: str, min_uses: int) -> list[str]:
     accounts whatever its own volume. Heavy accounts send many prompts once each (at 10M
     synth events 3.07M of their 3.35M strict groups were sent once by their account),
     which as values of their own would link nothing and only weigh on every later stage.
-    Creates ``strict_obs`` and ``strict_repeated``; aggregates and a join, which the
-    engine can spill, rather than a window over all prompts (30M events ran out of memory).
+    Creates ``strict_obs`` and ``strict_repeated``: aggregates and a join, which the
+    engine can spill, rather than a window over every account's prompt groups.
     """
     engine.create_table(
         "strict_obs",

@@ -56,13 +56,17 @@ class Engine(ABC):
     def create_table(self, name: str, sql: str) -> None:
         """Materialise a query as a table, replacing any table of that name.
 
-        Each table's time is logged at debug level (``sybilgraph --debug``): where a
-        stage is slow, these lines say which of its statements.
+        Each table's time is logged at debug level (``sybilgraph -v``): where a stage
+        is slow, these lines say which of its statements.
         """
-        self.drop(name)
         start = time.perf_counter()
-        self.execute(f"CREATE TABLE {name} AS {sql}")
+        self._materialise(name, sql)
         log.debug("table %s: %.1f s", name, time.perf_counter() - start)
+
+    def _materialise(self, name: str, sql: str) -> None:
+        """What :meth:`create_table` does, without the timing; engines fill it in."""
+        self.drop(name)
+        self.execute(f"CREATE TABLE {name} AS {sql}")
 
     @abstractmethod
     def drop(self, name: str) -> None:

@@ -200,7 +200,7 @@ class SparkEngine(Engine):
     def execute(self, sql: str) -> None:
         self._sql(sql).collect()
 
-    def create_table(self, name: str, sql: str) -> None:
+    def _materialise(self, name: str, sql: str) -> None:
         # materialised now (each stage's time is its own) and cut from its lineage:
         # a view over a merely persisted frame carries every earlier stage's plan, and
         # planning time grows with it
