@@ -64,11 +64,13 @@ def test_cluster_page(browser: Any, tmp_path: Path) -> None:
         page.wait_for_timeout(350)
 
         # hover tooltip is plain text; the node may still be settling (and the machine
-        # busy), so point at its current position until the tooltip shows
+        # busy), and the search above may have moved the view away from it, so bring it
+        # to the middle of the view and point at it until the tooltip shows
         tip = ""
         for attempt in range(40):
             pos = page.evaluate(
                 """() => { const n = window.sybilgraph.network, id = 'a:acct00003';
+                           n.moveTo({position: n.getPositions([id])[id], animation: false});
                            return n.canvasToDOM(n.getPositions([id])[id]); }"""
             )
             box = page.locator("#graph").bounding_box()
