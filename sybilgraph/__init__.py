@@ -20,14 +20,15 @@ from sybilgraph.errors import (
     StateError,
     SybilgraphError,
 )
+from sybilgraph.version import __version__ as __version__
 
 if TYPE_CHECKING:
-    from sybilgraph.evaluation import Evaluation, evaluate
-    from sybilgraph.investigate import Cluster, Neighborhood
-    from sybilgraph.loading import Events, load_events
+    from sybilgraph.investigate.cluster import Cluster, Neighborhood
+    from sybilgraph.investigate.evaluation import Evaluation, evaluate
+    from sybilgraph.investigate.result import Result, open_run
+    from sybilgraph.investigate.result import open_run as open  # noqa: F401
     from sybilgraph.pipeline import run
-    from sybilgraph.result import Result, open_run
-    from sybilgraph.result import open_run as open  # noqa: F401
+    from sybilgraph.stages.loading import Events, load_events
 
 # ``open`` (an alias of open_run) is left out of __all__ so that a star import does not
 # hide the builtin
@@ -50,18 +51,16 @@ __all__ = [
     "run",
 ]
 
-__version__ = "0.1.0"
-
 _LAZY = {
     "run": "sybilgraph.pipeline",
-    "Result": "sybilgraph.result",
-    "open_run": "sybilgraph.result",
-    "Cluster": "sybilgraph.investigate",
-    "Neighborhood": "sybilgraph.investigate",
-    "Events": "sybilgraph.loading",
-    "load_events": "sybilgraph.loading",
-    "evaluate": "sybilgraph.evaluation",
-    "Evaluation": "sybilgraph.evaluation",
+    "Result": "sybilgraph.investigate.result",
+    "open_run": "sybilgraph.investigate.result",
+    "Cluster": "sybilgraph.investigate.cluster",
+    "Neighborhood": "sybilgraph.investigate.cluster",
+    "Events": "sybilgraph.stages.loading",
+    "load_events": "sybilgraph.stages.loading",
+    "evaluate": "sybilgraph.investigate.evaluation",
+    "Evaluation": "sybilgraph.investigate.evaluation",
 }
 
 

@@ -163,7 +163,7 @@ def detect(
 @handle_errors
 def evaluate(run_dir: str, truth: str) -> None:
     """Compare the flagged accounts of RUN_DIR with ground truth."""
-    from sybilgraph.evaluation import evaluate as evaluate_run
+    from sybilgraph.investigate.evaluation import evaluate as evaluate_run
 
     click.echo(evaluate_run(run_dir, truth).summary())
 
@@ -175,8 +175,8 @@ def evaluate(run_dir: str, truth: str) -> None:
 @handle_errors
 def explain(run_dir: str, account_a: str, account_b: str) -> None:
     """Say why ACCOUNT_A and ACCOUNT_B of RUN_DIR are linked, or how they connect."""
-    from sybilgraph.explain import explain as explain_link
-    from sybilgraph.result import open_run
+    from sybilgraph.investigate.explain import explain as explain_link
+    from sybilgraph.investigate.result import open_run
 
     click.echo(explain_link(open_run(run_dir), account_a, account_b).summary())
 
@@ -207,7 +207,7 @@ def label(
     TARGET is an account id or a cluster id of the run, or KEY=VALUE with --value. The
     next run given the same labels file (--labels) honours it.
     """
-    from sybilgraph.labels import label_target
+    from sybilgraph.investigate.labels import label_target
 
     path = label_target(
         run_dir, target, verdict, note=note, labels_path=labels_path, is_value=is_value
@@ -289,7 +289,7 @@ def report(
     a temporary folder, then updates STATE. Exit codes: 0 success, 1 internal error,
     2 bad input, config or state, 3 memory or disk limit.
     """
-    from sybilgraph.report import make_report, parse_period
+    from sybilgraph.report.weekly import make_report, parse_period
 
     period = parse_period(week, since, until)
     done = make_report(
@@ -319,8 +319,8 @@ def report(
 @handle_errors
 def view(run_dir: str, cluster_id: str, out_file: str | None, open_page: bool) -> None:
     """Write the interactive page of CLUSTER_ID of RUN_DIR, and open it with --open."""
-    from sybilgraph.export import safe_filename
-    from sybilgraph.result import open_run
+    from sybilgraph.investigate.result import open_run
+    from sybilgraph.views.pages import safe_filename
 
     cluster = open_run(run_dir).cluster(cluster_id)
     page = cluster.to_html(out_file or f"{safe_filename(cluster.id)}.html").resolve()

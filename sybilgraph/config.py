@@ -212,7 +212,7 @@ class EngineConfig:
 
 @dataclass
 class PrivacyConfig:
-    """Pseudonyms for IP addresses and payment tokens (see ``sybilgraph.privacy``)."""
+    """Pseudonyms for IP addresses and payment tokens (see ``sybilgraph.stages.privacy``)."""
 
     #: key of the pseudonyms; the environment variable SYBILGRAPH_SECRET overrides it.
     #: Never written to run.json. Empty and no variable: a random secret for the run.

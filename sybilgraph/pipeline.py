@@ -22,22 +22,23 @@ import pandas as pd
 import pyarrow as pa
 
 from sybilgraph.config import Config
-from sybilgraph.detect import detect
 from sybilgraph.engines import make_engine
 from sybilgraph.engines.base import Engine
+from sybilgraph.engines.sources import Source, discover, frame_source
 from sybilgraph.errors import OutputError
-from sybilgraph.graph import build_graph
-from sybilgraph.labels import Labels, read_labels
-from sybilgraph.link import link
-from sybilgraph.load import Source, Window, discover, frame_source, load, load_direct_edges
-from sybilgraph.loading import Events
-from sybilgraph.observe import observe
+from sybilgraph.investigate.labels import Labels, read_labels
+from sybilgraph.investigate.result import Result
 from sybilgraph.outputs import atomic_path, prepare_out_dir, write_csv, write_json
-from sybilgraph.privacy import Pseudonymiser, private_links, pseudonymiser, value_labels
 from sybilgraph.progress import StageTimer
-from sybilgraph.result import Result
-from sybilgraph.score import score_clusters
-from sybilgraph.views import write_view_tables
+from sybilgraph.stages.detect import detect
+from sybilgraph.stages.graph import build_graph
+from sybilgraph.stages.link import link
+from sybilgraph.stages.load import Window, load, load_direct_edges
+from sybilgraph.stages.loading import Events
+from sybilgraph.stages.observe import observe
+from sybilgraph.stages.privacy import Pseudonymiser, private_links, pseudonymiser, value_labels
+from sybilgraph.stages.score import score_clusters
+from sybilgraph.views.tables import write_view_tables
 
 __all__ = ["run"]
 
@@ -71,7 +72,7 @@ def run(
     ----------
     events
         Paths of CSV, Parquet or JSONL files or folders of them, a DataFrame, or the
-        :class:`~sybilgraph.loading.Events` of :func:`~sybilgraph.load_events`.
+        :class:`~sybilgraph.stages.loading.Events` of :func:`~sybilgraph.load_events`.
     config
         Settings; defaults when omitted.
     out_dir
@@ -341,8 +342,8 @@ def _write_pages(
     """One page per top cluster, and the index of every cluster."""
     import shutil
 
-    from sybilgraph import export
-    from sybilgraph.views import cluster_views
+    from sybilgraph.views import pages as export
+    from sybilgraph.views.tables import cluster_views
 
     # pages of an earlier run in this folder would mix with this run's
     shutil.rmtree(out / "clusters", ignore_errors=True)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sybilgraph.views import ClusterView
+from sybilgraph.views.tables import ClusterView
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

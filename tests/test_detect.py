@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 from sybilgraph.config import DetectConfig
-from sybilgraph.detect import cluster_ids, detect
-from sybilgraph.graph import build_graph
+from sybilgraph.stages.detect import cluster_ids, detect
+from sybilgraph.stages.graph import build_graph
 
 
 def _links(edges: list[tuple[str, str, float]]) -> pa.Table:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sybilgraph import Config, run
 from sybilgraph.cli import main
 from sybilgraph.errors import InputError
-from sybilgraph.explain import explain
+from sybilgraph.investigate.explain import explain
 
 
 def test_direct_path_and_none(hand_csv: Path, tmp_path: Path) -> None:

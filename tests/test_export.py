@@ -15,7 +15,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sybilgraph import export
+from sybilgraph.views import pages as export
 from tests.browser import HOSTILE_ID, make_view
 
 SAFE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")

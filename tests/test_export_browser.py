@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sybilgraph import export
+from sybilgraph.views import pages as export
 from tests.browser import HOSTILE_ID, HOSTILE_PROMPT, make_view
 
 pytestmark = pytest.mark.browser

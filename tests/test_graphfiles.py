@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sybilgraph import export, graphfiles
-from sybilgraph.views import ClusterView
+from sybilgraph.views import graphfiles
+from sybilgraph.views import pages as export
+from sybilgraph.views.tables import ClusterView
 from tests.browser import HOSTILE_ID, make_view
 
 # the characters XML 1.0 allows (its "Char" production); the files drop all others

@@ -23,14 +23,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sybilgraph
-from sybilgraph import export
 from sybilgraph.cli import main
 from sybilgraph.config import Config
 from sybilgraph.engines import make_engine
+from sybilgraph.engines.sources import discover
 from sybilgraph.errors import InputError, SybilgraphError
-from sybilgraph.load import LoadStats, discover, load
-from sybilgraph.normalize import normalize_ips
-from sybilgraph.privacy import SECRET_ENV, Pseudonymiser
+from sybilgraph.stages.load import LoadStats, load
+from sybilgraph.stages.normalize import normalize_ips
+from sybilgraph.stages.privacy import SECRET_ENV, Pseudonymiser
+from sybilgraph.views import pages as export
 
 from .conftest import hand_events
 

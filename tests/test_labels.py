@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sybilgraph import Config, run
 from sybilgraph.cli import main
 from sybilgraph.errors import InputError
-from sybilgraph.labels import append_label, read_labels
+from sybilgraph.investigate.labels import append_label, read_labels
 
 OFFICE = frozenset(f"o{i}" for i in range(1, 6))
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sybilgraph.errors import ConfigError
-from sybilgraph.normalize import in_cidrs, normalize_ips
+from sybilgraph.stages.normalize import in_cidrs, normalize_ips
 
 
 def _row(value: str | None, **kwargs: int) -> dict[str, object]:

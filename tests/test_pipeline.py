@@ -395,7 +395,7 @@ def test_cluster_prompts_are_shared_and_capped(
     full = run(hand_csv, Config(), tmp_path / "full", show_progress=False).prompts
     # only templates two or more accounts hold: a text one account sent alone is no evidence
     assert len(full) and (full["accounts"] >= 2).all()
-    from sybilgraph import views
+    from sybilgraph.views import tables as views
 
     monkeypatch.setattr(views, "PROMPTS_PER_CLUSTER", 1)
     capped = run(hand_csv, Config(), tmp_path / "capped", show_progress=False).prompts

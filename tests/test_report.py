@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from sybilgraph import pipeline
 from sybilgraph.cli import main
-from sybilgraph.tracking import Period, Snapshot, track
+from sybilgraph.report.tracking import Period, Snapshot, track
 from tests.conftest import hand_events
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -193,7 +193,7 @@ def test_rerun_is_identical_and_compares_with_the_week_before(
 
 
 @pytest.mark.parametrize(
-    "target", ["sybilgraph.pipeline.score_clusters", "sybilgraph.report._write_html"]
+    "target", ["sybilgraph.pipeline.score_clusters", "sybilgraph.report.weekly._write_html"]
 )
 def test_crash_leaves_last_report_and_state(
     two_weeks: Path,
@@ -455,7 +455,7 @@ def test_synth_rings_keep_their_ids(tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def test_make_report_from_a_dataframe(tmp_path: Path) -> None:
-    from sybilgraph.report import make_report, parse_period
+    from sybilgraph.report.weekly import make_report, parse_period
 
     done = make_report(_week_two(), parse_period("2026-W17"), tmp_path / "s", tmp_path / "o")
     assert done.path == tmp_path / "o" / "2026-W17"

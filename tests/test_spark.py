@@ -19,9 +19,10 @@ from click.testing import CliRunner
 from sybilgraph.cli import main
 from sybilgraph.config import Config, EngineConfig
 from sybilgraph.engines import make_engine
+from sybilgraph.engines.sources import discover
 from sybilgraph.errors import ConfigError
-from sybilgraph.load import discover, load
 from sybilgraph.pipeline import run
+from sybilgraph.stages.load import load
 
 SAMPLE = Path(__file__).parents[1] / "data" / "samples" / "week" / "events.csv"
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from sybilgraph.load import Source
+    from sybilgraph.engines.sources import Source
 
 __all__ = ["Engine"]
 

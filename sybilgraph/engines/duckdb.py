@@ -18,7 +18,7 @@ from sybilgraph.errors import ConfigError, InputError, ResourceError
 
 if TYPE_CHECKING:
     from sybilgraph.config import EngineConfig
-    from sybilgraph.load import Source
+    from sybilgraph.engines.sources import Source
 
 __all__ = ["DuckDBEngine"]
 

@@ -24,7 +24,7 @@ from sybilgraph.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from sybilgraph.config import EngineConfig
-    from sybilgraph.load import Source
+    from sybilgraph.engines.sources import Source
 
 __all__ = ["SparkEngine", "spark_session"]
 

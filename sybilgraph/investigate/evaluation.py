@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sybilgraph.errors import InputError
-from sybilgraph.result import Result
+from sybilgraph.investigate.result import Result
 
 __all__ = ["Evaluation", "average_precision", "evaluate"]
 

@@ -147,7 +147,7 @@ def label_target(
     Returns the labels file written (``labels_path``, or ``labels.csv`` beside the run's
     folder).
     """
-    from sybilgraph.result import open_run
+    from sybilgraph.investigate.result import open_run
 
     result = open_run(run_dir)
     path = Path(labels_path) if labels_path else result.out_dir.parent / "labels.csv"

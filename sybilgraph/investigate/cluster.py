@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sybilgraph.errors import InputError
-from sybilgraph.views import ClusterView, view_from_tables
+from sybilgraph.views.tables import ClusterView, view_from_tables
 
 if TYPE_CHECKING:
     import networkx as nx
 
-    from sybilgraph.export import ViewHTML
-    from sybilgraph.result import Result
+    from sybilgraph.investigate.result import Result
+    from sybilgraph.views.pages import ViewHTML
 
 __all__ = ["Cluster", "Neighborhood", "cluster", "neighborhood"]
 
@@ -77,9 +77,9 @@ class Subgraph:
 
         Nodes are ``a:<account>`` and ``v:<key>:<value>``; edges are ``holds`` (account
         to value) and ``link`` (account to account), see
-        :func:`sybilgraph.export.cluster_graph`.
+        :func:`sybilgraph.views.pages.cluster_graph`.
         """
-        from sybilgraph.export import cluster_graph
+        from sybilgraph.views.pages import cluster_graph
 
         return cluster_graph(self._view)
 
@@ -89,7 +89,7 @@ class Subgraph:
         The page runs in a sandboxed ``<iframe srcdoc>`` and loads nothing from the
         network. Past ``node_budget`` nodes, the rest are collapsed into counted groups.
         """
-        from sybilgraph.export import ViewHTML, render_cluster_page
+        from sybilgraph.views.pages import ViewHTML, render_cluster_page
 
         page = render_cluster_page(
             self._view, node_budget=self.node_budget, pseudonymised=self.pseudonymised
@@ -98,7 +98,7 @@ class Subgraph:
 
     def to_html(self, path: str | os.PathLike[str]) -> Path:
         """Write the interactive page to ``path`` (atomically) and return the path."""
-        from sybilgraph.export import write_cluster_page
+        from sybilgraph.views.pages import write_cluster_page
 
         return write_cluster_page(
             self._view, path, node_budget=self.node_budget, pseudonymised=self.pseudonymised
@@ -312,7 +312,7 @@ def _prompts_held(values: pd.DataFrame, prompts: pd.DataFrame) -> pd.DataFrame:
 
 def _verdicts(result: Result) -> dict[str, str]:
     """Account verdicts of the labels file the run read (cluster verdicts spread)."""
-    from sybilgraph.labels import read_labels
+    from sybilgraph.investigate.labels import read_labels
     from sybilgraph.pipeline import _verdicts as spread
 
     labels = read_labels(result.labels_path)

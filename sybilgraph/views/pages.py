@@ -26,7 +26,8 @@ import networkx as nx
 import pandas as pd
 from markupsafe import Markup
 
-from sybilgraph.cells import (
+from sybilgraph.outputs import write_text_atomic
+from sybilgraph.views.cells import (
     account_node,
     cell_text,
     clean_cell,
@@ -34,9 +35,8 @@ from sybilgraph.cells import (
     graph_attr,
     value_node,
 )
-from sybilgraph.graphfiles import write_graph_files
-from sybilgraph.outputs import write_text_atomic
-from sybilgraph.views import PROMPTS_PER_CLUSTER, ClusterView
+from sybilgraph.views.graphfiles import write_graph_files
+from sybilgraph.views.tables import PROMPTS_PER_CLUSTER, ClusterView
 
 __all__ = [
     "ViewHTML",
@@ -554,7 +554,7 @@ def cluster_graph(view: ClusterView) -> nx.Graph:
     edges join accounts to the values they hold (kind ``holds``) and linked accounts
     (kind ``link``).  List values are stored as comma-separated text.  The GraphML and
     GEXF files of :func:`write_pages` hold this graph, written without building it (see
-    :mod:`sybilgraph.graphfiles`).
+    :mod:`sybilgraph.views.graphfiles`).
     """
     g = nx.Graph(cluster_id=str(view.cluster_id), score=float(view.score))
     for r in _records(view.accounts, view.accounts.columns):

@@ -1,6 +1,6 @@
 """cells: table cells as the pages and graph files show them.
 
-Shared by :mod:`sybilgraph.export` (HTML pages) and :mod:`sybilgraph.graphfiles` (GraphML
+Shared by :mod:`sybilgraph.views.pages` (HTML pages) and :mod:`sybilgraph.views.graphfiles` (GraphML
 and GEXF): how a missing cell, a list, a numpy scalar or a node of the cluster graph is
 written.
 """

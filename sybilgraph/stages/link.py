@@ -17,8 +17,8 @@ import pyarrow as pa
 
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
-from sybilgraph.normalize import in_cidrs
-from sybilgraph.observe import KEY_IP, KEY_PROMPT, KEY_SUBNET
+from sybilgraph.stages.normalize import in_cidrs
+from sybilgraph.stages.observe import KEY_IP, KEY_PROMPT, KEY_SUBNET
 
 __all__ = ["create_in_slices", "evidence_sql", "key_column", "link", "literal"]
 

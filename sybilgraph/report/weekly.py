@@ -10,7 +10,7 @@ for a window given by dates) holding the run's outputs plus:
 - ``joined.csv``: accounts that joined an already known (or confirmed) cluster.
 
 Dependability: the folder is built in a temporary folder beside its final place and
-renamed into place only when complete; the state (:mod:`sybilgraph.tracking`) is updated
+renamed into place only when complete; the state (:mod:`sybilgraph.report.tracking`) is updated
 after that. A failure at any point leaves the last good report and state as they were.
 A rerun of a period compares against the period before it again, never against itself.
 """
@@ -32,12 +32,12 @@ import pandas as pd
 
 from sybilgraph.config import Config
 from sybilgraph.errors import InputError
-from sybilgraph.export import _env, safe_filename
+from sybilgraph.investigate.result import Result
 from sybilgraph.outputs import write_csv, write_json
 from sybilgraph.pipeline import EventsInput, run
-from sybilgraph.plots import bar_chart, line_chart
-from sybilgraph.result import Result
-from sybilgraph.tracking import Period, State, Tracking, read_label_rows, replace_dir, track
+from sybilgraph.report.tracking import Period, State, Tracking, read_label_rows, replace_dir, track
+from sybilgraph.views.pages import _env, safe_filename
+from sybilgraph.views.plots import bar_chart, line_chart
 
 __all__ = ["Report", "make_report", "parse_period"]
 
@@ -282,8 +282,8 @@ def _daily_requests(
     if top.empty:
         return {}
     from sybilgraph.engines import make_engine
-    from sybilgraph.load import load
     from sybilgraph.pipeline import _sources
+    from sybilgraph.stages.load import load
 
     engine = make_engine(config.engine)
     try:

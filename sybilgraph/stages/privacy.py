@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
-from sybilgraph.link import create_in_slices, evidence_sql, key_column, literal
+from sybilgraph.stages.link import create_in_slices, evidence_sql, key_column, literal
 
 __all__ = [
     "PRIVATE_KEYS",

@@ -1,6 +1,6 @@
 """GraphML and GEXF files of a cluster, written straight from its view's tables.
 
-The files hold the graph :func:`sybilgraph.export.cluster_graph` builds, laid out as
+The files hold the graph :func:`sybilgraph.views.pages.cluster_graph` builds, laid out as
 networkx's ``write_graphml`` and ``write_gexf`` lay it out (same keys, element order and
 indentation), so ``read_graphml`` and ``read_gexf`` read them back as they read the files
 networkx writes.  No networkx graph is built on the way: each attribute column is turned
@@ -27,10 +27,10 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pandas as pd
 
-from sybilgraph import __version__
-from sybilgraph.cells import account_node, column_values, graph_attr, value_node
 from sybilgraph.outputs import write_text_atomic
-from sybilgraph.views import ClusterView
+from sybilgraph.version import __version__
+from sybilgraph.views.cells import account_node, column_values, graph_attr, value_node
+from sybilgraph.views.tables import ClusterView
 
 __all__ = ["write_graph_files"]
 

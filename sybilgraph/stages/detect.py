@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sybilgraph.config import DetectConfig
-from sybilgraph.graph import AccountGraph
+from sybilgraph.stages.graph import AccountGraph
 
 __all__ = ["cluster_ids", "detect", "partition"]
 

@@ -15,8 +15,8 @@ import pandas as pd
 from sybilgraph.errors import OutputError, StateError
 
 if TYPE_CHECKING:
-    from sybilgraph.explain import Explanation
-    from sybilgraph.investigate import Cluster, Neighborhood
+    from sybilgraph.investigate.cluster import Cluster, Neighborhood
+    from sybilgraph.investigate.explain import Explanation
 
 __all__ = ["Result", "open_run"]
 
@@ -150,7 +150,7 @@ class Result:
         InputError
             The run has no cluster of that id.
         """
-        from sybilgraph.investigate import cluster
+        from sybilgraph.investigate.cluster import cluster
 
         return cluster(self, cluster_id)
 
@@ -162,7 +162,7 @@ class Result:
         InputError
             The account is not in the run, or ``hops`` is negative.
         """
-        from sybilgraph.investigate import neighborhood
+        from sybilgraph.investigate.cluster import neighborhood
 
         return neighborhood(self, account, hops)
 
@@ -174,7 +174,7 @@ class Result:
         InputError
             Either account is not in the run.
         """
-        from sybilgraph.explain import explain
+        from sybilgraph.investigate.explain import explain
 
         return explain(self, a, b)
 
@@ -208,7 +208,7 @@ class Result:
         Path
             The labels file written; pass it as ``Config(labels=...)`` to the next run.
         """
-        from sybilgraph.labels import label_target
+        from sybilgraph.investigate.labels import label_target
 
         name = target if isinstance(target, str) else target.id
         return label_target(

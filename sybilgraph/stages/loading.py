@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sybilgraph.config import Config
-from sybilgraph.load import Source, discover, frame_source
+from sybilgraph.engines.sources import Source, discover, frame_source
 
 __all__ = ["Events", "load_events"]
 
@@ -81,7 +81,7 @@ def load_events(
     rows it cannot use to ``rejects.csv`` with their reason.
     """
     from sybilgraph.engines.duckdb import DuckDBEngine
-    from sybilgraph.load import _select_list
+    from sybilgraph.stages.load import _select_list
 
     config = config or Config()
     if isinstance(events, pd.DataFrame | pa.Table):
