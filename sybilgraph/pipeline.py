@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib.metadata
 import logging
@@ -28,17 +29,19 @@ from sybilgraph.engines.sources import Source, discover, frame_source
 from sybilgraph.errors import OutputError
 from sybilgraph.investigate.labels import Labels, read_labels
 from sybilgraph.investigate.result import Result
-from sybilgraph.outputs import atomic_path, prepare_out_dir, write_csv, write_json
+from sybilgraph.outputs import prepare_out_dir, write_json
 from sybilgraph.progress import StageTimer
 from sybilgraph.stages.detect import detect
-from sybilgraph.stages.graph import build_graph
+from sybilgraph.stages.graph import read_graph
 from sybilgraph.stages.link import link
 from sybilgraph.stages.load import Window, load, load_direct_edges
 from sybilgraph.stages.loading import Events
 from sybilgraph.stages.observe import observe
-from sybilgraph.stages.privacy import Pseudonymiser, private_links, pseudonymiser, value_labels
+from sybilgraph.stages.privacy import pseudonymise, pseudonymiser
 from sybilgraph.stages.score import score_clusters
-from sybilgraph.views.tables import write_view_tables
+from sybilgraph.stages.write import write_tables
+from sybilgraph.views.pages import write_index, write_pages
+from sybilgraph.views.tables import ClusterView, cluster_views, write_view_tables
 
 __all__ = ["run"]
 
@@ -128,22 +131,6 @@ def run(
     return Result(out)
 
 
-def _page_accounts(engine: Engine, clusters: pd.DataFrame, config: Config) -> str:
-    """Create ``page_accounts``: the members of the clusters that get a page."""
-    top = clusters["cluster_id"].head(max(config.export.pages, 0)).astype(str).tolist()
-    if not top or not engine.exists("membership"):
-        engine.register("page_accounts", pa.table({"account_id": pa.array([], pa.string())}))
-        return "page_accounts"
-    engine.register("page_ids_in", pa.table({"cluster_id": pa.array(top, pa.string())}))
-    engine.create_table(
-        "page_accounts",
-        """SELECT m.account_id FROM membership m
-           JOIN page_ids_in p ON p.cluster_id = m.cluster_id""",
-    )
-    engine.drop("page_ids_in")
-    return "page_accounts"
-
-
 def _staging_dir(out: Path) -> Path:
     try:
         return Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -171,7 +158,8 @@ def _run_stages(
     window: Window | None = None,
 ) -> dict[str, object]:
     with timer.stage("load", "reading events"):
-        stats = load(engine, sources, config, window)
+        events = load(engine, sources, config, window)
+    stats = events.stats
     log.info(
         "%d rows read, %d used, %d rejected, %d outside the window",
         stats.read,
@@ -180,21 +168,24 @@ def _run_stages(
         stats.outside_window,
     )
     with timer.stage("observe", "fingerprinting prompts and collecting shared values"):
-        observed = observe(engine, config)
-        _drop_benign_accounts(engine, labels)
+        observed = observe(engine, events, config, exclude_accounts=labels.benign_accounts)
+    counts = dict(observed.counts)
+    direct = None
     if config.direct_edges:
         with timer.stage("load", "reading direct edges"):
-            observed["direct_edges_dropped"] = load_direct_edges(engine, config.direct_edges)
+            direct = load_direct_edges(engine, config.direct_edges)
+        counts["direct_edges_dropped"] = direct.dropped
     with timer.stage("link", "linking accounts through shared values"):
         benign_values = pa.Table.from_pandas(labels.benign_values, preserve_index=False)
-        linked = link(engine, config, benign_values if len(labels.benign_values) else None)
+        linked = link(
+            engine,
+            observed,
+            config,
+            direct=direct,
+            benign_values=benign_values if len(labels.benign_values) else None,
+        )
     with timer.stage("graph", "building the account graph"):
-        columns = engine.arrow("SELECT * FROM links WHERE false").column_names
-        # each key's weight too: detection joins pieces that differ only by cards
-        per_key = [engine.quote_ident(c) for c in columns if c.endswith("_weight")]
-        links = engine.arrow(f"SELECT {', '.join(['a', 'b', 'weight', *per_key])} FROM links")
-        graph = build_graph(links, min_weight=config.detect.min_weight)
-        del links
+        graph = read_graph(engine, linked, min_weight=config.detect.min_weight)
     with timer.stage("detect", "detecting communities"):
         membership = detect(graph, config.detect, config.seed)
         graph_counts = {
@@ -204,22 +195,57 @@ def _run_stages(
         del graph  # its edges and their per-key weights are not needed again
     with timer.stage("score", "scoring clusters"):
         verdicts = _verdicts(labels, membership)
-        clusters = score_clusters(engine, membership, config.score, verdicts=verdicts)
-        clusters = _apply_cluster_verdicts(clusters, labels)
-    names = None
+        clustered = score_clusters(
+            engine, observed, linked, membership, config.score, verdicts=verdicts
+        )
+        clustered = dataclasses.replace(
+            clustered, clusters=_apply_cluster_verdicts(clustered.clusters, labels)
+        )
+    clusters = clustered.clusters
+    pages = page_ids(clusters, config)
+    names = private = None
     if config.privacy.pages or config.privacy.tables:
         with timer.stage("privacy", "pseudonymising IP addresses and payment tokens"):
             names = pseudonymiser(config)
             # for the pages alone, only the accounts on them need pseudonyms
-            only = None if config.privacy.tables else _page_accounts(engine, clusters, config)
-            value_labels(engine, names, accounts=only)
-            private_links(engine, config, accounts=only)
+            private = pseudonymise(
+                engine,
+                observed,
+                linked,
+                clustered,
+                names,
+                config,
+                only_clusters=None if config.privacy.tables else pages,
+            )
     with timer.stage("write", "writing tables"):
-        prompts = _write_tables(
-            engine, membership, clusters, out, names if config.privacy.tables else None
+        private_tables = private if config.privacy.tables else None
+        write_tables(
+            engine,
+            events,
+            observed,
+            linked,
+            clustered,
+            membership,
+            out,
+            names=names if private_tables else None,
+            private=private_tables,
+        )
+        prompts = write_view_tables(
+            engine, observed, linked, clustered, out, private=private_tables
         )
     with timer.stage("export", "writing cluster pages"):
-        pages = _write_pages(engine, clusters, verdicts, config, out, stats.used, prompts)
+        views = cluster_views(
+            engine,
+            observed,
+            linked,
+            clustered,
+            pages,
+            verdicts,
+            private=private if config.privacy.pages else None,
+            prompts=prompts,
+        )
+        accounts = engine.count(observed.accounts)
+        written = _write_pages(views, clusters, config, out, stats.used, accounts)
     return {
         "privacy": {
             "pages": config.privacy.pages,
@@ -229,13 +255,13 @@ def _run_stages(
         "rows": stats.as_dict(),
         "reject_reasons": stats.reject_reasons,
         "counts": {
-            **observed,
-            **linked,
+            **counts,
+            **linked.counts,
             **graph_counts,
             "clustered_accounts": len(membership),
             "clusters": len(clusters),
             "flagged_clusters": int(clusters["flagged"].sum()) if len(clusters) else 0,
-            "pages": pages,
+            "pages": written,
         },
         "detect": {
             "implementation": config.detect.implementation,
@@ -249,18 +275,9 @@ def _run_stages(
     }
 
 
-def _drop_benign_accounts(engine: Engine, labels: Labels) -> None:
-    benign = labels.benign_accounts
-    if not benign:
-        return
-    engine.register("benign_accounts", pa.table({"account_id": pa.array(benign, pa.string())}))
-    engine.create_table(
-        "observations_kept",
-        "SELECT * FROM observations WHERE account_id NOT IN "
-        "(SELECT account_id FROM benign_accounts)",
-    )
-    engine.create_table("observations", "SELECT * FROM observations_kept")
-    engine.drop("observations_kept")
+def page_ids(clusters: pd.DataFrame, config: Config) -> list[str]:
+    """The clusters that get a page: the ``export.pages`` best ranked."""
+    return [str(c) for c in clusters["cluster_id"].head(max(config.export.pages, 0))]
 
 
 def _verdicts(labels: Labels, membership: pd.DataFrame) -> pd.DataFrame:
@@ -285,95 +302,33 @@ def _apply_cluster_verdicts(clusters: pd.DataFrame, labels: Labels) -> pd.DataFr
     return clusters
 
 
-def _write_tables(
-    engine: Engine,
-    membership: pd.DataFrame,
-    clusters: pd.DataFrame,
-    out: Path,
-    names: Pseudonymiser | None = None,
-) -> pa.Table:
-    """The run's tables; with ``names`` IPs and payment tokens are pseudonymised.
-
-    Returns the clusters' prompts, which the pages show too."""
-    accounts = engine.arrow(
-        "SELECT account_id, requests, first_seen, last_seen FROM accounts ORDER BY account_id"
-    ).to_pandas()
-    accounts = accounts.merge(membership, on="account_id", how="left")
-    scores = clusters[["cluster_id", "flagged", "score"]] if len(clusters) else None
-    if scores is not None:
-        accounts = accounts.merge(scores, on="cluster_id", how="left")
-    else:
-        accounts["flagged"] = False
-        accounts["score"] = 0.0
-    accounts["flagged"] = accounts["flagged"].fillna(False).astype(bool)
-    accounts["score"] = accounts["score"].fillna(0.0)
-    accounts["cluster_id"] = accounts["cluster_id"].fillna("")
-    accounts = accounts[
-        ["account_id", "cluster_id", "flagged", "score", "requests", "first_seen", "last_seen"]
-    ]
-    write_csv(accounts, out / "accounts.csv")
-    write_csv(clusters, out / "clusters.csv")
-    hubs = engine.arrow("SELECT * FROM hubs ORDER BY accounts DESC, key, value").to_pandas()
-    row = engine.quote_ident("row")
-    rejects = engine.arrow(f"SELECT * FROM rejects ORDER BY file, {row}").to_pandas()
-    links = "links"
-    if names is not None:
-        hubs = names.keyed_frame(hubs)
-        rejects = names.frame(rejects, {"ip": "ip", "payment_id": "payment"})
-        links = "links_private"
-    write_csv(hubs, out / "hubs.csv")
-    write_csv(rejects, out / "rejects.csv")
-    with atomic_path(out / "links.parquet") as tmp:
-        engine.write_parquet(f"SELECT * FROM {links} ORDER BY a, b", tmp)
-    return write_view_tables(
-        engine, out, value_labels="value_labels" if names is not None else None
-    )
-
-
 def _write_pages(
-    engine: Engine,
+    views: list[ClusterView],
     clusters: pd.DataFrame,
-    verdicts: pd.DataFrame,
     config: Config,
     out: Path,
     requests: int,
-    prompts: pa.Table | None = None,
+    accounts: int,
 ) -> int:
-    """One page per top cluster, and the index of every cluster."""
-    import shutil
-
-    from sybilgraph.views import pages as export
-    from sybilgraph.views.tables import cluster_views
-
+    """One page per view, and the index of every cluster."""
     # pages of an earlier run in this folder would mix with this run's
     shutil.rmtree(out / "clusters", ignore_errors=True)
-    top = clusters["cluster_id"].head(max(config.export.pages, 0)).tolist()
-    private = config.privacy.pages
-    views = cluster_views(
-        engine,
-        clusters,
-        top,
-        verdicts,
-        links_table="links_private" if private else "links",
-        value_labels="value_labels" if private else None,
-        prompts=prompts,
-    )
-    links = export.write_pages(
+    links = write_pages(
         views,
         out,
         node_budget=config.export.node_budget,
         workers=config.export.workers,
-        pseudonymised=private,
+        pseudonymised=config.privacy.pages,
     )
     flagged = clusters[clusters["flagged"]] if len(clusters) else clusters
     summary: dict[str, object] = {
         "requests": requests,
-        "accounts": engine.count("accounts"),
+        "accounts": accounts,
         "clusters": len(clusters),
         "flagged clusters": len(flagged),
         "accounts in flagged clusters": int(flagged["size"].sum()) if len(flagged) else 0,
     }
-    export.write_index(clusters, summary, out / "index.html", page_links=links)
+    write_index(clusters, summary, out / "index.html", page_links=links)
     return len(links)
 
 

@@ -23,15 +23,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sybilgraph
+from sybilgraph import pipeline
 from sybilgraph.cli import main
 from sybilgraph.config import Config
 from sybilgraph.engines import make_engine
 from sybilgraph.engines.sources import discover
 from sybilgraph.errors import InputError, SybilgraphError
-from sybilgraph.stages.load import LoadStats, load
+from sybilgraph.stages.load import load
 from sybilgraph.stages.normalize import normalize_ips
 from sybilgraph.stages.privacy import SECRET_ENV, Pseudonymiser
-from sybilgraph.views import pages as export
+from sybilgraph.stages.tables import LoadStats
 
 from .conftest import hand_events
 
@@ -43,9 +44,10 @@ COLUMNS = ["account_id", "ts", "ip", "payment_id", "prompt"]
 def _load(path: Path) -> tuple[LoadStats, list[dict[str, object]], list[dict[str, object]]]:
     engine = make_engine(Config().engine)
     try:
-        stats = load(engine, discover([path]), Config())
-        events = engine.arrow("SELECT * FROM events ORDER BY _row").to_pylist()
-        rejects = engine.arrow('SELECT * FROM rejects ORDER BY "row"').to_pylist()
+        loaded = load(engine, discover([path]), Config())
+        stats = loaded.stats
+        events = engine.arrow(f"SELECT * FROM {loaded.events} ORDER BY _row").to_pylist()
+        rejects = engine.arrow(f'SELECT * FROM {loaded.rejects} ORDER BY "row"').to_pylist()
     finally:
         engine.close()
     return stats, events, rejects
@@ -158,7 +160,9 @@ def test_timestamp_parser_takes_any_text(values: list[str]) -> None:
     engine = make_engine(Config().engine)
     try:
         engine.register("ts_in", pa.table({"t": pa.array(values, pa.string())}))
-        parsed = engine.arrow(f"SELECT {engine.parse_ts('t')} AS ts FROM ts_in").column("ts")
+        parsed = engine.arrow(f"SELECT {engine.dialect.parse_ts('t')} AS ts FROM ts_in").column(
+            "ts"
+        )
     finally:
         engine.close()
     assert len(parsed) == len(values)
@@ -494,7 +498,7 @@ def test_interrupted_run_leaves_previous_outputs_untouched(
     out = tmp_path / "run"
     sybilgraph.run(hand_csv, Config(), out)
     before = _snapshot(out)
-    monkeypatch.setattr(export, "write_pages", _boom)
+    monkeypatch.setattr(pipeline, "write_pages", _boom)
     with pytest.raises(RuntimeError):
         sybilgraph.run(hand_csv, Config.from_dict({"seed": 7}), out)
     assert _snapshot(out) == before
@@ -505,7 +509,7 @@ def test_interrupted_first_run_leaves_nothing(
     hand_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "run"
-    monkeypatch.setattr(export, "write_pages", _boom)
+    monkeypatch.setattr(pipeline, "write_pages", _boom)
     with pytest.raises(RuntimeError):
         sybilgraph.run(hand_csv, Config(), out)
     assert not out.exists() or list(out.iterdir()) == []

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from sybilgraph.cli import main
 from sybilgraph.config import Config, EngineConfig
 from sybilgraph.engines import make_engine
+from sybilgraph.engines.dialect import asc, desc
 from sybilgraph.engines.sources import discover
 from sybilgraph.errors import ConfigError
 from sybilgraph.pipeline import run
@@ -100,18 +101,19 @@ def test_load_and_rejects_match_duckdb(spark: Any, tmp_path: Path) -> None:
     for name in ("duckdb", "spark"):
         engine = make_engine(EngineConfig(name=name))  # type: ignore[arg-type]
         try:
-            stats = load(engine, discover([path]), Config())
+            loaded = load(engine, discover([path]), Config())
+            stats, sql = loaded.stats, engine.dialect
             events = engine.arrow(
                 f"SELECT account_id, ts, ip, ip_key, payment_id, prompt, _row, "
-                f"{engine.epoch('ts')} AS epoch FROM events ORDER BY _row"
+                f"{sql.epoch('ts')} AS epoch FROM {loaded.events} ORDER BY _row"
             ).to_pandas()
             rejects = engine.arrow(
-                f"SELECT {engine.quote_ident('row')}, reason FROM rejects ORDER BY 1"
+                f"SELECT {sql.quote_ident('row')}, reason FROM {loaded.rejects} ORDER BY 1"
             ).to_pandas()
             heads = engine.arrow(
-                f"""SELECT ip, {engine.list_agg("account_id", "account_id DESC", 2)} AS two,
-                           {engine.list_head("account_id", "account_id", 5)} AS firsts
-                    FROM events WHERE ip IS NOT NULL GROUP BY ip ORDER BY ip"""
+                f"""SELECT ip, {sql.list_agg("account_id", [desc("account_id")], 2)} AS two,
+                           {sql.list_head("account_id", [asc("account_id")], 5)} AS firsts
+                    FROM {loaded.events} WHERE ip IS NOT NULL GROUP BY ip ORDER BY ip"""
             ).to_pandas()
         finally:
             engine.close()

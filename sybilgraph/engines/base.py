@@ -1,8 +1,9 @@
-"""The small interface every engine fills in.
+"""The small interface every engine fills in: how SQL is run.
 
-Stage SQL is written once, in the subset of SQL that DuckDB and Spark SQL share; what
-differs between the dialects (reading files, parsing timestamps, list aggregation) is a
-method here, implemented once per engine.
+How it is spelled is the engine's :attr:`Engine.dialect`
+(:mod:`sybilgraph.engines.dialect`). Steps every engine takes alike (timing a table's
+build, copying an Arrow table in, counting, renaming) are written once here; an engine
+fills in only reading files and running statements.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, final
 
 import pyarrow as pa
+
+from sybilgraph.engines.dialect import Dialect
 
 if TYPE_CHECKING:
     from sybilgraph.engines.sources import Source
@@ -28,6 +31,8 @@ class Engine(ABC):
     """A SQL engine holding the run's tables."""
 
     name: str = "engine"
+    #: how this engine spells SQL
+    dialect: Dialect
     #: rows an aggregate with string or list states (evidence samples) may take in one
     #: statement; larger inputs are folded in slices (``link.slices``). 0: no limit
     fold_rows: int = 0
@@ -92,6 +97,18 @@ class Engine(ABC):
     def register(self, name: str, table: pa.Table) -> None:
         """Make an Arrow table queryable under ``name``."""
 
+    @final
+    def store(self, name: str, table: pa.Table) -> None:
+        """Copy an Arrow table into the engine as table ``name``.
+
+        The engine keeps its own copy (it can spill it), so the caller may let the
+        Arrow buffers go.
+        """
+        staged = f"{name}_in"
+        self.register(staged, table)
+        self.create_table(name, f"SELECT * FROM {staged}")
+        self.drop(staged)
+
     def scalar(self, sql: str) -> object:
         result = self.arrow(sql)
         return result.column(0)[0].as_py() if result.num_rows else None
@@ -111,57 +128,6 @@ class Engine(ABC):
     @abstractmethod
     def write_parquet(self, sql: str, path: Path) -> None:
         """Write a query's result to one Parquet file."""
-
-    # -- dialect -----------------------------------------------------------------
-
-    @abstractmethod
-    def parse_ts(self, column: str) -> str:
-        """SQL that turns a text column (ISO 8601, epoch seconds or ms) into a UTC
-        timestamp without zone, NULL where it cannot."""
-
-    @abstractmethod
-    def list_agg(self, column: str, order_by: str, limit: int) -> str:
-        """SQL aggregate giving the first ``limit`` values of ``column`` by ``order_by``,
-        joined by ', '."""
-
-    def top_values(self, column: str, weight: str, limit: int) -> str:
-        """SQL aggregate giving the ``limit`` values of ``column`` of largest ``weight``
-        (ties by value), joined by ', '."""
-        return self.list_agg(column, f"{weight} DESC, {column}", limit)
-
-    def bucket(self, column: str, count: int) -> str:
-        """SQL giving a number from 0 to ``count - 1`` for each value of ``column``, the
-        same for equal values: cuts a table into slices without sorting it."""
-        return f"hash({column}) % {int(count)}"
-
-    def epoch(self, column: str) -> str:
-        """SQL giving seconds since 1970 of a timestamp column, as a double."""
-        return f"epoch({column})"
-
-    def quote_ident(self, name: str) -> str:
-        """Quote a column name that may hold any character."""
-        return '"' + name.replace('"', '""') + '"'
-
-    def text(self, expr: str) -> str:
-        """SQL casting an expression to text."""
-        return f"CAST({expr} AS VARCHAR)"
-
-    def row_number(self) -> str:
-        """SQL numbering a query's rows 1, 2, ... in the order they are read."""
-        return "row_number() OVER ()"
-
-    def regexp_replace_all(self, expr: str, pattern: str, replacement: str) -> str:
-        """SQL replacing every match of a regular expression (both are SQL literals)."""
-        return f"regexp_replace({expr}, {pattern}, {replacement}, 'g')"
-
-    @abstractmethod
-    def list_head(self, column: str, order_by: str, limit: int) -> str:
-        """SQL aggregate giving the first ``limit`` values of ``column`` by ``order_by``,
-        as a list."""
-
-    def hash_text(self, column: str) -> str:
-        """SQL giving a stable 64-bit-ish hash of a text column, as text."""
-        return f"md5({column})"
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the engine's resources."""

@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from sybilgraph.engines.base import Engine
+from sybilgraph.engines.dialect import DuckDBDialect
 from sybilgraph.errors import ConfigError, InputError, ResourceError
 
 if TYPE_CHECKING:
@@ -26,14 +27,6 @@ log = logging.getLogger(__name__)
 
 #: leading bytes of files that are surely not CSV text
 BINARY_MAGIC = (b"\x89PNG", b"PK\x03\x04", b"PAR1", b"\x1f\x8b", b"%PDF", b"\xff\xd8\xff", b"GIF8")
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def default_memory_limit() -> str:
@@ -51,6 +44,7 @@ class DuckDBEngine(Engine):
     """Runs the stages in an in-memory DuckDB database that spills to disk."""
 
     name = "duckdb"
+    dialect = DuckDBDialect()
     # DuckDB cannot spill aggregate states that hold strings or lists: 30M synth events
     # (38.6M pair values) folded at once ran out of memory at the default limit
     fold_rows = 4_000_000
@@ -71,10 +65,10 @@ class DuckDBEngine(Engine):
         # Jupyter without ipywidgets the bar is already off and DuckDB refuses the SET.
         with contextlib.suppress(duckdb.InvalidInputException):
             self.con.execute("SET enable_progress_bar = false")
-        settings = [("temp_directory", quote_literal(spill), "engine.temp_directory")]
+        settings = [("temp_directory", self.dialect.literal(spill), "engine.temp_directory")]
         limit = config.memory_limit or default_memory_limit()
         if limit:
-            settings.append(("memory_limit", quote_literal(limit), "engine.memory_limit"))
+            settings.append(("memory_limit", self.dialect.literal(limit), "engine.memory_limit"))
         if config.threads:
             settings.append(("threads", str(int(config.threads)), "engine.threads"))
         for name, value, key in settings:
@@ -88,12 +82,12 @@ class DuckDBEngine(Engine):
     # -- reading -----------------------------------------------------------------
 
     def _scan(self, source: Source, rejects: str | None = None, *, strict: bool = True) -> str:
-        path = quote_literal(str(source.path))
+        path = self.dialect.literal(str(source.path))
         if source.format == "csv":
             # the header is read by us, not sniffed: a sniffer can mistake a broken line
             # for the header, or guess a delimiter from the data
             names = csv_header(source.path)
-            columns = ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names)
+            columns = ", ".join(f"{self.dialect.literal(n)}: 'VARCHAR'" for n in names)
             delim = "\t" if str(source.path).lower().endswith(".tsv") else ","
             options = (
                 f"header = true, auto_detect = false, delim = '{delim}', quote = '\"', "
@@ -125,7 +119,7 @@ class DuckDBEngine(Engine):
         scan = self._scan(source, rejects if source.format == "csv" else None)
         sql = (
             f"SELECT {select}, row_number() OVER () AS _row,"
-            f" {quote_literal(str(source.path))} AS _file FROM {scan}"
+            f" {self.dialect.literal(str(source.path))} AS _file FROM {scan}"
         )
         try:
             try:
@@ -200,38 +194,7 @@ class DuckDBEngine(Engine):
         self._registered[name] = table
 
     def write_parquet(self, sql: str, path: Path) -> None:
-        self.execute(f"COPY ({sql}) TO {quote_literal(str(path))} (FORMAT parquet)")
-
-    # -- dialect -----------------------------------------------------------------
-
-    def parse_ts(self, column: str) -> str:
-        text = f"trim({column})"
-        number = f"TRY_CAST({text} AS DOUBLE)"
-        return (
-            f"CASE WHEN regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') THEN "
-            f"  CASE WHEN abs({number}) >= 1e11"
-            f"    THEN try(make_timestamp(CAST({number} * 1000 AS BIGINT)))"
-            f"    ELSE try(make_timestamp(CAST({number} * 1000000 AS BIGINT))) END "
-            f"ELSE CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) END"
-        )
-
-    def list_agg(self, column: str, order_by: str, limit: int) -> str:
-        return (
-            f"array_to_string(list_slice(list({column} ORDER BY {order_by}), 1, {int(limit)}),"
-            " ', ')"
-        )
-
-    def top_values(self, column: str, weight: str, limit: int) -> str:
-        # keeps only the top values of each group as they stream by, so it can run on
-        # tens of millions of pairs within the memory limit (an ordered list cannot)
-        key = f"{{'w': -({weight}), 'v': {column}}}"
-        return f"array_to_string(min_by({column}, {key}, {int(limit)}), ', ')"
-
-    def list_head(self, column: str, order_by: str, limit: int) -> str:
-        if order_by.strip() == column.strip():
-            # the n smallest values, kept as they stream by: bounded memory per group
-            return f"min({column}, {int(limit)})"
-        return f"list_slice(list({column} ORDER BY {order_by}), 1, {int(limit)})"
+        self.execute(f"COPY ({sql}) TO {self.dialect.literal(str(path))} (FORMAT parquet)")
 
     def close(self) -> None:
         self.con.close()

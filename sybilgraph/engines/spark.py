@@ -11,7 +11,6 @@ session (one SparkContext may serve several engines, as in the tests).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sybilgraph.engines.base import Engine
+from sybilgraph.engines.dialect import SparkDialect
 from sybilgraph.engines.duckdb import csv_header
 from sybilgraph.errors import ConfigError, InputError
 
@@ -71,6 +71,7 @@ class SparkEngine(Engine):
     """Runs the stages on Spark SQL; results come back to the driver as Arrow."""
 
     name = "spark"
+    dialect = SparkDialect()
 
     def __init__(self, config: EngineConfig) -> None:
         sql = _pyspark()
@@ -155,8 +156,8 @@ class SparkEngine(Engine):
                     row=line,
                 )
             where = f" WHERE {_CORRUPT} IS NULL"
-        path = str(source.path).replace("'", "''")
-        self.create_table(table, f"SELECT {select}, _row, '{path}' AS _file FROM {raw}{where}")
+        path = self.dialect.literal(str(source.path))
+        self.create_table(table, f"SELECT {select}, _row, {path} AS _file FROM {raw}{where}")
         self.drop(raw)
         scratch.unpersist()
         return bad
@@ -258,45 +259,6 @@ class SparkEngine(Engine):
         # one file on the driver: the callers write the run's small tables (links)
         pq.write_table(self.arrow(sql), path)
 
-    # -- dialect -----------------------------------------------------------------
-
-    def quote_ident(self, name: str) -> str:
-        return "`" + name.replace("`", "``") + "`"
-
-    def text(self, expr: str) -> str:
-        return f"CAST({expr} AS STRING)"
-
-    def row_number(self) -> str:
-        return "row_number() OVER (ORDER BY monotonically_increasing_id())"
-
-    def bucket(self, column: str, count: int) -> str:
-        return f"pmod(hash({column}), {int(count)})"  # Spark's hash is a signed 32 bits
-
-    def regexp_replace_all(self, expr: str, pattern: str, replacement: str) -> str:
-        return f"regexp_replace({expr}, {pattern}, {replacement})"
-
-    def parse_ts(self, column: str) -> str:
-        text = f"trim({column})"
-        number = f"TRY_CAST({text} AS DOUBLE)"
-        micros = "CAST(timestamp_micros(CAST({0} AS BIGINT)) AS TIMESTAMP_NTZ)"
-        millis, seconds = micros.format(number + " * 1000"), micros.format(number + " * 1000000")
-        return (
-            f"CASE WHEN {text} RLIKE '^-?[0-9]+([.][0-9]+)?$' THEN "
-            f"  CASE WHEN abs({number}) >= 1e11"
-            f"    THEN CASE WHEN abs({number}) < 9.2e15 THEN {millis} END"
-            f"    ELSE {seconds} END "
-            f"ELSE CAST(TRY_CAST({text} AS TIMESTAMP_LTZ) AS TIMESTAMP_NTZ) END"
-        )
-
-    def epoch(self, column: str) -> str:
-        return f"(CAST(unix_micros(CAST({column} AS TIMESTAMP_LTZ)) AS DOUBLE) / 1e6)"
-
-    def list_head(self, column: str, order_by: str, limit: int) -> str:
-        return f"slice({_sorted_list(column, order_by)}, 1, {int(limit)})"
-
-    def list_agg(self, column: str, order_by: str, limit: int) -> str:
-        return f"array_join({self.list_head(column, order_by, limit)}, ', ')"
-
     def close(self) -> None:
         for name in list(self._tables):
             self.drop(name)
@@ -305,22 +267,6 @@ class SparkEngine(Engine):
 
     def versions(self) -> dict[str, str]:
         return {"spark": str(self.spark.version)}
-
-
-def _sorted_list(column: str, order_by: str) -> str:
-    """``collect_list`` in the order of an ORDER BY list (``expr [ASC|DESC], ...``)."""
-    terms = []
-    for part in order_by.split(","):
-        match = re.fullmatch(r"\s*(.+?)(?:\s+(ASC|DESC))?\s*", part, flags=re.IGNORECASE)
-        assert match is not None
-        terms.append((match.group(1), (match.group(2) or "ASC").upper() == "DESC"))
-    fields = ", ".join(f"'k{i}', {expr}" for i, (expr, _) in enumerate(terms))
-    cases = " ".join(
-        f"WHEN l.k{i} < r.k{i} THEN {sign} WHEN l.k{i} > r.k{i} THEN {-sign}"
-        for i, sign in enumerate(1 if desc else -1 for _, desc in terms)
-    )
-    items = f"collect_list(named_struct({fields}, 'v', {column}))"
-    return f"transform(array_sort({items}, (l, r) -> CASE {cases} ELSE 0 END), s -> s.v)"
 
 
 def _plain_strings(table: pa.Table) -> pa.Table:

@@ -287,7 +287,7 @@ def _daily_requests(
 
     engine = make_engine(config.engine)
     try:
-        load(engine, _sources(events), config, period.window)
+        loaded = load(engine, _sources(events), config, period.window)
         import pyarrow as pa
 
         chosen = members[members["cluster_id"].isin(top["cluster_id"])]
@@ -302,7 +302,7 @@ def _daily_requests(
         )
         counts = engine.arrow(
             "SELECT m.cluster_id, CAST(CAST(e.ts AS DATE) AS VARCHAR) AS day, count(*) AS n "
-            "FROM events e JOIN report_members m ON e.account_id = m.account_id "
+            f"FROM {loaded.events} e JOIN report_members m ON e.account_id = m.account_id "
             "GROUP BY 1, 2"
         ).to_pandas()
     finally:

@@ -8,7 +8,11 @@ import igraph as ig
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["AccountGraph", "build_graph"]
+from sybilgraph.engines.base import Engine
+from sybilgraph.stages.link import key_column
+from sybilgraph.stages.tables import LinkTables
+
+__all__ = ["AccountGraph", "build_graph", "read_graph"]
 
 #: link weights are rounded to this many decimals before detection
 _DECIMALS = 9
@@ -78,3 +82,14 @@ def build_graph(links: pa.Table, *, min_weight: float = 0.0) -> AccountGraph:
         dst=dst.astype(np.int32),
         key_weights=key_weights,
     )
+
+
+def read_graph(engine: Engine, linked: LinkTables, *, min_weight: float = 0.0) -> AccountGraph:
+    """The account graph of the links in the engine (see :func:`build_graph`).
+
+    Each link comes with its weight per key too: detection joins pieces that differ
+    only by some keys (cards).
+    """
+    per_key = [engine.dialect.quote_ident(f"{key_column(k)}_weight") for k in linked.keys]
+    links = engine.arrow(f"SELECT {', '.join(['a', 'b', 'weight', *per_key])} FROM {linked.links}")
+    return build_graph(links, min_weight=min_weight)

@@ -19,8 +19,9 @@ from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.stages.normalize import in_cidrs
 from sybilgraph.stages.observe import KEY_IP, KEY_PROMPT, KEY_SUBNET
+from sybilgraph.stages.tables import DirectEdges, LinkTables, ObservationTables
 
-__all__ = ["create_in_slices", "evidence_sql", "key_column", "link", "literal"]
+__all__ = ["create_in_slices", "evidence_sql", "hub_limit", "key_column", "link"]
 
 log = logging.getLogger(__name__)
 
@@ -33,27 +34,32 @@ def key_column(key: str) -> str:
     return stem or "key"
 
 
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def link(
+    engine: Engine,
+    observed: ObservationTables,
+    config: Config,
+    *,
+    direct: DirectEdges | None = None,
+    benign_values: pa.Table | None = None,
+) -> LinkTables:
+    """Join the observations on shared values into weighted account pairs.
 
-
-def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) -> dict[str, int]:
-    """Build ``value_stats``, ``hubs``, ``pair_values`` and ``links`` from ``observations``.
-
+    ``direct`` edges between accounts are pairs of their own (key ``direct``).
     ``benign_values`` (key, value) are values an investigator marked benign: they are
     listed as hubs with that reason and never link.
-
-    Returns counts for run.json.
     """
     cfg = config.link
-    cap = hub_limit(config, engine.count("accounts"))
+    literal = engine.dialect.literal
+    cap = hub_limit(config, engine.count(observed.accounts))
     engine.create_table(
         "value_stats",
-        """SELECT key, value, count(*) AS holders, sum(n) AS requests,
+        f"""SELECT key, value, count(*) AS holders, sum(n) AS requests,
                   min(first_seen) AS first_seen, max(last_seen) AS last_seen
-           FROM observations GROUP BY key, value""",
+           FROM {observed.observations} GROUP BY key, value""",
     )
     _mark_values(engine, config, cap, benign_values)
+    values = engine.count("value_stats")
+    engine.drop("value_stats")  # value_marks holds each value with its marks
 
     weights = " ".join(
         f"WHEN {literal(k)} THEN {float(w)}" for k, w in sorted(cfg.key_weights.items())
@@ -63,16 +69,17 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
         "linkable",
         f"""SELECT s.key, s.value, s.holders,
                    {key_weight} * s.factor / ln(s.holders + {float(cfg.hub_c)}) AS w
-            FROM value_marks s
+            FROM {_VALUES} s
             WHERE s.holders >= 2 AND s.holders <= {cap} AND s.reason IS NULL""",
     )
     engine.create_table(
-        "hubs",
-        """SELECT key, value, holders AS accounts, requests, reason, first_seen, last_seen
-           FROM value_marks WHERE reason IS NOT NULL""",
+        _HUBS,
+        f"""SELECT key, value, holders AS accounts, requests, reason, first_seen, last_seen
+           FROM {_VALUES} WHERE reason IS NOT NULL""",
     )
     columns = "o.account_id, o.key, o.value, o.first_seen, o.last_seen, l.w"
-    source = f"""FROM observations o JOIN linkable l ON o.key = l.key AND o.value = l.value
+    source = f"""FROM {observed.observations} o
+           JOIN linkable l ON o.key = l.key AND o.value = l.value
            WHERE o.key <> {literal(KEY_PROMPT)} OR o.n >= {int(config.prompt.min_uses)}"""
     linkable_obs = f"SELECT {columns} {source}"
     if config.prompt.max_groups > 0:
@@ -88,9 +95,10 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
     time_factor = "1.0"
     if cfg.time_window_hours > 0:
         seconds = float(cfg.time_window_hours) * 3600.0
+        sql = engine.dialect
         near = (
-            f"({engine.epoch('x.first_seen')} <= {engine.epoch('y.last_seen')} + {seconds} "
-            f"AND {engine.epoch('y.first_seen')} <= {engine.epoch('x.last_seen')} + {seconds})"
+            f"({sql.epoch('x.first_seen')} <= {sql.epoch('y.last_seen')} + {seconds} "
+            f"AND {sql.epoch('y.first_seen')} <= {sql.epoch('x.last_seen')} + {seconds})"
         )
         ip_keys = ", ".join(literal(k) for k in IP_KEYS)
         time_factor = (
@@ -98,7 +106,7 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
             f"THEN {float(cfg.outside_window_factor)} ELSE 1.0 END"
         )
     engine.create_table(
-        "pair_values",
+        _PAIR_VALUES,
         f"""SELECT x.account_id AS a, y.account_id AS b, x.key, x.value,
                    x.w * {time_factor} AS w,
                    greatest(x.first_seen, y.first_seen) AS first_seen,
@@ -107,14 +115,30 @@ def link(engine: Engine, config: Config, benign_values: pa.Table | None = None) 
               ON x.key = y.key AND x.value = y.value AND x.account_id < y.account_id""",
     )
     engine.drop("linkable_obs")
-    _add_direct_pairs(engine, config)
-    build_links(engine, config)
-    return {
-        "values": engine.count("value_stats"),
-        "hubs": engine.count("hubs"),
-        "pair_values": engine.count("pair_values"),
-        "links": engine.count("links"),
-    }
+    engine.drop("linkable")
+    if direct is not None:
+        _add_direct_pairs(engine, config, direct)
+    keys = build_links(engine, config)
+    return LinkTables(
+        values=_VALUES,
+        hubs=_HUBS,
+        pair_values=_PAIR_VALUES,
+        links=_LINKS,
+        keys=keys,
+        counts={
+            "values": values,
+            "hubs": engine.count(_HUBS),
+            "pair_values": engine.count(_PAIR_VALUES),
+            "links": engine.count(_LINKS),
+        },
+    )
+
+
+#: the tables link makes: known to the others only through ``LinkTables``
+_VALUES = "value_marks"
+_HUBS = "hubs"
+_PAIR_VALUES = "pair_values"
+_LINKS = "links"
 
 
 def slices(engine: Engine, rows: int) -> list[str]:
@@ -128,7 +152,7 @@ def slices(engine: Engine, rows: int) -> list[str]:
     count = max(1, -(-rows // per_slice)) if per_slice > 0 else 1
     if count == 1:
         return ["true"]
-    return [f"{engine.bucket('a', count)} = {i}" for i in range(count)]
+    return [f"{engine.dialect.bucket('a', count)} = {i}" for i in range(count)]
 
 
 def create_in_slices(engine: Engine, table: str, sql: Callable[[str], str], rows: int) -> None:
@@ -141,18 +165,23 @@ def create_in_slices(engine: Engine, table: str, sql: Callable[[str], str], rows
             engine.insert(table, sql(condition))
 
 
-def build_links(engine: Engine, config: Config) -> None:
-    """Fold ``pair_values`` into ``links``: one row per account pair, with its evidence."""
+def build_links(engine: Engine, config: Config) -> tuple[str, ...]:
+    """Fold the pair values into links: one row per account pair, with its evidence.
+
+    Returns the keys that link at least one pair, sorted.
+    """
     cfg = config.link
-    rows = engine.count("pair_values")
+    sql = engine.dialect
+    literal = sql.literal
+    rows = engine.count(_PAIR_VALUES)
     create_in_slices(
         engine,
         "pair_keys",
         lambda where: (
             f"""SELECT a, b, key, sum(w) AS w, count(*) AS n,
-                   {engine.top_values("value", "w", cfg.evidence_sample)} AS sample,
+                   {sql.top_values("value", "w", cfg.evidence_sample)} AS sample,
                    min(first_seen) AS first_seen, max(last_seen) AS last_seen
-            FROM pair_values WHERE {where} GROUP BY a, b, key"""
+            FROM {_PAIR_VALUES} WHERE {where} GROUP BY a, b, key"""
         ),
         rows,
     )
@@ -178,7 +207,7 @@ def build_links(engine: Engine, config: Config) -> None:
         # the samples are strings again: sliced as pair_keys was
         create_in_slices(
             engine,
-            "links",
+            _LINKS,
             lambda where: (
                 f"""SELECT a, b, sum(w) AS weight, {key_list} AS keys,
                        {evidence} AS evidence,
@@ -189,15 +218,16 @@ def build_links(engine: Engine, config: Config) -> None:
             rows,
         )
     else:
-        null = engine.text("NULL")
+        null = sql.null_text()
         engine.create_table(
-            "links",
+            _LINKS,
             f"""SELECT {null} AS a, {null} AS b,
                       CAST(NULL AS DOUBLE) AS weight, {null} AS keys,
                       {null} AS evidence, first_seen, last_seen
-               FROM pair_values WHERE false""",
+               FROM {_PAIR_VALUES} WHERE false""",
         )
     engine.drop("pair_keys")
+    return tuple(keys)
 
 
 def evidence_sql(
@@ -209,15 +239,16 @@ def evidence_sql(
     """SQL for a link's ``keys`` ("ip,prompt") and ``evidence`` ("ip: 2 shared (a, b);
     prompt: ...") from expressions giving, per key, the count of shared values and
     their sample."""
+    literal = engine.dialect.literal
     evidence = " || '; ' || ".join(
         f"CASE WHEN {count_of(k)} > 0 THEN {literal(k + ': ')} || "
-        f"{engine.text(count_of(k))} || ' shared (' || {sample_of(k)} || ')' ELSE '' END"
+        f"{engine.dialect.text(count_of(k))} || ' shared (' || {sample_of(k)} || ')' ELSE '' END"
         for k in keys
     )
     key_list = " || ".join(
         f"CASE WHEN {count_of(k)} > 0 THEN {literal(k + ',')} ELSE '' END" for k in keys
     )
-    separated = engine.regexp_replace_all(evidence, "'(; )+'", "'; '")
+    separated = engine.dialect.regexp_replace_all(evidence, "'(; )+'", "'; '")
     return f"trim(TRAILING ',' FROM {key_list})", f"trim(BOTH '; ' FROM {separated})"
 
 
@@ -245,9 +276,7 @@ def _mark_values(engine: Engine, config: Config, cap: int, benign_values: pa.Tab
         ).column("value")
         mask = in_cidrs(candidates, cfg.shared_infra)
         infra = pa.table({"value": candidates.filter(pa.array(mask))})
-        engine.register("infra_values_in", infra)
-        engine.create_table("infra_values", "SELECT value FROM infra_values_in")
-        engine.drop("infra_values_in")
+        engine.store("infra_values", infra)
         joins += " LEFT JOIN infra_values iv ON s.key = 'ip' AND s.value = iv.value"
         if cfg.shared_infra_mode == "ignore":
             parts.insert(0, "WHEN iv.value IS NOT NULL THEN 'shared infrastructure'")
@@ -256,18 +285,18 @@ def _mark_values(engine: Engine, config: Config, cap: int, benign_values: pa.Tab
             factor = f"CASE WHEN iv.value IS NOT NULL THEN {down} ELSE 1.0 END"
     reason = "CASE " + " ".join(parts) + " ELSE NULL END"
     engine.create_table(
-        "value_marks",
+        _VALUES,
         f"SELECT s.*, {reason} AS reason, {factor} AS factor FROM value_stats s{joins}",
     )
+    engine.drop("benign_values")
+    engine.drop("infra_values")
 
 
-def _add_direct_pairs(engine: Engine, config: Config) -> None:
-    """Fold the optional account-to-account edges into ``pair_values``."""
-    if not engine.exists("direct_edges"):
-        return
+def _add_direct_pairs(engine: Engine, config: Config, direct: DirectEdges) -> None:
+    """Fold the account-to-account edges into the pair values."""
     weight = float(config.link.key_weights.get("direct", 1.0))
     engine.insert(
-        "pair_values",
+        _PAIR_VALUES,
         f"""SELECT least(a, b), greatest(a, b), 'direct', kind, {weight}, min(ts), max(ts)
-            FROM direct_edges WHERE a <> b GROUP BY least(a, b), greatest(a, b), kind""",
+            FROM {direct.edges} WHERE a <> b GROUP BY least(a, b), greatest(a, b), kind""",
     )

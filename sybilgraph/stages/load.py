@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,8 +17,9 @@ from sybilgraph.engines.base import Engine
 from sybilgraph.engines.sources import Source, file_source
 from sybilgraph.errors import InputError
 from sybilgraph.stages.normalize import normalize_ips
+from sybilgraph.stages.tables import DirectEdges, EventTables, LoadStats
 
-__all__ = ["LoadStats", "Window", "load", "load_direct_edges"]
+__all__ = ["Window", "load", "load_direct_edges", "select_list"]
 
 log = logging.getLogger(__name__)
 
@@ -28,32 +28,18 @@ TS_MIN = "1990-01-01"
 TS_MAX = "2100-01-01"
 
 
-@dataclass
-class LoadStats:
-    """Row counts of the load stage; ``read == used + rejected + outside_window``."""
+def select_list(columns: list[str], config: Config, source: Source, engine: Engine) -> str:
+    """A select list mapping a source's columns onto the events' schema, each as text.
 
-    read: int = 0
-    used: int = 0
-    rejected: int = 0
-    #: good rows whose time lies outside the run's window: ignored, not rejected
-    outside_window: int = 0
-    files: list[str] = field(default_factory=list)
-    reject_reasons: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "read": self.read,
-            "used": self.used,
-            "rejected": self.rejected,
-            "outside_window": self.outside_window,
-        }
-
-
-def _select_list(columns: list[str], config: Config, source: Source, engine: Engine) -> str:
-    """Map the file's columns onto the schema; errors name the missing column."""
+    Raises
+    ------
+    InputError
+        The source lacks a required column or an extra key the config names; the
+        message names the file and the column.
+    """
 
     def _text(column: str) -> str:
-        return engine.text(engine.quote_ident(column))
+        return engine.dialect.text(engine.dialect.quote_ident(column))
 
     mapping = config.columns
     present = set(columns)
@@ -72,7 +58,7 @@ def _select_list(columns: list[str], config: Config, source: Source, engine: Eng
         if name and name in present:
             parts.append(f"{_text(name)} AS {target}")
         else:
-            parts.append(f"{engine.text('NULL')} AS {target}")
+            parts.append(f"{engine.dialect.null_text()} AS {target}")
     for index, name in enumerate(mapping.extra_keys):
         if name not in present:
             raise InputError(
@@ -90,21 +76,57 @@ Window = tuple[dt.datetime, dt.datetime]
 
 def load(
     engine: Engine, sources: list[Source], config: Config, window: Window | None = None
-) -> LoadStats:
-    """Read every source into the ``events`` table and unusable rows into ``rejects``.
+) -> EventTables:
+    """Read every source into an events table and unusable rows into a rejects table.
 
-    ``events`` has: account_id, ts (UTC timestamp), ip (canonical), ip_key (the address,
+    The events have: account_id, ts (UTC timestamp), ip (canonical), ip_key (the address,
     or its IPv6 network), ip_subnet (IPv4 network), payment_id, prompt, extra_<i>, _file,
-    _row. ``rejects`` has: _file, _row, reason, and the raw text of each column.
+    _row. The rejects have: file, row, reason, and the raw text of each column.
 
     Edge cases: blank strings count as missing; a missing optional column is all NULL;
     an account id is trimmed of surrounding whitespace; timestamps may be ISO 8601 (with
     or without zone; without is taken as UTC), epoch seconds or epoch milliseconds.
 
-    With a ``window`` [start, end), valid rows outside it are left out of ``events`` and
+    With a ``window`` [start, end), valid rows outside it are left out of the events and
     counted in ``outside_window``: they are not bad rows, so they are not rejects.
+
+    Raises
+    ------
+    InputError
+        No row was read, or none is usable (or none lies in the window).
     """
     stats = LoadStats()
+    extras = [f"extra_{i}" for i in range(len(config.columns.extra_keys))]
+    parse_failures = _read_sources(engine, sources, config, stats)
+    _normalise_ips(engine, config)
+    _check_rows(engine, extras)
+    if window is not None:
+        outside = engine.scalar(
+            "SELECT count(*) FROM checked_events "
+            f"WHERE reason IS NULL AND NOT ({_in_window(window)})"
+        )
+        stats.outside_window = int(outside or 0)  # type: ignore[call-overload]
+    _split_rows(engine, extras, window, parse_failures)
+    _count(engine, stats)
+    _refuse_empty(stats, window)
+    return EventTables(
+        events=_EVENTS,
+        rejects=_REJECTS,
+        stats=stats,
+        extra_keys=tuple(config.columns.extra_keys),
+    )
+
+
+#: the tables load makes: known to the others only through ``EventTables``
+_EVENTS = "events"
+_REJECTS = "rejects"
+
+
+def _read_sources(
+    engine: Engine, sources: list[Source], config: Config, stats: LoadStats
+) -> list[dict[str, object]]:
+    """Read each source's columns as text into ``raw_events``; returns the lines the
+    readers could not parse at all."""
     raw_tables = []
     parse_failures: list[dict[str, object]] = []
     for index, source in enumerate(sources):
@@ -115,12 +137,12 @@ def load(
             columns = list(source.table.column_names)
         else:
             columns = engine.source_columns(source)
-        select = _select_list(columns, config, source, engine)
+        select = select_list(columns, config, source, engine)
         if source.format == "arrow":
             engine.create_table(
                 table,
-                f"SELECT {select}, {engine.row_number()} AS _row, "
-                f"{_literal(str(source.path))} AS _file FROM {table}_in",
+                f"SELECT {select}, {engine.dialect.row_number()} AS _row, "
+                f"{engine.dialect.literal(str(source.path))} AS _file FROM {table}_in",
             )
         else:
             bad_lines = engine.read_source(source, table, select)
@@ -129,7 +151,6 @@ def load(
         raw_tables.append(table)
         stats.files.append(str(source.path))
 
-    extras = [f"extra_{i}" for i in range(len(config.columns.extra_keys))]
     if len(raw_tables) == 1:
         engine.rename(raw_tables[0], "raw_events")
     else:
@@ -138,8 +159,11 @@ def load(
     for table in raw_tables:
         engine.drop(table)
         engine.drop(f"{table}_in")
+    return parse_failures
 
-    _normalise_ips(engine, config)
+
+def _check_rows(engine: Engine, extras: list[str]) -> None:
+    """Parse and check every raw row into ``checked_events``, with a reject reason or NULL."""
     blank = "NULLIF(trim({0}), '')"
     extra_cols = "".join(f", {blank.format(c)} AS {c}" for c in extras)
     reason = f"""CASE
@@ -158,7 +182,7 @@ def load(
         SELECT *, {reason} AS reason FROM (
             SELECT r._file, r._row,
                    {blank.format("r.account_id")} AS account_id,
-                   {engine.parse_ts("r.ts")} AS ts,
+                   {engine.dialect.parse_ts("r.ts")} AS ts,
                    NULLIF(trim(r.ts), '') AS ts_text,
                    m.ip, m.ip_key, m.subnet AS ip_subnet, m.reason AS ip_reason,
                    {blank.format("r.payment_id")} AS payment_id,
@@ -170,51 +194,67 @@ def load(
     )
     engine.drop("raw_events")
     engine.drop("ip_map")
+
+
+def _in_window(window: Window | None) -> str:
+    """SQL condition on ``ts``: inside the window (``true`` without one)."""
+    if window is None:
+        return "true"
+    start, end = (_sql_timestamp(t) for t in window)
+    return f"ts >= TIMESTAMP '{start}' AND ts < TIMESTAMP '{end}'"
+
+
+def _split_rows(
+    engine: Engine,
+    extras: list[str],
+    window: Window | None,
+    parse_failures: list[dict[str, object]],
+) -> None:
+    """The checked rows into the events (usable, in the window) and the rejects."""
     extra_select = "".join(f", {c}" for c in extras)
-    in_window = ""
-    if window is not None:
-        start, end = (_sql_timestamp(t) for t in window)
-        in_window = f" AND ts >= TIMESTAMP '{start}' AND ts < TIMESTAMP '{end}'"
-        outside = engine.scalar(
-            f"SELECT count(*) FROM checked_events WHERE reason IS NULL AND NOT (true{in_window})"
-        )
-        stats.outside_window = int(outside or 0)  # type: ignore[call-overload]
+    in_window = "" if window is None else f" AND {_in_window(window)}"
     engine.create_table(
-        "events",
+        _EVENTS,
         f"""SELECT account_id, ts, ip, ip_key, ip_subnet, payment_id, prompt{extra_select},
                    _file, _row
             FROM checked_events WHERE reason IS NULL{in_window}""",
     )
     engine.create_table(
-        "rejects",
-        f"""SELECT _file AS file, _row AS {engine.quote_ident("row")}, reason, account_id,
-                   ts_text AS ts, ip_raw AS ip, payment_id, prompt{extra_select}
+        _REJECTS,
+        f"""SELECT _file AS file, _row AS {engine.dialect.quote_ident("row")}, reason,
+                   account_id, ts_text AS ts, ip_raw AS ip, payment_id, prompt{extra_select}
             FROM checked_events WHERE reason IS NOT NULL""",
     )
     engine.drop("checked_events")
     if parse_failures:
-        failures = pa.Table.from_pylist(parse_failures)
-        engine.register("parse_failures", failures)
-        null = engine.text("NULL")
+        engine.register("parse_failures", pa.Table.from_pylist(parse_failures))
+        null = engine.dialect.null_text()
         null_extras = "".join(f", {null} AS {c}" for c in extras)
         engine.insert(
-            "rejects",
+            _REJECTS,
             f"""SELECT _file, _row, reason, {null}, {null}, {null}, {null},
                 {null}{null_extras} FROM parse_failures""",
         )
         engine.drop("parse_failures")
 
-    stats.used = engine.count("events")
-    stats.rejected = engine.count("rejects")
+
+def _count(engine: Engine, stats: LoadStats) -> None:
+    """Rows used and rejected, and the rejects' reasons by kind."""
+    stats.used = engine.count(_EVENTS)
+    stats.rejected = engine.count(_REJECTS)
     stats.read = stats.used + stats.rejected + stats.outside_window
     if stats.rejected:
         by_reason = engine.arrow(
             "SELECT regexp_replace(reason, ':.*', '') AS kind, count(*) AS n "
-            "FROM rejects GROUP BY 1 ORDER BY 2 DESC, 1"
+            f"FROM {_REJECTS} GROUP BY 1 ORDER BY 2 DESC, 1"
         )
         stats.reject_reasons = dict(
             zip(by_reason["kind"].to_pylist(), by_reason["n"].to_pylist(), strict=True)
         )
+
+
+def _refuse_empty(stats: LoadStats, window: Window | None) -> None:
+    """An input without a usable row is an error that says why."""
     if stats.read == 0:
         raise InputError("no events in input", path=", ".join(stats.files))
     if stats.used == 0 and stats.outside_window and window is not None:
@@ -229,18 +269,17 @@ def load(
             f"({_top_reason(stats.reject_reasons)}); see rejects",
             path=", ".join(stats.files),
         )
-    return stats
 
 
 DIRECT_COLUMNS = ("a", "b", "kind")
 
 
-def load_direct_edges(engine: Engine, path: str | Path) -> int:
-    """Read account-to-account edges into ``direct_edges`` (a, b, kind, ts).
+def load_direct_edges(engine: Engine, path: str | Path) -> DirectEdges:
+    """Read account-to-account edges (a, b, kind, ts).
 
     The file is CSV, Parquet or JSONL with columns ``a``, ``b``, ``kind`` and an optional
     ``ts``. Rows without both accounts, or linking an account to itself, are left out
-    and counted in the returned number of rows dropped.
+    and counted in ``DirectEdges.dropped``.
     """
     source = file_source(Path(path)) if Path(path).exists() else None
     if source is None:
@@ -249,21 +288,25 @@ def load_direct_edges(engine: Engine, path: str | Path) -> int:
     for name in DIRECT_COLUMNS:
         if name not in columns:
             raise InputError(f"missing required column {name!r}", path=str(path), column=name)
+    sql = engine.dialect
 
     def text(name: str) -> str:
-        return f"NULLIF(trim({engine.text(engine.quote_ident(name))}), '')"
+        return f"NULLIF(trim({sql.text(sql.quote_ident(name))}), '')"
 
-    ts = text("ts") if "ts" in columns else engine.text("NULL")
+    ts = text("ts") if "ts" in columns else sql.null_text()
     select = f"{text('a')} AS a, {text('b')} AS b, {text('kind')} AS kind, {ts} AS ts"
     engine.read_source(source, "direct_raw", select)
     engine.create_table(
-        "direct_edges",
-        f"""SELECT a, b, coalesce(kind, 'direct') AS kind, {engine.parse_ts("ts")} AS ts
+        _DIRECT_EDGES,
+        f"""SELECT a, b, coalesce(kind, 'direct') AS kind, {sql.parse_ts("ts")} AS ts
             FROM direct_raw WHERE a IS NOT NULL AND b IS NOT NULL AND a <> b""",
     )
-    dropped = engine.count("direct_raw") - engine.count("direct_edges")
+    dropped = engine.count("direct_raw") - engine.count(_DIRECT_EDGES)
     engine.drop("direct_raw")
-    return dropped
+    return DirectEdges(edges=_DIRECT_EDGES, dropped=dropped)
+
+
+_DIRECT_EDGES = "direct_edges"
 
 
 def _sql_timestamp(moment: dt.datetime) -> str:
@@ -271,10 +314,6 @@ def _sql_timestamp(moment: dt.datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
     return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _top_reason(reasons: dict[str, int]) -> str:
@@ -300,6 +339,4 @@ def _normalise_ips(engine: Engine, config: Config) -> None:
             "reason": normalised.column("reason"),
         }
     )
-    engine.register("ip_map_in", table)
-    engine.create_table("ip_map", "SELECT * FROM ip_map_in")
-    engine.drop("ip_map_in")
+    engine.store("ip_map", table)

@@ -81,7 +81,7 @@ def load_events(
     rows it cannot use to ``rejects.csv`` with their reason.
     """
     from sybilgraph.engines.duckdb import DuckDBEngine
-    from sybilgraph.stages.load import _select_list
+    from sybilgraph.stages.load import select_list
 
     config = config or Config()
     if isinstance(events, pd.DataFrame | pa.Table):
@@ -99,7 +99,7 @@ def load_events(
                 if source.table is not None
                 else engine.source_columns(source)
             )
-            _select_list(found, config, source, engine)  # raises on a missing column
+            select_list(found, config, source, engine)  # raises on a missing column
             columns[str(source.path)] = found
     finally:
         engine.close()

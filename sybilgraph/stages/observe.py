@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +18,7 @@ import pyarrow as pa
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.fingerprint import TemplateSignatures, hash_strings, mask_prompts
+from sybilgraph.stages.tables import EventTables, ObservationTables
 
 __all__ = ["KEY_IP", "KEY_PAYMENT", "KEY_PROMPT", "KEY_SUBNET", "observe"]
 
@@ -29,52 +32,59 @@ KEY_PROMPT = "prompt"
 BUILTIN_KEYS = (KEY_IP, KEY_SUBNET, KEY_PAYMENT, KEY_PROMPT, "direct")
 
 
-def observe(engine: Engine, config: Config) -> dict[str, int]:
-    """Build ``observations``, ``accounts`` and ``prompt_map`` from ``events``.
+def observe(
+    engine: Engine,
+    events: EventTables,
+    config: Config,
+    *,
+    exclude_accounts: Sequence[str] = (),
+) -> ObservationTables:
+    """Turn the events into distinct (account, key, value) observations.
 
-    Returns counts for run.json.
+    ``exclude_accounts`` (accounts an investigator marked benign) have no observations,
+    so they link to no one; they stay in the accounts table.
     """
     counts: dict[str, int] = {}
     engine.create_table(
-        "accounts",
-        """SELECT account_id, count(*) AS requests, min(ts) AS first_seen,
+        _ACCOUNTS,
+        f"""SELECT account_id, count(*) AS requests, min(ts) AS first_seen,
                   max(ts) AS last_seen
-           FROM events GROUP BY account_id""",
+           FROM {events.events} GROUP BY account_id""",
     )
-    has_prompts = _fingerprint(engine, config, counts)
+    prompts = _fingerprint(engine, events, config, counts)
     # each part gives (account_id, key, value, first_seen, last_seen, n); most are one
     # row per event (ts, ts, 1), summed in the GROUP BY below
     per_event = "ts AS first_seen, ts AS last_seen, 1 AS n"
+    table = events.events
     parts = [
-        f"SELECT account_id, '{KEY_IP}' AS key, ip_key AS value, {per_event} FROM events "
+        f"SELECT account_id, '{KEY_IP}' AS key, ip_key AS value, {per_event} FROM {table} "
         "WHERE ip_key IS NOT NULL"
     ]
     if config.link.ipv4_subnet:
         parts.append(
-            f"SELECT account_id, '{KEY_SUBNET}', ip_subnet, {per_event} FROM events "
+            f"SELECT account_id, '{KEY_SUBNET}', ip_subnet, {per_event} FROM {table} "
             "WHERE ip_subnet IS NOT NULL"
         )
     parts.append(
-        f"SELECT account_id, '{KEY_PAYMENT}', payment_id, {per_event} FROM events "
+        f"SELECT account_id, '{KEY_PAYMENT}', payment_id, {per_event} FROM {table} "
         "WHERE payment_id IS NOT NULL"
     )
-    if has_prompts:
-        prompts = "FROM events e JOIN prompt_map p ON e.prompt = p.prompt"
-        if engine.exists("heavy_accounts"):
-            parts.extend(_strict_prompts(engine, prompts, config.prompt.min_uses))
+    if prompts is not None:
+        joined = f"FROM {table} e JOIN {prompts.prompt_map} p ON e.prompt = p.prompt"
+        if prompts.heavy_accounts:
+            parts.extend(_strict_prompts(engine, joined, config.prompt.min_uses))
         else:
             parts.append(
-                f"SELECT e.account_id, '{KEY_PROMPT}', p.template_group, e.ts, e.ts, 1 {prompts}"
+                f"SELECT e.account_id, '{KEY_PROMPT}', p.template_group, e.ts, e.ts, 1 {joined}"
             )
-    for index, name in enumerate(config.columns.extra_keys):
-        key = name.replace("'", "''")
+    for index, name in enumerate(events.extra_keys):
         parts.append(
-            f"SELECT account_id, '{key}', extra_{index}, {per_event} FROM events "
-            f"WHERE extra_{index} IS NOT NULL"
+            f"SELECT account_id, {engine.dialect.literal(name)}, extra_{index}, {per_event} "
+            f"FROM {table} WHERE extra_{index} IS NOT NULL"
         )
     union = " UNION ALL ".join(parts)
     engine.create_table(
-        "observations",
+        _OBSERVATIONS,
         f"""SELECT account_id, key, value, min(first_seen) AS first_seen,
                    max(last_seen) AS last_seen, CAST(sum(n) AS BIGINT) AS n
             FROM ({union}) o GROUP BY account_id, key, value""",
@@ -82,9 +92,46 @@ def observe(engine: Engine, config: Config) -> dict[str, int]:
     engine.drop("heavy_accounts")
     engine.drop("strict_obs")
     engine.drop("strict_repeated")
-    counts["observations"] = engine.count("observations")
-    counts["accounts"] = engine.count("accounts")
-    return counts
+    _exclude(engine, exclude_accounts)
+    counts["observations"] = engine.count(_OBSERVATIONS)
+    counts["accounts"] = engine.count(_ACCOUNTS)
+    return ObservationTables(
+        observations=_OBSERVATIONS,
+        accounts=_ACCOUNTS,
+        prompt_map=prompts.prompt_map if prompts else None,
+        strict_groups=bool(prompts and prompts.heavy_accounts),
+        counts=counts,
+    )
+
+
+#: the tables observe makes: known to the others only through ``ObservationTables``
+_OBSERVATIONS = "observations"
+_ACCOUNTS = "accounts"
+_PROMPT_MAP = "prompt_map"
+
+
+@dataclass(frozen=True)
+class _Prompts:
+    """What fingerprinting made: the prompt map, and whether heavy accounts have
+    strict groups (then ``heavy_accounts`` lists them until observe is done)."""
+
+    prompt_map: str
+    heavy_accounts: bool
+
+
+def _exclude(engine: Engine, accounts: Sequence[str]) -> None:
+    """Drop the observations of ``accounts``."""
+    if not accounts:
+        return
+    engine.register("excluded_accounts", pa.table({"account_id": pa.array(accounts, pa.string())}))
+    engine.create_table(
+        "observations_kept",
+        f"SELECT * FROM {_OBSERVATIONS} WHERE account_id NOT IN "
+        "(SELECT account_id FROM excluded_accounts)",
+    )
+    engine.create_table(_OBSERVATIONS, "SELECT * FROM observations_kept")
+    engine.drop("observations_kept")
+    engine.drop("excluded_accounts")
 
 
 #: distinct prompts masked and hashed per batch: bounds what Python holds of the texts
@@ -102,7 +149,9 @@ def _label(group: str) -> str:
     return f"'t:' || lpad(lower(hex({group} & {_LABEL_BITS})), 12, '0')"
 
 
-def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool:
+def _fingerprint(
+    engine: Engine, events: EventTables, config: Config, counts: dict[str, int]
+) -> _Prompts | None:
     """Fingerprint each distinct prompt once; build ``prompt_map`` (prompt, template,
     template_group).
 
@@ -111,12 +160,12 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
     templates. Group ids come back as numbers and are labelled in SQL.
     """
     engine.create_table(
-        "prompt_texts", "SELECT DISTINCT prompt FROM events WHERE prompt IS NOT NULL"
+        "prompt_texts", f"SELECT DISTINCT prompt FROM {events.events} WHERE prompt IS NOT NULL"
     )
     counts["distinct_prompts"] = engine.count("prompt_texts")
     if counts["distinct_prompts"] == 0:
         engine.drop("prompt_texts")
-        return False
+        return None
     created = False
     for batch in engine.batches("SELECT prompt FROM prompt_texts", PROMPT_BATCH):
         texts = batch.column(0)
@@ -156,8 +205,8 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
         if config.prompt.heavy_threshold <= 0:
             signed = None  # only heavy accounts' grouping needs the signatures again
         moved = groups != hashes
-        engine.register(
-            "template_groups_in",
+        engine.store(
+            "template_groups",
             pa.table(
                 {
                     "template_hash": hashes[moved].view(np.int64),
@@ -165,19 +214,18 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
                 }
             ),
         )
-        engine.create_table("template_groups", "SELECT * FROM template_groups_in")
-        engine.drop("template_groups_in")
         group = "coalesce(g.grp, f.template_hash)"
         join = "LEFT JOIN template_groups g ON g.template_hash = f.template_hash"
     strict_col, strict_join = "", ""
-    if signed is not None and _heavy_groups(engine, config, counts, signed):
+    heavy = signed is not None and _heavy_groups(engine, events, config, counts, signed)
+    if heavy:
         strict_col = (
             f", CASE WHEN h.grp IS NULL THEN NULL ELSE {_label('h.grp')} END AS strict_group"
         )
         strict_join = " LEFT JOIN heavy_groups h ON h.template_hash = f.template_hash"
     signed = None  # num_perm bytes per template: not held through the SQL that follows
     engine.create_table(
-        "prompt_map",
+        _PROMPT_MAP,
         f"""SELECT f.prompt, f.template, {_label(group)} AS template_group{strict_col}
             FROM prompt_fp f {join}{strict_join}""",
     )
@@ -190,8 +238,8 @@ def _fingerprint(engine: Engine, config: Config, counts: dict[str, int]) -> bool
     engine.drop("prompt_fp")
     engine.drop("template_groups")
     # a template's text and sample prompts are looked up in prompt_map for the few
-    # templates shown (views._prompts), not gathered for millions of groups here
-    return True
+    # templates shown (views.tables), not gathered for millions of groups here
+    return _Prompts(prompt_map=_PROMPT_MAP, heavy_accounts=heavy)
 
 
 def _strict_prompts(engine: Engine, prompts: str, min_uses: int) -> list[str]:
@@ -232,7 +280,11 @@ def _strict_prompts(engine: Engine, prompts: str, min_uses: int) -> list[str]:
 
 
 def _heavy_groups(
-    engine: Engine, config: Config, counts: dict[str, int], signed: TemplateSignatures
+    engine: Engine,
+    events: EventTables,
+    config: Config,
+    counts: dict[str, int],
+    signed: TemplateSignatures,
 ) -> bool:
     """Group the templates that heavy accounts sent again, at ``prompt.heavy_threshold``.
 
@@ -245,19 +297,19 @@ def _heavy_groups(
     cfg = config.prompt
     if cfg.heavy_threshold <= 0:
         return False
-    median = engine.scalar("SELECT median(requests) FROM accounts")
+    median = engine.scalar(f"SELECT median(requests) FROM {_ACCOUNTS}")
     floor = float(cfg.heavy_volume) * float(median or 1.0)  # type: ignore[arg-type]
     engine.create_table(
-        "heavy_accounts", f"SELECT account_id FROM accounts WHERE requests >= {floor}"
+        "heavy_accounts", f"SELECT account_id FROM {_ACCOUNTS} WHERE requests >= {floor}"
     )
     if engine.count("heavy_accounts") == 0:
         engine.drop("heavy_accounts")
         return False
     start = time.perf_counter()
     sent = engine.arrow(
-        """SELECT DISTINCT f.template_hash FROM prompt_fp f
+        f"""SELECT DISTINCT f.template_hash FROM prompt_fp f
            WHERE f.prompt IN (
-             SELECT DISTINCT e.prompt FROM events e
+             SELECT DISTINCT e.prompt FROM {events.events} e
              JOIN heavy_accounts h ON h.account_id = e.account_id
              WHERE e.prompt IS NOT NULL)"""
     )
@@ -267,12 +319,9 @@ def _heavy_groups(
     hashes = signed.hashes[subset]
     groups = signed.groups(cfg.heavy_threshold, subset)
     strict_ids = (groups ^ _STRICT_SALT).view(np.int64)
-    engine.register(
-        "heavy_groups_in",
-        pa.table({"template_hash": hashes.view(np.int64), "grp": strict_ids}),
+    engine.store(
+        "heavy_groups", pa.table({"template_hash": hashes.view(np.int64), "grp": strict_ids})
     )
-    engine.create_table("heavy_groups", "SELECT * FROM heavy_groups_in")
-    engine.drop("heavy_groups_in")
     counts["heavy_accounts"] = engine.count("heavy_accounts")
     counts["heavy_templates"] = int(np.unique(groups).size)
     log.info(

@@ -18,20 +18,22 @@ import hmac
 import logging
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 import pyarrow as pa
 
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
-from sybilgraph.stages.link import create_in_slices, evidence_sql, key_column, literal
+from sybilgraph.stages.link import create_in_slices, evidence_sql, key_column
+from sybilgraph.stages.tables import ClusterTables, LinkTables, ObservationTables, PrivateTables
 
 __all__ = [
     "PRIVATE_KEYS",
     "SECRET_ENV",
     "Pseudonymiser",
     "private_links",
+    "pseudonymise",
     "pseudonymiser",
     "value_labels",
 ]
@@ -108,26 +110,71 @@ def pseudonymiser(config: Config) -> Pseudonymiser:
     return Pseudonymiser(secrets.token_bytes(32), stable=False)
 
 
+def pseudonymise(
+    engine: Engine,
+    observed: ObservationTables,
+    linked: LinkTables,
+    clustered: ClusterTables,
+    names: Pseudonymiser,
+    config: Config,
+    *,
+    only_clusters: Sequence[str] | None = None,
+) -> PrivateTables:
+    """Pseudonyms of the private shared values, and the links with them in their evidence.
+
+    With ``only_clusters`` only the values of those clusters' accounts and the links
+    between two of them are done: what the pages alone need.
+    """
+    accounts = None
+    if only_clusters is not None:
+        accounts = _members_of(engine, clustered, only_clusters)
+    value_labels(engine, observed, linked, names, accounts=accounts)
+    private_links(engine, linked, config, accounts=accounts)
+    if accounts:
+        engine.drop(accounts)
+    return PrivateTables(value_labels=_VALUE_LABELS, links=_PRIVATE_LINKS)
+
+
+#: the tables privacy makes: known to the others only through ``PrivateTables``
+_VALUE_LABELS = "value_labels"
+_PRIVATE_LINKS = "links_private"
+
+
+def _members_of(engine: Engine, clustered: ClusterTables, cluster_ids: Sequence[str]) -> str:
+    """A table of the accounts of ``cluster_ids``; returns its name."""
+    engine.register(
+        "chosen_clusters", pa.table({"cluster_id": pa.array(list(cluster_ids), pa.string())})
+    )
+    engine.create_table(
+        "chosen_accounts",
+        f"""SELECT m.account_id FROM {clustered.membership} m
+           JOIN chosen_clusters c ON c.cluster_id = m.cluster_id""",
+    )
+    engine.drop("chosen_clusters")
+    return "chosen_accounts"
+
+
 def value_labels(
     engine: Engine,
+    observed: ObservationTables,
+    linked: LinkTables,
     names: Pseudonymiser,
-    table: str = "value_labels",
     accounts: str | None = None,
 ) -> None:
-    """Create ``table`` (key, value, label): the pseudonym of every private value held by
-    two or more accounts, or with ``accounts`` (a table with an account_id column) of
-    those accounts' values held by two or more.
+    """Create the value labels (key, value, label): the pseudonym of every private value
+    held by two or more accounts, or with ``accounts`` (a table with an account_id
+    column) of those accounts' values held by two or more.
 
     A value only one account holds is never shown (links, values and pages list shared
     values only), so it needs no pseudonym: a ring on rotating proxies has hundreds of
     thousands of those.
     """
     keys = ", ".join(f"'{k}'" for k in PRIVATE_KEYS)
-    shared = f"SELECT key, value FROM value_stats WHERE holders >= 2 AND key IN ({keys})"
+    shared = f"SELECT key, value FROM {linked.values} WHERE holders >= 2 AND key IN ({keys})"
     if accounts:
         shared = f"""SELECT DISTINCT o.key, o.value
-                     FROM observations o
-                     JOIN value_stats s ON s.key = o.key AND s.value = o.value
+                     FROM {observed.observations} o
+                     JOIN {linked.values} s ON s.key = o.key AND s.value = o.value
                      WHERE s.holders >= 2 AND o.key IN ({keys})
                        AND o.account_id IN (SELECT account_id FROM {accounts})"""
     distinct = engine.arrow(shared)
@@ -137,8 +184,8 @@ def value_labels(
             distinct.column("key").to_pylist(), distinct.column("value").to_pylist(), strict=True
         )
     ]
-    engine.register(
-        f"{table}_in",
+    engine.store(
+        _VALUE_LABELS,
         pa.table(
             {
                 "key": distinct.column("key"),
@@ -147,27 +194,23 @@ def value_labels(
             }
         ),
     )
-    engine.create_table(table, f"SELECT * FROM {table}_in")
-    engine.drop(f"{table}_in")
 
 
 def private_links(
     engine: Engine,
+    linked: LinkTables,
     config: Config,
-    table: str = "links_private",
-    labels: str = "value_labels",
     accounts: str | None = None,
 ) -> None:
-    """Create ``table``: ``links`` with every private value in its evidence shown by its
-    label (``labels``: key, value, label), or with ``accounts`` (a table with an
-    account_id column) the links between two of those accounts only.
+    """Create the private links: the links with every private value in their evidence
+    shown by its label, or with ``accounts`` (a table with an account_id column) the
+    links between two of those accounts only.
 
     Only the private keys' samples are drawn again, from their pair values; the rest of
-    each link (weights, counts, prompt samples) is ``links`` as it is.
+    each link (weights, counts, prompt samples) is the links as they are.
     """
-    keys = sorted(
-        str(k) for k in engine.arrow("SELECT DISTINCT key FROM pair_values").column(0).to_pylist()
-    )
+    sql = engine.dialect
+    keys = list(linked.keys)
     private = [k for k in keys if k in PRIVATE_KEYS]
 
     def within(alias: str) -> str:
@@ -179,13 +222,13 @@ def private_links(
         )
 
     if private:
-        names = ", ".join(literal(k) for k in private)
-        # the pairs to sample, first: for the pages alone a small part of pair_values
+        names = ", ".join(sql.literal(k) for k in private)
+        # the pairs to sample, first: for the pages alone a small part of the pair values
         engine.create_table(
             "private_pairs",
             f"""SELECT p.a, p.b, p.key, coalesce(d.label, p.value) AS value, p.w
-                FROM pair_values p
-                LEFT JOIN {labels} d ON d.key = p.key AND d.value = p.value
+                FROM {linked.pair_values} p
+                LEFT JOIN {_VALUE_LABELS} d ON d.key = p.key AND d.value = p.value
                 WHERE p.key IN ({names}) AND {within("p")}""",
         )
         rows = engine.count("private_pairs")
@@ -194,14 +237,14 @@ def private_links(
             "private_samples",
             lambda where: (
                 f"""SELECT a, b, key,
-                       {engine.top_values("value", "w", config.link.evidence_sample)} AS sample
+                       {sql.top_values("value", "w", config.link.evidence_sample)} AS sample
                 FROM private_pairs WHERE {where} GROUP BY a, b, key"""
             ),
             rows,
         )
         engine.drop("private_pairs")
         pivot = ", ".join(
-            f"max(CASE WHEN key = {literal(k)} THEN sample END) AS {key_column(k)}_values"
+            f"max(CASE WHEN key = {sql.literal(k)} THEN sample END) AS {key_column(k)}_values"
             for k in private
         )
         create_in_slices(
@@ -212,7 +255,7 @@ def private_links(
         )
         engine.drop("private_samples")
     if not keys:  # no links: the empty table as it is
-        engine.create_table(table, "SELECT * FROM links")
+        engine.create_table(_PRIVATE_LINKS, f"SELECT * FROM {linked.links}")
         return
 
     def sample_of(key: str) -> str:
@@ -225,10 +268,10 @@ def private_links(
     )
     join = "LEFT JOIN private_evidence p ON p.a = l.a AND p.b = l.b" if private else ""
     engine.create_table(
-        table,
+        _PRIVATE_LINKS,
         f"""SELECT l.a, l.b, l.weight, {key_list} AS keys, {evidence} AS evidence,
                    l.first_seen, l.last_seen, {per_key}
-            FROM links l {join}
+            FROM {linked.links} l {join}
             WHERE {within("l")}""",
     )
     if private:

@@ -34,9 +34,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from sybilgraph.config import ScoreConfig
 from sybilgraph.engines.base import Engine
+from sybilgraph.stages.tables import ClusterTables, LinkTables, ObservationTables
 
 __all__ = ["WEIGHTS", "ScoreWeights", "score_clusters"]
 
@@ -91,49 +93,60 @@ FEATURE_COLUMNS = [
 
 def score_clusters(
     engine: Engine,
+    observed: ObservationTables,
+    linked: LinkTables,
     membership: pd.DataFrame,
     config: ScoreConfig,
     *,
     verdicts: pd.DataFrame | None = None,
     weights: ScoreWeights = WEIGHTS,
-) -> pd.DataFrame:
+) -> ClusterTables:
     """Compute features, score, flag, rank and reasons for every cluster.
 
-    ``membership`` has account_id and cluster_id. ``verdicts`` (account_id, verdict)
-    holds confirmed accounts: a cluster with a confirmed sybil ranks first and says so.
+    ``membership`` has account_id and cluster_id (no rows when nothing clustered: the
+    clusters then have no rows either). ``verdicts`` (account_id, verdict) holds
+    confirmed accounts: a cluster with a confirmed sybil ranks first and says so.
 
-    Returns one row per cluster, sorted by rank (1 = look at first).
+    Returns the membership as a table and one row per cluster, sorted by rank (1 = look
+    at first).
     """
+    engine.store(
+        _MEMBERSHIP,
+        pa.table(
+            {
+                "account_id": pa.array(membership["account_id"].astype(str), pa.string()),
+                "cluster_id": pa.array(membership["cluster_id"].astype(str), pa.string()),
+            }
+        ),
+    )
     if membership.empty:
-        return pd.DataFrame(
+        empty = pd.DataFrame(
             columns=["cluster_id", "rank", "score", "flagged", "reasons", *FEATURE_COLUMNS]
         )
-    engine.register("membership_in", _arrow(membership))
-    engine.create_table("membership", "SELECT * FROM membership_in")
-    engine.drop("membership_in")
+        return ClusterTables(membership=_MEMBERSHIP, clusters=empty)
 
     members = engine.arrow(
-        """SELECT m.cluster_id, a.account_id, a.requests, a.first_seen
-           FROM membership m JOIN accounts a ON a.account_id = m.account_id"""
+        f"""SELECT m.cluster_id, a.account_id, a.requests, a.first_seen
+           FROM {_MEMBERSHIP} m JOIN {observed.accounts} a ON a.account_id = m.account_id"""
     ).to_pandas()
     population_median = float(
-        engine.scalar("SELECT median(requests) FROM accounts") or 1.0  # type: ignore[arg-type]
+        engine.scalar(f"SELECT median(requests) FROM {observed.accounts}") or 1.0  # type: ignore[arg-type]
     )
     values = engine.arrow(
-        """SELECT m.cluster_id, o.account_id, o.key, o.value, o.n, s.holders
-           FROM membership m
-           JOIN observations o ON o.account_id = m.account_id
-           JOIN value_stats s ON s.key = o.key AND s.value = o.value
+        f"""SELECT m.cluster_id, o.account_id, o.key, o.value, o.n, s.holders
+           FROM {_MEMBERSHIP} m
+           JOIN {observed.observations} o ON o.account_id = m.account_id
+           JOIN {linked.values} s ON s.key = o.key AND s.value = o.value
            WHERE o.key IN ('payment', 'prompt')"""
     ).to_pandas()
     links = engine.arrow(
-        """SELECT ma.cluster_id, l.*
-           FROM links l
-           JOIN membership ma ON ma.account_id = l.a
-           JOIN membership mb ON mb.account_id = l.b
+        f"""SELECT ma.cluster_id, l.*
+           FROM {linked.links} l
+           JOIN {_MEMBERSHIP} ma ON ma.account_id = l.a
+           JOIN {_MEMBERSHIP} mb ON mb.account_id = l.b
            WHERE ma.cluster_id = mb.cluster_id"""
     ).to_pandas()
-    spread = _spread(engine)
+    spread = _spread(engine, observed, linked)
 
     features = _features(members, values, links, spread, population_median, weights)
     features["confirmed_sybil"] = 0
@@ -170,7 +183,11 @@ def score_clusters(
     front = ["cluster_id", "rank", "size", "score", "flagged", "reasons"]
     key_cols = sorted(c for c in features.columns if c.startswith("share_"))
     rest = [c for c in FEATURE_COLUMNS if c != "size"]
-    return features[front + rest + key_cols]
+    return ClusterTables(membership=_MEMBERSHIP, clusters=features[front + rest + key_cols])
+
+
+#: the table score makes: known to the others only through ``ClusterTables``
+_MEMBERSHIP = "membership"
 
 
 def _score(features: pd.DataFrame, weights: ScoreWeights) -> pd.Series:
@@ -222,28 +239,28 @@ def _set_own_templates(features: pd.DataFrame, own: pd.DataFrame) -> None:
     features["template_share"] = (own["requests"] / features["requests"]).clip(0, 1).round(3)
 
 
-def _spread(engine: Engine) -> pd.DataFrame:
+def _spread(engine: Engine, observed: ObservationTables, linked: LinkTables) -> pd.DataFrame:
     """Per cluster: link weight in all, and the part resting on values mostly held
     outside the cluster. Staged table by table so the join order cannot blow up."""
     engine.create_table(
         "inner_pairs",
-        """SELECT ma.cluster_id, p.key, p.value, p.w
-           FROM pair_values p
-           JOIN membership ma ON ma.account_id = p.a
-           JOIN membership mb ON mb.account_id = p.b
+        f"""SELECT ma.cluster_id, p.key, p.value, p.w
+           FROM {linked.pair_values} p
+           JOIN {_MEMBERSHIP} ma ON ma.account_id = p.a
+           JOIN {_MEMBERSHIP} mb ON mb.account_id = p.b
            WHERE ma.cluster_id = mb.cluster_id""",
     )
     engine.create_table(
         "inner_values",
-        """SELECT m.cluster_id, o.key, o.value, count(*) AS inside
-           FROM observations o JOIN membership m ON m.account_id = o.account_id
+        f"""SELECT m.cluster_id, o.key, o.value, count(*) AS inside
+           FROM {observed.observations} o JOIN {_MEMBERSHIP} m ON m.account_id = o.account_id
            GROUP BY m.cluster_id, o.key, o.value""",
     )
     spread = engine.arrow(
-        """SELECT p.cluster_id, sum(p.w) AS w_total,
+        f"""SELECT p.cluster_id, sum(p.w) AS w_total,
                   sum(CASE WHEN s.holders > 2 * i.inside THEN p.w ELSE 0 END) AS w_spread
            FROM inner_pairs p
-           JOIN value_stats s ON s.key = p.key AND s.value = p.value
+           JOIN {linked.values} s ON s.key = p.key AND s.value = p.value
            JOIN inner_values i ON i.cluster_id = p.cluster_id AND i.key = p.key
                 AND i.value = p.value
            GROUP BY p.cluster_id"""
@@ -251,12 +268,6 @@ def _spread(engine: Engine) -> pd.DataFrame:
     engine.drop("inner_pairs")
     engine.drop("inner_values")
     return spread
-
-
-def _arrow(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
-    import pyarrow as pa
-
-    return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 def _features(

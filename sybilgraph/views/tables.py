@@ -16,6 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sybilgraph.engines.base import Engine
+from sybilgraph.engines.dialect import asc
+from sybilgraph.stages.tables import ClusterTables, LinkTables, ObservationTables, PrivateTables
 
 __all__ = [
     "PROMPTS_PER_CLUSTER",
@@ -63,18 +65,19 @@ class ClusterView:
 
 def cluster_views(
     engine: Engine,
-    clusters: pd.DataFrame,
+    observed: ObservationTables,
+    linked: LinkTables,
+    clustered: ClusterTables,
     cluster_ids: list[str],
     verdicts: pd.DataFrame | None = None,
     *,
-    links_table: str = "links",
-    value_labels: str | None = None,
+    private: PrivateTables | None = None,
     prompts: pa.Table | None = None,
 ) -> list[ClusterView]:
-    """Build the views of ``cluster_ids`` (the ``membership`` table must exist).
+    """Build the views of ``cluster_ids``.
 
-    ``links_table`` is read for the links; with ``value_labels`` (key, value, label) each
-    shared value is shown by its label (its pseudonym). ``prompts``, the table
+    With ``private`` tables, the links are read from them and each private shared value
+    is shown by its label (its pseudonym). ``prompts``, the table
     :func:`write_view_tables` returns, saves gathering the prompts again.
     """
     if not cluster_ids:
@@ -82,14 +85,16 @@ def cluster_views(
     engine.register("view_ids_in", pa.table({"cluster_id": pa.array(cluster_ids, pa.string())}))
     engine.create_table(
         "view_members",
-        "SELECT m.* FROM membership m JOIN view_ids_in v ON v.cluster_id = m.cluster_id",
+        f"SELECT m.* FROM {clustered.membership} m "
+        "JOIN view_ids_in v ON v.cluster_id = m.cluster_id",
     )
     engine.drop("view_ids_in")
     accounts = engine.arrow(
-        """SELECT m.cluster_id, a.account_id, a.requests, a.first_seen, a.last_seen
-           FROM view_members m JOIN accounts a ON a.account_id = m.account_id"""
+        f"""SELECT m.cluster_id, a.account_id, a.requests, a.first_seen, a.last_seen
+           FROM view_members m JOIN {observed.accounts} a ON a.account_id = m.account_id"""
     ).to_pandas()
-    values = engine.arrow(_values_sql("view_members", value_labels)).to_pandas()
+    values = engine.arrow(_values_sql(observed, linked, "view_members", private)).to_pandas()
+    links_table = private.links if private else linked.links
     links = engine.arrow(
         f"""SELECT ma.cluster_id, l.a, l.b, l.weight, l.keys, l.evidence, l.first_seen,
                   l.last_seen
@@ -99,7 +104,7 @@ def cluster_views(
            WHERE ma.cluster_id = mb.cluster_id"""
     ).to_pandas()
     if prompts is None:
-        prompts = _prompts(engine, "view_members")
+        prompts = _prompts(engine, observed, linked, "view_members")
     shown = prompts.filter(pc.is_in(prompts["cluster_id"], value_set=pa.array(cluster_ids)))
     prompt_rows = _prompt_frame(shown)
     engine.drop("view_members")
@@ -109,7 +114,7 @@ def cluster_views(
         else {}
     )
     records: dict[str, dict[Any, Any]] = {
-        str(r["cluster_id"]): r for r in clusters.to_dict("records")
+        str(r["cluster_id"]): r for r in clustered.clusters.to_dict("records")
     }
     parts = [_by_cluster(frame) for frame in (accounts, values, links, prompt_rows)]
     return [
@@ -131,32 +136,41 @@ def _by_cluster(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {str(k): part for k, part in frame.groupby("cluster_id", sort=False)}
 
 
-def _values_sql(members: str, value_labels: str | None = None) -> str:
+def _values_sql(
+    observed: ObservationTables,
+    linked: LinkTables,
+    members: str,
+    private: PrivateTables | None = None,
+) -> str:
     """Shared values (held by two or more accounts in all data) of the members' accounts.
 
-    With ``value_labels`` (key, value, label) a value is shown by its label (its pseudonym).
+    With ``private`` tables a private value is shown by its label (its pseudonym).
     """
-    shown = "coalesce(d.label, o.value)" if value_labels else "o.value"
+    shown = "coalesce(d.label, o.value)" if private else "o.value"
     label_join = (
-        f"LEFT JOIN {value_labels} d ON d.key = o.key AND d.value = o.value" if value_labels else ""
+        f"LEFT JOIN {private.value_labels} d ON d.key = o.key AND d.value = o.value"
+        if private
+        else ""
     )
     return f"""SELECT m.cluster_id, o.account_id, o.key, {shown} AS value, o.n AS requests,
                       o.first_seen, o.last_seen, s.holders, (s.reason IS NOT NULL) AS hub
                FROM {members} m
-               JOIN observations o ON o.account_id = m.account_id
-               JOIN value_marks s ON s.key = o.key AND s.value = o.value
+               JOIN {observed.observations} o ON o.account_id = m.account_id
+               JOIN {linked.values} s ON s.key = o.key AND s.value = o.value
                {label_join}
                WHERE s.holders >= 2"""
 
 
-def _prompts(engine: Engine, members: str) -> pa.Table:
+def _prompts(
+    engine: Engine, observed: ObservationTables, linked: LinkTables, members: str
+) -> pa.Table:
     """Prompt templates used by each cluster, with sample prompts, requests and accounts.
 
     Only templates held by two or more accounts in all data, like the shared values (a
     text one account sent alone is no evidence), and per cluster the
     :data:`PROMPTS_PER_CLUSTER` with the most requests.
     """
-    if not engine.exists("prompt_map"):
+    if observed.prompt_map is None:
         return pa.table(
             {
                 "cluster_id": pa.array([], pa.string()),
@@ -178,19 +192,20 @@ def _prompts(engine: Engine, members: str) -> pa.Table:
                 SELECT m.cluster_id, o.value AS template, CAST(sum(o.n) AS BIGINT) AS requests,
                        count(*) AS accounts
                 FROM {members} m
-                JOIN observations o ON o.account_id = m.account_id AND o.key = 'prompt'
-                JOIN value_stats s ON s.key = o.key AND s.value = o.value
+                JOIN {observed.observations} o ON o.account_id = m.account_id
+                     AND o.key = 'prompt'
+                JOIN {linked.values} s ON s.key = o.key AND s.value = o.value
                 WHERE s.holders >= 2
                 GROUP BY m.cluster_id, o.value
               ) u
             ) p
             WHERE p.place <= {PROMPTS_PER_CLUSTER}""",
     )
-    groups = "SELECT template_group, template, prompt FROM prompt_map"
-    columns = engine.arrow("SELECT * FROM prompt_map LIMIT 0").column_names
-    if "strict_group" in columns:  # the heavy accounts' strict groups
+    prompt_map = observed.prompt_map
+    groups = f"SELECT template_group, template, prompt FROM {prompt_map}"
+    if observed.strict_groups:  # the heavy accounts' strict groups
         groups += (
-            " UNION ALL SELECT strict_group, template, prompt FROM prompt_map"
+            f" UNION ALL SELECT strict_group, template, prompt FROM {prompt_map}"
             " WHERE strict_group IS NOT NULL"
         )
     table = engine.arrow(
@@ -198,7 +213,7 @@ def _prompts(engine: Engine, members: str) -> pa.Table:
             FROM shown_prompts p
             JOIN (
               SELECT template_group, min(template) AS text,
-                     {engine.list_head("prompt", "prompt", 5)} AS samples
+                     {engine.dialect.list_head("prompt", [asc("prompt")], 5)} AS samples
               FROM ({groups}) g
               WHERE template_group IN (SELECT template FROM shown_prompts)
               GROUP BY template_group
@@ -218,29 +233,33 @@ def _prompt_frame(table: pa.Table) -> pd.DataFrame:
     return prompts
 
 
-def write_view_tables(engine: Engine, out: Path, *, value_labels: str | None = None) -> pa.Table:
+def write_view_tables(
+    engine: Engine,
+    observed: ObservationTables,
+    linked: LinkTables,
+    clustered: ClusterTables,
+    out: Path,
+    *,
+    private: PrivateTables | None = None,
+) -> pa.Table:
     """Write what a cluster's view needs beyond the run's main tables.
 
     ``values.parquet`` holds the shared values of every clustered account and
     ``prompts.parquet`` the templates of every cluster, so that any cluster of a finished
     run can be drawn without recomputing (see :func:`view_from_tables`). Both cover
-    clustered accounts only, which keeps them small. With ``value_labels`` the values are
-    pseudonyms, as in the other tables.
+    clustered accounts only, which keeps them small. With ``private`` tables the values
+    are pseudonyms, as in the other tables.
 
     Returns the prompts of every cluster (the rows of ``prompts.parquet``).
     """
     from sybilgraph.outputs import atomic_path
 
-    if not engine.exists("membership"):  # a run without clusters
-        empty = pa.array([], pa.string())
-        engine.register("membership", pa.table({"account_id": empty, "cluster_id": empty}))
+    values = _values_sql(observed, linked, clustered.membership, private)
     with atomic_path(out / "values.parquet") as tmp:
         engine.write_parquet(
-            f"SELECT * FROM ({_values_sql('membership', value_labels)}) v "
-            "ORDER BY cluster_id, key, value, account_id",
-            tmp,
+            f"SELECT * FROM ({values}) v ORDER BY cluster_id, key, value, account_id", tmp
         )
-    prompts = _prompts(engine, "membership")
+    prompts = _prompts(engine, observed, linked, clustered.membership)
     with atomic_path(out / "prompts.parquet") as tmp:
         pq.write_table(prompts, tmp)
     return prompts

@@ -1,0 +1,211 @@
+"""How SQL is spelled, apart from how it is run.
+
+Stage SQL is written once, in the subset of SQL that DuckDB and Spark SQL share. What
+the two spell differently (quoting, text casts, timestamps, ordered list aggregates,
+regex replace, row numbers, hashing into buckets) is a method of :class:`Dialect`,
+filled in once per engine: :class:`DuckDBDialect` and :class:`SparkDialect`. What they
+spell alike is written once, here on the base.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+__all__ = ["Dialect", "DuckDBDialect", "Order", "SparkDialect", "asc", "desc"]
+
+#: one term of an ORDER BY: an expression and whether it sorts descending
+Order = tuple[str, bool]
+
+
+def asc(expr: str) -> Order:
+    return (expr, False)
+
+
+def desc(expr: str) -> Order:
+    return (expr, True)
+
+
+class Dialect(ABC):
+    """The spellings one engine's SQL needs; every stage spells through these."""
+
+    name: str = "sql"
+
+    # -- names and literals --------------------------------------------------------
+
+    @abstractmethod
+    def literal(self, text: str) -> str:
+        """A string literal holding ``text``, whatever characters it has."""
+
+    def quote_ident(self, name: str) -> str:
+        """Quote a column name that may hold any character."""
+        return '"' + name.replace('"', '""') + '"'
+
+    # -- expressions ---------------------------------------------------------------
+
+    @abstractmethod
+    def text(self, expr: str) -> str:
+        """An expression cast to text."""
+
+    def null_text(self) -> str:
+        """A NULL of the text type (a column of an empty table keeps its type)."""
+        return self.text("NULL")
+
+    @abstractmethod
+    def parse_ts(self, column: str) -> str:
+        """A text column (ISO 8601, epoch seconds or milliseconds) as a UTC timestamp
+        without zone, NULL where it cannot be read."""
+
+    @abstractmethod
+    def epoch(self, column: str) -> str:
+        """Seconds since 1970 of a timestamp column, as a double."""
+
+    @abstractmethod
+    def regexp_replace_all(self, expr: str, pattern: str, replacement: str) -> str:
+        """Every match of a regular expression replaced (both are SQL literals)."""
+
+    @abstractmethod
+    def bucket(self, column: str, count: int) -> str:
+        """A number from 0 to ``count - 1`` for each value of ``column``, the same for
+        equal values: cuts a table into slices without sorting it."""
+
+    @abstractmethod
+    def row_number(self) -> str:
+        """Numbers a query's rows 1, 2, ... in the order they are read."""
+
+    # -- aggregates ----------------------------------------------------------------
+
+    @abstractmethod
+    def list_head(self, column: str, order: Sequence[Order], limit: int) -> str:
+        """Aggregate: the first ``limit`` values of ``column`` in ``order``, as a list."""
+
+    @abstractmethod
+    def join_list(self, expr: str) -> str:
+        """A list expression as one text, its items joined by ', '."""
+
+    def list_agg(self, column: str, order: Sequence[Order], limit: int) -> str:
+        """Aggregate: the first ``limit`` values of ``column`` in ``order``, joined by
+        ', '."""
+        return self.join_list(self.list_head(column, order, limit))
+
+    def top_values(self, column: str, weight: str, limit: int) -> str:
+        """Aggregate: the ``limit`` values of ``column`` of largest ``weight`` (ties by
+        value), joined by ', '."""
+        return self.list_agg(column, [desc(weight), asc(column)], limit)
+
+    @staticmethod
+    def order_by(order: Sequence[Order]) -> str:
+        """``order`` as the text of an ORDER BY list."""
+        return ", ".join(f"{expr} DESC" if descending else expr for expr, descending in order)
+
+
+class DuckDBDialect(Dialect):
+    """DuckDB's spellings."""
+
+    name = "duckdb"
+
+    def literal(self, text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS VARCHAR)"
+
+    def parse_ts(self, column: str) -> str:
+        text = f"trim({column})"
+        number = f"TRY_CAST({text} AS DOUBLE)"
+        return (
+            f"CASE WHEN regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') THEN "
+            f"  CASE WHEN abs({number}) >= 1e11"
+            f"    THEN try(make_timestamp(CAST({number} * 1000 AS BIGINT)))"
+            f"    ELSE try(make_timestamp(CAST({number} * 1000000 AS BIGINT))) END "
+            f"ELSE CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) END"
+        )
+
+    def epoch(self, column: str) -> str:
+        return f"epoch({column})"
+
+    def regexp_replace_all(self, expr: str, pattern: str, replacement: str) -> str:
+        return f"regexp_replace({expr}, {pattern}, {replacement}, 'g')"
+
+    def bucket(self, column: str, count: int) -> str:
+        return f"hash({column}) % {int(count)}"
+
+    def row_number(self) -> str:
+        return "row_number() OVER ()"
+
+    def list_head(self, column: str, order: Sequence[Order], limit: int) -> str:
+        if list(order) == [asc(column)]:
+            # the n smallest values, kept as they stream by: bounded memory per group
+            return f"min({column}, {int(limit)})"
+        return self._sorted_head(column, order, limit)
+
+    def join_list(self, expr: str) -> str:
+        return f"array_to_string({expr}, ', ')"
+
+    def list_agg(self, column: str, order: Sequence[Order], limit: int) -> str:
+        return self.join_list(self._sorted_head(column, order, limit))
+
+    def top_values(self, column: str, weight: str, limit: int) -> str:
+        # keeps only the top values of each group as they stream by, so it can run on
+        # tens of millions of pairs within the memory limit (an ordered list cannot)
+        key = f"{{'w': -({weight}), 'v': {column}}}"
+        return self.join_list(f"min_by({column}, {key}, {int(limit)})")
+
+    def _sorted_head(self, column: str, order: Sequence[Order], limit: int) -> str:
+        return f"list_slice(list({column} ORDER BY {self.order_by(order)}), 1, {int(limit)})"
+
+
+class SparkDialect(Dialect):
+    """Spark SQL's spellings."""
+
+    name = "spark"
+
+    def literal(self, text: str) -> str:
+        # Spark's string literals read backslash escapes
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    def quote_ident(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS STRING)"
+
+    def parse_ts(self, column: str) -> str:
+        text = f"trim({column})"
+        number = f"TRY_CAST({text} AS DOUBLE)"
+        micros = "CAST(timestamp_micros(CAST({0} AS BIGINT)) AS TIMESTAMP_NTZ)"
+        millis, seconds = micros.format(number + " * 1000"), micros.format(number + " * 1000000")
+        return (
+            f"CASE WHEN {text} RLIKE '^-?[0-9]+([.][0-9]+)?$' THEN "
+            f"  CASE WHEN abs({number}) >= 1e11"
+            f"    THEN CASE WHEN abs({number}) < 9.2e15 THEN {millis} END"
+            f"    ELSE {seconds} END "
+            f"ELSE CAST(TRY_CAST({text} AS TIMESTAMP_LTZ) AS TIMESTAMP_NTZ) END"
+        )
+
+    def epoch(self, column: str) -> str:
+        return f"(CAST(unix_micros(CAST({column} AS TIMESTAMP_LTZ)) AS DOUBLE) / 1e6)"
+
+    def regexp_replace_all(self, expr: str, pattern: str, replacement: str) -> str:
+        return f"regexp_replace({expr}, {pattern}, {replacement})"
+
+    def bucket(self, column: str, count: int) -> str:
+        return f"pmod(hash({column}), {int(count)})"  # Spark's hash is a signed 32 bits
+
+    def row_number(self) -> str:
+        return "row_number() OVER (ORDER BY monotonically_increasing_id())"
+
+    def list_head(self, column: str, order: Sequence[Order], limit: int) -> str:
+        # collect_list keeps no order: the list is sorted by a comparator over a struct
+        # of the order's terms
+        fields = ", ".join(f"'k{i}', {expr}" for i, (expr, _) in enumerate(order))
+        cases = " ".join(
+            f"WHEN l.k{i} < r.k{i} THEN {sign} WHEN l.k{i} > r.k{i} THEN {-sign}"
+            for i, sign in enumerate(1 if descending else -1 for _, descending in order)
+        )
+        items = f"collect_list(named_struct({fields}, 'v', {column}))"
+        ordered = f"transform(array_sort({items}, (l, r) -> CASE {cases} ELSE 0 END), s -> s.v)"
+        return f"slice({ordered}, 1, {int(limit)})"
+
+    def join_list(self, expr: str) -> str:
+        return f"array_join({expr}, ', ')"

@@ -1,0 +1,142 @@
+"""The handles the stages hand each other: which engine tables a stage made.
+
+Each stage takes the handles of the tables it reads and returns one naming the tables
+it made, so the data flow reads off the signatures and mypy checks it::
+
+    load(engine, sources, config)              -> EventTables
+    observe(engine, events, config)            -> ObservationTables
+    load_direct_edges(engine, path)            -> DirectEdges
+    link(engine, observed, config, direct)     -> LinkTables
+    score_clusters(engine, observed, linked, membership, config) -> ClusterTables
+    pseudonymise(engine, observed, linked, ...) -> PrivateTables
+
+A table's physical name is known only to the stage that made it and to the handle;
+a stage never asks whether another stage's table exists: what may be missing is an
+optional field (``None``). Columns are listed on each field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+__all__ = [
+    "ClusterTables",
+    "DirectEdges",
+    "EventTables",
+    "LinkTables",
+    "LoadStats",
+    "ObservationTables",
+    "PrivateTables",
+]
+
+
+@dataclass
+class LoadStats:
+    """Row counts of the load stage; ``read == used + rejected + outside_window``."""
+
+    read: int = 0
+    used: int = 0
+    rejected: int = 0
+    #: good rows whose time lies outside the run's window: ignored, not rejected
+    outside_window: int = 0
+    files: list[str] = field(default_factory=list)
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "read": self.read,
+            "used": self.used,
+            "rejected": self.rejected,
+            "outside_window": self.outside_window,
+        }
+
+
+@dataclass(frozen=True)
+class EventTables:
+    """What ``load`` made.
+
+    events:  account_id, ts, ip_key, ip_subnet, payment_id, prompt, extra_0 .. extra_n
+             (one per ``columns.extra_keys``, in that order)
+    rejects: file, row, reason, account_id, ts, ip, payment_id, prompt, extras as read
+    """
+
+    events: str
+    rejects: str
+    stats: LoadStats
+    extra_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DirectEdges:
+    """What ``load_direct_edges`` made.
+
+    edges: a, b, kind, ts (account-to-account edges, no self-loops)
+    """
+
+    edges: str
+    dropped: int = 0
+
+
+@dataclass(frozen=True)
+class ObservationTables:
+    """What ``observe`` made.
+
+    observations: account_id, key, value, first_seen, last_seen, n
+    accounts:     account_id, requests, first_seen, last_seen
+    prompt_map:   prompt, template, template_group[, strict_group]; None without prompts
+    """
+
+    observations: str
+    accounts: str
+    prompt_map: str | None
+    #: whether ``prompt_map`` has the heavy accounts' ``strict_group`` column
+    strict_groups: bool = False
+    counts: dict[str, int] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class LinkTables:
+    """What ``link`` made.
+
+    values:      key, value, holders, requests, first_seen, last_seen, reason, factor
+                 (every value; ``reason`` says why a value does not link)
+    hubs:        key, value, accounts, requests, reason, first_seen, last_seen
+    pair_values: a, b, key, value, w, first_seen, last_seen (one row per shared value)
+    links:       a, b, weight, keys, evidence, first_seen, last_seen and per key k
+                 ``k_weight``, ``k_n``, ``k_values`` (see ``key_column``)
+    keys:        the link keys that link at least one pair, sorted
+    """
+
+    values: str
+    hubs: str
+    pair_values: str
+    links: str
+    keys: tuple[str, ...]
+    counts: dict[str, int] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class ClusterTables:
+    """What ``score_clusters`` made.
+
+    membership: account_id, cluster_id (every clustered account; empty when none)
+    clusters:   one row per cluster, ranked: cluster_id, size, score, flagged, rank,
+                reasons, features and per-key shares
+    """
+
+    membership: str
+    clusters: pd.DataFrame = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PrivateTables:
+    """What ``pseudonymise`` made.
+
+    value_labels: key, value, label (the pseudonym of each private shared value)
+    links:        ``LinkTables.links`` with private values in evidence shown by label
+    """
+
+    value_labels: str
+    links: str
