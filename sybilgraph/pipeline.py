@@ -26,7 +26,6 @@ from sybilgraph.engines import make_engine
 from sybilgraph.engines.base import Engine
 from sybilgraph.engines.sources import Source, discover, frame_source
 from sybilgraph.errors import OutputError
-from sybilgraph.investigate.labels import Labels, read_labels
 from sybilgraph.investigate.result import Result
 from sybilgraph.outputs import atomic_path, prepare_out_dir, write_csv, write_json
 from sybilgraph.progress import StageTimer
@@ -38,6 +37,7 @@ from sybilgraph.stages.loading import Events
 from sybilgraph.stages.observe import observe
 from sybilgraph.stages.privacy import Pseudonymiser, private_links, pseudonymiser, value_labels
 from sybilgraph.stages.score import score_clusters
+from sybilgraph.stages.verdicts import Labels, apply_cluster_verdicts, read_labels, spread_verdicts
 from sybilgraph.views.tables import write_view_tables
 
 __all__ = ["run"]
@@ -203,9 +203,9 @@ def _run_stages(
         }
         del graph  # its edges and their per-key weights are not needed again
     with timer.stage("score", "scoring clusters"):
-        verdicts = _verdicts(labels, membership)
+        verdicts = spread_verdicts(labels, membership)
         clusters = score_clusters(engine, membership, config.score, verdicts=verdicts)
-        clusters = _apply_cluster_verdicts(clusters, labels)
+        clusters = apply_cluster_verdicts(clusters, labels)
     names = None
     if config.privacy.pages or config.privacy.tables:
         with timer.stage("privacy", "pseudonymising IP addresses and payment tokens"):
@@ -261,28 +261,6 @@ def _drop_benign_accounts(engine: Engine, labels: Labels) -> None:
     )
     engine.create_table("observations", "SELECT * FROM observations_kept")
     engine.drop("observations_kept")
-
-
-def _verdicts(labels: Labels, membership: pd.DataFrame) -> pd.DataFrame:
-    """Account verdicts, with cluster-level sybil verdicts spread to the members."""
-    accounts = labels.accounts[["account_id", "verdict"]]
-    sybil_clusters = labels.clusters.loc[labels.clusters["verdict"] == "sybil", "cluster_id"]
-    from_clusters = membership[membership["cluster_id"].isin(sybil_clusters)][["account_id"]]
-    from_clusters = from_clusters.assign(verdict="sybil")
-    combined = pd.concat([from_clusters, accounts], ignore_index=True)
-    return combined.drop_duplicates("account_id", keep="last")
-
-
-def _apply_cluster_verdicts(clusters: pd.DataFrame, labels: Labels) -> pd.DataFrame:
-    if clusters.empty or labels.clusters.empty:
-        return clusters
-    benign = set(labels.clusters.loc[labels.clusters["verdict"] == "benign", "cluster_id"])
-    hit = clusters["cluster_id"].isin(benign)
-    clusters.loc[hit, "flagged"] = False
-    clusters.loc[hit, "reasons"] = "labelled benign by an investigator; " + clusters.loc[
-        hit, "reasons"
-    ].astype(str)
-    return clusters
 
 
 def _write_tables(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sybilgraph.errors import InputError
+from sybilgraph.stages.verdicts import read_labels, spread_verdicts
 from sybilgraph.views.tables import ClusterView, view_from_tables
 
 if TYPE_CHECKING:
@@ -312,14 +313,11 @@ def _prompts_held(values: pd.DataFrame, prompts: pd.DataFrame) -> pd.DataFrame:
 
 def _verdicts(result: Result) -> dict[str, str]:
     """Account verdicts of the labels file the run read (cluster verdicts spread)."""
-    from sybilgraph.investigate.labels import read_labels
-    from sybilgraph.pipeline import _verdicts as spread
-
     labels = read_labels(result.labels_path)
     if not len(labels):
         return {}
     clustered = result.accounts[result.accounts["cluster_id"] != ""]
-    verdicts = spread(labels, clustered[["account_id", "cluster_id"]])
+    verdicts = spread_verdicts(labels, clustered[["account_id", "cluster_id"]])
     return dict(zip(verdicts["account_id"], verdicts["verdict"], strict=True))
 
 
