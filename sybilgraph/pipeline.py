@@ -14,9 +14,7 @@ import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -24,7 +22,7 @@ import pyarrow as pa
 from sybilgraph.config import Config
 from sybilgraph.engines import make_engine
 from sybilgraph.engines.base import Engine
-from sybilgraph.engines.sources import Source, discover, frame_source
+from sybilgraph.engines.sources import Source
 from sybilgraph.errors import OutputError
 from sybilgraph.investigate.result import Result
 from sybilgraph.outputs import atomic_path, prepare_out_dir, write_csv, write_json
@@ -33,7 +31,7 @@ from sybilgraph.stages.detect import detect
 from sybilgraph.stages.graph import build_graph
 from sybilgraph.stages.link import link
 from sybilgraph.stages.load import Window, load, load_direct_edges
-from sybilgraph.stages.loading import Events
+from sybilgraph.stages.loading import Events, EventsInput, sources_of
 from sybilgraph.stages.observe import observe
 from sybilgraph.stages.privacy import Pseudonymiser, private_links, pseudonymiser, value_labels
 from sybilgraph.stages.score import score_clusters
@@ -43,18 +41,6 @@ from sybilgraph.views.tables import write_view_tables
 __all__ = ["run"]
 
 log = logging.getLogger(__name__)
-
-EventsInput: TypeAlias = str | Path | Sequence[str | Path] | pd.DataFrame | pa.Table
-
-
-def _sources(events: EventsInput | Events) -> list[Source]:
-    if isinstance(events, Events):
-        return list(events.sources)
-    if isinstance(events, pd.DataFrame | pa.Table):
-        return [frame_source(events)]
-    if isinstance(events, str | Path):
-        return discover([events])
-    return discover(list(events))
 
 
 def run(
@@ -92,7 +78,7 @@ def run(
     if out_dir is None:
         out_dir = tempfile.mkdtemp(prefix="sybilgraph-run-")
     out = prepare_out_dir(out_dir, force=force)
-    sources = _sources(events)
+    sources = sources_of(events)
     labels = read_labels(config.labels)
     timer = StageTimer(show=show_progress)
     started = dt.datetime.now(dt.UTC)
