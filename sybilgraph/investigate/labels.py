@@ -11,6 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 from sybilgraph.errors import InputError
+from sybilgraph.investigate.folder import RunFolder
 from sybilgraph.outputs import atomic_path
 from sybilgraph.stages.verdicts import LABEL_COLUMNS, VERDICTS
 
@@ -59,9 +60,7 @@ def label_target(
     Returns the labels file written (``labels_path``, or ``labels.csv`` beside the run's
     folder).
     """
-    from sybilgraph.investigate.result import open_run
-
-    result = open_run(run_dir)
+    result = RunFolder(run_dir)
     path = Path(labels_path) if labels_path else result.out_dir.parent / "labels.csv"
     if is_value:
         key, sep, value = target.partition("=")
