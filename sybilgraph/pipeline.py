@@ -15,9 +15,7 @@ import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -25,9 +23,8 @@ import pyarrow as pa
 from sybilgraph.config import Config
 from sybilgraph.engines import make_engine
 from sybilgraph.engines.base import Engine
-from sybilgraph.engines.sources import Source, discover, frame_source
+from sybilgraph.engines.sources import Source
 from sybilgraph.errors import OutputError
-from sybilgraph.investigate.labels import Labels, read_labels
 from sybilgraph.investigate.result import Result
 from sybilgraph.outputs import prepare_out_dir, write_json
 from sybilgraph.progress import StageTimer
@@ -35,10 +32,11 @@ from sybilgraph.stages.detect import detect
 from sybilgraph.stages.graph import read_graph
 from sybilgraph.stages.link import link
 from sybilgraph.stages.load import Window, load, load_direct_edges
-from sybilgraph.stages.loading import Events
+from sybilgraph.stages.loading import Events, EventsInput, sources_of
 from sybilgraph.stages.observe import observe
 from sybilgraph.stages.privacy import pseudonymise, pseudonymiser
 from sybilgraph.stages.score import score_clusters
+from sybilgraph.stages.verdicts import Labels, apply_cluster_verdicts, read_labels, spread_verdicts
 from sybilgraph.stages.write import write_tables
 from sybilgraph.views.pages import write_index, write_pages
 from sybilgraph.views.tables import ClusterView, cluster_views, write_view_tables
@@ -46,18 +44,6 @@ from sybilgraph.views.tables import ClusterView, cluster_views, write_view_table
 __all__ = ["run"]
 
 log = logging.getLogger(__name__)
-
-EventsInput: TypeAlias = str | Path | Sequence[str | Path] | pd.DataFrame | pa.Table
-
-
-def _sources(events: EventsInput | Events) -> list[Source]:
-    if isinstance(events, Events):
-        return list(events.sources)
-    if isinstance(events, pd.DataFrame | pa.Table):
-        return [frame_source(events)]
-    if isinstance(events, str | Path):
-        return discover([events])
-    return discover(list(events))
 
 
 def run(
@@ -95,7 +81,7 @@ def run(
     if out_dir is None:
         out_dir = tempfile.mkdtemp(prefix="sybilgraph-run-")
     out = prepare_out_dir(out_dir, force=force)
-    sources = _sources(events)
+    sources = sources_of(events)
     labels = read_labels(config.labels)
     timer = StageTimer(show=show_progress)
     started = dt.datetime.now(dt.UTC)
@@ -194,12 +180,12 @@ def _run_stages(
         }
         del graph  # its edges and their per-key weights are not needed again
     with timer.stage("score", "scoring clusters"):
-        verdicts = _verdicts(labels, membership)
+        verdicts = spread_verdicts(labels, membership)
         clustered = score_clusters(
             engine, observed, linked, membership, config.score, verdicts=verdicts
         )
         clustered = dataclasses.replace(
-            clustered, clusters=_apply_cluster_verdicts(clustered.clusters, labels)
+            clustered, clusters=apply_cluster_verdicts(clustered.clusters, labels)
         )
     clusters = clustered.clusters
     pages = page_ids(clusters, config)
@@ -278,28 +264,6 @@ def _run_stages(
 def page_ids(clusters: pd.DataFrame, config: Config) -> list[str]:
     """The clusters that get a page: the ``export.pages`` best ranked."""
     return [str(c) for c in clusters["cluster_id"].head(max(config.export.pages, 0))]
-
-
-def _verdicts(labels: Labels, membership: pd.DataFrame) -> pd.DataFrame:
-    """Account verdicts, with cluster-level sybil verdicts spread to the members."""
-    accounts = labels.accounts[["account_id", "verdict"]]
-    sybil_clusters = labels.clusters.loc[labels.clusters["verdict"] == "sybil", "cluster_id"]
-    from_clusters = membership[membership["cluster_id"].isin(sybil_clusters)][["account_id"]]
-    from_clusters = from_clusters.assign(verdict="sybil")
-    combined = pd.concat([from_clusters, accounts], ignore_index=True)
-    return combined.drop_duplicates("account_id", keep="last")
-
-
-def _apply_cluster_verdicts(clusters: pd.DataFrame, labels: Labels) -> pd.DataFrame:
-    if clusters.empty or labels.clusters.empty:
-        return clusters
-    benign = set(labels.clusters.loc[labels.clusters["verdict"] == "benign", "cluster_id"])
-    hit = clusters["cluster_id"].isin(benign)
-    clusters.loc[hit, "flagged"] = False
-    clusters.loc[hit, "reasons"] = "labelled benign by an investigator; " + clusters.loc[
-        hit, "reasons"
-    ].astype(str)
-    return clusters
 
 
 def _write_pages(

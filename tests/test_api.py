@@ -13,7 +13,7 @@ from click.testing import CliRunner
 import sybilgraph
 from sybilgraph.cli import main
 from sybilgraph.errors import InputError, OutputError
-from sybilgraph.investigate.labels import LABEL_COLUMNS
+from sybilgraph.stages.verdicts import LABEL_COLUMNS
 
 SAMPLE = Path(__file__).parent.parent / "data" / "samples" / "week"
 # an office's shared address in the sample: 17 accounts of office_0004 use it

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from sybilgraph import Config, run
 from sybilgraph.cli import main
 from sybilgraph.errors import InputError
-from sybilgraph.investigate.labels import append_label, read_labels
+from sybilgraph.investigate.labels import append_label
+from sybilgraph.stages.verdicts import read_labels
 
 OFFICE = frozenset(f"o{i}" for i in range(1, 6))
 

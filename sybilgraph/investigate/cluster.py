@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sybilgraph.errors import InputError
+from sybilgraph.investigate.folder import RunFolder
+from sybilgraph.stages.verdicts import read_labels, spread_verdicts
 from sybilgraph.views.tables import ClusterView, view_from_tables
 
 if TYPE_CHECKING:
     import networkx as nx
 
-    from sybilgraph.investigate.result import Result
     from sybilgraph.views.pages import ViewHTML
 
 __all__ = ["Cluster", "Neighborhood", "cluster", "neighborhood"]
@@ -178,7 +179,7 @@ class Neighborhood(Subgraph):
         )
 
 
-def cluster(result: Result, cluster_id: str) -> Cluster:
+def cluster(result: RunFolder, cluster_id: str) -> Cluster:
     """Build the :class:`Cluster` of ``cluster_id`` from a run's folder.
 
     Raises
@@ -212,12 +213,13 @@ def cluster(result: Result, cluster_id: str) -> Cluster:
     return Cluster(view, _node_budget(result), pseudonymised=_pseudonymised(result))
 
 
-def neighborhood(result: Result, account: str, hops: int = 2) -> Neighborhood:
+def neighborhood(result: RunFolder, account: str, hops: int = 2) -> Neighborhood:
     """Build the :class:`Neighborhood` of ``account``: every account within ``hops`` links.
 
     Parameters
     ----------
-    result : Result
+    result : RunFolder
+        The run, e.g. a :class:`~sybilgraph.Result`.
     account : str
         An account of the run.
     hops : int, default 2
@@ -310,26 +312,23 @@ def _prompts_held(values: pd.DataFrame, prompts: pd.DataFrame) -> pd.DataFrame:
     return merged[["template", "text", "samples", "requests", "accounts"]]
 
 
-def _verdicts(result: Result) -> dict[str, str]:
+def _verdicts(result: RunFolder) -> dict[str, str]:
     """Account verdicts of the labels file the run read (cluster verdicts spread)."""
-    from sybilgraph.investigate.labels import read_labels
-    from sybilgraph.pipeline import _verdicts as spread
-
     labels = read_labels(result.labels_path)
     if not len(labels):
         return {}
     clustered = result.accounts[result.accounts["cluster_id"] != ""]
-    verdicts = spread(labels, clustered[["account_id", "cluster_id"]])
+    verdicts = spread_verdicts(labels, clustered[["account_id", "cluster_id"]])
     return dict(zip(verdicts["account_id"], verdicts["verdict"], strict=True))
 
 
-def _pseudonymised(result: Result) -> bool:
+def _pseudonymised(result: RunFolder) -> bool:
     """Whether the run's tables hold pseudonyms: pages drawn from them then say so and
     leave out raw prompt samples, like the pages the run wrote."""
     privacy: dict[str, Any] = result.info.get("config", {}).get("privacy", {})
     return bool(privacy.get("tables", False))
 
 
-def _node_budget(result: Result) -> int:
+def _node_budget(result: RunFolder) -> int:
     export: dict[str, Any] = result.info.get("config", {}).get("export", {})
     return int(export.get("node_budget", 300))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sybilgraph.errors import InputError
-from sybilgraph.investigate.result import Result
+from sybilgraph.investigate.folder import RunFolder
 
 __all__ = ["Evaluation", "average_precision", "evaluate"]
 
@@ -64,9 +64,12 @@ def average_precision(positive: np.ndarray) -> float:
     return float((hits[positive] / ranks[positive]).mean())
 
 
-def evaluate(result: Result | str | Path, truth: str | Path | pd.DataFrame) -> Evaluation:
-    """Score a run against a truth table (account_id, label sybil|legit, group[, kind])."""
-    run = result if isinstance(result, Result) else Result(result)
+def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -> Evaluation:
+    """Score a run against a truth table (account_id, label sybil|legit, group[, kind]).
+
+    ``result`` is a :class:`~sybilgraph.Result` or the path of a run's folder.
+    """
+    run = result if isinstance(result, RunFolder) else RunFolder(result)
     if isinstance(truth, pd.DataFrame):
         labels = truth.copy()
     else:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sybilgraph.errors import InputError
-from sybilgraph.investigate.result import Result
+from sybilgraph.investigate.folder import RunFolder
 
 __all__ = ["Explanation", "explain"]
 
@@ -57,7 +57,7 @@ class Explanation:
         return f"{self.a} and {self.b} are not linked and not connected by any path of links"
 
 
-def explain(result: Result, a: str, b: str) -> Explanation:
+def explain(result: RunFolder, a: str, b: str) -> Explanation:
     """Explain the link between accounts ``a`` and ``b`` of a finished run.
 
     Raises

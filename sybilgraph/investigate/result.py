@@ -1,42 +1,30 @@
-"""The result of a run: its tables, read from its outputs folder on first use."""
+"""The result of a run: its tables, and the investigator's views of them."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
-import pandas as pd
-
-from sybilgraph.errors import OutputError, StateError
-
-if TYPE_CHECKING:
-    from sybilgraph.investigate.cluster import Cluster, Neighborhood
-    from sybilgraph.investigate.explain import Explanation
+from sybilgraph.errors import OutputError
+from sybilgraph.investigate.cluster import Cluster, Neighborhood, cluster, neighborhood
+from sybilgraph.investigate.explain import Explanation, explain
+from sybilgraph.investigate.folder import RunFolder
+from sybilgraph.investigate.labels import label_target
 
 __all__ = ["Result", "open_run"]
 
 
-class Result:
+class Result(RunFolder):
     """A finished run, backed by its outputs folder.
 
-    Tables are read on first access, so reopening a large run is cheap.
-
-    Attributes
-    ----------
-    out_dir : Path
-        The run's folder.
-    accounts, clusters, links, hubs, rejects : DataFrame
-        The run's tables (see the README's "Outputs").
-    values, prompts : DataFrame
-        What the cluster views draw: clustered accounts' shared values, and each
-        cluster's prompt templates with sample prompts.
-    info : dict
-        run.json: inputs, config, versions, seed, counts, timings.
+    Its attributes are those of :class:`~sybilgraph.investigate.folder.RunFolder`: the
+    run's tables (``accounts``, ``clusters``, ``links``, ``hubs``, ``rejects``,
+    ``values``, ``prompts``), read on first access so that reopening a large run is
+    cheap, and ``info`` (run.json). Its methods draw one cluster or neighbourhood,
+    explain the evidence between two accounts, and record an investigator's verdicts.
 
     Examples
     --------
@@ -44,103 +32,6 @@ class Result:
     >>> top = result.cluster(result.clusters.cluster_id[0])        # doctest: +SKIP
     >>> top.reasons, top.members.head()                            # doctest: +SKIP
     """
-
-    def __init__(self, out_dir: str | Path) -> None:
-        self.out_dir = Path(out_dir)
-        if not (self.out_dir / "run.json").is_file():
-            raise StateError(f"{self.out_dir}: not a sybilgraph output folder (no run.json)")
-
-    def __repr__(self) -> str:
-        info = self.info
-        rows = info.get("rows", {})
-        counts = info.get("counts", {})
-        return (
-            f"Result({str(self.out_dir)!r}: {rows.get('used', '?')} events, "
-            f"{counts.get('accounts', '?')} accounts, {counts.get('clusters', '?')} clusters, "
-            f"{counts.get('flagged_clusters', '?')} flagged)"
-        )
-
-    @cached_property
-    def info(self) -> dict[str, Any]:
-        """run.json: inputs, config, versions, seed, counts, timings."""
-        data: dict[str, Any] = json.loads((self.out_dir / "run.json").read_text("utf-8"))
-        return data
-
-    def _csv(self, name: str, **kwargs: Any) -> pd.DataFrame:
-        path = self.out_dir / name
-        if not path.is_file():
-            raise StateError(f"{path}: missing from the run's folder")
-        return pd.read_csv(path, keep_default_na=False, na_values=[""], **kwargs)
-
-    @cached_property
-    def accounts(self) -> pd.DataFrame:
-        """Every account: account_id, cluster_id (empty if none), flagged, score, ..."""
-        frame = self._csv("accounts.csv", dtype={"account_id": str, "cluster_id": str})
-        frame["cluster_id"] = frame["cluster_id"].fillna("")
-        return frame
-
-    @cached_property
-    def clusters(self) -> pd.DataFrame:
-        """Every cluster, ranked: features, score, flagged, reasons."""
-        frame = self._csv("clusters.csv", dtype={"cluster_id": str, "reasons": str})
-        frame["reasons"] = frame["reasons"].fillna("")
-        return frame
-
-    @cached_property
-    def links(self) -> pd.DataFrame:
-        """Every link between two accounts, with its weight and evidence per key."""
-        return pd.read_parquet(self.out_dir / "links.parquet")
-
-    @cached_property
-    def hubs(self) -> pd.DataFrame:
-        """Values too widely held (or marked benign) to link accounts."""
-        return self._csv("hubs.csv", dtype={"value": str})
-
-    @cached_property
-    def rejects(self) -> pd.DataFrame:
-        """Input rows not used, with the reason."""
-        return self._csv("rejects.csv", dtype=str)
-
-    @cached_property
-    def values(self) -> pd.DataFrame:
-        """Shared values of clustered accounts: cluster_id, account_id, key, value, ..."""
-        return self._parquet("values.parquet")
-
-    @cached_property
-    def prompts(self) -> pd.DataFrame:
-        """Prompt templates per cluster: cluster_id, template, text, samples, requests, ...
-
-        ``samples`` is a list of a few raw prompts of the template.
-        """
-        prompts = self._parquet("prompts.parquet")
-        prompts["samples"] = prompts["samples"].map(
-            lambda samples: [] if samples is None else [str(s) for s in samples]
-        )
-        return prompts
-
-    def _parquet(self, name: str) -> pd.DataFrame:
-        path = self.out_dir / name
-        if not path.is_file():
-            raise StateError(
-                f"{path}: missing from the run's folder (written by sybilgraph 0.1 runs on; "
-                "run again to get it)"
-            )
-        return pd.read_parquet(path)
-
-    @property
-    def flagged(self) -> pd.DataFrame:
-        """The flagged clusters, best first."""
-        return self.clusters[self.clusters["flagged"]]
-
-    @property
-    def labels_path(self) -> Path:
-        """The labels file whose verdicts the views show.
-
-        The file the run was given (``Config.labels``), else ``labels.csv`` beside the
-        run's folder, where :meth:`label` and ``sybilgraph label`` write by default.
-        """
-        given = self.info.get("config", {}).get("labels")
-        return Path(given) if given else self.out_dir.parent / "labels.csv"
 
     def cluster(self, cluster_id: str) -> Cluster:
         """One cluster: its members, shared values, links, prompts, score and reasons.
@@ -150,8 +41,6 @@ class Result:
         InputError
             The run has no cluster of that id.
         """
-        from sybilgraph.investigate.cluster import cluster
-
         return cluster(self, cluster_id)
 
     def neighborhood(self, account: str, hops: int = 2) -> Neighborhood:
@@ -162,8 +51,6 @@ class Result:
         InputError
             The account is not in the run, or ``hops`` is negative.
         """
-        from sybilgraph.investigate.cluster import neighborhood
-
         return neighborhood(self, account, hops)
 
     def explain(self, a: str, b: str) -> Explanation:
@@ -174,8 +61,6 @@ class Result:
         InputError
             Either account is not in the run.
         """
-        from sybilgraph.investigate.explain import explain
-
         return explain(self, a, b)
 
     def label(
@@ -208,8 +93,6 @@ class Result:
         Path
             The labels file written; pass it as ``Config(labels=...)`` to the next run.
         """
-        from sybilgraph.investigate.labels import label_target
-
         name = target if isinstance(target, str) else target.id
         return label_target(
             self.out_dir, name, verdict, note=note, labels_path=labels_path, is_value=value

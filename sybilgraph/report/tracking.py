@@ -39,8 +39,8 @@ from pathlib import Path
 import pandas as pd
 
 from sybilgraph.errors import StateError
-from sybilgraph.investigate.labels import LABEL_COLUMNS
 from sybilgraph.outputs import write_csv, write_json
+from sybilgraph.stages.verdicts import LABEL_COLUMNS, read_labels
 
 __all__ = [
     "FORMAT_VERSION",
@@ -420,8 +420,6 @@ def read_label_rows(path: str | Path | None) -> pd.DataFrame:
     """A labels file as raw rows with every label column (empty when absent)."""
     if path is None or not Path(path).is_file():
         return pd.DataFrame(columns=LABEL_COLUMNS)
-    from sybilgraph.investigate.labels import read_labels
-
     read_labels(path)  # refuses bad verdicts with the file and row named
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     for column in LABEL_COLUMNS:

@@ -34,9 +34,10 @@ from sybilgraph.config import Config
 from sybilgraph.errors import InputError
 from sybilgraph.investigate.result import Result
 from sybilgraph.outputs import write_csv, write_json
-from sybilgraph.pipeline import EventsInput, run
+from sybilgraph.pipeline import run
 from sybilgraph.report.tracking import Period, State, Tracking, read_label_rows, replace_dir, track
-from sybilgraph.views.pages import _env, safe_filename
+from sybilgraph.stages.loading import EventsInput, sources_of
+from sybilgraph.views.pages import safe_filename, template_env
 from sybilgraph.views.plots import bar_chart, line_chart
 
 __all__ = ["Report", "make_report", "parse_period"]
@@ -282,12 +283,11 @@ def _daily_requests(
     if top.empty:
         return {}
     from sybilgraph.engines import make_engine
-    from sybilgraph.pipeline import _sources
     from sybilgraph.stages.load import load
 
     engine = make_engine(config.engine)
     try:
-        loaded = load(engine, _sources(events), config, period.window)
+        loaded = load(engine, sources_of(events), config, period.window)
         import pyarrow as pa
 
         chosen = members[members["cluster_id"].isin(top["cluster_id"])]
@@ -434,7 +434,7 @@ def _write_html(facts: dict[str, Any], table: pd.DataFrame, tracking: Tracking, 
         rows.append({**rec, "link": link, "score": f"{rec['score']:.3f}"})
     joined = tracking.joined.head(JOINED_SHOWN).to_dict("records")
     html = (
-        _env()
+        template_env()
         .get_template("report.html.j2")
         .render(
             title=f"sybilgraph report {facts['period']['name']}",

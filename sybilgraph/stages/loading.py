@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -17,7 +18,11 @@ import pyarrow as pa
 from sybilgraph.config import Config
 from sybilgraph.engines.sources import Source, discover, frame_source
 
-__all__ = ["Events", "load_events"]
+__all__ = ["Events", "EventsInput", "load_events", "sources_of"]
+
+#: what :func:`sybilgraph.run` reads besides checked :class:`Events`: paths of files or
+#: folders, or a table in memory
+EventsInput: TypeAlias = str | Path | Sequence[str | Path] | pd.DataFrame | pa.Table
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,26 @@ class Events:
     def paths(self) -> list[Path]:
         """The input files (a label such as ``<dataframe>`` for an in-memory table)."""
         return [s.path for s in self.sources]
+
+
+def sources_of(events: EventsInput | Events) -> list[Source]:
+    """The sources a run reads from its ``events``.
+
+    Checked :class:`Events` give their sources as they are; paths give the files found
+    there (folders searched recursively); a table in memory gives one source.
+
+    Raises
+    ------
+    InputError
+        A path does not exist, is empty or of a type sybilgraph does not read.
+    """
+    if isinstance(events, Events):
+        return list(events.sources)
+    if isinstance(events, pd.DataFrame | pa.Table):
+        return [frame_source(events)]
+    if isinstance(events, str | Path):
+        return discover([events])
+    return discover(list(events))
 
 
 def load_events(

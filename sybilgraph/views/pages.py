@@ -44,6 +44,7 @@ __all__ = [
     "render_cluster_page",
     "render_index",
     "safe_filename",
+    "template_env",
     "view_in_notebook",
     "write_cluster_page",
     "write_index",
@@ -412,7 +413,8 @@ def _page_data(view: ClusterView, node_budget: int, pseudonymised: bool) -> dict
 
 
 @lru_cache(maxsize=1)
-def _env() -> jinja2.Environment:
+def template_env() -> jinja2.Environment:
+    """The Jinja environment of the templates shipped in ``views/templates``, autoescaping on."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
         autoescape=True,
@@ -458,7 +460,7 @@ def render_cluster_page(
     js, css = _vis_assets()
     data = _page_data(view, node_budget, pseudonymised)
     return (
-        _env()
+        template_env()
         .get_template("cluster.html.j2")
         .render(
             title=f"Cluster {view.cluster_id}",
@@ -517,7 +519,7 @@ def render_index(
         rows.append({"cells": cells, "link": link, "flagged": bool(rec.get("flagged"))})
     figures = [(str(k), _summary_text(v)) for k, v in summary.items()]
     return (
-        _env()
+        template_env()
         .get_template("index.html.j2")
         .render(
             title="sybilgraph clusters",

@@ -1,0 +1,140 @@
+"""A finished run's outputs folder, read: its tables, run.json and labels file.
+
+:class:`RunFolder` is what the investigator's views (clusters, neighbourhoods, link
+explanations, verdicts, the evaluation) are drawn from; :class:`~sybilgraph.Result`
+builds on it to offer those views as methods.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sybilgraph.errors import StateError
+
+__all__ = ["RunFolder"]
+
+
+class RunFolder:
+    """The tables of a finished run, read from its outputs folder on first access.
+
+    Reading on first access keeps reopening a large run cheap.
+
+    Attributes
+    ----------
+    out_dir : Path
+        The run's folder.
+    accounts, clusters, links, hubs, rejects : DataFrame
+        The run's tables (see the README's "Outputs").
+    values, prompts : DataFrame
+        What the cluster views draw: clustered accounts' shared values, and each
+        cluster's prompt templates with sample prompts.
+    info : dict
+        run.json: inputs, config, versions, seed, counts, timings.
+
+    Raises
+    ------
+    StateError
+        ``out_dir`` holds no run.json; a table read later is missing from the folder.
+    """
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.out_dir = Path(out_dir)
+        if not (self.out_dir / "run.json").is_file():
+            raise StateError(f"{self.out_dir}: not a sybilgraph output folder (no run.json)")
+
+    def __repr__(self) -> str:
+        info = self.info
+        rows = info.get("rows", {})
+        counts = info.get("counts", {})
+        return (
+            f"{type(self).__name__}({str(self.out_dir)!r}: {rows.get('used', '?')} events, "
+            f"{counts.get('accounts', '?')} accounts, {counts.get('clusters', '?')} clusters, "
+            f"{counts.get('flagged_clusters', '?')} flagged)"
+        )
+
+    @cached_property
+    def info(self) -> dict[str, Any]:
+        """run.json: inputs, config, versions, seed, counts, timings."""
+        data: dict[str, Any] = json.loads((self.out_dir / "run.json").read_text("utf-8"))
+        return data
+
+    def _csv(self, name: str, **kwargs: Any) -> pd.DataFrame:
+        path = self.out_dir / name
+        if not path.is_file():
+            raise StateError(f"{path}: missing from the run's folder")
+        return pd.read_csv(path, keep_default_na=False, na_values=[""], **kwargs)
+
+    @cached_property
+    def accounts(self) -> pd.DataFrame:
+        """Every account: account_id, cluster_id (empty if none), flagged, score, ..."""
+        frame = self._csv("accounts.csv", dtype={"account_id": str, "cluster_id": str})
+        frame["cluster_id"] = frame["cluster_id"].fillna("")
+        return frame
+
+    @cached_property
+    def clusters(self) -> pd.DataFrame:
+        """Every cluster, ranked: features, score, flagged, reasons."""
+        frame = self._csv("clusters.csv", dtype={"cluster_id": str, "reasons": str})
+        frame["reasons"] = frame["reasons"].fillna("")
+        return frame
+
+    @cached_property
+    def links(self) -> pd.DataFrame:
+        """Every link between two accounts, with its weight and evidence per key."""
+        return pd.read_parquet(self.out_dir / "links.parquet")
+
+    @cached_property
+    def hubs(self) -> pd.DataFrame:
+        """Values too widely held (or marked benign) to link accounts."""
+        return self._csv("hubs.csv", dtype={"value": str})
+
+    @cached_property
+    def rejects(self) -> pd.DataFrame:
+        """Input rows not used, with the reason."""
+        return self._csv("rejects.csv", dtype=str)
+
+    @cached_property
+    def values(self) -> pd.DataFrame:
+        """Shared values of clustered accounts: cluster_id, account_id, key, value, ..."""
+        return self._parquet("values.parquet")
+
+    @cached_property
+    def prompts(self) -> pd.DataFrame:
+        """Prompt templates per cluster: cluster_id, template, text, samples, requests, ...
+
+        ``samples`` is a list of a few raw prompts of the template.
+        """
+        prompts = self._parquet("prompts.parquet")
+        prompts["samples"] = prompts["samples"].map(
+            lambda samples: [] if samples is None else [str(s) for s in samples]
+        )
+        return prompts
+
+    def _parquet(self, name: str) -> pd.DataFrame:
+        path = self.out_dir / name
+        if not path.is_file():
+            raise StateError(
+                f"{path}: missing from the run's folder (written by sybilgraph 0.1 runs on; "
+                "run again to get it)"
+            )
+        return pd.read_parquet(path)
+
+    @property
+    def flagged(self) -> pd.DataFrame:
+        """The flagged clusters, best first."""
+        return self.clusters[self.clusters["flagged"]]
+
+    @property
+    def labels_path(self) -> Path:
+        """The labels file whose verdicts the views show.
+
+        The file the run was given (``Config.labels``), else ``labels.csv`` beside the
+        run's folder, where :meth:`Result.label` and ``sybilgraph label`` write by default.
+        """
+        given = self.info.get("config", {}).get("labels")
+        return Path(given) if given else self.out_dir.parent / "labels.csv"

@@ -1,0 +1,151 @@
+"""verdicts: investigators' verdicts from a labels file, as a run reads them.
+
+The file is CSV with columns ``verdict`` (sybil | benign), ``note`` and one target per
+row: ``account_id``, ``cluster_id``, or ``key`` and ``value`` (a shared value such as an
+office IP or a family card). What a run does with them:
+
+- an account confirmed **sybil** makes its cluster rank first and say so;
+- an account confirmed **benign** takes no part in linking;
+- a value marked **benign** links nobody (it is listed in hubs.csv as "labelled benign");
+- a cluster id marked sybil or benign applies to the cluster of that id in the run.
+
+Writing verdicts is the investigator's side: :mod:`sybilgraph.investigate.labels`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sybilgraph.errors import InputError
+
+__all__ = [
+    "LABEL_COLUMNS",
+    "VERDICTS",
+    "Labels",
+    "apply_cluster_verdicts",
+    "read_labels",
+    "spread_verdicts",
+]
+
+LABEL_COLUMNS = ["account_id", "cluster_id", "key", "value", "verdict", "note", "labelled_at"]
+VERDICTS = ("sybil", "benign")
+
+
+@dataclass
+class Labels:
+    """The verdicts of a labels file, split by target."""
+
+    accounts: pd.DataFrame  # account_id, verdict
+    clusters: pd.DataFrame  # cluster_id, verdict
+    values: pd.DataFrame  # key, value, verdict
+
+    @classmethod
+    def empty(cls) -> Labels:
+        return cls(
+            accounts=pd.DataFrame(columns=["account_id", "verdict"]),
+            clusters=pd.DataFrame(columns=["cluster_id", "verdict"]),
+            values=pd.DataFrame(columns=["key", "value", "verdict"]),
+        )
+
+    def __len__(self) -> int:
+        return len(self.accounts) + len(self.clusters) + len(self.values)
+
+    @property
+    def benign_accounts(self) -> list[str]:
+        return sorted(self.accounts.loc[self.accounts["verdict"] == "benign", "account_id"])
+
+    @property
+    def benign_values(self) -> pd.DataFrame:
+        return self.values.loc[self.values["verdict"] == "benign", ["key", "value"]]
+
+
+def read_labels(path: str | Path | None) -> Labels:
+    """Read a labels file; the last verdict given for a target wins.
+
+    A missing file gives no labels (a first run has none). Rows with an unknown verdict
+    or no target are refused with the file and row named.
+    """
+    if path is None or not Path(path).exists():
+        return Labels.empty()
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read labels: {exc}", path=str(path)) from None
+    if "verdict" not in frame.columns:
+        raise InputError("labels file has no 'verdict' column", path=str(path), column="verdict")
+    for column in LABEL_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = ""
+    frame["verdict"] = frame["verdict"].str.strip().str.lower()
+    for index, row in frame.iterrows():
+        line = int(str(index)) + 2
+        if row["verdict"] not in VERDICTS:
+            raise InputError(
+                f"verdict must be 'sybil' or 'benign', not {row['verdict']!r}",
+                path=str(path),
+                row=line,
+                column="verdict",
+            )
+        if not (row["account_id"] or row["cluster_id"] or (row["key"] and row["value"])):
+            raise InputError(
+                "a label needs an account_id, a cluster_id, or a key and a value",
+                path=str(path),
+                row=line,
+            )
+
+    def last(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+        return frame.drop_duplicates(keys, keep="last")[[*keys, "verdict"]].reset_index(drop=True)
+
+    return Labels(
+        accounts=last(frame[frame["account_id"] != ""], ["account_id"]),
+        clusters=last(
+            frame[(frame["account_id"] == "") & (frame["cluster_id"] != "")], ["cluster_id"]
+        ),
+        values=last(
+            frame[(frame["account_id"] == "") & (frame["cluster_id"] == "") & (frame["key"] != "")],
+            ["key", "value"],
+        ),
+    )
+
+
+def spread_verdicts(labels: Labels, membership: pd.DataFrame) -> pd.DataFrame:
+    """Account verdicts, with cluster-level sybil verdicts spread to the members.
+
+    Parameters
+    ----------
+    labels : Labels
+    membership : DataFrame
+        account_id, cluster_id of the clustered accounts.
+
+    Returns
+    -------
+    DataFrame
+        account_id, verdict; an account's own verdict wins over its cluster's.
+    """
+    accounts = labels.accounts[["account_id", "verdict"]]
+    sybil_clusters = labels.clusters.loc[labels.clusters["verdict"] == "sybil", "cluster_id"]
+    from_clusters = membership[membership["cluster_id"].isin(sybil_clusters)][["account_id"]]
+    from_clusters = from_clusters.assign(verdict="sybil")
+    combined = pd.concat([from_clusters, accounts], ignore_index=True)
+    return combined.drop_duplicates("account_id", keep="last")
+
+
+def apply_cluster_verdicts(clusters: pd.DataFrame, labels: Labels) -> pd.DataFrame:
+    """Unflag the clusters labelled benign, saying so first in their reasons.
+
+    ``clusters`` (cluster_id, flagged, reasons, ...) is changed in place and returned.
+    Clusters labelled sybil are not touched here: their members' spread verdicts
+    (:func:`spread_verdicts`) already made the score rank them first.
+    """
+    if clusters.empty or labels.clusters.empty:
+        return clusters
+    benign = set(labels.clusters.loc[labels.clusters["verdict"] == "benign", "cluster_id"])
+    hit = clusters["cluster_id"].isin(benign)
+    clusters.loc[hit, "flagged"] = False
+    clusters.loc[hit, "reasons"] = "labelled benign by an investigator; " + clusters.loc[
+        hit, "reasons"
+    ].astype(str)
+    return clusters
