@@ -23,11 +23,11 @@ from sybilgraph.errors import (
 from sybilgraph.version import __version__ as __version__
 
 if TYPE_CHECKING:
+    from sybilgraph.api import run
     from sybilgraph.investigate.cluster import Cluster, Neighborhood
     from sybilgraph.investigate.evaluation import Evaluation, evaluate
     from sybilgraph.investigate.result import Result, open_run
     from sybilgraph.investigate.result import open_run as open  # noqa: F401
-    from sybilgraph.pipeline import run
     from sybilgraph.stages.loading import Events, load_events
 
 # ``open`` (an alias of open_run) is left out of __all__ so that a star import does not
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "run": "sybilgraph.pipeline",
+    "run": "sybilgraph.api",
     "Result": "sybilgraph.investigate.result",
     "open_run": "sybilgraph.investigate.result",
     "Cluster": "sybilgraph.investigate.cluster",

@@ -133,7 +133,7 @@ def detect(
 
     INPUT is a CSV, Parquet or JSONL file of events, or a folder of them.
     """
-    from sybilgraph.pipeline import run
+    from sybilgraph.api import run
 
     config = _config(config_path, seed, labels, engine or ("spark" if spark_master else None))
     if spark_master:

@@ -1,6 +1,6 @@
 """The whole pipeline: events in, ranked clusters and their evidence out.
 
-``run`` wires the stages together on one engine and writes the run's outputs folder::
+``execute`` wires the stages together on one engine and writes the run's outputs folder::
 
     load → observe → link → graph → detect → score → export
 """
@@ -25,7 +25,6 @@ from sybilgraph.engines import make_engine
 from sybilgraph.engines.base import Engine
 from sybilgraph.engines.sources import Source
 from sybilgraph.errors import OutputError
-from sybilgraph.investigate.result import Result
 from sybilgraph.outputs import prepare_out_dir, write_json
 from sybilgraph.progress import StageTimer
 from sybilgraph.stages.detect import detect
@@ -41,12 +40,12 @@ from sybilgraph.stages.write import write_tables
 from sybilgraph.views.pages import write_index, write_pages
 from sybilgraph.views.tables import ClusterView, cluster_views, write_view_tables
 
-__all__ = ["run"]
+__all__ = ["execute", "page_ids"]
 
 log = logging.getLogger(__name__)
 
 
-def run(
+def execute(
     events: EventsInput | Events,
     config: Config | None = None,
     out_dir: str | Path | None = None,
@@ -54,7 +53,7 @@ def run(
     force: bool = False,
     show_progress: bool | None = None,
     window: Window | None = None,
-) -> Result:
+) -> Path:
     """Run the pipeline and write its outputs folder.
 
     Parameters
@@ -74,8 +73,8 @@ def run(
 
     Returns
     -------
-    Result
-        The run's tables, read from ``out_dir``.
+    Path
+        The outputs folder (:func:`sybilgraph.run` opens it as a ``Result``).
     """
     config = config or Config()
     if out_dir is None:
@@ -114,7 +113,7 @@ def run(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("results in %s", out)
-    return Result(out)
+    return out
 
 
 def _staging_dir(out: Path) -> Path:

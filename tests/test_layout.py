@@ -79,10 +79,15 @@ def test_no_private_names_across_modules() -> None:
 def test_stages_import_no_layer_above_them() -> None:
     graph, _ = _imports()
     above = ("sybilgraph.views", "sybilgraph.investigate", "sybilgraph.report")
-    above += ("sybilgraph.pipeline", "sybilgraph.cli", "sybilgraph.synth")
+    above += ("sybilgraph.pipeline", "sybilgraph.api", "sybilgraph.cli", "sybilgraph.synth")
     wrong = {
         module: sorted(t for t in targets if t.startswith(above))
         for module, targets in graph.items()
         if module.startswith(("sybilgraph.stages", "sybilgraph.engines"))
     }
     assert {m: t for m, t in wrong.items() if t} == {}
+
+
+def test_the_pipeline_knows_nothing_of_the_investigators_objects() -> None:
+    graph, _ = _imports()
+    assert sorted(t for t in graph["sybilgraph.pipeline"] if ".investigate" in t) == []

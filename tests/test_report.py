@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from sybilgraph import pipeline
+from sybilgraph import api
 from sybilgraph.cli import main
 from sybilgraph.report.tracking import Period, Snapshot, track
 from tests.conftest import hand_events
@@ -387,7 +387,7 @@ def test_track_ignores_small_overlaps() -> None:
 def test_window_filter_in_pipeline(tmp_path: Path) -> None:
     events = _week_two()
     window = Period("w", pd.Timestamp("2026-04-20").date(), pd.Timestamp("2026-04-20").date())
-    result = pipeline.run(events, None, tmp_path / "run", window=window.window)
+    result = api.run(events, None, tmp_path / "run", window=window.window)
     on_day = (pd.to_datetime(events["ts"]).dt.date == window.start).sum()
     assert result.info["rows"]["used"] == on_day
     assert result.info["rows"]["outside_window"] == len(events) - on_day

@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from sybilgraph.api import run
 from sybilgraph.cli import main
 from sybilgraph.config import Config, EngineConfig
 from sybilgraph.engines import make_engine
 from sybilgraph.engines.dialect import asc, desc
 from sybilgraph.engines.sources import discover
 from sybilgraph.errors import ConfigError
-from sybilgraph.pipeline import run
 from sybilgraph.stages.load import load
 
 SAMPLE = Path(__file__).parents[1] / "data" / "samples" / "week" / "events.csv"

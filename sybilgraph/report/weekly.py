@@ -30,11 +30,11 @@ from typing import Any
 
 import pandas as pd
 
+from sybilgraph.api import run
 from sybilgraph.config import Config
 from sybilgraph.errors import InputError
 from sybilgraph.investigate.result import Result
 from sybilgraph.outputs import write_csv, write_json
-from sybilgraph.pipeline import run
 from sybilgraph.report.tracking import Period, State, Tracking, read_label_rows, replace_dir, track
 from sybilgraph.stages.loading import EventsInput, sources_of
 from sybilgraph.views.pages import safe_filename, template_env
