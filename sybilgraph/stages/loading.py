@@ -74,7 +74,7 @@ def sources_of(events: EventsInput | Events) -> list[Source]:
 
 
 def load_events(
-    events: str | Path | Sequence[str | Path] | pd.DataFrame | pa.Table,
+    events: EventsInput,
     config: Config | None = None,
 ) -> Events:
     """Find and check the events a run will read.
@@ -109,12 +109,7 @@ def load_events(
     from sybilgraph.stages.load import select_list
 
     config = config or Config()
-    if isinstance(events, pd.DataFrame | pa.Table):
-        sources = [frame_source(events)]
-    elif isinstance(events, str | Path):
-        sources = discover([events])
-    else:
-        sources = discover(list(events))
+    sources = sources_of(events)
     columns: dict[str, list[str]] = {}
     engine = DuckDBEngine(config.engine)
     try:
