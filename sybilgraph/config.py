@@ -1,12 +1,22 @@
 """Run configuration: one dataclass tree, loadable from TOML or a dict.
 
-Unknown keys and wrong types are refused with a :class:`ConfigError` that names the key,
-so a typo in a config file never silently falls back to a default.
+Unknown keys, wrong types and impossible values are refused with a :class:`ConfigError`
+that names the setting as a config file writes it (``link.hub_c``) and the bad value, so
+a typo in a config file never silently falls back to a default and no setting reaches
+the SQL of the stages unchecked. Every section checks its own settings when it is built,
+from a file or in Python (``dataclasses.replace`` included); :class:`Config` then checks
+what needs the whole tree: the link keys named in ``link.key_weights`` and
+``detect.split_keys``, and the files ``labels`` and ``direct_edges``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import math
+import numbers
+import os
+import re
 import tomllib
 import types
 import typing
@@ -17,6 +27,7 @@ from typing import Any, Literal
 from sybilgraph.errors import ConfigError
 
 __all__ = [
+    "BUILTIN_KEYS",
     "ColumnsConfig",
     "Config",
     "DetectConfig",
@@ -27,6 +38,9 @@ __all__ = [
     "PromptConfig",
     "ScoreConfig",
 ]
+
+#: the link keys sybilgraph builds itself; an extra key is named after its column
+BUILTIN_KEYS = ("ip", "ip_subnet", "payment", "prompt", "direct")
 
 
 @dataclass
@@ -40,6 +54,37 @@ class ColumnsConfig:
     prompt: str | None = "prompt"
     #: other columns whose values link accounts (device id, user agent, e-mail domain)
     extra_keys: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _coerce_fields(self, "columns.")
+        for name in ("account_id", "ts"):
+            value = getattr(self, name)
+            _require(value.strip() != "", f"columns.{name}", "the name of an input column", value)
+        for index, key in enumerate(self.extra_keys):
+            name = f"columns.extra_keys[{index}]"
+            _require(key.strip() != "", name, "the name of an input column", key)
+            # an extra key's values are observed under the column's name: one named like
+            # a built-in key would pool its values with that key's
+            if key in BUILTIN_KEYS:
+                raise ConfigError(
+                    f"{name} = {_shown(key)} is the name of a built-in link key "
+                    f"({', '.join(BUILTIN_KEYS)}): its values would be pooled with that key's"
+                )
+        # a column mapped twice (account_id = "ip") makes one input feed two fields: the
+        # run then links and flags whatever that column holds, IP addresses as accounts
+        named: dict[str, str] = {}
+        fields = ("account_id", "ts", "ip", "payment_id", "prompt")
+        mapped = [(f"columns.{name}", getattr(self, name)) for name in fields]
+        mapped += [(f"columns.extra_keys[{i}]", key) for i, key in enumerate(self.extra_keys)]
+        for setting, column in mapped:
+            if not column:  # an optional field left unmapped
+                continue
+            if column in named:
+                raise ConfigError(
+                    f"{named[column]} and {setting} both name the input column {column!r}: "
+                    "each field needs a column of its own"
+                )
+            named[column] = setting
 
 
 @dataclass
@@ -81,16 +126,30 @@ class PromptConfig:
     heavy_volume: float = 5.0
 
     def __post_init__(self) -> None:
-        if self.min_uses < 1:
-            raise ConfigError(f"prompt.min_uses must be at least 1, not {self.min_uses}")
-        if self.max_groups < 0:
-            raise ConfigError(f"prompt.max_groups must be 0 (all) or more, not {self.max_groups}")
-        if not 0.0 <= self.heavy_threshold <= 1.0:
-            raise ConfigError(
-                f"prompt.heavy_threshold must be between 0 and 1, not {self.heavy_threshold}"
-            )
-        if self.heavy_volume <= 0:
-            raise ConfigError(f"prompt.heavy_volume must be above 0, not {self.heavy_volume}")
+        _coerce_fields(self, "prompt.")
+        _require(self.shingle_size >= 1, "prompt.shingle_size", "at least 1", self.shingle_size)
+        _require(self.bands >= 1, "prompt.bands", "at least 1", self.bands)
+        # each of the bands takes num_perm // bands MinHash values: the rest would be lost
+        _require(
+            self.num_perm >= 1 and self.num_perm % self.bands == 0,
+            "prompt.num_perm",
+            f"a positive multiple of prompt.bands ({self.bands})",
+            self.num_perm,
+        )
+        # at 0 every prompt would join every other it meets in a band
+        _require(
+            0.0 < self.threshold <= 1.0, "prompt.threshold", "above 0 and at most 1", self.threshold
+        )
+        _require(self.min_words >= 1, "prompt.min_words", "at least 1", self.min_words)
+        _require(self.min_uses >= 1, "prompt.min_uses", "at least 1", self.min_uses)
+        _require(self.max_groups >= 0, "prompt.max_groups", "0 (all) or more", self.max_groups)
+        _require(
+            0.0 <= self.heavy_threshold <= 1.0,
+            "prompt.heavy_threshold",
+            "between 0 (off) and 1",
+            self.heavy_threshold,
+        )
+        _require(self.heavy_volume > 0, "prompt.heavy_volume", "above 0", self.heavy_volume)
 
 
 @dataclass
@@ -135,6 +194,62 @@ class LinkConfig:
     #: how many shared values each link keeps as a sample, per key
     evidence_sample: int = 3
 
+    def __post_init__(self) -> None:
+        _coerce_fields(self, "link.")
+        # a linking value has at least 2 holders: a cap below 2 would leave no links, and
+        # hub_limit() silently takes 2 instead
+        _require(self.hub_cap >= 2, "link.hub_cap", "at least 2", self.hub_cap)
+        _require(0.0 <= self.hub_share <= 1.0, "link.hub_share", _SHARE, self.hub_share)
+        # a value holds at least 2 accounts: its weight 1 / ln(2 + hub_c) must be finite
+        # and positive, and fall as more accounts hold it
+        _require(
+            self.hub_c > -1.0,
+            "link.hub_c",
+            "above -1 (a value of 2 accounts weighs 1 / ln(2 + hub_c))",
+            self.hub_c,
+        )
+        _require(
+            0 <= self.ipv6_prefix <= 128, "link.ipv6_prefix", "between 0 and 128", self.ipv6_prefix
+        )
+        _require(
+            0 <= self.ipv4_prefix <= 32, "link.ipv4_prefix", "between 0 and 32", self.ipv4_prefix
+        )
+        for index, cidr in enumerate(self.shared_infra):
+            try:
+                ipaddress.ip_network(cidr.strip(), strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"link.shared_infra[{index}] must be a CIDR range like '10.0.0.0/8', "
+                    f"not {_shown(cidr)}"
+                ) from None
+        _require(
+            0.0 <= self.shared_infra_factor <= 1.0,
+            "link.shared_infra_factor",
+            _SHARE,
+            self.shared_infra_factor,
+        )
+        _require(
+            self.time_window_hours >= 0,
+            "link.time_window_hours",
+            "0 (off) or more",
+            self.time_window_hours,
+        )
+        _require(
+            0.0 <= self.outside_window_factor <= 1.0,
+            "link.outside_window_factor",
+            _SHARE,
+            self.outside_window_factor,
+        )
+        for key, weight in self.key_weights.items():
+            _require(weight >= 0, f"link.key_weights.{key}", "0 or more", weight)
+        # DuckDB keeps fewer than a million values per group in a sample
+        _require(
+            1 <= self.evidence_sample < 1_000_000,
+            "link.evidence_sample",
+            "between 1 and 999999",
+            self.evidence_sample,
+        )
+
 
 @dataclass
 class DetectConfig:
@@ -166,12 +281,22 @@ class DetectConfig:
     implementation: Literal["igraph", "leidenalg"] = "igraph"
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.join_density <= 1.0:
-            raise ConfigError(
-                f"detect.join_density must be between 0 and 1, not {self.join_density}"
-            )
-        if self.join_ratio < 0:
-            raise ConfigError(f"detect.join_ratio must be 0 (off) or more, not {self.join_ratio}")
+        _coerce_fields(self, "detect.")
+        _require(self.min_weight >= 0, "detect.min_weight", "0 or more", self.min_weight)
+        _require(
+            self.leiden_min_size >= 0, "detect.leiden_min_size", "0 or more", self.leiden_min_size
+        )
+        _require(0.0 <= self.join_density <= 1.0, "detect.join_density", _SHARE, self.join_density)
+        _require(self.join_ratio >= 0, "detect.join_ratio", "0 (off) or more", self.join_ratio)
+        # CPM at resolution 0 or below keeps every component whole, whatever its links
+        _require(self.resolution > 0, "detect.resolution", "above 0", self.resolution)
+        # 0 passes would leave every account a community of its own
+        _require(
+            self.n_iterations == -1 or self.n_iterations >= 1,
+            "detect.n_iterations",
+            "-1 (until nothing improves) or at least 1",
+            self.n_iterations,
+        )
 
 
 @dataclass
@@ -179,6 +304,11 @@ class ScoreConfig:
     """Cluster scoring and the flagging decision."""
 
     threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        _coerce_fields(self, "score.")
+        # scores are logistic: outside [0, 1] a threshold flags every cluster or none
+        _require(0.0 <= self.threshold <= 1.0, "score.threshold", _SHARE, self.threshold)
 
 
 @dataclass
@@ -191,6 +321,12 @@ class ExportConfig:
     node_budget: int = 300
     #: processes writing pages: 0 = one per CPU core (at most 4), 1 = in the run's process
     workers: int = 0
+
+    def __post_init__(self) -> None:
+        _coerce_fields(self, "export.")
+        _require(self.pages >= 0, "export.pages", "0 or more", self.pages)
+        _require(self.node_budget >= 1, "export.node_budget", "at least 1", self.node_budget)
+        _require(self.workers >= 0, "export.workers", "0 (one per core) or more", self.workers)
 
 
 @dataclass
@@ -209,6 +345,23 @@ class EngineConfig:
     #: memory of the Spark driver JVM (local mode: all of Spark), e.g. "4g"
     spark_driver_memory: str = "4g"
 
+    def __post_init__(self) -> None:
+        _coerce_fields(self, "engine.")
+        if self.memory_limit and not _is_memory_size(self.memory_limit):
+            # DuckDB takes "-5GB" (and "-1") as no limit at all
+            raise ConfigError(
+                f"engine.memory_limit = {_shown(self.memory_limit)} is not a memory size: "
+                "a number above 0 and a unit, such as '4GB', '512MiB' or '50%' (at most 100%)"
+            )
+        _require(self.threads >= 0, "engine.threads", "0 (DuckDB's choice) or more", self.threads)
+        # the JVM's -Xmx: whole numbers, a one-letter unit
+        _require(
+            not self.spark_driver_memory or _is_jvm_size(self.spark_driver_memory),
+            "engine.spark_driver_memory",
+            "a whole number above 0 and a unit k, m, g or t, such as '4g' or '512m'",
+            self.spark_driver_memory,
+        )
+
 
 @dataclass
 class PrivacyConfig:
@@ -222,10 +375,16 @@ class PrivacyConfig:
     #: pseudonymise the tables too (links.parquet, hubs.csv, rejects.csv)
     tables: bool = False
 
+    def __post_init__(self) -> None:
+        _coerce_fields(self, "privacy.")
+
 
 @dataclass
 class Config:
     """Everything a run needs besides its input.
+
+    Building one checks every setting (see the module docstring); a bad one raises a
+    :class:`ConfigError` naming it and its value.
 
     Examples
     --------
@@ -247,10 +406,39 @@ class Config:
     #: account-to-account edges (CSV: a, b, kind[, ts]): referrals, transfers, invitations
     direct_edges: str | None = None
 
+    def __post_init__(self) -> None:
+        # paths may come as Path objects from Python; run.json wants strings
+        for name in ("labels", "direct_edges"):
+            if isinstance(getattr(self, name), os.PathLike):
+                setattr(self, name, os.fspath(getattr(self, name)))
+        _coerce_fields(self, "")
+        _require(self.seed >= 0, "seed", "0 or more", self.seed)
+        keys = [*BUILTIN_KEYS, *self.columns.extra_keys]
+        known = f"the link keys are {', '.join(keys)}"
+        if self.columns.extra_keys:
+            known += " (columns.extra_keys)"
+        for key in self.link.key_weights:
+            if key not in keys:
+                raise ConfigError(f"unknown key 'link.key_weights.{key}': {known}")
+        for key in self.detect.split_keys:
+            if key not in keys:
+                raise ConfigError(f"detect.split_keys names {_shown(key)}: {known}")
+        # a labels file not found would be read as no verdicts at all, silently; edges not
+        # found would stop the run only after its events were loaded
+        for name in ("labels", "direct_edges"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                reason = "is a folder" if path and Path(path).is_dir() else "no such file"
+                raise ConfigError(f"{name} = {path!r}: {reason}")
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> Config:
-        """Build a config from nested dicts, refusing unknown keys and wrong types."""
-        return _build(cls, data, source, "")
+        """Build a config from nested dicts, refusing unknown keys, wrong types and
+        impossible values; errors start with ``source`` (the file's name)."""
+        try:
+            return typing.cast(Config, _build(cls, data, ""))
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Config:
@@ -274,17 +462,56 @@ class Config:
         return data
 
 
-def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
+_SHARE = "between 0 and 1"
+
+#: what DuckDB's memory_limit takes, without its sign: "-5GB" would mean no limit
+_MEMORY_SIZE = re.compile(
+    r"\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*"
+    r"(?P<unit>%|b|bytes?|[kmgt]i?b|[kmgt]|kilobytes?|megabytes?|gigabytes?|terabytes?)\s*",
+    re.IGNORECASE,
+)
+_JVM_SIZE = re.compile(r"(?P<number>\d+)[kmgt]?", re.IGNORECASE)
+
+
+def _is_memory_size(text: str) -> bool:
+    match = _MEMORY_SIZE.fullmatch(text)
+    if match is None:
+        return False
+    number = float(match["number"])
+    return number > 0 and (match["unit"] != "%" or number <= 100)
+
+
+def _is_jvm_size(text: str) -> bool:
+    match = _JVM_SIZE.fullmatch(text)
+    return match is not None and int(match["number"]) > 0
+
+
+def _require(ok: bool, name: str, rule: str, value: Any) -> None:
+    """Refuse the ``value`` of setting ``name`` unless ``ok``; ``rule`` says what it must be."""
+    if not ok:
+        raise ConfigError(f"{name} must be {rule}, not {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    """``value`` for an error message: its repr, cut short to keep the message one line."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer too long to print
+        return "a number of thousands of digits"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: {prefix.rstrip('.') or 'config'} must be a table")
-    hints = typing.get_type_hints(cls)
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a table")
+    hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
         if key not in fields:
-            raise ConfigError(f"{source}: unknown key {name!r}")
-        kwargs[key] = _coerce(hints[key], value, source, name)
+            raise ConfigError(f"unknown key {name!r}")
+        kwargs[key] = _coerce(hints[key], value, name)
         default = fields[key].default_factory
         if isinstance(kwargs[key], dict) and default is not dataclasses.MISSING:
             # a table given for a table with defaults (key_weights) changes the keys it
@@ -293,9 +520,30 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
     return cls(**kwargs)
 
 
-def _coerce(hint: Any, value: Any, source: str, name: str) -> Any:
+#: each section's field types, resolved once (annotations are strings here)
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _coerce_fields(section: Any, prefix: str) -> None:
+    """Check the type of each field of a section, as a config file's values are checked;
+    integers become floats where a float is wanted."""
+    hints = _hints(type(section))
+    for item in dataclasses.fields(section):
+        value = getattr(section, item.name)
+        setattr(section, item.name, _coerce(hints[item.name], value, f"{prefix}{item.name}"))
+
+
+def _coerce(hint: Any, value: Any, name: str) -> Any:
     if dataclasses.is_dataclass(hint):
-        return _build(typing.cast(type, hint), value, source, f"{name}.")
+        if isinstance(value, typing.cast(type, hint)):
+            return value  # built, so checked already
+        return _build(typing.cast(type, hint), value, f"{name}.")
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
@@ -306,38 +554,49 @@ def _coerce(hint: Any, value: Any, source: str, name: str) -> Any:
             if arg is type(None):
                 continue
             try:
-                return _coerce(arg, value, source, name)
+                return _coerce(arg, value, name)
             except ConfigError as exc:
                 errors.append(exc)
         raise errors[0]
     if origin is Literal:
         if value not in args:
             choices = ", ".join(repr(a) for a in args)
-            raise ConfigError(f"{source}: {name} must be one of {choices}, not {value!r}")
+            raise ConfigError(f"{name} must be one of {choices}, not {_shown(value)}")
         return value
     if origin is list:
         if not isinstance(value, list):
-            raise ConfigError(f"{source}: {name} must be a list, not {_type_name(value)}")
-        return [_coerce(args[0], v, source, f"{name}[{i}]") for i, v in enumerate(value)]
+            raise ConfigError(f"{name} must be a list, not {_type_name(value)}")
+        return [_coerce(args[0], v, f"{name}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{source}: {name} must be a table, not {_type_name(value)}")
-        return {str(k): _coerce(args[1], v, source, f"{name}.{k}") for k, v in value.items()}
+            raise ConfigError(f"{name} must be a table, not {_type_name(value)}")
+        return {str(k): _coerce(args[1], v, f"{name}.{k}") for k, v in value.items()}
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{source}: {name} must be a number, not {_type_name(value)}")
-        return float(value)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ConfigError(f"{name} must be a number, not {_type_name(value)}")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        # inf and nan pass no range check (every comparison with nan is false) and
+        # are no number SQL can read
+        if not math.isfinite(number):
+            raise ConfigError(f"{name} must be a finite number, not {_shown(value)}")
+        return number
     if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{source}: {name} must be an integer, not {_type_name(value)}")
-        return value
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ConfigError(f"{name} must be an integer, not {_type_name(value)}")
+        whole = int(value)
+        if not -(2**63) <= whole < 2**63:
+            raise ConfigError(f"{name} must be a 64-bit integer, not {_shown(whole)}")
+        return whole
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{source}: {name} must be true or false, not {_type_name(value)}")
+            raise ConfigError(f"{name} must be true or false, not {_type_name(value)}")
         return value
     if hint is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{source}: {name} must be a string, not {_type_name(value)}")
+            raise ConfigError(f"{name} must be a string, not {_type_name(value)}")
         return value
     return value
 

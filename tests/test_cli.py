@@ -90,3 +90,18 @@ def test_every_command_has_help() -> None:
         code, stdout, _ = _invoke(name, "--help")
         assert code == 0
         assert "Usage:" in stdout
+
+
+def test_impossible_setting_exits_2_in_one_line(hand_csv: Path, tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[link]\nhub_c = inf\n")  # was pasted into the SQL: exit 1
+    out = tmp_path / "o"
+    code, stdout, stderr = _invoke(
+        "detect", str(hand_csv), "--out", str(out), "--config", str(config)
+    )
+    assert code == 2
+    assert stderr.strip().splitlines() == [
+        f"sybilgraph: error: {config}: link.hub_c must be a finite number, not inf"
+    ]
+    assert "Traceback" not in stdout
+    assert not out.exists()
