@@ -6,6 +6,7 @@ traceback); 2 bad input, config or usage; 3 a memory or disk limit was reached.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import sys
@@ -67,13 +68,15 @@ def _config(
     from sybilgraph.config import Config
 
     config = Config.from_toml(path) if path else Config()
+    # options given on the command line are checked like the settings of a file
+    changes: dict[str, Any] = {}
     if seed is not None:
-        config.seed = seed
+        changes["seed"] = seed
     if labels is not None:
-        config.labels = labels
+        changes["labels"] = labels
     if engine is not None:
-        config.engine.name = engine  # type: ignore[assignment]
-    return config
+        changes["engine"] = dataclasses.replace(config.engine, name=engine)
+    return dataclasses.replace(config, **changes) if changes else config
 
 
 #: options shared by the commands that run the pipeline

@@ -105,3 +105,14 @@ def test_impossible_setting_exits_2_in_one_line(hand_csv: Path, tmp_path: Path) 
     ]
     assert "Traceback" not in stdout
     assert not out.exists()
+
+
+def test_a_labels_option_naming_no_file_is_refused(hand_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    code, _, stderr = _invoke(
+        "detect", str(hand_csv), "--labels", str(tmp_path / "none.csv"), "--out", str(out)
+    )
+    assert code == 2
+    assert "labels" in stderr and "no such file" in stderr
+    assert len(stderr.strip().splitlines()) == 1
+    assert not out.exists()
