@@ -19,7 +19,6 @@ Address space used (so that detector authors can recognise shared infrastructure
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,53 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sybilgraph.errors import ConfigError
+from sybilgraph.synth.activity import (
+    EXT_MIN,
+    FLAT,
+    HOME,
+    OFFICE,
+    SCHOOL,
+    TZ_MINUTES,
+    TZ_WEIGHTS,
+    intensity,
+    sample_minutes,
+)
+from sybilgraph.synth.addresses import (
+    CARRIER_RANGE,
+    CLOUD_BLOCKS,
+    HEX16_STRINGS,
+    IPV6_ISPS,
+    RESIDENTIAL_OCTETS,
+    VPN_BLOCKS,
+    in_blocks,
+    ipv4_strings,
+    residential,
+)
+from sybilgraph.synth.arrays import assemble, draw, join, take, weighted_texts
+from sybilgraph.synth.templates import (
+    SlotContext,
+    Templates,
+    fill_once,
+    paraphrase,
+    typo,
+)
+from sybilgraph.synth.texts import (
+    CLOSERS,
+    CONTEXTS,
+    FORMATS,
+    FRAMES,
+    HOMEWORK,
+    HOMEWORK_EDITS,
+    OFFICE_TOOLS,
+    OPENERS,
+    PERSONAS,
+    POPULAR,
+    QUALIFIERS,
+    RING_FAMILIES,
+    UA_FAMILIES,
+    UA_SCRIPTED,
+)
+from sybilgraph.synth.vocabulary import COMPANY_FIRST, COMPANY_SECOND, NAMES, TOPICS
 
 __all__ = [
     "CARRIER_RANGE",
@@ -96,799 +142,15 @@ class SynthConfig:
     hard_cases: bool = True
 
 
-# --------------------------------------------------------------------------------------
-# Address space
-
-RESIDENTIAL_OCTETS = (
-    2, 5, 24, 31, 37, 46, 47, 49, 50, 58, 59, 60, 61, 62, 64, 65, 67, 68, 69, 70, 71, 72,
-    73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 90, 91, 92, 93, 94, 95,
-    96, 97, 98, 99, 101, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120,
-    121, 122, 123, 124, 125, 173, 174, 175, 176, 177, 180, 181, 182, 183, 186, 187, 189,
-    190, 191, 201, 203, 210, 211, 213, 217, 218, 219, 220, 221, 222,
-)  # fmt: skip
-CLOUD_BLOCKS = (
-    "3.101", "3.120", "13.48", "13.57", "18.130", "18.191", "18.222", "20.42", "20.106",
-    "34.82", "34.125", "34.139", "35.188", "35.199", "35.230", "44.202", "52.14", "52.53",
-    "52.91", "54.84", "54.172", "54.201", "104.131", "104.248", "137.184", "138.68",
-    "138.197", "139.59", "142.93", "143.110", "143.198", "146.190", "157.245", "159.65",
-    "159.89", "161.35", "164.90", "165.22", "167.71", "167.99",
-)  # fmt: skip
-CARRIER_RANGE = "100.64.0.0/10"
-VPN_BLOCKS = ("185.159.157", "185.107.56", "193.148.18", "194.5.53", "209.58.188")
-IPV6_ISPS = (
-    "2a02:8108", "2a01:c22", "2600:1700", "2601:646", "2804:14c", "2003:e6", "2a00:23c7",
-    "240e:3b0", "2406:3003", "2a0e:1c80",
-)  # fmt: skip
-
-# --------------------------------------------------------------------------------------
-# Vocabulary
-
-
-def _pool(text: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in text.split("|") if item.strip())
-
-
-_TOPICS = _pool("""
-quantum computing|photosynthesis|the french revolution|compound interest|black holes|
-sourdough bread|marathon training|climate change|the stock market|machine learning|
-blockchain|the roman empire|vaccines|meditation|electric cars|solar panels|inflation|
-the water cycle|world war one|cold brew coffee|kubernetes|docker containers|rust lifetimes|
-python decorators|sql joins|react hooks|git rebase|linear regression|neural networks|
-the immune system|plate tectonics|the renaissance|impressionism|jazz history|chess openings|
-knitting|gardening tomatoes|composting|birdwatching|dog training|cat behaviour|aquariums|
-houseplants|home espresso|budget travel|japanese grammar|spanish verbs|german cases|
-mandarin tones|the pythagorean theorem|derivatives|integrals|probability|bayes theorem|
-game theory|supply and demand|minimum wage|universal basic income|remote work|
-job interviews|salary negotiation|resume writing|public speaking|time management|
-procrastination|sleep hygiene|intermittent fasting|vegan protein|strength training|
-yoga for beginners|running shoes|cycling routes|rock climbing|scuba diving|skiing|
-photography lighting|film cameras|video editing|podcasting|youtube growth|seo basics|
-email marketing|startup funding|venture capital|index funds|retirement savings|
-mortgages|credit scores|student loans|tax deductions|small business accounting|
-the federal reserve|cryptocurrency wallets|phishing emails|password managers|vpn security|
-two factor authentication|wifi routers|home networking|raspberry pi|arduino projects|
-3d printing|mechanical keyboards|gaming pcs|linux distros|vim shortcuts|emacs|
-regular expressions|unit testing|microservices|rest apis|graphql|websockets|tcp handshakes|
-dns|http caching|load balancing|database indexing|postgres vacuum|redis caching|
-kafka streams|spark jobs|data pipelines|etl design|data warehouses|dashboards|excel formulas|
-pivot tables|google sheets|powerpoint design|technical writing|poetry meter|sonnets|
-shakespeare|greek mythology|norse mythology|the odyssey|moby dick|1984 by orwell|
-pride and prejudice|the great gatsby|science fiction|fantasy worldbuilding|screenwriting|
-stand-up comedy|improv|music theory|guitar chords|piano scales|drum patterns|
-mixing vocals|home recording|opera|baroque music|hip hop history|k-pop|anime|manga|
-board games|dungeons and dragons|minecraft redstone|speedrunning|esports|football tactics|
-basketball drills|tennis serves|golf swing|swimming technique|the olympics|the tour de france|
-formula one|sailing|fishing knots|camping gear|hiking boots|national parks|volcanoes|
-earthquakes|hurricanes|tornado safety|the northern lights|the moon landing|mars rovers|
-the james webb telescope|exoplanets|dark matter|string theory|relativity|entropy|
-thermodynamics|electric circuits|ohms law|magnetism|optics|sound waves|chemistry bonds|
-the periodic table|acids and bases|organic chemistry|dna replication|crispr|evolution|
-genetics|the human brain|memory techniques|dyslexia|adhd|anxiety|burnout|mindfulness|
-parenting toddlers|sleep training|baby food|potty training|teen screen time|homeschooling|
-college applications|scholarships|study abroad|learning to code|career change|
-freelancing|negotiating rent|moving abroad|visa applications|wedding planning|
-baby showers|birthday parties|cocktail recipes|wine pairing|craft beer|baking cookies|
-meal prep|air fryer recipes|slow cooker meals|indian curries|thai food|ramen|pizza dough|
-fermentation|kimchi|cheese making|coffee roasting|tea ceremonies|minimalism|decluttering|
-interior design|feng shui|paint colours|kitchen renovation|plumbing leaks|electrical wiring|
-roof repairs|lawn care|beekeeping|chickens in the backyard|urban farming|hydroponics|
-renewable energy|nuclear power|wind turbines|recycling|ocean plastic|deforestation|
-coral reefs|endangered species|wolves|octopuses|dolphins|elephants|penguins|honey bees|
-ancient egypt|the silk road|the ming dynasty|the aztecs|the vikings|the cold war|
-the printing press|the industrial revolution|the internet history|open source licenses|
-copyright law|gdpr|contract law|small claims court|tenant rights|immigration law|
-ethics of ai|self-driving cars|drones|robotics|virtual reality|augmented reality|
-smart homes|wearables|e-readers|smartphone batteries|noise cancelling headphones
-""")
-_LANGS = _pool("""French|German|Spanish|Italian|Portuguese|Dutch|Swedish|Polish|Czech|
-Turkish|Greek|Russian|Ukrainian|Arabic|Hebrew|Hindi|Bengali|Urdu|Indonesian|Vietnamese|
-Thai|Japanese|Korean|Chinese|Swahili|Finnish|Hungarian|Romanian|Tagalog|Persian""")
-_NAMES = _pool("""Ana|Ben|Chloe|David|Emma|Farid|Grace|Hugo|Ines|Jack|Kai|Lena|Marco|Nina|
-Omar|Priya|Quinn|Rosa|Sam|Tara|Umar|Vera|Will|Xena|Yusuf|Zoe|Aiko|Bruno|Carmen|Dmitri|
-Elif|Felix|Gita|Hana|Ivan|Jonas|Kofi|Leila|Mateo|Nadia|Oscar|Pablo|Rania|Sven|Tomas|
-Uma|Viktor|Wen|Yara|Zain|Mia|Noah|Liam|Olivia|Lucas|Sofia|Ethan|Amara|Chen|Diego""")
-_CITIES = _pool("""Lisbon|Berlin|Madrid|Lagos|Nairobi|Toronto|Chicago|Austin|Denver|Seattle|
-Boston|Lima|Bogota|Santiago|Mumbai|Delhi|Jakarta|Manila|Osaka|Seoul|Sydney|Auckland|
-Dublin|Oslo|Warsaw|Prague|Vienna|Zurich|Milan|Naples|Athens|Istanbul|Cairo|Dubai|Hanoi""")
-_SUBJECTS = _pool("""the committee|my neighbour|the new manager|our team|the city council|
-the old bakery|a small startup|the museum|my grandmother|the football club|the professor|
-the local library|the hospital|a young artist|the train company|the school board|
-the farmers|the orchestra|the landlord|the research group|the airline|my best friend|
-the bank|the village|the students|the mayor|the engineers|the author|the chef|the band""")
-_VERBS = _pool("""approved|postponed|criticised|announced|rejected|celebrated|redesigned|
-cancelled|questioned|discovered|ignored|repaired|sold|bought|described|praised|
-replaced|delayed|doubled|explained|organised|visited|painted|tested|reviewed|funded|
-closed|opened|moved|published""")
-_OBJECTS = _pool("""the new budget|the annual report|a surprising plan|the summer festival|
-the broken bridge|an old painting|the quarterly results|the water supply|a new recipe|
-the parking rules|the train schedule|a rare manuscript|the final exam|the marketing campaign|
-the heating system|a public garden|the website|the contract|the election results|
-the night shift|the lunch menu|the recycling program|a charity concert|the safety rules|
-the museum wing|the software update|the hiring process|a local bakery|the bike lanes|
-the housing project""")
-_TASKS = _pool("""reverses a linked list|parses a CSV file and sums the second column|
-checks whether a string is a palindrome|finds the longest common subsequence of two strings|
-merges two sorted lists|computes the nth Fibonacci number with memoization|
-validates an email address with a regex|counts word frequencies in a text file|
-implements binary search on a sorted array|flattens a nested list|
-converts Roman numerals to integers|detects a cycle in a directed graph|
-implements an LRU cache|downloads a web page and extracts all links|
-finds all prime numbers below n|rotates a matrix by 90 degrees|
-serialises a binary tree to a string|computes the edit distance between two words|
-groups anagrams from a list of words|implements a simple tokenizer for arithmetic|
-solves the knapsack problem with dynamic programming|computes a moving average|
-checks balanced parentheses|transposes a CSV file|renames files by their creation date|
-sorts a dictionary by value|implements quicksort|finds the kth largest element|
-deduplicates records by key|computes the median of a stream""")
-_CODE = (
-    "def add(a, b): return a - b",
-    "for i in range(len(xs)): print(xs[i+1])",
-    "if x = 5: print('five')",
-    "def avg(xs): return sum(xs) / len(xs) if xs else None",
-    "while True: data = read(); if not data: break",
-    "items.sort(key=lambda x: x[1], reverse=True)",
-    "return [x for x in xs if x % 2 == 0]",
-    "with open(path) as f: lines = f.readlines()",
-    "def fact(n): return n * fact(n - 1)",
-    "total = 0; for x in xs: total += x; print(total / len(xs))",
-    "s = input(); print(s[::-1] == s)",
-    "def f(d): return d['key'] or 'default'",
-)
-_WORDS_MAIL = _pool("gmail.com|outlook.com|yahoo.com|proton.me|icloud.com|gmx.de|mail.ru")
-_WORDS_WEB = _pool("""example.com|docs.example.org|github.com|medium.com|wikipedia.org|
-news.ycombinator.com|stackoverflow.com|arxiv.org|bbc.co.uk|nytimes.com|reddit.com""")
-_PATHS = _pool("""blog|docs|wiki|post|article|questions|abs|story|issues|notes|guide""")
-
-_POPULAR = (
-    ("hi", 30), ("hello", 25), ("Hi", 20), ("Hello", 18), ("hey", 12), ("hi!", 8),
-    ("hello!", 6), ("test", 10), ("Test", 4), ("what can you do?", 10),
-    ("What can you do?", 6), ("who are you?", 6), ("Who are you", 4),
-    ("summarize this", 10), ("Summarize this", 8), ("summarize this text", 5),
-    ("translate this to English", 8), ("Translate this to English", 6),
-    ("write a haiku about the sea", 5), ("Write a haiku about the sea", 3),
-    ("tell me a joke", 8), ("Tell me a joke", 6), ("tell me a joke!", 3),
-    ("thanks", 8), ("thank you", 7), ("Thank you!", 5), ("ok", 5), ("continue", 9),
-    ("Continue", 6), ("go on", 3), ("explain this code", 6), ("Explain this code", 5),
-    ("fix this code", 5), ("make it shorter", 5), ("Make it shorter", 3),
-    ("rewrite this more professionally", 4), ("write a cover letter", 3),
-    ("what's the weather like today?", 3), ("how are you?", 5), ("help", 4),
-    ("bonjour", 2), ("hola", 3), ("¿qué puedes hacer?", 2), ("こんにちは", 2),
-    ("hallo", 2), ("ping", 3), ("yes", 4), ("no", 2), ("more", 3), ("why?", 3),
-)  # fmt: skip
-
-_OPENERS = (
-    ("", 45), ("Hey, ", 4), ("Quick question: ", 3), ("Question: ", 3), ("hi! ", 3),
-    ("ok so ", 2), ("So, ", 2), ("I was wondering, ", 2), ("For my project, ", 2),
-    ("At work today: ", 1), ("My kid asked me, ", 1), ("Serious question: ", 1),
-    ("Random thought: ", 1), ("Dear assistant, ", 1), ("hello, ", 2), ("Hi there. ", 2),
-    ("Need help: ", 2), ("one more thing: ", 1), ("Curious: ", 1), ("hmm, ", 1),
-)  # fmt: skip
-_FRAMES = _pool("""explain {fav} like I'm five|what is {fav}?|how does {fav} actually work|
-write a short blog post about {fav}|give me {count} tips for {fav}|
-what's the difference between {fav} and {topic}?|compare {fav} with {topic} for me|
-summarize the history of {fav}|what are common mistakes with {fav}|
-recommend some books about {fav}|make a study plan for {fav} over {count} weeks|
-is {fav} worth learning in {year}|write a poem about {fav} and {topic}|
-what would happen if {fav} disappeared|debate the pros and cons of {fav}|
-how do I get started with {fav}|what do experts get wrong about {fav}|
-create a quiz with {count} questions on {fav}|how is {fav} related to {topic}|
-write a story where {name} discovers {fav}|plan a weekend in {city} around {fav}|
-translate a paragraph about {fav} into {lang}|outline a presentation on {fav}|
-why do people care about {fav}|list the key terms in {fav}|
-give me an analogy for {fav} using {topic}|what are the latest trends in {fav}|
-help me write an email to {name} about {fav}|is it true that {fav} causes {topic}|
-draft a tweet about {fav}|what questions should I ask a {fav} expert|
-how much does {fav} cost in {city}|what is the best way to learn {fav}|
-rewrite my notes on {fav} to be clearer|design a lesson about {fav} for {count} year olds|
-explain the math behind {fav}|give me a fun fact about {fav}|
-what's a good podcast about {fav}|what are the ethical issues with {fav}|
-brainstorm {count} startup ideas combining {fav} and {topic}|
-write a product description for a {fav} course|help me argue that {fav} is overrated|
-what happened with {fav} in {year}|explain {fav} to my grandmother|
-make a checklist for {fav}|what skills do I need for {fav}|
-critique this idea: {fav} for {topic}|invent a game about {fav}|
-tell me a joke about {fav}|write a limerick about {topic}|summarize {fav} in one sentence|
-what should I know before trying {fav}|create a meal plan that fits {fav}|
-what are the risks of {fav}|how would you teach {fav} to {name}""")
-_QUALIFIERS = (
-    ("", 45), (" in simple terms", 4), (" with examples", 4), (" for a beginner", 4),
-    (" in detail", 3), (" briefly", 3), (" in {count} bullet points", 3),
-    (" in under {i50_500} words", 2), (" step by step", 3), (" like a pirate", 1),
-    (" for a presentation", 2), (" please", 4), (" asap", 1), (" with sources", 2),
-    (" in {lang}", 2), (" as a table", 2), (" for my {count} year old", 1),
-    (" without jargon", 2), (" with a funny tone", 1), (" for an exam tomorrow", 2),
-)  # fmt: skip
-_CONTEXTS = (
-    ("", 100), (" I read about it here: {url}", 3), (" My email is {email} if that matters.", 1),
-    (' My teacher said "{sentence}"', 2), (" I have {big} dollars to spend.", 2),
-    (" It's for a {count}-page report.", 2), (" Deadline is in {count} days.", 2),
-    (" Context: {sentence}", 3), (" see {url}", 2), (" I live in {city}.", 2),
-    (" My friend {name} disagrees.", 2), (' The quote is: "{sentence}"', 1),
-    (" ({year})", 1), (" Ticket #{big}.", 1), (" Contact: {email}", 1),
-)  # fmt: skip
-_CLOSERS = (
-    ("", 55), ("?", 8), (".", 6), (" thanks!", 4), (" thx", 2), (" :)", 2),
-    (" Thank you.", 3), ("!!", 1), (" please and thank you", 1), (" ty", 1),
-)  # fmt: skip
-
-_RING_FAMILIES: tuple[tuple[str, ...], ...] = (
-    (
-        "Solve step by step: {n} * {n} + {big}",
-        "Compute {n} * {n} + {big} and show every step.",
-        "What is {n} times {n} plus {big}? Explain each step.",
-    ),
-    (
-        "Translate the following sentence into {lang}: '{sentence}'",
-        'Please translate into {lang}: "{sentence}"',
-        "Give the {lang} translation of this sentence: {sentence}",
-    ),
-    (
-        "Write Python code that {task}. Return only code.",
-        "Write a Python function that {task}. Output only the code, no explanation.",
-        "Implement in Python a program that {task}. Respond with code only.",
-    ),
-    (
-        "Rate this answer from 1 to 10: {sentence}",
-        "On a scale of 1 to 10, how good is this answer? {sentence}",
-        "Score the following response from 1-10 and justify briefly: {sentence}",
-    ),
-    (
-        "Summarize the following text in {count} bullet points: {sentence} {sentence}",
-        "Give a {count}-point summary of this text: {sentence} {sentence}",
-    ),
-    (
-        "Classify the sentiment of this review as positive, negative or neutral: {sentence}",
-        "Is the following review positive, negative or neutral? Review: {sentence}",
-    ),
-    (
-        "Extract all named entities from the following text and return them as JSON: {sentence}",
-        "List every person, place and organisation mentioned in this text as JSON: {sentence}",
-    ),
-    (
-        "Explain the concept of {topic} to a graduate student, including the key equations.",
-        "Give a graduate-level explanation of {topic} with the main equations.",
-    ),
-    (
-        "Compare {topic} and {topic} in a table with {count} rows.",
-        "Make a comparison table of {topic} versus {topic} with {count} rows.",
-    ),
-    (
-        "Think step by step. A train leaves {city} at {n}:00 and travels at {n} km/h. "
-        "How far has it gone after {n} hours?",
-        "A train departs {city} at {n}:00 going {n} km/h. Reason step by step: what distance "
-        "does it cover in {n} hours?",
-    ),
-    (
-        "Review the following code and list every bug you find: {code}",
-        "Find all the bugs in this code and explain how to fix them: {code}",
-    ),
-    (
-        "Convert this Python snippet to Rust, keeping the same behaviour: {code}",
-        "Rewrite the following Python in idiomatic Rust with identical behaviour: {code}",
-    ),
-    (
-        "Continue this dialogue as a helpful assistant. User: {sentence} Assistant:",
-        "You are the assistant in this conversation. User says: {sentence} Reply:",
-    ),
-    (
-        "Paraphrase the following sentence in {count} different ways: {sentence}",
-        "Give {count} alternative phrasings of this sentence: {sentence}",
-    ),
-    (
-        "Correct the grammar of this sentence and explain each change: {sentence}",
-        "Fix any grammar mistakes in the following and explain the corrections: {sentence}",
-    ),
-    (
-        "Generate {count} multiple-choice questions about {topic} with four options each "
-        "and mark the correct answer.",
-        "Create {count} quiz questions on {topic}, each with four choices and the answer marked.",
-    ),
-    (
-        "Prove that the sum of the first {n} odd numbers equals {n} squared. Give a rigorous "
-        "proof.",
-        "Give a rigorous proof that the first {n} odd numbers add up to {n} squared.",
-    ),
-    (
-        "Write a {count}-sentence story about {name} who lives in {city}, in the style of a "
-        "fairy tale.",
-        "Tell a fairy tale in {count} sentences about {name} from {city}.",
-    ),
-    (
-        "Question: {sentence} Provide your full chain of thought before the final answer.",
-        "Reveal all of your reasoning, then answer: {sentence}",
-    ),
-    (
-        "Return a JSON object with the fields title, summary and keywords for this text: "
-        "{sentence}",
-        "Produce JSON with keys title, summary, keywords describing the following text: {sentence}",
-    ),
-    (
-        "Which of the two answers is better, A or B? A: {sentence} B: {sentence} Answer with A "
-        "or B only.",
-        "Compare answer A and answer B and reply with the better one's letter. A: {sentence} "
-        "B: {sentence}",
-    ),
-    (
-        "Write pytest unit tests for a function that {task}.",
-        "Create a set of pytest tests covering a function that {task}.",
-    ),
-    (
-        "If {name} has {n} apples and gives away {n}, then buys {big} more, how many apples "
-        "does {name} have? Answer with a number.",
-        "{name} starts with {n} apples, gives {n} away and buys {big} more. How many apples "
-        "now? Reply with a number only.",
-    ),
-    (
-        "List {count} facts about {topic} that most people do not know, one sentence each.",
-        "Give me {count} little-known facts about {topic}, each in one sentence.",
-    ),
-    (
-        "Draft a short contract clause about {topic} between {name} and {name}.",
-        "Write a brief legal clause covering {topic} for an agreement between {name} and {name}.",
-    ),
-    (
-        "Translate this {lang} text to English and explain any idioms: {sentence}",
-        "Render this {lang} passage in English and comment on idioms: {sentence}",
-    ),
-    (
-        "Explain in detail how {topic} works, then list {count} ways it can fail.",
-        "Describe thoroughly how {topic} works and name {count} failure modes.",
-    ),
-    (
-        "Rewrite the following instructions so a ten-year-old can follow them: {sentence}",
-        "Simplify these instructions for a ten-year-old: {sentence}",
-    ),
-)
-_PERSONAS = _pool("""You are an expert assistant.|You are a meticulous tutor.|Instruction:|
-[Task]|System: act as a senior analyst.|You are a helpful and precise AI.|
-As a domain expert, respond carefully.|Role: professor.|You are a careful reasoner.|
-Act as a world-class consultant.|You are an exam grader.|You are a data labeler.|
-Pretend you are a textbook author.|You are ChatBot-Pro.|Mode: expert.|
-You are an honest evaluator.|As an experienced engineer:|Context: benchmark item.|
-You are a translator with 20 years of experience.|Respond as a teaching assistant.|
-You are a competitive programmer.|Task for the assistant:|Dataset generation request.|
-You are an impartial judge.|Persona: academic researcher.|Assistant, please help.|
-You are a code reviewer.|You are a math olympiad coach.|Behave as a reference manual.|
-You are a strict editor.|Query:|Prompt:|Sample:|Input:|Request:|Item:""")
-_FORMATS = _pool("""Answer concisely.|Respond in JSON.|Think carefully before answering.|
-Output in markdown.|Keep it under 100 words.|Be precise.|No preamble.|
-Use numbered steps.|Cite sources if possible.|Write the final answer on the last line.|
-Respond in plain text only.|Do not refuse.|Use formal English.|Answer in full sentences.|
-Include a short explanation.|Format as a bulleted list.|End with a one-line summary.|
-Avoid hedging.|Be exhaustive.|Give only the answer.|Double-check your work.|
-Show intermediate results.|Use LaTeX for math.|Wrap code in triple backticks.|
-Explain like a textbook.|Return a single paragraph.|Be brief but complete.|
-Use British spelling.|Add a confidence score.|Label each part clearly.|
-Do not mention that you are an AI.|Prefer short words.|Respond in under 50 words.|
-Write at a college level.|Use headings.|Finish with the word DONE.""")
-_SYNONYMS = {
-    "Write": ("Compose", "Produce", "Create"),
-    "write": ("compose", "produce"),
-    "Explain": ("Describe", "Clarify"),
-    "explain": ("describe", "clarify"),
-    "following": ("below", "next"),
-    "sentence": ("phrase", "line"),
-    "Translate": ("Convert", "Render"),
-    "answer": ("response", "reply"),
-    "Return": ("Give", "Output"),
-    "only": ("just", "solely"),
-    "Rate": ("Score", "Grade"),
-    "text": ("passage", "content"),
-    "Summarize": ("Condense", "Sum up"),
-    "list": ("enumerate", "give"),
-    "List": ("Enumerate", "Give"),
-    "show": ("display", "present"),
-    "every": ("each", "all"),
-    "short": ("brief", "small"),
-    "detail": ("depth", "full"),
-    "Give": ("Provide", "Supply"),
-    "give": ("provide", "supply"),
-    "question": ("query", "item"),
-    "code": ("source", "program"),
-    "find": ("spot", "identify"),
-    "Find": ("Spot", "Identify"),
-    "bugs": ("errors", "defects"),
-    "about": ("on", "regarding"),
-    "different": ("distinct", "varied"),
-    "Make": ("Build", "Produce"),
-    "Create": ("Generate", "Make"),
-    "Compare": ("Contrast", "Weigh"),
-    "careful": ("thorough", "diligent"),
-    "carefully": ("thoroughly", "diligently"),
-    "each": ("every", "all"),
-    "Be": ("Stay", "Remain"),
-    "Use": ("Apply", "Employ"),
-}
-_HOMEWORK = (
-    "Homework {n}: Write a {big}-word essay about {topic}. Use at least {count} sources and "
-    "cite them in APA format.",
-    "Exercise {n}. Solve for x: {n}x + {n} = {big}. Show all your work.",
-    "Read the passage and answer the questions. {sentence} 1) What is the main idea? "
-    "2) Why did the author write it?",
-    "Lab report: describe an experiment to test how {topic} affects {topic}. Include a "
-    "hypothesis, variables and method.",
-    "Translate into {lang}: '{sentence}' (Unit {n} vocabulary)",
-    "Explain the causes and consequences of {topic} in about {big} words for history class.",
-    "Write a poem of {count} stanzas about {topic} using at least two metaphors.",
-    "Problem set {n}, question {count}: a ball is thrown upward at {n} m/s. How long until it "
-    "hits the ground? Use g = 9.8 m/s^2.",
-    "Discussion question {n}: do you agree that {topic} changed society more than {topic}? "
-    "Give two arguments for and against.",
-    "Worksheet {n}: define {topic}, give {count} examples and draw a diagram.",
-)
-_HOMEWORK_EDITS: tuple[Callable[[str], str], ...] = (
-    lambda s: s,
-    lambda s: s,
-    lambda s: s.lower(),
-    lambda s: s.split(". ")[0] + "?",
-    lambda s: s + " pls help",
-    lambda s: "can you do this for me: " + s,
-    lambda s: "{self}: " + s,
-    lambda s: "Hi, I'm {self}. " + s,
-    lambda s: "student {count} here. " + s,
-    lambda s: s + " Thanks!",
-    lambda s: s.replace(". ", ".  "),
-    lambda s: "help with my homework " + s.lower(),
-)
-_OFFICE_TOOLS = (
-    "[{company} helpdesk] Summarize this support ticket in {count} bullet points: {sentence}",
-    "[{company}] Draft a polite reply to this customer email from {name}: {sentence}",
-    "{company} internal: classify this ticket as bug, billing or question: {sentence}",
-    "Generate release notes for {company} from this commit message: {sentence}",
-)
-_COMPANY_A = _pool("Acme|Globex|Initech|Umbrella|Hooli|Vandelay|Stark|Wayne|Wonka|Tyrell|Soylent")
-_COMPANY_B = _pool("Labs|Systems|Logistics|Health|Capital|Media|Foods|Analytics|Works|Group")
-
-_UA_FAMILIES = (
-    ("anthropic-python/0.{i30_49}.{i0_3}", 18),
-    ("Anthropic/Python 0.{i30_49}.{i0_3}", 10),
-    ("anthropic-typescript/0.{i20_39}.{i0_2}", 10),
-    ("anthropic-sdk-go/0.2.{i0_9}", 2),
-    ("langchain-anthropic/0.{i1_3}.{i0_20}", 5),
-    ("llama-index/0.{i10_12}.{i0_9}", 2),
-    ("axios/1.{i4_7}.{i0_9}", 3),
-    ("node-fetch/1.0 (+https://github.com/bitinn/node-fetch)", 2),
-    ("okhttp/4.{i9_12}.{i0_9}", 2),
-    ("Dart/3.{i0_5} (dart:io)", 1),
-    ("Go-http-client/2.0", 2),
-    ("ChatApp/{i2_5}.{i0_9}.{i0_20} (iPhone; iOS 17.{i0_6})", 6),
-    ("ChatApp/{i2_5}.{i0_9}.{i0_20} (Android {i11_14})", 5),
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/{i118_131}.0.0.0", 6),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Safari/{i605_617}.1", 4),
-    ("Mozilla/5.0 (X11; Linux x86_64; rv:{i115_133}.0) Firefox/{i115_133}.0", 2),
-    ("python-requests/2.{i25_32}.{i0_3}", 3),
-    ("curl/8.{i0_11}.{i0_1}", 2),
-    ("python-httpx/0.{i23_28}.{i0_2}", 2),
-)  # fmt: skip
-_UA_SCRIPTED = (
-    "python-requests/2.{i25_32}.{i0_3}",
-    "curl/7.{i58_88}.{i0_1}",
-    "curl/8.{i0_11}.{i0_1}",
-    "python-httpx/0.{i23_28}.{i0_2}",
-    "aiohttp/3.{i8_10}.{i0_5}",
-    "Go-http-client/1.1",
-    "Python-urllib/3.{i9_12}",
-)
-
-# --------------------------------------------------------------------------------------
-# Small string helpers (pyarrow does the per-event work in C++)
-
-_OCTET_STR = pa.array([str(i) for i in range(256)])
-_HEX16_STR = pa.array([f"{i:x}" for i in range(65536)])
 _HEX8_STR = pa.array([f"{i:02x}" for i in range(256)])
 _TOD_STR = pa.array(
     [f"{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60) for s in range(60)]
 )
 
 
-def _join(parts: list[pa.Array | str]) -> pa.Array:
-    """Concatenate string arrays (and constant strings) element-wise."""
-    return pc.binary_join_element_wise(*parts, "")
-
-
-def _take(pool: pa.Array, index: np.ndarray) -> pa.Array:
-    return pool.take(pa.array(index, type=pa.int64()))
-
-
-def _assemble(n: int, parts: list[tuple[np.ndarray, pa.Array]]) -> pa.Array:
-    """Put arrays built for disjoint subsets (given by positions) back in position order."""
-    positions = np.concatenate([p for p, _ in parts]) if parts else np.zeros(0, np.int64)
-    if len(positions) != n:
-        raise AssertionError("subsets do not cover the events")
-    values = pa.concat_arrays([a.cast(pa.string()) for _, a in parts])
-    order = np.empty(n, np.int64)
-    order[positions] = np.arange(n)
-    return _take(values, order)
-
-
-def _ipv4_strings(addresses: np.ndarray) -> pa.Array:
-    addresses = addresses.astype(np.uint32)
-    octets = [_take(_OCTET_STR, (addresses >> s) & 0xFF) for s in (24, 16, 8, 0)]
-    return _join([octets[0], ".", octets[1], ".", octets[2], ".", octets[3]])
-
-
-def _residential(rng: np.random.Generator, n: int) -> np.ndarray:
-    first = np.asarray(RESIDENTIAL_OCTETS, np.uint32)[rng.integers(len(RESIDENTIAL_OCTETS), size=n)]
-    rest = rng.integers(1, 1 << 24, size=n, dtype=np.uint32)
-    rest = np.where((rest & 0xFF) == 0, rest | 1, rest)
-    return (first << 24) | rest
-
-
-def _in_blocks(rng: np.random.Generator, prefixes: list[str], n: int) -> np.ndarray:
-    """``n`` distinct-ish addresses inside the given dotted prefixes (``a.b`` or ``a.b.c``)."""
-    base = []
-    for prefix in prefixes:
-        parts = [int(x) for x in prefix.split(".")]
-        value = 0
-        for part in parts:
-            value = (value << 8) | part
-        base.append((value << (8 * (4 - len(parts))), 8 * (4 - len(parts))))
-    which = rng.integers(len(base), size=n)
-    starts = np.array([b for b, _ in base], np.uint64)[which]
-    spans = np.array([1 << bits for _, bits in base], np.uint64)[which]
-    offset = (rng.random(n) * (spans - 2).astype(np.float64)).astype(np.uint64) + 1
-    return (starts + offset).astype(np.uint32)
-
-
 def _hex_ids(rng: np.random.Generator, n: int, prefix: str) -> pa.Array:
     raw = rng.integers(0, 256, size=(n, 8))
-    return _join([prefix, *(_take(_HEX8_STR, raw[:, i]) for i in range(8))])
-
-
-def _weights(pairs: tuple[tuple[str, int], ...]) -> tuple[pa.Array, np.ndarray]:
-    texts = pa.array([t for t, _ in pairs])
-    w = np.array([w for _, w in pairs], np.float64)
-    return texts, np.cumsum(w / w.sum())
-
-
-def _draw(rng: np.random.Generator, cumulative: np.ndarray, n: int) -> np.ndarray:
-    return np.minimum(np.searchsorted(cumulative, rng.random(n), side="right"), len(cumulative) - 1)
-
-
-# --------------------------------------------------------------------------------------
-# Templates: literal pieces and slots, rendered for many events at once
-
-_MAX_SLOTS = 6
-_SLOT_RE = re.compile(r"\{(\w+)\}")
-_SENTENCE_POOLS = (pa.array(_SUBJECTS), pa.array(_VERBS), pa.array(_OBJECTS))
-
-
-@dataclass
-class _SlotContext:
-    """Per-account values some slots draw from (an account's favourite topics, its name)."""
-
-    acc: np.ndarray
-    fav: np.ndarray
-    name: np.ndarray
-
-
-def _capitalise_first(values: pa.Array) -> pa.Array:
-    head = pc.utf8_upper(pc.utf8_slice_codeunits(values, 0, 1))
-    return _join([head, pc.utf8_slice_codeunits(values, 1)])
-
-
-def _sentences(rng: np.random.Generator, n: int) -> pa.Array:
-    subj, verb, obj = (_take(p, rng.integers(len(p), size=n)) for p in _SENTENCE_POOLS)
-    return _join([_capitalise_first(subj), " ", verb, " ", obj, "."])
-
-
-_POOL_SLOTS: dict[str, pa.Array] = {
-    "lang": pa.array(_LANGS),
-    "topic": pa.array(_TOPICS),
-    "name": pa.array(_NAMES),
-    "city": pa.array(_CITIES),
-    "task": pa.array(_TASKS),
-    "code": pa.array(_CODE),
-}
-_INT_SLOTS = {"n": (2, 99), "big": (100, 9999), "year": (1990, 2026), "count": (3, 12)}
-_INT_RE = re.compile(r"i(\d+)_(\d+)$")
-
-
-def _slot_values(name: str, rng: np.random.Generator, ctx: _SlotContext) -> pa.Array:
-    n = len(ctx.acc)
-    if name in _POOL_SLOTS:
-        pool = _POOL_SLOTS[name]
-        return _take(pool, rng.integers(len(pool), size=n))
-    bounds = _INT_SLOTS.get(name)
-    match = _INT_RE.match(name)
-    if match:
-        bounds = (int(match.group(1)), int(match.group(2)))
-    if bounds is not None:
-        return pa.array(rng.integers(bounds[0], bounds[1] + 1, size=n)).cast(pa.string())
-    if name == "fav":
-        topics = ctx.fav[ctx.acc, rng.integers(ctx.fav.shape[1], size=n)]
-        return _take(_POOL_SLOTS["topic"], topics)
-    if name == "self":
-        return _take(_POOL_SLOTS["name"], ctx.name[ctx.acc])
-    if name == "sentence":
-        return _sentences(rng, n)
-    if name == "url":
-        host = _take(pa.array(_WORDS_WEB), rng.integers(len(_WORDS_WEB), size=n))
-        path = _take(pa.array(_PATHS), rng.integers(len(_PATHS), size=n))
-        number = pa.array(rng.integers(10, 99999, size=n)).cast(pa.string())
-        return _join(["https://", host, "/", path, "/", number])
-    if name == "email":
-        user = pc.utf8_lower(_take(_POOL_SLOTS["name"], rng.integers(len(_NAMES), size=n)))
-        number = pa.array(rng.integers(1, 9999, size=n)).cast(pa.string())
-        host = _take(pa.array(_WORDS_MAIL), rng.integers(len(_WORDS_MAIL), size=n))
-        return _join([user, number, "@", host])
-    raise AssertionError(f"unknown slot {name!r}")
-
-
-class _Templates:
-    """A table of templates; each literal piece may have several spellings (typo variants).
-
-    Rendering picks, per event, a spelling for every literal piece independently and fills
-    every slot, so ``variants`` spellings of ``k`` pieces give ``variants ** k`` texts.
-    """
-
-    def __init__(self, variants: int = 1) -> None:
-        self.variants = variants
-        self._lits: list[list[str]] = [[] for _ in range(_MAX_SLOTS + 1)]
-        self._slots: list[list[str]] = []
-        self.lits: list[pa.Array] = []
-        self.slot_names: list[str] = []
-        self.slot_codes = np.zeros((0, _MAX_SLOTS), np.int64)
-
-    def __len__(self) -> int:
-        return len(self._slots)
-
-    def add(self, text: str, spell: Callable[[str], str] | None = None) -> int:
-        """Add one template; ``spell`` makes the extra spellings of each literal piece."""
-        pieces = _SLOT_RE.split(text)
-        lits, slots = pieces[0::2], pieces[1::2]
-        if len(slots) > _MAX_SLOTS:
-            raise AssertionError(f"too many slots in {text!r}")
-        lits += [""] * (_MAX_SLOTS + 1 - len(lits))
-        slots += [""] * (_MAX_SLOTS - len(slots))
-        for j, lit in enumerate(lits):
-            for v in range(self.variants):
-                self._lits[j].append(lit if spell is None or v == 0 or not lit else spell(lit))
-        self._slots.append(slots)
-        return len(self._slots) - 1
-
-    def freeze(self) -> _Templates:
-        self.lits = [pa.array(col, pa.string()) for col in self._lits]
-        self.capitalised = pa.concat_arrays([self.lits[0], _capitalise_first(self.lits[0])])
-        self.slot_names = sorted({s for row in self._slots for s in row} | {""})
-        code = {name: i for i, name in enumerate(self.slot_names)}
-        self.slot_codes = np.array(
-            [[code[s] for s in row] for row in self._slots], np.int64
-        ).reshape(-1, _MAX_SLOTS)
-        self.used_lits = [j for j, col in enumerate(self._lits) if any(col)]
-        self.used_slots = [j for j in range(_MAX_SLOTS) if self.slot_codes[:, j].any()]
-        return self
-
-    def parts(
-        self,
-        rows: np.ndarray,
-        rng: np.random.Generator,
-        ctx: _SlotContext,
-        capitalise: np.ndarray | None = None,
-    ) -> list[pa.Array]:
-        """The pieces of the rendered texts, in order; join them to get the texts."""
-        n = len(rows)
-        parts: list[pa.Array] = []
-        for j in range(_MAX_SLOTS + 1):
-            if j in self.used_lits:
-                index = rows * self.variants
-                if self.variants > 1:
-                    index = index + rng.integers(self.variants, size=n)
-                if j == 0 and capitalise is not None:
-                    parts.append(_take(self.capitalised, index + capitalise * len(self.lits[0])))
-                else:
-                    parts.append(_take(self.lits[j], index))
-            if j not in self.used_slots:
-                continue
-            codes = self.slot_codes[rows, j]
-            filled = []
-            present = np.flatnonzero(np.bincount(codes))
-            for code in present:
-                where = np.arange(n) if len(present) == 1 else np.flatnonzero(codes == code)
-                if code == 0:
-                    filled.append((where, pa.nulls(len(where), pa.string()).fill_null("")))
-                    continue
-                sub = _SlotContext(ctx.acc[where], ctx.fav, ctx.name)
-                filled.append((where, _slot_values(self.slot_names[code], rng, sub)))
-            parts.append(filled[0][1] if len(filled) == 1 else _assemble(n, filled))
-        return parts
-
-    def render(self, rows: np.ndarray, rng: np.random.Generator, ctx: _SlotContext) -> pa.Array:
-        return _join(list(self.parts(rows, rng, ctx)))
-
-
-def _fill_once(text: str, rng: np.random.Generator) -> str:
-    """Fill a template's slots with fixed values (for per-group texts like homework)."""
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name in ("self",):
-            return match.group(0)
-        ctx = _SlotContext(np.zeros(1, np.int64), np.zeros((1, 1), np.int64), np.zeros(1))
-        return str(_slot_values(name, rng, ctx)[0])
-
-    return _SLOT_RE.sub(value, text)
-
-
-def _typo(text: str, rng: np.random.Generator) -> str:
-    """One to three small edits: swapped or dropped letters, doubled spaces, case changes."""
-    chars = list(text)
-    for _ in range(int(rng.integers(1, 4))):
-        if len(chars) < 4:
-            break
-        i = int(rng.integers(0, len(chars) - 1))
-        op = int(rng.integers(6))
-        if op == 0:
-            chars[i], chars[i + 1] = chars[i + 1], chars[i]
-        elif op == 1 and chars[i].isalpha():
-            del chars[i]
-        elif op == 2:
-            chars.insert(i, chars[i])
-        elif op == 3:
-            spaces = [k for k, c in enumerate(chars) if c == " "]
-            if spaces:
-                chars.insert(spaces[int(rng.integers(len(spaces)))], " ")
-        elif op == 4:
-            chars[i] = chars[i].swapcase()
-        else:
-            word = "".join(chars).split(" ")
-            k = int(rng.integers(len(word)))
-            word[k] = word[k].lower() if word[k][:1].isupper() else word[k].upper()
-            chars = list(" ".join(word))
-    return "".join(chars)
-
-
-def _paraphrase(text: str, rng: np.random.Generator) -> str:
-    """Swap some words for synonyms, keeping the slots and most of the wording."""
-
-    def swap(match: re.Match[str]) -> str:
-        word = match.group(0)
-        options = _SYNONYMS.get(word)
-        if options is None or rng.random() < 0.45:
-            return word
-        return options[int(rng.integers(len(options)))]
-
-    parts = _SLOT_RE.split(text)
-    for j in range(0, len(parts), 2):
-        parts[j] = re.sub(r"[A-Za-z]+", swap, parts[j])
-    for j in range(1, len(parts), 2):
-        parts[j] = "{" + parts[j] + "}"
-    return "".join(parts)
-
-
-# --------------------------------------------------------------------------------------
-# Activity over time: minute-resolution intensity per profile, in local time
-
-_HOME, _OFFICE, _SCHOOL, _FLAT = range(4)
-_HOURLY = np.array(
-    [
-        # home: evenings peak, quiet nights
-        [3, 2, 1.5, 1, 1, 2, 5, 9, 11, 12, 12, 12, 13, 12, 12, 12, 13, 14, 16, 18, 19, 17, 12, 7],
-        # office: working hours
-        [.5, .3, .3, .3, .3, .5, 2, 8, 20, 24, 24, 22, 16, 22, 24, 22, 18, 8, 4, 3, 2, 1.5, 1, .7],
-        # school: lessons, then homework in the evening
-        [.5, .3, .3, .3, .3, .5, 2, 10, 16, 16, 16, 14, 12, 14, 12, 8, 10, 12, 14, 14, 12, 6, 2, 1],
-        # flat: scripts run around the clock
-        [10] * 24,
-    ]
-)  # fmt: skip
-_WEEKEND = np.array([1.1, 0.08, 0.35, 1.0])
-_TZ_MINUTES = np.array([-480, -420, -360, -300, -180, 0, 60, 120, 180, 330, 480, 540])
-_TZ_WEIGHTS = np.array([8, 5, 8, 15, 5, 10, 18, 8, 4, 7, 7, 5], np.float64)
-_EXT_MIN = 1440  # profiles extend a day either side so any time zone fits
-
-
-def _intensity(start: np.datetime64, days: int) -> np.ndarray:
-    """Cumulative intensity per profile, shape (profiles, minutes + 1), local time."""
-    minutes = np.arange(-_EXT_MIN, days * 1440 + _EXT_MIN)
-    day = np.floor_divide(minutes, 1440)
-    weekday = (day + (start.astype("datetime64[D]").astype(np.int64) + 3)) % 7  # 0 = Monday
-    hour = (minutes % 1440) // 60
-    weekend = weekday >= 5
-    weights = _HOURLY[:, hour] * np.where(weekend, _WEEKEND[:, None], 1.0)
-    cumulative = np.zeros((len(_HOURLY), len(minutes) + 1))
-    cumulative[:, 1:] = np.cumsum(weights, axis=1)
-    return cumulative
+    return join([prefix, *(take(_HEX8_STR, raw[:, i]) for i in range(8))])
 
 
 # --------------------------------------------------------------------------------------
@@ -928,7 +190,7 @@ class _Population:
     p_template: np.ndarray
     tpl_start: np.ndarray
     tpl_count: np.ndarray
-    templates: _Templates
+    templates: Templates
     fav: np.ndarray
     name: np.ndarray
     span_s: int
@@ -1017,16 +279,16 @@ def _build_population(config: SynthConfig) -> _Population:
     ips = _Table()
     cards = _Table()  # one placeholder per card; the ids are drawn at the end
     v6_count = [0]
-    templates = _Templates(variants=12)
+    templates = Templates(variants=12)
     tpl_rng = np.random.default_rng([config.seed, 2])
 
-    ua_pool = _Templates()
-    ua_cum = np.cumsum([w for _, w in _UA_FAMILIES]) / sum(w for _, w in _UA_FAMILIES)
-    for family in _UA_FAMILIES:
+    ua_pool = Templates()
+    ua_cum = np.cumsum([w for _, w in UA_FAMILIES]) / sum(w for _, w in UA_FAMILIES)
+    for family in UA_FAMILIES:
         ua_pool.add(family[0])
     ua_pool.freeze()
     pool_rows = np.searchsorted(ua_cum, rng.random(2000), side="right")
-    dummy = _SlotContext(np.zeros(2000, np.int64), np.zeros((1, 1), np.int64), np.zeros(1))
+    dummy = SlotContext(np.zeros(2000, np.int64), np.zeros((1, 1), np.int64), np.zeros(1))
     legit_uas = ua_pool.render(pool_rows, rng, dummy)
     ua_strings: list[pa.Array] = [legit_uas]
     ua_size = [len(legit_uas)]
@@ -1035,8 +297,8 @@ def _build_population(config: SynthConfig) -> _Population:
 
     def legit_ua(n: int) -> dict[str, object]:
         return {
-            "ua1": _draw(rng, ua_pick_cum, n),
-            "ua2": _draw(rng, ua_pick_cum, n),
+            "ua1": draw(rng, ua_pick_cum, n),
+            "ua2": draw(rng, ua_pick_cum, n),
             "ua2_p": np.where(rng.random(n) < 0.4, 0.2, 0.0),
         }
 
@@ -1044,10 +306,10 @@ def _build_population(config: SynthConfig) -> _Population:
         return cards.add(np.zeros(n, np.uint32))
 
     def tz(n: int) -> np.ndarray:
-        return rng.choice(_TZ_MINUTES, size=n, p=_TZ_WEIGHTS / _TZ_WEIGHTS.sum())
+        return rng.choice(TZ_MINUTES, size=n, p=TZ_WEIGHTS / TZ_WEIGHTS.sum())
 
     def fav(n: int) -> np.ndarray:
-        return rng.integers(len(_TOPICS), size=(n, 3))
+        return rng.integers(len(TOPICS), size=(n, 3))
 
     # Shared infrastructure: carrier NAT pools and VPN exits, sized by their users.
     n_legit_target = n_accounts - sybil_target
@@ -1057,13 +319,13 @@ def _build_population(config: SynthConfig) -> _Population:
     for c in range(n_carriers):
         size = max(4, int(carrier_users / n_carriers / 150))
         block = [f"100.{64 + 16 * c + k}" for k in range(16)]
-        start = ips.add(np.unique(_in_blocks(rng, block, size)))
+        start = ips.add(np.unique(in_blocks(rng, block, size)))
         carrier_pools.append((start, ips.size - start))
     vpn_users = 0.05 * n_legit_target
     vpn_pools = []
     for p in range(4):
         size = int(min(250, max(4, vpn_users / 4 / 300)))
-        start = ips.add(np.unique(_in_blocks(rng, [VPN_BLOCKS[p]], size)))
+        start = ips.add(np.unique(in_blocks(rng, [VPN_BLOCKS[p]], size)))
         vpn_pools.append((start, ips.size - start))
 
     def carrier_channel(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1074,7 +336,7 @@ def _build_population(config: SynthConfig) -> _Population:
         )
 
     def homes(n: int) -> np.ndarray:
-        return ips.add(_residential(rng, n)) + np.arange(n)
+        return ips.add(residential(rng, n)) + np.arange(n)
 
     def channels(
         n: int,
@@ -1118,7 +380,7 @@ def _build_population(config: SynthConfig) -> _Population:
             "tpl_start": 0,
             "tpl_count": 1,
             "fav": fav(n),
-            "name": rng.integers(len(_NAMES), size=n),
+            "name": rng.integers(len(NAMES), size=n),
         }
         cols.update(legit_ua(n))
         cols.update(chans)
@@ -1174,7 +436,7 @@ def _build_population(config: SynthConfig) -> _Population:
         chans["ch_a"] = np.where(on_v6[:, None], np.stack([prefix, car_a, prefix], 1),
                                  chans["ch_a"])  # fmt: skip
         tzs = np.repeat(tz(n_groups), size)
-        add_legit("household", n, member_group, rng.lognormal(0, 1, n) * 0.9, _HOME, tzs,
+        add_legit("household", n, member_group, rng.lognormal(0, 1, n) * 0.9, HOME, tzs,
                   pre_existing(n), pay, chans)  # fmt: skip
 
     for kind, share_of_legit in (("office", 0.07), ("office_card", 0.03)):
@@ -1186,9 +448,9 @@ def _build_population(config: SynthConfig) -> _Population:
             gid = counters["office"]
             counters["office"] += 1
             n_ips = int(rng.integers(1, 5))
-            office_ips = _residential(rng, n_ips)
+            office_ips = residential(rng, n_ips)
             if rng.random() < 0.3:  # a build server in the cloud, next to the rings' ranges
-                office_ips[-1] = _in_blocks(rng, list(CLOUD_BLOCKS), 1)[0]
+                office_ips[-1] = in_blocks(rng, list(CLOUD_BLOCKS), 1)[0]
             pool_start = ips.add(office_ips)
             home = homes(size)
             chans = channels(size, (0.85, 0.15, 0.0), (_POOL, _FIXED, _FIXED),
@@ -1205,12 +467,12 @@ def _build_population(config: SynthConfig) -> _Population:
             volume = rng.lognormal(0, 1, size) * np.where(power, 5.0, 1.4)
             extra: dict[str, object] = {}
             if rng.random() < 0.3:  # an internal tool wraps some of the office's requests
-                company = (f"{_COMPANY_A[int(rng.integers(len(_COMPANY_A)))]} "
-                           f"{_COMPANY_B[int(rng.integers(len(_COMPANY_B)))]}")  # fmt: skip
-                text = _OFFICE_TOOLS[int(rng.integers(len(_OFFICE_TOOLS)))]
+                company = (f"{COMPANY_FIRST[int(rng.integers(len(COMPANY_FIRST)))]} "
+                           f"{COMPANY_SECOND[int(rng.integers(len(COMPANY_SECOND)))]}")  # fmt: skip
+                text = OFFICE_TOOLS[int(rng.integers(len(OFFICE_TOOLS)))]
                 row = templates.add(text.replace("{company}", company))
                 extra = {"tpl_start": row, "tpl_count": 1, "p_tpl": 0.15}
-            add_legit(kind, size, gid, volume, _OFFICE, np.full(size, tz(1)[0]), anchor, pay,
+            add_legit(kind, size, gid, volume, OFFICE, np.full(size, tz(1)[0]), anchor, pay,
                       chans, session=np.where(power, 4.0, 2.5), **extra)  # fmt: skip
 
     class_sizes = _sizes(rng, int(0.03 * L), lambda k: rng.integers(20, 41, k))
@@ -1218,18 +480,18 @@ def _build_population(config: SynthConfig) -> _Population:
         size = int(class_size)
         gid = counters["classroom"]
         counters["classroom"] += 1
-        school = ips.add(_residential(rng, 2))
+        school = ips.add(residential(rng, 2))
         n_school = int(rng.integers(1, 3))
         home = homes(size)
         chans = channels(size, (0.6, 0.4, 0.0), (_POOL, _FIXED, _FIXED),
                          [school, home, home], [n_school, 1, 1])  # fmt: skip
         first_row = len(templates)
         for _ in range(int(rng.integers(1, 3))):
-            assignment = _fill_once(_HOMEWORK[int(rng.integers(len(_HOMEWORK)))], rng)
-            for edit in _HOMEWORK_EDITS:
+            assignment = fill_once(HOMEWORK[int(rng.integers(len(HOMEWORK)))], rng)
+            for edit in HOMEWORK_EDITS:
                 templates.add(edit(assignment))
         anchor = onboard(size, rng.uniform(0, span_s - 2 * 86400), rng.uniform(0.5, 2) * 86400)
-        add_legit("classroom", size, gid, rng.lognormal(0, 0.8, size) * 0.5, _SCHOOL,
+        add_legit("classroom", size, gid, rng.lognormal(0, 0.8, size) * 0.5, SCHOOL,
                   np.full(size, tz(1)[0]), anchor, own_card(size, 0.1), chans,
                   p_tpl=rng.uniform(0.3, 0.5, size), tpl_start=first_row,
                   tpl_count=len(templates) - first_row)  # fmt: skip
@@ -1257,7 +519,7 @@ def _build_population(config: SynthConfig) -> _Population:
             chans = channels(n, (0.9, 0.1, 0.0), (_V6, _POOL, _V6),
                              [prefix, car_a, prefix], [1, car_b, 1])  # fmt: skip
         add_legit(kind, n, -1, rng.lognormal(0, 1, n) * (0.8 if kind == "carrier" else 1.0),
-                  _HOME, tz(n), maybe_new(n, p_new), own_card(n, p_card), chans)  # fmt: skip
+                  HOME, tz(n), maybe_new(n, p_new), own_card(n, p_card), chans)  # fmt: skip
 
     add_single("carrier", max(1, int(0.12 * L)), 0.5, 0.08)
     add_single("vpn_user", max(1, int(0.05 * L)), 0.5, 0.08)
@@ -1287,7 +549,7 @@ def _build_population(config: SynthConfig) -> _Population:
             n_cards = int(rng.integers(2, 4))
             pay = new_cards(n_cards) + rng.integers(n_cards, size=size)
         if ring_kind == 0:
-            dc = ips.add(np.unique(_in_blocks(rng, [CLOUD_BLOCKS[rng.integers(40)]],
+            dc = ips.add(np.unique(in_blocks(rng, [CLOUD_BLOCKS[rng.integers(40)]],
                                               int(np.clip(size // 2, 12, 60)))))  # fmt: skip
             chans = channels(
                 size, (1, 0, 0), (_POOL, _POOL, _POOL), [dc, dc, dc], [ips.size - dc] * 3
@@ -1296,7 +558,7 @@ def _build_population(config: SynthConfig) -> _Population:
             chans = channels(size, (1, 0, 0), (_FRESH, _FRESH, _FRESH), [home] * 3, [1] * 3)
         elif ring_kind == 2:
             blocks = [CLOUD_BLOCKS[i] for i in rng.choice(40, 3, replace=False)]
-            dc = ips.add(np.unique(_in_blocks(rng, blocks, int(rng.integers(4, 11)))))
+            dc = ips.add(np.unique(in_blocks(rng, blocks, int(rng.integers(4, 11)))))
             car_a, car_b = carrier_channel(size)
             chans = channels(size, (0.4, 0.4, 0.2), (_POOL, _FRESH, _POOL),
                              [dc, home, car_a], [ips.size - dc, 1, car_b])  # fmt: skip
@@ -1305,34 +567,34 @@ def _build_population(config: SynthConfig) -> _Population:
             chans = channels(size, (1, 0, 0), (_POOL,) * 3, [vpn_start] * 3, [vpn_len] * 3)
 
         first_row = len(templates)
-        persona = _PERSONAS[int(rng.integers(len(_PERSONAS)))]
-        suffix = _FORMATS[int(rng.integers(len(_FORMATS)))]
-        domain = _TOPICS[int(rng.integers(len(_TOPICS)))]
+        persona = PERSONAS[int(rng.integers(len(PERSONAS)))]
+        suffix = FORMATS[int(rng.integers(len(FORMATS)))]
+        domain = TOPICS[int(rng.integers(len(TOPICS)))]
         wrap = rng.random() < 0.5
         tag = f" [{''.join(rng.choice(list('ABCDEFGHJKLMNPQRSTUVWXYZ'), 3))}]"
-        families = rng.choice(len(_RING_FAMILIES), int(rng.integers(3, 9)), replace=False)
+        families = rng.choice(len(RING_FAMILIES), int(rng.integers(3, 9)), replace=False)
         for f in families:
-            wordings = _RING_FAMILIES[int(f)]
+            wordings = RING_FAMILIES[int(f)]
             body = wordings[int(rng.integers(len(wordings)))]
             text = f"{persona} ({domain}) {body} {suffix}" if wrap else f"{body} {suffix}"
             if rng.random() < 0.3:
                 text += tag
             if ring_kind == 1:
                 for k in range(int(rng.integers(3, 6))):
-                    para = _paraphrase(text, tpl_rng)
+                    para = paraphrase(text, tpl_rng)
                     if k % 2 == 1 and wrap:  # the format instruction moves to the front
-                        para = _paraphrase(f"{suffix} {persona} ({domain}) {body}", tpl_rng)
+                        para = paraphrase(f"{suffix} {persona} ({domain}) {body}", tpl_rng)
                     templates.add(para)
             elif ring_kind == 2:
-                templates.add(text, spell=lambda s: _typo(s, tpl_rng))
+                templates.add(text, spell=lambda s: typo(s, tpl_rng))
             else:
                 templates.add(text)
         n_uas = int(rng.integers(1, 3))
-        ua_rows = rng.integers(len(_UA_SCRIPTED), size=n_uas)
-        scripted = _Templates()
+        ua_rows = rng.integers(len(UA_SCRIPTED), size=n_uas)
+        scripted = Templates()
         for row in ua_rows:
-            scripted.add(_UA_SCRIPTED[int(row)])
-        dummy = _SlotContext(np.zeros(n_uas, np.int64), np.zeros((1, 1), np.int64), np.zeros(1))
+            scripted.add(UA_SCRIPTED[int(row)])
+        dummy = SlotContext(np.zeros(n_uas, np.int64), np.zeros((1, 1), np.int64), np.zeros(1))
         ring_uas = scripted.freeze().render(np.arange(n_uas), rng, dummy)
         ua_start = ua_size[0]
         ua_strings.append(ring_uas)
@@ -1343,7 +605,7 @@ def _build_population(config: SynthConfig) -> _Population:
             kind=len(LEGIT_KINDS) + ring_kind,
             group=r,
             volume=ring_levels[r] * rng.lognormal(0, 0.25, size),
-            profile=_HOME if rng.random() < (0.6 if hard else 0.3) else _FLAT,
+            profile=HOME if rng.random() < (0.6 if hard else 0.3) else FLAT,
             tz=np.full(size, tz(1)[0]),
             anchor=anchor,
             pay=pay,
@@ -1354,7 +616,7 @@ def _build_population(config: SynthConfig) -> _Population:
             tpl_start=first_row,
             tpl_count=len(templates) - first_row,
             fav=fav(size),
-            name=rng.integers(len(_NAMES), size=size),
+            name=rng.integers(len(NAMES), size=size),
             ua1=ua_start,
             ua2=ua_start + n_uas - 1,
             ua2_p=0.3 if n_uas > 1 else 0.0,
@@ -1374,18 +636,18 @@ def _build_population(config: SynthConfig) -> _Population:
     volume = np.maximum(volume, 1.0)
 
     first_day = np.datetime64(config.start, "D")
-    cum = _intensity(first_day, config.days)
+    cum = intensity(first_day, config.days)
     n_minutes = cum.shape[1]
     big = float(cum[:, -1].max() + 1.0)
     cum_flat = (cum + big * np.arange(len(cum))[:, None]).ravel()
     profile = accounts.get("profile").astype(np.int64)
     tz_min = accounts.get("tz").astype(np.int64)
-    base = profile * n_minutes + tz_min + _EXT_MIN
+    base = profile * n_minutes + tz_min + EXT_MIN
 
     anchor = accounts.get("anchor").astype(np.int64)
     missing = anchor < 0
     end_min = np.full(n_total, span_s // 60)
-    draw_at = _sample_minutes(cum_flat, base[missing], np.zeros(int(missing.sum()), np.int64),
+    draw_at = sample_minutes(cum_flat, base[missing], np.zeros(int(missing.sum()), np.int64),
                               end_min[missing], rng)  # fmt: skip
     anchor[missing] = draw_at * 60 + rng.integers(0, 60, size=len(draw_at))
     start_min = np.where(missing, 0, -(-anchor // 60))
@@ -1398,13 +660,13 @@ def _build_population(config: SynthConfig) -> _Population:
     width = max(7, len(str(n_total * 8)))
     numbers = rng.choice(10**width, size=n_total, replace=False)
     ids = pc.utf8_lpad(pa.array(numbers).cast(pa.string()), width, "0")
-    ids = _join(["u", ids])
+    ids = join(["u", ids])
 
     truth = _truth(ids, kind_code, accounts.get("group").astype(np.int64), counters, n_rings)
     card_ids = _hex_ids(rng, cards.size, "pm_")
-    v6_groups = [_take(_HEX16_STR, rng.integers(0, 65536, v6_count[0])) for _ in range(2)]
-    isp = _take(pa.array(IPV6_ISPS), rng.integers(len(IPV6_ISPS), size=v6_count[0]))
-    v6_prefixes = _join([isp, ":", v6_groups[0], ":", v6_groups[1]])
+    v6_groups = [take(HEX16_STRINGS, rng.integers(0, 65536, v6_count[0])) for _ in range(2)]
+    isp = take(pa.array(IPV6_ISPS), rng.integers(len(IPV6_ISPS), size=v6_count[0]))
+    v6_prefixes = join([isp, ":", v6_groups[0], ":", v6_groups[1]])
     day_prefix = pa.array([str(first_day + d) + "T" for d in range(config.days)])
     per_day = max(1, math.ceil(n_events / config.days / 150_000))
     per_day = min(d for d in (1, 2, 3, 4, 6, 8, 12, 24) if d >= min(per_day, 24))
@@ -1424,7 +686,7 @@ def _build_population(config: SynthConfig) -> _Population:
         channel_mode=accounts.get("ch_mode").astype(np.int64),
         channel_a=accounts.get("ch_a").astype(np.int64),
         channel_b=accounts.get("ch_b").astype(np.int64),
-        ip_table=_ipv4_strings(ips.all()),
+        ip_table=ipv4_strings(ips.all()),
         v6_prefixes=v6_prefixes,
         payment=accounts.get("pay").astype(np.int64),
         cards=card_ids,
@@ -1443,17 +705,6 @@ def _build_population(config: SynthConfig) -> _Population:
         block_s=86400 // per_day,
         day_prefix=day_prefix,
     )
-
-
-def _sample_minutes(
-    cum: np.ndarray, base: np.ndarray, lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """Draw one UTC minute in ``[lo, hi)`` per row, following the row's intensity."""
-    lo_c = cum[base + lo]
-    hi_c = cum[base + hi]
-    target = lo_c + rng.random(len(base)) * (hi_c - lo_c)
-    idx = np.searchsorted(cum, target, side="right") - 1
-    return np.clip(idx - base, lo, hi - 1)
 
 
 def _truth(
@@ -1476,7 +727,7 @@ def _truth(
             continue
         width = max(width, len(str(max(count - 1, 0))))
         numbers = pc.utf8_lpad(pa.array(group[mask]).cast(pa.string()), width, "0")
-        groups[mask] = np.asarray(_join([text, numbers]).to_pylist(), dtype=object)
+        groups[mask] = np.asarray(join([text, numbers]).to_pylist(), dtype=object)
     truth = pd.DataFrame(
         {
             "account_id": ids.to_numpy(zero_copy_only=False),
@@ -1491,34 +742,34 @@ def _truth(
 # --------------------------------------------------------------------------------------
 # Events, one block of time at a time
 
-_POPULAR_TEXTS, _POPULAR_CUM = _weights(_POPULAR)
-_OPENER_TEXTS, _OPENER_CUM = _weights(_OPENERS)
-_QUALIFIER_T = _Templates()
-_CONTEXT_T = _Templates()
-_FRAME_T = _Templates()
-_CLOSER_TEXTS, _CLOSER_CUM = _weights(_CLOSERS)
-for _text, _ in _QUALIFIERS:
+_POPULAR_TEXTS, _POPULAR_CUM = weighted_texts(POPULAR)
+_OPENER_TEXTS, _OPENER_CUM = weighted_texts(OPENERS)
+_QUALIFIER_T = Templates()
+_CONTEXT_T = Templates()
+_FRAME_T = Templates()
+_CLOSER_TEXTS, _CLOSER_CUM = weighted_texts(CLOSERS)
+for _text, _ in QUALIFIERS:
     _QUALIFIER_T.add(_text)
-for _text, _ in _CONTEXTS:
+for _text, _ in CONTEXTS:
     _CONTEXT_T.add(_text)
-for _text in _FRAMES:
+for _text in FRAMES:
     _FRAME_T.add(_text)
 _QUALIFIER_T.freeze()
 _CONTEXT_T.freeze()
 _FRAME_T.freeze()
-_QUALIFIER_CUM = _weights(_QUALIFIERS)[1]
-_CONTEXT_CUM = _weights(_CONTEXTS)[1]
+_QUALIFIER_CUM = weighted_texts(QUALIFIERS)[1]
+_CONTEXT_CUM = weighted_texts(CONTEXTS)[1]
 
 
-def _personal(rng: np.random.Generator, ctx: _SlotContext) -> pa.Array:
+def _personal(rng: np.random.Generator, ctx: SlotContext) -> pa.Array:
     n = len(ctx.acc)
-    opener = _draw(rng, _OPENER_CUM, n)
+    opener = draw(rng, _OPENER_CUM, n)
     capital = (rng.random(n) < 0.6) & (opener == 0)  # opener 0 is the empty one
     frame = _FRAME_T.parts(rng.integers(len(_FRAME_T), size=n), rng, ctx, capital)
-    qualifier = _QUALIFIER_T.parts(_draw(rng, _QUALIFIER_CUM, n), rng, ctx)
-    closer = _take(_CLOSER_TEXTS, _draw(rng, _CLOSER_CUM, n))
-    context = _CONTEXT_T.parts(_draw(rng, _CONTEXT_CUM, n), rng, ctx)
-    return _join([_take(_OPENER_TEXTS, opener), *frame, *qualifier, closer, *context])
+    qualifier = _QUALIFIER_T.parts(draw(rng, _QUALIFIER_CUM, n), rng, ctx)
+    closer = take(_CLOSER_TEXTS, draw(rng, _CLOSER_CUM, n))
+    context = _CONTEXT_T.parts(draw(rng, _CONTEXT_CUM, n), rng, ctx)
+    return join([take(_OPENER_TEXTS, opener), *frame, *qualifier, closer, *context])
 
 
 def _prompts(pop: _Population, acc: np.ndarray, rng: np.random.Generator) -> pa.Array:
@@ -1529,14 +780,14 @@ def _prompts(pop: _Population, acc: np.ndarray, rng: np.random.Generator) -> pa.
     personal = ~popular & ~templated
     parts = []
     where = np.flatnonzero(popular)
-    parts.append((where, _take(_POPULAR_TEXTS, _draw(rng, _POPULAR_CUM, len(where)))))
+    parts.append((where, take(_POPULAR_TEXTS, draw(rng, _POPULAR_CUM, len(where)))))
     where = np.flatnonzero(templated)
     sub = acc[where]
     rows = pop.tpl_start[sub] + (rng.random(len(where)) * pop.tpl_count[sub]).astype(np.int64)
-    parts.append((where, pop.templates.render(rows, rng, _SlotContext(sub, pop.fav, pop.name))))
+    parts.append((where, pop.templates.render(rows, rng, SlotContext(sub, pop.fav, pop.name))))
     where = np.flatnonzero(personal)
-    parts.append((where, _personal(rng, _SlotContext(acc[where], pop.fav, pop.name))))
-    return _assemble(n, parts)
+    parts.append((where, _personal(rng, SlotContext(acc[where], pop.fav, pop.name))))
+    return assemble(n, parts)
 
 
 def _ips(
@@ -1551,9 +802,9 @@ def _ips(
     parts = []
     where = np.flatnonzero((mode == _FIXED) | (mode == _POOL))
     index = a[where] + (rng.random(len(where)) * b[where]).astype(np.int64)
-    parts.append((where, _take(pop.ip_table, index)))
+    parts.append((where, take(pop.ip_table, index)))
     where = np.flatnonzero(mode == _FRESH)
-    parts.append((where, _ipv4_strings(_residential(rng, len(where)))))
+    parts.append((where, ipv4_strings(residential(rng, len(where)))))
     where = np.flatnonzero(mode == _V6)
     # interface ids rotate: each day an account uses one of a few, plus fresh temporary ones
     day_slot = rng.integers(0, 3, size=len(where))
@@ -1561,12 +812,14 @@ def _ips(
     seed = acc[where].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + day_slot.astype(np.uint64)
     iid = np.where(fresh, rng.integers(0, 2**63, size=len(where), dtype=np.uint64), seed)
     iid = (iid ^ (iid >> np.uint64(29))) * np.uint64(0xBF58476D1CE4E5B9)
-    groups = [_take(_HEX16_STR, (iid >> np.uint64(s)) & np.uint64(0xFFFF)) for s in (48, 32, 16, 0)]
-    prefix = _take(pop.v6_prefixes, a[where])
+    groups = [
+        take(HEX16_STRINGS, (iid >> np.uint64(s)) & np.uint64(0xFFFF)) for s in (48, 32, 16, 0)
+    ]
+    prefix = take(pop.v6_prefixes, a[where])
     parts.append(
-        (where, _join([prefix, ":", groups[0], ":", groups[1], ":", groups[2], ":", groups[3]]))
+        (where, join([prefix, ":", groups[0], ":", groups[1], ":", groups[2], ":", groups[3]]))
     )
-    return _assemble(n, parts)
+    return assemble(n, parts)
 
 
 def _block(pop: _Population, seed: int, b: int) -> pa.Table:
@@ -1585,7 +838,7 @@ def _block(pop: _Population, seed: int, b: int) -> pa.Table:
     n_sessions = rng.poisson(pop.rate[active] * mass / pop.norm[active])
     has = n_sessions > 0
     sess_acc = np.repeat(active[has], n_sessions[has])
-    sess_minute = _sample_minutes(
+    sess_minute = sample_minutes(
         pop.cum,
         np.repeat(base[has], n_sessions[has]),
         np.repeat(start[has], n_sessions[has]),
@@ -1612,18 +865,18 @@ def _block(pop: _Population, seed: int, b: int) -> pa.Table:
     acc, t, first = acc[order], t[order], first[order]
 
     n = len(acc)
-    ts = _join([_take(pop.day_prefix, t // 86400), _take(_TOD_STR, t % 86400)])
+    ts = join([take(pop.day_prefix, t // 86400), take(_TOD_STR, t % 86400)])
     pay_index = pop.payment[acc]
     payment = pop.cards.take(pa.array(pay_index, mask=pay_index < 0))
     ua = np.where(rng.random(n) < pop.ua2_p[acc], pop.ua2[acc], pop.ua1[acc])
     return pa.table(
         {
-            "account_id": _take(pop.ids, acc),
+            "account_id": take(pop.ids, acc),
             "ts": ts,
             "ip": _ips(pop, acc, first, rng),
             "payment_id": payment,
             "prompt": _prompts(pop, acc, rng),
-            "user_agent": _take(pop.user_agents, ua),
+            "user_agent": take(pop.user_agents, ua),
         }
     )
 
@@ -1654,13 +907,13 @@ def _rechunk(tables: Iterator[pa.Table], size: int) -> Iterator[pa.Table]:
 def _csv_field(values: pa.Array) -> pa.Array:
     """Quote a string column the way RFC 4180 needs: only values with , " or line breaks."""
     values = pc.fill_null(values, "")
-    quoted = _join(['"', pc.replace_substring(values, '"', '""'), '"'])
+    quoted = join(['"', pc.replace_substring(values, '"', '""'), '"'])
     return pc.if_else(pc.match_substring_regex(values, '[,"\r\n]'), quoted, values)
 
 
 def _csv_rows(table: pa.Table) -> bytes:
     columns = [_csv_field(table.column(name).combine_chunks()) for name in table.column_names]
-    lines = _join([pc.binary_join_element_wise(*columns, ","), "\n"])
+    lines = join([pc.binary_join_element_wise(*columns, ","), "\n"])
     if len(lines) == 0:
         return b""
     offsets = np.frombuffer(lines.buffers()[1], np.int32)[
