@@ -40,6 +40,11 @@ class SlotContext:
     fav: np.ndarray
     name: np.ndarray
 
+    @classmethod
+    def blank(cls, n: int) -> SlotContext:
+        """A context for ``n`` texts whose slots take nothing from an account."""
+        return cls(np.zeros(n, np.int64), np.zeros((1, 1), np.int64), np.zeros(1))
+
 
 def _capitalise_first(values: pa.Array) -> pa.Array:
     head = pc.utf8_upper(pc.utf8_slice_codeunits(values, 0, 1))
@@ -183,7 +188,7 @@ def fill_once(text: str, rng: np.random.Generator) -> str:
         name = match.group(1)
         if name in ("self",):
             return match.group(0)
-        ctx = SlotContext(np.zeros(1, np.int64), np.zeros((1, 1), np.int64), np.zeros(1))
+        ctx = SlotContext.blank(1)
         return str(_slot_values(name, rng, ctx)[0])
 
     return _SLOT_RE.sub(value, text)
