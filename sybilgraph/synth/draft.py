@@ -130,10 +130,7 @@ class Draft:
 
     def _legit_user_agents(self) -> np.ndarray:
         """Draw 2,000 user agents of legitimate clients; a few are far more common."""
-        families = Templates()
-        for text, _ in UA_FAMILIES:
-            families.add(text)
-        families.freeze()
+        families = Templates.of(text for text, _ in UA_FAMILIES)
         weights = np.array([w for _, w in UA_FAMILIES])
         family_cum = np.cumsum(weights) / weights.sum()
         rows = np.searchsorted(family_cum, self.rng.random(2000), side="right")

@@ -187,8 +187,6 @@ def _ring_user_agents(draft: Draft) -> tuple[int, int]:
     rng = draft.rng
     n_uas = int(rng.integers(1, 3))
     rows = rng.integers(len(UA_SCRIPTED), size=n_uas)
-    scripted = Templates()
-    for row in rows:
-        scripted.add(UA_SCRIPTED[int(row)])
-    strings = scripted.freeze().render(np.arange(n_uas), rng, SlotContext.blank(n_uas))
+    scripted = Templates.of(UA_SCRIPTED[int(row)] for row in rows)
+    strings = scripted.render(np.arange(n_uas), rng, SlotContext.blank(n_uas))
     return draft.add_user_agents(strings), n_uas

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,6 +113,14 @@ class Templates:
         self.lits: list[pa.Array] = []
         self.slot_names: list[str] = []
         self.slot_codes = np.zeros((0, _MAX_SLOTS), np.int64)
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> Templates:
+        """A frozen table of ``texts``, one spelling each."""
+        templates = cls()
+        for text in texts:
+            templates.add(text)
+        return templates.freeze()
 
     def __len__(self) -> int:
         return len(self._slots)
