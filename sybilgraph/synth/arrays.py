@@ -22,6 +22,8 @@ def assemble(n: int, parts: list[tuple[np.ndarray, pa.Array]]) -> pa.Array:
     positions = np.concatenate([p for p, _ in parts]) if parts else np.zeros(0, np.int64)
     if len(positions) != n:
         raise AssertionError("subsets do not cover the events")
+    if not parts:  # no events, so no subsets (a template slot over zero rows)
+        return pa.array([], pa.string())
     values = pa.concat_arrays([a.cast(pa.string()) for _, a in parts])
     order = np.empty(n, np.int64)
     order[positions] = np.arange(n)
