@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -22,6 +23,7 @@ from sybilgraph.synth import (
     iter_generate,
     write,
 )
+from sybilgraph.synth.templates import SlotContext, Templates
 
 SMALL = SynthConfig(n_events=20_000, seed=5)
 
@@ -107,6 +109,26 @@ def test_config_errors() -> None:
         generate(SynthConfig(start="next monday"))
     with pytest.raises(ConfigError):
         write(SMALL, "unused", fmt="xml")  # type: ignore[arg-type]
+
+
+def test_templates_render_no_rows() -> None:
+    # a block of time in which no event is templated renders zero rows
+    templates = Templates.of(["Summarize in {count} points: {sentence}", "hi {name}"])
+    none = np.zeros(0, np.int64)
+    rendered = templates.render(none, np.random.default_rng(0), SlotContext.blank(0))
+    assert len(rendered) == 0
+
+
+def test_first_day_without_templated_prompts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # At 20k events with seed 1, none of the accounts that send templates (the rings, the
+    # one classroom, the offices' tools) is active on the first day, so the first block of
+    # time renders no template; that raised ArrowInvalid and left events.csv header-only.
+    paths = write(SynthConfig(n_events=20_000, seed=1), tmp_path)
+    events = pd.read_csv(paths["events"], dtype=str)
+    truth = pd.read_csv(paths["truth"], dtype=str)
+    assert abs(len(events) - 20_000) < 2_000
+    assert events["ts"].min() < "2026-04-14"
+    assert set(events["account_id"]) == set(truth["account_id"])
 
 
 # -- files -------------------------------------------------------------------------------

@@ -204,19 +204,46 @@ def _select(view: ClusterView, node_budget: int) -> tuple[list[Any], set[tuple[A
 
 
 def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
-    """Node and edge lists for vis-network, built in one pass over each table."""
-    acc = view.accounts
-    vals = view.values
+    """Node and edge lists for vis-network, built in one pass over each table.
+
+    Accounts and values beyond ``node_budget`` are not drawn; a group node per kind says
+    how many of each were left out.
+    """
     kept_accounts, kept_values = _select(view, max(1, node_budget))
     kept_set = set(kept_accounts)
-    nodes: list[dict[str, Any]] = []
-    edges: list[dict[str, Any]] = []
+    value_info = _value_summaries(view.values)
+    value_nodes, dropped_by_kind = _value_nodes(
+        value_info, kept_values, has_hub="hub" in view.values.columns
+    )
+    groups = _dropped_groups(len(view.accounts) - len(kept_accounts), dropped_by_kind)
+    nodes = [
+        *_account_nodes(view.accounts, kept_accounts),
+        *value_nodes,
+        *_group_nodes(groups, node_budget),
+    ]
+    edges = [
+        *_holding_edges(view.values, kept_set, kept_values),
+        *_link_edges(view.links, kept_set),
+    ]
+    return {
+        "nodes": nodes,
+        "edges": edges,
+        "groups": groups,
+        "drawnAccounts": len(kept_accounts),
+        "drawnValues": len(kept_values),
+        "totalAccounts": len(view.accounts),
+        "totalValues": len(value_info),
+    }
 
+
+def _account_nodes(acc: pd.DataFrame, kept_accounts: list[Any]) -> list[dict[str, Any]]:
+    """A dot per drawn account, sized by its requests and coloured by verdict or score."""
     info = acc.set_index("account_id", drop=False) if len(acc) else acc
     rows = {
         r["account_id"]: r
         for r in _records(info.loc[kept_accounts] if len(acc) else acc, info.columns)
     }
+    nodes: list[dict[str, Any]] = []
     for account in kept_accounts:
         r = rows.get(account, {})
         verdict = r.get("verdict")
@@ -240,25 +267,40 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
                 "tip": "\n".join(tip),
             }
         )
+    return nodes
 
+
+def _value_summaries(vals: pd.DataFrame) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """Per (key, value): requests, holders in all data, hub flag and accounts in the cluster."""
     value_info: dict[tuple[Any, Any], dict[str, Any]] = {}
-    if len(vals):
-        cols = [c for c in ("key", "value", "holders", "hub", "requests") if c in vals.columns]
-        agg = vals[cols].copy()
-        if "requests" not in agg.columns:
-            agg["requests"] = 0
-        # one aggregation at a time on one grouping: a named agg() is several times slower
-        by_pair = agg.groupby(["key", "value"], sort=True, dropna=False)
-        n = by_pair.size()
-        parts = {
-            "requests": by_pair["requests"].sum(),
-            "holders": by_pair["holders"].max() if "holders" in agg.columns else n,
-            "hub": by_pair["hub"].max() if "hub" in agg.columns else n,
-            "n": n,
-        }
-        columns = {name: part.tolist() for name, part in parts.items()}
-        for pair, *cells in zip(n.index, *columns.values(), strict=True):
-            value_info[pair] = dict(zip(columns, cells, strict=True))
+    if not len(vals):
+        return value_info
+    cols = [c for c in ("key", "value", "holders", "hub", "requests") if c in vals.columns]
+    agg = vals[cols].copy()
+    if "requests" not in agg.columns:
+        agg["requests"] = 0
+    # one aggregation at a time on one grouping: a named agg() is several times slower
+    by_pair = agg.groupby(["key", "value"], sort=True, dropna=False)
+    n = by_pair.size()
+    parts = {
+        "requests": by_pair["requests"].sum(),
+        "holders": by_pair["holders"].max() if "holders" in agg.columns else n,
+        "hub": by_pair["hub"].max() if "hub" in agg.columns else n,
+        "n": n,
+    }
+    columns = {name: part.tolist() for name, part in parts.items()}
+    for pair, *cells in zip(n.index, *columns.values(), strict=True):
+        value_info[pair] = dict(zip(columns, cells, strict=True))
+    return value_info
+
+
+def _value_nodes(
+    value_info: dict[tuple[Any, Any], dict[str, Any]],
+    kept_values: set[tuple[Any, Any]],
+    has_hub: bool,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """A node per drawn value, styled by its kind; and the count left out of each kind."""
+    nodes: list[dict[str, Any]] = []
     dropped_by_kind: dict[str, int] = dict.fromkeys(KINDS, 0)
     for pair, r in value_info.items():
         key, value = pair
@@ -267,7 +309,7 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
             dropped_by_kind[kind] += 1
             continue
         color, shape = KIND_STYLE[kind]
-        hub = bool(clean_cell(r.get("hub"))) if "hub" in vals.columns else False
+        hub = bool(clean_cell(r.get("hub"))) if has_hub else False
         tip = [
             f"{key}: {value}",
             f"holders (all data): {clean_cell(r.get('holders'))}",
@@ -289,14 +331,23 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
                 "tip": "\n".join(tip),
             }
         )
+    return nodes, dropped_by_kind
 
-    dropped_accounts = len(acc) - len(kept_accounts)
+
+def _dropped_groups(dropped_accounts: int, dropped_by_kind: dict[str, int]) -> list[dict[str, Any]]:
+    """What the budget left out: accounts first, then values in the order of :data:`KINDS`."""
     groups: list[dict[str, Any]] = []
     if dropped_accounts > 0:
         groups.append({"kind": "account", "count": dropped_accounts})
     for kind in KINDS:
         if dropped_by_kind[kind] > 0:
             groups.append({"kind": kind, "count": dropped_by_kind[kind]})
+    return groups
+
+
+def _group_nodes(groups: list[dict[str, Any]], node_budget: int) -> list[dict[str, Any]]:
+    """A box per group left out, saying how many it stands for."""
+    nodes: list[dict[str, Any]] = []
     for g in groups:
         noun = "accounts" if g["kind"] == "account" else f"{g['kind']} values"
         label = f"+{g['count']} more {noun}"
@@ -314,55 +365,59 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
                 "tip": f"{label} not drawn (node budget {node_budget})",
             }
         )
+    return nodes
 
-    if len(vals):
-        for account, key, value in zip(
-            vals["account_id"].tolist(), vals["key"].tolist(), vals["value"].tolist(), strict=True
-        ):
-            if account in kept_set and (key, value) in kept_values:
-                edges.append(
-                    {
-                        "id": f"av:{account}|{key}|{value}",
-                        "from": account_node(account),
-                        "to": value_node(key, value),
-                        "kind": "av",
-                    }
-                )
-    links = view.links
-    if len(links):
-        weights = links["weight"].tolist() if "weight" in links.columns else [None] * len(links)
-        keys_text, evidence_text = (
-            _texts(links[c]) if c in links.columns else [""] * len(links)
-            for c in ("keys", "evidence")
-        )
-        for i, (a, b) in enumerate(zip(links["a"].tolist(), links["b"].tolist(), strict=True)):
-            if a in kept_set and b in kept_set:
-                weight = clean_cell(weights[i])
-                shown = f"{weight:.3f}" if isinstance(weight, float) else weight
-                edge_tip = (
-                    f"{a} — {b}\nweight: {shown}\nkeys: {keys_text[i]}\n"
-                    f"evidence: {evidence_text[i]}"
-                )
-                w = float(weight) if isinstance(weight, int | float) else 1.0
-                edges.append(
-                    {
-                        "id": f"aa:{i}",
-                        "from": account_node(a),
-                        "to": account_node(b),
-                        "kind": "aa",
-                        "width": round(min(8.0, 1.0 + 2.0 * math.log1p(max(w, 0.0))), 2),
-                        "tip": edge_tip,
-                    }
-                )
-    return {
-        "nodes": nodes,
-        "edges": edges,
-        "groups": groups,
-        "drawnAccounts": len(kept_accounts),
-        "drawnValues": len(kept_values),
-        "totalAccounts": len(acc),
-        "totalValues": len(value_info),
-    }
+
+def _holding_edges(
+    vals: pd.DataFrame, kept_set: set[Any], kept_values: set[tuple[Any, Any]]
+) -> list[dict[str, Any]]:
+    """An edge from each drawn account to each drawn value it holds."""
+    edges: list[dict[str, Any]] = []
+    if not len(vals):
+        return edges
+    for account, key, value in zip(
+        vals["account_id"].tolist(), vals["key"].tolist(), vals["value"].tolist(), strict=True
+    ):
+        if account in kept_set and (key, value) in kept_values:
+            edges.append(
+                {
+                    "id": f"av:{account}|{key}|{value}",
+                    "from": account_node(account),
+                    "to": value_node(key, value),
+                    "kind": "av",
+                }
+            )
+    return edges
+
+
+def _link_edges(links: pd.DataFrame, kept_set: set[Any]) -> list[dict[str, Any]]:
+    """An edge per link between two drawn accounts, wider as the link weighs more."""
+    edges: list[dict[str, Any]] = []
+    if not len(links):
+        return edges
+    weights = links["weight"].tolist() if "weight" in links.columns else [None] * len(links)
+    keys_text, evidence_text = (
+        _texts(links[c]) if c in links.columns else [""] * len(links) for c in ("keys", "evidence")
+    )
+    for i, (a, b) in enumerate(zip(links["a"].tolist(), links["b"].tolist(), strict=True)):
+        if a in kept_set and b in kept_set:
+            weight = clean_cell(weights[i])
+            shown = f"{weight:.3f}" if isinstance(weight, float) else weight
+            edge_tip = (
+                f"{a} — {b}\nweight: {shown}\nkeys: {keys_text[i]}\nevidence: {evidence_text[i]}"
+            )
+            w = float(weight) if isinstance(weight, int | float) else 1.0
+            edges.append(
+                {
+                    "id": f"aa:{i}",
+                    "from": account_node(a),
+                    "to": account_node(b),
+                    "kind": "aa",
+                    "width": round(min(8.0, 1.0 + 2.0 * math.log1p(max(w, 0.0))), 2),
+                    "tip": edge_tip,
+                }
+            )
+    return edges
 
 
 def _texts(column: pd.Series) -> list[str]:

@@ -1,0 +1,71 @@
+"""What to generate, and the names of the columns and account kinds it comes out with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sybilgraph.errors import ConfigError
+
+EVENT_COLUMNS = ("account_id", "ts", "ip", "payment_id", "prompt", "user_agent")
+TRUTH_COLUMNS = ("account_id", "label", "group", "kind")
+LEGIT_KINDS = (
+    "solo",
+    "household",
+    "office",
+    "office_card",
+    "classroom",
+    "carrier",
+    "vpn_user",
+    "ipv6_user",
+)
+SYBIL_KINDS = ("ring_basic", "ring_prompt_only", "ring_typo", "ring_vpn")
+
+
+@dataclass
+class SynthConfig:
+    """What to generate.
+
+    Attributes
+    ----------
+    n_events
+        Approximate total number of events (the result is within a few percent).
+    seed
+        Seed of every random choice; the same config always gives the same data.
+    start
+        First day, UTC, as ``YYYY-MM-DD``.
+    days
+        Number of days the events are spread over.
+    sybil_event_share
+        Approximate share of events sent by sybil accounts.
+    events_per_account
+        Average number of events per account, over all accounts.
+    hard_cases
+        Include the hard ring kinds (``ring_prompt_only``, ``ring_typo``, ``ring_vpn``);
+        without them every ring is ``ring_basic``.
+    """
+
+    n_events: int = 200_000
+    seed: int = 0
+    start: str = "2026-04-13"
+    days: int = 7
+    sybil_event_share: float = 0.3
+    events_per_account: float = 25
+    hard_cases: bool = True
+
+
+def check_config(config: SynthConfig) -> None:
+    """Raise :class:`~sybilgraph.errors.ConfigError` on settings nothing can be made of."""
+    if config.n_events < 1_000:
+        raise ConfigError(f"n_events must be at least 1000, not {config.n_events}")
+    if config.days < 1:
+        raise ConfigError(f"days must be at least 1, not {config.days}")
+    if not 0 <= config.sybil_event_share < 0.9:
+        raise ConfigError("sybil_event_share must be in [0, 0.9)")
+    if config.events_per_account < 2:
+        raise ConfigError("events_per_account must be at least 2")
+    try:
+        np.datetime64(config.start, "D")
+    except ValueError:
+        raise ConfigError(f"start must be a date like 2026-04-13, not {config.start!r}") from None

@@ -1,0 +1,177 @@
+"""The generator's face: events in memory, chunk by chunk, or written to files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from sybilgraph.errors import ConfigError
+from sybilgraph.synth.arrays import join
+from sybilgraph.synth.build import build_population
+from sybilgraph.synth.config import EVENT_COLUMNS, SynthConfig
+from sybilgraph.synth.events import event_tables
+
+
+def _rechunk(tables: Iterator[pa.Table], size: int) -> Iterator[pa.Table]:
+    """Regroup tables into tables of exactly ``size`` rows (the last one shorter)."""
+    pending: list[pa.Table] = []
+    held = 0
+    for table in tables:
+        pending.append(table)
+        held += table.num_rows
+        while held >= size:
+            merged = pa.concat_tables(pending)
+            yield merged.slice(0, size)
+            rest = merged.slice(size)
+            pending, held = [rest], rest.num_rows
+    if held:
+        yield pa.concat_tables(pending)
+
+
+def _csv_field(values: pa.Array) -> pa.Array:
+    """Quote a string column the way RFC 4180 needs: only values with , " or line breaks."""
+    values = pc.fill_null(values, "")
+    quoted = join(['"', pc.replace_substring(values, '"', '""'), '"'])
+    return pc.if_else(pc.match_substring_regex(values, '[,"\r\n]'), quoted, values)
+
+
+def _csv_rows(table: pa.Table) -> bytes:
+    """The table's rows as CSV lines, built in one string array and copied out at once."""
+    columns = [_csv_field(table.column(name).combine_chunks()) for name in table.column_names]
+    lines = join([pc.binary_join_element_wise(*columns, ","), "\n"])
+    if len(lines) == 0:
+        return b""
+    offsets = np.frombuffer(lines.buffers()[1], np.int32)[
+        lines.offset : lines.offset + len(lines) + 1
+    ]
+    return lines.buffers()[2][int(offsets[0]) : int(offsets[-1])].to_pybytes()
+
+
+def _to_pandas(table: pa.Table, offset: int) -> pd.DataFrame:
+    frame = table.to_pandas()
+    frame.index = pd.RangeIndex(offset, offset + len(frame))
+    return frame
+
+
+def iter_generate(
+    config: SynthConfig, chunk_events: int = 2_000_000
+) -> tuple[Iterator[pd.DataFrame], pd.DataFrame]:
+    """Generate the population now and its events lazily, in time order, chunk by chunk.
+
+    Parameters
+    ----------
+    config
+        What to generate.
+    chunk_events
+        Rows per chunk (the last chunk may be shorter). The data do not depend on it.
+
+    Returns
+    -------
+    chunks, truth
+        ``truth`` (one row per account: ``account_id, label, group, kind``) is computed
+        before any event. ``chunks`` yields event DataFrames with the columns of
+        :data:`EVENT_COLUMNS`; their indexes continue from one chunk to the next, so
+        ``pd.concat(chunks)`` equals ``generate(config)[0]``.
+
+    Notes
+    -----
+    Memory stays around one block of time (about 150,000 events) plus one chunk, plus the
+    population (about 200 bytes per account).
+    """
+    if chunk_events < 1:
+        raise ConfigError(f"chunk_events must be positive, not {chunk_events}")
+    pop = build_population(config)
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        offset = 0
+        for table in _rechunk(event_tables(pop, config.seed), chunk_events):
+            yield _to_pandas(table, offset)
+            offset += table.num_rows
+
+    return chunks(), pop.truth.copy()
+
+
+def generate(config: SynthConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Generate events and ground truth in memory.
+
+    Parameters
+    ----------
+    config
+        What to generate; fine in memory up to a few million events.
+
+    Returns
+    -------
+    events, truth
+        ``events`` has the columns of :data:`EVENT_COLUMNS`, sorted by ``ts``; ``payment_id``
+        is missing for accounts without a card. ``truth`` has one row per account that has
+        events, sorted by ``account_id``.
+
+    Examples
+    --------
+    >>> events, truth = generate(SynthConfig(n_events=5_000, seed=3))
+    >>> set(events["account_id"]) == set(truth["account_id"])
+    True
+    """
+    pop = build_population(config)
+    tables = list(event_tables(pop, config.seed))
+    events = _to_pandas(pa.concat_tables(tables), 0)
+    return events, pop.truth.copy()
+
+
+def write(
+    config: SynthConfig,
+    out_dir: str | Path,
+    fmt: Literal["csv", "parquet", "jsonl"] = "csv",
+) -> dict[str, Path]:
+    """Write ``events.<fmt>`` and ``truth.csv`` to ``out_dir``, streaming block by block.
+
+    Parameters
+    ----------
+    config
+        What to generate.
+    out_dir
+        Folder to write to; created if missing. Existing files of the same names are
+        replaced.
+    fmt
+        ``csv`` (every string quoted, missing payment ids empty), ``parquet`` (zstd, one
+        row group per block of time) or ``jsonl`` (one JSON object per line, missing
+        payment ids ``null``).
+
+    Returns
+    -------
+    dict
+        ``{"events": path, "truth": path}``. The same config always writes the same bytes.
+    """
+    if fmt not in ("csv", "parquet", "jsonl"):
+        raise ConfigError(f"fmt must be csv, parquet or jsonl, not {fmt!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pop = build_population(config)
+    events_path = out / f"events.{fmt}"
+    truth_path = out / "truth.csv"
+    schema = pa.schema([(name, pa.string()) for name in EVENT_COLUMNS])
+    tables = event_tables(pop, config.seed)
+    if fmt == "csv":
+        with open(events_path, "wb") as handle:
+            handle.write((",".join(EVENT_COLUMNS) + "\n").encode())
+            for table in tables:
+                handle.write(_csv_rows(table))
+    elif fmt == "parquet":
+        with pq.ParquetWriter(str(events_path), schema, compression="zstd") as writer:
+            for table in tables:
+                writer.write_table(table)
+    else:
+        with open(events_path, "w", encoding="utf-8", newline="\n") as handle:
+            for table in _rechunk(tables, 500_000):
+                handle.write(
+                    table.to_pandas().to_json(orient="records", lines=True, force_ascii=False)
+                )
+    pop.truth.to_csv(truth_path, index=False, lineterminator="\n")
+    return {"events": events_path, "truth": truth_path}
