@@ -75,7 +75,7 @@ def _config(
     if labels is not None:
         changes["labels"] = labels
     if engine is not None:
-        changes["engine"] = dataclasses.replace(config.engine, name=engine)
+        changes["engine"] = dataclasses.replace(config.engine, name=engine)  # type: ignore[arg-type]
     return dataclasses.replace(config, **changes) if changes else config
 
 
