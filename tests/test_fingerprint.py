@@ -245,7 +245,7 @@ def test_minhash_estimates_jaccard() -> None:
         shared = rng.sample(vocabulary, 20)
         extra = rng.sample(vocabulary, 20)
         pairs.append((" ".join(shared), " ".join(shared[: rng.randrange(5, 20)] + extra[:10])))
-    from sybilgraph.fingerprint import _lsh_components, _signatures  # noqa: F401
+    from sybilgraph.fingerprint.grouping import _lsh_components, _signatures  # noqa: F401
 
     left = pa.array([p[0] for p in pairs])
     right = pa.array([p[1] for p in pairs])
