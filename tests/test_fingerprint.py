@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 from sybilgraph.config import PromptConfig
 from sybilgraph.errors import ConfigError
 from sybilgraph.fingerprint import (
+    LSHBanding,
+    MinHash,
     TemplateSignatures,
     fingerprint_prompts,
     hash_strings,
@@ -234,6 +237,56 @@ def test_bad_parameters_are_refused() -> None:
         template_groups(masked, threshold=0.0)
     with pytest.raises(ConfigError, match="shingle_size"):
         template_groups(masked, shingle_size=0)
+    with pytest.raises(ConfigError, match="min_words"):
+        template_groups(masked, min_words=0)
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"num_perm": 0}, "prompt.num_perm"),
+        ({"shingle_size": 0}, "prompt.shingle_size"),
+        ({"min_words": 0}, "prompt.min_words"),
+        ({"bits": 12}, "bits"),
+    ],
+)
+def test_minhash_refuses_bad_settings_by_name(settings: dict[str, int], named: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        MinHash(**settings)
+
+
+@pytest.mark.parametrize(
+    ("num_perm", "bands", "rows", "threshold", "named"),
+    [
+        (0, 1, 1, 0.6, "prompt.num_perm"),
+        (64, 0, 4, 0.6, "prompt.bands"),
+        (64, 16, 5, 0.6, "prompt.num_perm"),  # 16 bands of 5 need 80 values
+        (64, 16, 0, 0.6, "prompt.num_perm"),
+        (64, 16, 4, 0.0, "prompt.threshold"),
+        (64, 16, 4, 1.5, "prompt.threshold"),
+        (64, 16, 4, float("nan"), "prompt.threshold"),
+    ],
+)
+def test_banding_refuses_bad_settings_by_name(
+    num_perm: int, bands: int, rows: int, threshold: float, named: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        LSHBanding(num_perm, bands, rows, threshold)
+
+
+def test_banding_of_hand_set_bands() -> None:
+    assert LSHBanding.of(64, 16, 0.6) == LSHBanding(64, 16, 4, 0.6)
+    with pytest.raises(ConfigError, match=re.escape("prompt.num_perm (60)")):
+        LSHBanding.of(60, 16, 0.6)
+
+
+def test_minhash_bits_fill_a_band() -> None:
+    # the fewest bits of 8, 16 and 32 that give one band of `rows` values 32 bits or more
+    for rows in range(1, 65):
+        bits = MinHash.bits_for_band(rows)
+        assert rows * bits >= 32
+        assert bits == 8 or rows * (bits // 2) < 32
+    assert MinHash(bits=16).signatures(pa.array(["a b c"]))[1].dtype == np.uint16
 
 
 def test_minhash_estimates_jaccard() -> None:
@@ -245,12 +298,9 @@ def test_minhash_estimates_jaccard() -> None:
         shared = rng.sample(vocabulary, 20)
         extra = rng.sample(vocabulary, 20)
         pairs.append((" ".join(shared), " ".join(shared[: rng.randrange(5, 20)] + extra[:10])))
-    from sybilgraph.fingerprint.grouping import _lsh_components, _signatures  # noqa: F401
-
-    left = pa.array([p[0] for p in pairs])
-    right = pa.array([p[1] for p in pairs])
-    _, sig_left = _signatures(left, 1, 128, 4, 0, 1)
-    _, sig_right = _signatures(right, 1, 128, 4, 0, 1)
+    minhash = MinHash(num_perm=128, min_words=1, bits=8)
+    _, sig_left = minhash.signatures(pa.array([p[0] for p in pairs]))
+    _, sig_right = minhash.signatures(pa.array([p[1] for p in pairs]))
     estimated = (sig_left == sig_right).mean(axis=1)
     exact = np.array(
         [
