@@ -49,8 +49,10 @@ def template_groups(
         Words per shingle. 1 compares bags of words and best catches templates whose
         slots hold different words; larger sizes weigh word order and merge less.
     num_perm, bands
-        MinHash length and LSH bands (``num_perm // bands`` values per band). Two texts of
-        Jaccard similarity s become candidates with probability 1 - (1 - s^r)^bands.
+        MinHash length and LSH bands (``num_perm // bands`` values per band); ``bands``
+        0 derives bands and rows from ``threshold`` (:meth:`LSHBanding.derived`). Two
+        texts of Jaccard similarity s become candidates with probability
+        1 - (1 - s^rows)^bands.
     threshold
         Candidates are joined only when their estimated Jaccard similarity (the share of
         equal MinHash values) is at least this.
