@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 from sybilgraph.config import PromptConfig
 from sybilgraph.errors import ConfigError
 from sybilgraph.fingerprint import (
+    LSHBanding,
+    MinHash,
     TemplateSignatures,
     fingerprint_prompts,
     hash_strings,
@@ -234,6 +237,133 @@ def test_bad_parameters_are_refused() -> None:
         template_groups(masked, threshold=0.0)
     with pytest.raises(ConfigError, match="shingle_size"):
         template_groups(masked, shingle_size=0)
+    with pytest.raises(ConfigError, match="min_words"):
+        template_groups(masked, min_words=0)
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"num_perm": 0}, "prompt.num_perm"),
+        ({"shingle_size": 0}, "prompt.shingle_size"),
+        ({"min_words": 0}, "prompt.min_words"),
+        ({"bits": 12}, "bits"),
+    ],
+)
+def test_minhash_refuses_bad_settings_by_name(settings: dict[str, int], named: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        MinHash(**settings)
+
+
+@pytest.mark.parametrize(
+    ("num_perm", "bands", "rows", "threshold", "named"),
+    [
+        (0, 1, 1, 0.6, "prompt.num_perm"),
+        (64, 0, 4, 0.6, "prompt.bands"),
+        (64, 16, 5, 0.6, "prompt.num_perm"),  # 16 bands of 5 need 80 values
+        (64, 16, 0, 0.6, "prompt.num_perm"),
+        (64, 16, 4, 0.0, "prompt.threshold"),
+        (64, 16, 4, 1.5, "prompt.threshold"),
+        (64, 16, 4, float("nan"), "prompt.threshold"),
+    ],
+)
+def test_banding_refuses_bad_settings_by_name(
+    num_perm: int, bands: int, rows: int, threshold: float, named: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        LSHBanding(num_perm, bands, rows, threshold)
+
+
+def test_banding_of_hand_set_bands() -> None:
+    assert LSHBanding.of(64, 16, 0.6) == LSHBanding(64, 16, 4, 0.6)
+    with pytest.raises(ConfigError, match=re.escape("prompt.num_perm (60)")):
+        LSHBanding.of(60, 16, 0.6)
+
+
+def test_banding_derived_by_hand() -> None:
+    # num_perm 2, threshold 0.5: (bands, rows) is (1, 1), (2, 1) or (1, 2), with candidate
+    # curves s, 2s - s^2 and s^2. False-candidate area (0 to 0.5) and missed area (0.5 to 1):
+    #   1 x 1: FP = 1/8,  FN = 1/8
+    #   2 x 1: FP = 1/4 - 1/24 = 5/24,  FN = (1/2)^3 / 3 = 1/24
+    #   1 x 2: FP = 1/24,  FN = 1/2 - 7/24 = 5/24
+    # weights (0.1, 0.9): 0.125, 0.0583, 0.1917 -> 2 x 1; weights (0.9, 0.1): 1 x 2
+    assert LSHBanding.derived(2, 0.5) == LSHBanding(2, 2, 1, 0.5)
+    flipped = LSHBanding.derived(2, 0.5, false_positive_weight=0.9, false_negative_weight=0.1)
+    assert flipped == LSHBanding(2, 1, 2, 0.5)
+
+
+def test_banding_derived_at_the_default_thresholds() -> None:
+    # 0.6 gives the 16 x 4 set by hand (P(0.6) = 1 - (1 - 0.6^4)^16 = 0.891); the heavy
+    # accounts' 0.8 gives 9 x 7 (P(0.8) = 1 - (1 - 0.8^7)^9 = 0.880)
+    assert LSHBanding.of(64, 0, 0.6) == LSHBanding(64, 16, 4, 0.6)
+    assert LSHBanding.of(64, 0, 0.8) == LSHBanding(64, 9, 7, 0.8)
+    assert float(LSHBanding(64, 16, 4, 0.6).candidate_probability(0.6)) == pytest.approx(
+        0.8915, abs=1e-4
+    )
+    assert float(LSHBanding(64, 9, 7, 0.8).candidate_probability(0.8)) == pytest.approx(
+        0.8798, abs=1e-4
+    )
+    with pytest.raises(ConfigError, match=re.escape("prompt.bands")):
+        LSHBanding.of(64, -1, 0.6)
+    with pytest.raises(ConfigError, match=re.escape("prompt.threshold")):
+        LSHBanding.of(64, 0, 0.0)
+    with pytest.raises(ConfigError, match="weights"):
+        LSHBanding.derived(64, 0.6, false_positive_weight=-1.0)
+
+
+@pytest.mark.parametrize(("num_perm", "threshold"), [(32, 0.5), (64, 0.4), (64, 0.7), (128, 0.9)])
+def test_banding_derived_matches_a_brute_force_reference(num_perm: int, threshold: float) -> None:
+    # the weighted areas of every (bands, rows) by the trapezoid rule on a fine grid
+    grid = np.linspace(0.0, 1.0, 20_001)
+    below, above = grid <= threshold, grid >= threshold
+    best, least = (0, 0), np.inf
+    for bands in range(1, num_perm + 1):
+        for rows in range(1, num_perm // bands + 1):
+            curve = 1.0 - (1.0 - grid**rows) ** bands
+            error = 0.1 * np.trapezoid(curve[below], grid[below]) + 0.9 * np.trapezoid(
+                1.0 - curve[above], grid[above]
+            )
+            if error < least:
+                best, least = (bands, rows), error
+    derived = LSHBanding.derived(num_perm, threshold)
+    assert (derived.bands, derived.rows) == best
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(16, 128), st.floats(0.3, 0.9))
+def test_banding_derived_makes_most_pairs_at_the_threshold_candidates(
+    num_perm: int, threshold: float
+) -> None:
+    # misses weigh 9 times false candidates, so pairs right at the threshold are mostly
+    # candidates: over num_perm 16-128 and thresholds 0.3-0.9 the least found on a fine
+    # grid is 0.706 (num_perm 16, threshold 0.894, just where 2 bands of 7 rows win)
+    banding = LSHBanding.derived(num_perm, threshold)
+    assert banding.bands * banding.rows <= num_perm
+    assert float(banding.candidate_probability(threshold)) >= 0.7
+    assert float(banding.candidate_probability(1.0)) == 1.0
+
+
+def test_derived_bands_group_as_the_hand_set_ones_at_0_6() -> None:
+    rng = random.Random(8)
+    texts = [_poem(rng) for _ in range(30)] + _UNRELATED
+    assert _groups(texts, bands=0, seed=1) == _groups(texts, bands=16, seed=1)
+    array = pa.array(sorted(set(texts)))
+    hashes = hash_strings(array)
+    order = np.argsort(hashes)
+    batches = [(hashes[order], array.take(pa.array(order)))]
+    derived = TemplateSignatures.of(batches, PromptConfig(bands=0), 1)
+    assert derived.signature.dtype == np.uint8  # 4 rows at 0.6 need 8 bits a value
+    strict = derived.groups(0.8)  # 9 bands of 7 rows on the same signatures
+    assert len(set(strict.tolist())) >= len(set(derived.groups(0.6).tolist()))
+
+
+def test_minhash_bits_fill_a_band() -> None:
+    # the fewest bits of 8, 16 and 32 that give one band of `rows` values 32 bits or more
+    for rows in range(1, 65):
+        bits = MinHash.bits_for_band(rows)
+        assert rows * bits >= 32
+        assert bits == 8 or rows * (bits // 2) < 32
+    assert MinHash(bits=16).signatures(pa.array(["a b c"]))[1].dtype == np.uint16
 
 
 def test_minhash_estimates_jaccard() -> None:
@@ -245,12 +375,9 @@ def test_minhash_estimates_jaccard() -> None:
         shared = rng.sample(vocabulary, 20)
         extra = rng.sample(vocabulary, 20)
         pairs.append((" ".join(shared), " ".join(shared[: rng.randrange(5, 20)] + extra[:10])))
-    from sybilgraph.fingerprint import _lsh_components, _signatures  # noqa: F401
-
-    left = pa.array([p[0] for p in pairs])
-    right = pa.array([p[1] for p in pairs])
-    _, sig_left = _signatures(left, 1, 128, 4, 0, 1)
-    _, sig_right = _signatures(right, 1, 128, 4, 0, 1)
+    minhash = MinHash(num_perm=128, min_words=1, bits=8)
+    _, sig_left = minhash.signatures(pa.array([p[0] for p in pairs]))
+    _, sig_right = minhash.signatures(pa.array([p[1] for p in pairs]))
     estimated = (sig_left == sig_right).mean(axis=1)
     exact = np.array(
         [

@@ -1,0 +1,30 @@
+"""fingerprint: prompt texts become template fingerprints, in two tiers.
+
+Tier 1 (:func:`mask_prompts`, :func:`hash_strings`, in :mod:`.masking`) masks the
+variable parts of a prompt (numbers, URLs, e-mails, quoted strings, ids) so that prompts
+from one template with different values become one text, and hashes it. Tier 2
+(:func:`template_groups`, in :mod:`.grouping`) joins masked texts that are near-duplicates
+of each other with MinHash signatures (:class:`MinHash`) and banded LSH
+(:class:`LSHBanding`), verified pair by pair.
+"""
+
+from sybilgraph.fingerprint.grouping import (
+    TemplateSignatures,
+    fingerprint_prompts,
+    near_duplicate_groups,
+    template_groups,
+)
+from sybilgraph.fingerprint.lsh import LSHBanding
+from sybilgraph.fingerprint.masking import hash_strings, mask_prompts
+from sybilgraph.fingerprint.minhash import MinHash
+
+__all__ = [
+    "LSHBanding",
+    "MinHash",
+    "TemplateSignatures",
+    "fingerprint_prompts",
+    "hash_strings",
+    "mask_prompts",
+    "near_duplicate_groups",
+    "template_groups",
+]

@@ -1,0 +1,82 @@
+"""Arrow and numpy helpers shared by the fingerprint modules.
+
+Texts come as Arrow arrays of any string flavour; the work on them is cut into slices run
+on a few threads (Arrow's kernels and numpy release the GIL); hashes are mixed with one
+bijective 64-bit finaliser.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_T = TypeVar("_T")
+
+
+def as_string_array(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One Arrow string or large_string array of the texts.
+
+    Chunked arrays are combined, dictionaries decoded, string views cast to large_string
+    and an all-null array becomes nulls of type string; other types raise TypeError.
+    """
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.string())
+    if not isinstance(texts, pa.Array):
+        texts = pa.array(texts, pa.string())
+    if pa.types.is_dictionary(texts.type):
+        texts = texts.dictionary_decode()
+    if pa.types.is_null(texts.type):
+        return pa.nulls(len(texts), pa.string())
+    if pa.types.is_string_view(texts.type):
+        texts = texts.cast(pa.large_string())
+    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+        raise TypeError(f"prompts must be strings, not {texts.type}")
+    return texts
+
+
+def slices(array: pa.Array, size: int) -> list[pa.Array]:
+    """The array cut into zero-copy slices of at most ``size`` values."""
+    if len(array) <= size:
+        return [array]
+    return [array.slice(start, size) for start in range(0, len(array), size)]
+
+
+def concat(parts: list[pa.Array], type_: pa.DataType) -> pa.Array:
+    """One array of the parts, in order."""
+    if len(parts) == 1:
+        return parts[0]
+    return pa.chunked_array(parts, type=type_).combine_chunks()
+
+
+def parallel(func: Callable[[_T], object], items: Iterable[_T]) -> list:
+    """``[func(item) for item in items]`` on a few threads (Arrow and numpy drop the GIL)."""
+    items = list(items)
+    workers = min(len(items), os.cpu_count() or 1, 8)
+    if workers <= 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(func, items))
+
+
+def expand(values: np.ndarray, indices: pa.Array) -> np.ndarray:
+    """``values[indices]`` with null indices giving 0."""
+    if indices.null_count:
+        positions = pc.fill_null(indices, len(values)).to_numpy(zero_copy_only=False)
+        return np.append(values, np.uint64(0))[positions]
+    return values[indices.to_numpy(zero_copy_only=False)]
+
+
+def mix64(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijective, well-mixed uint64 -> uint64 (in place)."""
+    values ^= values >> np.uint64(30)
+    values *= np.uint64(0xBF58476D1CE4E5B9)
+    values ^= values >> np.uint64(27)
+    values *= np.uint64(0x94D049BB133111EB)
+    values ^= values >> np.uint64(31)
+    return values
