@@ -132,10 +132,11 @@ class PromptConfig:
     def __post_init__(self) -> None:
         _coerce_fields(self, "prompt.")
         _require(self.shingle_size >= 1, "prompt.shingle_size", "at least 1", self.shingle_size)
-        _require(self.bands >= 1, "prompt.bands", "at least 1", self.bands)
+        _require(self.bands >= 0, "prompt.bands", "at least 0 (0: derived)", self.bands)
+        _require(self.num_perm >= 1, "prompt.num_perm", "at least 1", self.num_perm)
         # each of the bands takes num_perm // bands MinHash values: the rest would be lost
         _require(
-            self.num_perm >= 1 and self.num_perm % self.bands == 0,
+            self.bands == 0 or self.num_perm % self.bands == 0,
             "prompt.num_perm",
             f"a positive multiple of prompt.bands ({self.bands})",
             self.num_perm,
