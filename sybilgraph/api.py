@@ -18,7 +18,7 @@ __all__ = ["run"]
 
 
 def run(
-    events: EventsInput | Events,
+    events: EventsInput | Events | None,
     config: Config | None = None,
     out_dir: str | Path | None = None,
     *,
@@ -32,7 +32,9 @@ def run(
     ----------
     events
         Paths of CSV, Parquet or JSONL files or folders of them, a DataFrame, or the
-        :class:`~sybilgraph.stages.loading.Events` of :func:`~sybilgraph.load_events`.
+        :class:`~sybilgraph.stages.loading.Events` of :func:`~sybilgraph.load_events`;
+        None for a run on the config's other inputs alone (``[inputs]``: edges between
+        accounts, account attributes, subjects).
     config
         Settings; defaults when omitted.
     out_dir

@@ -104,7 +104,7 @@ def main(debug: bool, verbose: bool, quiet: bool) -> None:
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.argument("inputs", nargs=-1, type=click.Path())
 @click.option(
     "--out",
     "out_dir",
@@ -134,14 +134,18 @@ def detect(
 ) -> None:
     """Find clusters of linked accounts in INPUT files or folders and score them.
 
-    INPUT is a CSV, Parquet or JSONL file of events, or a folder of them.
+    INPUT is a CSV, Parquet or JSONL file of events, or a folder of them. Without INPUT
+    the run reads the other inputs its config names ([inputs]: edges between accounts,
+    account attributes, subjects, hubs).
     """
     from sybilgraph.api import run
 
     config = _config(config_path, seed, labels, engine or ("spark" if spark_master else None))
     if spark_master:
         config.engine.spark_master = spark_master
-    result = run(list(inputs), config, out_dir, force=force)
+    if not inputs and not (config.inputs.given or config.direct_edges):
+        raise click.UsageError("give an INPUT file or folder, or [inputs] in --config")
+    result = run(list(inputs) or None, config, out_dir, force=force)
     info = result.info
     counts = info["counts"]
     click.echo(

@@ -33,6 +33,7 @@ __all__ = [
     "DetectConfig",
     "EngineConfig",
     "ExportConfig",
+    "InputsConfig",
     "LinkConfig",
     "PrivacyConfig",
     "PromptConfig",
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 #: the link keys sybilgraph builds itself; an extra key is named after its column
-BUILTIN_KEYS = ("ip", "ip_subnet", "payment", "prompt", "direct")
+BUILTIN_KEYS = ("ip", "ip_subnet", "payment", "prompt", "direct", "counterparty")
 
 
 @dataclass
@@ -266,6 +267,10 @@ class DetectConfig:
     #: prompt-only and typo rings, 8 and 11 accounts touching through one template, were
     #: one cluster; 10 changed nothing else on synth 600k, 1M and 10M logs)
     leiden_min_size: int = 10
+    #: cut with Leiden also the components whose links all rest on relations between
+    #: accounts (edges: direct, counterparty); off, they are taken whole (control is
+    #: passed on along a funding or invitation chain; sharing a value is not)
+    cut_relations: bool = False
     #: keys that tie a few accounts of a ring tighter than the rest (cards bought in
     #: batches): Leiden's pieces that differ only by them are joined again when ...
     split_keys: list[str] = field(default_factory=lambda: ["payment"])
@@ -309,6 +314,10 @@ class ScoreConfig:
     """Cluster scoring and the flagging decision."""
 
     threshold: float = 0.5
+    #: with verdicts on enough clusters (30 with a sybil, 30 without), fit the score's
+    #: weights to them; the fit and its cross-validated precision and recall go to
+    #: run.json
+    learn: bool = True
 
     def __post_init__(self) -> None:
         _coerce_fields(self, "score.")
@@ -385,6 +394,55 @@ class PrivacyConfig:
 
 
 @dataclass
+class InputsConfig:
+    """Inputs beside events, or instead of them: a graph between accounts, attributes
+    of accounts, the accounts under review, and values never to link through.
+
+    Each file is CSV, Parquet or JSON lines; the ``*_column`` settings name its columns.
+    """
+
+    #: account-to-account edges: transfers, referrals, invitations. Accounts at both ends
+    #: of an edge are linked directly (key ``direct``); accounts that share a counterparty
+    #: are linked through it (key ``counterparty``), with hub handling like any value
+    edges: str | None = None
+    edge_a: str = "a"
+    edge_b: str = "b"
+    #: the edge's kind, shown in the evidence (optional)
+    edge_kind: str | None = None
+    #: when the edge was made (optional): first and last seen of the evidence
+    edge_ts: str | None = None
+    #: one row per account: when it was first seen and its volume (both optional)
+    accounts: str | None = None
+    account_id: str = "account_id"
+    first_seen: str | None = None
+    volume: str | None = None
+    #: the accounts under review; the others are context: they link the subjects (as
+    #: shared values and counterparties) but are never scored, flagged or counted
+    subjects: str | None = None
+    subject_column: str = "account_id"
+    #: values never linked through (an exchange's deposit address, a bridge, a
+    #: carrier's NAT): listed as hubs; an edge with a listed value at one end is dropped
+    hubs: str | None = None
+    hub_column: str = "value"
+
+    def __post_init__(self) -> None:
+        for name in ("edges", "accounts", "subjects", "hubs"):
+            if isinstance(getattr(self, name), os.PathLike):
+                setattr(self, name, os.fspath(getattr(self, name)))
+        _coerce_fields(self, "inputs.")
+        for name in ("edges", "accounts", "subjects", "hubs"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                reason = "is a folder" if path and Path(path).is_dir() else "no such file"
+                raise ConfigError(f"inputs.{name} = {path!r}: {reason}")
+
+    @property
+    def given(self) -> bool:
+        """Whether any input besides events is named."""
+        return any((self.edges, self.accounts, self.subjects, self.hubs))
+
+
+@dataclass
 class Config:
     """Everything a run needs besides its input.
 
@@ -406,9 +464,11 @@ class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    inputs: InputsConfig = field(default_factory=InputsConfig)
     #: labels file (account_id or cluster_id, verdict, note) read at the start of a run
     labels: str | None = None
-    #: account-to-account edges (CSV: a, b, kind[, ts]): referrals, transfers, invitations
+    #: account-to-account edges with columns a, b, kind[, ts]: a short way of saying
+    #: ``inputs.edges`` with ``edge_kind = "kind"`` (and ``edge_ts = "ts"``)
     direct_edges: str | None = None
 
     def __post_init__(self) -> None:

@@ -24,13 +24,14 @@ from sybilgraph.config import Config
 from sybilgraph.engines import make_engine
 from sybilgraph.engines.base import Engine
 from sybilgraph.engines.sources import Source
-from sybilgraph.errors import OutputError
+from sybilgraph.errors import InputError, OutputError
 from sybilgraph.outputs import prepare_out_dir, write_json
 from sybilgraph.progress import StageTimer
 from sybilgraph.stages.detect import detect
 from sybilgraph.stages.graph import read_graph
+from sybilgraph.stages.inputs import load_inputs
 from sybilgraph.stages.link import link
-from sybilgraph.stages.load import Window, load, load_direct_edges
+from sybilgraph.stages.load import Window, load, no_events
 from sybilgraph.stages.loading import Events, EventsInput, sources_of
 from sybilgraph.stages.observe import observe
 from sybilgraph.stages.privacy import pseudonymise, pseudonymiser
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 
 def execute(
-    events: EventsInput | Events,
+    events: EventsInput | Events | None,
     config: Config | None = None,
     out_dir: str | Path | None = None,
     *,
@@ -60,7 +61,9 @@ def execute(
     ----------
     events
         Paths of CSV, Parquet or JSONL files or folders of them, a DataFrame, or the
-        :class:`~sybilgraph.stages.loading.Events` of :func:`~sybilgraph.load_events`.
+        :class:`~sybilgraph.stages.loading.Events` of :func:`~sybilgraph.load_events`;
+        None for a run on the config's other inputs alone (``[inputs]``: edges between
+        accounts, account attributes, subjects).
     config
         Settings; defaults when omitted.
     out_dir
@@ -80,7 +83,9 @@ def execute(
     if out_dir is None:
         out_dir = tempfile.mkdtemp(prefix="sybilgraph-run-")
     out = prepare_out_dir(out_dir, force=force)
-    sources = sources_of(events)
+    if events is None and not (config.inputs.given or config.direct_edges):
+        raise InputError("no events, and no other input named in the config's [inputs]")
+    sources = sources_of(events) if events is not None else []
     labels = read_labels(config.labels)
     timer = StageTimer(show=show_progress)
     started = dt.datetime.now(dt.UTC)
@@ -142,8 +147,12 @@ def _run_stages(
     timer: StageTimer,
     window: Window | None = None,
 ) -> dict[str, object]:
+    inputs = None
+    if config.inputs.given or config.direct_edges:
+        with timer.stage("load", "reading edges, accounts, subjects and hubs"):
+            inputs = load_inputs(engine, config)
     with timer.stage("load", "reading events"):
-        events = load(engine, sources, config, window)
+        events = load(engine, sources, config, window) if sources else no_events(engine, config)
     stats = events.stats
     log.info(
         "%d rows read, %d used, %d rejected, %d outside the window",
@@ -153,20 +162,17 @@ def _run_stages(
         stats.outside_window,
     )
     with timer.stage("observe", "fingerprinting prompts and collecting shared values"):
-        observed = observe(engine, events, config, exclude_accounts=labels.benign_accounts)
-    counts = dict(observed.counts)
-    direct = None
-    if config.direct_edges:
-        with timer.stage("load", "reading direct edges"):
-            direct = load_direct_edges(engine, config.direct_edges)
-        counts["direct_edges_dropped"] = direct.dropped
+        observed = observe(
+            engine, events, config, inputs=inputs, exclude_accounts=labels.benign_accounts
+        )
+    counts = {**(inputs.counts if inputs else {}), **observed.counts}
     with timer.stage("link", "linking accounts through shared values"):
         benign_values = pa.Table.from_pandas(labels.benign_values, preserve_index=False)
         linked = link(
             engine,
             observed,
             config,
-            direct=direct,
+            inputs=inputs,
             benign_values=benign_values if len(labels.benign_values) else None,
         )
     with timer.stage("graph", "building the account graph"):
@@ -248,12 +254,14 @@ def _run_stages(
             "flagged_clusters": int(clusters["flagged"].sum()) if len(clusters) else 0,
             "pages": written,
         },
+        "score": clustered.model,
         "detect": {
             "implementation": config.detect.implementation,
             "method": config.detect.method,
             "resolution": config.detect.resolution,
             "leiden_min_size": config.detect.leiden_min_size,
             "split_keys": list(config.detect.split_keys),
+            "cut_relations": config.detect.cut_relations,
             "join_density": config.detect.join_density,
             "join_ratio": config.detect.join_ratio,
         },

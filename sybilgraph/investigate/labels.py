@@ -30,7 +30,7 @@ def append_label(
 ) -> None:
     """Add one verdict to a labels file (created with a header if absent)."""
     if verdict not in VERDICTS:
-        raise InputError(f"verdict must be 'sybil' or 'benign', not {verdict!r}")
+        raise InputError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
     if not (account_id or cluster_id or (key and value)):
         raise InputError("a label needs an account id, a cluster id, or a key and a value")
     target = Path(path)

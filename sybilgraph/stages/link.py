@@ -19,7 +19,7 @@ from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.stages.normalize import in_cidrs
 from sybilgraph.stages.observe import KEY_IP, KEY_PROMPT, KEY_SUBNET
-from sybilgraph.stages.tables import DirectEdges, LinkTables, ObservationTables
+from sybilgraph.stages.tables import GraphInputs, LinkTables, ObservationTables
 
 __all__ = ["create_in_slices", "evidence_sql", "hub_limit", "key_column", "link"]
 
@@ -39,15 +39,17 @@ def link(
     observed: ObservationTables,
     config: Config,
     *,
-    direct: DirectEdges | None = None,
+    inputs: GraphInputs | None = None,
     benign_values: pa.Table | None = None,
 ) -> LinkTables:
     """Join the observations on shared values into weighted account pairs.
 
-    ``direct`` edges between accounts are pairs of their own (key ``direct``).
-    ``benign_values`` (key, value) are values an investigator marked benign: they are
-    listed as hubs with that reason and never link.
+    The ``inputs``' edges between two subjects are pairs of their own (key ``direct``);
+    their listed hubs never link. Context accounts (not subjects) count among a value's
+    holders but are never paired. ``benign_values`` (key, value) are values an
+    investigator marked benign: they are listed as hubs with that reason and never link.
     """
+    inputs = inputs or GraphInputs()
     cfg = config.link
     literal = engine.dialect.literal
     cap = hub_limit(config, engine.count(observed.accounts))
@@ -57,7 +59,7 @@ def link(
                   min(first_seen) AS first_seen, max(last_seen) AS last_seen
            FROM {observed.observations} GROUP BY key, value""",
     )
-    _mark_values(engine, config, cap, benign_values)
+    _mark_values(engine, config, cap, benign_values, inputs.hubs)
     values = engine.count("value_stats")
     engine.drop("value_stats")  # value_marks holds each value with its marks
 
@@ -80,7 +82,9 @@ def link(
     columns = "o.account_id, o.key, o.value, o.first_seen, o.last_seen, l.w"
     source = f"""FROM {observed.observations} o
            JOIN linkable l ON o.key = l.key AND o.value = l.value
-           WHERE o.key <> {literal(KEY_PROMPT)} OR o.n >= {int(config.prompt.min_uses)}"""
+           WHERE (o.key <> {literal(KEY_PROMPT)} OR o.n >= {int(config.prompt.min_uses)})"""
+    if observed.context:
+        source += f" AND o.account_id IN (SELECT account_id FROM {observed.accounts} WHERE subject)"
     linkable_obs = f"SELECT {columns} {source}"
     if config.prompt.max_groups > 0:
         # an account's prompt groups ranked by how often it sent them (ties by value)
@@ -116,8 +120,8 @@ def link(
     )
     engine.drop("linkable_obs")
     engine.drop("linkable")
-    if direct is not None:
-        _add_direct_pairs(engine, config, direct)
+    if inputs.edges:
+        _add_direct_pairs(engine, config, inputs.edges, observed)
     keys = build_links(engine, config)
     return LinkTables(
         values=_VALUES,
@@ -258,12 +262,21 @@ def hub_limit(config: Config, accounts: int) -> int:
     return max(2, min(int(cfg.hub_cap), int(cfg.hub_share * accounts)))
 
 
-def _mark_values(engine: Engine, config: Config, cap: int, benign_values: pa.Table | None) -> None:
+def _mark_values(
+    engine: Engine,
+    config: Config,
+    cap: int,
+    benign_values: pa.Table | None,
+    listed: str | None = None,
+) -> None:
     """Give every value a weight factor and, where it must not link, a reason."""
     cfg = config.link
     parts = [f"WHEN s.holders > {cap} THEN 'hub: held by more than {cap} accounts'"]
     joins = ""
     factor = "1.0"
+    if listed:
+        joins += f" LEFT JOIN {listed} lh ON s.value = lh.value"
+        parts.insert(0, "WHEN lh.value IS NOT NULL THEN 'listed hub'")
     if benign_values is not None and benign_values.num_rows:
         engine.register("benign_values_in", benign_values.select(["key", "value"]))
         engine.create_table("benign_values", "SELECT DISTINCT key, value FROM benign_values_in")
@@ -292,11 +305,18 @@ def _mark_values(engine: Engine, config: Config, cap: int, benign_values: pa.Tab
     engine.drop("infra_values")
 
 
-def _add_direct_pairs(engine: Engine, config: Config, direct: DirectEdges) -> None:
-    """Fold the account-to-account edges into the pair values."""
+def _add_direct_pairs(
+    engine: Engine, config: Config, edges: str, observed: ObservationTables
+) -> None:
+    """Fold the account-to-account edges into the pair values (between two subjects)."""
     weight = float(config.link.key_weights.get("direct", 1.0))
+    subjects = ""
+    if observed.context:
+        among = f"(SELECT account_id FROM {observed.accounts} WHERE subject)"
+        subjects = f" AND a IN {among} AND b IN {among}"
     engine.insert(
         _PAIR_VALUES,
         f"""SELECT least(a, b), greatest(a, b), 'direct', kind, {weight}, min(ts), max(ts)
-            FROM {direct.edges} WHERE a <> b GROUP BY least(a, b), greatest(a, b), kind""",
+            FROM {edges} WHERE a <> b{subjects}
+            GROUP BY least(a, b), greatest(a, b), kind""",
     )

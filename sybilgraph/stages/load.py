@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from pathlib import Path
 
 import pyarrow as pa
 
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
-from sybilgraph.engines.sources import Source, file_source
+from sybilgraph.engines.sources import Source
 from sybilgraph.errors import InputError
 from sybilgraph.stages.normalize import normalize_ips
-from sybilgraph.stages.tables import DirectEdges, EventTables, LoadStats
+from sybilgraph.stages.tables import EventTables, LoadStats
 
-__all__ = ["Window", "load", "load_direct_edges", "select_list"]
+__all__ = ["Window", "load", "no_events", "select_list"]
 
 log = logging.getLogger(__name__)
 
@@ -271,42 +270,31 @@ def _refuse_empty(stats: LoadStats, window: Window | None) -> None:
         )
 
 
-DIRECT_COLUMNS = ("a", "b", "kind")
-
-
-def load_direct_edges(engine: Engine, path: str | Path) -> DirectEdges:
-    """Read account-to-account edges (a, b, kind, ts).
-
-    The file is CSV, Parquet or JSONL with columns ``a``, ``b``, ``kind`` and an optional
-    ``ts``. Rows without both accounts, or linking an account to itself, are left out
-    and counted in ``DirectEdges.dropped``.
-    """
-    source = file_source(Path(path)) if Path(path).exists() else None
-    if source is None:
-        raise InputError("no such file", path=str(path))
-    columns = engine.source_columns(source)
-    for name in DIRECT_COLUMNS:
-        if name not in columns:
-            raise InputError(f"missing required column {name!r}", path=str(path), column=name)
+def no_events(engine: Engine, config: Config) -> EventTables:
+    """Empty events and rejects, for a run on other inputs alone (a graph of accounts)."""
     sql = engine.dialect
-
-    def text(name: str) -> str:
-        return f"NULLIF(trim({sql.text(sql.quote_ident(name))}), '')"
-
-    ts = text("ts") if "ts" in columns else sql.null_text()
-    select = f"{text('a')} AS a, {text('b')} AS b, {text('kind')} AS kind, {ts} AS ts"
-    engine.read_source(source, "direct_raw", select)
+    null = sql.null_text()
+    extras = "".join(f", {null} AS extra_{i}" for i in range(len(config.columns.extra_keys)))
     engine.create_table(
-        _DIRECT_EDGES,
-        f"""SELECT a, b, coalesce(kind, 'direct') AS kind, {sql.parse_ts("ts")} AS ts
-            FROM direct_raw WHERE a IS NOT NULL AND b IS NOT NULL AND a <> b""",
+        _EVENTS,
+        f"""SELECT {null} AS account_id, {sql.parse_ts(null)} AS ts, {null} AS ip,
+                   {null} AS ip_key, {null} AS ip_subnet, {null} AS payment_id,
+                   {null} AS prompt{extras}, {null} AS _file, CAST(NULL AS BIGINT) AS _row
+            WHERE false""",
     )
-    dropped = engine.count("direct_raw") - engine.count(_DIRECT_EDGES)
-    engine.drop("direct_raw")
-    return DirectEdges(edges=_DIRECT_EDGES, dropped=dropped)
-
-
-_DIRECT_EDGES = "direct_edges"
+    engine.create_table(
+        _REJECTS,
+        f"""SELECT {null} AS file, CAST(NULL AS BIGINT) AS {sql.quote_ident("row")},
+                   {null} AS reason, {null} AS account_id, {null} AS ts, {null} AS ip,
+                   {null} AS payment_id, {null} AS prompt{extras}
+            WHERE false""",
+    )
+    return EventTables(
+        events=_EVENTS,
+        rejects=_REJECTS,
+        stats=LoadStats(),
+        extra_keys=tuple(config.columns.extra_keys),
+    )
 
 
 def _sql_timestamp(moment: dt.datetime) -> str:

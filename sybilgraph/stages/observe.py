@@ -18,9 +18,17 @@ import pyarrow as pa
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.fingerprint import TemplateSignatures, hash_strings, mask_prompts
-from sybilgraph.stages.tables import EventTables, ObservationTables
+from sybilgraph.stages.tables import EventTables, GraphInputs, ObservationTables
 
-__all__ = ["KEY_IP", "KEY_PAYMENT", "KEY_PROMPT", "KEY_SUBNET", "observe"]
+__all__ = [
+    "KEY_COUNTERPARTY",
+    "KEY_DIRECT",
+    "KEY_IP",
+    "KEY_PAYMENT",
+    "KEY_PROMPT",
+    "KEY_SUBNET",
+    "observe",
+]
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +36,10 @@ KEY_IP = "ip"
 KEY_SUBNET = "ip_subnet"
 KEY_PAYMENT = "payment"
 KEY_PROMPT = "prompt"
+KEY_DIRECT = "direct"
+KEY_COUNTERPARTY = "counterparty"
 #: keys built in; extra keys take their column's name and may not reuse these
-BUILTIN_KEYS = (KEY_IP, KEY_SUBNET, KEY_PAYMENT, KEY_PROMPT, "direct")
+BUILTIN_KEYS = (KEY_IP, KEY_SUBNET, KEY_PAYMENT, KEY_PROMPT, KEY_DIRECT, KEY_COUNTERPARTY)
 
 
 def observe(
@@ -37,20 +47,21 @@ def observe(
     events: EventTables,
     config: Config,
     *,
+    inputs: GraphInputs | None = None,
     exclude_accounts: Sequence[str] = (),
 ) -> ObservationTables:
-    """Turn the events into distinct (account, key, value) observations.
+    """Turn the events (and edges between accounts) into distinct (account, key, value)
+    observations, and list the accounts.
 
-    ``exclude_accounts`` (accounts an investigator marked benign) have no observations,
-    so they link to no one; they stay in the accounts table.
+    An edge makes each of its ends that is a subject observe the other end under the key
+    ``counterparty``: accounts funded by one address, or invited by one account, share
+    that value. Without a list of subjects every account is one. ``exclude_accounts``
+    (accounts an investigator marked benign) have no observations, so they link to no
+    one; they stay in the accounts table.
     """
     counts: dict[str, int] = {}
-    engine.create_table(
-        _ACCOUNTS,
-        f"""SELECT account_id, count(*) AS requests, min(ts) AS first_seen,
-                  max(ts) AS last_seen
-           FROM {events.events} GROUP BY account_id""",
-    )
+    inputs = inputs or GraphInputs()
+    _accounts(engine, events, inputs)
     prompts = _fingerprint(engine, events, config, counts)
     # each part gives (account_id, key, value, first_seen, last_seen, n); most are one
     # row per event (ts, ts, 1), summed in the GROUP BY below
@@ -82,6 +93,8 @@ def observe(
             f"SELECT account_id, {engine.dialect.literal(name)}, extra_{index}, {per_event} "
             f"FROM {table} WHERE extra_{index} IS NOT NULL"
         )
+    if inputs.edges:
+        parts.extend(_counterparties(inputs))
     union = " UNION ALL ".join(parts)
     engine.create_table(
         _OBSERVATIONS,
@@ -95,13 +108,82 @@ def observe(
     _exclude(engine, exclude_accounts)
     counts["observations"] = engine.count(_OBSERVATIONS)
     counts["accounts"] = engine.count(_ACCOUNTS)
+    if inputs.subjects:
+        counts["subjects"] = int(
+            engine.scalar(f"SELECT count(*) FROM {_ACCOUNTS} WHERE subject") or 0  # type: ignore[call-overload]
+        )
+    keys = {str(k) for k in engine.arrow(f"SELECT DISTINCT key FROM {_OBSERVATIONS}").column(0)}
+    if inputs.edges:
+        keys.add(KEY_DIRECT)
+    distinct_times = engine.scalar(
+        f"SELECT count(DISTINCT first_seen) FROM {_ACCOUNTS} WHERE first_seen IS NOT NULL"
+    )
     return ObservationTables(
         observations=_OBSERVATIONS,
         accounts=_ACCOUNTS,
         prompt_map=prompts.prompt_map if prompts else None,
         strict_groups=bool(prompts and prompts.heavy_accounts),
+        context=inputs.subjects is not None,
+        keys=tuple(sorted(keys)),
+        # one time for every account (a constant column) says nothing of when they began
+        timed=int(distinct_times or 0) > 1,  # type: ignore[call-overload]
         counts=counts,
     )
+
+
+def _accounts(engine: Engine, events: EventTables, inputs: GraphInputs) -> None:
+    """The accounts: those in the events, with the attributes, subjects and (without a
+    list of subjects) the ends of edges."""
+    per_account = f"""SELECT account_id, count(*) AS requests, min(ts) AS first_seen,
+                  max(ts) AS last_seen
+           FROM {events.events} GROUP BY account_id"""
+    if not (inputs.attributes or inputs.subjects or inputs.edges):
+        engine.create_table(
+            _ACCOUNTS,
+            f"""SELECT account_id, requests, first_seen, last_seen,
+                       CAST(requests AS DOUBLE) AS volume, true AS subject
+                FROM ({per_account}) e""",
+        )
+        return
+    engine.create_table("event_accounts", per_account)
+    ids = ["SELECT account_id FROM event_accounts"]
+    joins = ""
+    first, volume = "e.first_seen", "CAST(e.requests AS DOUBLE)"
+    if inputs.attributes:
+        ids.append(f"SELECT account_id FROM {inputs.attributes}")
+        joins += f" LEFT JOIN {inputs.attributes} t ON t.account_id = i.account_id"
+        first, volume = f"coalesce(t.first_seen, {first})", f"coalesce(t.volume, {volume})"
+    subject = "true"
+    if inputs.subjects:
+        ids.append(f"SELECT account_id FROM {inputs.subjects}")
+        joins += f" LEFT JOIN {inputs.subjects} s ON s.account_id = i.account_id"
+        subject = "s.account_id IS NOT NULL"
+    elif inputs.edges:
+        ids.append(f"SELECT a FROM {inputs.edges} UNION SELECT b FROM {inputs.edges}")
+    engine.create_table(
+        _ACCOUNTS,
+        f"""SELECT i.account_id, coalesce(e.requests, 0) AS requests,
+                   {first} AS first_seen, coalesce(e.last_seen, {first}) AS last_seen,
+                   coalesce({volume}, 0.0) AS volume, {subject} AS subject
+            FROM ({" UNION ".join(ids)}) i
+            LEFT JOIN event_accounts e ON e.account_id = i.account_id{joins}""",
+    )
+    engine.drop("event_accounts")
+
+
+def _counterparties(inputs: GraphInputs) -> list[str]:
+    """The observation parts of edges: each end that is a subject observes the other."""
+    assert inputs.edges is not None
+    parts = []
+    for own, other in (("a", "b"), ("b", "a")):
+        where = ""
+        if inputs.subjects:
+            where = f" WHERE x.{own} IN (SELECT account_id FROM {inputs.subjects})"
+        parts.append(
+            f"SELECT x.{own}, '{KEY_COUNTERPARTY}', x.{other}, x.ts, x.ts, 1 "
+            f"FROM {inputs.edges} x{where}"
+        )
+    return parts
 
 
 #: the tables observe makes: known to the others only through ``ObservationTables``
@@ -297,7 +379,8 @@ def _heavy_groups(
     cfg = config.prompt
     if cfg.heavy_threshold <= 0:
         return False
-    median = engine.scalar(f"SELECT median(requests) FROM {_ACCOUNTS}")
+    # accounts known only from other inputs sent no request: not part of the median
+    median = engine.scalar(f"SELECT median(requests) FROM {_ACCOUNTS} WHERE requests > 0")
     floor = float(cfg.heavy_volume) * float(median or 1.0)  # type: ignore[arg-type]
     engine.create_table(
         "heavy_accounts", f"SELECT account_id FROM {_ACCOUNTS} WHERE requests >= {floor}"

@@ -28,6 +28,8 @@ shows, and the two large weights sit on exactly those features.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -38,9 +40,12 @@ import pyarrow as pa
 
 from sybilgraph.config import ScoreConfig
 from sybilgraph.engines.base import Engine
+from sybilgraph.stages.learn import MIN_CLUSTERS, Fitted, fit_weights
 from sybilgraph.stages.tables import ClusterTables, LinkTables, ObservationTables
 
-__all__ = ["WEIGHTS", "ScoreWeights", "score_clusters"]
+__all__ = ["TERMS", "WEIGHTS", "ScoreWeights", "score_clusters", "score_terms", "size_evidence"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,18 @@ class ScoreWeights:
     burst: float = 1.0
     density: float = 1.0
     spread: float = 1.5
+    #: how much the number of accounts counts (``size_evidence``: 0 at 2 accounts, 1 at
+    #: 64, log scale). 0 where there are events: households, offices and classrooms are
+    #: groups too, and their size says nothing beside how their accounts behave
+    size: float = 0.0
+    #: ... and where there are none (a graph of accounts, no requests to look at), the
+    #: size of a group tied through values held mostly inside it is the evidence that
+    #: is left, as the published methods for transfer graphs take it (components of 8 or
+    #: more candidates): it takes the place of the template term
+    graph_size: float = 5.0
+    #: scale the bias by the share of the terms the data can have (see ``_z``); off for
+    #: weights fitted to the data's own verdicts
+    renormalise: bool = True
     #: a template counts as the cluster's own when this share of its holders is inside
     own_template_share: float = 0.5
     #: requests per distinct template (log10) above which concentration starts to count;
@@ -66,6 +83,28 @@ class ScoreWeights:
 
 
 WEIGHTS = ScoreWeights()
+
+#: the score's terms, in the order they are summed; each term's largest value (the
+#: spread term only lowers a score)
+TERMS = ("template", "volume", "payment", "burst", "density", "size", "spread")
+TERM_MAX = {"template": 1.0, "volume": 1.5, "payment": 1.0, "burst": 1.0, "density": 1.0}
+TERM_MAX["size"] = 1.0
+
+#: the features of each term that only exists where the data has its key or column
+_FEATURES_OF = {
+    "template": [
+        "templates",
+        "templates_with_flagged",
+        "template_share",
+        "requests_per_template",
+        "template_concentration",
+    ],
+    "payment": ["payment_accounts", "payment_instruments", "instruments_per_account"],
+    "burst": ["first_seen_span_hours", "burst"],
+    "volume": ["volume_ratio"],
+    "requests": ["requests", "requests_per_account"],
+}
+_FEATURES_OF["payment"].append("payment_share")
 
 FEATURE_COLUMNS = [
     "size",
@@ -126,12 +165,16 @@ def score_clusters(
         return ClusterTables(membership=_MEMBERSHIP, clusters=empty)
 
     members = engine.arrow(
-        f"""SELECT m.cluster_id, a.account_id, a.requests, a.first_seen
+        f"""SELECT m.cluster_id, a.account_id, a.requests, a.first_seen, a.volume
            FROM {_MEMBERSHIP} m JOIN {observed.accounts} a ON a.account_id = m.account_id"""
     ).to_pandas()
-    population_median = float(
-        engine.scalar(f"SELECT median(requests) FROM {observed.accounts}") or 1.0  # type: ignore[arg-type]
-    )
+    population = engine.arrow(
+        f"""SELECT median(volume) AS median, count(DISTINCT volume) AS volumes,
+                  max(requests) AS requests
+           FROM {observed.accounts} WHERE subject"""
+    ).to_pylist()[0]
+    population_median = float(population["median"] or 1.0)
+    defined = _defined_terms(observed, population)
     values = engine.arrow(
         f"""SELECT m.cluster_id, o.account_id, o.key, o.value, o.n, s.holders
            FROM {_MEMBERSHIP} m
@@ -151,13 +194,27 @@ def score_clusters(
     features = _features(members, values, links, spread, population_median, weights)
     features["confirmed_sybil"] = 0
     features["confirmed_benign"] = 0
+    fitted = None
     if verdicts is not None and not verdicts.empty:
         marked = membership.merge(verdicts, on="account_id")
         for verdict, column in (("sybil", "confirmed_sybil"), ("benign", "confirmed_benign")):
             counts = marked[marked["verdict"] == verdict].groupby("cluster_id").size()
             features[column] = features.index.map(counts.to_dict()).fillna(0).astype(int)
+        if config.learn:
+            examples = marked.assign(sybil=marked["verdict"] == "sybil")[["cluster_id", "sybil"]]
+            fitted = fit_weights(score_terms(features, defined), examples, config.threshold)
+            if fitted is None:
+                log.info(
+                    "too few verdicts to learn the score's weights from (%d clusters with "
+                    "a sybil and %d without are needed): default weights",
+                    MIN_CLUSTERS,
+                    MIN_CLUSTERS,
+                )
+            else:
+                log.info("%s", fitted.describe())
+                weights = fitted_weights(fitted, weights)
 
-    first = _score(features, weights)
+    first = _score(features, weights, defined)
     # A template several rings send (or a ring's pieces) is held mostly outside each of
     # them, so at first none of them owns it. Holders in clusters flagged at first (or
     # holding a confirmed sybil) now count as the cluster's own: only clusters sharing
@@ -167,11 +224,14 @@ def score_clusters(
         alone = features["templates"].copy()
         _set_own_templates(features, _own_templates(values, weights, flagged))
         features["templates_with_flagged"] = features["templates"] - alone
-    features["score"] = _score(features, weights)
+    features["score"] = _score(features, weights, defined)
     features["flagged"] = (features["score"] >= config.threshold) | (
         features["confirmed_sybil"] > 0
     )
-    features["reasons"] = ["; ".join(_reasons(row, weights)) for row in features.to_dict("records")]
+    features["reasons"] = [
+        "; ".join(_reasons(row, effective_weights(weights, defined), defined))
+        for row in features.to_dict("records")
+    ]
     features = features.reset_index()
     features = features.sort_values(
         ["confirmed_sybil", "score", "size", "cluster_id"],
@@ -182,27 +242,111 @@ def score_clusters(
     features.insert(1, "rank", np.arange(1, len(features) + 1))
     front = ["cluster_id", "rank", "size", "score", "flagged", "reasons"]
     key_cols = sorted(c for c in features.columns if c.startswith("share_"))
-    rest = [c for c in FEATURE_COLUMNS if c != "size"]
-    return ClusterTables(membership=_MEMBERSHIP, clusters=features[front + rest + key_cols])
+    # no feature of a key or column the data lacks
+    absent = {c for term, columns in _FEATURES_OF.items() if term not in defined for c in columns}
+    rest = [c for c in FEATURE_COLUMNS if c != "size" and c not in absent]
+    used = effective_weights(weights, defined)
+    model = {
+        "terms": [t for t in TERMS if t in defined],
+        "weights": {t: getattr(used, t) for t in TERMS if t in defined},
+        "bias": round(_bias(weights, defined), 4),
+        "learned": fitted.as_dict() if fitted else None,
+    }
+    return ClusterTables(
+        membership=_MEMBERSHIP, clusters=features[front + rest + key_cols], model=model
+    )
 
 
 #: the table score makes: known to the others only through ``ClusterTables``
 _MEMBERSHIP = "membership"
 
 
-def _score(features: pd.DataFrame, weights: ScoreWeights) -> pd.Series:
+def _defined_terms(observed: ObservationTables, population: dict[str, Any]) -> set[str]:
+    """The score's terms the data can have: a term of a key or column it lacks is left
+    out, not counted as zero."""
+    defined = {"density", "size", "spread"}
+    if observed.prompt_map is not None:
+        defined.add("template")
+    if "payment" in observed.keys:
+        defined.add("payment")
+    if observed.timed:
+        defined.add("burst")
+    if int(population["volumes"] or 0) > 1:
+        defined.add("volume")
+    if int(population["requests"] or 0) > 0:
+        defined.add("requests")  # features only: the volume term covers requests
+    return defined
+
+
+def score_terms(features: pd.DataFrame, defined: set[str]) -> pd.DataFrame:
+    """The score's terms per cluster, in the order they are summed (defined ones only).
+
+    Each is in [0, 1] but volume, a log10 ratio clipped to [-1, 1.5], and spread, a
+    share taken negative (it lowers a score)."""
+    terms: dict[str, pd.Series] = {}
+    if "template" in defined:
+        terms["template"] = pd.Series(
+            np.maximum(features["template_share"], features["template_concentration"]),
+            index=features.index,
+        )
+    if "volume" in defined:
+        terms["volume"] = pd.Series(
+            np.clip(np.log10(features["volume_ratio"].clip(lower=1e-3)), -1, 1.5),
+            index=features.index,
+        )
+    if "payment" in defined:
+        terms["payment"] = features["payment_share"]
+    if "burst" in defined:
+        terms["burst"] = features["burst"]
+    terms["density"] = features["density"] * (features["size"] > 2)
+    terms["size"] = size_evidence(features["size"])
+    terms["spread"] = -features["spread_share"]
+    return pd.DataFrame(terms, index=features.index)
+
+
+def size_evidence(size: pd.Series) -> pd.Series:
+    """0 for two accounts, 1 for 64 or more, on a log scale."""
+    return pd.Series(np.clip(np.log2(size.astype(float) / 2.0) / 5.0, 0.0, 1.0), index=size.index)
+
+
+def effective_weights(weights: ScoreWeights, defined: set[str]) -> ScoreWeights:
+    """The weights a run uses: without events (no requests: a graph of accounts) the
+    size of a group counts (``graph_size``) and a volume from the accounts' attributes
+    does not (its meaning is the data's: a high volume marks an API operator, a low one
+    an airdrop farm), unless fitted to verdicts."""
+    if "requests" in defined or not weights.renormalise:
+        return weights
+    return dataclasses.replace(weights, size=weights.graph_size, volume=0.0)
+
+
+def _bias(weights: ScoreWeights, defined: set[str]) -> float:
+    """The bias, scaled by the share of the terms' largest sum the data can reach.
+
+    The default bias asks for about half of what the terms together can give where the
+    data has everything (prompts, cards, requests); data without prompts or cards cannot
+    give those terms, and asking it for the same sum would flag nothing whatever its
+    clusters show.
+    """
+    if not weights.renormalise:
+        return weights.bias
+    full = sum(getattr(WEIGHTS, term) * most for term, most in TERM_MAX.items())
+    used = effective_weights(weights, defined)
+    here = sum(getattr(used, t) * most for t, most in TERM_MAX.items() if t in defined)
+    return weights.bias * (here / full) if full > 0 else weights.bias
+
+
+def _score(features: pd.DataFrame, weights: ScoreWeights, defined: set[str]) -> pd.Series:
     """The logistic score of the module docstring, rounded to 4 decimals."""
-    z = (
-        weights.bias
-        + weights.template
-        * np.maximum(features["template_share"], features["template_concentration"])
-        + weights.volume * np.clip(np.log10(features["volume_ratio"].clip(lower=1e-3)), -1, 1.5)
-        + weights.payment * features["payment_share"]
-        + weights.burst * features["burst"]
-        + weights.density * features["density"] * (features["size"] > 2)
-        - weights.spread * features["spread_share"]
-    )
-    return (1.0 / (1.0 + np.exp(-z))).round(4)
+    z = pd.Series(_bias(weights, defined), index=features.index)
+    used = effective_weights(weights, defined)
+    for term, values in score_terms(features, defined).items():
+        z = z + getattr(used, str(term)) * values
+    return pd.Series(1.0 / (1.0 + np.exp(-z)), index=features.index).round(4)
+
+
+def fitted_weights(fitted: Fitted, defaults: ScoreWeights) -> ScoreWeights:
+    """The score's weights as fitted to verdicts (terms the data lacks keep defaults)."""
+    return dataclasses.replace(defaults, bias=fitted.bias, renormalise=False, **fitted.weights)
 
 
 def _own_templates(
@@ -221,7 +365,8 @@ def _own_templates(
     if flagged:
         in_flagged = prompts["cluster_id"].isin(flagged)
         by_flagged = prompts["value"].map(prompts[in_flagged].groupby("value").size())
-        counted = inside + by_flagged.fillna(0) - np.where(in_flagged, inside, 0)
+        # an empty map comes back as text: counts are numbers whatever the rows
+        counted = inside + by_flagged.astype(float).fillna(0) - np.where(in_flagged, inside, 0)
     own = (inside >= 2) & (counted >= weights.own_template_share * prompts["holders"])
     mine = prompts[own]
     return pd.DataFrame(
@@ -283,7 +428,7 @@ def _features(
         {
             "size": by_cluster.size(),
             "requests": by_cluster["requests"].sum(),
-            "median_requests": by_cluster["requests"].median(),
+            "median_volume": by_cluster["volume"].median(),
         }
     )
     first = by_cluster["first_seen"]
@@ -295,7 +440,8 @@ def _features(
         1.0,
     )
     features["requests_per_account"] = (features["requests"] / features["size"]).round(1)
-    features["volume_ratio"] = (features["median_requests"] / max(population_median, 1.0)).round(3)
+    # the accounts' own volume where the data gives one, else their requests
+    features["volume_ratio"] = (features["median_volume"] / max(population_median, 1.0)).round(3)
 
     link_groups = links.groupby("cluster_id")
     features["links"] = link_groups.size().reindex(features.index).fillna(0).astype(int)
@@ -342,16 +488,17 @@ def _features(
     features["spread_share"] = (
         (spread["w_spread"] / spread["w_total"].where(spread["w_total"] > 0)).fillna(0.0)
     ).round(3)
-    return features.drop(columns=["median_requests"])
+    return features.drop(columns=["median_volume"])
 
 
-def _reasons(f: dict[Any, Any], weights: ScoreWeights) -> list[str]:
-    """Plain sentences for the features that weigh most, strongest first."""
+def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> list[str]:
+    """Plain sentences for the features that weigh most, strongest first; none about a
+    term the data cannot have."""
     size = int(f["size"])
     scored: list[tuple[float, str]] = []
     if f["confirmed_sybil"]:
         scored.append((99.0, f"{f['confirmed_sybil']} accounts confirmed sybil by an investigator"))
-    if f["templates"]:
+    if "template" in defined and f["templates"]:
         scored.append(
             (
                 weights.template * f["template_share"],
@@ -364,14 +511,14 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights) -> list[str]:
                 ),
             )
         )
-    if f["template_concentration"] > f["template_share"]:
+    if "template" in defined and f["template_concentration"] > f["template_share"]:
         scored.append(
             (
                 weights.template * f["template_concentration"],
                 f"{f['requests_per_template']:.0f} requests per distinct prompt template",
             )
         )
-    if f["payment_accounts"]:
+    if "payment" in defined and f["payment_accounts"]:
         scored.append(
             (
                 weights.payment * f["payment_share"],
@@ -379,7 +526,7 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights) -> list[str]:
                 f"{_n(f['payment_instruments'], 'payment instrument')}",
             )
         )
-    ratio = float(f["volume_ratio"])
+    ratio = float(f["volume_ratio"]) if "volume" in defined else 1.0
     if ratio >= 2:
         scored.append(
             (
@@ -389,8 +536,15 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights) -> list[str]:
         )
     elif ratio <= 0.5:
         scored.append((0.1, f"low volume: median account sends {ratio:.1f}× a typical account"))
-    span = float(f["first_seen_span_hours"])
-    if f["burst"] > 0:
+    if weights.size > 0 and size >= 8:
+        scored.append(
+            (
+                weights.size * float(size_evidence(pd.Series([size])).iloc[0]),
+                f"{size} accounts tied together",
+            )
+        )
+    span = float(f["first_seen_span_hours"]) if "burst" in defined else 0.0
+    if "burst" in defined and f["burst"] > 0:
         when = (
             "an hour"
             if span <= 1

@@ -4,9 +4,9 @@ Each stage takes the handles of the tables it reads and returns one naming the t
 it made, so the data flow reads off the signatures and mypy checks it::
 
     load(engine, sources, config)              -> EventTables
-    observe(engine, events, config)            -> ObservationTables
-    load_direct_edges(engine, path)            -> DirectEdges
-    link(engine, observed, config, direct)     -> LinkTables
+    observe(engine, events, config, inputs)    -> ObservationTables
+    load_inputs(engine, config)                -> GraphInputs
+    link(engine, observed, config, inputs)     -> LinkTables
     score_clusters(engine, observed, linked, membership, config) -> ClusterTables
     pseudonymise(engine, observed, linked, ...) -> PrivateTables
 
@@ -23,8 +23,8 @@ import pandas as pd
 
 __all__ = [
     "ClusterTables",
-    "DirectEdges",
     "EventTables",
+    "GraphInputs",
     "LinkTables",
     "LoadStats",
     "ObservationTables",
@@ -69,14 +69,20 @@ class EventTables:
 
 
 @dataclass(frozen=True)
-class DirectEdges:
-    """What ``load_direct_edges`` made.
+class GraphInputs:
+    """What ``load_inputs`` made; each table is None when its input was not given.
 
-    edges: a, b, kind, ts (account-to-account edges, no self-loops)
+    edges:      a, b, kind, ts (no blank end, no self-loop, no listed hub at either end)
+    attributes: account_id, first_seen, volume (one row per account)
+    subjects:   account_id (the accounts under review; the others are context)
+    hubs:       value (values never linked through)
     """
 
-    edges: str
-    dropped: int = 0
+    edges: str | None = None
+    attributes: str | None = None
+    subjects: str | None = None
+    hubs: str | None = None
+    counts: dict[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,9 @@ class ObservationTables:
     """What ``observe`` made.
 
     observations: account_id, key, value, first_seen, last_seen, n
-    accounts:     account_id, requests, first_seen, last_seen
+    accounts:     account_id, requests, first_seen, last_seen, volume, subject
+                  (``volume`` is the accounts' own volume where given, else requests;
+                  ``subject`` is false for context accounts)
     prompt_map:   prompt, template, template_group[, strict_group]; None without prompts
     """
 
@@ -93,6 +101,12 @@ class ObservationTables:
     prompt_map: str | None
     #: whether ``prompt_map`` has the heavy accounts' ``strict_group`` column
     strict_groups: bool = False
+    #: whether some accounts are context (a list of subjects was given)
+    context: bool = False
+    #: the link keys observed, sorted (features exist only for keys the data has)
+    keys: tuple[str, ...] = ()
+    #: whether first_seen holds real, varying times (a constant or missing time does not)
+    timed: bool = True
     counts: dict[str, int] = field(default_factory=dict, compare=False)
 
 
@@ -128,6 +142,8 @@ class ClusterTables:
 
     membership: str
     clusters: pd.DataFrame = field(repr=False)
+    #: the score's terms, weights and bias as used, and the fit to verdicts if any
+    model: dict[str, object] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,16 @@
 """verdicts: investigators' verdicts from a labels file, as a run reads them.
 
-The file is CSV with columns ``verdict`` (sybil | benign), ``note`` and one target per
-row: ``account_id``, ``cluster_id``, or ``key`` and ``value`` (a shared value such as an
-office IP or a family card). What a run does with them:
+The file is CSV with columns ``verdict`` (sybil | benign | not_sybil), ``note`` and one
+target per row: ``account_id``, ``cluster_id``, or ``key`` and ``value`` (a shared value
+such as an office IP or a family card). What a run does with them:
 
 - an account confirmed **sybil** makes its cluster rank first and say so;
 - an account confirmed **benign** takes no part in linking;
+- an account **not_sybil** was looked at and not found to be one (a reviewed airdrop
+  candidate that was not eliminated): it links as any account, and counts against its
+  cluster when the score's weights are fitted to the verdicts;
+- with verdicts on enough clusters the score's weights are fitted to them
+  (:mod:`sybilgraph.stages.learn`);
 - a value marked **benign** links nobody (it is listed in hubs.csv as "labelled benign");
 - a cluster id marked sybil or benign applies to the cluster of that id in the run.
 
@@ -31,7 +36,7 @@ __all__ = [
 ]
 
 LABEL_COLUMNS = ["account_id", "cluster_id", "key", "value", "verdict", "note", "labelled_at"]
-VERDICTS = ("sybil", "benign")
+VERDICTS = ("sybil", "benign", "not_sybil")
 
 
 @dataclass
@@ -84,7 +89,7 @@ def read_labels(path: str | Path | None) -> Labels:
         line = int(str(index)) + 2
         if row["verdict"] not in VERDICTS:
             raise InputError(
-                f"verdict must be 'sybil' or 'benign', not {row['verdict']!r}",
+                f"verdict must be 'sybil', 'benign' or 'not_sybil', not {row['verdict']!r}",
                 path=str(path),
                 row=line,
                 column="verdict",

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Run sybilgraph on Hop Protocol's airdrop sybil hunt (../shared/data/hop-airdrop/).
+#
+#   examples/hop-airdrop/run.sh OUT_DIR [LABELS_CSV]
+#
+# From the project root, after `make install`. LABELS_CSV (account_id, verdict, note;
+# verdict sybil, benign or not_sybil) is passed as the investigators' verdicts: with
+# enough of them the score's weights are fitted to them. OUT_DIR/accounts.csv lists
+# every candidate with its cluster, flag and score.
+set -euo pipefail
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+    echo "usage: $0 OUT_DIR [LABELS_CSV]" >&2
+    exit 2
+fi
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+out="$1"
+labels=()
+if [ $# -eq 2 ]; then
+    labels=(--labels "$2")
+fi
+sybilgraph="$root/.venv/bin/sybilgraph"
+if [ ! -x "$sybilgraph" ]; then
+    echo "$0: $sybilgraph not found: run 'make install' in $root first" >&2
+    exit 2
+fi
+if [ ! -f "$root/../shared/data/hop-airdrop/transfers.parquet" ]; then
+    echo "$0: ../shared/data/hop-airdrop/ not found beside the project" >&2
+    exit 2
+fi
+cd "$root"
+exec "$sybilgraph" -q detect --config "$here/config.toml" --out "$out" --force "${labels[@]}"
