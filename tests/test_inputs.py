@@ -1,0 +1,221 @@
+"""Runs on the keys a data set has: optional columns missing, a graph of accounts without
+events, subjects and context, listed hubs, and weights fitted to verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sybilgraph import Config, run
+from sybilgraph.config import ColumnsConfig, InputsConfig, ScoreConfig
+from sybilgraph.stages.learn import MIN_CLUSTERS, fit_logistic, fit_weights
+
+from .conftest import HAND_RINGS, hand_events
+
+TEMPLATE_FEATURES = {"templates", "template_share", "template_concentration"}
+PAYMENT_FEATURES = {"payment_accounts", "payment_share", "payment_instruments"}
+
+
+def _clusters(result: object) -> set[frozenset[str]]:
+    accounts = result.accounts  # type: ignore[attr-defined]
+    clustered = accounts[accounts["cluster_id"].astype(str) != ""]
+    return {frozenset(g["account_id"]) for _, g in clustered.groupby("cluster_id")}
+
+
+@pytest.mark.parametrize("missing", ["prompt", "payment_id", "ip"])
+def test_a_missing_optional_column_gives_a_run(missing: str, tmp_path: Path) -> None:
+    events = hand_events().drop(columns=[missing])
+    result = run(events, Config(), tmp_path / "run", show_progress=False)
+    clusters = result.clusters
+    assert len(result.accounts) == hand_events()["account_id"].nunique()
+    reasons = " ".join(clusters["reasons"].astype(str))
+    if missing == "prompt":
+        # no prompts: no template feature and no word about templates
+        assert not TEMPLATE_FEATURES & set(clusters.columns)
+        assert "template" not in reasons
+        # ring A still shares its cards and datacenter IPs
+        assert frozenset(f"a{i}" for i in range(1, 7)) in _clusters(result)
+    if missing == "payment_id":
+        assert not PAYMENT_FEATURES & set(clusters.columns)
+        assert "payment instrument" not in reasons
+        assert _clusters(result) >= HAND_RINGS
+    if missing == "ip":
+        assert _clusters(result) >= HAND_RINGS
+
+
+def test_a_constant_time_gives_no_burst(tmp_path: Path) -> None:
+    # every row at one instant: "first seen within an hour" would be said of every cluster
+    events = hand_events().assign(ts="2026-04-14T10:00:00Z")
+    result = run(events, Config(), tmp_path / "run", show_progress=False)
+    assert "burst" not in result.clusters.columns
+    assert "first seen within" not in " ".join(result.clusters["reasons"].astype(str))
+    assert "burst" not in result.info["score"]["terms"]
+
+
+def test_a_declared_user_agent_column_links(tmp_path: Path) -> None:
+    events = hand_events()
+    events["user_agent"] = np.where(events["account_id"].str.startswith("b"), "bot/1.0", None)
+    config = Config(columns=ColumnsConfig(extra_keys=["user_agent"]))
+    result = run(events, config, tmp_path / "run", show_progress=False)
+    assert "user_agent" in result.info["score"]["terms"] or "share_user_agent" in set(
+        result.clusters.columns
+    )
+    assert frozenset(f"b{i}" for i in range(1, 6)) in _clusters(result)
+
+
+def _graph_files(tmp_path: Path) -> InputsConfig:
+    """A transfer graph: funder F (not a candidate) pays f01..f12; a chain c1 -> c2 -> c3;
+    an exchange X (a listed hub) is paid by everyone; two friends p1, p2 pay each other.
+
+    With F context, f01..f12 share the counterparty F, held by 12 subjects: each pair
+    1 / ln(12 + 5) = 0.35 (under CPM's resolution 1.0: cut, were it not a relation).
+    Taken whole, 12 accounts: size evidence log2(12 / 2) / 5 = 0.52, 5.0 * 0.52 = 2.58;
+    density 1 adds 1.0; bias -6 * (5 + 1 + 1) / 11.75 = -3.57 (size, density, burst
+    defined); first seen within an hour: burst 1 -> z = 1.01, score 0.73, flagged.
+    The chain c1..c3 (3 accounts, direct 2.0 and counterparty links): size evidence
+    0.12 -> z = -3.57 + 0.58 + 1 + burst -> below 0.5 unless bunched; p1, p2: a pair.
+    X is listed: no edge through it survives, so it ties nobody.
+    """
+    farm = [f"f{i:02d}" for i in range(1, 13)]
+    edges = [("F", f, "eth") for f in farm]
+    edges += [("c1", "c2", "eth"), ("c2", "c3", "eth"), ("p1", "p2", "eth")]
+    everyone = [*farm, "c1", "c2", "c3", "p1", "p2", *[f"u{i:02d}" for i in range(20)]]
+    edges += [(a, "X", "eth") for a in everyone]
+    pd.DataFrame(edges, columns=["from", "to", "chain"]).to_parquet(tmp_path / "edges.parquet")
+    first = {a: "2026-04-01 10:00:00" for a in everyone}
+    for f in farm:
+        first[f] = f"2026-04-03 10:{int(f[1:]):02d}:00"
+    first["p1"] = "2026-03-01 09:00:00"
+    pd.DataFrame(
+        {"address": everyone, "first": [first[a] for a in everyone], "usd": 1000.0}
+    ).to_csv(tmp_path / "accounts.csv", index=False)
+    pd.DataFrame({"address": ["X"]}).to_csv(tmp_path / "hubs.csv", index=False)
+    return InputsConfig(
+        edges=str(tmp_path / "edges.parquet"),
+        edge_a="from",
+        edge_b="to",
+        edge_kind="chain",
+        accounts=str(tmp_path / "accounts.csv"),
+        account_id="address",
+        first_seen="first",
+        volume="usd",
+        subjects=str(tmp_path / "accounts.csv"),
+        subject_column="address",
+        hubs=str(tmp_path / "hubs.csv"),
+        hub_column="address",
+    )
+
+
+def _graph_config(tmp_path: Path) -> Config:
+    config = Config(inputs=_graph_files(tmp_path))
+    # 35 accounts: the default hub share (2%) would make any value held by 3 a hub
+    config.link.hub_share = 1.0
+    return config
+
+
+def test_a_graph_without_events_finds_the_farm(tmp_path: Path) -> None:
+    config = _graph_config(tmp_path)
+    result = run(None, config, tmp_path / "run", show_progress=False)
+    accounts = result.accounts
+    # every subject listed, the funder (context) and the exchange (a hub) not
+    assert set(accounts["account_id"]) == set(pd.read_csv(tmp_path / "accounts.csv")["address"])
+    farm = frozenset(f"f{i:02d}" for i in range(1, 13))
+    assert farm in _clusters(result)
+    flagged = set(accounts.loc[accounts["flagged"], "account_id"])
+    assert flagged == set(farm)
+    assert "X" in set(result.hubs["value"]) or result.info["counts"]["direct_edges_dropped"] > 0
+    row = result.clusters.set_index("size").loc[12]
+    assert "12 accounts tied together" in row["reasons"]
+    assert not PAYMENT_FEATURES & set(result.clusters.columns)
+    assert result.info["rows"]["used"] == 0
+    # the chain is one cluster: control passes along it
+    assert frozenset({"c1", "c2", "c3"}) in _clusters(result)
+
+
+def test_a_relation_component_is_cut_when_asked(tmp_path: Path) -> None:
+    config = _graph_config(tmp_path)
+    config.detect.cut_relations = True
+    result = run(None, config, tmp_path / "run", show_progress=False)
+    farm = frozenset(f"f{i:02d}" for i in range(1, 13))
+    # 0.35 a pair under CPM's resolution 1.0: the farm falls apart
+    assert farm not in _clusters(result)
+
+
+def test_a_run_without_events_or_inputs_is_refused(tmp_path: Path) -> None:
+    from sybilgraph.errors import InputError
+
+    with pytest.raises(InputError, match="no events"):
+        run(None, Config(), tmp_path / "run", show_progress=False)
+
+
+def test_logistic_fit_separates_and_is_deterministic() -> None:
+    # one term: 0 for the benign half, 1 for the sybil half, plus a little overlap
+    x = np.array([[0.0]] * 40 + [[1.0]] * 40 + [[0.5]] * 4)
+    y = np.array([0] * 40 + [1] * 40 + [0, 1, 0, 1], dtype=float)
+    bias, weights = fit_logistic(x, y)
+    again = fit_logistic(x, y)
+    assert (bias, weights.tolist()) == (again[0], again[1].tolist())
+    assert weights[0] > 2 and bias < 0
+    # the midpoint scores about a half
+    assert 1 / (1 + np.exp(-(bias + 0.5 * weights[0]))) == pytest.approx(0.5, abs=0.05)
+
+
+def test_weights_are_fitted_only_with_enough_clusters() -> None:
+    rng = np.random.default_rng(3)
+    n = 2 * MIN_CLUSTERS
+    clusters = [f"C{i:03d}" for i in range(n)]
+    sybil = np.arange(n) < MIN_CLUSTERS
+    # the sybil clusters are large (size evidence near 1), the others small
+    terms = pd.DataFrame(
+        {
+            "density": rng.uniform(0.5, 1.0, n),
+            "size": np.where(sybil, rng.uniform(0.6, 1.0, n), rng.uniform(0.0, 0.3, n)),
+        },
+        index=clusters,
+    )
+    examples = pd.DataFrame({"cluster_id": clusters, "sybil": sybil})
+    fitted = fit_weights(terms, examples, threshold=0.5)
+    assert fitted is not None
+    assert fitted.weights["size"] > abs(fitted.weights["density"])
+    assert fitted.cv_precision > 0.9 and fitted.cv_recall > 0.9
+    assert "size" in fitted.describe()
+    too_few = examples[examples["cluster_id"].isin(clusters[1:])]
+    assert fit_weights(terms, too_few.iloc[: n - 5], threshold=0.5) is None
+
+
+def test_verdicts_fit_the_score_in_a_run(tmp_path: Path) -> None:
+    # many small farms (10 accounts, one funder each) and many friend pairs; half the
+    # accounts of each given as verdicts
+    edges, rows, verdicts = [], [], []
+    for k in range(40):
+        farm = [f"farm{k:02d}_{i}" for i in range(10)]
+        edges += [(f"funder{k:02d}", f, "eth") for f in farm]
+        verdicts += [(a, "sybil") for a in farm[:5]]
+        rows += farm
+    for k in range(60):
+        pair = [f"friend{k:02d}_a", f"friend{k:02d}_b"]
+        edges.append((pair[0], pair[1], "eth"))
+        verdicts.append((pair[0], "not_sybil"))
+        rows += pair
+    pd.DataFrame(edges, columns=["a", "b", "kind"]).to_csv(tmp_path / "edges.csv", index=False)
+    pd.DataFrame({"account_id": rows}).to_csv(tmp_path / "subjects.csv", index=False)
+    labels = pd.DataFrame(verdicts, columns=["account_id", "verdict"]).assign(note="test")
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    config = Config(
+        inputs=InputsConfig(
+            edges=str(tmp_path / "edges.csv"), subjects=str(tmp_path / "subjects.csv")
+        ),
+        labels=str(tmp_path / "labels.csv"),
+        score=ScoreConfig(learn=True),
+    )
+    result = run(None, config, tmp_path / "run", show_progress=False)
+    learned = result.info["score"]["learned"]
+    assert learned is not None
+    assert learned["sybil_clusters"] == 40 and learned["other_clusters"] == 60
+    assert learned["weights"]["size"] > 0
+    flagged = set(result.accounts.loc[result.accounts["flagged"], "account_id"])
+    assert {a for a in rows if a.startswith("farm")} <= flagged
+    assert not {a for a in rows if a.startswith("friend")} & flagged
