@@ -219,3 +219,27 @@ def test_verdicts_fit_the_score_in_a_run(tmp_path: Path) -> None:
     flagged = set(result.accounts.loc[result.accounts["flagged"], "account_id"])
     assert {a for a in rows if a.startswith("farm")} <= flagged
     assert not {a for a in rows if a.startswith("friend")} & flagged
+
+
+def test_verdicts_decide_a_cluster_where_they_lean_one_way(tmp_path: Path) -> None:
+    # ring A (a1..a6) scores high by itself; with a1 confirmed sybil and a2, a3 cleared
+    # (not_sybil), more are cleared than sybil: not flagged, yet it still ranks first.
+    # Ring B (b1..b5) with b1 sybil and b2 cleared: as many each way, the score decides.
+    labels = pd.DataFrame(
+        {
+            "account_id": ["a1", "a2", "a3", "b1", "b2"],
+            "verdict": ["sybil", "not_sybil", "not_sybil", "sybil", "not_sybil"],
+            "note": "test",
+        }
+    )
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    config = Config(labels=str(tmp_path / "labels.csv"))
+    result = run(hand_events(), config, tmp_path / "run", show_progress=False)
+    clusters = result.clusters.set_index("cluster_id")
+    accounts = result.accounts.set_index("account_id")
+    ring_a = clusters.loc[accounts.loc["a1", "cluster_id"]]
+    ring_b = clusters.loc[accounts.loc["b1", "cluster_id"]]
+    assert not ring_a["flagged"] and ring_a["confirmed_not_sybil"] == 2
+    assert ring_a["rank"] <= 2 and ring_b["rank"] <= 2
+    assert ring_b["flagged"] == (ring_b["score"] >= 0.5)
+    assert "not found to be sybils" in ring_a["reasons"]

@@ -127,6 +127,7 @@ FEATURE_COLUMNS = [
     "spread_share",
     "confirmed_sybil",
     "confirmed_benign",
+    "confirmed_not_sybil",
 ]
 
 
@@ -194,10 +195,12 @@ def score_clusters(
     features = _features(members, values, links, spread, population_median, weights)
     features["confirmed_sybil"] = 0
     features["confirmed_benign"] = 0
+    features["confirmed_not_sybil"] = 0
     fitted = None
     if verdicts is not None and not verdicts.empty:
         marked = membership.merge(verdicts, on="account_id")
-        for verdict, column in (("sybil", "confirmed_sybil"), ("benign", "confirmed_benign")):
+        for verdict in ("sybil", "benign", "not_sybil"):
+            column = f"confirmed_{verdict}"
             counts = marked[marked["verdict"] == verdict].groupby("cluster_id").size()
             features[column] = features.index.map(counts.to_dict()).fillna(0).astype(int)
         if config.learn:
@@ -219,15 +222,15 @@ def score_clusters(
     # them, so at first none of them owns it. Holders in clusters flagged at first (or
     # holding a confirmed sybil) now count as the cluster's own: only clusters sharing
     # templates with flagged ones can rise, and never because of each other.
-    flagged = set(features.index[(first >= config.threshold) | (features["confirmed_sybil"] > 0)])
+    decided = _decided(features)
+    flagged = set(features.index[decided.where(decided.notna(), first >= config.threshold)])
     if flagged:
         alone = features["templates"].copy()
         _set_own_templates(features, _own_templates(values, weights, flagged))
         features["templates_with_flagged"] = features["templates"] - alone
     features["score"] = _score(features, weights, defined)
-    features["flagged"] = (features["score"] >= config.threshold) | (
-        features["confirmed_sybil"] > 0
-    )
+    features["flagged"] = decided.where(decided.notna(), features["score"] >= config.threshold)
+    features["flagged"] = features["flagged"].astype(bool)
     features["reasons"] = [
         "; ".join(_reasons(row, effective_weights(weights, defined), defined))
         for row in features.to_dict("records")
@@ -259,6 +262,23 @@ def score_clusters(
 
 #: the table score makes: known to the others only through ``ClusterTables``
 _MEMBERSHIP = "membership"
+
+
+def _decided(features: pd.DataFrame) -> pd.Series:
+    """Clusters whose verdicts decide their flag: True where more of the accounts with
+    a verdict are sybils than cleared (benign or not_sybil), False where fewer, missing
+    where as many (none included): there the score decides.
+
+    One sybil among many ordinary users whom investigators cleared (a farm's address
+    that paid into a friend group) does not flag the group; it still ranks the cluster
+    first, and the sybil is known.
+    """
+    sybil = features["confirmed_sybil"]
+    cleared = features["confirmed_benign"] + features["confirmed_not_sybil"]
+    decided = pd.Series(pd.NA, index=features.index, dtype="boolean")
+    decided[sybil > cleared] = True
+    decided[sybil < cleared] = False
+    return decided
 
 
 def _defined_terms(observed: ObservationTables, population: dict[str, Any]) -> set[str]:
@@ -567,6 +587,10 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
         )
     if f["confirmed_benign"]:
         scored.append((0.05, f"{f['confirmed_benign']} accounts confirmed benign"))
+    if f["confirmed_not_sybil"]:
+        scored.append(
+            (0.05, f"{f['confirmed_not_sybil']} accounts looked at and not found to be sybils")
+        )
     scored.sort(key=lambda item: -item[0])
     return [text for _, text in scored]
 

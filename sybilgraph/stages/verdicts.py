@@ -4,7 +4,9 @@ The file is CSV with columns ``verdict`` (sybil | benign | not_sybil), ``note`` 
 target per row: ``account_id``, ``cluster_id``, or ``key`` and ``value`` (a shared value
 such as an office IP or a family card). What a run does with them:
 
-- an account confirmed **sybil** makes its cluster rank first and say so;
+- an account confirmed **sybil** makes its cluster rank first and say so; a cluster is
+  flagged where more of its accounts with a verdict are sybils than cleared (benign or
+  not_sybil), and not where fewer;
 - an account confirmed **benign** takes no part in linking;
 - an account **not_sybil** was looked at and not found to be one (a reviewed airdrop
   candidate that was not eliminated): it links as any account, and counts against its
