@@ -64,16 +64,55 @@ TASK_OUTROS = (
     " ### Response:",
 )
 
-TOOLS = (  # name, what it is, user agent of a release {v}; the first is the popular one
-    ("quillcode", "a coding assistant that runs in the user's terminal", "quillcode/{v} (node 20)"),
+#: name, what it is, user agent of a release ``{v}``, and what its system prompt says
+#: about its own work; the first tool is the popular one
+TOOLS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("quillcode", "a coding assistant that runs in the user's terminal",
+     "quillcode/{v} (node 20)", (
+         "You can read files in the current repository when the user mentions them.",
+         "Propose changes as unified diffs and wait for approval before applying them.",
+         "Run the project's tests after every change you make.",
+         "Follow the repository's existing style, naming and formatting conventions.",
+     )),
     ("pagemate", "a writing assistant that lives in the user's browser",
-     "PageMate/{v} (Chrome extension)"),
-    ("notewright", "an assistant for personal Markdown notes", "notewright-plugin/{v}"),
-    ("sheetwhiz", "a helper for spreadsheet formulas", "SheetWhiz/{v} (Office Add-in)"),
+     "PageMate/{v} (Chrome extension)", (
+         "The user may paste text selected on the current web page.",
+         "Offer rewrites that keep the author's voice and meaning.",
+         "Mark every grammar or spelling fix so the user can review it.",
+         "Never submit forms or post anything on the user's behalf.",
+     )),
+    ("notewright", "an assistant for personal Markdown notes", "notewright-plugin/{v}", (
+         "Notes are linked with double square brackets; keep those links intact.",
+         "Suggest tags and backlinks when they would help the user find a note again.",
+         "Summaries of notes go under a heading called Summary.",
+         "Dates in notes use the ISO format year-month-day.",
+     )),
+    ("sheetwhiz", "a helper for spreadsheet formulas", "SheetWhiz/{v} (Office Add-in)", (
+         "Answer with a formula first, then explain each function it uses.",
+         "Refer to cells and ranges exactly as the user's sheet names them.",
+         "Prefer functions that work in every common spreadsheet program.",
+         "Warn the user when a formula will be slow on large ranges.",
+     )),
     ("pdfsage", "a research assistant for a library of PDF papers",
-     "pdfsage/{v} python-httpx/0.27.2"),
-    ("mailquill", "an e-mail drafting add-on", "MailQuill/{v} (Thunderbird)"),
-    ("shellsmith", "a command-line helper for shell commands", "shellsmith/{v} (python 3.12)"),
+     "pdfsage/{v} python-httpx/0.27.2", (
+         "Quote passages from the user's papers with their page numbers.",
+         "Cite papers by first author and year.",
+         "Distinguish clearly between what a paper claims and what it shows.",
+         "Say so when the library holds no paper that answers the question.",
+     )),
+    ("mailquill", "an e-mail drafting add-on", "MailQuill/{v} (Thunderbird)", (
+         "Drafts start with a greeting and end with the user's usual sign-off.",
+         "Match the formality of the message the user is replying to.",
+         "Keep subject lines under ten words.",
+         "Never add recipients or send anything; the user sends every e-mail.",
+     )),
+    ("shellsmith", "a command-line helper for shell commands",
+     "shellsmith/{v} (python 3.12)", (
+         "Answer with a single command when one command is enough.",
+         "Flag commands that delete or overwrite files before the user runs them.",
+         "Assume a POSIX shell unless the user says otherwise.",
+         "Prefer standard tools that are installed on most systems.",
+     )),
 )  # fmt: skip
 TOOL_RULES = (
     "Answer the user's request directly and keep a friendly, professional tone.",
@@ -133,16 +172,17 @@ def operator_wrappers(rng: np.random.Generator) -> list[tuple[str, str]]:
 
 
 def make_tool(rng: np.random.Generator, which: int) -> Tool:
-    """Tool ``which`` of :data:`TOOLS`: a system prompt of about 60 to 150 words, three
+    """Tool ``which`` of :data:`TOOLS`: a system prompt of about 80 to 170 words, three
     releases.
 
-    The system prompt is an introduction and six to twelve of :data:`TOOL_RULES`; the
-    releases are three patch releases in a row, the newest last.
+    The system prompt is an introduction, the tool's own instructions and four to eight
+    of the generic :data:`TOOL_RULES`; the releases are three patch releases in a row,
+    the newest last.
     """
-    name, what, agent = TOOLS[which]
+    name, what, agent, own_rules = TOOLS[which]
     rules = [TOOL_RULES[int(i)] for i in rng.permutation(len(TOOL_RULES))]
     intro = f"You are {name.capitalize()}, {what}, built on an open-source client."
-    text = " ".join([intro, *rules[: int(rng.integers(6, 13))]])
+    text = " ".join([intro, *own_rules, *rules[: int(rng.integers(4, 9))]])
     head = f"{text}{TOOL_INTROS[int(rng.integers(len(TOOL_INTROS)))]} "
     major, minor, patch = (int(x) for x in rng.integers([0, 1, 0], [4, 20, 8]))
     releases = tuple(agent.format(v=f"{major}.{minor}.{patch + k}") for k in range(3))
