@@ -248,12 +248,23 @@ def label(
 )
 @click.option("--days", type=int, default=7, show_default=True)
 @click.option("--start", default="2026-04-13", show_default=True, help="First day (UTC).")
+@click.option(
+    "--coordination",
+    is_flag=True,
+    help="Also make dataset operators behind instruction wrappers, rings hidden among VPN "
+    "users, and the users of shared tools and of the common SDK.",
+)
 @handle_errors
-def synth(out_dir: str, n_events: int, seed: int, fmt: str, days: int, start: str) -> None:
+def synth(
+    out_dir: str, n_events: int, seed: int, fmt: str, days: int, start: str, coordination: bool
+) -> None:
     """Generate AI-API traffic with planted sybil rings and ground truth."""
     from sybilgraph.synth import SynthConfig, write
 
-    paths = write(SynthConfig(n_events=n_events, seed=seed, days=days, start=start), out_dir, fmt)  # type: ignore[arg-type]
+    config = SynthConfig(
+        n_events=n_events, seed=seed, days=days, start=start, coordination=coordination
+    )
+    paths = write(config, out_dir, fmt)  # type: ignore[arg-type]
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
 

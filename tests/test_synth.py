@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
+import os
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from click.testing import CliRunner
 
+from sybilgraph.cli import main
 from sybilgraph.errors import ConfigError
+from sybilgraph.fingerprint import mask_prompts
 from sybilgraph.synth import (
     CARRIER_RANGE,
     CLOUD_BLOCKS,
+    COORDINATION_KINDS,
     EVENT_COLUMNS,
     LEGIT_KINDS,
     SYBIL_KINDS,
@@ -24,6 +31,8 @@ from sybilgraph.synth import (
     write,
 )
 from sybilgraph.synth.templates import SlotContext, Templates
+from sybilgraph.synth.texts import UA_SDK
+from sybilgraph.synth.wrappers import TASK_INTROS, TASK_OUTROS
 
 SMALL = SynthConfig(n_events=20_000, seed=5)
 
@@ -184,10 +193,11 @@ def test_rings_at_500k_events() -> None:
     _, truth = iter_generate(SynthConfig(n_events=500_000, seed=0))  # truth only
     rings = truth[truth["label"] == "sybil"].groupby("group")["kind"].agg(["first", "size"])
     assert len(rings) >= 12
-    assert (rings["first"].value_counts().reindex(SYBIL_KINDS) >= 2).all()
+    default_ring_kinds = [k for k in SYBIL_KINDS if k not in COORDINATION_KINDS]
+    assert (rings["first"].value_counts().reindex(default_ring_kinds) >= 2).all()
     assert rings["size"].between(8, 150).all()
     assert 0.01 < (truth["label"] == "sybil").mean() < 0.04
-    assert set(truth["kind"]) == set(LEGIT_KINDS + SYBIL_KINDS)
+    assert set(truth["kind"]) == set(LEGIT_KINDS + SYBIL_KINDS) - set(COORDINATION_KINDS)
 
 
 def test_no_hard_rings_when_asked() -> None:
@@ -303,3 +313,174 @@ def test_popular_prompts_cross_many_accounts(week: pd.DataFrame) -> None:
     assert senders.get("hi", 0) >= 100
     personal = senders[legit.groupby("prompt").size() > 0]
     assert (personal == 1).mean() > 0.8, "most other prompts belong to one account"
+
+
+# -- coordination: operators behind wrappers, camouflaged rings, shared clients ---------
+
+COORDINATED = SynthConfig(n_events=150_000, seed=3, coordination=True)
+
+
+@pytest.fixture(scope="module")
+def coordinated() -> pd.DataFrame:
+    """150k events with the coordination kinds, joined with their truth."""
+    events, truth = generate(COORDINATED)
+    return events.merge(truth, on="account_id", how="left", validate="many_to_one")
+
+
+def test_without_coordination_the_log_is_unchanged(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # the hashes of the files written before the coordination kinds existed
+    paths = write(SMALL, tmp_path)
+    digest = {key: hashlib.sha256(path.read_bytes()).hexdigest() for key, path in paths.items()}
+    assert digest == {
+        "events": "ad034500402be873daf534bf5bd5c97e9d2a87f68bde5659568b368db5fb0674",
+        "truth": "09cddc6c1d65d0ca8ae8df035745be858a14ebcba7fb4d591340f0891e227e34",
+    }
+
+
+def test_coordination_kinds_only_when_asked(week: pd.DataFrame, coordinated: pd.DataFrame) -> None:
+    assert not set(week["kind"]) & set(COORDINATION_KINDS)
+    assert set(coordinated["kind"]) == set(LEGIT_KINDS + SYBIL_KINDS)
+
+
+def test_coordination_is_deterministic() -> None:
+    config = SynthConfig(n_events=30_000, seed=2, coordination=True)
+    first, second = generate(config), generate(config)
+    pd.testing.assert_frame_equal(first[0], second[0])
+    pd.testing.assert_frame_equal(first[1], second[1])
+    other, _ = generate(SynthConfig(n_events=30_000, seed=4, coordination=True))
+    assert not other["prompt"].isin(first[0]["prompt"]).all()
+
+
+def _common_prefix(prompts: pd.Series) -> str:
+    """The longest string every prompt starts with."""
+    return os.path.commonprefix(prompts.tolist())  # noqa: RUF071 (texts, not paths)
+
+
+def test_wrapped_operators_send_distinct_tasks_in_one_wrapper(coordinated: pd.DataFrame) -> None:
+    operators = coordinated[coordinated["kind"] == "ring_wrapped"]
+    assert operators["group"].nunique() >= 2
+    prefixes = set()
+    for _, requests in operators.groupby("group"):
+        prefix = _common_prefix(requests["prompt"])
+        assert 20 <= len(prefix.split()) <= 66  # the prefix and maybe a system block's tags
+        prefixes.add(prefix)
+        # no two bodies alike, not even once numbers and quotes are masked
+        masked = mask_prompts(pa.array(requests["prompt"].tolist()))
+        assert len(set(masked.to_pylist())) == len(requests)
+        bodies = requests["prompt"].str.slice(len(prefix))
+        for intro in sorted({i.strip() for i in TASK_INTROS}, key=len, reverse=True):
+            bodies = bodies.str.removeprefix(intro + " ")
+        for outro in sorted({o for o in TASK_OUTROS if o}, key=len, reverse=True):
+            bodies = bodies.str.removesuffix(outro)
+        words = bodies.str.split().str.len()
+        assert words.between(20, 200).all()
+        assert words.median() >= 40
+    assert len(prefixes) == operators["group"].nunique()
+
+
+def test_wrapped_operators_hide_in_the_obvious_places(coordinated: pd.DataFrame) -> None:
+    operators = coordinated[coordinated["kind"] == "ring_wrapped"]
+    seen = coordinated["ip"].value_counts()
+    assert (operators["ip"].map(seen) == 1).mean() >= 0.9  # rotating residential proxies
+    holders = operators.groupby("payment_id")["account_id"].nunique()
+    assert holders.max() <= 3
+    assert 0 < (holders > 1).mean() <= 0.25  # a few cards serve two or three accounts
+    assert set(operators["user_agent"]) <= {ua for ua, _ in UA_SDK}
+    sdk = coordinated.loc[coordinated["kind"] == "sdk_user", "user_agent"]
+    assert set(operators["user_agent"]) <= set(sdk)
+    accounts = per_account(coordinated)
+    legit_median = accounts.loc[accounts["label"] == "legit", "n"].median()
+    medians = accounts[accounts["kind"] == "ring_wrapped"].groupby("group")["n"].median()
+    assert (medians >= 100).all()
+    assert (medians >= 10 * legit_median).all()
+
+
+def test_wrapped_operators_work_in_shifts_and_start_in_waves(coordinated: pd.DataFrame) -> None:
+    operators = coordinated[coordinated["kind"] == "ring_wrapped"]
+    hour = operators["ts"].str.slice(11, 13).astype(int)
+    for group, requests in operators.groupby("group"):
+        hours = hour[requests.index]
+        share = hours.value_counts(normalize=True)
+        shift_hours = set(share.index[share >= 0.01])
+        assert 6 <= len(shift_hours) <= 16, group  # two or three shifts of 3 to 5 hours
+        assert share[list(shift_hours)].sum() >= 0.97, group
+        # every account keeps the operator's hours; a long run of requests started near
+        # the end of a shift may go on into the next hour
+        in_shift = hours.isin(shift_hours).groupby(requests["account_id"]).mean()
+        assert in_shift.median() >= 0.95, group
+        near_shift = ((hours - 1) % 24).isin(shift_hours) | hours.isin(shift_hours)
+        assert (near_shift.groupby(requests["account_id"]).mean() >= 0.95).all(), group
+        # accounts appear in batches: those made before the span in its first shifts,
+        # the others in two to four waves, each within one shift of one day
+        first = pd.to_datetime(requests.groupby("account_id")["ts"].min()).sort_values()
+        batch = (first.diff() > pd.Timedelta(hours=12)).cumsum()
+        sizes = batch.value_counts()
+        assert 2 <= len(sizes) <= 6, group
+        assert sizes[sizes >= 3].sum() >= 0.9 * len(first), group
+
+
+def test_tool_users_share_the_tools_prompt_and_agent(coordinated: pd.DataFrame) -> None:
+    tools = coordinated[coordinated["kind"].str.startswith("tool_user")]
+    users = tools.groupby("kind")["account_id"].nunique()
+    assert users["tool_user_popular"] >= 250
+    sizes = tools[tools["kind"] == "tool_user_niche"].groupby("group")["account_id"].nunique()
+    assert len(sizes) == 3
+    assert sizes.between(15, 60).all()
+    assert tools["group"].str.fullmatch(r"tool_[a-z]+").all()
+    for group, requests in tools.groupby("group"):
+        assert requests["user_agent"].str.split("/").str[0].nunique() == 1, group
+        assert requests["user_agent"].str.lower().str.startswith(group[5:]).all(), group
+        long = requests[requests["prompt"].str.split().str.len() > 40]["prompt"]
+        assert len(long) >= 0.9 * len(requests), group  # all but the odd "hi"
+        assert len(_common_prefix(long).split()) >= 50, group
+    # ordinary users otherwise: their own addresses, ordinary volumes
+    seen = coordinated["ip"].value_counts()
+    assert (tools["ip"].map(seen) == 1).mean() < 0.1
+    accounts = per_account(coordinated)
+    legit_median = accounts.loc[accounts["label"] == "legit", "n"].median()
+    tool_median = accounts.loc[accounts["kind"] == "tool_user_popular", "n"].median()
+    assert 0.5 * legit_median <= tool_median <= 2 * legit_median
+
+
+def test_sdk_users_send_the_sdks_agent_and_everyday_prompts(coordinated: pd.DataFrame) -> None:
+    sdk = coordinated[coordinated["kind"] == "sdk_user"]
+    assert sdk["account_id"].nunique() >= 400
+    assert set(sdk["user_agent"]) == {ua for ua, _ in UA_SDK}
+    assert (sdk["group"] == "sdk_user").all()
+    senders = sdk.groupby("prompt")["account_id"].nunique()
+    assert (senders == 1).mean() > 0.8
+
+
+def test_camouflage_ring_sends_everyday_prompts_half_the_time(coordinated: pd.DataFrame) -> None:
+    rings = coordinated[coordinated["kind"] == "ring_vpn_camouflage"]
+    assert rings["group"].nunique() >= 1
+    for group, requests in rings.groupby("group"):
+        untagged = requests["prompt"].str.replace(r" \[[A-Z]{3}\]$", "", regex=True)
+        ending = untagged.str.split().str[-2:].str.join(" ")
+        assert 0.35 < ending.value_counts(normalize=True).iloc[0] < 0.65, group
+        assert requests["user_agent"].nunique() == 1
+        assert requests["payment_id"].dropna().groupby(requests["account_id"]).nunique().max() == 1
+    vpn = rings["ip"].str.rsplit(".", n=1).str[0].isin(VPN_BLOCKS)
+    assert 0.8 < vpn.mean() < 0.97
+
+
+def test_camouflage_ring_shares_exits_with_hundreds_at_600k() -> None:
+    chunks, truth = iter_generate(
+        SynthConfig(n_events=600_000, seed=5, coordination=True), chunk_events=200_000
+    )
+    behind_vpn = pd.concat(
+        chunk[chunk["ip"].str.rsplit(".", n=1).str[0].isin(VPN_BLOCKS)] for chunk in chunks
+    ).merge(truth, on="account_id")
+    ring_exits = set(behind_vpn.loc[behind_vpn["kind"] == "ring_vpn_camouflage", "ip"])
+    users = behind_vpn[behind_vpn["kind"] == "vpn_user"].groupby("ip")["account_id"].nunique()
+    assert ring_exits
+    assert users.reindex(sorted(ring_exits)).fillna(0).min() >= 100
+
+
+def test_synth_command_coordination_flag(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = CliRunner().invoke(
+        main, ["synth", "--out", str(tmp_path), "--events", "5000", "--coordination"]
+    )
+    assert result.exit_code == 0, result.output
+    truth = pd.read_csv(tmp_path / "truth.csv", dtype=str)
+    assert set(COORDINATION_KINDS) <= set(truth["kind"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 HOME, OFFICE, SCHOOL, FLAT = range(4)
@@ -23,15 +25,22 @@ TZ_WEIGHTS = np.array([8, 5, 8, 15, 5, 10, 18, 8, 4, 7, 7, 5], np.float64)
 EXT_MIN = 1440  # profiles extend a day either side so any time zone fits
 
 
-def intensity(start: np.datetime64, days: int) -> np.ndarray:
-    """Cumulative intensity per profile, shape (profiles, minutes + 1), local time."""
+def intensity(start: np.datetime64, days: int, shifts: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """Cumulative intensity per profile, shape (profiles, minutes + 1), local time.
+
+    ``shifts`` are more profiles, each 24 hourly weights, the same every day of the week.
+    """
     minutes = np.arange(-EXT_MIN, days * 1440 + EXT_MIN)
     day = np.floor_divide(minutes, 1440)
     weekday = (day + (start.astype("datetime64[D]").astype(np.int64) + 3)) % 7  # 0 = Monday
     hour = (minutes % 1440) // 60
     weekend = weekday >= 5
-    weights = _HOURLY[:, hour] * np.where(weekend, _WEEKEND[:, None], 1.0)
-    cumulative = np.zeros((len(_HOURLY), len(minutes) + 1))
+    hourly, weekend_factor = _HOURLY, _WEEKEND
+    if shifts:
+        hourly = np.vstack([_HOURLY, *shifts])
+        weekend_factor = np.concatenate([_WEEKEND, np.ones(len(shifts))])
+    weights = hourly[:, hour] * np.where(weekend, weekend_factor[:, None], 1.0)
+    cumulative = np.zeros((len(hourly), len(minutes) + 1))
     cumulative[:, 1:] = np.cumsum(weights, axis=1)
     return cumulative
 

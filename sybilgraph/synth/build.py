@@ -11,14 +11,19 @@ import pyarrow.compute as pc
 from sybilgraph.synth.activity import EXT_MIN, intensity, sample_minutes
 from sybilgraph.synth.addresses import HEX16_STRINGS, IPV6_ISPS, ipv4_strings
 from sybilgraph.synth.arrays import join, take
+from sybilgraph.synth.clients import add_clients
 from sybilgraph.synth.config import LEGIT_KINDS, SynthConfig, check_config
 from sybilgraph.synth.draft import Draft
 from sybilgraph.synth.legit import add_classrooms, add_households, add_offices, add_singles
+from sybilgraph.synth.operators import add_operators
 from sybilgraph.synth.population import Population
-from sybilgraph.synth.rings import add_rings
+from sybilgraph.synth.rings import add_camouflage_rings, add_rings
 from sybilgraph.synth.truth import truth_table
 
 _HEX8_STRINGS = pa.array([f"{i:02x}" for i in range(256)])
+#: with ``coordination``, the shares of the sybil accounts in the rings of before, in VPN
+#: camouflage rings and with dataset operators
+_RING_SHARE, _CAMOUFLAGE_SHARE, _OPERATOR_SHARE = 0.45, 0.1, 0.45
 
 
 def build_population(config: SynthConfig) -> Population:
@@ -39,8 +44,15 @@ def build_population(config: SynthConfig) -> Population:
     add_households(draft, n_legit)
     add_offices(draft, n_legit)
     add_classrooms(draft, n_legit)
+    if config.coordination:
+        add_clients(draft, n_legit)
     add_singles(draft, n_legit)
-    n_rings = add_rings(draft, config, sybil_target)
+    if config.coordination:
+        n_rings = add_rings(draft, config, _RING_SHARE * sybil_target)
+        n_rings += add_camouflage_rings(draft, config, _CAMOUFLAGE_SHARE * sybil_target, n_rings)
+        n_rings += add_operators(draft, config, _OPERATOR_SHARE * sybil_target, n_rings)
+    else:
+        n_rings = add_rings(draft, config, sybil_target)
     draft.templates.freeze()
     return _complete(draft, config, n_rings)
 
@@ -51,7 +63,7 @@ def _complete(draft: Draft, config: SynthConfig, n_rings: int) -> Population:
     accounts = draft.accounts
     kind_code = accounts.get("kind")
     volume = _volumes(accounts.get("volume"), kind_code >= len(LEGIT_KINDS), config)
-    cum, n_minutes = _flat_intensity(config)
+    cum, n_minutes = _flat_intensity(config, draft.shifts)
     profile = accounts.get("profile").astype(np.int64)
     base = profile * n_minutes + accounts.get("tz").astype(np.int64) + EXT_MIN
     anchor, start_min = _anchors(draft, cum, base)
@@ -59,7 +71,7 @@ def _complete(draft: Draft, config: SynthConfig, n_rings: int) -> Population:
     rate, norm = _session_rates(volume, session, cum, base, start_min, draft.span_s)
     ids = _account_ids(rng, len(kind_code))
     group = accounts.get("group").astype(np.int64)
-    truth = truth_table(ids, kind_code, group, draft.group_counts, n_rings)
+    truth = truth_table(ids, kind_code, group, draft.group_counts, n_rings, draft.tools)
     card_ids = _card_ids(rng, draft.cards.size)
     v6_prefixes = _v6_prefixes(rng, draft.n_v6_prefixes)
     first_day = np.datetime64(config.start, "D")
@@ -94,6 +106,12 @@ def _complete(draft: Draft, config: SynthConfig, n_rings: int) -> Population:
         templates=draft.templates,
         fav=accounts.get("fav").astype(np.int64),
         name=accounts.get("name").astype(np.int64),
+        p_wrap=accounts.get("p_wrap", 0.0).astype(np.float64),
+        wrap_start=accounts.get("wrap_start", 0).astype(np.int64),
+        wrap_count=accounts.get("wrap_count", 1).astype(np.int64),
+        wrap_task=accounts.get("wrap_task", False).astype(bool),
+        wrap_heads=pa.array([head for head, _ in draft.wrappers], pa.string()),
+        wrap_tails=pa.array([tail for _, tail in draft.wrappers], pa.string()),
         span_s=draft.span_s,
         block_s=_block_seconds(config),
         day_prefix=pa.array([str(first_day + d) + "T" for d in range(config.days)]),
@@ -112,13 +130,13 @@ def _volumes(relative: np.ndarray, sybil: np.ndarray, config: SynthConfig) -> np
     return np.maximum(volume, 1.0)
 
 
-def _flat_intensity(config: SynthConfig) -> tuple[np.ndarray, int]:
+def _flat_intensity(config: SynthConfig, shifts: list[np.ndarray]) -> tuple[np.ndarray, int]:
     """Every profile's cumulative intensity end to end, and the minutes in each.
 
     Each profile is lifted above the one before, so one sorted array serves a search
     within any profile.
     """
-    cum = intensity(np.datetime64(config.start, "D"), config.days)
+    cum = intensity(np.datetime64(config.start, "D"), config.days, shifts)
     big = float(cum[:, -1].max() + 1.0)
     return (cum + big * np.arange(len(cum))[:, None]).ravel(), cum.shape[1]
 

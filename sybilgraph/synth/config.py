@@ -19,8 +19,26 @@ LEGIT_KINDS = (
     "carrier",
     "vpn_user",
     "ipv6_user",
+    "tool_user_popular",
+    "tool_user_niche",
+    "sdk_user",
 )
-SYBIL_KINDS = ("ring_basic", "ring_prompt_only", "ring_typo", "ring_vpn")
+SYBIL_KINDS = (
+    "ring_basic",
+    "ring_prompt_only",
+    "ring_typo",
+    "ring_vpn",
+    "ring_vpn_camouflage",
+    "ring_wrapped",
+)
+#: the kinds only ``SynthConfig.coordination`` makes
+COORDINATION_KINDS = (
+    "tool_user_popular",
+    "tool_user_niche",
+    "sdk_user",
+    "ring_vpn_camouflage",
+    "ring_wrapped",
+)
 
 
 @dataclass
@@ -44,6 +62,16 @@ class SynthConfig:
     hard_cases
         Include the hard ring kinds (``ring_prompt_only``, ``ring_typo``, ``ring_vpn``);
         without them every ring is ``ring_basic``.
+    coordination
+        Add the kinds of :data:`COORDINATION_KINDS`: operators that send a large, diverse
+        task set through a few instruction wrappers of their own from rotating
+        residential proxies in shifts (``ring_wrapped``), rings hidden among ordinary
+        VPN users and sending everyday prompts half the time (``ring_vpn_camouflage``),
+        and the innocent look-alikes: users of a popular tool and of niche tools, each
+        tool wrapping every prompt in its own system prompt (``tool_user_popular``,
+        ``tool_user_niche``, grouped by tool), and users of the common SDK
+        (``sdk_user``). They take part of the sybil and legitimate accounts; without
+        them the data are those of earlier versions, byte for byte.
     """
 
     n_events: int = 200_000
@@ -53,6 +81,7 @@ class SynthConfig:
     sybil_event_share: float = 0.3
     events_per_account: float = 25
     hard_cases: bool = True
+    coordination: bool = False
 
 
 def check_config(config: SynthConfig) -> None:

@@ -9,32 +9,45 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from sybilgraph.synth.activity import TZ_MINUTES, TZ_WEIGHTS
+from sybilgraph.synth.activity import FLAT, TZ_MINUTES, TZ_WEIGHTS
 from sybilgraph.synth.addresses import VPN_BLOCKS, in_blocks, residential
+from sybilgraph.synth.arrays import weighted_texts
 from sybilgraph.synth.config import SynthConfig
 from sybilgraph.synth.templates import SlotContext, Templates
-from sybilgraph.synth.texts import UA_FAMILIES
+from sybilgraph.synth.texts import UA_FAMILIES, UA_SDK
 from sybilgraph.synth.vocabulary import TOPICS
 
 
 class Accounts:
-    """Column lists, appended to group by group, then concatenated."""
+    """Column lists, appended to group by group, then concatenated.
+
+    A group may leave out a column that only some kinds of account have; :meth:`get`
+    fills its rows with a default.
+    """
 
     def __init__(self) -> None:
-        self.cols: dict[str, list[np.ndarray]] = {}
+        self.sizes: list[int] = []
+        self.cols: dict[str, dict[int, np.ndarray]] = {}
 
     def add(self, n: int, **cols: object) -> None:
+        part = len(self.sizes)
+        self.sizes.append(n)
         for key, value in cols.items():
             arr = np.asarray(value)
             if arr.ndim == 0:
                 arr = np.broadcast_to(arr, (n,))
-            self.cols.setdefault(key, []).append(np.asarray(arr))
+            self.cols.setdefault(key, {})[part] = np.asarray(arr)
 
-    def get(self, key: str) -> np.ndarray:
-        return np.concatenate(self.cols[key])
+    def get(self, key: str, default: object = None) -> np.ndarray:
+        parts = self.cols.get(key, {})
+        if default is None and len(parts) < len(self.sizes):
+            raise KeyError(f"some groups have no column {key!r}")
+        return np.concatenate(
+            [parts[i] if i in parts else np.full(n, default) for i, n in enumerate(self.sizes)]
+        )
 
     def count(self) -> int:
-        return sum(len(part) for part in self.cols.get("kind", []))
+        return sum(self.sizes)
 
 
 class Table:
@@ -110,6 +123,12 @@ class Draft:
         IPv6 /64 prefixes handed out so far.
     group_counts
         Households, offices and classrooms made so far; each one's number is its group.
+    wrappers
+        ``(head, tail)`` put around the bodies of wrapped requests: operators' and tools'.
+    shifts
+        Hourly activity of the profiles after the built-in ones (operators' shifts).
+    tools
+        Names of the tools whose users have been added; each one's number is its group.
     """
 
     def __init__(self, config: SynthConfig, n_legit: float) -> None:
@@ -124,6 +143,10 @@ class Draft:
         self.n_user_agents = 0
         self.n_v6_prefixes = 0
         self.group_counts = dict.fromkeys(("household", "office", "classroom"), 0)
+        self.wrappers: list[tuple[str, str]] = []
+        self.shifts: list[np.ndarray] = []
+        self.tools: list[str] = []
+        self._sdk_agents: tuple[int, np.ndarray] | None = None
         self.legit_ua_cum = self._legit_user_agents()
         self.carrier_pools = [self._carrier_pool(c, 0.12 * n_legit / 3) for c in range(3)]
         self.vpn_pools = [self._vpn_pool(p, 0.05 * n_legit / 4) for p in range(4)]
@@ -156,6 +179,30 @@ class Draft:
         self.user_agents.append(strings)
         self.n_user_agents += len(strings)
         return self.n_user_agents - len(strings)
+
+    def sdk_user_agents(self) -> tuple[int, np.ndarray]:
+        """The common SDK's releases: the index of the first and their cumulative shares.
+
+        Added on first use; the last release is the newest and the most used.
+        """
+        if self._sdk_agents is None:
+            texts, cumulative = weighted_texts(UA_SDK)
+            self._sdk_agents = (self.add_user_agents(texts), cumulative)
+        return self._sdk_agents
+
+    def add_wrappers(self, wrappers: list[tuple[str, str]]) -> int:
+        """Append ``(head, tail)`` wrappers; returns the index of the first."""
+        self.wrappers += wrappers
+        return len(self.wrappers) - len(wrappers)
+
+    def add_shift(self, hourly: np.ndarray) -> int:
+        """Add an activity profile of 24 hourly weights (local time, every day alike).
+
+        Returns the profile's number, after the built-in ones of
+        :mod:`~sybilgraph.synth.activity`.
+        """
+        self.shifts.append(np.asarray(hourly, np.float64))
+        return FLAT + len(self.shifts)
 
     def new_cards(self, n: int) -> int:
         """Add ``n`` cards; returns the index of the first."""

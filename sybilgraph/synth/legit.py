@@ -34,7 +34,7 @@ def _sizes(
     return sizes[:keep]
 
 
-def _add_legit(
+def add_legit(
     draft: Draft,
     kind: str,
     n: int,
@@ -111,7 +111,7 @@ def _add_households_of(draft: Draft, size: int, n_groups: int) -> None:
     chans["ch_mode"] = np.where(on_v6[:, None], np.array([V6, POOL, V6]), chans["ch_mode"])
     chans["ch_a"] = np.where(on_v6[:, None], np.stack([prefix, car_a, prefix], 1), chans["ch_a"])
     tzs = np.repeat(draft.time_zones(n_groups), size)
-    _add_legit(
+    add_legit(
         draft,
         "household",
         n,
@@ -170,7 +170,7 @@ def _add_office(draft: Draft, kind: str, size: int) -> None:
     power = rng.random(size) < 0.25
     volume = rng.lognormal(0, 1, size) * np.where(power, 5.0, 1.4)
     tool = _office_tool(draft) if rng.random() < 0.3 else {}
-    _add_legit(
+    add_legit(
         draft,
         kind,
         size,
@@ -228,7 +228,7 @@ def _add_classroom(draft: Draft, size: int) -> None:
     anchor = draft.onboard(
         size, rng.uniform(0, draft.span_s - 2 * 86400), rng.uniform(0.5, 2) * 86400
     )
-    _add_legit(
+    add_legit(
         draft,
         "classroom",
         size,
@@ -276,7 +276,7 @@ def _add_singles(draft: Draft, kind: str, n: int, p_card: float, p_new: float) -
     home = draft.homes(n)
     carrier = draft.carrier_channel(n)
     chans = _SINGLE_CHANNELS[kind](draft, n, home, carrier)
-    _add_legit(
+    add_legit(
         draft,
         kind,
         n,
@@ -290,7 +290,7 @@ def _add_singles(draft: Draft, kind: str, n: int, p_card: float, p_new: float) -
     )
 
 
-def _solo_channels(
+def solo_channels(
     draft: Draft, n: int, home: np.ndarray, carrier: tuple[np.ndarray, np.ndarray]
 ) -> dict[str, np.ndarray]:
     """Home; 30% also use their phone on a carrier a fifth of the time."""
@@ -329,7 +329,7 @@ def _ipv6_channels(
 
 
 _SINGLE_CHANNELS: dict[str, _ChannelMaker] = {
-    "solo": _solo_channels,
+    "solo": solo_channels,
     "carrier": _carrier_channels,
     "vpn_user": _vpn_channels,
     "ipv6_user": _ipv6_channels,

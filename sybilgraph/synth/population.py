@@ -49,6 +49,12 @@ class Population:
     templates: Templates
     fav: np.ndarray
     name: np.ndarray
+    p_wrap: np.ndarray  # share of requests wrapped in one of the account's wrappers
+    wrap_start: np.ndarray  # first of the account's wrappers
+    wrap_count: np.ndarray
+    wrap_task: np.ndarray  # a wrapped body is a task (operators) or an everyday prompt
+    wrap_heads: pa.Array
+    wrap_tails: pa.Array
     span_s: int
     block_s: int
     day_prefix: pa.Array

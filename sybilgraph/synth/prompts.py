@@ -7,6 +7,7 @@ import pyarrow as pa
 
 from sybilgraph.synth.arrays import assemble, draw, join, take, weighted_texts
 from sybilgraph.synth.population import Population
+from sybilgraph.synth.tasks import task_bodies
 from sybilgraph.synth.templates import SlotContext, Templates
 from sybilgraph.synth.texts import CLOSERS, CONTEXTS, FRAMES, OPENERS, POPULAR, QUALIFIERS
 
@@ -36,13 +37,16 @@ def prompts(pop: Population, acc: np.ndarray, rng: np.random.Generator) -> pa.Ar
     """The prompt of each event sent by the accounts ``acc``.
 
     An account sends a popular short prompt with probability ``p_popular``, one of its
-    templates with probability ``p_template``, and otherwise an everyday prompt of its own.
+    templates with probability ``p_template``, a body in one of its wrappers with
+    probability ``p_wrap``, and otherwise an everyday prompt of its own.
     """
     n = len(acc)
     u = rng.random(n)
     popular = u < pop.p_popular[acc]
-    templated = ~popular & (u < pop.p_popular[acc] + pop.p_template[acc])
-    personal = ~popular & ~templated
+    templates_end = pop.p_popular[acc] + pop.p_template[acc]
+    templated = ~popular & (u < templates_end)
+    wrapped = ~popular & ~templated & (u < templates_end + pop.p_wrap[acc])
+    personal = ~popular & ~templated & ~wrapped
     parts = []
     where = np.flatnonzero(popular)
     parts.append((where, take(_POPULAR_TEXTS, draw(rng, _POPULAR_CUM, len(where)))))
@@ -52,4 +56,21 @@ def prompts(pop: Population, acc: np.ndarray, rng: np.random.Generator) -> pa.Ar
     parts.append((where, pop.templates.render(rows, rng, SlotContext(sub, pop.fav, pop.name))))
     where = np.flatnonzero(personal)
     parts.append((where, _personal(rng, SlotContext(acc[where], pop.fav, pop.name))))
+    where = np.flatnonzero(wrapped)
+    if len(where):  # drawn last, and only if any, so data without wrappers stay the same
+        parts.append((where, _wrapped(pop, acc[where], rng)))
     return assemble(n, parts)
+
+
+def _wrapped(pop: Population, acc: np.ndarray, rng: np.random.Generator) -> pa.Array:
+    """Bodies in one of each account's wrappers: tasks for operators, else everyday ones."""
+    n = len(acc)
+    rows = pop.wrap_start[acc] + (rng.random(n) * pop.wrap_count[acc]).astype(np.int64)
+    task = pop.wrap_task[acc]
+    bodies = []
+    where = np.flatnonzero(task)
+    bodies.append((where, task_bodies(rng, len(where))))
+    where = np.flatnonzero(~task)
+    bodies.append((where, _personal(rng, SlotContext(acc[where], pop.fav, pop.name))))
+    body = assemble(n, bodies)
+    return join([take(pop.wrap_heads, rows), body, take(pop.wrap_tails, rows)])

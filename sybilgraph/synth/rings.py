@@ -1,4 +1,4 @@
-"""Sybil rings: groups of accounts run by one operator, in four kinds that hide differently.
+"""Sybil rings: groups of accounts run by one operator, in five kinds that hide differently.
 
 Every ring's members are created within a day or so, send mostly the ring's own task templates and
 use one or two scripted clients. They differ in what else they share:
@@ -9,6 +9,10 @@ use one or two scripted clients. They differ in what else they share:
 - typo: two or three cards, datacenter, fresh and carrier addresses, and templates whose
   every piece has misspelt variants
 - VPN: prepaid cards, like basic rings, behind one VPN provider's exits
+- VPN camouflage (only with ``SynthConfig.coordination``): own cards, one VPN provider's
+  exits (a fresh residential address a tenth of the time), a popular client's user agent,
+  and half of the prompts everyday ones, so that the ring looks like the provider's
+  ordinary users
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 
 from sybilgraph.synth.activity import FLAT, HOME
 from sybilgraph.synth.addresses import CLOUD_BLOCKS, in_blocks
+from sybilgraph.synth.arrays import draw
 from sybilgraph.synth.config import LEGIT_KINDS, SynthConfig
 from sybilgraph.synth.draft import Draft, channels
 from sybilgraph.synth.population import FRESH, POOL
@@ -28,7 +33,7 @@ from sybilgraph.synth.texts import FORMATS, PERSONAS, RING_FAMILIES, UA_SCRIPTED
 from sybilgraph.synth.vocabulary import NAMES, TOPICS
 
 # in the order of SYBIL_KINDS
-RING_BASIC, RING_PROMPT_ONLY, RING_TYPO, RING_VPN = range(4)
+RING_BASIC, RING_PROMPT_ONLY, RING_TYPO, RING_VPN, RING_VPN_CAMOUFLAGE = range(5)
 
 
 def _ring_count(config: SynthConfig) -> int:
@@ -65,6 +70,22 @@ def add_rings(draft: Draft, config: SynthConfig, sybil_target: float) -> int:
     return n_rings
 
 
+def add_camouflage_rings(draft: Draft, config: SynthConfig, target: float, first_group: int) -> int:
+    """Add VPN camouflage rings of about ``target`` accounts in all, numbered from
+    ``first_group``; returns the number of rings (one for every six other rings, at
+    least one, none where ``config.sybil_event_share`` is 0)."""
+    rng = draft.rng
+    if config.sybil_event_share <= 0:
+        return 0
+    n_rings = max(1, round(_ring_count(config) / 6))
+    mean_size = max(8.0, target / n_rings)
+    sizes = np.clip(rng.lognormal(np.log(mean_size), 0.5, n_rings), 8, 150)
+    levels = rng.lognormal(0, 0.35, n_rings)
+    for r in range(n_rings):
+        _add_ring(draft, first_group + r, int(sizes[r]), RING_VPN_CAMOUFLAGE, float(levels[r]))
+    return n_rings
+
+
 def _add_ring(draft: Draft, group: int, size: int, kind: int, level: float) -> None:
     rng = draft.rng
     span_left = max(draft.span_s - int(2.5 * 86400), 0)
@@ -73,21 +94,25 @@ def _add_ring(draft: Draft, group: int, size: int, kind: int, level: float) -> N
     chans = _RING_CHANNELS[kind](draft, size)
     first_row = len(draft.templates)
     _add_ring_templates(draft, kind)
-    ua_first, n_uas = _ring_user_agents(draft)
+    camouflage = kind == RING_VPN_CAMOUFLAGE
+    if camouflage:  # one client, as popular among ordinary users as any
+        ua_first, n_uas = int(draw(rng, draft.legit_ua_cum, 1)[0]), 1
+    else:
+        ua_first, n_uas = _ring_user_agents(draft)
     hard = kind != RING_BASIC
     draft.accounts.add(
         size,
         kind=len(LEGIT_KINDS) + kind,
         group=group,
         volume=level * rng.lognormal(0, 0.25, size),
-        profile=HOME if rng.random() < (0.6 if hard else 0.3) else FLAT,
+        profile=HOME if rng.random() < (0.6 if hard else 0.3) or camouflage else FLAT,
         tz=np.full(size, draft.time_zones(1)[0]),
         anchor=anchor,
         pay=pay,
         session=3.0 if hard else 6.0,
         gap=20.0 if hard else 6.0,
-        p_pop=0.03,
-        p_tpl=rng.uniform(0.88, 0.97),
+        p_pop=0.1 if camouflage else 0.03,
+        p_tpl=rng.uniform(0.45, 0.55) if camouflage else rng.uniform(0.88, 0.97),
         tpl_start=first_row,
         tpl_count=len(draft.templates) - first_row,
         fav=draft.favourite_topics(size),
@@ -106,6 +131,8 @@ def _ring_cards(draft: Draft, kind: int, size: int) -> np.ndarray:
         return draft.new_cards(n_cards) + rng.permutation(np.arange(size) % n_cards)
     if kind == RING_PROMPT_ONLY:
         return draft.own_cards(size, 0.8)
+    if kind == RING_VPN_CAMOUFLAGE:
+        return draft.own_cards(size, 0.7)
     n_cards = int(rng.integers(2, 4))
     return draft.new_cards(n_cards) + rng.integers(n_cards, size=size)
 
@@ -141,11 +168,18 @@ def _vpn_channels(draft: Draft, size: int) -> dict[str, np.ndarray]:
     return channels(size, (1, 0, 0), (POOL,) * 3, [vpn_start] * 3, [vpn_len] * 3)
 
 
+def _camouflage_channels(draft: Draft, size: int) -> dict[str, np.ndarray]:
+    """One VPN provider's exits, a fresh residential address a tenth of the time."""
+    vpn_start, vpn_len = draft.vpn_pools[int(draft.rng.integers(len(draft.vpn_pools)))]
+    return channels(size, (0.9, 0.1, 0), (POOL, FRESH, FRESH), [vpn_start, 0, 0], [vpn_len, 1, 1])
+
+
 _RING_CHANNELS: dict[int, Callable[[Draft, int], dict[str, np.ndarray]]] = {
     RING_BASIC: _basic_channels,
     RING_PROMPT_ONLY: _prompt_only_channels,
     RING_TYPO: _typo_channels,
     RING_VPN: _vpn_channels,
+    RING_VPN_CAMOUFLAGE: _camouflage_channels,
 }
 
 

@@ -13,12 +13,17 @@ import pyarrow.compute as pc
 from sybilgraph.synth.arrays import assemble, join, take
 from sybilgraph.synth.texts import SYNONYMS
 from sybilgraph.synth.vocabulary import (
+    ADJECTIVES,
+    AUDIENCES,
     CITIES,
     CODE_SNIPPETS,
+    FIELDS,
     LANGUAGES,
     MAIL_HOSTS,
     NAMES,
+    NOUNS,
     OBJECTS,
+    ROLES,
     SUBJECTS,
     TASKS,
     TOPICS,
@@ -63,6 +68,11 @@ _POOL_SLOTS: dict[str, pa.Array] = {
     "city": pa.array(CITIES),
     "task": pa.array(TASKS),
     "code": pa.array(CODE_SNIPPETS),
+    "noun": pa.array(NOUNS),
+    "adj": pa.array(ADJECTIVES),
+    "field": pa.array(FIELDS),
+    "role": pa.array(ROLES),
+    "audience": pa.array(AUDIENCES),
 }
 _INT_SLOTS = {"n": (2, 99), "big": (100, 9999), "year": (1990, 2026), "count": (3, 12)}
 _INT_RE = re.compile(r"i(\d+)_(\d+)$")

@@ -345,6 +345,12 @@ UA_FAMILIES = (
     ("curl/8.{i0_11}.{i0_1}", 2),
     ("python-httpx/0.{i23_28}.{i0_2}", 2),
 )  # fmt: skip
+#: the common SDK's releases, by weight: ordinary developers and dataset operators alike
+UA_SDK = (
+    ("anthropic-python/0.51.0", 2),
+    ("anthropic-python/0.52.0", 3),
+    ("anthropic-python/0.52.1", 5),
+)
 UA_SCRIPTED = (
     "python-requests/2.{i25_32}.{i0_3}",
     "curl/7.{i58_88}.{i0_1}",

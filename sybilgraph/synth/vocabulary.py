@@ -121,3 +121,51 @@ URL_PATHS = pool("""blog|docs|wiki|post|article|questions|abs|story|issues|notes
 
 COMPANY_FIRST = pool("Acme|Globex|Initech|Umbrella|Hooli|Vandelay|Stark|Wayne|Wonka|Tyrell|Soylent")
 COMPANY_SECOND = pool("Labs|Systems|Logistics|Health|Capital|Media|Foods|Analytics|Works|Group")
+
+# The words of dataset operators' task bodies: large pools, so no two bodies repeat
+
+NOUNS = pool("""account|agreement|airport|algorithm|apartment|archive|argument|audit|
+backlog|balance|bargain|battery|benchmark|bicycle|bottleneck|boundary|bridge|brochure|
+budget|bulletin|cabinet|calendar|campaign|canal|candidate|capacity|catalogue|ceiling|
+certificate|channel|checklist|circuit|claim|clinic|coalition|column|compass|compromise|
+concert|contract|corridor|council|coupon|crane|curfew|dashboard|deadline|debate|deposit|
+diagram|dialect|diary|diploma|discount|dispute|district|donation|draft|drought|engine|
+estimate|exhibit|experiment|factory|feature|festival|forecast|fountain|framework|freight|
+garage|glacier|grant|greenhouse|guideline|harbour|harvest|headline|highway|hypothesis|
+incentive|inventory|invoice|journal|kiosk|ladder|landmark|lecture|ledger|license|lottery|
+margin|meadow|merger|milestone|mineral|monument|mortgage|motive|network|newsletter|
+notebook|orchard|outbreak|package|pamphlet|parcel|pasture|patent|pavilion|payroll|
+pension|permit|petition|pipeline|pitch|playground|policy|portfolio|prescription|
+protocol|prototype|puzzle|quarry|quota|railway|ranking|receipt|recipe|referendum|refund|
+reservoir|rumour|runway|salary|satellite|schedule|scholarship|sensor|settlement|shortage|
+shuttle|signal|simulation|skyline|spreadsheet|stadium|statement|statue|subsidy|subway|
+survey|syllabus|tariff|telescope|tenant|terminal|threshold|timetable|tournament|tractor|
+treaty|tribunal|tunnel|turbine|uniform|vaccine|valve|vendor|verdict|village|voucher|
+warehouse|warranty|waterfall|website|wetland|workshop""")
+ADJECTIVES = pool("""abrupt|accurate|affordable|ambitious|ancient|anxious|awkward|balanced|
+bitter|bold|brittle|busy|careful|cautious|cheerful|chronic|clumsy|coastal|compact|
+complex|confident|costly|crowded|curious|damp|decisive|delicate|dense|distant|dormant|
+durable|eager|efficient|elaborate|elegant|empty|enormous|fair|famous|fierce|fragile|
+frequent|frugal|generous|gentle|gradual|greedy|grim|hasty|hidden|hollow|honest|humble|
+idle|informal|intense|invisible|lavish|lenient|local|loyal|lucky|marginal|massive|
+modest|modern|narrow|neutral|noisy|obscure|obvious|optional|outdated|overdue|painful|
+partial|patient|peculiar|plain|polite|popular|precise|private|quiet|rapid|rare|reckless|
+remote|rigid|robust|rural|rusty|scarce|seasonal|secret|shallow|sharp|silent|slow|sober|
+sparse|stable|steep|sticky|strict|subtle|sudden|tedious|tense|tidy|timid|tiny|urgent|
+vague|vast|vivid|volatile|warm|weary|wild|wooden|yearly|youthful""")
+FIELDS = pool("""accounting|agriculture|architecture|astronomy|aviation|biology|botany|
+cardiology|chemistry|civil engineering|climate science|cryptography|data science|
+dentistry|ecology|economics|education|epidemiology|finance|forestry|genetics|geology|
+history|hospitality|insurance|journalism|law|linguistics|logistics|marine biology|
+marketing|mathematics|mechanical engineering|medicine|meteorology|mining|music|nursing|
+nutrition|oceanography|pharmacology|philosophy|physics|political science|psychology|
+public health|real estate|robotics|sociology|software engineering|statistics|tax law|
+telecommunications|urban planning|veterinary medicine|zoology""")
+ROLES = pool("""analyst|researcher|consultant|engineer|professor|tutor|auditor|editor|
+reviewer|planner|strategist|scientist|advisor|instructor|examiner|specialist|architect|
+inspector|translator|economist|lecturer|mentor|practitioner|statistician""")
+AUDIENCES = pool("""first-year students|a board of directors|new employees|
+retired engineers|high school teachers|a city council|hospital nurses|small business owners|
+graduate students|curious children|a panel of judges|software developers|farmers|
+tourists|investors|journalists|parents of teenagers|museum visitors|a jury|volunteers|
+factory workers|pharmacists|shop owners|exchange students|elderly readers""")
