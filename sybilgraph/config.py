@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: the link keys sybilgraph builds itself; an extra key is named after its column
-BUILTIN_KEYS = ("ip", "ip_subnet", "payment", "prompt", "direct", "counterparty")
+BUILTIN_KEYS = ("ip", "ip_subnet", "payment", "prompt", "wrapper", "direct", "counterparty")
 
 
 @dataclass
@@ -129,9 +129,26 @@ class PromptConfig:
     #: 0.79; with it 0.9998 and every ring, 0.995 and 96%, for about 20% more run time
     heavy_threshold: float = 0.8
     heavy_volume: float = 5.0
+    #: the instruction wrapper of a prompt: the first and last this many characters of
+    #: its masked text (key ``wrapper``), for prompts of at least ``wrapper_min_chars``;
+    #: 0 (the default) turns the key off. 120 characters are 15 to 25 words of an
+    #: opening such as "You are an expert ... think step by step ...", which everyday
+    #: questions do not share word for word. Off until the score tells a tool's users
+    #: from an operator: on a 600k synth log with --coordination (seed 21) it took the
+    #: dataset operators' accounts flagged from 0% to 27% and the niche tools' users
+    #: from 4% to 49% (they share their tool's system prompt as closely)
+    wrapper_chars: int = 0
+    wrapper_min_chars: int = 320
 
     def __post_init__(self) -> None:
         _coerce_fields(self, "prompt.")
+        _require(self.wrapper_chars >= 0, "prompt.wrapper_chars", "0 or more", self.wrapper_chars)
+        _require(
+            self.wrapper_chars == 0 or self.wrapper_min_chars >= 2 * self.wrapper_chars,
+            "prompt.wrapper_min_chars",
+            f"at least twice prompt.wrapper_chars ({self.wrapper_chars})",
+            self.wrapper_min_chars,
+        )
         _require(self.shingle_size >= 1, "prompt.shingle_size", "at least 1", self.shingle_size)
         _require(self.bands >= 0, "prompt.bands", "at least 0 (0: derived)", self.bands)
         _require(self.num_perm >= 1, "prompt.num_perm", "at least 1", self.num_perm)
@@ -194,6 +211,7 @@ class LinkConfig:
             "ip_subnet": 0.3,
             "payment": 2.0,
             "prompt": 2.0,
+            "wrapper": 2.0,
             "direct": 2.0,
         }
     )

@@ -98,7 +98,7 @@ def test_max_groups_must_not_be_negative() -> None:
         (
             "[link]\nkey_weights = { ipp = 1.0 }\n",
             "unknown key 'link.key_weights.ipp': the link keys are ip, ip_subnet, payment, "
-            "prompt, direct",
+            "prompt, wrapper, direct",
         ),
         (
             '[columns]\naccount_id = "ip"\n',

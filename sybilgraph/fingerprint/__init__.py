@@ -17,6 +17,7 @@ from sybilgraph.fingerprint.grouping import (
 from sybilgraph.fingerprint.lsh import LSHBanding
 from sybilgraph.fingerprint.masking import hash_strings, mask_prompts
 from sybilgraph.fingerprint.minhash import MinHash
+from sybilgraph.fingerprint.wrappers import wrapper_hashes
 
 __all__ = [
     "LSHBanding",
@@ -27,4 +28,5 @@ __all__ = [
     "mask_prompts",
     "near_duplicate_groups",
     "template_groups",
+    "wrapper_hashes",
 ]

@@ -18,7 +18,7 @@ import pyarrow as pa
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.stages.normalize import in_cidrs
-from sybilgraph.stages.observe import KEY_IP, KEY_PROMPT, KEY_SUBNET
+from sybilgraph.stages.observe import KEY_IP, KEY_PROMPT, KEY_SUBNET, KEY_WRAPPER
 from sybilgraph.stages.tables import GraphInputs, LinkTables, ObservationTables
 
 __all__ = ["create_in_slices", "evidence_sql", "hub_limit", "key_column", "link"]
@@ -82,7 +82,8 @@ def link(
     columns = "o.account_id, o.key, o.value, o.first_seen, o.last_seen, l.w"
     source = f"""FROM {observed.observations} o
            JOIN linkable l ON o.key = l.key AND o.value = l.value
-           WHERE (o.key <> {literal(KEY_PROMPT)} OR o.n >= {int(config.prompt.min_uses)})"""
+           WHERE (o.key NOT IN ({literal(KEY_PROMPT)}, {literal(KEY_WRAPPER)})
+                  OR o.n >= {int(config.prompt.min_uses)})"""
     if observed.context:
         source += f" AND o.account_id IN (SELECT account_id FROM {observed.accounts} WHERE subject)"
     linkable_obs = f"SELECT {columns} {source}"

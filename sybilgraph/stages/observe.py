@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
-from sybilgraph.fingerprint import TemplateSignatures, hash_strings, mask_prompts
+from sybilgraph.fingerprint import TemplateSignatures, hash_strings, mask_prompts, wrapper_hashes
 from sybilgraph.stages.tables import EventTables, GraphInputs, ObservationTables
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "KEY_PAYMENT",
     "KEY_PROMPT",
     "KEY_SUBNET",
+    "KEY_WRAPPER",
     "observe",
 ]
 
@@ -36,10 +37,19 @@ KEY_IP = "ip"
 KEY_SUBNET = "ip_subnet"
 KEY_PAYMENT = "payment"
 KEY_PROMPT = "prompt"
+KEY_WRAPPER = "wrapper"
 KEY_DIRECT = "direct"
 KEY_COUNTERPARTY = "counterparty"
 #: keys built in; extra keys take their column's name and may not reuse these
-BUILTIN_KEYS = (KEY_IP, KEY_SUBNET, KEY_PAYMENT, KEY_PROMPT, KEY_DIRECT, KEY_COUNTERPARTY)
+BUILTIN_KEYS = (
+    KEY_IP,
+    KEY_SUBNET,
+    KEY_PAYMENT,
+    KEY_PROMPT,
+    KEY_WRAPPER,
+    KEY_DIRECT,
+    KEY_COUNTERPARTY,
+)
 
 
 def observe(
@@ -82,6 +92,12 @@ def observe(
     )
     if prompts is not None:
         joined = f"FROM {table} e JOIN {prompts.prompt_map} p ON e.prompt = p.prompt"
+        if config.prompt.wrapper_chars > 0:
+            for end in ("wrapper_head", "wrapper_tail"):
+                parts.append(
+                    f"SELECT e.account_id, '{KEY_WRAPPER}', p.{end}, e.ts, e.ts, 1 {joined} "
+                    f"WHERE p.{end} IS NOT NULL"
+                )
         if prompts.heavy_accounts:
             parts.extend(_strict_prompts(engine, joined, config.prompt.min_uses))
         else:
@@ -226,9 +242,9 @@ _LABEL_BITS = (1 << 48) - 1
 _STRICT_SALT = np.uint64(0x5BD1E9955BD1E995)
 
 
-def _label(group: str) -> str:
+def _label(group: str, prefix: str = "t:") -> str:
     """SQL labelling a group id (a signed 64-bit number) as ``t:`` and 12 hex digits."""
-    return f"'t:' || lpad(lower(hex({group} & {_LABEL_BITS})), 12, '0')"
+    return f"'{prefix}' || lpad(lower(hex({group} & {_LABEL_BITS})), 12, '0')"
 
 
 def _fingerprint(
@@ -249,14 +265,17 @@ def _fingerprint(
         engine.drop("prompt_texts")
         return None
     created = False
+    cfg = config.prompt
     for batch in engine.batches("SELECT prompt FROM prompt_texts", PROMPT_BATCH):
         texts = batch.column(0)
         templates = mask_prompts(texts)
         hashes = hash_strings(templates).view(np.int64)  # engines lack unsigned 64 bits
-        engine.register(
-            "prompt_fp_in",
-            pa.table({"prompt": texts, "template": templates, "template_hash": hashes}),
-        )
+        columns = {"prompt": texts, "template": templates, "template_hash": hashes}
+        if cfg.wrapper_chars > 0:
+            ends = wrapper_hashes(templates, cfg.wrapper_chars, cfg.wrapper_min_chars)
+            columns["wrapper_head"] = ends.column("head")
+            columns["wrapper_tail"] = ends.column("tail")
+        engine.register("prompt_fp_in", pa.table(columns))
         if created:
             engine.insert("prompt_fp", "SELECT * FROM prompt_fp_in")
         else:
@@ -306,9 +325,18 @@ def _fingerprint(
         )
         strict_join = " LEFT JOIN heavy_groups h ON h.template_hash = f.template_hash"
     signed = None  # num_perm bytes per template: not held through the SQL that follows
+    wrapper_cols = ""
+    if config.prompt.wrapper_chars > 0:
+        wrapper_cols = (
+            f", CASE WHEN f.wrapper_head IS NULL THEN NULL "
+            f"ELSE {_label('f.wrapper_head', 'wh:')} END AS wrapper_head"
+            f", CASE WHEN f.wrapper_tail IS NULL THEN NULL "
+            f"ELSE {_label('f.wrapper_tail', 'wt:')} END AS wrapper_tail"
+        )
     engine.create_table(
         _PROMPT_MAP,
         f"""SELECT f.prompt, f.template, {_label(group)} AS template_group{strict_col}
+                   {wrapper_cols}
             FROM prompt_fp f {join}{strict_join}""",
     )
     engine.drop("heavy_groups")
