@@ -18,8 +18,9 @@ import pytest
 
 from sybilgraph.config import EngineConfig
 from sybilgraph.engines import Engine, make_engine
+from sybilgraph.stages.link import link
 from sybilgraph.stages.load import load_direct_edges
-from sybilgraph.stages.tables import LinkTables
+from sybilgraph.stages.tables import LinkTables, ObservationTables
 from tests.stages.traffic import (
     POEM,
     SOLVE,
@@ -28,6 +29,7 @@ from tests.stages.traffic import (
     config,
     events,
     link_traffic,
+    observe_traffic,
     read,
     template_group,
 )
@@ -46,6 +48,15 @@ def linked_once(engine_name: str) -> Iterator[tuple[Engine, LinkTables]]:
     """The traffic linked once per engine, for the tests that only read it."""
     engine = make_engine(EngineConfig(name=engine_name))  # type: ignore[arg-type]
     yield engine, link_traffic(engine)[1]
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def observed_once(engine_name: str) -> Iterator[tuple[Engine, ObservationTables]]:
+    """The traffic observed once per engine, for the tests that link it with a config
+    of their own (link leaves the observations as they are)."""
+    engine = make_engine(EngineConfig(name=engine_name))  # type: ignore[arg-type]
+    yield engine, observe_traffic(engine)
     engine.close()
 
 
@@ -173,10 +184,13 @@ def test_links(linked_once: tuple[Engine, LinkTables]) -> None:
     assert_table(links, per_key)
 
 
-def test_one_more_holder_than_the_hub_cap_makes_a_hub(engine: Engine) -> None:
+def test_one_more_holder_than_the_hub_cap_makes_a_hub(
+    observed_once: tuple[Engine, ObservationTables],
+) -> None:
     # At a cap of 3 (the tests above) the carrier address, held by u4 .. u7, is a hub;
     # at 4 it is not, and links its 4 x 3 / 2 = 6 pairs at 1/ln 9 each
-    _, linked = link_traffic(engine, config(hub_cap=4))
+    engine, observed = observed_once
+    linked = link(engine, observed, config(hub_cap=4))
 
     assert engine.count(linked.hubs) == 0
     pair_values = read(engine, linked.pair_values, ["a", "b", "key", "value"])
@@ -214,12 +228,15 @@ def test_without_prompts_link_still_works(engine: Engine) -> None:
     assert_table(read(engine, linked.links, ["a", "b"]), expected)
 
 
-def test_min_uses_one_links_a_template_sent_once(engine: Engine) -> None:
+def test_min_uses_one_links_a_template_sent_once(
+    observed_once: tuple[Engine, ObservationTables],
+) -> None:
     # With min_uses 1, u3's one arithmetic prompt links u3 to u1 and u2 on SOLVE too:
     # 1/ln 8 + 2/ln 8 + 2/ln 8 each. (The poem, held by u3 alone, still links no one.)
     cfg = config()
     cfg.prompt.min_uses = 1
-    _, linked = link_traffic(engine, cfg)
+    engine, observed = observed_once
+    linked = link(engine, observed, cfg)
 
     links = read(engine, linked.links, ["a", "b"]).set_index(["a", "b"])
     assert links.loc[("u1", "u3"), "weight"] == pytest.approx(5 * w(1, 3))
@@ -255,7 +272,9 @@ def test_max_groups_keeps_an_accounts_most_sent_templates(engine: Engine) -> Non
     assert prompts["w"].iloc[0] == pytest.approx(w(2, 2))
 
 
-def test_direct_edges_are_pairs_of_their_own(engine: Engine, tmp_path: Path) -> None:
+def test_direct_edges_are_pairs_of_their_own(
+    observed_once: tuple[Engine, ObservationTables], tmp_path: Path
+) -> None:
     # A referral from u7 to u1 (no shared value between them) and one from u5 to
     # itself, dropped: the pair u1 u7 links on key direct, weight 2 (its key weight),
     # with the edge's kind as evidence
@@ -263,8 +282,9 @@ def test_direct_edges_are_pairs_of_their_own(engine: Engine, tmp_path: Path) -> 
     path.write_text(
         "a,b,kind,ts\nu7,u1,referral,2026-04-13T09:00:00Z\nu5,u5,referral,\n", encoding="utf-8"
     )
+    engine, observed = observed_once
     direct = load_direct_edges(engine, path)
-    _, linked = link_traffic(engine, config(), direct=direct)
+    linked = link(engine, observed, config(), direct=direct)
 
     assert direct.dropped == 1
     links = read(engine, linked.links, ["a", "b"]).set_index(["a", "b"])
@@ -279,11 +299,14 @@ def test_direct_edges_are_pairs_of_their_own(engine: Engine, tmp_path: Path) -> 
     assert len(links) == 7
 
 
-def test_benign_values_are_hubs_that_say_so(engine: Engine) -> None:
+def test_benign_values_are_hubs_that_say_so(
+    observed_once: tuple[Engine, ObservationTables],
+) -> None:
     # The card pm_1 marked benign: listed among the hubs with that reason, and the ring's
     # links lose their payment part (u1 u3: 1/ln 8 left, the shared IP)
     benign = pa.table({"key": ["payment"], "value": ["pm_1"]})
-    _, linked = link_traffic(engine, config(), benign_values=benign)
+    engine, observed = observed_once
+    linked = link(engine, observed, config(), benign_values=benign)
 
     hubs = read(engine, linked.hubs, ["key", "value"])
     assert hubs[["key", "value", "accounts", "reason"]].values.tolist() == [
