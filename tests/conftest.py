@@ -10,6 +10,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from sybilgraph.config import EngineConfig
+from sybilgraph.engines import Engine, make_engine
+from sybilgraph.errors import ConfigError
+
 START = dt.datetime(2026, 4, 13, tzinfo=dt.UTC)
 
 
@@ -157,3 +161,49 @@ def browser() -> Iterator[Any]:
     finally:
         chromium.close()
         pw.stop()
+
+
+#: every engine a stage runs on; ``-m "not spark"`` leaves Spark out
+ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+
+
+@pytest.fixture(scope="session")
+def spark_root() -> Iterator[Any]:
+    """One local Spark for the whole test run: it takes some 15 s to start.
+
+    Each Spark engine opens a session of its own on it, so their tables never meet.
+    Skipped without pyspark or without Java.
+    """
+    pytest.importorskip("pyspark")
+    from sybilgraph.engines.spark import spark_session
+
+    try:
+        session = spark_session("local[2]", "2g")
+    except ConfigError as exc:  # no Java
+        pytest.skip(str(exc))
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine_name(request: pytest.FixtureRequest) -> str:
+    """The name of each engine in turn, a module's tests on one before the other.
+
+    Spark starts only for the tests that ask for it.
+    """
+    if request.param == "spark":
+        request.getfixturevalue("spark_root")
+    return str(request.param)
+
+
+@pytest.fixture
+def engine(engine_name: str) -> Iterator[Engine]:
+    """A fresh engine of each kind, closed after the test.
+
+    Stages name their tables alike on every engine: a test that runs them with a config
+    of its own needs an engine of its own. (A module's tests that only read what one
+    run made may share that run in a module-scoped fixture.)
+    """
+    engine = make_engine(EngineConfig(name=engine_name))  # type: ignore[arg-type]
+    yield engine
+    engine.close()

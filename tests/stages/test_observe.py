@@ -1,0 +1,177 @@
+"""observe: events become (account, key, value) observations, on every engine.
+
+The traffic is the table in ``tests/stages/traffic.py``; each expected table below is
+worked out from it by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from sybilgraph.config import EngineConfig
+from sybilgraph.engines import Engine, make_engine
+from sybilgraph.engines.sources import frame_source
+from sybilgraph.stages.load import load
+from sybilgraph.stages.observe import observe
+from sybilgraph.stages.tables import ObservationTables
+from tests.stages.traffic import (
+    POEM,
+    SOLVE,
+    assert_table,
+    at,
+    config,
+    events,
+    observe_traffic,
+    read,
+    template_group,
+)
+
+
+@pytest.fixture(scope="module")
+def observed_once(engine_name: str) -> Iterator[tuple[Engine, ObservationTables]]:
+    """The traffic observed once per engine, for the tests that only read it."""
+    engine = make_engine(EngineConfig(name=engine_name))  # type: ignore[arg-type]
+    yield engine, observe_traffic(engine)
+    engine.close()
+
+
+def expected_observations() -> pd.DataFrame:
+    """The observations of the traffic, worked out by hand.
+
+    One row per (account, key, value): first and last time seen and the requests. The
+    five arithmetic prompts differ only in their numbers: one template, SOLVE. u2's
+    device is blank (missing), so u2 has no device observation.
+    """
+    solve, poem = template_group(SOLVE), template_group(POEM)
+    rows = [
+        ("u1", "device", "dev-a", "10:00", "10:05", 2),
+        ("u1", "ip", "10.0.0.2", "10:05", "10:05", 1),
+        ("u1", "ip", "10.0.0.9", "10:00", "10:00", 1),
+        ("u1", "payment", "pm_1", "10:00", "10:05", 2),
+        ("u1", "prompt", solve, "10:00", "10:05", 2),
+        ("u2", "ip", "10.0.0.2", "10:20", "10:20", 1),
+        ("u2", "ip", "10.0.0.9", "10:10", "10:10", 1),
+        ("u2", "payment", "pm_1", "10:10", "10:20", 2),
+        ("u2", "prompt", solve, "10:10", "10:20", 2),
+        ("u3", "ip", "10.0.0.2", "11:00", "11:00", 1),
+        ("u3", "ip", "10.0.0.3", "11:30", "11:30", 1),
+        ("u3", "payment", "pm_1", "11:00", "11:00", 1),
+        ("u3", "prompt", poem, "11:30", "11:30", 1),
+        ("u3", "prompt", solve, "11:00", "11:00", 1),
+        ("u4", "device", "ios-17", "12:00", "13:10", 2),
+        ("u4", "ip", "100.64.0.1", "12:00", "13:10", 2),
+        ("u4", "payment", "pm_4", "12:00", "13:10", 2),
+        ("u5", "device", "ios-17", "12:10", "12:10", 1),
+        ("u5", "ip", "100.64.0.1", "12:10", "12:10", 1),
+        ("u6", "device", "ios-17", "12:20", "12:20", 1),
+        ("u6", "ip", "100.64.0.1", "12:20", "12:20", 1),
+        ("u7", "ip", "10.0.0.7", "13:00", "13:00", 1),
+        ("u7", "ip", "100.64.0.1", "12:30", "12:30", 1),
+        ("u7", "payment", "pm_7", "13:00", "13:00", 1),
+    ]
+    return pd.DataFrame(
+        [(a, k, v, at(first), at(last), n) for a, k, v, first, last, n in rows],
+        columns=["account_id", "key", "value", "first_seen", "last_seen", "n"],
+    )
+
+
+def test_observations_per_account_key_and_value(
+    observed_once: tuple[Engine, ObservationTables],
+) -> None:
+    engine, tables = observed_once
+    observations = read(engine, tables.observations, ["account_id", "key", "value"])
+    assert_table(observations, expected_observations())
+    assert not tables.strict_groups  # nobody sends 5 x the median account's requests
+    assert tables.counts == {
+        "distinct_prompts": 6,
+        "templates": 2,
+        "observations": 24,
+        "accounts": 7,
+    }
+
+
+def test_accounts_and_prompt_map(observed_once: tuple[Engine, ObservationTables]) -> None:
+    # accounts: requests, first and last request of each account
+    #   u1 2 10:00 10:05 | u2 2 10:10 10:20 | u3 2 11:00 11:30 | u4 2 12:00 13:10
+    #   u5 1 12:10 12:10 | u6 1 12:20 12:20 | u7 2 12:30 13:00
+    # prompt_map: each distinct prompt text, its template (lowercased, numbers masked)
+    # and its template group; the two templates share no word, so two groups of one
+    accounts = pd.DataFrame(
+        [
+            ("u1", 2, at("10:00"), at("10:05")),
+            ("u2", 2, at("10:10"), at("10:20")),
+            ("u3", 2, at("11:00"), at("11:30")),
+            ("u4", 2, at("12:00"), at("13:10")),
+            ("u5", 1, at("12:10"), at("12:10")),
+            ("u6", 1, at("12:20"), at("12:20")),
+            ("u7", 2, at("12:30"), at("13:00")),
+        ],
+        columns=["account_id", "requests", "first_seen", "last_seen"],
+    )
+    solve, poem = template_group(SOLVE), template_group(POEM)
+    prompt_map = pd.DataFrame(
+        [
+            ("Solve 12 + 7 step by step", SOLVE, solve),
+            ("Solve 2 + 2 step by step", SOLVE, solve),
+            ("Solve 30 + 4 step by step", SOLVE, solve),
+            ("Solve 5 + 5 step by step", SOLVE, solve),
+            ("Solve 8 + 1 step by step", SOLVE, solve),
+            ("Write a poem about the sea", POEM, poem),
+        ],
+        columns=["prompt", "template", "template_group"],
+    )
+    engine, tables = observed_once
+    assert_table(read(engine, tables.accounts, ["account_id"]), accounts)
+    assert tables.prompt_map is not None
+    assert_table(read(engine, tables.prompt_map, ["prompt"]), prompt_map)
+
+
+def test_without_prompts_there_is_no_prompt_map(engine: Engine) -> None:
+    # No prompt at all: nothing to fingerprint, so no prompt map and no prompt
+    # observations; the others are as with prompts
+    observed = observe_traffic(engine, config(), events().drop(columns=["prompt"]))
+
+    assert observed.prompt_map is None
+    expected = expected_observations()
+    observations = read(engine, observed.observations, ["account_id", "key", "value"])
+    assert_table(observations, expected[expected["key"] != "prompt"])
+    assert observed.counts["distinct_prompts"] == 0
+
+
+def test_excluded_accounts_keep_their_requests_but_observe_nothing(engine: Engine) -> None:
+    # u1 and u4 marked benign: their observations go, their accounts stay
+    cfg = config()
+    loaded = load(engine, [frame_source(events())], cfg)
+    observed = observe(engine, loaded, cfg, exclude_accounts=["u1", "u4"])
+
+    expected = expected_observations()
+    observations = read(engine, observed.observations, ["account_id", "key", "value"])
+    assert_table(observations, expected[~expected["account_id"].isin(["u1", "u4"])])
+    assert engine.count(observed.accounts) == 7
+
+
+def test_accounts_repeating_a_heavy_accounts_template_take_its_strict_group(
+    engine: Engine,
+) -> None:
+    # With heavy_volume 1, every account with the median's 2 requests or more is heavy
+    # (u1 u2 u3 u4 u7), and their templates, SOLVE and POEM, get strict groups of their
+    # own. An account takes a strict group where it sent it min_uses (2) times: u1 and
+    # u2 SOLVE; u3 sent SOLVE and POEM once each and keeps their broad groups
+    cfg = config()
+    cfg.prompt.heavy_volume = 1.0
+    observed = observe_traffic(engine, cfg)
+
+    assert observed.strict_groups
+    assert observed.prompt_map is not None
+    prompt_map = read(engine, observed.prompt_map, ["prompt"])
+    strict = dict(zip(prompt_map["template"], prompt_map["strict_group"], strict=False))
+    assert strict[SOLVE] not in (template_group(SOLVE), template_group(POEM), None)
+    expected = expected_observations()
+    expected.loc[
+        expected["account_id"].isin(["u1", "u2"]) & (expected["key"] == "prompt"), "value"
+    ] = strict[SOLVE]
+    observations = read(engine, observed.observations, ["account_id", "key", "value"])
+    assert_table(observations, expected.sort_values(["account_id", "key", "value"]))
