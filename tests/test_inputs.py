@@ -242,4 +242,4 @@ def test_verdicts_decide_a_cluster_where_they_lean_one_way(tmp_path: Path) -> No
     assert not ring_a["flagged"] and ring_a["confirmed_not_sybil"] == 2
     assert ring_a["rank"] <= 2 and ring_b["rank"] <= 2
     assert ring_b["flagged"] == (ring_b["score"] >= 0.5)
-    assert "not found to be sybils" in ring_a["reasons"]
+    assert "2 accounts looked at and not found to be sybil" in ring_a["reasons"]

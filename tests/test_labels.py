@@ -57,7 +57,7 @@ def test_confirmed_sybil_ranks_first_and_says_so(hand_csv: Path, tmp_path: Path)
     result = run(hand_csv, Config(labels=str(labels)), tmp_path / "out", show_progress=False)
     top = result.clusters.iloc[0]
     assert top["size"] == 5  # ring B, which holds b3
-    assert "1 accounts confirmed sybil by an investigator" in top["reasons"]
+    assert "1 account confirmed sybil by an investigator" in top["reasons"]
 
 
 def test_benign_account_takes_no_part(hand_csv: Path, tmp_path: Path) -> None:

@@ -517,7 +517,9 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
     size = int(f["size"])
     scored: list[tuple[float, str]] = []
     if f["confirmed_sybil"]:
-        scored.append((99.0, f"{f['confirmed_sybil']} accounts confirmed sybil by an investigator"))
+        scored.append(
+            (99.0, f"{_n(f['confirmed_sybil'], 'account')} confirmed sybil by an investigator")
+        )
     if "template" in defined and f["templates"]:
         scored.append(
             (
@@ -586,10 +588,13 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
             )
         )
     if f["confirmed_benign"]:
-        scored.append((0.05, f"{f['confirmed_benign']} accounts confirmed benign"))
+        scored.append((0.05, f"{_n(f['confirmed_benign'], 'account')} confirmed benign"))
     if f["confirmed_not_sybil"]:
         scored.append(
-            (0.05, f"{f['confirmed_not_sybil']} accounts looked at and not found to be sybils")
+            (
+                0.05,
+                f"{_n(f['confirmed_not_sybil'], 'account')} looked at and not found to be sybil",
+            )
         )
     scored.sort(key=lambda item: -item[0])
     return [text for _, text in scored]

@@ -8,6 +8,7 @@ cap of 3; each expected table below is worked out from it by hand.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,8 @@ import pytest
 
 from sybilgraph.config import EngineConfig
 from sybilgraph.engines import Engine, make_engine
+from sybilgraph.stages.inputs import load_inputs
 from sybilgraph.stages.link import link
-from sybilgraph.stages.load import load_direct_edges
 from sybilgraph.stages.tables import LinkTables, ObservationTables
 from tests.stages.traffic import (
     POEM,
@@ -283,10 +284,10 @@ def test_direct_edges_are_pairs_of_their_own(
         "a,b,kind,ts\nu7,u1,referral,2026-04-13T09:00:00Z\nu5,u5,referral,\n", encoding="utf-8"
     )
     engine, observed = observed_once
-    direct = load_direct_edges(engine, path)
-    linked = link(engine, observed, config(), direct=direct)
+    inputs = load_inputs(engine, dataclasses.replace(config(), direct_edges=str(path)))
+    linked = link(engine, observed, config(), inputs=inputs)
 
-    assert direct.dropped == 1
+    assert inputs.counts["direct_edges_dropped"] == 1
     links = read(engine, linked.links, ["a", "b"]).set_index(["a", "b"])
     assert_table(
         links.loc[[("u1", "u7")]].reset_index(),

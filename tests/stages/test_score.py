@@ -142,7 +142,7 @@ def test_a_confirmed_sybil_ranks_its_cluster_first(linked_once: Linked) -> None:
     assert clusters.loc["phones", "flagged"]
     assert clusters.loc["phones", "confirmed_sybil"] == 1
     assert clusters.loc["phones", "reasons"].startswith(
-        "1 accounts confirmed sybil by an investigator; "
+        "1 account confirmed sybil by an investigator; "
     )
 
 
