@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sybilgraph.views import pages as export
-from tests.browser import HOSTILE_ID, make_view
+from tests.browser import HOSTILE_ID, HOSTILE_TEMPLATE, make_view
 
 SAFE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
@@ -85,6 +85,38 @@ def test_hostile_text_is_escaped() -> None:
     assert hostile in data["prompts"][0]["samples"]
     assert any(n["name"] == HOSTILE_ID for n in data["nodes"])
     assert all("title" not in n for n in data["nodes"])
+
+
+def test_prompts_shown_as_masked_templates_when_pseudonymised() -> None:
+    # the default privacy: the masked template on the node and in the panel, no raw sample
+    text = "summarise <num> for <email>: " + "and so on " * 60
+    view = make_view(4, values_per_account=3, template_text=text, prompt="summarise 42 for a@b.c")
+    page = export.render_cluster_page(view, pseudonymised=True)
+    data = _data(page)
+    node = next(n for n in data["nodes"] if n.get("valueKind") == "prompt")
+    assert node["label"].startswith("prompt: summarise <num> for <email>")
+    assert len(node["label"]) <= 36
+    assert "tmpl-1" in node["tip"] and "masked template: summarise <num>" in node["tip"]
+    assert len(node["tip"]) < len(text)  # shortened; the panel has it in full
+    assert data["prompts"][0]["text"] == text
+    assert data["prompts"][0]["samples"] == []
+    for raw in ("summarise 42 for a@b.c", "translate cheese to French"):
+        assert raw not in page
+    assert "masked templates" in page  # the banner says what is shown
+
+    # unpseudonymised pages keep the raw samples as before
+    data = _data(export.render_cluster_page(view, pseudonymised=False))
+    assert "summarise 42 for a@b.c" in data["prompts"][0]["samples"]
+
+
+def test_hostile_template_is_data() -> None:
+    view = make_view(3, values_per_account=3, template_text=HOSTILE_TEMPLATE)
+    page = export.render_cluster_page(view, pseudonymised=True)
+    assert "<img src=x" not in page and "<script>document" not in page
+    data = _data(page)
+    node = next(n for n in data["nodes"] if n.get("valueKind") == "prompt")
+    assert HOSTILE_TEMPLATE in node["tip"] and "title" not in node
+    assert data["prompts"][0]["text"] == HOSTILE_TEMPLATE
 
 
 def test_line_separators_escaped() -> None:

@@ -60,6 +60,8 @@ KIND_STYLE: dict[str, tuple[str, str]] = {
     "other": ("#8c564b", "star"),
 }
 GROUP_COLOR = "#b0b0b0"
+#: a tooltip shows this much of a masked template; the panel shows all of it
+TIP_TEMPLATE_CHARS = 400
 SYBIL_COLOR = "#d62728"
 BENIGN_COLOR = "#2ca02c"
 
@@ -213,7 +215,10 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
     kept_set = set(kept_accounts)
     value_info = _value_summaries(view.values)
     value_nodes, dropped_by_kind = _value_nodes(
-        value_info, kept_values, has_hub="hub" in view.values.columns
+        value_info,
+        kept_values,
+        has_hub="hub" in view.values.columns,
+        template_texts=_template_texts(view.prompts),
     )
     groups = _dropped_groups(len(view.accounts) - len(kept_accounts), dropped_by_kind)
     nodes = [
@@ -294,12 +299,32 @@ def _value_summaries(vals: pd.DataFrame) -> dict[tuple[Any, Any], dict[str, Any]
     return value_info
 
 
+def _template_texts(prompts: pd.DataFrame) -> dict[str, str]:
+    """Each prompt template's masked text, by the template's value (its ``t:`` label)."""
+    if not len(prompts) or "text" not in prompts.columns:
+        return {}
+    return {
+        cell_text(template): cell_text(text)
+        for template, text in zip(
+            prompts["template"].tolist(), prompts["text"].tolist(), strict=True
+        )
+        if cell_text(text)
+    }
+
+
 def _value_nodes(
     value_info: dict[tuple[Any, Any], dict[str, Any]],
     kept_values: set[tuple[Any, Any]],
     has_hub: bool,
+    template_texts: Mapping[str, str],
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """A node per drawn value, styled by its kind; and the count left out of each kind."""
+    """A node per drawn value, styled by its kind; and the count left out of each kind.
+
+    A prompt value is a template's label (``t:...``), which says nothing to a reader: its
+    node shows the template's masked text instead, where the view has it. The masked text
+    keeps the attacker's wording but not the numbers, addresses, ids and quoted strings
+    filled into it, so it is shown whether or not the page is pseudonymised.
+    """
     nodes: list[dict[str, Any]] = []
     dropped_by_kind: dict[str, int] = dict.fromkeys(KINDS, 0)
     for pair, r in value_info.items():
@@ -310,8 +335,11 @@ def _value_nodes(
             continue
         color, shape = KIND_STYLE[kind]
         hub = bool(clean_cell(r.get("hub"))) if has_hub else False
+        text = template_texts.get(str(value)) if kind == "prompt" else None
+        label = _short(f"{key}: {value}") if text is None else _short(f"prompt: {text}", 36)
         tip = [
             f"{key}: {value}",
+            *([f"masked template: {_short(text, TIP_TEMPLATE_CHARS)}"] if text else []),
             f"holders (all data): {clean_cell(r.get('holders'))}",
             f"accounts in cluster: {r.get('n')}",
             f"requests: {r.get('requests')}",
@@ -322,7 +350,7 @@ def _value_nodes(
             {
                 "id": value_node(key, value),
                 "name": str(value),
-                "label": _short(f"{key}: {value}"),
+                "label": label,
                 "kind": "value",
                 "valueKind": kind,
                 "shape": shape,
