@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sybilgraph.views.tables import ClusterView
+from sybilgraph.views.tables import TIMELINE_ROWS, Activity, ClusterView
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -44,6 +44,9 @@ def make_view(
     Account i holds ``ip`` 10.0.0.(i // 3), ``payment`` card-(i // 4), and (when
     ``values_per_account`` > 2) a prompt template, whose masked text is ``template_text``
     and whose raw samples are ``prompt`` and one more; consecutive accounts are linked.
+    The busiest TIMELINE_ROWS accounts have an hourly :class:`Activity` over 3 days:
+    account i starts at hour 24 * (i % 3) (three waves) and sends i % 5 + 1 requests an
+    hour for 20 hours.
     """
     ids = [f"acct{i:05d}" for i in range(n_accounts)]
     if extra_account is not None:
@@ -101,6 +104,15 @@ def make_view(
             "accounts": [len(ids)],
         }
     )
+    busiest = accounts.nlargest(TIMELINE_ROWS, "requests")
+    counts = pd.DataFrame(
+        [
+            {"account_id": a, "bin": 24 * (i % 3) + h, "requests": i % 5 + 1}
+            for i, a in zip(busiest.index, busiest["account_id"], strict=True)
+            for h in range(20)
+        ]
+    )
+    activity = Activity(counts=counts, start=t0, width=pd.Timedelta("1h"), bins=72)
     return ClusterView(
         cluster_id=cluster_id,
         score=0.8,
@@ -113,6 +125,7 @@ def make_view(
         values=values,
         links=links,
         prompts=prompts,
+        activity=activity,
     )
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from sybilgraph.views import pages as export
+from sybilgraph.views.tables import TIMELINE_ROWS
 from tests.browser import HOSTILE_ID, HOSTILE_PROMPT, HOSTILE_TEMPLATE, make_view
 
 pytestmark = pytest.mark.browser
@@ -121,6 +122,28 @@ def test_masked_template_is_text(browser: Any, tmp_path: Path) -> None:
         assert page.title() == "Cluster c-0001"
         assert errors == []
         assert requests and all(u.startswith("file://") for u in requests)
+    finally:
+        page.close()
+
+
+def test_timeline_in_browser(browser: Any, tmp_path: Path) -> None:
+    view = make_view(92, extra_account=HOSTILE_ID, values_per_account=3)
+    path = export.write_cluster_page(view, tmp_path / "c.html", pseudonymised=True)
+    page, errors, requests = _open(browser, path)
+    try:
+        _wait_stable(page)
+        rows = page.locator("#timeline svg .raster-row")
+        assert rows.count() == TIMELINE_ROWS
+        box = page.locator("#timeline svg").bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > TIMELINE_ROWS * 6
+        assert "33 accounts not shown" in page.inner_text("#timeline-note")
+        assert page.evaluate("document.querySelectorAll('img').length") == 0
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "cluster-timeline.png"))
+        page.locator("#timeline").screenshot(path=str(ARTIFACTS / "timeline.png"))
+        assert page.title() == "Cluster c-0001"
+        assert errors == []
+        assert all(u.startswith("file://") for u in requests)
     finally:
         page.close()
 

@@ -36,7 +36,8 @@ from sybilgraph.views.cells import (
     value_node,
 )
 from sybilgraph.views.graphfiles import write_graph_files
-from sybilgraph.views.tables import PROMPTS_PER_CLUSTER, ClusterView
+from sybilgraph.views.plots import raster
+from sybilgraph.views.tables import PROMPTS_PER_CLUSTER, Activity, ClusterView
 
 __all__ = [
     "ViewHTML",
@@ -45,6 +46,7 @@ __all__ = [
     "render_index",
     "safe_filename",
     "template_env",
+    "timeline",
     "view_in_notebook",
     "write_cluster_page",
     "write_index",
@@ -495,6 +497,88 @@ def _page_data(view: ClusterView, node_budget: int, pseudonymised: bool) -> dict
     }
 
 
+def timeline(view: ClusterView) -> tuple[Markup | None, str]:
+    """The cluster's timeline as inline SVG, and a line saying what it shows.
+
+    Rows are the accounts the view's :class:`~sybilgraph.views.tables.Activity` counts
+    (the busiest), by their first active bin, so that accounts started in waves show as
+    steps;
+    columns are its time bins. Without activity (a view built from a run's tables, which
+    keep no events) there is no chart, and the line says why.
+    """
+    activity = view.activity
+    if activity is None:
+        return None, (
+            "no timeline: it is drawn from the run's events, which a run folder reopened "
+            "later does not keep; the run's own pages have it"
+        )
+    counts = activity.counts
+    if not len(counts):
+        return None, "no timeline: the events hold no requests of these accounts"
+    first_bin = counts.groupby("account_id", sort=False)["bin"].min().rename("first_bin")
+    order = view.accounts.join(first_bin, on="account_id", how="inner").sort_values(
+        ["first_bin", "first_seen", "account_id"]
+    )
+    row_of = {a: i for i, a in enumerate(order["account_id"].tolist())}
+    rows = [
+        (
+            str(a),
+            f"{a}: {requests} requests, first seen {_minute(first)}",
+        )
+        for a, requests, first in zip(
+            order["account_id"], order["requests"], order["first_seen"], strict=True
+        )
+    ]
+    cells = [
+        (row_of[a], int(b), float(n))
+        for a, b, n in zip(counts["account_id"], counts["bin"], counts["requests"], strict=True)
+        if a in row_of
+    ]
+    width = _duration(activity.width)
+    title = f"requests per account and {width}"
+    svg = raster(rows, activity.bins, cells, title=title, ticks=_ticks(activity))
+    left_out = len(view.accounts) - len(rows)
+    note = (
+        f"{len(rows)} busiest of {len(view.accounts)} accounts, earliest first; "
+        f"one column = {width}, darker = more requests"
+    )
+    if left_out > 0:
+        note += f"; {left_out} accounts not shown"
+    return svg, note
+
+
+def _minute(value: Any) -> str:
+    stamp = pd.Timestamp(value) if clean_cell(value) is not None else None
+    return "—" if stamp is None else stamp.strftime("%Y-%m-%d %H:%M")
+
+
+def _duration(width: pd.Timedelta) -> str:
+    hours = int(width.total_seconds() // 3600)
+    if hours % 24:
+        return "1 hour" if hours == 1 else f"{hours} hours"
+    days = hours // 24
+    return "1 day" if days == 1 else f"{days} days"
+
+
+def _ticks(activity: Activity) -> list[tuple[int, str]]:
+    """About six marks under a timeline, on midnights where the bins are under a day."""
+    day = pd.Timedelta(days=1)
+    start, width, bins = activity.start, activity.width, activity.bins
+    if width < day:
+        per_day = int(day // width)
+        first_midnight = int((start.ceil("D") - start) // width)
+        if bins >= 2 * per_day:
+            step = per_day * math.ceil(bins / per_day / 6)
+            columns = range(first_midnight, bins, step)
+            return [(c, (start + c * width).strftime("%b %d")) for c in columns]
+        return [
+            (c, (start + c * width).strftime("%H:%M")) for c in range(0, bins, math.ceil(bins / 6))
+        ]
+    return [
+        (c, (start + c * width).strftime("%Y-%m-%d")) for c in range(0, bins, math.ceil(bins / 5))
+    ]
+
+
 @lru_cache(maxsize=1)
 def template_env() -> jinja2.Environment:
     """The Jinja environment of the templates shipped in ``views/templates``, autoescaping on."""
@@ -542,6 +626,7 @@ def render_cluster_page(
     """
     js, css = _vis_assets()
     data = _page_data(view, node_budget, pseudonymised)
+    chart, chart_note = timeline(view)
     return (
         template_env()
         .get_template("cluster.html.j2")
@@ -551,6 +636,8 @@ def render_cluster_page(
             vis_js=js,
             vis_css=css,
             pseudonymised=pseudonymised,
+            timeline=chart,
+            timeline_note=chart_note,
         )
     )
 
