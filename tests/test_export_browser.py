@@ -148,6 +148,39 @@ def test_timeline_in_browser(browser: Any, tmp_path: Path) -> None:
         page.close()
 
 
+def test_labels_of_a_large_cluster(browser: Any, tmp_path: Path) -> None:
+    # 93 accounts and 56 values: at the fitted zoom only the 10 busiest accounts, the
+    # 10 most-held values and the group nodes are labelled; zoomed in, all are
+    view = make_view(93, values_per_account=3)
+    path = export.write_cluster_page(view, tmp_path / "c.html")
+    page, errors, _ = _open(browser, path)
+    labelled = "window.sybilgraph.nodes.get({filter: n => n.label !== ''}).length"
+    try:
+        _wait_stable(page)
+        page.evaluate("window.sybilgraph.network.fit()")
+        page.evaluate("window.sybilgraph.zoomLabels()")
+        assert page.evaluate("window.sybilgraph.network.getScale()") < 1.1
+        assert page.evaluate(labelled) == 2 * export.PROMINENT_NODES
+        assert len(_hover_tip(page, "a:acct00050")) > 0
+        assert page.evaluate("window.sybilgraph.nodes.get('a:acct00050').label") == "acct00050"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "cluster-labels.png"))
+        page.evaluate("window.sybilgraph.network.moveTo({scale: 1.5})")
+        page.evaluate("window.sybilgraph.zoomLabels()")
+        assert page.evaluate(labelled) == page.evaluate("window.sybilgraph.nodes.length")
+        assert errors == []
+    finally:
+        page.close()
+    small = export.write_cluster_page(make_view(6, values_per_account=3), tmp_path / "s.html")
+    page, errors, _ = _open(browser, small)
+    try:
+        _wait_stable(page)
+        assert page.evaluate(labelled) == page.evaluate("window.sybilgraph.nodes.length")
+        assert errors == []
+    finally:
+        page.close()
+
+
 def test_budget_page_in_browser(browser: Any, tmp_path: Path) -> None:
     view = make_view(3000, values_per_account=3)
     path = export.write_cluster_page(view, tmp_path / "big.html", node_budget=400)

@@ -62,6 +62,8 @@ KIND_STYLE: dict[str, tuple[str, str]] = {
     "other": ("#8c564b", "star"),
 }
 GROUP_COLOR = "#b0b0b0"
+#: accounts, and values, whose labels show at any zoom (see _mark_prominent)
+PROMINENT_NODES = 10
 #: a tooltip shows this much of a masked template; the panel shows all of it
 TIP_TEMPLATE_CHARS = 400
 SYBIL_COLOR = "#d62728"
@@ -228,6 +230,7 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
         *value_nodes,
         *_group_nodes(groups, node_budget),
     ]
+    _mark_prominent(nodes)
     edges = [
         *_holding_edges(view.values, kept_set, kept_values),
         *_link_edges(view.links, kept_set),
@@ -358,10 +361,27 @@ def _value_nodes(
                 "shape": shape,
                 "color": color,
                 "size": 10,
+                "held": r.get("n"),
                 "tip": "\n".join(tip),
             }
         )
     return nodes, dropped_by_kind
+
+
+def _mark_prominent(nodes: list[dict[str, Any]]) -> None:
+    """Mark the nodes whose labels show at any zoom: every group, the busiest accounts
+    and the values held by the most accounts (:data:`PROMINENT_NODES` of each).
+
+    Past a few dozen nodes, every label at once overlaps into a block; the page shows
+    the others when zoomed in or pointed at.
+    """
+    accounts = [n for n in nodes if n["kind"] == "account"]
+    values = [n for n in nodes if n["kind"] == "value"]
+    top = sorted(accounts, key=lambda n: -float(n["size"]))[:PROMINENT_NODES]
+    top += sorted(values, key=lambda n: -float(clean_cell(n.get("held")) or 0))[:PROMINENT_NODES]
+    chosen = {id(n) for n in top}
+    for n in nodes:
+        n["prominent"] = n["kind"] == "group" or id(n) in chosen
 
 
 def _dropped_groups(dropped_accounts: int, dropped_by_kind: dict[str, int]) -> list[dict[str, Any]]:
