@@ -234,6 +234,7 @@ def _run_stages(
             verdicts,
             private=private if config.privacy.pages else None,
             prompts=prompts,
+            events=events,
         )
         accounts = engine.count(observed.accounts)
         written = _write_pages(views, clusters, config, out, stats.used, accounts)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sybilgraph.views.tables import ClusterView
+from sybilgraph.views.tables import TIMELINE_ROWS, Activity, ClusterView
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -23,6 +23,11 @@ CHROMIUM_ARGS = [
 ]
 HOSTILE_ID = "<img src=x onerror=\"document.title='pwned'\">"
 HOSTILE_PROMPT = "</script><script>document.title='pwned'</script>"
+#: a masked template can still hold markup: masking replaces values, not tags
+HOSTILE_TEMPLATE = (
+    "<img src=x onerror=\"document.title='pwned'\"> <script>document.title='pwned'</script>"
+    " summarise <num> for <email>"
+)
 
 
 def make_view(
@@ -31,12 +36,17 @@ def make_view(
     cluster_id: str = "c-0001",
     extra_account: str | None = None,
     prompt: str = "translate this to French",
+    template_text: str = "translate <*> to French",
     values_per_account: int = 2,
 ) -> ClusterView:
     """A cluster of ``n_accounts`` sharing IPs, cards and a prompt template.
 
     Account i holds ``ip`` 10.0.0.(i // 3), ``payment`` card-(i // 4), and (when
-    ``values_per_account`` > 2) a prompt template; consecutive accounts are linked.
+    ``values_per_account`` > 2) a prompt template, whose masked text is ``template_text``
+    and whose raw samples are ``prompt`` and one more; consecutive accounts are linked.
+    The busiest TIMELINE_ROWS accounts have an hourly :class:`Activity` over 3 days:
+    account i starts at hour 24 * (i % 3) (three waves) and sends i % 5 + 1 requests an
+    hour for 20 hours.
     """
     ids = [f"acct{i:05d}" for i in range(n_accounts)]
     if extra_account is not None:
@@ -88,12 +98,21 @@ def make_view(
     prompts = pd.DataFrame(
         {
             "template": ["tmpl-1"],
-            "text": ["translate <*> to French"],
+            "text": [template_text],
             "samples": [[prompt, "translate cheese to French"]],
             "requests": [120],
             "accounts": [len(ids)],
         }
     )
+    busiest = accounts.nlargest(TIMELINE_ROWS, "requests")
+    counts = pd.DataFrame(
+        [
+            {"account_id": a, "bin": 24 * (i % 3) + h, "requests": i % 5 + 1}
+            for i, a in zip(busiest.index, busiest["account_id"], strict=True)
+            for h in range(20)
+        ]
+    )
+    activity = Activity(counts=counts, start=t0, width=pd.Timedelta("1h"), bins=72)
     return ClusterView(
         cluster_id=cluster_id,
         score=0.8,
@@ -106,6 +125,7 @@ def make_view(
         values=values,
         links=links,
         prompts=prompts,
+        activity=activity,
     )
 
 

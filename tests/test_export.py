@@ -15,8 +15,10 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sybilgraph import Config, run
 from sybilgraph.views import pages as export
-from tests.browser import HOSTILE_ID, make_view
+from sybilgraph.views.tables import TIMELINE_COLUMNS, TIMELINE_ROWS, timeline_bin
+from tests.browser import HOSTILE_ID, HOSTILE_TEMPLATE, make_view
 
 SAFE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
@@ -85,6 +87,100 @@ def test_hostile_text_is_escaped() -> None:
     assert hostile in data["prompts"][0]["samples"]
     assert any(n["name"] == HOSTILE_ID for n in data["nodes"])
     assert all("title" not in n for n in data["nodes"])
+
+
+def test_prompts_shown_as_masked_templates_when_pseudonymised() -> None:
+    # the default privacy: the masked template on the node and in the panel, no raw sample
+    text = "summarise <num> for <email>: " + "and so on " * 60
+    view = make_view(4, values_per_account=3, template_text=text, prompt="summarise 42 for a@b.c")
+    page = export.render_cluster_page(view, pseudonymised=True)
+    data = _data(page)
+    node = next(n for n in data["nodes"] if n.get("valueKind") == "prompt")
+    assert node["label"].startswith("prompt: summarise <num> for <email>")
+    assert len(node["label"]) <= 36
+    assert "tmpl-1" in node["tip"] and "masked template: summarise <num>" in node["tip"]
+    assert len(node["tip"]) < len(text)  # shortened; the panel has it in full
+    assert data["prompts"][0]["text"] == text
+    assert data["prompts"][0]["samples"] == []
+    for raw in ("summarise 42 for a@b.c", "translate cheese to French"):
+        assert raw not in page
+    assert "masked templates" in page  # the banner says what is shown
+
+    # unpseudonymised pages keep the raw samples as before
+    data = _data(export.render_cluster_page(view, pseudonymised=False))
+    assert "summarise 42 for a@b.c" in data["prompts"][0]["samples"]
+
+
+def test_hostile_template_is_data() -> None:
+    view = make_view(3, values_per_account=3, template_text=HOSTILE_TEMPLATE)
+    page = export.render_cluster_page(view, pseudonymised=True)
+    assert "<img src=x" not in page and "<script>document" not in page
+    data = _data(page)
+    node = next(n for n in data["nodes"] if n.get("valueKind") == "prompt")
+    assert HOSTILE_TEMPLATE in node["tip"] and "title" not in node
+    assert data["prompts"][0]["text"] == HOSTILE_TEMPLATE
+
+
+def _timeline_rows(page: str) -> list[str]:
+    """The tooltip of each row of the page's timeline, top first."""
+    m = re.search(r'<div id="timeline">(.*?)</div>', page, re.S)
+    assert m is not None
+    return re.findall(r'<g class="raster-row"><title>(.*?)</title>', m.group(1))
+
+
+def test_timeline_rows_and_note() -> None:
+    # 93 accounts: the 60 busiest are drawn, in three waves (make_view), the rest counted
+    page = export.render_cluster_page(make_view(92, extra_account=HOSTILE_ID))
+    rows = _timeline_rows(page)
+    assert len(rows) == TIMELINE_ROWS
+    assert "60 busiest of 93 accounts" in page and "33 accounts not shown" in page
+    assert "one column = 1 hour" in page
+    # the hostile id is one of the busiest (requests 30 + 92 % 17): escaped text in the SVG
+    assert any(r.startswith("&lt;img src=x") for r in rows)
+    assert "<img src=x" not in page
+    # rows follow the waves: accounts starting on day 0, then day 1, then day 2
+    view = make_view(92, extra_account=HOSTILE_ID)
+    first_bin = view.activity.counts.groupby("account_id")["bin"].min()
+    drawn = [re.sub(r":.*", "", r) for r in rows]
+    waves = [first_bin[a] for a in drawn if a in first_bin]
+    assert waves == sorted(waves) and waves[0] == 0 and waves[-1] == 48
+
+    small = export.render_cluster_page(make_view(5))
+    assert len(_timeline_rows(small)) == 5 and "not shown" not in small
+
+
+def test_timeline_left_out_without_events() -> None:
+    view = make_view(5)
+    view.activity = None
+    page = export.render_cluster_page(view)
+    assert _timeline_rows(page) == [] and "no timeline: it is drawn from the run&#39;s" in page
+
+
+def test_timeline_bin_from_span() -> None:
+    t0 = pd.Timestamp("2026-04-13T05:20:00Z")
+    week = timeline_bin(t0, t0 + pd.Timedelta(days=7) - pd.Timedelta(seconds=1))
+    # starts on the hour, so a week from 05:20 touches 169 hours
+    assert week == (pd.Timestamp("2026-04-13T05:00:00Z"), pd.Timedelta("1h"), 169)
+    assert timeline_bin(t0, t0 + pd.Timedelta(days=90))[1:] == (pd.Timedelta("1D"), 91)
+    assert timeline_bin(t0, t0)[1:] == (pd.Timedelta("1h"), 1)
+    # a span of years keeps the coarsest bins, cut to the column cap
+    assert timeline_bin(t0, t0 + pd.Timedelta(days=9000))[1:] == (
+        pd.Timedelta("28D"),
+        TIMELINE_COLUMNS,
+    )
+
+
+def test_run_pages_have_timelines(hand_csv: Path, tmp_path: Path) -> None:
+    result = run(hand_csv, Config(), tmp_path / "out", show_progress=False)
+    ring = result.accounts.set_index("account_id").loc["a1", "cluster_id"]
+    page = (tmp_path / "out" / "clusters" / f"{export.safe_filename(ring)}.html").read_text()
+    rows = _timeline_rows(page)
+    # ring A: six accounts of 30 requests each
+    assert sorted(r.split(":")[0] for r in rows) == [f"a{i}" for i in range(1, 7)]
+    assert all(": 30 requests" in r for r in rows)
+    # reopened from its folder, the run has no events to draw a timeline from
+    reopened = result.cluster(ring).view().page
+    assert _timeline_rows(reopened) == [] and "no timeline" in reopened
 
 
 def test_line_separators_escaped() -> None:

@@ -36,7 +36,8 @@ from sybilgraph.views.cells import (
     value_node,
 )
 from sybilgraph.views.graphfiles import write_graph_files
-from sybilgraph.views.tables import PROMPTS_PER_CLUSTER, ClusterView
+from sybilgraph.views.plots import raster
+from sybilgraph.views.tables import PROMPTS_PER_CLUSTER, Activity, ClusterView
 
 __all__ = [
     "ViewHTML",
@@ -45,6 +46,7 @@ __all__ = [
     "render_index",
     "safe_filename",
     "template_env",
+    "timeline",
     "view_in_notebook",
     "write_cluster_page",
     "write_index",
@@ -60,6 +62,10 @@ KIND_STYLE: dict[str, tuple[str, str]] = {
     "other": ("#8c564b", "star"),
 }
 GROUP_COLOR = "#b0b0b0"
+#: accounts, and values, whose labels show at any zoom (see _mark_prominent)
+PROMINENT_NODES = 10
+#: a tooltip shows this much of a masked template; the panel shows all of it
+TIP_TEMPLATE_CHARS = 400
 SYBIL_COLOR = "#d62728"
 BENIGN_COLOR = "#2ca02c"
 
@@ -213,7 +219,10 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
     kept_set = set(kept_accounts)
     value_info = _value_summaries(view.values)
     value_nodes, dropped_by_kind = _value_nodes(
-        value_info, kept_values, has_hub="hub" in view.values.columns
+        value_info,
+        kept_values,
+        has_hub="hub" in view.values.columns,
+        template_texts=_template_texts(view.prompts),
     )
     groups = _dropped_groups(len(view.accounts) - len(kept_accounts), dropped_by_kind)
     nodes = [
@@ -221,6 +230,7 @@ def _graph_data(view: ClusterView, node_budget: int) -> dict[str, Any]:
         *value_nodes,
         *_group_nodes(groups, node_budget),
     ]
+    _mark_prominent(nodes)
     edges = [
         *_holding_edges(view.values, kept_set, kept_values),
         *_link_edges(view.links, kept_set),
@@ -294,12 +304,32 @@ def _value_summaries(vals: pd.DataFrame) -> dict[tuple[Any, Any], dict[str, Any]
     return value_info
 
 
+def _template_texts(prompts: pd.DataFrame) -> dict[str, str]:
+    """Each prompt template's masked text, by the template's value (its ``t:`` label)."""
+    if not len(prompts) or "text" not in prompts.columns:
+        return {}
+    return {
+        cell_text(template): cell_text(text)
+        for template, text in zip(
+            prompts["template"].tolist(), prompts["text"].tolist(), strict=True
+        )
+        if cell_text(text)
+    }
+
+
 def _value_nodes(
     value_info: dict[tuple[Any, Any], dict[str, Any]],
     kept_values: set[tuple[Any, Any]],
     has_hub: bool,
+    template_texts: Mapping[str, str],
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """A node per drawn value, styled by its kind; and the count left out of each kind."""
+    """A node per drawn value, styled by its kind; and the count left out of each kind.
+
+    A prompt value is a template's label (``t:...``), which says nothing to a reader: its
+    node shows the template's masked text instead, where the view has it. The masked text
+    keeps the attacker's wording but not the numbers, addresses, ids and quoted strings
+    filled into it, so it is shown whether or not the page is pseudonymised.
+    """
     nodes: list[dict[str, Any]] = []
     dropped_by_kind: dict[str, int] = dict.fromkeys(KINDS, 0)
     for pair, r in value_info.items():
@@ -310,8 +340,11 @@ def _value_nodes(
             continue
         color, shape = KIND_STYLE[kind]
         hub = bool(clean_cell(r.get("hub"))) if has_hub else False
+        text = template_texts.get(str(value)) if kind == "prompt" else None
+        label = _short(f"{key}: {value}") if text is None else _short(f"prompt: {text}", 36)
         tip = [
             f"{key}: {value}",
+            *([f"masked template: {_short(text, TIP_TEMPLATE_CHARS)}"] if text else []),
             f"holders (all data): {clean_cell(r.get('holders'))}",
             f"accounts in cluster: {r.get('n')}",
             f"requests: {r.get('requests')}",
@@ -322,16 +355,33 @@ def _value_nodes(
             {
                 "id": value_node(key, value),
                 "name": str(value),
-                "label": _short(f"{key}: {value}"),
+                "label": label,
                 "kind": "value",
                 "valueKind": kind,
                 "shape": shape,
                 "color": color,
                 "size": 10,
+                "held": r.get("n"),
                 "tip": "\n".join(tip),
             }
         )
     return nodes, dropped_by_kind
+
+
+def _mark_prominent(nodes: list[dict[str, Any]]) -> None:
+    """Mark the nodes whose labels show at any zoom: every group, the busiest accounts
+    and the values held by the most accounts (:data:`PROMINENT_NODES` of each).
+
+    Past a few dozen nodes, every label at once overlaps into a block; the page shows
+    the others when zoomed in or pointed at.
+    """
+    accounts = [n for n in nodes if n["kind"] == "account"]
+    values = [n for n in nodes if n["kind"] == "value"]
+    top = sorted(accounts, key=lambda n: -float(n["size"]))[:PROMINENT_NODES]
+    top += sorted(values, key=lambda n: -float(clean_cell(n.get("held")) or 0))[:PROMINENT_NODES]
+    chosen = {id(n) for n in top}
+    for n in nodes:
+        n["prominent"] = n["kind"] == "group" or id(n) in chosen
 
 
 def _dropped_groups(dropped_accounts: int, dropped_by_kind: dict[str, int]) -> list[dict[str, Any]]:
@@ -467,6 +517,88 @@ def _page_data(view: ClusterView, node_budget: int, pseudonymised: bool) -> dict
     }
 
 
+def timeline(view: ClusterView) -> tuple[Markup | None, str]:
+    """The cluster's timeline as inline SVG, and a line saying what it shows.
+
+    Rows are the accounts the view's :class:`~sybilgraph.views.tables.Activity` counts
+    (the busiest), by their first active bin, so that accounts started in waves show as
+    steps;
+    columns are its time bins. Without activity (a view built from a run's tables, which
+    keep no events) there is no chart, and the line says why.
+    """
+    activity = view.activity
+    if activity is None:
+        return None, (
+            "no timeline: it is drawn from the run's events, which a run folder reopened "
+            "later does not keep; the run's own pages have it"
+        )
+    counts = activity.counts
+    if not len(counts):
+        return None, "no timeline: the events hold no requests of these accounts"
+    first_bin = counts.groupby("account_id", sort=False)["bin"].min().rename("first_bin")
+    order = view.accounts.join(first_bin, on="account_id", how="inner").sort_values(
+        ["first_bin", "first_seen", "account_id"]
+    )
+    row_of = {a: i for i, a in enumerate(order["account_id"].tolist())}
+    rows = [
+        (
+            str(a),
+            f"{a}: {requests} requests, first seen {_minute(first)}",
+        )
+        for a, requests, first in zip(
+            order["account_id"], order["requests"], order["first_seen"], strict=True
+        )
+    ]
+    cells = [
+        (row_of[a], int(b), float(n))
+        for a, b, n in zip(counts["account_id"], counts["bin"], counts["requests"], strict=True)
+        if a in row_of
+    ]
+    width = _duration(activity.width)
+    title = f"requests per account and {width}"
+    svg = raster(rows, activity.bins, cells, title=title, ticks=_ticks(activity))
+    left_out = len(view.accounts) - len(rows)
+    note = (
+        f"{len(rows)} busiest of {len(view.accounts)} accounts, earliest first; "
+        f"one column = {width}, darker = more requests"
+    )
+    if left_out > 0:
+        note += f"; {left_out} accounts not shown"
+    return svg, note
+
+
+def _minute(value: Any) -> str:
+    stamp = pd.Timestamp(value) if clean_cell(value) is not None else None
+    return "—" if stamp is None else stamp.strftime("%Y-%m-%d %H:%M")
+
+
+def _duration(width: pd.Timedelta) -> str:
+    hours = int(width.total_seconds() // 3600)
+    if hours % 24:
+        return "1 hour" if hours == 1 else f"{hours} hours"
+    days = hours // 24
+    return "1 day" if days == 1 else f"{days} days"
+
+
+def _ticks(activity: Activity) -> list[tuple[int, str]]:
+    """About six marks under a timeline, on midnights where the bins are under a day."""
+    day = pd.Timedelta(days=1)
+    start, width, bins = activity.start, activity.width, activity.bins
+    if width < day:
+        per_day = int(day // width)
+        first_midnight = int((start.ceil("D") - start) // width)
+        if bins >= 2 * per_day:
+            step = per_day * math.ceil(bins / per_day / 6)
+            columns = range(first_midnight, bins, step)
+            return [(c, (start + c * width).strftime("%b %d")) for c in columns]
+        return [
+            (c, (start + c * width).strftime("%H:%M")) for c in range(0, bins, math.ceil(bins / 6))
+        ]
+    return [
+        (c, (start + c * width).strftime("%Y-%m-%d")) for c in range(0, bins, math.ceil(bins / 5))
+    ]
+
+
 @lru_cache(maxsize=1)
 def template_env() -> jinja2.Environment:
     """The Jinja environment of the templates shipped in ``views/templates``, autoescaping on."""
@@ -514,6 +646,7 @@ def render_cluster_page(
     """
     js, css = _vis_assets()
     data = _page_data(view, node_budget, pseudonymised)
+    chart, chart_note = timeline(view)
     return (
         template_env()
         .get_template("cluster.html.j2")
@@ -523,6 +656,8 @@ def render_cluster_page(
             vis_js=js,
             vis_css=css,
             pseudonymised=pseudonymised,
+            timeline=chart,
+            timeline_note=chart_note,
         )
     )
 

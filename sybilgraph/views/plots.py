@@ -1,15 +1,16 @@
-"""Small inline SVG charts for the report: drawn in Python, no script, no external file.
+"""Small inline SVG charts for the pages: drawn in Python, no script, no external file.
 
 Every text placed in a chart is escaped, so labels taken from the data are safe.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 
 from markupsafe import Markup, escape
 
-__all__ = ["bar_chart", "line_chart"]
+__all__ = ["bar_chart", "line_chart", "raster"]
 
 PALETTE = ["#d62728", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
 WIDTH = 520
@@ -119,6 +120,91 @@ def line_chart(
         )
     extra = 12 * max(0, (len(series) - 1) // 4)
     return _svg(parts, title, extra_height=extra)
+
+
+#: a raster's left margin, for the row names, and its height above a row at most/least
+RASTER_LABEL_WIDTH = 96
+RASTER_ROW_MAX = 14.0
+RASTER_ROW_MIN = 7.0
+#: the height a raster's rows share when there are many (each keeps RASTER_ROW_MIN)
+RASTER_ROWS_HEIGHT = 480.0
+
+
+def raster(
+    rows: Sequence[tuple[str, str]],
+    columns: int,
+    cells: Iterable[tuple[int, int, float]],
+    *,
+    title: str,
+    ticks: Sequence[tuple[int, str]] = (),
+    width: int = 450,
+) -> Markup:
+    """A grid of shaded cells: one row per name, one column per step, darker where busier.
+
+    Parameters
+    ----------
+    rows
+        (name, tooltip) of each row, top first; the name is shortened to fit the margin.
+    columns
+        Number of columns.
+    cells
+        (row, column, value) of each non-empty cell; others stay blank. The shade grows
+        with log(1 + value), relative to the largest value, so that one very busy cell
+        does not wash out the rest.
+    title
+        The chart's accessible name.
+    ticks
+        (column, label) marks written under the grid, at the start of their column.
+    width
+        Width in pixels, margin included.
+    """
+    cells = list(cells)
+    n = max(len(rows), 1)
+    row_h = max(RASTER_ROW_MIN, min(RASTER_ROW_MAX, RASTER_ROWS_HEIGHT / n))
+    col_w = (width - RASTER_LABEL_WIDTH - 4) / max(columns, 1)
+    grid_h = row_h * len(rows)
+    top = max((v for _, _, v in cells), default=0.0)
+    scale = math.log1p(top) or 1.0
+    by_row: list[list[str]] = [[] for _ in rows]
+    for r, c, v in cells:
+        shade = 0.12 + 0.88 * math.log1p(max(v, 0.0)) / scale
+        by_row[r].append(
+            f'<rect x="{RASTER_LABEL_WIDTH + c * col_w:.2f}" y="{r * row_h:.2f}" '
+            f'width="{col_w:.2f}" height="{row_h - 1:.2f}" fill-opacity="{shade:.2f}"/>'
+        )
+    font = min(10.0, row_h - 1)
+    parts = [
+        f"<title>{escape(title)}</title>",
+        f'<rect x="{RASTER_LABEL_WIDTH}" y="0" width="{col_w * columns:.2f}" '
+        f'height="{grid_h:.2f}" fill="#f6f6f6"/>',
+    ]
+    for r, ((name, tip), shapes) in enumerate(zip(rows, by_row, strict=True)):
+        parts.append(
+            f'<g class="raster-row"><title>{escape(tip)}</title>'
+            f'<text x="{RASTER_LABEL_WIDTH - 4}" y="{r * row_h + font - 0.5:.2f}" '
+            f'text-anchor="end" font-size="{font:.1f}" fill="#444">'
+            f"{escape(_fit(name, (RASTER_LABEL_WIDTH - 4) / (font * 0.7)))}</text>"
+            f'<g fill="{PALETTE[1]}" shape-rendering="crispEdges">{"".join(shapes)}</g></g>'
+        )
+    for c, label in ticks:
+        x = RASTER_LABEL_WIDTH + c * col_w
+        parts.append(
+            f'<line x1="{x:.2f}" x2="{x:.2f}" y1="0" y2="{grid_h + 4:.2f}" stroke="#bbb" '
+            'stroke-width="0.5"/>'
+            f'<text x="{x:.2f}" y="{grid_h + 14:.2f}" text-anchor="middle" font-size="9" '
+            f'fill="#555">{escape(label)}</text>'
+        )
+    height = math.ceil(grid_h + 20)
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{escape(title)}" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        'font-family="system-ui, sans-serif" overflow="visible">' + "".join(parts) + "</svg>"
+    )
+
+
+def _fit(text: str, chars: float) -> str:
+    n = max(int(chars), 2)
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _svg(parts: list[str], title: str, extra_height: int = 0) -> Markup:

@@ -17,12 +17,23 @@ import pyarrow.parquet as pq
 
 from sybilgraph.engines.base import Engine
 from sybilgraph.engines.dialect import asc
-from sybilgraph.stages.tables import ClusterTables, LinkTables, ObservationTables, PrivateTables
+from sybilgraph.stages.tables import (
+    ClusterTables,
+    EventTables,
+    LinkTables,
+    ObservationTables,
+    PrivateTables,
+)
 
 __all__ = [
     "PROMPTS_PER_CLUSTER",
+    "TIMELINE_BINS",
+    "TIMELINE_COLUMNS",
+    "TIMELINE_ROWS",
+    "Activity",
     "ClusterView",
     "cluster_views",
+    "timeline_bin",
     "view_from_tables",
     "write_view_tables",
 ]
@@ -30,6 +41,50 @@ __all__ = [
 #: a cluster keeps its most-requested shared templates, at most this many: a typo ring
 #: sends thousands of variants, and nobody reads past the first hundreds
 PROMPTS_PER_CLUSTER = 200
+
+#: a timeline draws the busiest accounts, at most this many rows: past that a row is a
+#: few pixels high and a wave reads as well from the first 60 as from all of them
+TIMELINE_ROWS = 60
+#: and at most this many time bins: a week in hours fits (168), three months in days
+TIMELINE_COLUMNS = 180
+#: the bin widths a timeline may use, finest first; it takes the finest that covers the
+#: cluster's span in TIMELINE_COLUMNS bins
+TIMELINE_BINS = tuple(
+    pd.Timedelta(w) for w in ("1h", "2h", "3h", "6h", "12h", "1D", "2D", "7D", "14D", "28D")
+)
+
+
+@dataclass
+class Activity:
+    """Requests per account and time bin: what a cluster's timeline draws.
+
+    counts: account_id, bin (0-based bin number from ``start``), requests; one row per
+            account and bin with requests, for the TIMELINE_ROWS busiest accounts only
+    start:  the first bin's start (UTC), a multiple of ``width`` since the epoch
+    width:  each bin's width
+    bins:   the number of bins covering the cluster's span
+    """
+
+    counts: pd.DataFrame = field(repr=False)
+    start: pd.Timestamp
+    width: pd.Timedelta
+    bins: int
+
+
+def timeline_bin(first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timedelta, int]:
+    """The start, bin width and number of bins of a timeline from ``first`` to ``last``.
+
+    The width is the finest of :data:`TIMELINE_BINS` that covers the span in at most
+    :data:`TIMELINE_COLUMNS` bins (the coarsest when none does: a span of years is cut
+    to its first TIMELINE_COLUMNS bins of 28 days). The start is ``first`` floored to a
+    multiple of the width since the epoch, so an hourly timeline starts on the hour.
+    """
+    for width in TIMELINE_BINS:
+        start = first.floor(width)
+        bins = int((last - start) // width) + 1
+        if bins <= TIMELINE_COLUMNS:
+            break
+    return start, width, min(bins, TIMELINE_COLUMNS)
 
 
 @dataclass
@@ -41,6 +96,8 @@ class ClusterView:
     links:    a, b, weight, keys, evidence, first_seen, last_seen
     prompts:  template, text, samples (list of raw prompts), requests, accounts; shared
               templates only, the most-requested PROMPTS_PER_CLUSTER
+    activity: requests per account and time bin (see :class:`Activity`); None where the
+              view was built without the events (a run folder reopened later)
     """
 
     cluster_id: str
@@ -54,6 +111,7 @@ class ClusterView:
     values: pd.DataFrame = field(repr=False)
     links: pd.DataFrame = field(repr=False)
     prompts: pd.DataFrame = field(repr=False)
+    activity: Activity | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         flag = "flagged" if self.flagged else "not flagged"
@@ -73,12 +131,14 @@ def cluster_views(
     *,
     private: PrivateTables | None = None,
     prompts: pa.Table | None = None,
+    events: EventTables | None = None,
 ) -> list[ClusterView]:
     """Build the views of ``cluster_ids``.
 
     With ``private`` tables, the links are read from them and each private shared value
     is shown by its label (its pseudonym). ``prompts``, the table
-    :func:`write_view_tables` returns, saves gathering the prompts again.
+    :func:`write_view_tables` returns, saves gathering the prompts again. With
+    ``events``, each view gets its accounts' :class:`Activity` for a timeline.
     """
     if not cluster_ids:
         return []
@@ -117,6 +177,7 @@ def cluster_views(
         str(r["cluster_id"]): r for r in clustered.clusters.to_dict("records")
     }
     parts = [_by_cluster(frame) for frame in (accounts, values, links, prompt_rows)]
+    activity = _activity(engine, events, parts[0]) if events is not None else {}
     return [
         view_from_tables(
             records[cluster_id],
@@ -125,9 +186,73 @@ def cluster_views(
             parts[2].get(cluster_id, links.iloc[:0]),
             parts[3].get(cluster_id, prompt_rows.iloc[:0]),
             verdict_of,
+            activity=activity.get(cluster_id),
         )
         for cluster_id in cluster_ids
     ]
+
+
+def _activity(
+    engine: Engine, events: EventTables, accounts: dict[str, pd.DataFrame]
+) -> dict[str, Activity]:
+    """Each cluster's :class:`Activity`, counted from the events in one query.
+
+    Only the :data:`TIMELINE_ROWS` busiest accounts of each cluster are counted, so the
+    query reads the events of a few thousand accounts at most, whatever the run's size.
+    """
+    spans: dict[str, tuple[pd.Timestamp, pd.Timedelta, int]] = {}
+    rows: list[tuple[str, str, int, int]] = []
+    for cluster_id, members in accounts.items():
+        first = pd.to_datetime(members["first_seen"], utc=True).min()
+        last = pd.to_datetime(members["last_seen"], utc=True).max()
+        if pd.isna(first) or pd.isna(last):
+            continue
+        start, width, bins = timeline_bin(first, last)
+        spans[cluster_id] = (start, width, bins)
+        busiest = members.nlargest(TIMELINE_ROWS, "requests")["account_id"]
+        rows += [
+            (cluster_id, str(a), int(start.timestamp()), int(width.total_seconds()))
+            for a in busiest
+        ]
+    if not rows:
+        return {}
+    cluster_col, account_col, start_col, width_col = zip(*rows, strict=True)
+    engine.register(
+        "view_timeline_in",
+        pa.table(
+            {
+                "cluster_id": pa.array(cluster_col, pa.string()),
+                "account_id": pa.array(account_col, pa.string()),
+                "origin": pa.array(start_col, pa.int64()),
+                "width": pa.array(width_col, pa.int64()),
+            }
+        ),
+    )
+    epoch = engine.dialect.epoch("e.ts")
+    counts = engine.arrow(
+        f"""SELECT cluster_id, account_id, bin, CAST(count(*) AS BIGINT) AS requests
+            FROM (
+              SELECT t.cluster_id, t.account_id,
+                     CAST(floor(({epoch} - t.origin) / t.width) AS BIGINT) AS bin
+              FROM {events.events} e JOIN view_timeline_in t ON t.account_id = e.account_id
+            ) b
+            GROUP BY cluster_id, account_id, bin"""
+    ).to_pandas()
+    engine.drop("view_timeline_in")
+    by_cluster = _by_cluster(counts)
+    activity = {}
+    for cluster_id, (start, width, bins) in spans.items():
+        part = by_cluster.get(cluster_id, counts.iloc[:0])
+        part = part[(part["bin"] >= 0) & (part["bin"] < bins)]
+        activity[cluster_id] = Activity(
+            counts=part.drop(columns="cluster_id")
+            .sort_values(["account_id", "bin"])
+            .reset_index(drop=True),
+            start=start,
+            width=width,
+            bins=bins,
+        )
+    return activity
 
 
 def _by_cluster(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -272,11 +397,14 @@ def view_from_tables(
     links: pd.DataFrame,
     prompts: pd.DataFrame,
     verdict_of: dict[str, str],
+    *,
+    activity: Activity | None = None,
 ) -> ClusterView:
     """One cluster's view from its row of ``clusters`` and its rows of the other tables.
 
     ``accounts`` needs account_id, requests, first_seen, last_seen; ``values``, ``links``
     and ``prompts`` are as in :class:`ClusterView` (a ``cluster_id`` column is dropped).
+    Without ``activity`` the view has no timeline: a run's tables do not keep the events.
     """
 
     def own(frame: pd.DataFrame) -> pd.DataFrame:
@@ -314,4 +442,5 @@ def view_from_tables(
         prompts=own(prompts)
         .sort_values(["requests", "template"], ascending=[False, True])
         .reset_index(drop=True),
+        activity=activity,
     )
