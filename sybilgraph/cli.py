@@ -349,5 +349,43 @@ def view(run_dir: str, cluster_id: str, out_file: str | None, open_page: bool) -
         webbrowser.open(page.as_uri())
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("cluster_id")
+@click.option(
+    "--out", "out_file", required=True, type=click.Path(dir_okay=False), help="HTML file to write."
+)
+@click.option(
+    "--pdf",
+    "pdf_file",
+    type=click.Path(dir_okay=False),
+    help="Also print it to this PDF file with headless Chromium (exit 2 if none is installed).",
+)
+@click.option("--force", is_flag=True, help="Replace the files if they exist.")
+@handle_errors
+def casefile(
+    run_dir: str, cluster_id: str, out_file: str, pdf_file: str | None, force: bool
+) -> None:
+    """Write a printable case file of CLUSTER_ID of RUN_DIR, to escalate it.
+
+    CLUSTER_ID "top" means the run's rank-1 cluster. The page (A4, one section a page,
+    no external request) holds the accounts, shared infrastructure and payment, prompt
+    templates, evidence per key, the score's reasons, and the input files' SHA-256,
+    version, config and seed that produced them.
+    """
+    from sybilgraph.investigate.casefile import cluster_page, resolve_cluster_id
+    from sybilgraph.investigate.result import open_run
+
+    run = open_run(run_dir)
+    chosen = resolve_cluster_id(run, cluster_id)
+    html = run.casefile(chosen, out_file, pdf=pdf_file, force=force)
+    page = cluster_page(run, chosen)
+    if page is not None:
+        click.echo(f"cluster page: {page.resolve()}")
+    click.echo(f"case file: {html.resolve()}")
+    if pdf_file:
+        click.echo(f"pdf: {Path(pdf_file).resolve()}")
+
+
 if __name__ == "__main__":
     main()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from sybilgraph.errors import InputError
+from sybilgraph.errors import InputError, StateError
 from sybilgraph.investigate.folder import RunFolder
 from sybilgraph.stages.verdicts import read_labels, spread_verdicts
 from sybilgraph.views.tables import ClusterView, view_from_tables
@@ -123,12 +123,20 @@ class Cluster(Subgraph):
         The score's reasons, in words.
     features : dict
         Size, density, shares and the other features the score uses.
+    run : RunFolder or None
+        The run it was drawn from, which its case file cites.
     """
 
     def __init__(
-        self, view: ClusterView, node_budget: int = 300, *, pseudonymised: bool = False
+        self,
+        view: ClusterView,
+        node_budget: int = 300,
+        *,
+        pseudonymised: bool = False,
+        run: RunFolder | None = None,
     ) -> None:
         super().__init__(view, node_budget, pseudonymised=pseudonymised)
+        self.run = run
         self.id = view.cluster_id
         self.rank = view.rank
         self.score = view.score
@@ -143,6 +151,42 @@ class Cluster(Subgraph):
             f"{len(self.links)} links, {len(self.prompts)} prompt templates, "
             f"score {self.score:.3f}, {flag})"
         )
+
+    def casefile(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        pdf: str | os.PathLike[str] | None = None,
+        force: bool = False,
+    ) -> Path:
+        """Write the cluster's case file, a printable page to escalate it, to ``path``.
+
+        It holds the accounts, shared infrastructure and payment, prompt templates,
+        evidence per key, the score's reasons and what produced them (input files with
+        their SHA-256, version, config, seed), identifiers pseudonymised like the run's
+        pages; see :mod:`sybilgraph.investigate.casefile`.
+
+        Parameters
+        ----------
+        path : path
+            The HTML file to write.
+        pdf : path, optional
+            Also print it to this PDF file with headless Chromium (never downloaded).
+        force : bool, default False
+            Replace files that exist.
+
+        Raises
+        ------
+        OutputError
+            A file exists and ``force`` is not set, or the PDF cannot be printed.
+        StateError
+            The cluster was not drawn from a run's folder.
+        """
+        from sybilgraph.investigate.casefile import write_casefile
+
+        if self.run is None:
+            raise StateError(f"cluster {self.id}: no run folder to write a case file from")
+        return write_casefile(self.run, self._view, path, pdf=pdf, force=force)
 
 
 class Neighborhood(Subgraph):
@@ -210,7 +254,7 @@ def cluster(result: RunFolder, cluster_id: str) -> Cluster:
         prompts[prompts["cluster_id"] == cluster_id],
         _verdicts(result),
     )
-    return Cluster(view, _node_budget(result), pseudonymised=_pseudonymised(result))
+    return Cluster(view, _node_budget(result), pseudonymised=_pseudonymised(result), run=result)
 
 
 def neighborhood(result: RunFolder, account: str, hops: int = 2) -> Neighborhood:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from sybilgraph.errors import OutputError
+from sybilgraph.investigate.casefile import resolve_cluster_id
 from sybilgraph.investigate.cluster import Cluster, Neighborhood, cluster, neighborhood
 from sybilgraph.investigate.explain import Explanation, explain
 from sybilgraph.investigate.folder import RunFolder
@@ -62,6 +63,28 @@ class Result(RunFolder):
             Either account is not in the run.
         """
         return explain(self, a, b)
+
+    def casefile(
+        self,
+        cluster_id: str,
+        path: str | os.PathLike[str],
+        *,
+        pdf: str | os.PathLike[str] | None = None,
+        force: bool = False,
+    ) -> Path:
+        """Write the case file of ``cluster_id`` (``"top"``: the rank-1 cluster) to ``path``.
+
+        See :meth:`Cluster.casefile`.
+
+        Raises
+        ------
+        InputError
+            The run has no cluster of that id (or none at all, for ``"top"``).
+        OutputError
+            A file exists and ``force`` is not set, or the PDF cannot be printed.
+        """
+        chosen = resolve_cluster_id(self, cluster_id)
+        return self.cluster(chosen).casefile(path, pdf=pdf, force=force)
 
     def label(
         self,
