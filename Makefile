@@ -42,6 +42,7 @@ demo: install
 	@echo
 	@echo "results:    $(abspath $(DEMO))"
 	@echo "HTML index: $(abspath $(DEMO))/index.html"
+	@$(BIN)/sybilgraph casefile $(DEMO) top --out $(DEMO)/casefile.html --force
 
 lint: dev
 	$(BIN)/ruff check sybilgraph tests benchmarks
