@@ -39,7 +39,12 @@ from sybilgraph.stages.score import score_clusters
 from sybilgraph.stages.verdicts import Labels, apply_cluster_verdicts, read_labels, spread_verdicts
 from sybilgraph.stages.write import write_tables
 from sybilgraph.views.pages import write_index, write_pages
-from sybilgraph.views.tables import ClusterView, cluster_views, write_view_tables
+from sybilgraph.views.tables import (
+    ClusterView,
+    cluster_views,
+    write_activity,
+    write_view_tables,
+)
 
 __all__ = ["execute", "page_ids"]
 
@@ -236,6 +241,7 @@ def _run_stages(
             prompts=prompts,
             events=events,
         )
+        write_activity(views, out)
         accounts = engine.count(observed.accounts)
         written = _write_pages(views, clusters, config, out, stats.used, accounts)
     return {

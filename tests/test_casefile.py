@@ -77,7 +77,8 @@ def test_the_top_clusters_case_file_holds_its_facts(run: Result, case: Path) -> 
     assert f"sybilgraph {run.info['version']}" in page
     assert "&#34;seed&#34;: 42" in page
     assert str(escape("solve step by step: <num> * <num> + <num>")) in page
-    assert "timeline: see the cluster page" in page
+    # the timeline kept for the cluster's page (activity.parquet) is drawn here too
+    assert page.count('class="raster-row"') == len(top.members)
 
 
 def test_default_privacy_leaves_out_raw_prompts_ips_and_cards(case: Path) -> None:

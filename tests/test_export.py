@@ -178,9 +178,17 @@ def test_run_pages_have_timelines(hand_csv: Path, tmp_path: Path) -> None:
     # ring A: six accounts of 30 requests each
     assert sorted(r.split(":")[0] for r in rows) == [f"a{i}" for i in range(1, 7)]
     assert all(": 30 requests" in r for r in rows)
-    # reopened from its folder, the run has no events to draw a timeline from
+    # reopened from its folder, the timeline comes from activity.parquet: the same rows
     reopened = result.cluster(ring).view().page
-    assert _timeline_rows(reopened) == [] and "no timeline" in reopened
+    assert _timeline_rows(reopened) == rows
+    # a cluster without a page has no timeline kept, and says so
+    other = result.clusters[result.clusters["cluster_id"] != ring]
+    paged = set(pd.read_parquet(tmp_path / "out" / "activity.parquet")["cluster_id"])
+    assert ring in paged
+    unpaged = [c for c in other["cluster_id"] if c not in paged]
+    if unpaged:
+        page = result.cluster(unpaged[0]).view().page
+        assert _timeline_rows(page) == [] and "no timeline" in page
 
 
 def test_line_separators_escaped() -> None:

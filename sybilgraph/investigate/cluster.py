@@ -17,7 +17,7 @@ import pandas as pd
 from sybilgraph.errors import InputError, StateError
 from sybilgraph.investigate.folder import RunFolder
 from sybilgraph.stages.verdicts import read_labels, spread_verdicts
-from sybilgraph.views.tables import ClusterView, view_from_tables
+from sybilgraph.views.tables import ClusterView, activity_of, view_from_tables
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -253,6 +253,7 @@ def cluster(result: RunFolder, cluster_id: str) -> Cluster:
         inside[[c for c in LINK_COLUMNS if c in inside.columns]],
         prompts[prompts["cluster_id"] == cluster_id],
         _verdicts(result),
+        activity=activity_of(result.activity, cluster_id),
     )
     return Cluster(view, _node_budget(result), pseudonymised=_pseudonymised(result), run=result)
 

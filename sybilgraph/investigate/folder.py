@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from sybilgraph.errors import StateError
+from sybilgraph.views.tables import ACTIVITY_COLUMNS
 
 __all__ = ["RunFolder"]
 
@@ -114,6 +115,15 @@ class RunFolder:
             lambda samples: [] if samples is None else [str(s) for s in samples]
         )
         return prompts
+
+    @cached_property
+    def activity(self) -> pd.DataFrame:
+        """Requests per account and time bin of the clusters that got a page (their
+        timelines); empty for a run written before timelines were kept."""
+        path = self.out_dir / "activity.parquet"
+        if not path.is_file():
+            return pd.DataFrame(columns=ACTIVITY_COLUMNS)
+        return pd.read_parquet(path)
 
     def _parquet(self, name: str) -> pd.DataFrame:
         path = self.out_dir / name

@@ -26,15 +26,18 @@ from sybilgraph.stages.tables import (
 )
 
 __all__ = [
+    "ACTIVITY_COLUMNS",
     "PROMPTS_PER_CLUSTER",
     "TIMELINE_BINS",
     "TIMELINE_COLUMNS",
     "TIMELINE_ROWS",
     "Activity",
     "ClusterView",
+    "activity_of",
     "cluster_views",
     "timeline_bin",
     "view_from_tables",
+    "write_activity",
     "write_view_tables",
 ]
 
@@ -69,6 +72,59 @@ class Activity:
     start: pd.Timestamp
     width: pd.Timedelta
     bins: int
+
+
+ACTIVITY_COLUMNS = ["cluster_id", "account_id", "bin", "requests", "start", "width_s", "bins"]
+
+
+def write_activity(views: list[ClusterView], out: Path) -> None:
+    """Write ``activity.parquet``: the timelines of the clusters that got a page, so a
+    cluster reopened from the run's folder draws the same page (see
+    :func:`activity_of`)."""
+    from sybilgraph.outputs import atomic_path
+
+    parts = [
+        v.activity.counts.assign(
+            cluster_id=v.cluster_id,
+            start=v.activity.start,
+            width_s=int(v.activity.width.total_seconds()),
+            bins=v.activity.bins,
+        )
+        for v in views
+        if v.activity is not None
+    ]
+    frame = (
+        pd.concat(parts, ignore_index=True)[ACTIVITY_COLUMNS]
+        if parts
+        else pd.DataFrame(
+            {
+                "cluster_id": pd.Series(dtype=str),
+                "account_id": pd.Series(dtype=str),
+                "bin": pd.Series(dtype="int64"),
+                "requests": pd.Series(dtype="int64"),
+                "start": pd.Series(dtype="datetime64[us, UTC]"),
+                "width_s": pd.Series(dtype="int64"),
+                "bins": pd.Series(dtype="int64"),
+            }
+        )
+    )
+    with atomic_path(out / "activity.parquet") as tmp:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
+
+
+def activity_of(frame: pd.DataFrame, cluster_id: str) -> Activity | None:
+    """One cluster's :class:`Activity` from the rows of ``activity.parquet``; None when
+    the cluster got no timeline."""
+    rows = frame[frame["cluster_id"] == cluster_id]
+    if rows.empty:
+        return None
+    first = rows.iloc[0]
+    return Activity(
+        counts=rows[["account_id", "bin", "requests"]].reset_index(drop=True),
+        start=pd.Timestamp(first["start"]),
+        width=pd.Timedelta(seconds=int(first["width_s"])),
+        bins=int(first["bins"]),
+    )
 
 
 def timeline_bin(first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timedelta, int]:
