@@ -11,6 +11,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -19,12 +26,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sybilgraph
+from sybilgraph import outputs
 from sybilgraph.config import Config
 from sybilgraph.engines import duckdb as duckdb_engine
 from sybilgraph.engines.sources import frame_source
-from sybilgraph.errors import InputError
+from sybilgraph.errors import InputError, OutputError, StateError
 
-from .test_hardening import _load
+from .test_hardening import _invoke, _load
 
 TS = "2026-04-13T00:00:00Z"
 
@@ -229,3 +237,299 @@ def test_frame_with_two_columns_of_one_name_is_refused() -> None:
         sybilgraph.load_events(frame)
     with pytest.raises(InputError, match="duplicate column names: ip"):
         sybilgraph.run(frame, Config())
+
+
+# -- the outputs folder: previous run or new run, never a mix ------------------------
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (hidden ones too) with its content."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_force_leaves_the_users_files_inside_clusters(hand_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "d"
+    (out / "clusters").mkdir(parents=True)
+    (out / "notes.txt").write_text("mine")
+    (out / "clusters" / "my_analysis.txt").write_text("also mine")
+    code, _, stderr = _invoke("detect", str(hand_csv), "--out", str(out), "--force")
+    assert code == 0, stderr
+    first = json.loads((out / "run.json").read_text())
+    assert len(first["files"]) > 5 and "clusters/my_analysis.txt" not in first["files"]
+    # a second run with fewer pages replaces the first run's pages, not the user's file
+    config = tmp_path / "one_page.toml"
+    config.write_text("[export]\npages = 1\n")
+    code, _, stderr = _invoke("detect", str(hand_csv), "--out", str(out), "--config", str(config))
+    assert code == 0, stderr
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "clusters" / "my_analysis.txt").read_text() == "also mine"
+    pages = sorted(p.name for p in (out / "clusters").glob("*.html"))
+    assert len(pages) == 1
+    listed = set(json.loads((out / "run.json").read_text())["files"])
+    assert set(_files(out)) - listed == {"notes.txt", "clusters/my_analysis.txt"}
+
+
+def test_a_run_from_before_the_file_list_has_its_pages_replaced(
+    hand_csv: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "d"
+    sybilgraph.run(hand_csv, Config(), out)
+    info = json.loads((out / "run.json").read_text())
+    del info["files"]
+    (out / "run.json").write_text(json.dumps(info))
+    (out / "clusters" / "C0123456789.html").write_text("a page of that older run")
+    (out / "clusters" / "keep.html").write_text("not a page name")
+    sybilgraph.run(hand_csv, Config(), out)
+    assert not (out / "clusters" / "C0123456789.html").exists()
+    assert (out / "clusters" / "keep.html").exists()
+
+
+OLD_RUN = {"accounts.csv": b"old", "hubs.csv": b"old", "clusters/C0000000001.html": b"old"}
+NEW_RUN = {"accounts.csv": b"new", "links.parquet": b"new", "clusters/C0000000002.html": b"new"}
+
+
+def _write_run(folder: Path, files: dict[str, bytes], name: str) -> None:
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    info = {"tool": "sybilgraph", "run": name, "files": sorted([*files, "run.json"])}
+    (folder / "run.json").write_text(json.dumps(info))
+
+
+def _fake_runs(tmp_path: Path) -> tuple[Path, Path, dict[str, bytes], dict[str, bytes]]:
+    """A previous run in ``out`` beside a user's file, and a finished new run staged;
+    with what ``out`` holds before and should hold after the new run is moved in."""
+    out = tmp_path / "out"
+    _write_run(out, OLD_RUN, "old")
+    (out / "clusters" / "mine.txt").write_bytes(b"user")
+    staging = outputs.make_staging(out)
+    _write_run(staging, NEW_RUN, "new")
+    before = _files(out)
+    after = {
+        "clusters/mine.txt": b"user",
+        **NEW_RUN,
+        "run.json": (staging / "run.json").read_bytes(),
+    }
+    return out, staging, before, after
+
+
+def _leftovers(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+
+
+def _replace_failing_at(monkeypatch: pytest.MonkeyPatch, k: int, *, once: bool) -> list[int]:
+    """Make the k-th os.replace from now (and, unless ``once``, every later one) fail."""
+    real = os.replace
+    calls = [0]
+
+    def replace(source: object, target: object) -> None:
+        calls[0] += 1
+        if calls[0] == k or (not once and calls[0] > k):
+            raise PermissionError(13, "Permission denied", str(source))
+        real(source, target)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", replace)
+    return calls
+
+
+def test_moving_a_run_in_replaces_only_the_runs_files(tmp_path: Path) -> None:
+    out, staging, _, after = _fake_runs(tmp_path)
+    outputs.install_run(staging, out)
+    assert _files(out) == after
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_failed_move_at_any_step_leaves_the_previous_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, staging, _, _ = _fake_runs(tmp_path / "count")
+    calls = _replace_failing_at(monkeypatch, 0, once=True)
+    outputs.install_run(staging, out)
+    steps = calls[0]
+    monkeypatch.undo()
+    assert steps >= 7  # three old files and run.json aside, three new ones and run.json in
+    for k in range(1, steps + 1):
+        out, staging, before, _ = _fake_runs(tmp_path / str(k))
+        _replace_failing_at(monkeypatch, k, once=True)
+        with pytest.raises(OutputError, match="holds the previous run as it was"):
+            outputs.install_run(staging, out)
+        monkeypatch.undo()
+        assert _files(out) == before, k
+        assert _leftovers(tmp_path / str(k)) == [], k
+
+
+def test_a_move_that_cannot_be_undone_is_finished_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, staging, _, after = _fake_runs(tmp_path)
+    # the process is gone (no such pid), as after a crash
+    dead = staging.with_name(staging.name.replace(f"-{os.getpid()}-", "-999999999-"))
+    staging.rename(dead)
+    _replace_failing_at(monkeypatch, 5, once=False)
+    with pytest.raises(OutputError, match="is incomplete"):
+        outputs.install_run(dead, out)
+    monkeypatch.undo()
+    assert not (out / "run.json").exists()  # torn, and readers see it
+    with pytest.raises(StateError, match=r"no run\.json"):
+        sybilgraph.open(out)
+    outputs.clean_leftovers(out)
+    assert _files(out) == after
+    assert _leftovers(tmp_path) == []
+
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+from sybilgraph import outputs
+sys.path.insert(0, {tests!r})
+from tests.test_reliability import _write_run, NEW_RUN
+
+out, k = Path(sys.argv[1]), int(sys.argv[2])
+staging = outputs.make_staging(out)
+_write_run(staging, NEW_RUN, "new")
+real, calls = os.replace, [0]
+
+def replace(source, target):
+    calls[0] += 1
+    if calls[0] == k:
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(source, target)
+
+os.replace = replace
+outputs.install_run(staging, out)
+"""
+
+
+@pytest.mark.parametrize("k", [1, 2, 4, 5, 7, 8])
+def test_a_move_killed_at_any_step_is_finished_by_the_next_run(tmp_path: Path, k: int) -> None:
+    out, staging, before, after = _fake_runs(tmp_path)
+    shutil.rmtree(staging)
+    script = KILLER.format(tests=str(Path(__file__).parents[1]))
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(out), str(k)], capture_output=True, text=True
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    now = _files(out)
+    # either run as a whole, or a folder without run.json that readers refuse
+    assert now == before or "run.json" not in now
+    outputs.clean_leftovers(out)
+    new_run = json.loads(_files(out)["run.json"])["run"]
+    assert new_run == "new"
+    assert _files(out) == {**after, "run.json": _files(out)["run.json"]}
+    assert _leftovers(tmp_path) == []
+
+
+KILLED_DETECT = """
+import os, signal, sys
+from sybilgraph import outputs, pipeline
+from sybilgraph.cli import main
+
+k = int(os.environ["KILL_AT"])
+
+def install_run(staging, out):
+    real, calls = os.replace, [0]
+
+    def replace(source, target):
+        calls[0] += 1
+        if calls[0] == k:
+            os.kill(os.getpid(), signal.SIGKILL)
+        real(source, target)
+
+    os.replace = replace
+    outputs.install_run(staging, out)
+
+pipeline.install_run = install_run
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("k", [1, 6, 12])
+def test_detect_killed_while_moving_in(hand_csv: Path, tmp_path: Path, k: int) -> None:
+    out = tmp_path / "run"
+    sybilgraph.run(hand_csv, Config(), out)
+    before = _files(out)
+    config = tmp_path / "seed.toml"
+    config.write_text("seed = 7\n[export]\npages = 2\n")
+    args = ["-q", "detect", str(hand_csv), "--out", str(out), "--config", str(config)]
+    env = {**os.environ, "KILL_AT": str(k), "PYTHONPATH": str(Path(__file__).parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_DETECT, *args], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    now = _files(out)
+    assert now == before or "run.json" not in now
+    assert any(p.name.startswith(".run.partial-") for p in tmp_path.iterdir())
+    # the next run into the folder finishes the killed one's move first, then replaces it
+    code, _, stderr = _invoke("detect", str(hand_csv), "--out", str(out))
+    assert code == 0, stderr
+    info = json.loads((out / "run.json").read_text())
+    assert set(_files(out)) == set(info["files"]) and info["seed"] == 42
+    assert _leftovers(tmp_path) == []
+
+
+# -- output and spill places ----------------------------------------------------------
+
+
+def test_out_symlinked_to_another_file_system(hand_csv: Path, tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a second file system")
+    target = Path(tempfile.mkdtemp(prefix="sybilgraph-test-", dir=shm))
+    try:
+        link = tmp_path / "out"
+        link.symlink_to(target)
+        code, _, stderr = _invoke("detect", str(hand_csv), "--out", str(link))
+        assert code == 0, stderr
+        assert (target / "run.json").is_file() and link.is_symlink()
+        assert [p.name for p in shm.iterdir() if p.name.startswith(f".{target.name}.")] == []
+    finally:
+        shutil.rmtree(target)
+
+
+def test_out_folder_that_cannot_be_written(
+    hand_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "locked"
+    out.mkdir()
+    real = os.access
+    # chmod binds no one running as root: the check itself is what is tested
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: (Path(p) != out or not mode & os.W_OK) and real(p, mode)
+    )
+    code, _, stderr = _invoke("detect", str(hand_csv), "--out", str(out))
+    assert code == 2
+    assert stderr.strip().splitlines()[-1] == (
+        f"sybilgraph: error: {out}: cannot write into the output folder: permission denied"
+    )
+
+
+def test_spill_folder_under_a_file(hand_csv: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    config = tmp_path / "c.toml"
+    config.write_text(f"[engine]\ntemp_directory = '{blocker / 'spill'}'\n")
+    code, _, stderr = _invoke(
+        "detect", str(hand_csv), "--out", str(tmp_path / "o"), "--config", str(config)
+    )
+    assert code == 2
+    last = stderr.strip().splitlines()[-1]
+    assert "engine.temp_directory" in last and "Not a directory" in last, stderr
+
+
+def test_stale_staging_folders_are_cleaned(hand_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    dead = tmp_path / ".run.partial-999999999-abcd"
+    unknown = tmp_path / ".run.partial-oldstyle"
+    live = tmp_path / f".run.partial-{os.getpid()}-live"
+    fresh = tmp_path / ".run.partial-fresh"
+    for folder in (dead, unknown, live, fresh):
+        folder.mkdir()
+        (folder / "accounts.csv").write_text("half")
+    two_hours_ago = time.time() - 7200
+    os.utime(unknown, (two_hours_ago, two_hours_ago))
+    sybilgraph.run(hand_csv, Config(), out)
+    assert _leftovers(tmp_path) == sorted([live.name, fresh.name])
