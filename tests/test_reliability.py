@@ -31,8 +31,12 @@ from sybilgraph.config import Config
 from sybilgraph.engines import duckdb as duckdb_engine
 from sybilgraph.engines.sources import frame_source
 from sybilgraph.errors import InputError, OutputError, StateError
+from sybilgraph.report.tracking import State
+from sybilgraph.report.weekly import parse_period
 
+from .conftest import hand_events
 from .test_hardening import _invoke, _load
+from .test_report import _copy, _report, _tracked, _week_two
 
 TS = "2026-04-13T00:00:00Z"
 
@@ -533,3 +537,139 @@ def test_stale_staging_folders_are_cleaned(hand_csv: Path, tmp_path: Path) -> No
     os.utime(unknown, (two_hours_ago, two_hours_ago))
     sybilgraph.run(hand_csv, Config(), out)
     assert _leftovers(tmp_path) == sorted([live.name, fresh.name])
+
+
+# -- the weekly report's state ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def week_inputs(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Weeks 16 and 17 of test_report, in one pair of files."""
+    folder = tmp_path_factory.mktemp("events")
+    hand_events().to_csv(folder / "week16.csv", index=False)
+    _week_two().to_csv(folder / "week17.csv", index=False)
+    return [str(folder / "week16.csv"), str(folder / "week17.csv")]
+
+
+@pytest.fixture(scope="module")
+def reported(week_inputs: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Weeks 16 and 17 reported in order into one state and one output folder."""
+    base = tmp_path_factory.mktemp("weekly")
+    for week in ("2026-W16", "2026-W17"):
+        done = _report(week_inputs, base, "--week", week)
+        assert done.exit_code == 0, done.output
+    return base
+
+
+HOLDER = """
+import sys
+from sybilgraph.report.tracking import state_lock
+
+with state_lock(sys.argv[1]):
+    print("locked", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_second_report_on_one_state_exits_2(week_inputs: list[str], tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(state)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        done = _report(week_inputs, tmp_path, "--week", "2026-W16")
+        assert done.exit_code == 2
+        line = done.output.strip().splitlines()[-1]
+        assert line.startswith(f"sybilgraph: error: {state}: another report is running")
+        assert f"(pid {holder.pid}, since 20" in line
+        assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    done = _report(week_inputs, tmp_path, "--week", "2026-W16")
+    assert done.exit_code == 0, done.output
+    assert not (state / ".lock").exists()
+
+
+def test_backfilled_week_gives_out_no_tracked_id_twice(
+    week_inputs: list[str], tmp_path: Path
+) -> None:
+    for week in ("2026-W17", "2026-W16"):  # the earlier week reported last
+        done = _report(week_inputs, tmp_path, "--week", week)
+        assert done.exit_code == 0, done.output
+    week16 = set(_tracked(tmp_path, "2026-W16")["tracked_id"])
+    week17 = set(_tracked(tmp_path, "2026-W17")["tracked_id"])
+    assert week16 and week17 and not week16 & week17
+    # and the week after both continues from the highest id given out
+    done = _report(week_inputs, tmp_path, "--since", "2026-04-27", "--until", "2026-05-03")
+    assert done.exit_code == 2  # no events that week: nothing given out, state unchanged
+    state = State(tmp_path / "state")
+    assert state.next_id(parse_period("2026-W18")) > max(int(t[1:]) for t in week16 | week17)
+
+
+DAMAGE = {
+    "not_json": ("period.json", lambda text: "{not json"),
+    "no_name": ("period.json", lambda text: json.dumps({**json.loads(text), "name": None})),
+    "bad_start": (
+        "period.json",
+        lambda text: json.dumps({**json.loads(text), "start": "yesterday"}),
+    ),
+    "bad_next_id": (
+        "period.json",
+        lambda text: json.dumps({**json.loads(text), "next_id": "many"}),
+    ),
+    "low_next_id": ("period.json", lambda text: json.dumps({**json.loads(text), "next_id": 1})),
+    "no_cluster_id": ("clusters.csv", lambda text: text.replace("cluster_id", "cluster")),
+    "bad_tracked_id": ("members.csv", lambda text: text.replace("T0000", "X0000")),
+    "members_gone": ("members.csv", None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGE))
+def test_damaged_state_exits_2_naming_the_file(
+    reported: Path, week_inputs: list[str], tmp_path: Path, case: str
+) -> None:
+    base = _copy(reported, tmp_path)
+    name, damage = DAMAGE[case]
+    path = base / "state" / "periods" / "2026-W16" / name
+    if damage is None:
+        path.unlink()
+    else:
+        path.write_text(damage(path.read_text()))
+    done = _report(week_inputs, base, "--week", "2026-W17")
+    assert done.exit_code == 2, done.output
+    line = done.output.strip().splitlines()[-1]
+    assert line.startswith(f"sybilgraph: error: {path}: damaged state: "), line
+
+
+def test_leftovers_of_killed_reports_are_cleaned(
+    reported: Path, week_inputs: list[str], tmp_path: Path
+) -> None:
+    base = _copy(reported, tmp_path)
+    out, periods = base / "out", base / "state" / "periods"
+    dead = [
+        out / ".2026-W17.999999999-abcd1234.tmp",
+        out / "..2026-W17.999999999-abcd1234.tmp.partial-999999999-x1",
+        out / ".2026-W17.old-999999999",
+        out / ".2026-W16.oldstyle.tmp",
+        periods / ".2026-W17.999999999-zz.tmp",
+    ]
+    labels = out / ".2026-W17.999999999-abcd1234.tmp.labels.csv"
+    live = out / f".2026-W17.{os.getpid()}-live.tmp"
+    for folder in [*dead, live]:
+        folder.mkdir()
+        (folder / "accounts.csv").write_text("half")
+    labels.write_text("account_id,verdict\n")
+    two_hours_ago = time.time() - 7200
+    os.utime(out / ".2026-W16.oldstyle.tmp", (two_hours_ago, two_hours_ago))
+    done = _report(week_inputs, base, "--week", "2026-W17")
+    assert done.exit_code == 0, done.output
+    assert [p for p in [*dead, labels] if p.exists()] == []
+    assert live.exists()
