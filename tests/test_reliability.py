@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -673,3 +674,58 @@ def test_leftovers_of_killed_reports_are_cleaned(
     assert done.exit_code == 0, done.output
     assert [p for p in [*dead, labels] if p.exists()] == []
     assert live.exists()
+
+
+# -- small faults -----------------------------------------------------------------------
+
+
+def test_explain_never_prints_times_running_backwards(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        [
+            {"account_id": "p", "ts": "2026-04-13T09:00:12Z", "payment_id": "pm_1"},
+            {"account_id": "q", "ts": "2026-04-13T09:00:43Z", "payment_id": "pm_1"},
+            {"account_id": "r", "ts": "2026-04-13T09:00:00Z", "payment_id": "pm_2"},
+            {"account_id": "r", "ts": "2026-04-13T09:10:00Z", "payment_id": "pm_2"},
+            {"account_id": "s", "ts": "2026-04-13T09:05:00Z", "payment_id": "pm_2"},
+        ]
+    )
+    result = sybilgraph.run(frame, Config(), tmp_path / "out")
+    apart = result.explain("p", "q").summary()
+    assert "seen together" not in apart
+    assert "never active together: one's last use 2026-04-13 09:00:12" in apart
+    assert "the other's first 2026-04-13 09:00:43" in apart
+    overlapping = result.explain("r", "s").summary()
+    assert "seen together 2026-04-13 09:05:00 .. 2026-04-13 09:05:00" in overlapping
+
+
+def test_link_weights_do_not_depend_on_the_order_of_their_terms() -> None:
+    from sybilgraph.engines import make_engine
+    from sybilgraph.stages.link import build_links
+
+    # 0.1 + 0.2 + 0.3 and 0.3 + 0.2 + 0.1 differ in the last bit as floats
+    terms = [("ip", "v1", 0.1), ("ip", "v2", 0.2), ("ip", "v3", 0.3), ("prompt", "t1", 0.7)]
+    weights = []
+    for order in (terms, terms[::-1]):
+        engine = make_engine(Config().engine)
+        try:
+            engine.store(
+                "pair_values",
+                pa.table(
+                    {
+                        "a": ["x"] * len(order),
+                        "b": ["y"] * len(order),
+                        "key": [k for k, _, _ in order],
+                        "value": [v for _, v, _ in order],
+                        "w": [w for _, _, w in order],
+                        "first_seen": pa.array([None] * len(order), pa.timestamp("us")),
+                        "last_seen": pa.array([None] * len(order), pa.timestamp("us")),
+                    }
+                ),
+            )
+            engine.execute("SET threads = 1")
+            build_links(engine, Config())
+            weights.append(engine.arrow("SELECT weight, ip_weight FROM links").to_pylist())
+        finally:
+            engine.close()
+    assert weights[0] == weights[1]
+    assert weights[0][0]["ip_weight"] == pytest.approx(0.6, abs=1e-15)
