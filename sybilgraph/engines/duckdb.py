@@ -206,25 +206,31 @@ class DuckDBEngine(Engine):
         try:
             try:
                 bad = self._csv_table(table, select, path, delim, names, token=None)
+                failed = False
             except duckdb.InvalidInputException as exc:
                 if "state machine" not in str(exc):
                     raise
-                # a lone carriage return inside a value splits its row: read a copy in
-                # which they are masked
+                bad, failed = [], True
+            # a lone carriage return inside a value splits its row, leaving a fragment
+            # with too few columns (or stopping the strict parser): read a copy in which
+            # they are masked, if the file has any
+            if failed or bad:
                 token = lone_cr_copy(source.path, copy)
                 path = copy if token is not None else path
-                try:
-                    bad = self._csv_table(table, select, path, delim, names, token=token)
-                except duckdb.InvalidInputException as again:
-                    # mixed line endings stop the strict parser before any row is read;
-                    # read such a file leniently rather than not at all
-                    if "state machine" not in str(again):
-                        raise
-                    log.warning("%s: not strictly valid CSV (mixed line endings?)", source.path)
-                    strict = False
-                    bad = self._csv_table(
-                        table, select, path, delim, names, token=token, strict=False
-                    )
+                if token is not None:
+                    try:
+                        bad = self._csv_table(table, select, path, delim, names, token=token)
+                        failed = False
+                    except duckdb.InvalidInputException as exc:
+                        if "state machine" not in str(exc):
+                            raise
+                        failed = True
+            if failed:
+                # mixed line endings stop the strict parser before any row is read;
+                # read such a file leniently rather than not at all
+                log.warning("%s: not strictly valid CSV (mixed line endings?)", source.path)
+                strict = False
+                bad = self._csv_table(table, select, path, delim, names, token=token, strict=False)
             unclosed: dict[int, str] = {}
             gzipped = str(path).lower().endswith(".gz")
             if strict and gzipped and any(quote is not None for *_, quote in bad):
