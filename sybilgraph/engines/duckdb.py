@@ -200,78 +200,80 @@ class DuckDBEngine(Engine):
         :mod:`sybilgraph.engines.csvrepair`); returns the rejected lines."""
         select = f"{select}, row_number() OVER () AS _row, "
         select += f"{self.dialect.literal(str(source.path))} AS _file"
-        names, delim = csv_header(source.path), _delimiter(source.path)
-        copy = Path(tempfile.mkstemp(prefix="sybilgraph-csv-", suffix=".csv", dir=self._spill)[1])
-        path, token, strict = source.path, None, True
+        file = _CsvFile(source.path, csv_header(source.path), _delimiter(source.path), self._spill)
         try:
+            bad, strict = self._read_masked(file, table, select)
+            return (
+                self._reject_unclosed_alone(file, table, select, bad)
+                if strict
+                else [(line, reason) for line, reason, _ in bad]
+            )
+        finally:
+            file.close()
+
+    def _read_masked(
+        self, file: _CsvFile, table: str, select: str
+    ) -> tuple[list[tuple[int, str, int | None]], bool]:
+        """Read the file, from a copy with lone carriage returns masked if it has any;
+        leniently if the strict reader cannot read it. Returns the rejected lines and
+        whether the read was strict."""
+        try:
+            bad = self._csv_table(table, select, file)
+            failed = False
+        except duckdb.InvalidInputException as exc:
+            if "state machine" not in str(exc):
+                raise
+            bad, failed = [], True
+        # a lone carriage return inside a value splits its row, leaving a fragment with
+        # too few columns, or stops the strict reader
+        if (failed or bad) and file.mask_lone_cr():
             try:
-                bad = self._csv_table(table, select, path, delim, names, token=None)
+                bad = self._csv_table(table, select, file)
                 failed = False
             except duckdb.InvalidInputException as exc:
                 if "state machine" not in str(exc):
                     raise
-                bad, failed = [], True
-            # a lone carriage return inside a value splits its row, leaving a fragment
-            # with too few columns (or stopping the strict parser): read a copy in which
-            # they are masked, if the file has any
-            if failed or bad:
-                token = lone_cr_copy(source.path, copy)
-                path = copy if token is not None else path
-                if token is not None:
-                    try:
-                        bad = self._csv_table(table, select, path, delim, names, token=token)
-                        failed = False
-                    except duckdb.InvalidInputException as exc:
-                        if "state machine" not in str(exc):
-                            raise
-                        failed = True
-            if failed:
-                # mixed line endings stop the strict parser before any row is read;
-                # read such a file leniently rather than not at all
-                log.warning("%s: not strictly valid CSV (mixed line endings?)", source.path)
-                strict = False
-                bad = self._csv_table(table, select, path, delim, names, token=token, strict=False)
-            unclosed: dict[int, str] = {}
-            gzipped = str(path).lower().endswith(".gz")
-            if strict and gzipped and any(quote is not None for *_, quote in bad):
-                # the reader's byte offsets are those of the text, not of the gzip
-                path = plain_copy(source.path, copy)
-            while strict and (found := _first_cut(path, bad)) is not None:
-                line, quote, end = found
-                if len(unclosed) >= MAX_UNCLOSED:
-                    raise InputError(
-                        f"more than {MAX_UNCLOSED} values whose quote is never closed; "
-                        "not a CSV file that can be split into rows",
-                        path=str(source.path),
-                    )
-                if path == source.path:
-                    path = plain_copy(source.path, copy)  # the user's file is never touched
-                # the value would swallow every line up to the next quote: the rest of
-                # its line is made unreadable, so its row alone is rejected
-                unclosed[line] = next(reason for at, reason, _ in bad if at == line)
-                mask_range(path, quote, end)
-                bad = self._csv_table(table, select, path, delim, names, token=token)
-        finally:
-            copy.unlink(missing_ok=True)
+        if not failed:
+            return bad, True
+        # mixed line endings stop the strict reader before any row is read; read such
+        # a file leniently rather than not at all
+        log.warning("%s: not strictly valid CSV (mixed line endings?)", file.source)
+        return self._csv_table(table, select, file, strict=False), False
+
+    def _reject_unclosed_alone(
+        self, file: _CsvFile, table: str, select: str, bad: list[tuple[int, str, int | None]]
+    ) -> list[tuple[int, str]]:
+        """Read again, as often as needed, so that a value whose quote never closes on
+        its line is rejected with its row alone instead of swallowing the lines after
+        it up to the next quote (or the end of the file)."""
+        unclosed: dict[int, str] = {}
+        if file.gzipped and any(quote is not None for *_, quote in bad):
+            file.plain()  # the reader's byte offsets are those of the text
+        while (found := _first_cut(file.path, bad)) is not None:
+            line, quote, end = found
+            if len(unclosed) >= MAX_UNCLOSED:
+                raise InputError(
+                    f"more than {MAX_UNCLOSED} values whose quote is never closed; "
+                    "not a CSV file that can be split into rows",
+                    path=str(file.source),
+                )
+            file.plain()
+            unclosed[line] = next(reason for at, reason, _ in bad if at == line)
+            mask_range(file.path, quote, end)
+            bad = self._csv_table(table, select, file)
         return [(line, unclosed.get(line, reason)) for line, reason, _ in bad]
 
     def _csv_table(
-        self,
-        table: str,
-        select: str,
-        path: Path,
-        delim: str,
-        names: list[str],
-        *,
-        token: bytes | None,
-        strict: bool = True,
+        self, table: str, select: str, file: _CsvFile, *, strict: bool = True
     ) -> list[tuple[int, str, int | None]]:
         """Create ``table`` from one CSV file; returns its rejected lines, as (line,
         reason, byte offset of an unterminated quote on it)."""
         rejects = f"{table}_rejects"
         self.drop(rejects)
         self.drop(f"{rejects}_scan")
-        scan = self._csv_scan(path, delim, names, rejects, strict=strict, token=token)
+        scan = self._csv_scan(
+            file.path, file.delim, file.names, rejects, strict=strict, token=file.token
+        )
         self.create_table(table, f"SELECT {select} FROM {scan}")
         # one line can fail in several columns; it is one rejected row. A line too long
         # has no column, and arg_min skips NULLs: its reason came out as NULL. DuckDB
@@ -341,6 +343,47 @@ class DuckDBEngine(Engine):
 
     def versions(self) -> dict[str, str]:
         return {"duckdb": duckdb.__version__}
+
+
+class _CsvFile:
+    """A CSV source being read: the file DuckDB reads is the source, or a repaired copy
+    of it in the spill folder (the user's file is never changed)."""
+
+    def __init__(self, source: Path, names: list[str], delim: str, spill: Path) -> None:
+        self.source, self.names, self.delim = source, names, delim
+        self.path = source
+        #: what stands for lone carriage returns in the copy, if they are masked
+        self.token: bytes | None = None
+        self._spill = spill
+        self._copy: Path | None = None
+
+    @property
+    def gzipped(self) -> bool:
+        return str(self.path).lower().endswith(".gz")
+
+    def _scratch(self) -> Path:
+        if self._copy is None:
+            made = tempfile.mkstemp(prefix="sybilgraph-csv-", suffix=".csv", dir=self._spill)
+            os.close(made[0])
+            self._copy = Path(made[1])
+        return self._copy
+
+    def mask_lone_cr(self) -> bool:
+        """Read from a copy with lone carriage returns masked; False if there are none."""
+        copy = self._scratch()
+        self.token = lone_cr_copy(self.source, copy)
+        if self.token is not None:
+            self.path = copy
+        return self.token is not None
+
+    def plain(self) -> None:
+        """Read from an uncompressed copy that may be changed (if not already)."""
+        if self.path == self.source:
+            self.path = plain_copy(self.source, self._scratch())
+
+    def close(self) -> None:
+        if self._copy is not None:
+            self._copy.unlink(missing_ok=True)
 
 
 def _delimiter(path: Path) -> str:
