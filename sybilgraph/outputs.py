@@ -146,11 +146,8 @@ def _previous_files(out: Path, marker: Path) -> list[str]:
     if isinstance(listed, list):
         return sorted({f for f in listed if _inside(f)} | {MARKER})
     pages = out / "clusters"
-    names = (
-        [f"clusters/{p.name}" for p in pages.iterdir() if PAGE_NAME.fullmatch(p.name)]
-        if (pages.is_dir())
-        else []
-    )
+    found = sorted(pages.iterdir()) if pages.is_dir() else []
+    names = [f"clusters/{p.name}" for p in found if PAGE_NAME.fullmatch(p.name)]
     return sorted([MARKER, *RUN_TABLES, *names])
 
 
@@ -176,11 +173,13 @@ def install_run(staging: Path, out: Path) -> None:
         A file or folder is in the way, a folder cannot be written, or a move failed;
         ``out`` then holds the previous run as it was.
     """
-    new = run_files(staging)
-    old = _previous_files(out, out / MARKER)
-    _check_replaceable(out, new, old)
     aside = staging / SET_ASIDE
-    aside.mkdir()
+    try:
+        _check_replaceable(out, run_files(staging), _previous_files(out, out / MARKER))
+        aside.mkdir()
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     done: list[tuple[Path, Path]] = []
     made: list[Path] = []
     try:
@@ -188,6 +187,9 @@ def install_run(staging: Path, out: Path) -> None:
     except BaseException as exc:
         undone = _undo(done, made)
         if undone:
+            # the set-aside folder first: a staging folder holding one is a move to
+            # finish, and this one was undone
+            shutil.rmtree(aside, ignore_errors=True)
             shutil.rmtree(staging, ignore_errors=True)
         else:
             log.error("%s: left incomplete; the next run into it finishes it", out)

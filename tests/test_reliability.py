@@ -396,6 +396,16 @@ def test_a_failed_move_at_any_step_leaves_the_previous_run(
         assert _leftovers(tmp_path / str(k)) == [], k
 
 
+def test_a_folder_in_the_way_is_refused_before_anything_moves(tmp_path: Path) -> None:
+    out, staging, _, _ = _fake_runs(tmp_path)
+    (out / "links.parquet").mkdir()
+    before = _files(out)
+    with pytest.raises(OutputError, match="a folder is in the way of the run's file"):
+        outputs.install_run(staging, out)
+    assert _files(out) == before and (out / "links.parquet").is_dir()
+    assert _leftovers(tmp_path) == []
+
+
 def test_a_move_that_cannot_be_undone_is_finished_by_the_next_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
