@@ -233,6 +233,7 @@ class DuckDBEngine(Engine):
             except duckdb.InvalidInputException as exc:
                 if "state machine" not in str(exc):
                     raise
+                failed = True  # and the table of the first read is gone
         if not failed:
             return bad, True
         # mixed line endings stop the strict reader before any row is read; read such
