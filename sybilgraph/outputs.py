@@ -1,23 +1,68 @@
-"""Writing a run's outputs: atomically, into a folder that is safe to write."""
+"""Writing a run's outputs: atomically, into a folder that is safe to write.
+
+A run is built in a hidden staging folder beside its outputs folder and moved in when
+complete (:func:`install_run`): the previous run's files are set aside (its run.json
+first), the new ones moved in (run.json last), and the set-aside ones deleted. A
+failure on the way moves everything back; a process killed on the way leaves a folder
+without run.json, which readers refuse, and the next run into it finishes the move
+(:func:`clean_leftovers`). So a folder with a run.json from run N holds run N's files,
+and the user's own files in it are never touched.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import re
+import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
 
 from sybilgraph.errors import OutputError
 
-__all__ = ["MARKER", "atomic_path", "prepare_out_dir", "write_csv", "write_json"]
+__all__ = [
+    "MARKER",
+    "atomic_path",
+    "clean_leftovers",
+    "install_run",
+    "is_stale",
+    "make_staging",
+    "prepare_out_dir",
+    "run_files",
+    "write_csv",
+    "write_json",
+]
+
+log = logging.getLogger(__name__)
 
 #: the file that marks a folder as a sybilgraph output (and so safe to overwrite)
 MARKER = "run.json"
+#: the tables a run writes beside run.json: how the files of a run made before run.json
+#: listed them are known (with the pages in clusters/, by their names)
+RUN_TABLES = (
+    "accounts.csv",
+    "clusters.csv",
+    "hubs.csv",
+    "index.html",
+    "links.parquet",
+    "prompts.parquet",
+    "rejects.csv",
+    "values.parquet",
+)
+PAGE_NAME = re.compile(r"C[0-9a-f]{10}\.(html|gexf|graphml)")
+#: inside a staging folder: the previous run's files while the new run moves in
+SET_ASIDE = ".previous"
+#: a leftover whose process is unknown is taken as abandoned after this long; runs
+#: record their process id, and a leftover of a process that is gone is abandoned
+STALE_AFTER_S = 3600
 
 
 def prepare_out_dir(out_dir: str | Path, *, force: bool = False) -> Path:
@@ -25,10 +70,19 @@ def prepare_out_dir(out_dir: str | Path, *, force: bool = False) -> Path:
 
     A folder that exists is accepted when it is empty, when it holds a previous
     sybilgraph output (a ``run.json`` written by sybilgraph), or when ``force`` is set.
+    Leftovers of runs into it that were killed are cleaned up first (see
+    :func:`clean_leftovers`).
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` is a file, a foreign non-empty folder (without ``force``), or a
+        folder that cannot be created or written into.
     """
     path = Path(out_dir)
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path}: exists and is not a folder")
+    clean_leftovers(path)
     if path.is_dir() and any(path.iterdir()) and not force and not _is_previous_output(path):
         raise OutputError(
             f"{path}: folder is not empty and holds no earlier sybilgraph output; "
@@ -38,16 +92,225 @@ def prepare_out_dir(out_dir: str | Path, *, force: bool = False) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{path}: cannot create output folder: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write into the output folder: permission denied")
     return path
 
 
 def _is_previous_output(path: Path) -> bool:
-    marker = path / MARKER
+    return _run_info(path / MARKER) is not None
+
+
+def _run_info(marker: Path) -> dict[str, Any] | None:
+    """A run.json written by sybilgraph, or None."""
     try:
         data = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("tool") == "sybilgraph" else None
+
+
+# -- staging and moving a run into place ---------------------------------------------
+
+
+def _staging_prefix(out: Path) -> tuple[Path, str]:
+    # beside the real folder: a symlinked --out on another file system is moved into
+    # with renames, which cannot cross file systems
+    real = out.resolve()
+    return real.parent, f".{real.name}.partial-"
+
+
+def make_staging(out: Path) -> Path:
+    """A new hidden folder beside ``out`` to build a run in: ``.NAME.partial-PID-XXXX``."""
+    parent, prefix = _staging_prefix(out)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+
+
+def run_files(folder: Path) -> list[str]:
+    """The files under ``folder``, as sorted relative POSIX paths."""
+    found = []
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder)
+        if rel.parts[0] != SET_ASIDE and (path.is_file() or path.is_symlink()):
+            found.append(rel.as_posix())
+    return sorted(found)
+
+
+def _previous_files(out: Path, marker: Path) -> list[str]:
+    """The files of the run whose run.json is ``marker``, relative to ``out``; none
+    when ``marker`` is not sybilgraph's (a foreign folder given ``--force``)."""
+    info = _run_info(marker)
+    if info is None:
+        return []
+    listed = info.get("files")
+    if isinstance(listed, list):
+        return sorted({f for f in listed if _inside(f)} | {MARKER})
+    pages = out / "clusters"
+    found = sorted(pages.iterdir()) if pages.is_dir() else []
+    names = [f"clusters/{p.name}" for p in found if PAGE_NAME.fullmatch(p.name)]
+    return sorted([MARKER, *RUN_TABLES, *names])
+
+
+def _inside(name: object) -> bool:
+    """Whether a listed file name stays inside the folder (run.json may be edited)."""
+    if not isinstance(name, str) or not name or "\\" in name:
         return False
-    return isinstance(data, dict) and data.get("tool") == "sybilgraph"
+    path = PurePosixPath(name)
+    return not path.is_absolute() and ".." not in path.parts
+
+
+def install_run(staging: Path, out: Path) -> None:
+    """Move the finished run in ``staging`` into ``out``, replacing the previous run.
+
+    Only the run's own files are replaced: those of the new run, and those the previous
+    run's run.json lists (or, for a run older than that list, its tables and its pages
+    by name); anything else in ``out`` stays. ``staging`` is removed on success, and on
+    a failure that could be undone.
+
+    Raises
+    ------
+    OutputError
+        A file or folder is in the way, a folder cannot be written, or a move failed;
+        ``out`` then holds the previous run as it was.
+    """
+    aside = staging / SET_ASIDE
+    try:
+        _check_replaceable(out, run_files(staging), _previous_files(out, out / MARKER))
+        aside.mkdir()
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    done: list[tuple[Path, Path]] = []
+    made: list[Path] = []
+    try:
+        _swap(staging, out, done, made)
+    except BaseException as exc:
+        undone = _undo(done, made)
+        if undone:
+            # the set-aside folder first: a staging folder holding one is a move to
+            # finish, and this one was undone
+            shutil.rmtree(aside, ignore_errors=True)
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            log.error("%s: left incomplete; the next run into it finishes it", out)
+        if isinstance(exc, OSError):
+            state = "holds the previous run as it was" if undone else "is incomplete"
+            raise OutputError(
+                f"{out}: cannot move the run into place: {exc.strerror or exc} "
+                f"({exc.filename}); the folder {state}"
+            ) from None
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_replaceable(out: Path, new: list[str], old: list[str]) -> None:
+    """Refuse before moving anything when a new file could not take its place."""
+    folders = {out}
+    for rel in new:
+        target = out / rel
+        for parent in list(reversed(target.relative_to(out).parents))[1:]:
+            folder = out / parent
+            if folder.exists() and not folder.is_dir():
+                raise OutputError(f"{folder}: is in the way of the run's {rel}; not a folder")
+            folders.add(folder)
+        if target.is_dir() and not target.is_symlink():
+            raise OutputError(f"{target}: a folder is in the way of the run's file")
+    for rel in old:
+        folders.add((out / rel).parent)
+    for folder in sorted(folders):
+        if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputError(f"{folder}: cannot replace the run's files there: permission denied")
+
+
+def _swap(staging: Path, out: Path, done: list[tuple[Path, Path]], made: list[Path]) -> None:
+    """Set the previous run's files aside (run.json first), then move the new run's in
+    (run.json last). Also finishes a swap a killed process began: files it already
+    moved are where they belong and are left."""
+    aside = staging / SET_ASIDE
+    remaining = run_files(staging)
+    info = _run_info(staging / MARKER) or {}
+    listed = info.get("files")
+    moved_in = (
+        {f for f in listed if isinstance(f, str)} - set(remaining)
+        if isinstance(listed, list)
+        else set()
+    )
+    marker = aside / MARKER if (aside / MARKER).exists() else out / MARKER
+    old = _previous_files(out, marker)
+    for rel in sorted(set(old) | set(remaining), key=lambda r: (r != MARKER, r)):
+        target = out / rel
+        if rel not in moved_in and (target.is_file() or target.is_symlink()):
+            _move(target, aside / rel, done, made)
+    for rel in sorted(remaining, key=lambda r: (r == MARKER, r)):
+        _move(staging / rel, out / rel, done, made)
+
+
+def _move(source: Path, target: Path, done: list[tuple[Path, Path]], made: list[Path]) -> None:
+    for folder in reversed(target.parents):
+        if not folder.exists():
+            folder.mkdir()
+            made.append(folder)
+    os.replace(source, target)
+    done.append((source, target))
+
+
+def _undo(done: list[tuple[Path, Path]], made: list[Path]) -> bool:
+    """Move everything back, last move first; False if that failed too."""
+    try:
+        for source, target in reversed(done):
+            os.replace(target, source)
+    except OSError as exc:
+        log.error("cannot move %s back: %s", exc.filename, exc.strerror)
+        return False
+    for folder in reversed(made):
+        with contextlib.suppress(OSError):  # not empty: it holds files not the run's
+            folder.rmdir()
+    return True
+
+
+def is_stale(path: Path, pid: int | None) -> bool:
+    """Whether a leftover is abandoned: its process is gone, or (process unknown) it has
+    not changed for :data:`STALE_AFTER_S` seconds."""
+    if pid is not None:
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False  # alive, another user's
+        return False
+    try:
+        return time.time() - path.lstat().st_mtime > STALE_AFTER_S
+    except FileNotFoundError:
+        return False
+
+
+def clean_leftovers(out: Path) -> None:
+    """Clean up after runs into ``out`` that were killed.
+
+    A staging folder of a run killed while moving into ``out`` holds the rest of a
+    complete run: the move is finished, so ``out`` holds that run. Any other abandoned
+    staging folder (see :func:`is_stale`) is deleted.
+    """
+    parent, prefix = _staging_prefix(out)
+    if not parent.is_dir():
+        return
+    for entry in sorted(parent.iterdir()):
+        if not entry.name.startswith(prefix) or not entry.is_dir():
+            continue
+        owner = re.match(r"(\d+)-", entry.name[len(prefix) :])
+        if not is_stale(entry, int(owner.group(1)) if owner else None):
+            continue
+        if (entry / SET_ASIDE).is_dir() and (entry / MARKER).is_file():
+            try:
+                _swap(entry, out.resolve(), [], [])
+            except OSError as exc:
+                log.warning("%s: cannot finish an interrupted run: %s", entry, exc)
+                continue
+            log.warning("%s: finished moving in a run that was interrupted", out)
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 @contextmanager

@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import importlib.metadata
 import logging
-import os
 import platform
 import shutil
 import tempfile
@@ -25,7 +24,14 @@ from sybilgraph.engines import make_engine
 from sybilgraph.engines.base import Engine
 from sybilgraph.engines.sources import Source
 from sybilgraph.errors import InputError, OutputError
-from sybilgraph.outputs import prepare_out_dir, write_json
+from sybilgraph.outputs import (
+    MARKER,
+    install_run,
+    make_staging,
+    prepare_out_dir,
+    run_files,
+    write_json,
+)
 from sybilgraph.progress import StageTimer
 from sybilgraph.stages.detect import detect
 from sybilgraph.stages.graph import read_graph
@@ -117,30 +123,25 @@ def execute(
             "peak_rss_mb": timer.peak_mb,
             "versions": _versions(engine),
             **counts,
+            # what the next run into this folder replaces: these and nothing else
+            "files": sorted({*run_files(staging), MARKER}),
         }
-        write_json(info, staging / "run.json")
-        _move_into(staging, out)
-    finally:
+        write_json(info, staging / MARKER)
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        raise
+    install_run(staging, out)
     log.info("results in %s", out)
     return out
 
 
 def _staging_dir(out: Path) -> Path:
     try:
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        return make_staging(out)
     except OSError as exc:
-        raise OutputError(f"{out.parent}: cannot create a working folder: {exc.strerror}") from None
-
-
-def _move_into(staging: Path, out: Path) -> None:
-    """Move a finished run into ``out``: every entry replaced, run.json last."""
-    entries = sorted(staging.iterdir(), key=lambda p: p.name == "run.json")
-    for entry in entries:
-        target = out / entry.name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        os.replace(entry, target)
+        raise OutputError(
+            f"{out.resolve().parent}: cannot create a working folder: {exc.strerror}"
+        ) from None
 
 
 def _run_stages(
@@ -289,8 +290,6 @@ def _write_pages(
     accounts: int,
 ) -> int:
     """One page per view, and the index of every cluster."""
-    # pages of an earlier run in this folder would mix with this run's
-    shutil.rmtree(out / "clusters", ignore_errors=True)
     links = write_pages(
         views,
         out,

@@ -185,7 +185,13 @@ ROW_CASES: dict[str, tuple[bytes, int, int, str]] = {
     "non_utf8": (HEADER + GOOD + b"a2,2026-04-13,,pm_\xff\xfe,caf\xe9\n", 1, 1, "INVALID ENCODING"),
     "too_many_fields": (HEADER + GOOD + b"a2,2026-04-13,,,hi,EXTRA\n", 1, 1, "TOO MANY COLUMNS"),
     "too_few_fields": (HEADER + GOOD + b"a2,2026-04-13\n", 1, 1, "MISSING COLUMNS"),
-    "unclosed_quote": (HEADER + GOOD + b'a2,2026-04-13,,,"never closed\na3,x,,,\n', 1, 1, "QUOTE"),
+    # the line whose quote never closes is rejected; the lines after it are read
+    "unclosed_quote": (
+        HEADER + GOOD + b'a2,2026-04-13,,,"never closed\na3,x,,,\na4,2026-04-13,,,\n',
+        2,
+        2,
+        "UNQUOTED VALUE",
+    ),
     "wrong_types": (
         HEADER + GOOD + b"a2,yesterday,,,\na3,2026-04-13,not-an-ip,,\n",
         1,

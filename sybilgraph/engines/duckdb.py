@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from sybilgraph.engines.base import Engine
+from sybilgraph.engines.csvrepair import lone_cr_copy, mask_range, plain_copy, quote_cut
 from sybilgraph.engines.dialect import DuckDBDialect
 from sybilgraph.errors import ConfigError, InputError, ResourceError
 
@@ -27,6 +28,14 @@ log = logging.getLogger(__name__)
 
 #: leading bytes of files that are surely not CSV text
 BINARY_MAGIC = (b"\x89PNG", b"PK\x03\x04", b"PAR1", b"\x1f\x8b", b"%PDF", b"\xff\xd8\xff", b"GIF8")
+
+
+#: the longest CSV line read (DuckDB's default is 2 MB: a prompt of a few megabytes is
+#: real traffic; a JSONL line has no such limit)
+MAX_LINE_BYTES = 64 << 20
+#: values with a quote never closed that a CSV file may hold before it is refused:
+#: each one costs a further read of the file
+MAX_UNCLOSED = 100
 
 
 def default_memory_limit() -> str:
@@ -53,6 +62,7 @@ class DuckDBEngine(Engine):
         self._tmp = None
         if config.temp_directory:
             spill = config.temp_directory
+            _check_spill_folder(spill)
         else:
             self._tmp = tempfile.TemporaryDirectory(prefix="sybilgraph-duckdb-")
             spill = self._tmp.name
@@ -78,36 +88,92 @@ class DuckDBEngine(Engine):
                 self.con.close()
                 raise ConfigError(f"{key} = {value}: {_first_line(exc)}") from None
         self._registered: dict[str, pa.Table] = {}
+        self._spill = Path(spill)
+        self._json_columns: dict[Path, list[str]] = {}
 
     # -- reading -----------------------------------------------------------------
 
-    def _scan(self, source: Source, rejects: str | None = None, *, strict: bool = True) -> str:
+    def _scan(self, source: Source) -> str:
         path = self.dialect.literal(str(source.path))
         if source.format == "csv":
-            # the header is read by us, not sniffed: a sniffer can mistake a broken line
-            # for the header, or guess a delimiter from the data
-            names = csv_header(source.path)
-            columns = ", ".join(f"{self.dialect.literal(n)}: 'VARCHAR'" for n in names)
-            delim = "\t" if str(source.path).lower().endswith(".tsv") else ","
-            options = (
-                f"header = true, auto_detect = false, delim = '{delim}', quote = '\"', "
-                f"escape = '\"', columns = {{{columns}}}, null_padding = false"
-            )
-            if not strict:
-                options += ", strict_mode = false"
-            if rejects:
-                options += (
-                    f", store_rejects = true, rejects_table = '{rejects}',"
-                    f" rejects_scan = '{rejects}_scan'"
-                )
-            return f"read_csv({path}, {options})"
+            return self._csv_scan(source.path, _delimiter(source.path), csv_header(source.path))
         if source.format == "parquet":
             return f"read_parquet({path})"
-        return f"read_json({path}, format = 'newline_delimited', records = true)"
+        # every value as text, as a CSV cell would be: inferred types fall back to JSON
+        # text when a column mixes them, which kept strings' quotes ('"a1"') and failed
+        # their timestamps, and a sampled schema misses keys that first appear late
+        columns = ", ".join(
+            f"{self.dialect.literal(n)}: 'VARCHAR'" for n in self._json_names(source)
+        )
+        return (
+            f"read_json({path}, format = 'newline_delimited', records = true, "
+            f"columns = {{{columns}}})"
+        )
+
+    def _csv_scan(
+        self,
+        path: Path,
+        delim: str,
+        names: list[str],
+        rejects: str | None = None,
+        *,
+        strict: bool = True,
+        token: bytes | None = None,
+    ) -> str:
+        # the header is read by us, not sniffed: a sniffer can mistake a broken line
+        # for the header, or guess a delimiter from the data
+        literal = self.dialect.literal
+        columns = ", ".join(f"{literal(n)}: 'VARCHAR'" for n in names)
+        options = (
+            f"header = true, auto_detect = false, delim = {literal(delim)}, quote = '\"', "
+            f"escape = '\"', columns = {{{columns}}}, null_padding = false, "
+            f"max_line_size = {MAX_LINE_BYTES}"
+        )
+        if not strict:
+            options += ", strict_mode = false"
+        if rejects:
+            options += (
+                f", store_rejects = true, rejects_table = '{rejects}',"
+                f" rejects_scan = '{rejects}_scan'"
+            )
+        scan = f"read_csv({literal(str(path))}, {options})"
+        if token is None:
+            return scan
+        mark = literal(token.decode("utf-8"))
+        restored = ", ".join(
+            f"replace({self.dialect.quote_ident(n)}, {mark}, chr(13)) AS "
+            f"{self.dialect.quote_ident(n)}"
+            for n in names
+        )
+        return f"(SELECT * REPLACE ({restored}) FROM {scan})"
+
+    def _json_names(self, source: Source) -> list[str]:
+        """The keys of a JSONL file's objects, in the order they first appear."""
+        if source.path not in self._json_columns:
+            sql = f"""SELECT key FROM (
+                    SELECT line, unnest(keys) AS key, generate_subscripts(keys, 1) AS place
+                    FROM (SELECT row_number() OVER () AS line, json_keys(json) AS keys
+                          FROM read_json_objects({self.dialect.literal(str(source.path))},
+                                                 format = 'newline_delimited'))
+                ) GROUP BY key ORDER BY min(line), arg_min(place, line)"""
+            try:
+                names = [str(row[0]) for row in self.con.execute(sql).fetchall()]
+            except duckdb.Error as exc:
+                raise _read_error(source, exc) from None
+            folded = [n.lower() for n in names]
+            twins = sorted({n for n in names if folded.count(n.lower()) > 1})
+            if twins:
+                raise InputError(
+                    f"keys that differ only in case: {', '.join(twins)}", path=str(source.path)
+                )
+            self._json_columns[source.path] = names
+        return self._json_columns[source.path]
 
     def source_columns(self, source: Source) -> list[str]:
         if source.format == "csv":
             return csv_header(source.path)
+        if source.format == "jsonl":
+            return self._json_names(source)
         try:
             rows = self.con.execute(f"DESCRIBE SELECT * FROM {self._scan(source)}").fetchall()
         except duckdb.Error as exc:
@@ -115,39 +181,114 @@ class DuckDBEngine(Engine):
         return [str(row[0]) for row in rows]
 
     def read_source(self, source: Source, table: str, select: str) -> list[tuple[int, str]]:
-        rejects = f"{table}_rejects"
-        scan = self._scan(source, rejects if source.format == "csv" else None)
-        sql = (
-            f"SELECT {select}, row_number() OVER () AS _row,"
-            f" {self.dialect.literal(str(source.path))} AS _file FROM {scan}"
-        )
         try:
-            try:
-                self.create_table(table, sql)
-            except duckdb.InvalidInputException as exc:
-                # mixed line endings stop the strict parser before any row is read; read
-                # such a file leniently rather than not at all
-                if source.format != "csv" or "state machine" not in str(exc):
-                    raise
-                log.warning("%s: not strictly valid CSV (mixed line endings?)", source.path)
-                self.drop(rejects)
-                self.drop(f"{rejects}_scan")
-                scan = self._scan(source, rejects, strict=False)
-                self.create_table(table, sql.rsplit(" FROM ", 1)[0] + f" FROM {scan}")
+            if source.format == "csv":
+                return self._read_csv(source, table, select)
+            self.create_table(
+                table,
+                f"SELECT {select}, row_number() OVER () AS _row,"
+                f" {self.dialect.literal(str(source.path))} AS _file FROM {self._scan(source)}",
+            )
         except duckdb.OutOfMemoryException as exc:
             raise _out_of_memory(exc) from None
         except duckdb.Error as exc:
             raise _read_error(source, exc) from None
-        if source.format != "csv":
-            return []
-        # one line can fail in several columns; it is one rejected row
+        return []
+
+    def _read_csv(self, source: Source, table: str, select: str) -> list[tuple[int, str]]:
+        """Read a CSV file strictly, repairing what a strict read would lose (see
+        :mod:`sybilgraph.engines.csvrepair`); returns the rejected lines."""
+        select = f"{select}, row_number() OVER () AS _row, "
+        select += f"{self.dialect.literal(str(source.path))} AS _file"
+        file = _CsvFile(source.path, csv_header(source.path), _delimiter(source.path), self._spill)
+        try:
+            bad, strict = self._read_masked(file, table, select)
+            return (
+                self._reject_unclosed_alone(file, table, select, bad)
+                if strict
+                else [(line, reason) for line, reason, _ in bad]
+            )
+        finally:
+            file.close()
+
+    def _read_masked(
+        self, file: _CsvFile, table: str, select: str
+    ) -> tuple[list[tuple[int, str, int | None]], bool]:
+        """Read the file, from a copy with lone carriage returns masked if it has any;
+        leniently if the strict reader cannot read it. Returns the rejected lines and
+        whether the read was strict."""
+        try:
+            bad = self._csv_table(table, select, file)
+            failed = False
+        except duckdb.InvalidInputException as exc:
+            if "state machine" not in str(exc):
+                raise
+            bad, failed = [], True
+        # a lone carriage return inside a value splits its row, leaving a fragment with
+        # too few columns, or stops the strict reader
+        if (failed or bad) and file.mask_lone_cr():
+            try:
+                bad = self._csv_table(table, select, file)
+                failed = False
+            except duckdb.InvalidInputException as exc:
+                if "state machine" not in str(exc):
+                    raise
+                failed = True  # and the table of the first read is gone
+        if not failed:
+            return bad, True
+        # mixed line endings stop the strict reader before any row is read; read such
+        # a file leniently rather than not at all
+        log.warning("%s: not strictly valid CSV (mixed line endings?)", file.source)
+        return self._csv_table(table, select, file, strict=False), False
+
+    def _reject_unclosed_alone(
+        self, file: _CsvFile, table: str, select: str, bad: list[tuple[int, str, int | None]]
+    ) -> list[tuple[int, str]]:
+        """Read again, as often as needed, so that a value whose quote never closes on
+        its line is rejected with its row alone instead of swallowing the lines after
+        it up to the next quote (or the end of the file)."""
+        unclosed: dict[int, str] = {}
+        if file.gzipped and any(quote is not None for *_, quote in bad):
+            file.plain()  # the reader's byte offsets are those of the text
+        while (found := _first_cut(file.path, bad)) is not None:
+            line, quote, end = found
+            if len(unclosed) >= MAX_UNCLOSED:
+                raise InputError(
+                    f"more than {MAX_UNCLOSED} values whose quote is never closed; "
+                    "not a CSV file that can be split into rows",
+                    path=str(file.source),
+                )
+            file.plain()
+            unclosed[line] = next(reason for at, reason, _ in bad if at == line)
+            mask_range(file.path, quote, end)
+            bad = self._csv_table(table, select, file)
+        return [(line, unclosed.get(line, reason)) for line, reason, _ in bad]
+
+    def _csv_table(
+        self, table: str, select: str, file: _CsvFile, *, strict: bool = True
+    ) -> list[tuple[int, str, int | None]]:
+        """Create ``table`` from one CSV file; returns its rejected lines, as (line,
+        reason, byte offset of an unterminated quote on it)."""
+        rejects = f"{table}_rejects"
+        self.drop(rejects)
+        self.drop(f"{rejects}_scan")
+        scan = self._csv_scan(
+            file.path, file.delim, file.names, rejects, strict=strict, token=file.token
+        )
+        self.create_table(table, f"SELECT {select} FROM {scan}")
+        # one line can fail in several columns; it is one rejected row. A line too long
+        # has no column, and arg_min skips NULLs: its reason came out as NULL. DuckDB
+        # counts byte positions from 1
         bad = self.con.execute(
-            f"SELECT line, arg_min(error_type || ': ' || error_message, column_idx) "
-            f"FROM {rejects} GROUP BY line ORDER BY line"
+            f"""SELECT line,
+                  arg_min(error_type || coalesce(': ' || error_message, ''),
+                          coalesce(column_idx, -1)),
+                  min(CASE WHEN error_type = 'UNQUOTED VALUE' THEN byte_position - 1 END)
+               FROM {rejects} GROUP BY line ORDER BY line"""
         ).fetchall()
         self.drop(rejects)
         self.drop(f"{rejects}_scan")
-        return [(int(line), str(reason)) for line, reason in bad]
+        return [(int(line), str(reason), quote) for line, reason, quote in bad]
 
     # -- SQL ---------------------------------------------------------------------
 
@@ -205,6 +346,60 @@ class DuckDBEngine(Engine):
         return {"duckdb": duckdb.__version__}
 
 
+class _CsvFile:
+    """A CSV source being read: the file DuckDB reads is the source, or a repaired copy
+    of it in the spill folder (the user's file is never changed)."""
+
+    def __init__(self, source: Path, names: list[str], delim: str, spill: Path) -> None:
+        self.source, self.names, self.delim = source, names, delim
+        self.path = source
+        #: what stands for lone carriage returns in the copy, if they are masked
+        self.token: bytes | None = None
+        self._spill = spill
+        self._copy: Path | None = None
+
+    @property
+    def gzipped(self) -> bool:
+        return str(self.path).lower().endswith(".gz")
+
+    def _scratch(self) -> Path:
+        if self._copy is None:
+            made = tempfile.mkstemp(prefix="sybilgraph-csv-", suffix=".csv", dir=self._spill)
+            os.close(made[0])
+            self._copy = Path(made[1])
+        return self._copy
+
+    def mask_lone_cr(self) -> bool:
+        """Read from a copy with lone carriage returns masked; False if there are none."""
+        copy = self._scratch()
+        self.token = lone_cr_copy(self.source, copy)
+        if self.token is not None:
+            self.path = copy
+        return self.token is not None
+
+    def plain(self) -> None:
+        """Read from an uncompressed copy that may be changed (if not already)."""
+        if self.path == self.source:
+            self.path = plain_copy(self.source, self._scratch())
+
+    def close(self) -> None:
+        if self._copy is not None:
+            self._copy.unlink(missing_ok=True)
+
+
+def _delimiter(path: Path) -> str:
+    return "\t" if str(path).lower().endswith(".tsv") else ","
+
+
+def _first_cut(path: Path, bad: list[tuple[int, str, int | None]]) -> tuple[int, int, int] | None:
+    """The first rejected line whose quote, never closed on it, swallowed the lines
+    after it: (line, quote offset, end of the line's text)."""
+    for line, _, quote in bad:
+        if quote is not None and (end := quote_cut(path, int(quote))) is not None:
+            return line, int(quote), end
+    return None
+
+
 def csv_header(path: Path) -> list[str]:
     """The column names on a CSV file's first line (a byte-order mark is dropped)."""
     import csv
@@ -234,16 +429,30 @@ def csv_header(path: Path) -> list[str]:
     return names
 
 
+def _check_spill_folder(folder: str) -> None:
+    """Create the spill folder, or say in one line why it cannot be used: DuckDB finds
+    out only when it first spills, deep in a run, and fails with a bare IOException."""
+    path = Path(folder).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"engine.temp_directory = {folder!r}: cannot create the folder: {exc.strerror}"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"engine.temp_directory = {folder!r}: the folder is not writable")
+
+
 def _read_error(source: Source, exc: BaseException) -> InputError:
     """A file DuckDB cannot read; for JSONL, the first line that is not a JSON object."""
-    line = _bad_json_line(source.path) if source.format == "jsonl" else None
-    if line is not None:
-        return InputError("not a JSON object", path=str(source.path), row=line)
+    bad = _bad_json_line(source.path) if source.format == "jsonl" else None
+    if bad is not None:
+        return InputError(bad[1], path=str(source.path), row=bad[0])
     return InputError(f"cannot read as {source.format}: {_first_line(exc)}", path=str(source.path))
 
 
-def _bad_json_line(path: Path) -> int | None:
-    """The number of the first line of a JSONL file that is not a JSON object, if any."""
+def _bad_json_line(path: Path) -> tuple[int, str] | None:
+    """The number of the first line of a JSONL file that is not a JSON object, and why."""
     import gzip
     import json
 
@@ -256,9 +465,13 @@ def _bad_json_line(path: Path) -> int | None:
                 try:
                     record = json.loads(line)
                 except ValueError:
-                    return number
+                    return number, "not a JSON object"
                 if not isinstance(record, dict):
-                    return number
+                    return number, "not a JSON object"
+                try:
+                    json.dumps(record, ensure_ascii=False).encode("utf-8")
+                except UnicodeEncodeError:
+                    return number, "an escaped lone surrogate (such as \\ud800) is not text"
     except (OSError, UnicodeDecodeError, EOFError):
         return None
     return None

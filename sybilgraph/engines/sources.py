@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -90,6 +93,57 @@ def file_source(path: Path) -> Source:
 
 
 def frame_source(frame: pd.DataFrame | pa.Table, name: str = "<dataframe>") -> Source:
-    """A source for events already in memory."""
-    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame)
+    """A source for events already in memory.
+
+    A column whose values Arrow cannot give one type (account ids that mix numbers and
+    strings) is taken as text, value by value; a column of objects or lists (a prompt
+    given as chat messages) as their compact JSON text, as in a JSONL file.
+
+    Raises
+    ------
+    InputError
+        Two columns have the same name.
+    """
+    names = [str(c) for c in (frame.column_names if isinstance(frame, pa.Table) else frame.columns)]
+    if len(set(names)) != len(names):
+        twins = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(f"duplicate column names: {', '.join(twins)}", path=name)
+    if isinstance(frame, pa.Table):
+        table = frame
+    else:
+        try:
+            table = pa.Table.from_pandas(frame)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
+            table = pa.table({n: _column(frame.iloc[:, i]) for i, n in enumerate(names)})
+    for index, field_ in enumerate(table.schema):
+        if pa.types.is_nested(field_.type):
+            # from the frame's own cells: Arrow's structs add the keys of other rows
+            own = isinstance(frame, pd.DataFrame) and index < len(names)
+            cells = frame.iloc[:, index] if own else table.column(index).to_pylist()
+            table = table.set_column(index, field_.name, _as_text(cells))
     return Source(path=Path(name), format="arrow", table=table)
+
+
+def _column(values: pd.Series) -> pa.Array:
+    """One column as Arrow infers it, or as text where its values mix types."""
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
+        return _as_text(values)
+
+
+def _as_text(values: Iterable[object]) -> pa.Array:
+    return pa.array([_text(v) for v in values], pa.string())
+
+
+def _text(value: object) -> str | None:
+    """A cell as the text a file would hold: JSON for objects and lists, None if empty."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):  # type: ignore[call-overload]
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)

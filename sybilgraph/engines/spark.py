@@ -122,7 +122,16 @@ class SparkEngine(Engine):
                 )
             if source.format == "parquet":
                 return read.parquet(path)
-            return read.json(path, primitivesAsString=True, columnNameOfCorruptRecord=_CORRUPT)
+            from pyspark.sql.types import StringType, StructField, StructType
+
+            # the keys are inferred over the whole file; every value is then read as
+            # text, as DuckDB reads it: a string as itself, a number or boolean as its
+            # JSON text, an object or array as its JSON text (not a struct's rendering)
+            inferred = read.json(
+                path, primitivesAsString=True, columnNameOfCorruptRecord=_CORRUPT
+            ).columns
+            schema = StructType([StructField(n, StringType()) for n in inferred])
+            return read.json(path, schema=schema, columnNameOfCorruptRecord=_CORRUPT)
         except Exception as exc:
             raise InputError(
                 f"cannot read as {source.format}: {_first_line(exc)}", path=path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,8 +43,7 @@ class Explanation:
             row = self.direct.iloc[0]
             lines = [f"{self.a} and {self.b} are linked{where}: weight {row['weight']:.3f}"]
             lines += [f"  {part}" for part in str(row["evidence"]).split("; ") if part]
-            if pd.notna(row.get("first_seen")):
-                lines.append(f"  seen together {row['first_seen']} .. {row['last_seen']}")
+            lines += _when(row.get("first_seen"), row.get("last_seen"))
             return "\n".join(lines)
         if self.path:
             lines = [
@@ -55,6 +55,20 @@ class Explanation:
                 lines.append(f"  {step.a} -- {step.b} (weight {step.weight:.3f}): {step.evidence}")
             return "\n".join(lines)
         return f"{self.a} and {self.b} are not linked and not connected by any path of links"
+
+
+def _when(first: Any, last: Any) -> list[str]:
+    """When the two held what they share: the overlap of their uses of the values.
+
+    ``first_seen`` is the later of their first uses and ``last_seen`` the earlier of
+    their last; where one stopped before the other began, the two are in that order
+    and were never active together (printed as they were, the times ran backwards).
+    """
+    if pd.isna(first):
+        return []
+    if pd.notna(last) and last < first:
+        return [f"  never active together: one's last use {last}, the other's first {first}"]
+    return [f"  seen together {first} .. {last}"]
 
 
 def explain(result: RunFolder, a: str, b: str) -> Explanation:

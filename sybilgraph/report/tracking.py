@@ -4,6 +4,7 @@ The state folder remembers each period's clusters, so that next period's cluster
 matched to them::
 
     STATE_DIR/
+      .lock                           held by the report running on this state
       state.json                      {"format_version": 1, "tool": "sybilgraph-report-state"}
       labels.csv                      every verdict given so far (carried forward)
       periods/<period>/period.json    name, start, end, next_id
@@ -31,15 +32,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from sybilgraph.errors import StateError
-from sybilgraph.outputs import write_csv, write_json
+from sybilgraph.errors import InputError, StateError
+from sybilgraph.outputs import is_stale, write_csv, write_json
 from sybilgraph.stages.verdicts import LABEL_COLUMNS, read_labels
 
 __all__ = [
@@ -48,6 +53,7 @@ __all__ = [
     "Snapshot",
     "State",
     "Tracking",
+    "state_lock",
     "track",
 ]
 
@@ -57,6 +63,12 @@ MIN_SHARED = 2
 MIN_OVERLAP = 0.5
 GROWTH = 0.2
 STATUS_ORDER = ["new", "merged", "split", "grown", "shrunk", "steady"]
+LOCK = ".lock"
+#: columns each snapshot table must have
+SNAPSHOT_COLUMNS = {
+    "members.csv": ("account_id", "tracked_id"),
+    "clusters.csv": ("tracked_id", "cluster_id"),
+}
 
 
 @dataclass(frozen=True)
@@ -328,47 +340,72 @@ class State:
     # -- reading -------------------------------------------------------------------
 
     def periods(self) -> list[Period]:
-        """The periods remembered, oldest first."""
-        found = []
+        """The periods remembered, oldest first.
+
+        Raises
+        ------
+        StateError
+            A period's folder or its period.json is damaged; the message names the file.
+        """
+        return sorted(
+            (period for period, _ in self._period_files()), key=lambda p: (p.start, p.end, p.name)
+        )
+
+    def _period_files(self) -> list[tuple[Period, int]]:
+        """Each remembered period with its ``next_id``."""
         root = self.path / "periods"
         if not root.is_dir():
             return []
+        found = []
         for folder in sorted(root.iterdir()):
-            meta = folder / "period.json"
-            if folder.name.startswith(".") or not meta.is_file():
+            if folder.name.startswith("."):
                 continue
-            data = json.loads(meta.read_text(encoding="utf-8"))
-            found.append(
-                Period(
-                    data["name"],
-                    dt.date.fromisoformat(data["start"]),
-                    dt.date.fromisoformat(data["end"]),
-                )
-            )
-        return sorted(found, key=lambda p: (p.start, p.end, p.name))
+            if not folder.is_dir():
+                raise StateError(f"{folder}: damaged state: not a period's folder")
+            found.append(_read_period(folder))
+        return found
 
     def snapshot(self, period: Period) -> Snapshot:
+        """One period's clusters and members.
+
+        Raises
+        ------
+        StateError
+            A file of the snapshot is missing or damaged; the message names it.
+        """
         folder = self.path / "periods" / period.name
-        try:
-            data = json.loads((folder / "period.json").read_text(encoding="utf-8"))
-            members = pd.read_csv(folder / "members.csv", dtype=str, keep_default_na=False)
-            clusters = pd.read_csv(
-                folder / "clusters.csv",
-                dtype={"tracked_id": str, "cluster_id": str},
-                keep_default_na=False,
+        _, next_id = _read_period(folder)
+        tables = {name: _read_table(folder / name) for name in SNAPSHOT_COLUMNS}
+        highest = max(_highest_tracked(table, folder / name) for name, table in tables.items())
+        if highest >= next_id:
+            raise StateError(
+                f"{folder / 'period.json'}: damaged state: next_id {next_id} is not above "
+                f"the tracked ids the period holds (up to {_tracked(highest)})"
             )
-        except (OSError, ValueError, KeyError) as exc:
-            raise StateError(f"{folder}: damaged state snapshot: {exc}") from None
-        return Snapshot(period, int(data["next_id"]), members, clusters)
+        return Snapshot(period, next_id, tables["members.csv"], tables["clusters.csv"])
 
     def previous(self, period: Period) -> Snapshot | None:
         """The latest snapshot of a period that starts before ``period``; None if none."""
         earlier = [p for p in self.periods() if p.start < period.start and p.name != period.name]
         return self.snapshot(earlier[-1]) if earlier else None
 
+    def next_id(self, period: Period) -> int:
+        """The first tracked id number no other period has given out.
+
+        Every period counts, later ones too: a week reported after the one that follows
+        it (a backfill) must not give out the ids that week gave to other clusters. The
+        period itself does not count, so a rerun gives the same ids again.
+        """
+        numbers = [n for p, n in self._period_files() if p.name != period.name]
+        return max(numbers, default=1)
+
     def labels(self) -> pd.DataFrame:
         """Every verdict given so far (the columns of a labels file)."""
-        return read_label_rows(self.path / "labels.csv")
+        path = self.path / "labels.csv"
+        try:
+            return read_label_rows(path)
+        except (InputError, OSError, ValueError) as exc:
+            raise StateError(f"{path}: damaged state: {exc}") from None
 
     def tracked_ids_of(self) -> dict[str, str]:
         """cluster_id to tracked_id over every period remembered, newest winning."""
@@ -377,6 +414,16 @@ class State:
             clusters = self.snapshot(period).clusters
             mapping.update(zip(clusters["cluster_id"], clusters["tracked_id"], strict=True))
         return mapping
+
+    def clean_leftovers(self) -> None:
+        """Delete what saves of killed reports left in ``periods/``."""
+        root = self.path / "periods"
+        if not root.is_dir():
+            return
+        for entry in root.iterdir():
+            match = _LEFTOVER.fullmatch(entry.name)
+            if match and is_stale(entry, _pid(match)):
+                shutil.rmtree(entry, ignore_errors=True)
 
     # -- writing -------------------------------------------------------------------
 
@@ -395,7 +442,9 @@ class State:
         """
         root = self.path / "periods"
         root.mkdir(parents=True, exist_ok=True)
-        building = Path(tempfile.mkdtemp(prefix=f".{period.name}.", suffix=".tmp", dir=root))
+        building = Path(
+            tempfile.mkdtemp(prefix=f".{period.name}.{os.getpid()}-", suffix=".tmp", dir=root)
+        )
         try:
             write_json(
                 {
@@ -414,6 +463,144 @@ class State:
             shutil.rmtree(building, ignore_errors=True)
         write_csv(labels, self.path / "labels.csv")
         write_json({"format_version": FORMAT_VERSION, "tool": STATE_TOOL}, self.path / "state.json")
+
+
+#: a leftover of a killed save or replace: ``.NAME.PID-XXXX.tmp`` (``.NAME.XXXX.tmp`` from
+#: versions that did not record the process) or ``.NAME.old-PID``
+_LEFTOVER = re.compile(r"\.[^/]+?\.(?:old-(?P<old>\d+)|(?:(?P<pid>\d+)-)?\w+\.tmp)")
+
+
+def _pid(match: re.Match[str]) -> int | None:
+    found = match.group("old") or match.group("pid")
+    return int(found) if found else None
+
+
+def _read_period(folder: Path) -> tuple[Period, int]:
+    """A period folder's period.json, checked: the period and its ``next_id``."""
+    meta = folder / "period.json"
+    try:
+        data: Any = json.loads(meta.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StateError(f"{folder}: damaged state: no period.json") from None
+    except (OSError, ValueError) as exc:
+        raise StateError(f"{meta}: damaged state: not readable JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise StateError(f"{meta}: damaged state: not a JSON object")
+    name = data.get("name")
+    if name != folder.name:
+        raise StateError(
+            f"{meta}: damaged state: name {name!r} is not its folder's {folder.name!r}"
+        )
+    dates = []
+    for key in ("start", "end"):
+        value = data.get(key)
+        try:
+            if not isinstance(value, str):
+                raise ValueError
+            dates.append(dt.date.fromisoformat(value))
+        except ValueError:
+            raise StateError(
+                f"{meta}: damaged state: {key} {value!r} is not a date like 2026-04-13"
+            ) from None
+    if dates[1] < dates[0]:
+        raise StateError(f"{meta}: damaged state: end {dates[1]} is before start {dates[0]}")
+    next_id = data.get("next_id")
+    if isinstance(next_id, bool) or not isinstance(next_id, int) or next_id < 1:
+        raise StateError(
+            f"{meta}: damaged state: next_id {next_id!r} is not a whole number of at least 1"
+        )
+    return Period(name, dates[0], dates[1]), next_id
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """A snapshot's CSV table, as text, with the columns it must have."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise StateError(f"{path}: damaged state: the file is missing") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise StateError(f"{path}: damaged state: not a readable CSV table ({exc})") from None
+    missing = [c for c in SNAPSHOT_COLUMNS[path.name] if c not in frame.columns]
+    if missing:
+        raise StateError(f"{path}: damaged state: no column {', '.join(missing)}")
+    return frame
+
+
+def _highest_tracked(table: pd.DataFrame, path: Path) -> int:
+    """The largest tracked id number in a snapshot table (0 if none)."""
+    ids = table["tracked_id"]
+    wrong = ids[~ids.str.fullmatch(r"T\d+")]
+    if len(wrong):
+        raise StateError(
+            f"{path}: damaged state: {wrong.iloc[0]!r} is not a tracked id like T00001"
+        )
+    return int(ids.str[1:].astype("int64").max()) if len(ids) else 0
+
+
+@contextmanager
+def state_lock(path: str | Path) -> Iterator[None]:
+    """Hold the state folder's lock while a report reads and updates it.
+
+    The lock is ``STATE/.lock``, held with ``flock`` (released by the system if the
+    process dies) and removed when the report ends, so a state at rest holds no lock
+    file. It names the process holding it and since when.
+
+    Raises
+    ------
+    StateError
+        Another process holds it: another report runs on this state. Two at once
+        compared weeks with the wrong previous week and gave one tracked id to two
+        clusters.
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise StateError(f"{folder}: state path exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = _take_lock(folder / LOCK)
+    except OSError as exc:
+        raise StateError(f"{folder}: cannot take the state's lock: {exc.strerror}") from None
+    if handle is None:
+        try:
+            holder = (folder / LOCK).read_text(encoding="utf-8").strip()
+        except OSError:
+            holder = ""
+        raise StateError(
+            f"{folder}: another report is running on this state "
+            f"({holder or 'process unknown'}); wait for it to finish"
+        )
+    with handle:
+        started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        handle.write(f"pid {os.getpid()}, since {started}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            # removed while still held: a report that opened it meanwhile finds it
+            # gone once it gets the lock, and takes a new one
+            (folder / LOCK).unlink(missing_ok=True)
+
+
+def _take_lock(path: Path) -> Any:
+    """The lock file, open and locked; None if another process holds it."""
+    import fcntl
+
+    while True:
+        handle = path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return None
+        try:
+            same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            handle.seek(0)
+            handle.truncate()
+            return handle
+        handle.close()  # removed by the report that held it: take the new one
 
 
 def read_label_rows(path: str | Path | None) -> pd.DataFrame:

@@ -34,8 +34,16 @@ from sybilgraph.api import run
 from sybilgraph.config import Config
 from sybilgraph.errors import InputError
 from sybilgraph.investigate.result import Result
-from sybilgraph.outputs import write_csv, write_json
-from sybilgraph.report.tracking import Period, State, Tracking, read_label_rows, replace_dir, track
+from sybilgraph.outputs import is_stale, write_csv, write_json
+from sybilgraph.report.tracking import (
+    Period,
+    State,
+    Tracking,
+    read_label_rows,
+    replace_dir,
+    state_lock,
+    track,
+)
 from sybilgraph.stages.loading import EventsInput, sources_of
 from sybilgraph.views.pages import safe_filename, template_env
 from sybilgraph.views.plots import bar_chart, line_chart
@@ -134,10 +142,32 @@ def make_report(
         state are read as well; for the same target the last one read wins.
     """
     config = config or Config()
-    state = State(state_dir)
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{period.name}.", suffix=".tmp", dir=root))
+    # one report at a time per state: two at once each compared their week with what
+    # the state held before either saved, and gave out the same tracked ids
+    with state_lock(state_dir):
+        state = State(state_dir)
+        state.clean_leftovers()
+        _clean_leftovers(root)
+        report = _report_into(events, period, state, root, config, labels, show_progress)
+    log.info("report in %s", report.path)
+    return report
+
+
+def _report_into(
+    events: EventsInput,
+    period: Period,
+    state: State,
+    root: Path,
+    config: Config,
+    labels: str | Path | None,
+    show_progress: bool | None,
+) -> Report:
+    """What :func:`make_report` does once it holds the state's lock."""
+    building = Path(
+        tempfile.mkdtemp(prefix=f".{period.name}.{os.getpid()}-", suffix=".tmp", dir=root)
+    )
     labels_tmp = building.with_name(building.name + ".labels.csv")
     try:
         given = pd.concat(
@@ -163,9 +193,7 @@ def make_report(
         )
         members = result.accounts.loc[result.accounts["cluster_id"] != ""]
         tracking = track(
-            members[["account_id", "cluster_id"]],
-            previous,
-            next_id=previous.next_id if previous else 1,
+            members[["account_id", "cluster_id"]], previous, next_id=state.next_id(period)
         )
         tracked = dict(
             zip(tracking.clusters["cluster_id"], tracking.clusters["tracked_id"], strict=True)
@@ -199,8 +227,31 @@ def make_report(
     finally:
         shutil.rmtree(building, ignore_errors=True)
         labels_tmp.unlink(missing_ok=True)
-    log.info("report in %s", final)
     return Report(final, Result(final), tracking, facts)
+
+
+#: what a killed report leaves in the output folder: its folder being built
+#: (``.2026-W16.PID-XXXX.tmp``, or ``.2026-W16.XXXX.tmp`` from versions that did not
+#: record the process), its labels beside it, the run's staging folder, and a replaced
+#: report not yet deleted (``.2026-W16.old-PID``)
+_LEFTOVER = re.compile(
+    r"\.\.?(?:\d{4}-W\d{2}|\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2})\."
+    r"(?:old-(?P<old>\d+)|(?:(?P<pid>\d+)-)?\w+\.tmp(?:\.labels\.csv|\.partial-.*)?)"
+)
+
+
+def _clean_leftovers(root: Path) -> None:
+    """Delete what killed reports left in the output folder (see :func:`is_stale`)."""
+    for entry in root.iterdir():
+        match = _LEFTOVER.fullmatch(entry.name)
+        if not match:
+            continue
+        pid = match.group("old") or match.group("pid")
+        if is_stale(entry, int(pid) if pid else None):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
 
 def _tracked_verdicts(given: pd.DataFrame, tracked_ids: dict[str, str]) -> dict[str, str]:

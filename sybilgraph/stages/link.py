@@ -10,6 +10,7 @@ whatever the data.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable
 
@@ -179,11 +180,12 @@ def build_links(engine: Engine, config: Config) -> tuple[str, ...]:
     sql = engine.dialect
     literal = sql.literal
     rows = engine.count(_PAIR_VALUES)
+    exact_sum = _weight_sum(config)
     create_in_slices(
         engine,
         "pair_keys",
         lambda where: (
-            f"""SELECT a, b, key, sum(w) AS w, count(*) AS n,
+            f"""SELECT a, b, key, {exact_sum} AS w, count(*) AS n,
                    {sql.top_values("value", "w", cfg.evidence_sample)} AS sample,
                    min(first_seen) AS first_seen, max(last_seen) AS last_seen
             FROM {_PAIR_VALUES} WHERE {where} GROUP BY a, b, key"""
@@ -214,7 +216,7 @@ def build_links(engine: Engine, config: Config) -> tuple[str, ...]:
             engine,
             _LINKS,
             lambda where: (
-                f"""SELECT a, b, sum(w) AS weight, {key_list} AS keys,
+                f"""SELECT a, b, {exact_sum} AS weight, {key_list} AS keys,
                        {evidence} AS evidence,
                        min(first_seen) AS first_seen, max(last_seen) AS last_seen,
                        {", ".join(per_key)}
@@ -233,6 +235,28 @@ def build_links(engine: Engine, config: Config) -> tuple[str, ...]:
         )
     engine.drop("pair_keys")
     return tuple(keys)
+
+
+#: decimals hold 20 digits before the point: weights are summed as decimals while the
+#: most a value can weigh stays far below that
+_EXACT_SUM_LIMIT = 1e12
+
+
+def _weight_sum(config: Config) -> str:
+    """SQL summing the weights ``w`` of a group the same way on every run.
+
+    A float sum depends on the order of its terms, which threads vary from run to run
+    (88 of the sample's 7,926 link weights differed in their last bits); decimals add
+    exactly. A config under which a value could weigh near the decimals' range (key
+    weights of 1e12 and more) keeps the float sum.
+    """
+    cfg = config.link
+    # factors (shared infrastructure, time windows) are at most 1; keys without a
+    # weight weigh 1
+    heaviest = max([1.0, *cfg.key_weights.values()]) / math.log(2.0 + cfg.hub_c)
+    if heaviest < _EXACT_SUM_LIMIT:
+        return "CAST(sum(CAST(w AS DECIMAL(38, 18))) AS DOUBLE)"
+    return "sum(w)"
 
 
 def evidence_sql(

@@ -84,7 +84,9 @@ def load(
 
     Edge cases: blank strings count as missing; a missing optional column is all NULL;
     an account id is trimmed of surrounding whitespace; timestamps may be ISO 8601 (with
-    or without zone; without is taken as UTC), epoch seconds or epoch milliseconds.
+    or without zone; without is taken as UTC), epoch seconds or epoch milliseconds. A
+    JSONL value is read as text whatever its type: a number or boolean as its JSON text,
+    an object or array as its compact JSON text.
 
     With a ``window`` [start, end), valid rows outside it are left out of the events and
     counted in ``outside_window``: they are not bad rows, so they are not rejects.
@@ -244,7 +246,9 @@ def _count(engine: Engine, stats: LoadStats) -> None:
     stats.read = stats.used + stats.rejected + stats.outside_window
     if stats.rejected:
         by_reason = engine.arrow(
-            "SELECT regexp_replace(reason, ':.*', '') AS kind, count(*) AS n "
+            # (?s): a reason may end in a value holding a line break, which must not
+            # end up in the kind (nor in the one-line error naming the commonest)
+            "SELECT regexp_replace(reason, '(?s):.*', '') AS kind, count(*) AS n "
             f"FROM {_REJECTS} GROUP BY 1 ORDER BY 2 DESC, 1"
         )
         stats.reject_reasons = dict(

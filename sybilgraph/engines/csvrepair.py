@@ -1,0 +1,109 @@
+"""Byte-level help for CSV files a strict reader would misread: lone carriage returns
+and quotes never closed on their line.
+
+The engines read CSV in bulk; these functions prepare a copy for them to read again
+when a file needs it (uncompressed, lone carriage returns masked, the rest of a line
+whose quote never closes made unreadable), so that a usable row is used and an unusable
+one is rejected on its own, never swallowed by its neighbours or split in two. They work
+on the bytes and never parse a whole file in Python.
+"""
+
+from __future__ import annotations
+
+import gzip
+import mmap
+import re
+import shutil
+from pathlib import Path
+from typing import BinaryIO, cast
+
+__all__ = ["lone_cr_copy", "mask_range", "plain_copy", "quote_cut"]
+
+#: bytes read or written at a time
+_CHUNK = 16 << 20
+#: Unicode noncharacters, which no text exchanged between systems should hold: the
+#: first one a file lacks stands for its lone carriage returns while it is read
+_TOKENS = tuple(chr(c).encode("utf-8") for c in range(0xFDD0, 0xFDD4))
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _open(path: Path) -> BinaryIO:
+    if str(path).lower().endswith(".gz"):
+        return cast(BinaryIO, gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+def plain_copy(path: Path, dest: Path) -> Path:
+    """``path`` uncompressed at ``dest`` (a file that is not gzip is copied as it is)."""
+    with _open(path) as src, dest.open("wb") as out:
+        shutil.copyfileobj(src, out, _CHUNK)
+    return dest
+
+
+def lone_cr_copy(path: Path, dest: Path) -> bytes | None:
+    """Copy ``path`` (uncompressed) to ``dest`` with each lone carriage return replaced
+    by a token the file does not hold; return the token, or None (nothing written).
+
+    A carriage return not followed by a line feed, in a file whose lines end in line
+    feeds, is part of a value: Python's csv writer leaves it unquoted when its line
+    terminator is "\\n", and a reader that takes it for a line end splits the row. None
+    when the file has no lone carriage return, its header line does not end in a line
+    feed (lines ending in carriage returns alone), or it holds every token.
+    """
+    with _open(path) as src:
+        head = src.read(_CHUNK)
+    first_cr, first_lf = head.find(b"\r"), head.find(b"\n")
+    if first_lf < 0 or (0 <= first_cr < first_lf - 1):
+        return None
+    found, absent = False, list(_TOKENS)
+    tail = b""
+    with _open(path) as src:
+        while chunk := src.read(_CHUNK):
+            window = tail + chunk
+            found = found or _LONE_CR.search(window[:-1]) is not None
+            absent = [t for t in absent if t not in window]
+            tail = window[-3:]
+    # a carriage return that ends the file ends its last line
+    if not found or not absent:
+        return None
+    token = absent[0]
+    with _open(path) as src, dest.open("wb") as out:
+        carry = b""
+        while chunk := src.read(_CHUNK):
+            data = carry + chunk
+            carry = b"\r" if data.endswith(b"\r") else b""
+            out.write(_LONE_CR.sub(token, data[: len(data) - len(carry)]))
+        out.write(carry)
+    return token
+
+
+def quote_cut(path: Path, quote: int) -> int | None:
+    """The end of the line of a quote at byte ``quote`` of plain CSV file ``path`` that a
+    strict reader found unterminated, when the quoted value would run on past that line
+    (swallowing the lines after it into one bad value); None when it closes on its own
+    line (the reader lost nothing) or the line is the file's last.
+    """
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        if data[quote : quote + 1] != b'"':
+            return None  # not where the reader said: better nothing repaired than a guess
+        end = data.find(b"\n", quote)
+        if end < 0 or end + 1 >= len(data):
+            return None
+        at = quote + 1
+        while (close := data.find(b'"', at, end)) >= 0:
+            if data[close + 1 : close + 2] != b'"':
+                return None
+            at = close + 2
+        return end
+
+
+def mask_range(path: Path, start: int, stop: int) -> None:
+    """Overwrite bytes [start, stop) of ``path`` with bytes that are not UTF-8.
+
+    A reader then rejects the row holding them as a row of its own: used on a value whose
+    quote is never closed, it keeps the lines after it from being swallowed. Offsets and
+    line numbers in the file stay as they were.
+    """
+    with path.open("r+b") as handle, mmap.mmap(handle.fileno(), 0) as data:
+        data[start:stop] = b"\xff" * (stop - start)
+        data.flush()
