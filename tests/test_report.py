@@ -133,6 +133,14 @@ def test_tracking_over_two_weeks(two_weeks: Path) -> None:
     assert (ring_b17["status"], ring_b17["size"], ring_b17["previous_size"]) == ("grown", 7, 5)
     # the ring that first appears in week 17 gets a fresh id
     assert ring_d["status"] == "new"
+    # the tracked id stands beside the cluster id where people look
+    clusters17 = pd.read_csv(out / "2026-W17" / "clusters.csv", keep_default_na=False)
+    assert list(acc17.columns[:3]) == ["account_id", "cluster_id", "tracked_id"]
+    assert list(clusters17.columns[:2]) == ["cluster_id", "tracked_id"]
+    by_cluster = dict(zip(w17["cluster_id"], w17["tracked_id"], strict=True))
+    for frame in (acc17[acc17["cluster_id"] != ""], clusters17):
+        assert (frame["tracked_id"] == frame["cluster_id"].map(by_cluster)).all()
+    assert (acc17.loc[acc17["cluster_id"] == "", "tracked_id"] == "").all()
     assert ring_d["tracked_id"] not in set(w16["tracked_id"])
     assert bool(ring_d["flagged"])
 
@@ -437,7 +445,9 @@ def test_synth_rings_keep_their_ids(tmp_path_factory: pytest.TempPathFactory) ->
         assert done.exit_code == 0, done.output
         accounts = pd.read_csv(base / "out" / week / "accounts.csv", keep_default_na=False)
         table = _tracked(base, week)
-        found = sybils.merge(accounts, on="account_id").merge(table, on="cluster_id")
+        found = sybils.merge(accounts[["account_id", "cluster_id"]], on="account_id").merge(
+            table, on="cluster_id"
+        )
         for group, rows in found.groupby("group"):
             rings.setdefault(str(group), {})[week] = set(
                 zip(rows["tracked_id"], rows["status"], strict=True)

@@ -206,6 +206,7 @@ def _report_into(
             .fillna(False)
             .astype(bool)
         )
+        _write_tracked_ids(result, tracked, building)
         daily = _daily_requests(events, config, members, table, period)
         facts = _facts(result, period, tracking, table, daily)
         write_csv(table, building / "tracked_clusters.csv")
@@ -252,6 +253,21 @@ def _clean_leftovers(root: Path) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
+
+
+def _write_tracked_ids(result: Result, tracked: dict[str, str], folder: Path) -> None:
+    """The week's accounts.csv and clusters.csv with each cluster's tracked id beside its
+    cluster id: the id people follow from week to week is where they look."""
+    accounts = result.accounts.copy()
+    accounts.insert(
+        list(accounts.columns).index("cluster_id") + 1,
+        "tracked_id",
+        accounts["cluster_id"].map(tracked).fillna(""),
+    )
+    write_csv(accounts, folder / "accounts.csv")
+    clusters = result.clusters.copy()
+    clusters.insert(1, "tracked_id", clusters["cluster_id"].map(tracked).fillna(""))
+    write_csv(clusters, folder / "clusters.csv")
 
 
 def _tracked_verdicts(given: pd.DataFrame, tracked_ids: dict[str, str]) -> dict[str, str]:
