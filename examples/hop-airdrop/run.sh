@@ -15,18 +15,23 @@ fi
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="$1"
-labels=()
-if [ $# -eq 2 ]; then
-    labels=(--labels "$2")
-fi
 sybilgraph="$root/.venv/bin/sybilgraph"
 if [ ! -x "$sybilgraph" ]; then
     echo "$0: $sybilgraph not found: run 'make install' in $root first" >&2
     exit 2
+fi
+labels=()
+if [ $# -eq 2 ]; then
+    # Hop's verdicts: "not eliminated" means not found to be a sybil, not vouched for;
+    # such a verdict is not_sybil (it still links), whatever word the file uses for it
+    verdicts="$(mktemp --suffix=.csv)"
+    trap 'rm -f "$verdicts"' EXIT
+    "$root/.venv/bin/python" "$here/verdicts.py" "$2" "$verdicts"
+    labels=(--labels "$verdicts")
 fi
 if [ ! -f "$root/../shared/data/hop-airdrop/transfers.parquet" ]; then
     echo "$0: ../shared/data/hop-airdrop/ not found beside the project" >&2
     exit 2
 fi
 cd "$root"
-exec "$sybilgraph" -q detect --config "$here/config.toml" --out "$out" --force "${labels[@]}"
+"$sybilgraph" -q detect --config "$here/config.toml" --out "$out" --force "${labels[@]}"
