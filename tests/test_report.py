@@ -323,7 +323,14 @@ def test_report_page_is_self_contained(two_weeks: Path) -> None:
         'xmlns="http://www.w3.org/2000/svg"', ""
     )
     assert "https://" not in page
-    assert page.count("<svg") == 4
+    # four charts, and the timeline of each top flagged cluster (its rows: its accounts)
+    flagged = _tracked(two_weeks, "2026-W17")
+    top = flagged[flagged["flagged"]].head(5)
+    assert page.count("<svg") == 4 + len(top)
+    assert "Timelines of the top flagged clusters" in page
+    for tracked_id in top["tracked_id"]:
+        assert f"<h3>{tracked_id} (" in page
+    assert page.count('class="raster-row"') == int(top["size"].clip(upper=60).sum())
     assert 'href="clusters/' in page
     for link in set(pd.Series(page.split('href="')[1:]).str.split('"').str[0]):
         assert (two_weeks / "out" / "2026-W17" / link).is_file(), link
@@ -412,7 +419,8 @@ def test_report_page_in_chromium(two_weeks: Path, browser: Any) -> None:
     page.on("request", lambda r: requests.append(r.url))
     try:
         page.goto(path.as_uri())
-        assert page.locator("svg").count() == 4
+        assert page.locator("#charts svg").count() == 4
+        assert page.locator("#timelines svg").count() >= 1
         assert page.locator("#flagged tbody tr").count() == 3
         assert page.locator("#changes tbody tr").count() == 2
         assert page.locator("#joined tbody tr").count() == 2

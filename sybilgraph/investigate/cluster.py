@@ -55,6 +55,11 @@ class Subgraph:
         self.pseudonymised = pseudonymised
 
     @property
+    def cluster_view(self) -> ClusterView:
+        """The tables behind the drawing (accounts, values, links, prompts, activity)."""
+        return self._view
+
+    @property
     def members(self) -> pd.DataFrame:
         return self._view.accounts
 

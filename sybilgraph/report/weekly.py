@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup
 
 from sybilgraph.api import run
 from sybilgraph.config import Config
@@ -45,7 +46,7 @@ from sybilgraph.report.tracking import (
     track,
 )
 from sybilgraph.stages.loading import EventsInput, sources_of
-from sybilgraph.views.pages import safe_filename, template_env
+from sybilgraph.views.pages import safe_filename, template_env, timeline
 from sybilgraph.views.plots import bar_chart, line_chart
 
 __all__ = ["Report", "make_report", "parse_period"]
@@ -213,7 +214,7 @@ def _report_into(
         write_csv(tracking.changes, building / "changes.csv")
         write_csv(tracking.joined, building / "joined.csv")
         write_json(facts, building / "report.json")
-        _write_html(facts, table, tracking, building)
+        _write_html(facts, table, tracking, building, _timelines(result, table))
         final = root / period.name
         replace_dir(building, final)
         state.save(
@@ -450,7 +451,26 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _write_html(facts: dict[str, Any], table: pd.DataFrame, tracking: Tracking, out: Path) -> None:
+def _timelines(result: Result, table: pd.DataFrame) -> list[tuple[str, Markup, str]]:
+    """The timelines of the top flagged clusters (as their pages draw them): a title,
+    the SVG and a line saying what it shows."""
+    drawn = []
+    for rec in table[table["flagged"]].head(TOP_DAILY).to_dict("records"):
+        svg, note = timeline(result.cluster(str(rec["cluster_id"])).cluster_view)
+        if svg is not None:
+            drawn.append(
+                (f"{rec['tracked_id']} ({rec['cluster_id']}, {rec['size']} accounts)", svg, note)
+            )
+    return drawn
+
+
+def _write_html(
+    facts: dict[str, Any],
+    table: pd.DataFrame,
+    tracking: Tracking,
+    out: Path,
+    timelines: list[tuple[str, Markup, str]] | None = None,
+) -> None:
     head = facts["headline"]
     figures = [
         ("accounts", f"{head['accounts']:,}"),
@@ -508,6 +528,7 @@ def _write_html(facts: dict[str, Any], table: pd.DataFrame, tracking: Tracking, 
             facts=facts,
             figures=figures,
             charts=charts,
+            timelines=timelines or [],
             flagged=rows,
             changes=tracking.changes.to_dict("records"),
             joined=joined,
