@@ -90,10 +90,6 @@ class Engine(ABC):
         yield from self.arrow(sql).to_batches(max_chunksize=size)
 
     @abstractmethod
-    def exists(self, name: str) -> bool:
-        """Whether a table or view of that name exists."""
-
-    @abstractmethod
     def register(self, name: str, table: pa.Table) -> None:
         """Make an Arrow table queryable under ``name``."""
 

@@ -217,29 +217,29 @@ class DuckDBEngine(Engine):
         """Read the file, from a copy with lone carriage returns masked if it has any;
         leniently if the strict reader cannot read it. Returns the rejected lines and
         whether the read was strict."""
-        try:
-            bad = self._csv_table(table, select, file)
-            failed = False
-        except duckdb.InvalidInputException as exc:
-            if "state machine" not in str(exc):
-                raise
-            bad, failed = [], True
+        bad, failed = self._strict_csv_table(table, select, file)
         # a lone carriage return inside a value splits its row, leaving a fragment with
         # too few columns, or stops the strict reader
         if (failed or bad) and file.mask_lone_cr():
-            try:
-                bad = self._csv_table(table, select, file)
-                failed = False
-            except duckdb.InvalidInputException as exc:
-                if "state machine" not in str(exc):
-                    raise
-                failed = True  # and the table of the first read is gone
+            # a failed read here leaves no table either: the first read's is gone
+            bad, failed = self._strict_csv_table(table, select, file)
         if not failed:
             return bad, True
         # mixed line endings stop the strict reader before any row is read; read such
         # a file leniently rather than not at all
         log.warning("%s: not strictly valid CSV (mixed line endings?)", file.source)
         return self._csv_table(table, select, file, strict=False), False
+
+    def _strict_csv_table(
+        self, table: str, select: str, file: _CsvFile
+    ) -> tuple[list[tuple[int, str, int | None]], bool]:
+        """A strict read: its rejected lines, and whether the strict reader gave up."""
+        try:
+            return self._csv_table(table, select, file), False
+        except duckdb.InvalidInputException as exc:
+            if "state machine" not in str(exc):
+                raise
+            return [], True
 
     def _reject_unclosed_alone(
         self, file: _CsvFile, table: str, select: str, bad: list[tuple[int, str, int | None]]
@@ -321,13 +321,6 @@ class DuckDBEngine(Engine):
             raise _out_of_memory(exc) from None
         finally:
             cursor.close()
-
-    def exists(self, name: str) -> bool:
-        try:
-            self.con.execute(f"SELECT 1 FROM {name} LIMIT 0")
-        except duckdb.CatalogException:
-            return False
-        return True
 
     def register(self, name: str, table: pa.Table) -> None:
         self.drop(name)

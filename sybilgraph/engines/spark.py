@@ -252,9 +252,6 @@ class SparkEngine(Engine):
     def count(self, table: str) -> int:
         return int(self.spark.table(table).count())
 
-    def exists(self, name: str) -> bool:
-        return name in self._tables or bool(self.spark.catalog.tableExists(name))
-
     def register(self, name: str, table: pa.Table) -> None:
         self.drop(name)
         if table.num_rows == 0:
