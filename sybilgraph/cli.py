@@ -142,7 +142,9 @@ def detect(
 
     config = _config(config_path, seed, labels, engine or ("spark" if spark_master else None))
     if spark_master:
-        config.engine.spark_master = spark_master
+        config = dataclasses.replace(
+            config, engine=dataclasses.replace(config.engine, spark_master=spark_master)
+        )
     if not inputs and not (config.inputs.given or config.direct_edges):
         raise click.UsageError("give an INPUT file or folder, or [inputs] in --config")
     result = run(list(inputs) or None, config, out_dir, force=force)

@@ -66,29 +66,11 @@ def execute(
     show_progress: bool | None = None,
     window: Window | None = None,
 ) -> Path:
-    """Run the pipeline and write its outputs folder.
+    """Run the pipeline and write its outputs folder; returns the folder.
 
-    Parameters
-    ----------
-    events
-        Paths of CSV, Parquet or JSONL files or folders of them, a DataFrame, or the
-        :class:`~sybilgraph.stages.loading.Events` of :func:`~sybilgraph.load_events`;
-        None for a run on the config's other inputs alone (``[inputs]``: edges between
-        accounts, account attributes, subjects).
-    config
-        Settings; defaults when omitted.
-    out_dir
-        Where the outputs go; a temporary folder when omitted (kept until the process
-        ends). An existing folder must be empty or an earlier sybilgraph output, unless
-        ``force``.
-    window
-        Only events in [start, end) are used; the others are counted in
-        ``rows.outside_window`` of run.json (they are not rejects).
-
-    Returns
-    -------
-    Path
-        The outputs folder (:func:`sybilgraph.run` opens it as a ``Result``).
+    The parameters are those of :func:`sybilgraph.run` (``sybilgraph/api.py``), which
+    opens the folder as a ``Result``; this is the pipeline without the investigator's
+    objects, for callers that need only the folder.
     """
     config = config or Config()
     if out_dir is None:

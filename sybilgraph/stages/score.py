@@ -87,8 +87,14 @@ WEIGHTS = ScoreWeights()
 #: the score's terms, in the order they are summed; each term's largest value (the
 #: spread term only lowers a score)
 TERMS = ("template", "volume", "payment", "burst", "density", "size", "spread")
-TERM_MAX = {"template": 1.0, "volume": 1.5, "payment": 1.0, "burst": 1.0, "density": 1.0}
-TERM_MAX["size"] = 1.0
+TERM_MAX = {
+    "template": 1.0,
+    "volume": 1.5,
+    "payment": 1.0,
+    "burst": 1.0,
+    "density": 1.0,
+    "size": 1.0,
+}
 
 #: the features of each term that only exists where the data has its key or column
 _FEATURES_OF = {
@@ -99,12 +105,16 @@ _FEATURES_OF = {
         "requests_per_template",
         "template_concentration",
     ],
-    "payment": ["payment_accounts", "payment_instruments", "instruments_per_account"],
+    "payment": [
+        "payment_accounts",
+        "payment_instruments",
+        "instruments_per_account",
+        "payment_share",
+    ],
     "burst": ["first_seen_span_hours", "burst"],
     "volume": ["volume_ratio"],
     "requests": ["requests", "requests_per_account"],
 }
-_FEATURES_OF["payment"].append("payment_share")
 
 FEATURE_COLUMNS = [
     "size",
