@@ -76,6 +76,11 @@ class ScoreWeights:
     #: requests per distinct template (log10) above which concentration starts to count;
     #: it is full two decades higher (10 -> 0, 1000 -> 1)
     concentration_from: float = 1.0
+    #: shared content (templates, wrappers) counts in full from this many times the
+    #: population's median volume, and half at the median or below (log scale between):
+    #: the users of one tool share its template or system prompt at ordinary volume; an
+    #: operator's accounts share theirs at many times it. Off (0) without volumes
+    content_volume: float = 5.0
     #: first activity within this many hours counts as fully bunched
     burst_hours: float = 48.0
     #: ... and spread over this many hours as not bunched at all
@@ -102,6 +107,8 @@ _FEATURES_OF = {
         "templates",
         "templates_with_flagged",
         "template_share",
+        "wrappers",
+        "wrapper_share",
         "requests_per_template",
         "template_concentration",
     ],
@@ -132,6 +139,8 @@ FEATURE_COLUMNS = [
     "template_share",
     "requests_per_template",
     "template_concentration",
+    "wrappers",
+    "wrapper_share",
     "first_seen_span_hours",
     "burst",
     "spread_share",
@@ -191,7 +200,7 @@ def score_clusters(
            FROM {_MEMBERSHIP} m
            JOIN {observed.observations} o ON o.account_id = m.account_id
            JOIN {linked.values} s ON s.key = o.key AND s.value = o.value
-           WHERE o.key IN ('payment', 'prompt')"""
+           WHERE o.key IN ('payment', 'prompt', 'wrapper')"""
     ).to_pandas()
     links = engine.arrow(
         f"""SELECT ma.cluster_id, l.*
@@ -215,7 +224,7 @@ def score_clusters(
             features[column] = features.index.map(counts.to_dict()).fillna(0).astype(int)
         if config.learn:
             examples = marked.assign(sybil=marked["verdict"] == "sybil")[["cluster_id", "sybil"]]
-            fitted = fit_weights(score_terms(features, defined), examples, config.threshold)
+            fitted = fit_weights(score_terms(features, defined, weights), examples, config.threshold)
             if fitted is None:
                 log.info(
                     "too few verdicts to learn the score's weights from (%d clusters with "
@@ -308,16 +317,31 @@ def _defined_terms(observed: ObservationTables, population: dict[str, Any]) -> s
     return defined
 
 
-def score_terms(features: pd.DataFrame, defined: set[str]) -> pd.DataFrame:
+def content_gate(
+    features: pd.DataFrame, defined: set[str], weights: ScoreWeights = WEIGHTS
+) -> pd.Series:
+    """How much of a cluster's shared content counts: 1 from ``content_volume`` times the
+    population's median volume, 0.5 at the median or below, log scale between; 1 where
+    the data has no volumes or the gate is off."""
+    if "volume" not in defined or weights.content_volume <= 1.0:
+        return pd.Series(1.0, index=features.index)
+    ratio = np.log10(features["volume_ratio"].clip(lower=1.0)) / math.log10(weights.content_volume)
+    return pd.Series(0.5 + 0.5 * np.clip(ratio, 0.0, 1.0), index=features.index)
+
+
+def score_terms(
+    features: pd.DataFrame, defined: set[str], weights: ScoreWeights = WEIGHTS
+) -> pd.DataFrame:
     """The score's terms per cluster, in the order they are summed (defined ones only).
 
     Each is in [0, 1] but volume, a log10 ratio clipped to [-1, 1.5], and spread, a
     share taken negative (it lowers a score)."""
     terms: dict[str, pd.Series] = {}
     if "template" in defined:
-        terms["template"] = pd.Series(
-            np.maximum(features["template_share"], features["template_concentration"]),
-            index=features.index,
+        content = np.maximum(features["template_share"], features["template_concentration"])
+        content = np.maximum(content, features["wrapper_share"])
+        terms["template"] = pd.Series(content, index=features.index) * content_gate(
+            features, defined, weights
         )
     if "volume" in defined:
         terms["volume"] = pd.Series(
@@ -369,7 +393,7 @@ def _score(features: pd.DataFrame, weights: ScoreWeights, defined: set[str]) -> 
     """The logistic score of the module docstring, rounded to 4 decimals."""
     z = pd.Series(_bias(weights, defined), index=features.index)
     used = effective_weights(weights, defined)
-    for term, values in score_terms(features, defined).items():
+    for term, values in score_terms(features, defined, weights).items():
         z = z + getattr(used, str(term)) * values
     return pd.Series(1.0 / (1.0 + np.exp(-z)), index=features.index).round(4)
 
@@ -380,16 +404,19 @@ def fitted_weights(fitted: Fitted, defaults: ScoreWeights) -> ScoreWeights:
 
 
 def _own_templates(
-    values: pd.DataFrame, weights: ScoreWeights, flagged: set[str] | None = None
+    values: pd.DataFrame,
+    weights: ScoreWeights,
+    flagged: set[str] | None = None,
+    key: str = "prompt",
 ) -> pd.DataFrame:
-    """Per cluster: how many prompt templates are its own (``templates``) and its
-    requests on them (``requests``).
+    """Per cluster: how many prompt templates (or wrappers: ``key``) are its own
+    (``templates``) and its requests on them (``requests``).
 
     A template is the cluster's own when two or more of its accounts hold it and at least
     ``own_template_share`` of its holders are inside, or, given ``flagged`` clusters,
     inside or in one of those.
     """
-    prompts = values[values["key"] == "prompt"]
+    prompts = values[values["key"] == key]
     inside = prompts.groupby(["cluster_id", "value"])["account_id"].transform("size")
     counted = inside
     if flagged:
@@ -504,6 +531,9 @@ def _features(
 
     _set_own_templates(features, _own_templates(values, weights))
     features["templates_with_flagged"] = 0
+    wrappers = _own_templates(values, weights, key="wrapper").reindex(features.index).fillna(0)
+    features["wrappers"] = wrappers["templates"].astype(int)
+    features["wrapper_share"] = (wrappers["requests"] / features["requests"]).clip(0, 1).round(3)
 
     prompts = values[values["key"] == "prompt"]
     distinct = prompts.groupby("cluster_id")["value"].nunique().reindex(features.index)
@@ -541,6 +571,14 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
                     if f["templates_with_flagged"]
                     else ""
                 ),
+            )
+        )
+    if "template" in defined and f["wrappers"]:
+        scored.append(
+            (
+                weights.template * f["wrapper_share"],
+                f"{_pct(f['wrapper_share'])} of requests go through "
+                f"{_n(f['wrappers'], 'instruction wrapper')} shared inside the cluster",
             )
         )
     if "template" in defined and f["template_concentration"] > f["template_share"]:
@@ -604,6 +642,16 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
             (
                 0.05,
                 f"{_n(f['confirmed_not_sybil'], 'account')} looked at and not found to be sybil",
+            )
+        )
+    content = f["templates"] or f["wrappers"] if "template" in defined else 0
+    gate = float(content_gate(pd.DataFrame([f]), defined, weights).iloc[0])
+    if content and gate < 0.995:
+        scored.append(
+            (
+                0.2,
+                f"shared prompts counted at {_pct(gate)}: its accounts send about the "
+                "volume of ordinary ones, as the users of one tool do",
             )
         )
     scored.sort(key=lambda item: -item[0])

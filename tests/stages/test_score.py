@@ -64,7 +64,10 @@ def test_features_and_score_by_hand(linked_once: Linked) -> None:
     #   every shared value has all its holders inside: spread_share 0
     #   link weight 1/ln 7 + 11/ln 8 = 5.8038 of which ip 1/ln 7 + 3/ln 8 (0.337),
     #     payment 6/ln 8 (0.497), prompt 2/ln 8 (0.166)
-    #   z = -6 + 5 x 0.833 + 2.5 x log10(1) + 1 + 1 + 1 x 1 = 1.165: score 0.7622, flagged
+    #   at the population's median volume its shared prompts count half (content_volume):
+    #   z = -6 + 5 x 0.833 x 0.5 + 2.5 x log10(1) + 1 + 1 + 1 x 1 = -0.9175: score 0.2855,
+    #   not flagged (three people on one card, IP and prompt at ordinary volume are a
+    #   household as much as a ring)
     #
     # phones (u4 u5 u6), 4 requests, median 1:
     #   volume_ratio 1 / 2 = 0.5; density 1; u4's card is its own: no payment share, and
@@ -73,7 +76,7 @@ def test_features_and_score_by_hand(linked_once: Linked) -> None:
     #   every link on the device: share_device 1
     #   z = -6 + 2.5 x log10(0.5) + 1 + 1 x 1 = -4.7526: score 0.0086, not flagged
     total = 1 / LN7 + 11 / LN8
-    z_ring = -6 + 5 * 0.833 + 1 + 1 + 1
+    z_ring = -6 + 5 * 0.833 * 0.5 + 1 + 1 + 1
     z_phones = -6 + 2.5 * math.log10(0.5) + 1 + 1
     expected = pd.DataFrame(
         {
@@ -81,7 +84,7 @@ def test_features_and_score_by_hand(linked_once: Linked) -> None:
             "rank": [1, 2],
             "size": [3, 3],
             "score": [logistic(z_ring), logistic(z_phones)],
-            "flagged": [True, False],
+            "flagged": [False, False],
             "links": [3, 3],
             "density": [1.0, 1.0],
             "requests": [6, 4],
@@ -96,6 +99,8 @@ def test_features_and_score_by_hand(linked_once: Linked) -> None:
             "template_share": [0.833, 0.0],
             "requests_per_template": [3.0, 1.0],
             "template_concentration": [0.0, 0.0],
+            "wrappers": [0, 0],
+            "wrapper_share": [0.0, 0.0],
             "first_seen_span_hours": [0.8, 0.3],
             "burst": [1.0, 1.0],
             "spread_share": [0.0, 0.0],
@@ -121,7 +126,9 @@ def test_features_and_score_by_hand(linked_once: Linked) -> None:
     assert clusters["reasons"].tolist() == [
         "83% of requests follow 1 prompt template shared inside the cluster; "
         "3 of 3 accounts share 1 payment instrument; "
-        "80% of accounts first seen within an hour; 100% of account pairs linked",
+        "80% of accounts first seen within an hour; 100% of account pairs linked; "
+        "shared prompts counted at 50%: its accounts send about the volume of ordinary "
+        "ones, as the users of one tool do",
         "80% of accounts first seen within an hour; 100% of account pairs linked; "
         "low volume: median account sends 0.5× a typical account",
     ]
