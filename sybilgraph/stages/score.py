@@ -83,8 +83,12 @@ class ScoreWeights:
     content_volume: float = 5.0
     #: first activity within this many hours counts as fully bunched
     burst_hours: float = 48.0
-    #: ... and spread over this many hours as not bunched at all
+    #: ... and spread over this many hours as not bunched at all; or, whichever is more,
+    #: bunched against the population's own spread (10th to 90th percentile of first
+    #: seen): as spread as it, 0; this many decades narrower, 1. A week of API traffic
+    #: is read by the hours above, data over months (an airdrop's candidates) by this
     burst_spread_hours: float = 168.0
+    burst_decades: float = 2.0
 
 
 WEIGHTS = ScoreWeights()
@@ -188,12 +192,16 @@ def score_clusters(
         f"""SELECT m.cluster_id, a.account_id, a.requests, a.first_seen, a.volume
            FROM {_MEMBERSHIP} m JOIN {observed.accounts} a ON a.account_id = m.account_id"""
     ).to_pandas()
+    seconds = engine.dialect.epoch("first_seen")
     population = engine.arrow(
         f"""SELECT median(volume) AS median, count(DISTINCT volume) AS volumes,
-                  max(requests) AS requests
+                  max(requests) AS requests,
+                  percentile_cont(0.9) WITHIN GROUP (ORDER BY {seconds})
+                  - percentile_cont(0.1) WITHIN GROUP (ORDER BY {seconds}) AS span
            FROM {observed.accounts} WHERE subject"""
     ).to_pylist()[0]
     population_median = float(population["median"] or 1.0)
+    population_span = float(population["span"] or 0.0) / 3600.0
     defined = _defined_terms(observed, population)
     values = engine.arrow(
         f"""SELECT m.cluster_id, o.account_id, o.key, o.value, o.n, s.holders
@@ -211,7 +219,9 @@ def score_clusters(
     ).to_pandas()
     spread = _spread(engine, observed, linked)
 
-    features = _features(members, values, links, spread, population_median, weights)
+    features = _features(
+        members, values, links, spread, population_median, population_span, weights
+    )
     features["confirmed_sybil"] = 0
     features["confirmed_benign"] = 0
     features["confirmed_not_sybil"] = 0
@@ -224,7 +234,9 @@ def score_clusters(
             features[column] = features.index.map(counts.to_dict()).fillna(0).astype(int)
         if config.learn:
             examples = marked.assign(sybil=marked["verdict"] == "sybil")[["cluster_id", "sybil"]]
-            fitted = fit_weights(score_terms(features, defined, weights), examples, config.threshold)
+            fitted = fit_weights(
+                score_terms(features, defined, weights), examples, config.threshold
+            )
             if fitted is None:
                 log.info(
                     "too few verdicts to learn the score's weights from (%d clusters with "
@@ -478,6 +490,7 @@ def _features(
     links: pd.DataFrame,
     spread: pd.DataFrame,
     population_median: float,
+    population_span: float,
     weights: ScoreWeights,
 ) -> pd.DataFrame:
     by_cluster = members.groupby("cluster_id")
@@ -491,11 +504,19 @@ def _features(
     first = by_cluster["first_seen"]
     span = (first.quantile(0.9) - first.quantile(0.1)).dt.total_seconds() / 3600.0
     features["first_seen_span_hours"] = span.round(1)
-    features["burst"] = np.clip(
+    absolute = np.clip(
         1.0 - (span - weights.burst_hours) / (weights.burst_spread_hours - weights.burst_hours),
         0.0,
         1.0,
     )
+    # ... or bunched against the population's own spread, for data spanning months
+    relative = np.clip(
+        np.log10(max(population_span, 1.0) / span.clip(lower=1.0)) / weights.burst_decades,
+        0.0,
+        1.0,
+    )
+    features["burst"] = np.maximum(absolute, relative).round(4)
+    features["population_span_hours"] = round(population_span, 1)
     features["requests_per_account"] = (features["requests"] / features["size"]).round(1)
     # the accounts' own volume where the data gives one, else their requests
     features["volume_ratio"] = (features["median_volume"] / max(population_median, 1.0)).round(3)
@@ -615,13 +636,10 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
         )
     span = float(f["first_seen_span_hours"]) if "burst" in defined else 0.0
     if "burst" in defined and f["burst"] > 0:
-        when = (
-            "an hour"
-            if span <= 1
-            else f"{span:.0f} hours"
-            if span < 48
-            else f"{span / 24:.0f} days"
-        )
+        when = _duration(span)
+        population = float(f.get("population_span_hours", 0.0))
+        if population >= weights.burst_spread_hours:
+            when += f" (all accounts: {_duration(population)})"
         scored.append((weights.burst * f["burst"], f"80% of accounts first seen within {when}"))
     if f["density"] >= 0.5 and size > 2:
         scored.append(
@@ -656,6 +674,13 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
         )
     scored.sort(key=lambda item: -item[0])
     return [text for _, text in scored]
+
+
+def _duration(hours: float) -> str:
+    """Hours in words: "an hour", "20 hours", "3 days"."""
+    if hours <= 1:
+        return "an hour"
+    return f"{hours:.0f} hours" if hours < 48 else f"{hours / 24:.0f} days"
 
 
 def _pct(share: float) -> str:
