@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import networkx as nx
@@ -197,12 +198,13 @@ def test_two_rings_sharing_a_template_stay_apart() -> None:
     }
 
 
-def test_accounts_left_alone_are_never_joined() -> None:
+def test_accounts_left_alone_are_a_group_of_their_own_never_joined() -> None:
     # A 12-account ring (3.0 a pair: 0.9 on IP, 2.1 on its cards) behind VPN exits that
     # 40 other accounts use too: every pair among the 52 shares exit IPs (0.9). Leiden
-    # keeps the ring and leaves the 40 alone (0.9 < 1 a pair); across, the ring and a
-    # user are as close as on IP inside the ring (ratio 1.0), but single accounts are
-    # not pieces of anything, so none is joined to it.
+    # keeps the ring and leaves the 40 alone (0.9 < 1 a pair). They all share the exits,
+    # so they are a group (every pair linked), but not the ring's: across, the ring and a
+    # user are as close as on IP inside the ring (ratio 1.0), yet a group of leftovers is
+    # never joined to anything.
     ring = [f"r{i:02d}" for i in range(12)]
     users = [f"u{i:02d}" for i in range(40)]
     everyone = ring + users
@@ -212,5 +214,19 @@ def test_accounts_left_alone_are_never_joined() -> None:
         for y in everyone[i + 1 :]
     ]
     membership = detect(build_graph(_keyed(edges, ("ip", "payment"))), DetectConfig(), seed=1)
-    assert set(membership["account_id"]) == set(ring)
-    assert membership["cluster_id"].nunique() == 1
+    groups = membership.groupby("cluster_id")["account_id"].apply(set).tolist()
+    assert sorted(groups, key=len) == [set(ring), set(users)]
+
+
+def test_accounts_left_alone_are_grouped_only_where_nearly_all_pairs_link() -> None:
+    # 30 accounts that all hold one instruction wrapper (0.42 a pair, as 2 / ln(115 + 5)
+    # for 115 holders): CPM at resolution 1 leaves each alone (0.42 < 1), but every pair
+    # is linked (density 1 >= join_density 0.9): one group. 20 accounts in a chain
+    # (each linked to the next at 0.42): 19 of 190 pairs linked, no group.
+    wrapped = [f"w{i:02d}" for i in range(30)]
+    chain = [f"c{i:02d}" for i in range(20)]
+    edges = [(x, y, 0.42, 0.0) for i, x in enumerate(wrapped) for y in wrapped[i + 1 :]]
+    edges += [(x, y, 0.42, 0.0) for x, y in itertools.pairwise(chain)]
+    membership = detect(build_graph(_keyed(edges, ("wrapper", "payment"))), DetectConfig(), seed=1)
+    groups = membership.groupby("cluster_id")["account_id"].apply(set).tolist()
+    assert groups == [set(wrapped)]

@@ -20,7 +20,7 @@ import pandas as pd
 from sybilgraph.config import DetectConfig
 from sybilgraph.stages.graph import AccountGraph
 
-__all__ = ["cluster_ids", "detect", "partition"]
+__all__ = ["cluster_ids", "detect", "group_leftovers", "partition"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ def detect(graph: AccountGraph, config: DetectConfig, seed: int) -> pd.DataFrame
         )
     membership = np.full(n, -1, dtype=np.int64)
     next_label = 0
+    leftovers: set[int] = set()  # groups of accounts Leiden left alone: never joined
     components = g.connected_components()
     whole = set() if config.cut_relations else relation_components(graph, components)
     if whole:
@@ -97,10 +98,12 @@ def detect(graph: AccountGraph, config: DetectConfig, seed: int) -> pd.DataFrame
             next_label += 1
             continue
         sub = g.induced_subgraph(members, implementation="create_from_scratch")
-        parts = np.asarray(partition(sub, config, seed))
+        found = np.asarray(partition(sub, config, seed))
+        parts = group_leftovers(sub, found, config)
         membership[np.asarray(members)] = next_label + parts
+        leftovers.update(next_label + int(p) for p in np.unique(parts[parts > found.max()]))
         next_label += int(parts.max()) + 1
-    membership = join_pieces(graph, membership, config)
+    membership = join_pieces(graph, membership, config, leftovers)
     return _name_clusters(graph.ids, membership)
 
 
@@ -108,6 +111,9 @@ def detect(graph: AccountGraph, config: DetectConfig, seed: int) -> pd.DataFrame
 #: values they share: an edge links its two ends (``direct``) and the accounts at the
 #: far ends of one account's edges (``counterparty``)
 RELATION_KEYS = ("direct", "counterparty")
+#: keys of shared infrastructure (exits, NAT, offices' addresses): many unrelated people
+#: share them, so they alone never join a group of leftovers to another group
+INFRASTRUCTURE_KEYS = ("ip", "ip_subnet")
 
 
 def relation_components(graph: AccountGraph, components: ig.VertexClustering) -> set[int]:
@@ -135,11 +141,61 @@ def relation_components(graph: AccountGraph, components: ig.VertexClustering) ->
     return {int(i) for i in np.flatnonzero(related)}
 
 
-def join_pieces(graph: AccountGraph, labels: np.ndarray, config: DetectConfig) -> np.ndarray:
+def group_leftovers(graph: ig.Graph, parts: np.ndarray, config: DetectConfig) -> np.ndarray:
+    """Give the accounts Leiden left alone in one component (or in a piece whose links
+    do not beat CPM's resolution) a group where nearly all of their pairs are linked
+    (``join_density``): three or more of them, a group of the subgraph of leftovers.
+
+    CPM at resolution 1 keeps a group together only where its links weigh more than 1
+    on average; accounts tied only by one value that many of them hold (an operator's
+    instruction wrapper held by its 115 accounts: 0.42 a pair) come out of Leiden one by
+    one. Accounts that all share something are a group all the same, whatever it is
+    worth: the score decides (a tool's users, on its wrapper at ordinary volume, are not
+    flagged). The groups Leiden found are left as they are.
+    """
+    counts = np.bincount(parts)
+    lone = counts == 1
+    if config.method == "cpm" and graph.ecount():
+        # a piece whose links do not beat the resolution is no group CPM would keep (with
+        # a few passes Leiden can leave a uniform clique in arbitrary pieces): its
+        # accounts are leftovers too
+        ends = np.asarray(graph.get_edgelist(), dtype=np.int64)
+        inside = parts[ends[:, 0]] == parts[ends[:, 1]]
+        weight = np.asarray(graph.es["weight"], dtype=float)
+        held = np.bincount(parts[ends[inside, 0]], weight[inside], len(counts))
+        lone |= held <= config.resolution * counts * (counts - 1) / 2
+    alone = np.flatnonzero(lone[parts])
+    if len(alone) < 3:
+        return parts
+    rest = graph.induced_subgraph(alone.tolist(), implementation="create_from_scratch")
+    labels = parts.copy()
+    next_label = int(parts.max()) + 1
+    for members in rest.connected_components():
+        size = len(members)
+        if size < 3:
+            continue
+        edges = rest.induced_subgraph(members).ecount()
+        if edges < config.join_density * size * (size - 1) / 2:
+            continue
+        labels[alone[np.asarray(members)]] = next_label
+        next_label += 1
+    return labels
+
+
+def join_pieces(
+    graph: AccountGraph,
+    labels: np.ndarray,
+    config: DetectConfig,
+    leftovers: set[int] | frozenset[int] = frozenset(),
+) -> np.ndarray:
     """Join groups of two or more accounts that differ only by what ties a few of them
     tighter (``split_keys``: cards): nearly every pair across is linked
     (``join_density``), and on the other keys the links across weigh at least
-    ``join_ratio`` of the links inside each.
+    ``join_ratio`` of the links inside each. ``leftovers`` (groups of accounts Leiden
+    left alone, :func:`group_leftovers`) are joined only on keys other than shared
+    infrastructure (:data:`INFRASTRUCTURE_KEYS`): the users of a VPN exit around a ring
+    share the exit with it as much as with each other, and nothing else; the accounts of
+    an operator left alone beside the batches of cards Leiden kept share its prompts.
 
     Leiden (CPM, resolution 1) cuts a ring whose accounts are tied only loosely (one
     prompt template group held by 130 accounts: 0.41 a pair) along the cards it bought
@@ -154,12 +210,16 @@ def join_pieces(graph: AccountGraph, labels: np.ndarray, config: DetectConfig) -
     size = int(labels.max()) + 1
     counts = np.bincount(labels[labels >= 0], minlength=size)
     weight = np.zeros(len(graph.src))
+    content = np.zeros(len(graph.src))  # ... and without shared infrastructure
     for key in keys:
         weight += graph.key_weights[key]
+        if key not in INFRASTRUCTURE_KEYS:
+            content += graph.key_weights[key]
     left, right = labels[graph.src], labels[graph.dst]
     inside = (left == right) & (left >= 0)
     n_in = np.bincount(left[inside], minlength=size)
     mean_in = np.bincount(left[inside], weight[inside], size) / np.maximum(n_in, 1)
+    content_in = np.bincount(left[inside], content[inside], size) / np.maximum(n_in, 1)
     cross = (left != right) & (left >= 0) & (right >= 0)
     cross &= (counts[np.maximum(left, 0)] >= 2) & (counts[np.maximum(right, 0)] >= 2)
     if not cross.any():
@@ -171,6 +231,13 @@ def join_pieces(graph: AccountGraph, labels: np.ndarray, config: DetectConfig) -
     mean_cross = np.bincount(index, weight[cross]) / n_cross
     a, b = pairs // size, pairs % size
     closest = np.maximum(mean_in[a], mean_in[b])
+    if leftovers:
+        # a group of leftovers joins only on what is not shared infrastructure
+        fixed = np.zeros(size, dtype=bool)
+        fixed[[label for label in leftovers if label < size]] = True
+        loose = fixed[a] | fixed[b]
+        mean_cross = np.where(loose, np.bincount(index, content[cross]) / n_cross, mean_cross)
+        closest = np.where(loose, np.maximum(content_in[a], content_in[b]), closest)
     join = (n_cross >= config.join_density * counts[a] * counts[b]) & (closest > 0)
     join &= mean_cross >= config.join_ratio * closest
     if not join.any():
