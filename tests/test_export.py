@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sybilgraph import Config, run
+from sybilgraph.views import cells, drawing
 from sybilgraph.views import pages as export
 from sybilgraph.views.tables import TIMELINE_COLUMNS, TIMELINE_ROWS, timeline_bin
 from tests.browser import HOSTILE_ID, HOSTILE_TEMPLATE, make_view
@@ -70,9 +71,9 @@ def test_records_are_to_dict_records_with_missing_as_none() -> None:
     def typed(rows: list[dict[Any, Any]]) -> list[dict[Any, tuple[type, Any]]]:
         return [{k: (type(v), v) for k, v in row.items()} for row in rows]
 
-    assert typed(export._records(frame, [*frame.columns, "absent"])) == typed(expected)
-    assert export._records(frame, ["absent"]) == [{}, {}, {}]
-    assert export._records(frame.iloc[:0], frame.columns) == []
+    assert typed(cells.records(frame, [*frame.columns, "absent"])) == typed(expected)
+    assert cells.records(frame, ["absent"]) == [{}, {}, {}]
+    assert cells.records(frame.iloc[:0], frame.columns) == []
 
 
 def test_hostile_text_is_escaped() -> None:
@@ -224,8 +225,8 @@ def test_small_cluster_draws_everything() -> None:
     assert sum(e["kind"] == "av" for e in data["edges"]) == len(view.values)
     assert sum(e["kind"] == "aa" for e in data["edges"]) == len(view.links)
     colors = {n["name"]: n["color"] for n in data["nodes"]}
-    assert colors["acct00000"] == export.SYBIL_COLOR
-    assert colors["acct00001"] == export.BENIGN_COLOR
+    assert colors["acct00000"] == drawing.SYBIL_COLOR
+    assert colors["acct00001"] == drawing.BENIGN_COLOR
 
 
 def test_node_budget_summarises() -> None:
@@ -234,7 +235,7 @@ def test_node_budget_summarises() -> None:
     drawn = [n for n in data["nodes"] if n["kind"] != "group"]
     groups = {n["groupKind"]: n["count"] for n in data["nodes"] if n["kind"] == "group"}
     assert len(drawn) <= 300
-    assert len(groups) <= len(export.KINDS) + 1
+    assert len(groups) <= len(drawing.KINDS) + 1
     n_accounts = sum(n["kind"] == "account" for n in drawn)
     assert n_accounts + groups.get("account", 0) == 5000
     total_values = len(view.values[["key", "value"]].drop_duplicates())

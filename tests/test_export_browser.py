@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from sybilgraph.views import drawing
 from sybilgraph.views import pages as export
 from sybilgraph.views.tables import TIMELINE_ROWS
 from tests.browser import HOSTILE_ID, HOSTILE_PROMPT, HOSTILE_TEMPLATE, make_view
@@ -160,7 +161,7 @@ def test_labels_of_a_large_cluster(browser: Any, tmp_path: Path) -> None:
         page.evaluate("window.sybilgraph.network.fit()")
         page.evaluate("window.sybilgraph.zoomLabels()")
         assert page.evaluate("window.sybilgraph.network.getScale()") < 1.1
-        assert page.evaluate(labelled) == 2 * export.PROMINENT_NODES
+        assert page.evaluate(labelled) == 2 * drawing.PROMINENT_NODES
         assert len(_hover_tip(page, "a:acct00050")) > 0
         assert page.evaluate("window.sybilgraph.nodes.get('a:acct00050').label") == "acct00050"
         ARTIFACTS.mkdir(exist_ok=True)
