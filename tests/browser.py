@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,123 @@ def launch_browser() -> Any:
     pw = sync_playwright().start()
     browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
     return pw, browser
+
+
+def make_large_view(n_accounts: int = 200, *, cluster_id: str = "c-large") -> ClusterView:
+    """A cluster of ``n_accounts`` drawn as about 300 nodes once shared values are grouped.
+
+    Account i holds ``ip`` 10.1.(i // 5) (40 addresses for 200 accounts, five accounts
+    each), ``payment`` card-(i // 4) (four each), prompt template t-(i % 6), and the 8
+    proxy addresses 172.16.(i // 10).0-7 of its block of ten accounts: 8 values of one
+    key held by exactly the same accounts, which the page draws as one node. Accounts
+    sharing a value are linked, weight 2 for a card, 1 for an address, 0.2 for a
+    template (summed), so every account has about 40 links; account 0 is a sybil,
+    account 1 benign. Nodes: 200 accounts, 40 + 50 + 6 values and 20 proxy groups.
+    """
+    ids = [f"acct{i:05d}" for i in range(n_accounts)]
+    t0 = pd.Timestamp("2026-04-13T00:00:00Z")
+    held: dict[str, list[tuple[str, str]]] = {}
+    for i, a in enumerate(ids):
+        held[a] = [
+            ("ip", f"10.1.{i // 5}.1"),
+            ("payment", f"card-{i // 4:03d}"),
+            ("prompt", f"t-{i % 6}"),
+            *(("ip", f"172.16.{i // 10}.{k}") for k in range(8)),
+        ]
+    weight_of = {"ip": 1.0, "payment": 2.0, "prompt": 0.2}
+    rows = [
+        {
+            "account_id": a,
+            "key": key,
+            "value": value,
+            "requests": 10 + i % 7,
+            "first_seen": t0,
+            "last_seen": t0 + pd.Timedelta(days=1),
+            "holders": 5,
+            "hub": False,
+        }
+        for i, a in enumerate(ids)
+        for key, value in held[a]
+    ]
+    values = pd.DataFrame(rows)
+    holders = values.groupby(["key", "value"])["account_id"].agg(list)
+    pair_weight: dict[tuple[str, str], float] = {}
+    pair_keys: dict[tuple[str, str], set[str]] = {}
+    for (key, _), members in holders.items():
+        for x, a in enumerate(members):
+            for b in members[x + 1 :]:
+                pair = (a, b) if a < b else (b, a)
+                pair_weight[pair] = pair_weight.get(pair, 0.0) + weight_of[key]
+                pair_keys.setdefault(pair, set()).add(key)
+    pairs = sorted(pair_weight)
+    links = pd.DataFrame(
+        {
+            "a": [a for a, _ in pairs],
+            "b": [b for _, b in pairs],
+            "weight": [round(pair_weight[p], 3) for p in pairs],
+            "keys": [sorted(pair_keys[p]) for p in pairs],
+            "evidence": [[f"{len(pair_keys[p])} keys"] for p in pairs],
+            "first_seen": t0,
+            "last_seen": t0 + pd.Timedelta(days=1),
+        }
+    )
+    degree = pd.concat([links["a"], links["b"]]).value_counts()
+    accounts = pd.DataFrame(
+        {
+            "account_id": ids,
+            "requests": [5 + (i * 37) % 500 for i in range(n_accounts)],
+            "first_seen": [t0 + pd.Timedelta(hours=i % 48) for i in range(n_accounts)],
+            "last_seen": [t0 + pd.Timedelta(days=2, hours=i % 48) for i in range(n_accounts)],
+            "score": 0.7,
+            "verdict": [
+                "sybil" if i == 0 else "benign" if i == 1 else None for i in range(n_accounts)
+            ],
+            "degree": [int(degree.get(a, 0)) for a in ids],
+        }
+    )
+    prompts = pd.DataFrame(
+        {
+            "template": [f"t-{k}" for k in range(6)],
+            "text": [f"write <num> product reviews of <*> in style {k}" for k in range(6)],
+            "samples": [[f"write 5 product reviews of a kettle in style {k}"] for k in range(6)],
+            "requests": [400 - k for k in range(6)],
+            "accounts": [len(range(k, n_accounts, 6)) for k in range(6)],
+        }
+    )
+    return ClusterView(
+        cluster_id=cluster_id,
+        score=0.7,
+        flagged=True,
+        rank=1,
+        reasons=["shared cards", "rotating proxies"],
+        features={"size": n_accounts},
+        key_shares={"ip": 0.5, "payment": 0.3, "prompt": 0.2},
+        accounts=accounts,
+        values=values,
+        links=links,
+        prompts=prompts,
+    )
+
+
+def with_value_set(
+    view: ClusterView, key: str, values: list[str], accounts: list[str]
+) -> ClusterView:
+    """``view`` with each of ``values`` (of ``key``) held by each of ``accounts``."""
+    t0 = pd.Timestamp("2026-04-13T00:00:00Z")
+    rows = pd.DataFrame(
+        [
+            {
+                "account_id": a,
+                "key": key,
+                "value": v,
+                "requests": 3,
+                "first_seen": t0,
+                "last_seen": t0,
+                "holders": len(accounts),
+                "hub": False,
+            }
+            for v in values
+            for a in accounts
+        ]
+    )
+    return dataclasses.replace(view, values=pd.concat([view.values, rows], ignore_index=True))

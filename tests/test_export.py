@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -12,13 +13,21 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sybilgraph import Config, run
+from sybilgraph.views import cells, drawing
 from sybilgraph.views import pages as export
 from sybilgraph.views.tables import TIMELINE_COLUMNS, TIMELINE_ROWS, timeline_bin
-from tests.browser import HOSTILE_ID, HOSTILE_TEMPLATE, make_view
+from tests.browser import (
+    HOSTILE_ID,
+    HOSTILE_TEMPLATE,
+    make_large_view,
+    make_view,
+    with_value_set,
+)
 
 SAFE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
@@ -70,9 +79,9 @@ def test_records_are_to_dict_records_with_missing_as_none() -> None:
     def typed(rows: list[dict[Any, Any]]) -> list[dict[Any, tuple[type, Any]]]:
         return [{k: (type(v), v) for k, v in row.items()} for row in rows]
 
-    assert typed(export._records(frame, [*frame.columns, "absent"])) == typed(expected)
-    assert export._records(frame, ["absent"]) == [{}, {}, {}]
-    assert export._records(frame.iloc[:0], frame.columns) == []
+    assert typed(cells.records(frame, [*frame.columns, "absent"])) == typed(expected)
+    assert cells.records(frame, ["absent"]) == [{}, {}, {}]
+    assert cells.records(frame.iloc[:0], frame.columns) == []
 
 
 def test_hostile_text_is_escaped() -> None:
@@ -224,8 +233,8 @@ def test_small_cluster_draws_everything() -> None:
     assert sum(e["kind"] == "av" for e in data["edges"]) == len(view.values)
     assert sum(e["kind"] == "aa" for e in data["edges"]) == len(view.links)
     colors = {n["name"]: n["color"] for n in data["nodes"]}
-    assert colors["acct00000"] == export.SYBIL_COLOR
-    assert colors["acct00001"] == export.BENIGN_COLOR
+    assert colors["acct00000"] == drawing.SYBIL_COLOR
+    assert colors["acct00001"] == drawing.BENIGN_COLOR
 
 
 def test_node_budget_summarises() -> None:
@@ -234,7 +243,7 @@ def test_node_budget_summarises() -> None:
     drawn = [n for n in data["nodes"] if n["kind"] != "group"]
     groups = {n["groupKind"]: n["count"] for n in data["nodes"] if n["kind"] == "group"}
     assert len(drawn) <= 300
-    assert len(groups) <= len(export.KINDS) + 1
+    assert len(groups) <= len(drawing.KINDS) + 1
     n_accounts = sum(n["kind"] == "account" for n in drawn)
     assert n_accounts + groups.get("account", 0) == 5000
     total_values = len(view.values[["key", "value"]].drop_duplicates())
@@ -286,3 +295,123 @@ def test_index_links_and_escaping(tmp_path: Path) -> None:
 def test_notebook_repr() -> None:
     html = export.view_in_notebook(make_view(3))._repr_html_()
     assert html.startswith("<iframe srcdoc=") and "<script" not in html
+
+
+def test_values_held_alike_are_one_node() -> None:
+    # make_large_view: accounts 10b..10b+9 hold the 8 proxy addresses 172.16.b.0-7 and no
+    # other account does: 20 sets of 8 addresses, each one node joined to its 10 accounts
+    view = make_large_view()
+    data = _data(export.render_cluster_page(view, node_budget=400))
+    sets = [n for n in data["nodes"] if n.get("members")]
+    assert len(sets) == 20 and {n["label"] for n in sets} == {"8 ip values"}
+    first = next(n for n in sets if n["id"] == "s:ip:172.16.0.0")
+    assert [m["name"] for m in first["members"]] == [f"172.16.0.{k}" for k in range(8)]
+    assert [m["id"] for m in first["members"]][-1] == "v:ip:172.16.0.7"
+    assert "ip: 172.16.0.7" in first["tip"] and "same 10 accounts" in first["tip"]
+    held_by = sorted(e["from"] for e in data["edges"] if e["to"] == first["id"])
+    assert held_by == [f"a:acct{i:05d}" for i in range(10)]
+    ids = [n["id"] for n in data["nodes"]]
+    assert not any(i.startswith("v:ip:172.16.") for i in ids)
+    assert len(ids) == len(set(ids)) == 200 + 40 + 50 + 6 + 20
+    assert data["drawnValues"] == data["totalValues"] == 40 + 50 + 6 + 160
+    assert len({e["id"] for e in data["edges"]}) == len(data["edges"])
+    # the budget counts a set as one node: at 316 everything is drawn, at 315 not
+    assert data["groups"] == []
+    assert _data(export.render_cluster_page(view, node_budget=315))["groups"] != []
+
+
+def test_value_set_lists_its_values_as_data() -> None:
+    # 13 addresses held by acct00000 and acct00001 alone (one of them markup): one node;
+    # its tooltip lists 12 and says how many more, its members all 13, as text
+    view = make_view(6, values_per_account=3)
+    values = [f"192.0.2.{k}" for k in range(12)] + [HOSTILE_ID]
+    view = with_value_set(view, "ip", values, ["acct00000", "acct00001"])
+    page = export.render_cluster_page(view, pseudonymised=True)
+    data = _data(page)
+    (node,) = [n for n in data["nodes"] if n.get("members")]
+    assert node["label"] == "13 ip values" and node["held"] == 2
+    assert sorted(m["name"] for m in node["members"]) == sorted(values)
+    assert "… and 1 more (select the node to list all)" in node["tip"]
+    assert len([line for line in node["tip"].split("\n") if line.startswith("ip: ")]) == 12
+    assert "<img" not in page.split('id="sg-data">', 1)[1].split("</script>", 1)[0]
+    # the prompt template and the single addresses are drawn as before
+    assert any(n["id"] == "v:prompt:tmpl-1" for n in data["nodes"])
+    assert any(n["id"] == "v:ip:10.0.0.0" for n in data["nodes"])
+
+
+def test_graph_data_does_not_depend_on_row_order() -> None:
+    view = make_large_view(60)
+    shuffled = dataclasses.replace(
+        view,
+        values=view.values.sample(frac=1.0, random_state=3).reset_index(drop=True),
+        links=view.links.sample(frac=1.0, random_state=4).reset_index(drop=True),
+        accounts=view.accounts.sample(frac=1.0, random_state=5).reset_index(drop=True),
+    )
+    page = export.render_cluster_page(view)
+    assert export.render_cluster_page(view) == page
+    one, two = _data(page), _data(export.render_cluster_page(shuffled))
+    assert one["nodes"] == two["nodes"]
+
+    def ends(data: dict) -> set[tuple[str, str, str]]:
+        return {(e["from"], e["to"], e.get("tip", "")) for e in data["edges"]}
+
+    assert ends(one) == ends(two)
+
+
+def test_thin_links_by_hand() -> None:
+    # a-b 5, a-c 4, a-d 3, b-c 2, c-d 1, d-e 0.5, b-e 0.6, and x-y 1 apart.
+    # The maximum spanning forest takes a-b, a-c, a-d, x-y, b-e (b-c, c-d close circles,
+    # d-e comes after b-e): [0, 1, 2, 6, 7]. Each account's strongest link is in it.
+    # With 2 per account: a keeps a-b, a-c; b a-b, b-c; c a-c, b-c; d a-d, c-d; e b-e,
+    # d-e: every link.
+    ends = [("a", "b"), ("a", "c"), ("a", "d"), ("b", "c"), ("c", "d")]
+    ends += [("d", "e"), ("b", "e"), ("x", "y")]
+    weights = [5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 0.6, 1.0]
+    assert drawing.thin_links(ends, weights, 0) == [0, 1, 2, 6, 7]
+    assert drawing.thin_links(ends, weights, 1) == [0, 1, 2, 6, 7]
+    assert drawing.thin_links(ends, weights, 2) == list(range(8))
+    assert drawing.thin_links([], [], 3) == []
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_thin_links_keeps_strongest_and_components(seed: int) -> None:
+    # against networkx on random weighted graphs: the components are those of the whole
+    # graph, each account keeps its 3 heaviest links, and no more than 3 per account
+    # plus a forest are kept
+    rng = np.random.default_rng(seed)
+    g = nx.gnp_random_graph(40, 0.15, seed=seed)
+    ends = sorted(g.edges())
+    weights = [float(w) for w in rng.choice([0.5, 1.0, 2.0, 3.5], size=len(ends))]
+    kept = drawing.thin_links(ends, weights, 3)
+    thin = nx.Graph()
+    thin.add_nodes_from(g)
+    thin.add_edges_from(ends[i] for i in kept)
+    whole = {frozenset(c) for c in nx.connected_components(g)}
+    assert {frozenset(c) for c in nx.connected_components(thin)} == whole
+    for node in g:
+        mine = sorted(
+            (i for i, e in enumerate(ends) if node in e),
+            key=lambda i: (-weights[i], str(ends[i][0]), str(ends[i][1])),
+        )
+        assert set(mine[:3]) <= set(kept)
+    assert len(kept) <= 3 * g.number_of_nodes() + g.number_of_nodes() - 1
+    assert len(kept) < len(ends)
+
+
+def test_accounts_only_links_thinned() -> None:
+    # make_large_view links every two accounts sharing a value: 4,094 links, about 41 per
+    # account; the page keeps each account's 3 strongest and a spanning forest
+    view = make_large_view()
+    data = _data(export.render_cluster_page(view, node_budget=400))
+    links = [e for e in data["edges"] if e["kind"] == "aa"]
+    assert data["linksTotal"] == len(view.links) == 4094
+    assert data["linksDrawn"] == len(links) < 3 * 200
+    assert data["strongestLinks"] == drawing.STRONGEST_LINKS == 3
+    thin = nx.Graph((e["from"], e["to"]) for e in links)
+    assert thin.number_of_nodes() == 200 and nx.is_connected(thin)
+    # a card (weight 2) outweighs an address (1) and a template (0.2): each account
+    # keeps a link to a card sharer
+    card_of = {f"a:acct{i:05d}": i // 4 for i in range(200)}
+    for account, card in card_of.items():
+        mates = {b for a, b in thin.edges(account)}
+        assert any(card_of[m] == card for m in mates)

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
+from sybilgraph.views import drawing
 from sybilgraph.views import pages as export
 from sybilgraph.views.tables import TIMELINE_ROWS
-from tests.browser import HOSTILE_ID, HOSTILE_PROMPT, HOSTILE_TEMPLATE, make_view
+from tests.browser import (
+    HOSTILE_ID,
+    HOSTILE_PROMPT,
+    HOSTILE_TEMPLATE,
+    make_large_view,
+    make_view,
+    with_value_set,
+)
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -29,6 +39,43 @@ def _open(browser: Any, path: Path) -> tuple[Any, list[str], list[str]]:
 
 def _wait_stable(page: Any) -> None:
     page.wait_for_function("window.sybilgraph && window.sybilgraph.stabilized", timeout=15000)
+
+
+#: every drawn label's box on screen, as vis-network last drew it (its own measure, not
+#: the page's estimate), and the pairs of boxes that overlap
+_LABEL_BOXES = """() => {
+  const sg = window.sybilgraph, net = sg.network;
+  net.redraw();
+  const scale = net.getScale(), boxes = [];
+  for (const id of sg.visibleNodeIds()) {
+    if (!sg.nodes.get(id).label) continue;
+    const label = net.body.nodes[id].labelModule, s = label.size;
+    const corner = net.canvasToDOM({x: s.left, y: s.top});
+    boxes.push({id: id, l: corner.x, t: corner.y, r: corner.x + s.width * scale,
+                b: corner.y + s.height * scale, px: label.fontOptions.size * scale});
+  }
+  const overlaps = [];
+  boxes.forEach((a, i) => boxes.slice(i + 1).forEach(b => {
+    if (a.l < b.r && b.l < a.r && a.t < b.b && b.t < a.b) overlaps.push([a.id, b.id]);
+  }));
+  return {boxes: boxes, overlaps: overlaps};
+}"""
+
+
+def _labels(page: Any) -> dict[str, Any]:
+    """The labels drawn (``boxes``: id, l, t, r, b and font size ``px`` on screen) and the
+    pairs of them that overlap (``overlaps``)."""
+    result: dict[str, Any] = page.evaluate(_LABEL_BOXES)
+    return result
+
+
+def export_data(path: Path) -> dict[str, Any]:
+    """The data embedded in a written page."""
+    text = path.read_text(encoding="utf-8")
+    m = re.search(r'<script type="application/json" id="sg-data">(.*?)</script>', text, re.S)
+    assert m is not None
+    result: dict[str, Any] = json.loads(m.group(1))
+    return result
 
 
 def _hover_tip(page: Any, node_id: str) -> str:
@@ -149,8 +196,9 @@ def test_timeline_in_browser(browser: Any, tmp_path: Path) -> None:
 
 
 def test_labels_of_a_large_cluster(browser: Any, tmp_path: Path) -> None:
-    # 93 accounts and 56 values: at the fitted zoom only the 10 busiest accounts, the
-    # 10 most-held values and the group nodes are labelled; zoomed in, all are
+    # 93 accounts and 56 values: at the fitted zoom only prominent nodes (the 10 busiest
+    # accounts, the 10 most-held values, the group nodes) are labelled, those whose label
+    # has room; zoomed in, all are
     view = make_view(93, values_per_account=3)
     path = export.write_cluster_page(view, tmp_path / "c.html")
     page, errors, _ = _open(browser, path)
@@ -160,7 +208,12 @@ def test_labels_of_a_large_cluster(browser: Any, tmp_path: Path) -> None:
         page.evaluate("window.sybilgraph.network.fit()")
         page.evaluate("window.sybilgraph.zoomLabels()")
         assert page.evaluate("window.sybilgraph.network.getScale()") < 1.1
-        assert page.evaluate(labelled) == 2 * export.PROMINENT_NODES
+        labels = _labels(page)
+        prominent = {n["id"] for n in export_data(path)["nodes"] if n["prominent"]}
+        assert 10 <= len(labels["boxes"]) <= 2 * drawing.PROMINENT_NODES
+        assert {b["id"] for b in labels["boxes"]} <= prominent
+        assert labels["overlaps"] == []
+        assert min(b["px"] for b in labels["boxes"]) >= 11
         assert len(_hover_tip(page, "a:acct00050")) > 0
         assert page.evaluate("window.sybilgraph.nodes.get('a:acct00050').label") == "acct00050"
         ARTIFACTS.mkdir(exist_ok=True)
@@ -223,6 +276,109 @@ def test_index_filter(browser: Any, tmp_path: Path) -> None:
         first = page.inner_text("#clusters tbody tr:first-child td:first-child")
         assert first == HOSTILE_ID
         assert page.title() != "pwned"
+        assert errors == []
+        assert all(u.startswith("file://") for u in requests)
+    finally:
+        page.close()
+
+
+def test_300_node_page_settles_with_legible_labels(browser: Any, tmp_path: Path) -> None:
+    # 200 accounts, 96 values and 20 sets of 8 proxy addresses: 316 nodes. The layout
+    # settles within 3 s of opening the page (window.__layoutSettledMs, from the start
+    # of navigation) and at the fitted zoom no two drawn labels overlap, each at least
+    # 11 px high on screen; the figures are written to artifacts/cluster-300.json
+    view = make_large_view()
+    path = export.write_cluster_page(view, tmp_path / "c.html", node_budget=400)
+    page, errors, requests = _open(browser, path)
+    try:
+        _wait_stable(page)
+        assert page.evaluate("window.sybilgraph.nodes.length") == 316
+        settled_ms = page.evaluate("window.__layoutSettledMs")
+        layout_ms = page.evaluate("window.sybilgraph.layoutMs")
+        positions = page.evaluate("window.sybilgraph.network.getPositions()")
+        page.evaluate("window.sybilgraph.network.fit()")
+        page.evaluate("window.sybilgraph.zoomLabels()")
+        labels = _labels(page)
+        box = page.locator("#graph").bounding_box()
+        figures = {
+            "nodes": 316,
+            "layout_settled_ms": settled_ms,
+            "layout_ms": layout_ms,
+            "labels": len(labels["boxes"]),
+            "label_overlaps": len(labels["overlaps"]),
+            "smallest_label_px": min(b["px"] for b in labels["boxes"]),
+            "scale": page.evaluate("window.sybilgraph.network.getScale()"),
+        }
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "cluster-300.json").write_text(json.dumps(figures, indent=1) + "\n")
+        print(figures)
+        page.screenshot(path=str(ARTIFACTS / "cluster-300.png"))
+        assert 0 < settled_ms < 3000
+        assert labels["overlaps"] == []
+        assert len(labels["boxes"]) >= 8
+        assert figures["smallest_label_px"] >= 11
+        assert all(
+            0 <= b["l"] <= b["r"] <= box["width"] and 0 <= b["t"] <= b["b"] <= box["height"]
+            for b in labels["boxes"]
+        )
+
+        # the accounts-only view draws the thinned links and says how many it hides
+        data = export_data(path)
+        page.click("#toggle")
+        hidden = data["linksTotal"] - data["linksDrawn"]
+        assert f"{hidden} weaker links hidden" in page.inner_text("#status")
+        assert f"{data['linksDrawn']} of {data['linksTotal']} links drawn" in page.inner_text(
+            "#summary"
+        )
+        shown = "window.sybilgraph.edges.get({filter: e => !e.hidden}).map(e => e.kind)"
+        assert page.evaluate(shown) == ["aa"] * data["linksDrawn"]
+        assert _labels(page)["overlaps"] == []
+        page.screenshot(path=str(ARTIFACTS / "cluster-300-accounts.png"))
+        page.click("#toggle")
+
+        # a value inside a set is found as the set, which lists all its values
+        page.fill("#search", "172.16.3.5")
+        page.press("#search", "Enter")
+        assert page.evaluate("window.sybilgraph.network.getSelectedNodes()") == ["s:ip:172.16.3.0"]
+        listed = page.locator("#selected li").all_inner_texts()
+        assert listed == [f"ip: 172.16.3.{k}" for k in range(8)]
+        assert errors == []
+        assert all(u.startswith("file://") for u in requests)
+    finally:
+        page.close()
+
+    # the same page lays out the same on a second opening
+    page, errors, _ = _open(browser, path)
+    try:
+        _wait_stable(page)
+        again = page.evaluate("window.sybilgraph.network.getPositions()")
+        assert again == positions
+    finally:
+        page.close()
+
+
+def test_value_set_is_text_in_browser(browser: Any, tmp_path: Path) -> None:
+    # a set of 13 addresses, one of them markup: the tooltip and the panel show it as text
+    view = with_value_set(
+        make_view(6, values_per_account=3),
+        "ip",
+        [f"192.0.2.{k}" for k in range(12)] + [HOSTILE_ID],
+        ["acct00000", "acct00001"],
+    )
+    path = export.write_cluster_page(view, tmp_path / "c.html", pseudonymised=True)
+    page, errors, requests = _open(browser, path)
+    try:
+        _wait_stable(page)
+        (node,) = [n["id"] for n in export_data(path)["nodes"] if n.get("members")]
+        tip = _hover_tip(page, node)
+        assert tip.startswith("13 ip values, each held by the same 2 accounts")
+        assert "and 1 more" in tip
+        page.fill("#search", HOSTILE_ID)
+        page.press("#search", "Enter")
+        assert page.evaluate("window.sybilgraph.network.getSelectedNodes()") == [node]
+        assert f"ip: {HOSTILE_ID}" in page.locator("#selected li").all_inner_texts()
+        assert page.evaluate("document.querySelectorAll('img').length") == 0
+        assert page.title() == "Cluster c-0001"
         assert errors == []
         assert all(u.startswith("file://") for u in requests)
     finally:

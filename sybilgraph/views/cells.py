@@ -8,6 +8,7 @@ written.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ __all__ = [
     "column_values",
     "graph_attr",
     "native",
+    "records",
     "value_node",
 ]
 
@@ -99,3 +101,14 @@ def account_node(account: Any) -> str:
 
 def value_node(key: Any, value: Any) -> str:
     return f"v:{key}:{value}"
+
+
+def records(df: pd.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
+    """The rows of ``df``'s ``columns`` (those it has) as dicts, missing cells as None."""
+    cols = [c for c in columns if c in df.columns]
+    if df.empty:
+        return []
+    if not cols:
+        return [{} for _ in range(len(df))]
+    values = [column_values(df[c]) for c in cols]
+    return [dict(zip(cols, row, strict=True)) for row in zip(*values, strict=True)]
