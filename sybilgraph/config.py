@@ -217,6 +217,10 @@ class LinkConfig:
     )
     #: how many shared values each link keeps as a sample, per key
     evidence_sample: int = 3
+    #: keep (and write to links.parquet) the links lighter than ``detect.min_weight``
+    #: too; off, only the links that reach the graph get their evidence and are kept:
+    #: on realistic traffic most pairs share one busy IP and never reach it
+    keep_weak_links: bool = False
 
     def __post_init__(self) -> None:
         _coerce_fields(self, "link.")

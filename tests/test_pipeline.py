@@ -405,3 +405,39 @@ def test_cluster_prompts_are_shared_and_capped(
     top = full.sort_values(["requests", "template"], ascending=[False, True])
     expected = top.groupby("cluster_id").head(1).set_index("cluster_id")["template"]
     assert capped.set_index("cluster_id")["template"].to_dict() == expected.to_dict()
+
+
+def test_only_links_that_reach_the_graph_are_kept_unless_asked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Four café IPs, each the address of 30 accounts: 4 x 435 = 1,740 pairs, each resting
+    # on one IP alone at 1 / ln(30 + 5) = 0.281, under detect.min_weight 0.3. Two of the
+    # accounts also pay with one card: 1 / ln(35) + 2 / ln(2 + 5) = 1.309, the one link
+    # that reaches the graph. By default it is the only link kept (the light ones are
+    # found from their weights alone, and the run warns of them); with keep_weak_links
+    # every pair is a link, with its evidence. (The card pair rests on two keys: 1,739
+    # rest on the IP alone.)
+    accounts = [f"a{i:03d}" for i in range(120)]
+    events = pd.DataFrame(
+        {
+            "account_id": accounts,
+            "ts": [f"2026-04-14T10:{i % 60:02d}:00Z" for i in range(120)],
+            "ip": [f"10.0.0.{i // 30}" for i in range(120)],
+            "payment_id": ["pm_1", "pm_1"] + [None] * 118,
+            "prompt": [f"question number {i}" for i in range(120)],
+        }
+    )
+    config = {"link": {"hub_share": 1.0}}
+    with caplog.at_level("WARNING", logger="sybilgraph"):
+        result = run(events, Config.from_dict(config), tmp_path / "bound", show_progress=False)
+    links = result.links
+    assert links[["a", "b"]].values.tolist() == [["a000", "a001"]]
+    assert links["weight"].iloc[0] == pytest.approx(1 / math.log(35) + 2 / math.log(7))
+    assert "1739 of the 1739 links resting on ip alone weigh less than" in caplog.text
+    config["link"]["keep_weak_links"] = True
+    result = run(events, Config.from_dict(config), tmp_path / "all", show_progress=False)
+    assert len(result.links) == 1740
+    light = result.links[result.links["keys"] == "ip"]
+    assert len(light) == 1739
+    assert light["weight"].to_numpy() == pytest.approx(1 / math.log(35))
+    assert result.accounts.set_index("account_id").loc["a002", "cluster_id"] == ""

@@ -772,7 +772,7 @@ def test_link_weights_do_not_depend_on_the_order_of_their_terms() -> None:
                 ),
             )
             engine.execute("SET threads = 1")
-            build_links(engine, Config())
+            build_links(engine, Config.from_dict({"link": {"keep_weak_links": True}}))
             weights.append(engine.arrow("SELECT weight, ip_weight FROM links").to_pylist())
         finally:
             engine.close()

@@ -54,7 +54,10 @@ class Explanation:
             for step in self.steps.itertuples(index=False):
                 lines.append(f"  {step.a} -- {step.b} (weight {step.weight:.3f}): {step.evidence}")
             return "\n".join(lines)
-        return f"{self.a} and {self.b} are not linked and not connected by any path of links"
+        return (
+            f"{self.a} and {self.b} are not linked and not connected by any path of links "
+            "(links under detect.min_weight are kept only with link.keep_weak_links)"
+        )
 
 
 def _when(first: Any, last: Any) -> list[str]:

@@ -13,7 +13,7 @@ from sybilgraph.engines.base import Engine
 from sybilgraph.stages.link import key_column
 from sybilgraph.stages.tables import LinkTables
 
-__all__ = ["AccountGraph", "build_graph", "read_graph", "warn_light_keys"]
+__all__ = ["AccountGraph", "build_graph", "lone_links", "read_graph", "warn_light_keys"]
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +95,18 @@ def read_graph(engine: Engine, linked: LinkTables, *, min_weight: float = 0.0) -
     """
     per_key = [engine.dialect.quote_ident(f"{key_column(k)}_weight") for k in linked.keys]
     links = engine.arrow(f"SELECT {', '.join(['a', 'b', 'weight', *per_key])} FROM {linked.links}")
-    warn_light_keys(links, linked.keys, min_weight)
+    lone = linked.lone if linked.lone is not None else lone_links(links, linked.keys, min_weight)
+    warn_light_keys(lone, min_weight)
     return build_graph(links, min_weight=min_weight)
 
 
-def warn_light_keys(links: pa.Table, keys: tuple[str, ...], min_weight: float) -> None:
-    """Warn of a key most of whose links (the links resting on it alone) weigh less than
-    ``min_weight`` and so never reach the graph: a key of weight w that one value of d
-    holders ties weighs ``w / ln(d + hub_c)``, under 0.3 from d = 23 at w = 1."""
-    if links.num_rows == 0 or min_weight <= 0:
-        return
+def lone_links(
+    links: pa.Table, keys: tuple[str, ...], min_weight: float
+) -> dict[str, tuple[int, int]]:
+    """Per key: the links resting on it alone, and how many weigh under ``min_weight``."""
+    lone: dict[str, tuple[int, int]] = {}
+    if links.num_rows == 0:
+        return lone
     weight = np.asarray(links.column("weight").to_numpy(zero_copy_only=False), dtype=float)
     for key in keys:
         column = f"{key_column(key)}_weight"
@@ -112,13 +114,24 @@ def warn_light_keys(links: pa.Table, keys: tuple[str, ...], min_weight: float) -
             continue
         own = np.nan_to_num(np.asarray(links.column(column).to_numpy(zero_copy_only=False), float))
         alone = (own > 0) & np.isclose(own, weight)
-        if alone.sum() >= 100 and (weight[alone] < min_weight).mean() > 0.5:
+        lone[key] = (int(alone.sum()), int((weight[alone] < min_weight).sum()))
+    return lone
+
+
+def warn_light_keys(lone: dict[str, tuple[int, int]], min_weight: float) -> None:
+    """Warn of a key most of whose links (the links resting on it alone) weigh less than
+    ``min_weight`` and so never reach the graph: a key of weight w that one value of d
+    holders ties weighs ``w / ln(d + hub_c)``, under 0.3 from d = 23 at w = 1."""
+    if min_weight <= 0:
+        return
+    for key, (alone, light) in sorted(lone.items()):
+        if alone >= 100 and light / alone > 0.5:
             log.warning(
                 "%d of the %d links resting on %s alone weigh less than detect.min_weight "
                 "(%s) and are left out of the graph; raise link.key_weights.%s or lower "
                 "detect.min_weight to keep them",
-                int((weight[alone] < min_weight).sum()),
-                int(alone.sum()),
+                light,
+                alone,
                 key,
                 min_weight,
                 key,

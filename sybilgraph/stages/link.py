@@ -124,13 +124,14 @@ def link(
     engine.drop("linkable")
     if inputs.edges:
         _add_direct_pairs(engine, config, inputs.edges, observed)
-    keys = build_links(engine, config)
+    keys, lone = build_links(engine, config)
     return LinkTables(
         values=_VALUES,
         hubs=_HUBS,
         pair_values=_PAIR_VALUES,
         links=_LINKS,
         keys=keys,
+        lone=lone,
         counts={
             "values": values,
             "hubs": engine.count(_HUBS),
@@ -171,16 +172,52 @@ def create_in_slices(engine: Engine, table: str, sql: Callable[[str], str], rows
             engine.insert(table, sql(condition))
 
 
-def build_links(engine: Engine, config: Config) -> tuple[str, ...]:
+def build_links(
+    engine: Engine, config: Config
+) -> tuple[tuple[str, ...], dict[str, tuple[int, int]] | None]:
     """Fold the pair values into links: one row per account pair, with its evidence.
 
-    Returns the keys that link at least one pair, sorted.
+    Only the pairs that reach the graph (``detect.min_weight``) become links, unless
+    ``link.keep_weak_links``. Returns the keys that link at least one pair, sorted, and
+    per key the pairs resting on it alone and how many of them weigh under
+    ``detect.min_weight`` (None where every link is kept: the links say it).
     """
     cfg = config.link
     sql = engine.dialect
     literal = sql.literal
     rows = engine.count(_PAIR_VALUES)
     exact_sum = _weight_sum(config)
+    source = _PAIR_VALUES
+    lone: dict[str, tuple[int, int]] | None = None
+    bound = float(config.detect.min_weight)
+    if bound > 0 and not cfg.keep_weak_links:
+        # a pair's weight is the sum of its values' weights: found with numbers alone,
+        # and the evidence (strings, samples) gathered only for the pairs that reach
+        # the graph
+        create_in_slices(
+            engine,
+            "pair_weights",
+            lambda where: (
+                f"""SELECT a, b, {exact_sum} AS w, min(key) AS k1, max(key) AS k2
+                FROM {_PAIR_VALUES} WHERE {where} GROUP BY a, b"""
+            ),
+            rows,
+        )
+        light = engine.arrow(
+            f"""SELECT k1 AS key, count(*) AS alone,
+                      sum(CASE WHEN w < {bound} THEN 1 ELSE 0 END) AS light
+               FROM pair_weights WHERE k1 = k2 GROUP BY k1"""
+        ).to_pylist()
+        lone = {str(r["key"]): (int(r["alone"]), int(r["light"])) for r in light}
+        engine.create_table(
+            "strong_values",
+            f"""SELECT p.* FROM {_PAIR_VALUES} p
+               JOIN (SELECT a, b FROM pair_weights WHERE w >= {bound}) s
+                 ON p.a = s.a AND p.b = s.b""",
+        )
+        engine.drop("pair_weights")
+        source = "strong_values"
+        rows = engine.count(source)
     create_in_slices(
         engine,
         "pair_keys",
@@ -188,10 +225,11 @@ def build_links(engine: Engine, config: Config) -> tuple[str, ...]:
             f"""SELECT a, b, key, {exact_sum} AS w, count(*) AS n,
                    {sql.top_values("value", "w", cfg.evidence_sample)} AS sample,
                    min(first_seen) AS first_seen, max(last_seen) AS last_seen
-            FROM {_PAIR_VALUES} WHERE {where} GROUP BY a, b, key"""
+            FROM {source} WHERE {where} GROUP BY a, b, key"""
         ),
         rows,
     )
+    engine.drop("strong_values")
     keys = sorted(
         str(k) for k in engine.arrow("SELECT DISTINCT key FROM pair_keys").column(0).to_pylist()
     )
@@ -234,7 +272,7 @@ def build_links(engine: Engine, config: Config) -> tuple[str, ...]:
                FROM {_PAIR_VALUES} WHERE false""",
         )
     engine.drop("pair_keys")
-    return tuple(keys)
+    return tuple(keys), lone
 
 
 #: decimals hold 20 digits before the point: weights are summed as decimals while the

@@ -121,6 +121,9 @@ class LinkTables:
     links:       a, b, weight, keys, evidence, first_seen, last_seen and per key k
                  ``k_weight``, ``k_n``, ``k_values`` (see ``key_column``)
     keys:        the link keys that link at least one pair, sorted
+    lone:        per key, the account pairs resting on it alone and how many of them
+                 weigh under ``detect.min_weight``; None where ``links`` keeps every
+                 pair (the weak ones too), so that they can be counted from it
     """
 
     values: str
@@ -128,6 +131,7 @@ class LinkTables:
     pair_values: str
     links: str
     keys: tuple[str, ...]
+    lone: dict[str, tuple[int, int]] | None = None
     counts: dict[str, int] = field(default_factory=dict, compare=False)
 
 
