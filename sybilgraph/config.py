@@ -215,6 +215,11 @@ class LinkConfig:
             "direct": 2.0,
         }
     )
+    #: a link's weight on shared infrastructure (ip, ip_subnet) counts at most this
+    #: much (0: no cap). Below detect.resolution (1.0), exits or NAT shared alone never
+    #: hold accounts together: the users of a VPN's exits that a ring uses are not drawn
+    #: into it (on the bundled sample 7 of them were, at 1.2 a pair on its exits)
+    infrastructure_cap: float = 0.9
     #: how many shared values each link keeps as a sample, per key
     evidence_sample: int = 3
     #: keep (and write to links.parquet) the links lighter than ``detect.min_weight``
@@ -235,6 +240,12 @@ class LinkConfig:
             "link.hub_c",
             "above -1 (a value of 2 accounts weighs 1 / ln(2 + hub_c))",
             self.hub_c,
+        )
+        _require(
+            self.infrastructure_cap >= 0,
+            "link.infrastructure_cap",
+            "0 (no cap) or more",
+            self.infrastructure_cap,
         )
         _require(
             0 <= self.ipv6_prefix <= 128, "link.ipv6_prefix", "between 0 and 128", self.ipv6_prefix

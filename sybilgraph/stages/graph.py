@@ -108,12 +108,18 @@ def lone_links(
     if links.num_rows == 0:
         return lone
     weight = np.asarray(links.column("weight").to_numpy(zero_copy_only=False), dtype=float)
-    for key in keys:
-        column = f"{key_column(key)}_weight"
-        if column not in links.column_names:
-            continue
-        own = np.nan_to_num(np.asarray(links.column(column).to_numpy(zero_copy_only=False), float))
-        alone = (own > 0) & np.isclose(own, weight)
+    per_key = {
+        key: np.nan_to_num(
+            np.asarray(
+                links.column(f"{key_column(key)}_weight").to_numpy(zero_copy_only=False), float
+            )
+        )
+        for key in keys
+        if f"{key_column(key)}_weight" in links.column_names
+    }
+    total = sum(per_key.values(), np.zeros(links.num_rows))
+    for key, own in per_key.items():
+        alone = (own > 0) & np.isclose(own, total)
         lone[key] = (int(alone.sum()), int((weight[alone] < min_weight).sum()))
     return lone
 

@@ -187,6 +187,7 @@ def build_links(
     literal = sql.literal
     rows = engine.count(_PAIR_VALUES)
     exact_sum = _weight_sum(config)
+    link_weight = _link_weight(config, literal)
     source = _PAIR_VALUES
     lone: dict[str, tuple[int, int]] | None = None
     bound = float(config.detect.min_weight)
@@ -198,7 +199,7 @@ def build_links(
             engine,
             "pair_weights",
             lambda where: (
-                f"""SELECT a, b, {exact_sum} AS w, min(key) AS k1, max(key) AS k2
+                f"""SELECT a, b, {link_weight} AS w, min(key) AS k1, max(key) AS k2
                 FROM {_PAIR_VALUES} WHERE {where} GROUP BY a, b"""
             ),
             rows,
@@ -254,7 +255,7 @@ def build_links(
             engine,
             _LINKS,
             lambda where: (
-                f"""SELECT a, b, {exact_sum} AS weight, {key_list} AS keys,
+                f"""SELECT a, b, {link_weight} AS weight, {key_list} AS keys,
                        {evidence} AS evidence,
                        min(first_seen) AS first_seen, max(last_seen) AS last_seen,
                        {", ".join(per_key)}
@@ -280,7 +281,20 @@ def build_links(
 _EXACT_SUM_LIMIT = 1e12
 
 
-def _weight_sum(config: Config) -> str:
+def _link_weight(config: Config, literal: Callable[[str], str]) -> str:
+    """SQL for a pair's weight from its values' weights ``w`` (by ``key``): their sum,
+    with the part on shared infrastructure (IP, subnet) at most
+    ``link.infrastructure_cap`` (0: no cap)."""
+    cap = float(config.link.infrastructure_cap)
+    if cap <= 0:
+        return _weight_sum(config)
+    infra = f"key IN ({', '.join(literal(k) for k in IP_KEYS)})"
+    rest = _weight_sum(config, f"CASE WHEN {infra} THEN 0.0 ELSE w END")
+    shared = _weight_sum(config, f"CASE WHEN {infra} THEN w ELSE 0.0 END")
+    return f"({rest} + least({shared}, {cap}))"
+
+
+def _weight_sum(config: Config, term: str = "w") -> str:
     """SQL summing the weights ``w`` of a group the same way on every run.
 
     A float sum depends on the order of its terms, which threads vary from run to run
@@ -293,8 +307,8 @@ def _weight_sum(config: Config) -> str:
     # weight weigh 1
     heaviest = max([1.0, *cfg.key_weights.values()]) / math.log(2.0 + cfg.hub_c)
     if heaviest < _EXACT_SUM_LIMIT:
-        return "CAST(sum(CAST(w AS DECIMAL(38, 18))) AS DOUBLE)"
-    return "sum(w)"
+        return f"CAST(sum(CAST({term} AS DECIMAL(38, 18))) AS DOUBLE)"
+    return f"sum({term})"
 
 
 def evidence_sql(

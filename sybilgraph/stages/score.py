@@ -525,8 +525,14 @@ def _features(
     features["links"] = link_groups.size().reindex(features.index).fillna(0).astype(int)
     pairs = features["size"] * (features["size"] - 1) / 2
     features["density"] = (features["links"] / pairs).round(4)
-    total_weight = link_groups["weight"].sum().reindex(features.index).fillna(0.0)
-    for column in [c for c in links.columns if c.endswith("_weight")]:
+    # shares of the keys' own weights (a link's weight caps shared infrastructure)
+    key_columns = [c for c in links.columns if c.endswith("_weight")]
+    total_weight = (
+        link_groups[key_columns].sum().sum(axis=1).reindex(features.index).fillna(0.0)
+        if key_columns
+        else pd.Series(0.0, index=features.index)
+    )
+    for column in key_columns:
         key_weight = link_groups[column].sum().reindex(features.index).fillna(0.0)
         share = (key_weight / total_weight.where(total_weight > 0, 1.0)).round(3)
         features["share_" + column.removesuffix("_weight")] = share

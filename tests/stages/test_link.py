@@ -140,7 +140,8 @@ def test_links(linked_once: tuple[Engine, LinkTables]) -> None:
     # The pair values of each pair summed, with the keys and the evidence: per key, how
     # many values are shared and up to 3 of them, heaviest first (10.0.0.9, held by 2,
     # before 10.0.0.2, held by 3); first_seen the earliest, last_seen the latest
-    #   u1 u2  1/ln 7 + 1/ln 8 + 2/ln 8 + 2/ln 8 = 2.9184   ip, payment, prompt
+    #   u1 u2  min(1/ln 7 + 1/ln 8, 0.9) + 2/ln 8 + 2/ln 8 = 2.8236   ip, payment, prompt
+    #          (the two shared IPs weigh 0.9949, over link.infrastructure_cap 0.9)
     #   u1 u3  1/ln 8 + 2/ln 8                   = 1.4427   ip, payment
     #   u2 u3  as u1 u3
     #   u4 u5, u4 u6, u5 u6  1/ln 8              = 0.4809   device
@@ -149,7 +150,7 @@ def test_links(linked_once: tuple[Engine, LinkTables]) -> None:
     both = "ip: 1 shared (10.0.0.2); payment: 1 shared (pm_1)"
     device = "device: 1 shared (ios-17)"
     rows = [
-        ("u1", "u2", w(1, 2) + 5 * w(1, 3), "ip,payment,prompt",
+        ("u1", "u2", 0.9 + 4 * w(1, 3), "ip,payment,prompt",
          f"ip: 2 shared (10.0.0.9, 10.0.0.2); payment: 1 shared (pm_1); "
          f"prompt: 1 shared ({solve})", "10:10", "10:05"),
         ("u1", "u3", 3 * w(1, 3), "ip,payment", both, "11:00", "10:05"),
@@ -210,10 +211,10 @@ def test_one_more_holder_than_the_hub_cap_makes_a_hub(
 
 def test_without_prompts_link_still_works(engine: Engine) -> None:
     # No prompts: no prompt map, and the links are those above without the template:
-    # u1 u2 weigh 1/ln 7 + 1/ln 8 + 2/ln 8 and share ip and payment only
+    # u1 u2 weigh min(1/ln 7 + 1/ln 8, 0.9) + 2/ln 8 and share ip and payment only
     expected = pd.DataFrame(
         [
-            ("u1", "u2", w(1, 2) + 3 * w(1, 3), "ip,payment"),
+            ("u1", "u2", 0.9 + 2 * w(1, 3), "ip,payment"),
             ("u1", "u3", 3 * w(1, 3), "ip,payment"),
             ("u2", "u3", 3 * w(1, 3), "ip,payment"),
             ("u4", "u5", w(1, 3), "device"),

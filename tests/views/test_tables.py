@@ -101,7 +101,8 @@ def test_the_rings_view(clustered_once: Clustered) -> None:
     both = "ip: 1 shared (10.0.0.2); payment: 1 shared (pm_1)"
     links = pd.DataFrame(
         [
-            ("u1", "u2", 1 / LN7 + 5 / LN8, "ip,payment,prompt",
+            # two shared IPs (1/ln 7 + 1/ln 8) count 0.9 at most: link.infrastructure_cap
+            ("u1", "u2", 0.9 + 4 / LN8, "ip,payment,prompt",
              f"ip: 2 shared (10.0.0.9, 10.0.0.2); payment: 1 shared (pm_1); "
              f"prompt: 1 shared ({solve})", at("10:10"), at("10:05")),
             ("u1", "u3", 3 / LN8, "ip,payment", both, at("11:00"), at("10:05")),
