@@ -132,6 +132,8 @@ def link(
         links=_LINKS,
         keys=keys,
         lone=lone,
+        infrastructure=IP_KEYS,
+        infrastructure_cap=float(cfg.infrastructure_cap),
         counts={
             "values": values,
             "hubs": engine.count(_HUBS),

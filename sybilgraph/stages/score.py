@@ -455,10 +455,11 @@ def _set_own_templates(features: pd.DataFrame, own: pd.DataFrame) -> None:
 
 def _spread(engine: Engine, observed: ObservationTables, linked: LinkTables) -> pd.DataFrame:
     """Per cluster: link weight in all, and the part resting on values mostly held
-    outside the cluster. Staged table by table so the join order cannot blow up."""
+    outside the cluster, each link's part on shared infrastructure capped as its weight
+    caps it. Staged table by table so the join order cannot blow up."""
     engine.create_table(
         "inner_pairs",
-        f"""SELECT ma.cluster_id, p.key, p.value, p.w
+        f"""SELECT ma.cluster_id, p.a, p.b, p.key, p.value, p.w
            FROM {linked.pair_values} p
            JOIN {_MEMBERSHIP} ma ON ma.account_id = p.a
            JOIN {_MEMBERSHIP} mb ON mb.account_id = p.b
@@ -470,15 +471,31 @@ def _spread(engine: Engine, observed: ObservationTables, linked: LinkTables) -> 
            FROM {observed.observations} o JOIN {_MEMBERSHIP} m ON m.account_id = o.account_id
            GROUP BY m.cluster_id, o.key, o.value""",
     )
-    spread = engine.arrow(
-        f"""SELECT p.cluster_id, sum(p.w) AS w_total,
-                  sum(CASE WHEN s.holders > 2 * i.inside THEN p.w ELSE 0 END) AS w_spread
+    literal = engine.dialect.literal
+    infra = f"p.key IN ({', '.join(literal(k) for k in linked.infrastructure)})"
+    outside = "s.holders > 2 * i.inside"
+    engine.create_table(
+        "inner_links",
+        f"""SELECT p.cluster_id, p.a, p.b,
+                  sum(CASE WHEN {infra} THEN p.w ELSE 0 END) AS wi,
+                  sum(CASE WHEN {infra} AND {outside} THEN p.w ELSE 0 END) AS wi_spread,
+                  sum(CASE WHEN {infra} THEN 0 ELSE p.w END) AS wo,
+                  sum(CASE WHEN NOT {infra} AND {outside} THEN p.w ELSE 0 END) AS wo_spread
            FROM inner_pairs p
            JOIN {linked.values} s ON s.key = p.key AND s.value = p.value
            JOIN inner_values i ON i.cluster_id = p.cluster_id AND i.key = p.key
                 AND i.value = p.value
-           GROUP BY p.cluster_id"""
+           GROUP BY p.cluster_id, p.a, p.b""",
+    )
+    # a link's part on shared infrastructure counts as the link's weight counts it
+    cap = float(linked.infrastructure_cap)
+    scale = f"CASE WHEN {cap} > 0 AND wi > {cap} THEN {cap} / wi ELSE 1.0 END"
+    spread = engine.arrow(
+        f"""SELECT cluster_id, sum(wo + wi * {scale}) AS w_total,
+                  sum(wo_spread + wi_spread * {scale}) AS w_spread
+           FROM inner_links GROUP BY cluster_id"""
     ).to_pandas()
+    engine.drop("inner_links")
     engine.drop("inner_pairs")
     engine.drop("inner_values")
     return spread

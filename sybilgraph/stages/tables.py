@@ -132,6 +132,10 @@ class LinkTables:
     links: str
     keys: tuple[str, ...]
     lone: dict[str, tuple[int, int]] | None = None
+    #: the keys of shared infrastructure, and the most a link's weight counts of them
+    #: (0: no cap)
+    infrastructure: tuple[str, ...] = ("ip", "ip_subnet")
+    infrastructure_cap: float = 0.0
     counts: dict[str, int] = field(default_factory=dict, compare=False)
 
 
