@@ -131,13 +131,15 @@ class PromptConfig:
     heavy_volume: float = 5.0
     #: the instruction wrapper of a prompt: the first and last this many characters of
     #: its masked text (key ``wrapper``), for prompts of at least ``wrapper_min_chars``;
-    #: 0 (the default) turns the key off. 120 characters are 15 to 25 words of an
-    #: opening such as "You are an expert ... think step by step ...", which everyday
-    #: questions do not share word for word. Off until the score tells a tool's users
-    #: from an operator: on a 600k synth log with --coordination (seed 21) it took the
-    #: dataset operators' accounts flagged from 0% to 27% and the niche tools' users
-    #: from 4% to 49% (they share their tool's system prompt as closely)
-    wrapper_chars: int = 0
+    #: 0 turns the key off. 120 characters are 15 to 25 words of an opening such as
+    #: "You are an expert ... think step by step ...", which everyday questions do not
+    #: share word for word. On the realistic benchmark log (benchmarks/realistic.py,
+    #: 1.5M events, seed 7: rings behind an instruction template of their own, a third
+    #: of them on fresh proxy addresses) it took recall from 0.43 to 0.91 at precision
+    #: 1.0; on the synth --coordination logs (seeds 5, 9, 21, 77) precision went from
+    #: 0.983-0.992 to 0.969-0.989 (heavy users of niche tools, 2 to 7 accounts a tool),
+    #: recall stayed 0.98-1.0; about 7% more run time
+    wrapper_chars: int = 120
     wrapper_min_chars: int = 320
 
     def __post_init__(self) -> None:
