@@ -278,7 +278,10 @@ def test_a_piece_sharing_a_flagged_rings_template_owns_it(tmp_path: Path) -> Non
     # B holds TS with 4 of its 29 holders, so at first it is not B's own: B scores low
     # (z = -6 + 5 * 0.04 + 2.5 * log10(3) + 1 + 1 + 1 - 1.5 * 0.384 = -2.2). A is flagged
     # (TA and TS its own, 33 requests a head); then TS counts as B's own too (4 + 25 of
-    # 29 holders): template_share 1, z = 2.6, flagged, and its reason says why.
+    # 29 holders): template_share 1, counted at 84% (3x the median volume: gate 0.5 +
+    # 0.5 log 3 / log 5) and in full though it is one template (it is a flagged ring's):
+    # z = -6 + 5 * 0.841 + 2.5 * log10(3) + 3 - 1.5 * 0.384 = 1.8, flagged, and its
+    # reason says why.
     ta = "rewrite the following paragraph in a formal tone and list three key claims"
     ts = "translate this customer email into german and keep the original formatting"
     rows = [(f"a{i:02d}", t) for i in range(25) for t in [ta] * 30 + [ts] * 3]

@@ -25,6 +25,8 @@ def test_ring_a_score_by_hand(clusters) -> None:  # type: ignore[no-untyped-def]
     #   the ring's median account sends 30: volume_ratio = 30, log10 = 1.477 (< cap 1.5)
     # both cards are shared inside: payment_share = 6/6 = 1; all first seen within an
     # hour: burst = 1; all 15 pairs linked: density = 1; no value is mostly outside: 0
+    # one template owned: its content counts log2(1 + 1) / log2(1 + 4) = 0.431 of it
+    # (content_breadth 4)
     assert ring["template_share"] == 1.0
     assert ring["template_concentration"] == pytest.approx(0.628, abs=1e-3)
     assert ring["volume_ratio"] == 30.0
@@ -32,8 +34,9 @@ def test_ring_a_score_by_hand(clusters) -> None:  # type: ignore[no-untyped-def]
     assert ring["burst"] == 1.0
     assert ring["density"] == 1.0
     assert ring["spread_share"] == 0.0
-    z = -6 + 5 * 1.0 + 2.5 * math.log10(30) + 1 + 1 + 1 - 1.5 * 0
-    assert ring["score"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-4)  # 0.9966
+    breadth = math.log2(2) / math.log2(5)
+    z = -6 + 5 * 1.0 * breadth + 2.5 * math.log10(30) + 1 + 1 + 1 - 1.5 * 0
+    assert ring["score"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-4)  # 0.9451
     assert ring["flagged"]
 
 

@@ -81,6 +81,8 @@ class ScoreWeights:
     #: the users of one tool share its template or system prompt at ordinary volume; an
     #: operator's accounts share theirs at many times it. Off (0) without volumes
     content_volume: float = 5.0
+    #: ... and in full from this many pieces of shared text owned (see content_breadth)
+    content_breadth: float = 4.0
     #: first activity within this many hours counts as fully bunched
     burst_hours: float = 48.0
     #: ... and spread over this many hours as not bunched at all; or, whichever is more,
@@ -341,6 +343,22 @@ def content_gate(
     return pd.Series(0.5 + 0.5 * np.clip(ratio, 0.0, 1.0), index=features.index)
 
 
+def content_breadth(features: pd.DataFrame, weights: ScoreWeights = WEIGHTS) -> pd.Series:
+    """How much of a cluster's shared content counts by how many pieces of text it owns
+    (templates or wrappers, whichever more): 1 from ``content_breadth`` of them, less
+    below on a log scale (one: 0.43 at 4), and 1 where it shares a template with a
+    flagged cluster. Sharing one text is what the users of one tool (its system prompt)
+    or of one class (its homework) do; an operator sweeping tasks through its accounts
+    shares many."""
+    if weights.content_breadth <= 1:
+        return pd.Series(1.0, index=features.index)
+    owned = np.maximum(features["templates"], features["wrappers"]).astype(float)
+    breadth = np.log2(1.0 + owned) / math.log2(1.0 + weights.content_breadth)
+    # a template shared with a flagged ring is that ring's, not a tool's
+    breadth = np.where(features["templates_with_flagged"] > 0, 1.0, breadth)
+    return pd.Series(np.clip(breadth, 0.0, 1.0), index=features.index)
+
+
 def score_terms(
     features: pd.DataFrame, defined: set[str], weights: ScoreWeights = WEIGHTS
 ) -> pd.DataFrame:
@@ -352,8 +370,10 @@ def score_terms(
     if "template" in defined:
         content = np.maximum(features["template_share"], features["template_concentration"])
         content = np.maximum(content, features["wrapper_share"])
-        terms["template"] = pd.Series(content, index=features.index) * content_gate(
-            features, defined, weights
+        terms["template"] = (
+            pd.Series(content, index=features.index)
+            * content_gate(features, defined, weights)
+            * content_breadth(features, weights)
         )
     if "volume" in defined:
         terms["volume"] = pd.Series(

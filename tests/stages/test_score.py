@@ -64,8 +64,9 @@ def test_features_and_score_by_hand(linked_once: Linked) -> None:
     #   every shared value has all its holders inside: spread_share 0
     #   link weight 1/ln 7 + 11/ln 8 = 5.8038 of which ip 1/ln 7 + 3/ln 8 (0.337),
     #     payment 6/ln 8 (0.497), prompt 2/ln 8 (0.166)
-    #   at the population's median volume its shared prompts count half (content_volume):
-    #   z = -6 + 5 x 0.833 x 0.5 + 2.5 x log10(1) + 1 + 1 + 1 x 1 = -0.9175: score 0.2855,
+    #   at the population's median volume its shared prompts count half (content_volume),
+    #   and one template owned counts log2(2) / log2(5) = 0.431 of it (content_breadth):
+    #   z = -6 + 5 x 0.833 x 0.5 x 0.431 + 2.5 x log10(1) + 1 + 1 + 1 x 1 = -2.103: 0.1088,
     #   not flagged (three people on one card, IP and prompt at ordinary volume are a
     #   household as much as a ring)
     #
@@ -76,7 +77,7 @@ def test_features_and_score_by_hand(linked_once: Linked) -> None:
     #   every link on the device: share_device 1
     #   z = -6 + 2.5 x log10(0.5) + 1 + 1 x 1 = -4.7526: score 0.0086, not flagged
     total = 1 / LN7 + 11 / LN8
-    z_ring = -6 + 5 * 0.833 * 0.5 + 1 + 1 + 1
+    z_ring = -6 + 5 * 0.833 * 0.5 * math.log2(2) / math.log2(5) + 1 + 1 + 1
     z_phones = -6 + 2.5 * math.log10(0.5) + 1 + 1
     expected = pd.DataFrame(
         {
