@@ -429,6 +429,23 @@ class PrivacyConfig:
 
 
 @dataclass
+class ReportConfig:
+    """The weekly report (``sybilgraph report``)."""
+
+    #: link over this many weeks ending with the period (the period's own included): a
+    #: ring's accounts each send a handful of requests a week, too little shared
+    #: evidence in one week alone; the report and its changes still speak of the
+    #: period's clusters (those with an account active in it). 1 = the period alone
+    lookback_weeks: int = 4
+
+    def __post_init__(self) -> None:
+        _coerce_fields(self, "report.")
+        _require(
+            self.lookback_weeks >= 1, "report.lookback_weeks", "at least 1", self.lookback_weeks
+        )
+
+
+@dataclass
 class InputsConfig:
     """Inputs beside events, or instead of them: a graph between accounts, attributes
     of accounts, the accounts under review, and values never to link through.
@@ -500,6 +517,7 @@ class Config:
     export: ExportConfig = field(default_factory=ExportConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     inputs: InputsConfig = field(default_factory=InputsConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     #: labels file (account_id or cluster_id, verdict, note) read at the start of a run
     labels: str | None = None
     #: account-to-account edges with columns a, b, kind[, ts]: a short way of saying

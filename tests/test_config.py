@@ -226,7 +226,7 @@ def _nested(values: dict[tuple[str, str], object]) -> dict[str, Any]:
 
 def test_every_numeric_setting_is_in_the_property_test() -> None:
     sections = {section for section, _ in NUMERIC}
-    assert sections == {"prompt", "link", "detect", "score", "engine", "export"}
+    assert sections == {"prompt", "link", "detect", "score", "engine", "export", "report"}
     assert ("link", "hub_c") in NUMERIC and ("export", "pages") in NUMERIC
 
 

@@ -169,8 +169,10 @@ def test_tracking_over_two_weeks(two_weeks: Path) -> None:
 
 
 def test_window_counts_outside_events(two_weeks: Path) -> None:
+    # W16's run links over W13..W16 (report.lookback_weeks 4): W16's events only; W17's
+    # over W14..W17: both weeks'
     week16, week17 = len(hand_events()), len(_week_two())
-    for week, used in (("2026-W16", week16), ("2026-W17", week17)):
+    for week, used in (("2026-W16", week16), ("2026-W17", week16 + week17)):
         info = json.loads((two_weeks / "out" / week / "run.json").read_text())
         rows = info["rows"]
         assert rows["used"] == used
@@ -287,7 +289,16 @@ def test_since_until_window(inputs: list[str], tmp_path: Path) -> None:
         "start": "2026-04-20",
         "end": "2026-04-26",
     }
-    assert facts["rows"]["used"] == len(_week_two())
+    # linked over the three weeks before the period too: W16's events are in
+    assert facts["rows"]["used"] == len(hand_events()) + len(_week_two())
+    assert facts["window"] == {
+        "lookback_weeks": 4,
+        "start": "2026-03-30",
+        "end": "2026-04-26",
+        "accounts": facts["window"]["accounts"],
+    }
+    # the period's accounts: the week's own (all of W17's), not W16's alone
+    assert facts["headline"]["accounts"] == _week_two()["account_id"].nunique()
 
 
 @pytest.mark.parametrize(
@@ -502,3 +513,73 @@ def test_exit_code_and_one_line_from_the_installed_command(tmp_path: Path) -> No
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1
     assert "format_version '0.9' is not supported" in done.stderr
+
+
+def _slow_ring(sends: list[int]) -> pd.DataFrame:
+    """A ring of 12 accounts that each send its quiz template ``sends[w]`` times in week
+    w (W16 on), from addresses of their own, beside 40 ordinary accounts asking one
+    thing each week."""
+    rows = []
+    for week, times in enumerate(sends):
+        day = pd.Timestamp("2026-04-13T00:00:00Z") + pd.Timedelta(days=7 * week)
+        for i in range(12):
+            for k in range(times):
+                rows.append(
+                    {
+                        "account_id": f"q{i:02d}",
+                        "ts": (day + pd.Timedelta(hours=i + 12 * k)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "ip": f"82.{week}.{i}.{k + 1}",
+                        "payment_id": None,
+                        "prompt": "Generate ten quiz questions with answers about chapter "
+                        f"{week}{i}{k}",
+                    }
+                )
+        for j in range(40):
+            at = day + pd.Timedelta(hours=j % 24, days=j % 6)
+            rows.append(
+                {
+                    "account_id": f"o{j:02d}",
+                    "ts": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "ip": f"90.{week}.{j}.1",
+                    "payment_id": None,
+                    "prompt": f"what is a good name for a cat number {week * 100 + j}",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_the_report_links_over_the_lookback_weeks(tmp_path: Path) -> None:
+    # A template links an account that sent it twice (prompt.min_uses 2; the chapter
+    # number is masked). W16: each ring account sends it twice, the ring is one cluster
+    # (12 holders: 2 / ln(17) = 0.71 a pair, under CPM's 1.0, but every pair is linked:
+    # a group of leftovers). W17 and W18: once a week each. A week alone links nobody
+    # (lookback 1); linked over the four weeks ending with it, each account has sent it
+    # three or four times: the ring is found in W17 and W18, under its W16 id.
+    from sybilgraph.report.weekly import make_report, parse_period
+
+    events = _slow_ring([2, 1, 1])
+    ring = {f"q{i:02d}" for i in range(12)}
+    found: dict[int, dict[int, set[str]]] = {}
+    for lookback in (1, 4):
+        config = api.Config.from_dict(
+            {"link": {"hub_share": 1.0}, "report": {"lookback_weeks": lookback}}
+        )
+        found[lookback] = {}
+        for week in (16, 17, 18):
+            done = make_report(
+                events,
+                parse_period(f"2026-W{week}"),
+                tmp_path / f"s{lookback}",
+                tmp_path / f"o{lookback}",
+                config,
+                show_progress=False,
+            )
+            accounts = pd.read_csv(done.path / "accounts.csv", keep_default_na=False)
+            rows = accounts[accounts["account_id"].isin(ring) & (accounts["tracked_id"] != "")]
+            found[lookback][week] = set(rows["tracked_id"])
+            if lookback == 4 or week == 16:
+                assert set(rows["account_id"]) == ring, (lookback, week)
+                assert rows["active_in_period"].all()
+    assert found[1][17] == found[1][18] == set()  # a week alone: nothing
+    assert len(found[4][16]) == 1
+    assert found[4][16] == found[4][17] == found[4][18]  # one ring, one id

@@ -184,15 +184,23 @@ def _report_into(
         known_ids = state.tracked_ids_of()
         verdicts = _tracked_verdicts(given, known_ids)
         _labels_for_run(given, verdicts, previous).to_csv(labels_tmp, index=False)
+        begin, stop = period.window
+        begin -= dt.timedelta(weeks=config.report.lookback_weeks - 1)
         result = run(
             events,
             dataclasses.replace(config, labels=str(labels_tmp)),
             building,
             force=True,
             show_progress=show_progress,
-            window=period.window,
+            window=(begin, stop),
         )
-        members = result.accounts.loc[result.accounts["cluster_id"] != ""]
+        if not _active_in(result, period).any():
+            # the weeks before it had events, the period none: nothing to report on
+            raise InputError(
+                f"no events in {period.name} ({period.start} to {period.end}), only in "
+                "the lookback weeks before it"
+            )
+        members = _period_members(result, period)
         tracking = track(
             members[["account_id", "cluster_id"]], previous, next_id=state.next_id(period)
         )
@@ -207,9 +215,16 @@ def _report_into(
             .fillna(False)
             .astype(bool)
         )
-        _write_tracked_ids(result, tracked, building)
+        _write_tracked_ids(result, tracked, building, period)
         daily = _daily_requests(events, config, members, table, period)
         facts = _facts(result, period, tracking, table, daily)
+        facts["window"] = {
+            "lookback_weeks": config.report.lookback_weeks,
+            "start": begin.date().isoformat(),
+            "end": period.end.isoformat(),
+            "accounts": len(result.accounts),
+        }
+        facts["headline"]["accounts"] = int(_active_in(result, period).sum())
         write_csv(table, building / "tracked_clusters.csv")
         write_csv(tracking.changes, building / "changes.csv")
         write_csv(tracking.joined, building / "joined.csv")
@@ -256,18 +271,43 @@ def _clean_leftovers(root: Path) -> None:
                 entry.unlink(missing_ok=True)
 
 
-def _write_tracked_ids(result: Result, tracked: dict[str, str], folder: Path) -> None:
+def _active_in(result: Result, period: Period) -> pd.Series:
+    """Per account of the run: active in the period (a request on or after its start;
+    the run's window ends with the period)."""
+    begin = pd.Timestamp(period.window[0]).tz_localize(None)
+    last = pd.to_datetime(result.accounts["last_seen"], errors="coerce")
+    if getattr(last.dt, "tz", None) is not None:
+        last = last.dt.tz_convert(None)
+    return (last >= begin).fillna(False).astype(bool)
+
+
+def _period_members(result: Result, period: Period) -> pd.DataFrame:
+    """The clustered accounts of the clusters the period's report speaks of: those with
+    an account active in the period (all their members, active in it or before)."""
+    accounts = result.accounts
+    clustered = accounts["cluster_id"] != ""
+    current = set(accounts.loc[clustered & _active_in(result, period), "cluster_id"])
+    return accounts.loc[clustered & accounts["cluster_id"].isin(current)]
+
+
+def _write_tracked_ids(
+    result: Result, tracked: dict[str, str], folder: Path, period: Period
+) -> None:
     """The week's accounts.csv and clusters.csv with each cluster's tracked id beside its
-    cluster id: the id people follow from week to week is where they look."""
+    cluster id (the id people follow from week to week is where they look), and whether
+    the account was active in the period and the cluster is in its report (the run links
+    over the lookback weeks before it too)."""
     accounts = result.accounts.copy()
     accounts.insert(
         list(accounts.columns).index("cluster_id") + 1,
         "tracked_id",
-        accounts["cluster_id"].map(tracked).fillna(""),
+        [tracked.get(c, "") for c in accounts["cluster_id"]],
     )
+    accounts["active_in_period"] = _active_in(result, period).to_numpy()
     write_csv(accounts, folder / "accounts.csv")
     clusters = result.clusters.copy()
-    clusters.insert(1, "tracked_id", clusters["cluster_id"].map(tracked).fillna(""))
+    clusters.insert(1, "tracked_id", [tracked.get(c, "") for c in clusters["cluster_id"]])
+    clusters.insert(2, "in_period", clusters["cluster_id"].isin(tracked))
     write_csv(clusters, folder / "clusters.csv")
 
 
@@ -311,7 +351,8 @@ def _cluster_table(
     """The run's clusters, ranked, with tracked id, status and verdict."""
     clusters = result.clusters
     base = clusters[["cluster_id", "rank", "score", "flagged", "reasons"]]
-    table = base.merge(tracking.clusters, on="cluster_id", how="left")
+    # the period's clusters only (tracking has those)
+    table = base.merge(tracking.clusters, on="cluster_id", how="inner")
     sybil_accounts = set(given.loc[given["verdict"].str.lower() == "sybil", "account_id"]) - {""}
     members = result.accounts[result.accounts["cluster_id"] != ""]
     with_sybil = set(members.loc[members["account_id"].isin(sybil_accounts), "cluster_id"])
@@ -332,7 +373,8 @@ def _cluster_table(
         "verdict",
         "reasons",
     ]
-    return table[columns].sort_values("rank").reset_index(drop=True)
+    # no cluster in the period: the columns all the same
+    return table.reindex(columns=columns).sort_values("rank").reset_index(drop=True)
 
 
 def _daily_requests(
@@ -411,10 +453,11 @@ def _facts(
 ) -> dict[str, Any]:
     info = result.info
     accounts = result.accounts
-    flagged_ids = set(table.loc[table["flagged"], "cluster_id"])
+    is_flagged = table["flagged"].astype(bool)
+    flagged_ids = set(table.loc[is_flagged, "cluster_id"])
     requests = int(info["rows"]["used"])
     flagged_requests = int(accounts.loc[accounts["cluster_id"].isin(flagged_ids), "requests"].sum())
-    flagged = table[table["flagged"]]
+    flagged = table[is_flagged]
     return {
         "period": {
             "name": period.name,
@@ -513,7 +556,7 @@ def _write_html(
             ),
         ),
     ]
-    flagged = table[table["flagged"]]
+    flagged = table[table["flagged"].astype(bool)]
     rows = []
     for rec in flagged.to_dict("records"):
         page = out / "clusters" / f"{safe_filename(str(rec['cluster_id']))}.html"
