@@ -515,9 +515,15 @@ def _write_html(
     timelines: list[tuple[str, Markup, str]] | None = None,
 ) -> None:
     head = facts["headline"]
+    window = facts.get("window", {})
     figures = [
-        ("accounts", f"{head['accounts']:,}"),
-        ("requests", f"{head['requests']:,}"),
+        ("accounts active in the period", f"{head['accounts']:,}"),
+        (
+            "linked over",
+            f"{window.get('lookback_weeks', 1)} week(s), {window.get('start', '')} "
+            f"to {window.get('end', '')}",
+        ),
+        ("requests in those weeks", f"{head['requests']:,}"),
         ("clusters", f"{head['clusters']:,}"),
         ("flagged clusters", f"{head['flagged_clusters']:,}"),
         ("requests from flagged clusters", f"{head['flagged_request_share']:.1%}"),
