@@ -24,19 +24,20 @@ def test_ring_a_score_by_hand(clusters) -> None:  # type: ignore[no-untyped-def]
     # population: 350 carrier accounts send 1 request, so the median account sends 1;
     #   the ring's median account sends 30: volume_ratio = 30, log10 = 1.477 (< cap 1.5)
     # both cards are shared inside: payment_share = 6/6 = 1; all first seen within an
-    # hour: burst = 1; all 15 pairs linked: density = 1; no value is mostly outside: 0
+    # hour, but on the data's first day, when accounts of any age appear: burst = 0; all
+    # 15 pairs linked: density = 1; no value is mostly outside: 0
     # one template owned: its content counts log2(1 + 1) / log2(1 + 4) = 0.431 of it
     # (content_breadth 4)
     assert ring["template_share"] == 1.0
     assert ring["template_concentration"] == pytest.approx(0.628, abs=1e-3)
     assert ring["volume_ratio"] == 30.0
     assert ring["payment_share"] == 1.0
-    assert ring["burst"] == 1.0
+    assert ring["burst"] == 0.0
     assert ring["density"] == 1.0
     assert ring["spread_share"] == 0.0
     breadth = math.log2(2) / math.log2(5)
-    z = -6 + 5 * 1.0 * breadth + 2.5 * math.log10(30) + 1 + 1 + 1 - 1.5 * 0
-    assert ring["score"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-4)  # 0.9451
+    z = -6 + 5 * 1.0 * breadth + 2.5 * math.log10(30) + 1 + 0 + 1 - 1.5 * 0
+    assert ring["score"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-4)  # 0.8637
     assert ring["flagged"]
 
 
@@ -44,10 +45,11 @@ def test_household_score_by_hand(clusters) -> None:  # type: ignore[no-untyped-d
     home = clusters.loc[2]
     # 2 accounts x 4 personal prompts: no shared template, 8 requests on 8 templates
     #   (concentration log10(1) -> 0); median 4 requests: volume_ratio 4 (log10 0.602);
-    # one shared card: payment_share 1; first seen 12 hours apart: burst 1; density 1,
+    # one shared card: payment_share 1; first seen 12 hours apart on the data's first
+    # day: burst 0; density 1,
     # which does not count for two accounts (a cluster's only pair is always linked)
     assert home["density"] == 1.0
-    z = -6 + 0 + 2.5 * math.log10(4) + 1 + 1
-    assert home["score"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-4)  # 0.0763
+    z = -6 + 0 + 2.5 * math.log10(4) + 1 + 0
+    assert home["score"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-4)  # 0.0295
     assert not home["flagged"]
     assert home["reasons"].startswith("median account sends 4× the requests")

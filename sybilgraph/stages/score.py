@@ -199,7 +199,8 @@ def score_clusters(
         f"""SELECT median(volume) AS median, count(DISTINCT volume) AS volumes,
                   max(requests) AS requests,
                   percentile_cont(0.9) WITHIN GROUP (ORDER BY {seconds})
-                  - percentile_cont(0.1) WITHIN GROUP (ORDER BY {seconds}) AS span
+                  - percentile_cont(0.1) WITHIN GROUP (ORDER BY {seconds}) AS span,
+                  min(first_seen) AS start
            FROM {observed.accounts} WHERE subject"""
     ).to_pylist()[0]
     population_median = float(population["median"] or 1.0)
@@ -221,8 +222,11 @@ def score_clusters(
     ).to_pandas()
     spread = _spread(engine, observed, linked)
 
+    start = population["start"]
+    if start is not None and getattr(start, "tzinfo", None) is not None:
+        start = start.replace(tzinfo=None)
     features = _features(
-        members, values, links, spread, population_median, population_span, weights
+        members, values, links, spread, population_median, population_span, start, weights
     )
     features["confirmed_sybil"] = 0
     features["confirmed_benign"] = 0
@@ -528,6 +532,7 @@ def _features(
     spread: pd.DataFrame,
     population_median: float,
     population_span: float,
+    start: Any,
     weights: ScoreWeights,
 ) -> pd.DataFrame:
     by_cluster = members.groupby("cluster_id")
@@ -540,6 +545,25 @@ def _features(
     )
     first = by_cluster["first_seen"]
     span = (first.quantile(0.9) - first.quantile(0.1)).dt.total_seconds() / 3600.0
+    # an account first seen on the data's first day may be of any age: only accounts
+    # that appear later can be bunched by their creation
+    seen = pd.to_datetime(members["first_seen"])
+    if getattr(seen.dt, "tz", None) is not None:
+        seen = seen.dt.tz_convert(None)
+    later = (
+        members[seen > pd.Timestamp(start) + pd.Timedelta(days=1)] if start is not None else members
+    )
+    fresh = later.assign(first_seen=pd.to_datetime(later["first_seen"])).groupby("cluster_id")[
+        "first_seen"
+    ]
+    n_new = fresh.size().reindex(features.index).fillna(0)
+    new_span = (
+        ((fresh.quantile(0.9) - fresh.quantile(0.1)).dt.total_seconds() / 3600.0)
+        .reindex(features.index)
+        .fillna(0.0)
+    )
+    enough = n_new >= np.maximum(2, 0.5 * features["size"])
+    span = new_span.where(enough, span)
     features["first_seen_span_hours"] = span.round(1)
     absolute = np.clip(
         1.0 - (span - weights.burst_hours) / (weights.burst_spread_hours - weights.burst_hours),
@@ -552,7 +576,7 @@ def _features(
         0.0,
         1.0,
     )
-    features["burst"] = np.maximum(absolute, relative).round(4)
+    features["burst"] = np.maximum(absolute, relative).where(enough, 0.0).round(4)
     features["population_span_hours"] = round(population_span, 1)
     features["requests_per_account"] = (features["requests"] / features["size"]).round(1)
     # the accounts' own volume where the data gives one, else their requests

@@ -59,26 +59,26 @@ def test_features_and_score_by_hand(linked_once: Linked) -> None:
     #     by 2+ inside, all of its 3 holders inside); POEM is held by u3 alone:
     #     templates 1, template_share 5 / 6 = 0.833; 6 prompt requests on 2 templates:
     #     requests_per_template 3, concentration (log10 3 - 1) / 2 < 0 -> 0
-    #   first seen 10:00 10:10 11:00: 10th percentile 10:02, 90th 10:50, span 0.8 h
-    #     (under 48 h: burst 1)
+    #   first seen 10:00 10:10 11:00: 10th percentile 10:02, 90th 10:50, span 0.8 h; but
+    #     all on the data's first day, when accounts of any age appear: burst 0
     #   every shared value has all its holders inside: spread_share 0
     #   link weight 1/ln 7 + 11/ln 8 = 5.8038 of which ip 1/ln 7 + 3/ln 8 (0.337),
     #     payment 6/ln 8 (0.497), prompt 2/ln 8 (0.166)
     #   at the population's median volume its shared prompts count half (content_volume),
     #   and one template owned counts log2(2) / log2(5) = 0.431 of it (content_breadth):
-    #   z = -6 + 5 x 0.833 x 0.5 x 0.431 + 2.5 x log10(1) + 1 + 1 + 1 x 1 = -2.103: 0.1088,
+    #   z = -6 + 5 x 0.833 x 0.5 x 0.431 + 2.5 x log10(1) + 1 + 0 + 1 x 1 = -3.103: 0.0430,
     #   not flagged (three people on one card, IP and prompt at ordinary volume are a
     #   household as much as a ring)
     #
     # phones (u4 u5 u6), 4 requests, median 1:
     #   volume_ratio 1 / 2 = 0.5; density 1; u4's card is its own: no payment share, and
     #   one instrument per account that has any; no prompts (requests_per_template 1)
-    #   first seen 12:00 12:10 12:20: span 12:02 to 12:18, 0.27 h -> 0.3; burst 1
+    #   first seen 12:00 12:10 12:20: span 12:02 to 12:18, 0.27 h -> 0.3; first day: burst 0
     #   every link on the device: share_device 1
-    #   z = -6 + 2.5 x log10(0.5) + 1 + 1 x 1 = -4.7526: score 0.0086, not flagged
+    #   z = -6 + 2.5 x log10(0.5) + 0 + 1 x 1 = -5.7526: score 0.0032, not flagged
     total = 1 / LN7 + 11 / LN8
-    z_ring = -6 + 5 * 0.833 * 0.5 * math.log2(2) / math.log2(5) + 1 + 1 + 1
-    z_phones = -6 + 2.5 * math.log10(0.5) + 1 + 1
+    z_ring = -6 + 5 * 0.833 * 0.5 * math.log2(2) / math.log2(5) + 1 + 1
+    z_phones = -6 + 2.5 * math.log10(0.5) + 1
     expected = pd.DataFrame(
         {
             "cluster_id": ["ring", "phones"],
@@ -103,7 +103,7 @@ def test_features_and_score_by_hand(linked_once: Linked) -> None:
             "wrappers": [0, 0],
             "wrapper_share": [0.0, 0.0],
             "first_seen_span_hours": [0.8, 0.3],
-            "burst": [1.0, 1.0],
+            "burst": [0.0, 0.0],
             "spread_share": [0.0, 0.0],
             "confirmed_sybil": [0, 0],
             "confirmed_benign": [0, 0],
@@ -127,10 +127,10 @@ def test_features_and_score_by_hand(linked_once: Linked) -> None:
     assert clusters["reasons"].tolist() == [
         "83% of requests follow 1 prompt template shared inside the cluster; "
         "3 of 3 accounts share 1 payment instrument; "
-        "80% of accounts first seen within an hour; 100% of account pairs linked; "
+        "100% of account pairs linked; "
         "shared prompts counted at 50%: its accounts send about the volume of ordinary "
         "ones, as the users of one tool do",
-        "80% of accounts first seen within an hour; 100% of account pairs linked; "
+        "100% of account pairs linked; "
         "low volume: median account sends 0.5× a typical account",
     ]
     membership = read(engine, clustered.membership, ["account_id"])

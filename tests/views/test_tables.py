@@ -1,8 +1,8 @@
 """views.tables: what a cluster's page shows, gathered from the engine's tables.
 
 The traffic is the table in ``tests/stages/traffic.py`` and its clusters the ring u1 u2
-u3 and the phones u4 u5 u6, scored in ``tests/stages/test_score.py`` (the ring 0.1088,
-the phones 0.0086); each expected view below is worked out from them by hand.
+u3 and the phones u4 u5 u6, scored in ``tests/stages/test_score.py`` (the ring 0.0430,
+the phones 0.0032); each expected view below is worked out from them by hand.
 """
 
 from __future__ import annotations
@@ -77,9 +77,9 @@ def test_the_rings_view(clustered_once: Clustered) -> None:
     solve = template_group(SOLVE)
     accounts = pd.DataFrame(
         [
-            ("u1", 2, at("10:00"), at("10:05"), 0.1088, math.nan, 2),
-            ("u2", 2, at("10:10"), at("10:20"), 0.1088, math.nan, 2),
-            ("u3", 2, at("11:00"), at("11:30"), 0.1088, math.nan, 2),
+            ("u1", 2, at("10:00"), at("10:05"), 0.0430, math.nan, 2),
+            ("u2", 2, at("10:10"), at("10:20"), 0.0430, math.nan, 2),
+            ("u3", 2, at("11:00"), at("11:30"), 0.0430, math.nan, 2),
         ],
         columns=["account_id", "requests", "first_seen", "last_seen", "score", "verdict", "degree"],
     )
@@ -122,7 +122,7 @@ def test_the_rings_view(clustered_once: Clustered) -> None:
     )
     (view,) = views_of(clustered_once, ["ring"])
 
-    assert (view.cluster_id, view.rank, view.flagged, view.score) == ("ring", 1, False, 0.1088)
+    assert (view.cluster_id, view.rank, view.flagged, view.score) == ("ring", 1, False, 0.0430)
     assert view.reasons[0] == "83% of requests follow 1 prompt template shared inside the cluster"
     assert view.features["size"] == 3
     assert view.key_shares == pytest.approx({"ip": 0.337, "payment": 0.497, "prompt": 0.166})
