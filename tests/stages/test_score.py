@@ -130,8 +130,7 @@ def test_features_and_score_by_hand(linked_once: Linked) -> None:
         "100% of account pairs linked; "
         "shared prompts counted at 50%: its accounts send about the volume of ordinary "
         "ones, as the users of one tool do",
-        "100% of account pairs linked; "
-        "low volume: median account sends 0.5× a typical account",
+        "100% of account pairs linked; low volume: median account sends 0.5× a typical account",
     ]
     membership = read(engine, clustered.membership, ["account_id"])
     pd.testing.assert_frame_equal(membership, MEMBERSHIP)
