@@ -194,13 +194,14 @@ def _report_into(
             show_progress=show_progress,
             window=(begin, stop),
         )
-        if not _active_in(result, period).any():
+        active = _active_in(result, period)
+        if not active.any():
             # the weeks before it had events, the period none: nothing to report on
             raise InputError(
                 f"no events in {period.name} ({period.start} to {period.end}), only in "
                 "the lookback weeks before it"
             )
-        members = _period_members(result, period)
+        members = _period_members(result.accounts, active)
         tracking = track(
             members[["account_id", "cluster_id"]], previous, next_id=state.next_id(period)
         )
@@ -215,7 +216,7 @@ def _report_into(
             .fillna(False)
             .astype(bool)
         )
-        _write_tracked_ids(result, tracked, building, period)
+        _write_tracked_ids(result, tracked, building, active)
         daily = _daily_requests(events, config, members, table, period)
         facts = _facts(result, period, tracking, table, daily)
         facts["window"] = {
@@ -224,7 +225,7 @@ def _report_into(
             "end": period.end.isoformat(),
             "accounts": len(result.accounts),
         }
-        facts["headline"]["accounts"] = int(_active_in(result, period).sum())
+        facts["headline"]["accounts"] = int(active.sum())
         write_csv(table, building / "tracked_clusters.csv")
         write_csv(tracking.changes, building / "changes.csv")
         write_csv(tracking.joined, building / "joined.csv")
@@ -281,17 +282,16 @@ def _active_in(result: Result, period: Period) -> pd.Series:
     return (last >= begin).fillna(False).astype(bool)
 
 
-def _period_members(result: Result, period: Period) -> pd.DataFrame:
+def _period_members(accounts: pd.DataFrame, active: pd.Series) -> pd.DataFrame:
     """The clustered accounts of the clusters the period's report speaks of: those with
-    an account active in the period (all their members, active in it or before)."""
-    accounts = result.accounts
+    an account ``active`` in the period (all their members, active in it or before)."""
     clustered = accounts["cluster_id"] != ""
-    current = set(accounts.loc[clustered & _active_in(result, period), "cluster_id"])
+    current = set(accounts.loc[clustered & active, "cluster_id"])
     return accounts.loc[clustered & accounts["cluster_id"].isin(current)]
 
 
 def _write_tracked_ids(
-    result: Result, tracked: dict[str, str], folder: Path, period: Period
+    result: Result, tracked: dict[str, str], folder: Path, active: pd.Series
 ) -> None:
     """The week's accounts.csv and clusters.csv with each cluster's tracked id beside its
     cluster id (the id people follow from week to week is where they look), and whether
@@ -303,7 +303,7 @@ def _write_tracked_ids(
         "tracked_id",
         [tracked.get(c, "") for c in accounts["cluster_id"]],
     )
-    accounts["active_in_period"] = _active_in(result, period).to_numpy()
+    accounts["active_in_period"] = active.to_numpy()
     write_csv(accounts, folder / "accounts.csv")
     clusters = result.clusters.copy()
     clusters.insert(1, "tracked_id", [tracked.get(c, "") for c in clusters["cluster_id"]])

@@ -19,6 +19,7 @@ import pandas as pd
 
 from sybilgraph.config import DetectConfig
 from sybilgraph.stages.graph import AccountGraph
+from sybilgraph.stages.link import IP_KEYS
 
 __all__ = ["cluster_ids", "detect", "group_leftovers", "partition"]
 
@@ -111,9 +112,6 @@ def detect(graph: AccountGraph, config: DetectConfig, seed: int) -> pd.DataFrame
 #: values they share: an edge links its two ends (``direct``) and the accounts at the
 #: far ends of one account's edges (``counterparty``)
 RELATION_KEYS = ("direct", "counterparty")
-#: keys of shared infrastructure (exits, NAT, offices' addresses): many unrelated people
-#: share them, so they alone never join a group of leftovers to another group
-INFRASTRUCTURE_KEYS = ("ip", "ip_subnet")
 
 
 def relation_components(graph: AccountGraph, components: ig.VertexClustering) -> set[int]:
@@ -193,7 +191,7 @@ def join_pieces(
     (``join_density``), and on the other keys the links across weigh at least
     ``join_ratio`` of the links inside each. ``leftovers`` (groups of accounts Leiden
     left alone, :func:`group_leftovers`) are joined only on keys other than shared
-    infrastructure (:data:`INFRASTRUCTURE_KEYS`): the users of a VPN exit around a ring
+    infrastructure (IP, subnet): the users of a VPN exit around a ring
     share the exit with it as much as with each other, and nothing else; the accounts of
     an operator left alone beside the batches of cards Leiden kept share its prompts.
 
@@ -213,7 +211,7 @@ def join_pieces(
     content = np.zeros(len(graph.src))  # ... and without shared infrastructure
     for key in keys:
         weight += graph.key_weights[key]
-        if key not in INFRASTRUCTURE_KEYS:
+        if key not in IP_KEYS:
             content += graph.key_weights[key]
     left, right = labels[graph.src], labels[graph.dst]
     inside = (left == right) & (left >= 0)

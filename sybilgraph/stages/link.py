@@ -22,10 +22,12 @@ from sybilgraph.stages.normalize import in_cidrs
 from sybilgraph.stages.observe import KEY_IP, KEY_PROMPT, KEY_SUBNET, KEY_WRAPPER
 from sybilgraph.stages.tables import GraphInputs, LinkTables, ObservationTables
 
-__all__ = ["create_in_slices", "evidence_sql", "hub_limit", "key_column", "link"]
+__all__ = ["IP_KEYS", "create_in_slices", "evidence_sql", "hub_limit", "key_column", "link"]
 
 log = logging.getLogger(__name__)
 
+#: keys of shared infrastructure (exits, NAT, offices' addresses): many unrelated people
+#: share them, so a link's part on them is capped and they alone join no leftovers
 IP_KEYS = (KEY_IP, KEY_SUBNET)
 
 

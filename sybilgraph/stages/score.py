@@ -223,10 +223,15 @@ def score_clusters(
     spread = _spread(engine, observed, linked)
 
     start = population["start"]
-    if start is not None and getattr(start, "tzinfo", None) is not None:
-        start = start.replace(tzinfo=None)
     features = _features(
-        members, values, links, spread, population_median, population_span, start, weights
+        members,
+        values,
+        links,
+        spread,
+        population_median,
+        population_span,
+        None if start is None else _naive(pd.Series([start])).iloc[0],
+        weights,
     )
     features["confirmed_sybil"] = 0
     features["confirmed_benign"] = 0
@@ -268,6 +273,8 @@ def score_clusters(
     features["score"] = _score(features, weights, defined)
     features["flagged"] = decided.where(decided.notna(), features["score"] >= config.threshold)
     features["flagged"] = features["flagged"].astype(bool)
+    # what share of its shared content counts, for the reasons (one pass, not per row)
+    features["content_gate"] = content_gate(features, defined, weights)
     features["reasons"] = [
         "; ".join(_reasons(row, effective_weights(weights, defined), defined))
         for row in features.to_dict("records")
@@ -496,7 +503,11 @@ def _spread(engine: Engine, observed: ObservationTables, linked: LinkTables) -> 
            GROUP BY m.cluster_id, o.key, o.value""",
     )
     literal = engine.dialect.literal
-    infra = f"p.key IN ({', '.join(literal(k) for k in linked.infrastructure)})"
+    infra = (
+        f"p.key IN ({', '.join(literal(k) for k in linked.infrastructure)})"
+        if linked.infrastructure
+        else "false"
+    )
     outside = "s.holders > 2 * i.inside"
     engine.create_table(
         "inner_links",
@@ -543,27 +554,15 @@ def _features(
             "median_volume": by_cluster["volume"].median(),
         }
     )
-    first = by_cluster["first_seen"]
-    span = (first.quantile(0.9) - first.quantile(0.1)).dt.total_seconds() / 3600.0
+    seen = _naive(members["first_seen"])
+    span = _span_hours(seen.groupby(members["cluster_id"])).reindex(features.index)
     # an account first seen on the data's first day may be of any age: only accounts
     # that appear later can be bunched by their creation
-    seen = pd.to_datetime(members["first_seen"])
-    if getattr(seen.dt, "tz", None) is not None:
-        seen = seen.dt.tz_convert(None)
-    later = (
-        members[seen > pd.Timestamp(start) + pd.Timedelta(days=1)] if start is not None else members
-    )
-    fresh = later.assign(first_seen=pd.to_datetime(later["first_seen"])).groupby("cluster_id")[
-        "first_seen"
-    ]
+    later = seen > start + pd.Timedelta(days=1) if start is not None else seen.notna()
+    fresh = seen[later].groupby(members.loc[later, "cluster_id"])
     n_new = fresh.size().reindex(features.index).fillna(0)
-    new_span = (
-        ((fresh.quantile(0.9) - fresh.quantile(0.1)).dt.total_seconds() / 3600.0)
-        .reindex(features.index)
-        .fillna(0.0)
-    )
     enough = n_new >= np.maximum(2, 0.5 * features["size"])
-    span = new_span.where(enough, span)
+    span = _span_hours(fresh).reindex(features.index).fillna(0.0).where(enough, span)
     features["first_seen_span_hours"] = span.round(1)
     absolute = np.clip(
         1.0 - (span - weights.burst_hours) / (weights.burst_spread_hours - weights.burst_hours),
@@ -730,7 +729,7 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
             )
         )
     content = f["templates"] or f["wrappers"] if "template" in defined else 0
-    gate = float(content_gate(pd.DataFrame([f]), defined, weights).iloc[0])
+    gate = float(f.get("content_gate", 1.0))
     if content and gate < 0.995:
         scored.append(
             (
@@ -741,6 +740,17 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
         )
     scored.sort(key=lambda item: -item[0])
     return [text for _, text in scored]
+
+
+def _naive(times: pd.Series) -> pd.Series:
+    """Timestamps without a time zone (UTC where they had one)."""
+    times = pd.to_datetime(times)
+    return times.dt.tz_convert(None) if times.dt.tz is not None else times
+
+
+def _span_hours(first_seen: Any) -> pd.Series:
+    """Hours between the 10th and 90th percentile of grouped first-seen times."""
+    return (first_seen.quantile(0.9) - first_seen.quantile(0.1)).dt.total_seconds() / 3600.0
 
 
 def _duration(hours: float) -> str:

@@ -134,7 +134,7 @@ class LinkTables:
     lone: dict[str, tuple[int, int]] | None = None
     #: the keys of shared infrastructure, and the most a link's weight counts of them
     #: (0: no cap)
-    infrastructure: tuple[str, ...] = ("ip", "ip_subnet")
+    infrastructure: tuple[str, ...] = ()
     infrastructure_cap: float = 0.0
     counts: dict[str, int] = field(default_factory=dict, compare=False)
 
