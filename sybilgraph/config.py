@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: the link keys sybilgraph builds itself; an extra key is named after its column
-BUILTIN_KEYS = ("ip", "ip_subnet", "payment", "prompt", "wrapper", "direct", "counterparty")
+BUILTIN_KEYS = ("ip", "ip_subnet", "payment", "prompt", "wrapper", "direct", "counterparty", "time")
 
 
 @dataclass
@@ -215,8 +215,16 @@ class LinkConfig:
             "prompt": 2.0,
             "wrapper": 2.0,
             "direct": 2.0,
+            "time": 1.0,
         }
     )
+    #: co-activity (key ``time``, see stages.lockstep): accounts active in the same
+    #: windows of this many minutes far more often than chance link; 0 turns it off
+    coactivity_minutes: float = 15.0
+    #: ... when they share at least this many windows
+    coactivity_min_windows: int = 6
+    #: ... and at least this share of the windows either is active in (Jaccard)
+    coactivity_similarity: float = 0.5
     #: a link's weight on shared infrastructure (ip, ip_subnet) counts at most this
     #: much (0: no cap). Below detect.resolution (1.0), exits or NAT shared alone never
     #: hold accounts together: the users of a VPN's exits that a ring uses are not drawn
@@ -280,6 +288,24 @@ class LinkConfig:
             "link.outside_window_factor",
             _SHARE,
             self.outside_window_factor,
+        )
+        _require(
+            self.coactivity_minutes >= 0,
+            "link.coactivity_minutes",
+            "0 (off) or more",
+            self.coactivity_minutes,
+        )
+        _require(
+            self.coactivity_min_windows >= 2,
+            "link.coactivity_min_windows",
+            "at least 2",
+            self.coactivity_min_windows,
+        )
+        _require(
+            0.0 < self.coactivity_similarity <= 1.0,
+            "link.coactivity_similarity",
+            "in (0, 1]",
+            self.coactivity_similarity,
         )
         for key, weight in self.key_weights.items():
             _require(weight >= 0, f"link.key_weights.{key}", "0 or more", weight)

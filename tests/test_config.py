@@ -146,7 +146,7 @@ def test_extra_keys_are_link_keys(tmp_path: Path) -> None:
         }
     )
     assert config.link.key_weights["device"] == 0.5
-    with pytest.raises(ConfigError, match=r"the link keys are ip, .*, counterparty, device"):
+    with pytest.raises(ConfigError, match=r"the link keys are ip, .*, counterparty, time, device"):
         Config.from_dict({"columns": {"extra_keys": ["device"]}, "detect": {"split_keys": ["dev"]}})
     with pytest.raises(ConfigError, match=r"columns.extra_keys\[0\] and columns.extra_keys\[1\]"):
         Config.from_dict({"columns": {"extra_keys": ["device", "device"]}})

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
+from sybilgraph.stages.lockstep import add_lockstep_pairs
 from sybilgraph.stages.normalize import in_cidrs
 from sybilgraph.stages.observe import KEY_IP, KEY_PROMPT, KEY_SUBNET, KEY_WRAPPER
 from sybilgraph.stages.tables import GraphInputs, LinkTables, ObservationTables
@@ -126,6 +127,7 @@ def link(
     engine.drop("linkable")
     if inputs.edges:
         _add_direct_pairs(engine, config, inputs.edges, observed)
+    coactivity = add_lockstep_pairs(engine, observed, config, _PAIR_VALUES, cap)
     keys, lone = build_links(engine, config)
     return LinkTables(
         values=_VALUES,
@@ -141,6 +143,7 @@ def link(
             "hubs": engine.count(_HUBS),
             "pair_values": engine.count(_PAIR_VALUES),
             "links": engine.count(_LINKS),
+            **coactivity,
         },
     )
 

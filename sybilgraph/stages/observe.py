@@ -27,6 +27,7 @@ __all__ = [
     "KEY_PAYMENT",
     "KEY_PROMPT",
     "KEY_SUBNET",
+    "KEY_TIME",
     "KEY_WRAPPER",
     "observe",
 ]
@@ -40,6 +41,8 @@ KEY_PROMPT = "prompt"
 KEY_WRAPPER = "wrapper"
 KEY_DIRECT = "direct"
 KEY_COUNTERPARTY = "counterparty"
+#: co-activity: accounts active in the same time windows (see stages.lockstep)
+KEY_TIME = "time"
 #: keys built in; extra keys take their column's name and may not reuse these
 BUILTIN_KEYS = (
     KEY_IP,
@@ -49,6 +52,7 @@ BUILTIN_KEYS = (
     KEY_WRAPPER,
     KEY_DIRECT,
     KEY_COUNTERPARTY,
+    KEY_TIME,
 )
 
 
@@ -121,7 +125,8 @@ def observe(
     engine.drop("heavy_accounts")
     engine.drop("strict_obs")
     engine.drop("strict_repeated")
-    _exclude(engine, exclude_accounts)
+    activity = _activity(engine, events, config)
+    _exclude(engine, exclude_accounts, activity)
     counts["observations"] = engine.count(_OBSERVATIONS)
     counts["accounts"] = engine.count(_ACCOUNTS)
     if inputs.subjects:
@@ -138,6 +143,7 @@ def observe(
         observations=_OBSERVATIONS,
         accounts=_ACCOUNTS,
         prompt_map=prompts.prompt_map if prompts else None,
+        activity=activity,
         strict_groups=bool(prompts and prompts.heavy_accounts),
         context=inputs.subjects is not None,
         keys=tuple(sorted(keys)),
@@ -206,6 +212,7 @@ def _counterparties(inputs: GraphInputs) -> list[str]:
 _OBSERVATIONS = "observations"
 _ACCOUNTS = "accounts"
 _PROMPT_MAP = "prompt_map"
+_ACTIVITY = "activity"
 
 
 @dataclass(frozen=True)
@@ -217,18 +224,37 @@ class _Prompts:
     heavy_accounts: bool
 
 
-def _exclude(engine: Engine, accounts: Sequence[str]) -> None:
-    """Drop the observations of ``accounts``."""
+def _activity(engine: Engine, events: EventTables, config: Config) -> str | None:
+    """Each account's active time windows (``link.coactivity_minutes`` wide), or None
+    when co-activity is off."""
+    minutes = float(config.link.coactivity_minutes)
+    if minutes <= 0:
+        return None
+    width = minutes * 60.0
+    engine.create_table(
+        _ACTIVITY,
+        f"""SELECT account_id, CAST(floor({engine.dialect.epoch("ts")} / {width}) AS BIGINT)
+                   AS slot, min(ts) AS first_ts, max(ts) AS last_ts, count(*) AS n
+            FROM {events.events} WHERE ts IS NOT NULL GROUP BY 1, 2""",
+    )
+    return _ACTIVITY
+
+
+def _exclude(engine: Engine, accounts: Sequence[str], activity: str | None) -> None:
+    """Drop the observations (and activity) of ``accounts``."""
     if not accounts:
         return
     engine.register("excluded_accounts", pa.table({"account_id": pa.array(accounts, pa.string())}))
-    engine.create_table(
-        "observations_kept",
-        f"SELECT * FROM {_OBSERVATIONS} WHERE account_id NOT IN "
-        "(SELECT account_id FROM excluded_accounts)",
-    )
-    engine.create_table(_OBSERVATIONS, "SELECT * FROM observations_kept")
-    engine.drop("observations_kept")
+    for table in (_OBSERVATIONS, activity):
+        if table is None:
+            continue
+        engine.create_table(
+            "observations_kept",
+            f"SELECT * FROM {table} WHERE account_id NOT IN "
+            "(SELECT account_id FROM excluded_accounts)",
+        )
+        engine.create_table(table, "SELECT * FROM observations_kept")
+        engine.drop("observations_kept")
     engine.drop("excluded_accounts")
 
 

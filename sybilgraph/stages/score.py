@@ -41,6 +41,7 @@ import pyarrow as pa
 from sybilgraph.config import ScoreConfig
 from sybilgraph.engines.base import Engine
 from sybilgraph.stages.learn import MIN_CLUSTERS, Fitted, fit_weights
+from sybilgraph.stages.observe import KEY_TIME
 from sybilgraph.stages.tables import ClusterTables, LinkTables, ObservationTables
 
 __all__ = ["TERMS", "WEIGHTS", "ScoreWeights", "score_clusters", "score_terms", "size_evidence"]
@@ -109,7 +110,7 @@ TERM_MAX = {
 
 #: the features of each term that only exists where the data has its key or column
 _FEATURES_OF = {
-    "template": [
+    "prompts": [
         "templates",
         "templates_with_flagged",
         "template_share",
@@ -125,6 +126,7 @@ _FEATURES_OF = {
         "payment_share",
     ],
     "burst": ["first_seen_span_hours", "burst"],
+    "lockstep": ["lockstep_share"],
     "volume": ["volume_ratio"],
     "requests": ["requests", "requests_per_account"],
 }
@@ -147,6 +149,7 @@ FEATURE_COLUMNS = [
     "template_concentration",
     "wrappers",
     "wrapper_share",
+    "lockstep_share",
     "first_seen_span_hours",
     "burst",
     "spread_share",
@@ -205,7 +208,7 @@ def score_clusters(
     ).to_pylist()[0]
     population_median = float(population["median"] or 1.0)
     population_span = float(population["span"] or 0.0) / 3600.0
-    defined = _defined_terms(observed, population)
+    defined = _defined_terms(observed, linked, population)
     values = engine.arrow(
         f"""SELECT m.cluster_id, o.account_id, o.key, o.value, o.n, s.holders
            FROM {_MEMBERSHIP} m
@@ -325,12 +328,17 @@ def _decided(features: pd.DataFrame) -> pd.Series:
     return decided
 
 
-def _defined_terms(observed: ObservationTables, population: dict[str, Any]) -> set[str]:
+def _defined_terms(
+    observed: ObservationTables, linked: LinkTables, population: dict[str, Any]
+) -> set[str]:
     """The score's terms the data can have: a term of a key or column it lacks is left
-    out, not counted as zero."""
+    out, not counted as zero. Acting in lockstep (key ``time``) is coordination as
+    shared content is: it counts in the template term."""
     defined = {"density", "size", "spread"}
     if observed.prompt_map is not None:
-        defined.add("template")
+        defined |= {"template", "prompts"}  # "prompts": the features of prompts
+    if KEY_TIME in linked.keys:
+        defined |= {"template", "lockstep"}
     if "payment" in observed.keys:
         defined.add("payment")
     if observed.timed:
@@ -381,11 +389,14 @@ def score_terms(
     if "template" in defined:
         content = np.maximum(features["template_share"], features["template_concentration"])
         content = np.maximum(content, features["wrapper_share"])
+        gate = content_gate(features, defined, weights)
         terms["template"] = (
-            pd.Series(content, index=features.index)
-            * content_gate(features, defined, weights)
-            * content_breadth(features, weights)
+            pd.Series(content, index=features.index) * gate * content_breadth(features, weights)
         )
+        if "lockstep" in defined:
+            # the breadth of owned texts says nothing of acting together in time
+            lockstep = features["lockstep_share"] * gate
+            terms["template"] = terms["template"].where(terms["template"] >= lockstep, lockstep)
     if "volume" in defined:
         terms["volume"] = pd.Series(
             np.clip(np.log10(features["volume_ratio"].clip(lower=1e-3)), -1, 1.5),
@@ -596,6 +607,7 @@ def _features(
         key_weight = link_groups[column].sum().reindex(features.index).fillna(0.0)
         share = (key_weight / total_weight.where(total_weight > 0, 1.0)).round(3)
         features["share_" + column.removesuffix("_weight")] = share
+    features["lockstep_share"] = features.get(f"share_{KEY_TIME}", 0.0)
 
     payments = values[values["key"] == "payment"]
     inside = payments.groupby(["cluster_id", "value"])["account_id"].transform("size")
@@ -666,6 +678,14 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
                 weights.template * f["wrapper_share"],
                 f"{_pct(f['wrapper_share'])} of requests go through "
                 f"{_n(f['wrappers'], 'instruction wrapper')} shared inside the cluster",
+            )
+        )
+    if "lockstep" in defined and f["lockstep_share"] > 0:
+        scored.append(
+            (
+                weights.template * f["lockstep_share"],
+                f"{_pct(f['lockstep_share'])} of the linking rests on accounts acting in "
+                "lockstep (the same time windows, far more often than chance)",
             )
         )
     if "template" in defined and f["template_concentration"] > f["template_share"]:

@@ -94,11 +94,15 @@ class ObservationTables:
                   (``volume`` is the accounts' own volume where given, else requests;
                   ``subject`` is false for context accounts)
     prompt_map:   prompt, template, template_group[, strict_group]; None without prompts
+    activity:     account_id, slot, first_ts, last_ts, n (each account's active time
+                  windows: ``slot`` counts ``link.coactivity_minutes`` since 1970); None
+                  when co-activity is off
     """
 
     observations: str
     accounts: str
     prompt_map: str | None
+    activity: str | None = None
     #: whether ``prompt_map`` has the heavy accounts' ``strict_group`` column
     strict_groups: bool = False
     #: whether some accounts are context (a list of subjects was given)

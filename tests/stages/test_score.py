@@ -118,7 +118,8 @@ def test_features_and_score_by_hand(linked_once: Linked) -> None:
 
     clusters = clustered.clusters
     expected_columns = ["cluster_id", "rank", "size", "score", "flagged", "reasons"]
-    expected_columns += [c for c in FEATURE_COLUMNS if c != "size"]
+    # no pair acts in lockstep (key time): no lockstep_share
+    expected_columns += [c for c in FEATURE_COLUMNS if c not in ("size", "lockstep_share")]
     expected_columns += ["share_device", "share_ip", "share_payment", "share_prompt"]
     assert list(clusters.columns) == expected_columns
     pd.testing.assert_frame_equal(

@@ -1,0 +1,108 @@
+"""Candidate pairs of similar sets of numbers (an account's active time windows): MinHash
+over the numbers and banded LSH, without comparing all pairs.
+
+Two sets share a band's bucket with probability ``1 - (1 - J**rows)**bands`` at Jaccard
+similarity ``J``; the candidates are checked exactly by the caller.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sybilgraph.fingerprint.arrays import mix64
+
+__all__ = ["similar_set_candidates"]
+
+_MASK64 = (1 << 64) - 1
+
+
+def similar_set_candidates(
+    owner: np.ndarray,
+    items: np.ndarray,
+    *,
+    bands: int,
+    rows: int,
+    seed: int,
+    max_bucket: int,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Pairs of owners whose sets of ``items`` may be similar.
+
+    Parameters
+    ----------
+    owner
+        int64 owner index of each item, sorted ascending (0 .. owners - 1, each present).
+    items
+        int64 items (e.g. window numbers), one per row, distinct per owner.
+    bands, rows
+        LSH banding: ``bands`` bands of ``rows`` MinHash values each.
+    seed
+        Seeds the hash functions: the same seed gives the same pairs on every run.
+    max_bucket
+        A bucket holding more owners than this is skipped (its pairs would be quadratic
+        in number); they are counted in the third value returned.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, int)
+        Left and right owner indices (left < right, each pair once, sorted), and how many
+        owners sat in skipped buckets (counted once per band).
+    """
+    if len(owner) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, 0
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    owners = len(starts)
+    perms = bands * rows
+    counter = np.arange(2 * perms, dtype=np.uint64) + np.uint64((seed * 0x9E3779B9) & _MASK64)
+    params = mix64(counter * np.uint64(0x9E3779B97F4A7C15))
+    multipliers = params[:perms] | np.uint64(1)
+    offsets = params[perms:]
+    base = items.astype(np.uint64)
+    signature = np.empty((owners, perms), dtype=np.uint64)
+    for index in range(perms):
+        hashed = mix64(base * multipliers[index] + offsets[index])
+        signature[:, index] = np.minimum.reduceat(hashed, starts)
+    lefts: list[np.ndarray] = []
+    rights: list[np.ndarray] = []
+    skipped = 0
+    for band in range(bands):
+        key = np.zeros(owners, dtype=np.uint64)
+        for row in range(band * rows, (band + 1) * rows):
+            key = mix64(key * np.uint64(0x100000001B3) + signature[:, row])
+        order = np.argsort(key, kind="stable")
+        ordered = key[order]
+        run = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        sizes = np.diff(np.r_[run, owners])
+        big = sizes > max_bucket
+        skipped += int(sizes[big].sum())
+        keep = (sizes >= 2) & ~big
+        left, right = _pairs_within(order, run[keep], sizes[keep])
+        lefts.append(left)
+        rights.append(right)
+    left = np.concatenate(lefts)
+    right = np.concatenate(rights)
+    low, high = np.minimum(left, right), np.maximum(left, right)
+    packed = np.unique(low.astype(np.uint64) * np.uint64(owners) + high.astype(np.uint64))
+    return (
+        (packed // np.uint64(owners)).astype(np.int64),
+        (packed % np.uint64(owners)).astype(np.int64),
+        skipped,
+    )
+
+
+def _pairs_within(
+    order: np.ndarray, starts: np.ndarray, sizes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of members of each run ``order[start : start + size]``."""
+    if len(starts) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    # each member pairs with the members after it in its run
+    members = np.repeat(starts, sizes) + (
+        np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    )
+    after = np.repeat(starts + sizes, sizes) - members - 1
+    left = np.repeat(members, after)
+    step = np.arange(int(after.sum())) - np.repeat(np.cumsum(after) - after, after)
+    right = left + 1 + step
+    return order[left].astype(np.int64), order[right].astype(np.int64)

@@ -1,0 +1,190 @@
+"""lockstep: accounts active in the same time windows far more often than chance link,
+under the key ``time`` (the SynchroTrap / CopyCatch family).
+
+An operator's scheduler runs its accounts in shifts: they act in the same windows,
+whatever IPs, cards or prompts each uses. People act when they please; those who share a
+routine (an office's working hours) share the busy windows that everyone shares.
+
+Each account's active windows (``link.coactivity_minutes`` wide) are a set. Candidate
+pairs come from MinHash and banded LSH over the sets (no comparison of all pairs); each
+candidate is then checked exactly. A pair links when
+
+- they share at least ``link.coactivity_min_windows`` windows, and at least
+  ``link.coactivity_similarity`` of the windows either is active in (Jaccard); and
+- sharing those windows is far beyond chance: a window ``w`` held by ``h(w)`` of the
+  ``N`` active accounts is shared by chance with probability about
+  ``p(w) = h(w) / N * r`` (``r``: the more active account's windows over the average
+  account's). Windows are not independent: one long session of two people fills many
+  windows of one day, and two people's routines (lunch at noon) meet at one time of day
+  on many days. So each day counts once and each time of day once, by its least likely
+  shared window, and the surprise is the lesser of the two sums of ``-ln p``: it must
+  exceed ``ln(M * (M - 1) / 2) + ln(1 / ALPHA)`` for the ``M`` accounts compared, so
+  that at most about ``ALPHA`` pairs in all would pass by chance (a Bonferroni bound).
+  Busy windows, where most accounts act, count for almost nothing; so do an afternoon
+  spent side by side and a shared daily habit. A scheduler that runs its accounts
+  together at varying times, day after day, passes both.
+
+The pair's weight is the key's weight times its Jaccard similarity; its evidence says in
+how many windows the two acted together.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sybilgraph.config import Config
+from sybilgraph.engines.base import Engine
+from sybilgraph.fingerprint.sets import similar_set_candidates
+from sybilgraph.stages.observe import KEY_TIME
+from sybilgraph.stages.tables import ObservationTables
+
+__all__ = ["ALPHA", "add_lockstep_pairs"]
+
+log = logging.getLogger(__name__)
+
+#: the chance that some pair of the accounts compared links by coincidence
+ALPHA = 0.01
+#: LSH banding over the window sets: pairs at Jaccard 0.5 become candidates with
+#: probability 0.80, at 0.7 with 0.99, at 0.2 with 0.09
+BANDS, ROWS = 12, 3
+
+
+def add_lockstep_pairs(
+    engine: Engine, observed: ObservationTables, config: Config, pair_values: str, cap: int
+) -> dict[str, int]:
+    """Insert the pairs in lockstep into ``pair_values`` (a, b, key, value, w,
+    first_seen, last_seen); returns counts for the log and run.json.
+
+    LSH buckets of more than ``cap`` accounts (the hub limit) are skipped, as hubs are.
+    """
+    cfg = config.link
+    if observed.activity is None or cfg.coactivity_minutes <= 0:
+        return {}
+    activity = observed.activity
+    if observed.context:
+        activity = (
+            f"(SELECT * FROM {observed.activity} WHERE account_id IN "
+            f"(SELECT account_id FROM {observed.accounts} WHERE subject))"
+        )
+    totals = engine.arrow(
+        f"SELECT count(DISTINCT account_id) AS n, count(*) AS rows FROM {activity} t"
+    ).to_pylist()[0]
+    active, rows = int(totals["n"] or 0), int(totals["rows"] or 0)
+    engine.create_table(
+        "lockstep_accounts",
+        f"""SELECT account_id, count(*) AS slots FROM {activity} t GROUP BY account_id
+            HAVING count(*) >= {int(cfg.coactivity_min_windows)}""",
+    )
+    compared = engine.count("lockstep_accounts")
+    if compared < 2:
+        engine.drop("lockstep_accounts")
+        return {}
+    counts = {"coactivity_accounts": compared}
+    engine.create_table(
+        "lockstep_slots",
+        f"""SELECT t.account_id, t.slot, t.first_ts, t.last_ts,
+                   ln({float(active)} / h.holders) AS idf
+            FROM {activity} t
+            JOIN (SELECT slot, count(*) AS holders FROM {activity} t GROUP BY slot) h
+              ON h.slot = t.slot
+            WHERE t.account_id IN (SELECT account_id FROM lockstep_accounts)""",
+    )
+    sets = engine.arrow("SELECT account_id, slot FROM lockstep_slots ORDER BY account_id, slot")
+    ids = sets.column("account_id").combine_chunks()
+    changed = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(zero_copy_only=False)
+    owner = np.concatenate([[0], np.cumsum(changed)]).astype(np.int64)
+    names = ids.filter(pa.array(np.concatenate([[True], changed])))
+    left, right, skipped = similar_set_candidates(
+        owner,
+        sets.column("slot").to_numpy().astype(np.int64),
+        bands=BANDS,
+        rows=ROWS,
+        seed=config.seed,
+        max_bucket=cap,
+    )
+    del sets, ids, owner
+    counts["coactivity_candidates"] = len(left)
+    if skipped:
+        log.info(
+            "co-activity: %d accounts in time-window buckets of more than %d accounts were "
+            "not compared there (as hubs are not expanded)",
+            skipped,
+            cap,
+        )
+    if len(left) == 0:
+        engine.drop("lockstep_slots")
+        engine.drop("lockstep_accounts")
+        return counts
+    engine.store(
+        "lockstep_candidates",
+        pa.table({"a": names.take(pa.array(left)), "b": names.take(pa.array(right))}),
+    )
+    average = rows / max(active, 1)
+    per_day = 1440.0 / float(cfg.coactivity_minutes)
+    day = f"CAST(floor(slot / {per_day}) AS BIGINT)"
+    engine.create_table(
+        "lockstep_shared",
+        f"""SELECT c.a, c.b, c.na, c.nb, x.slot,
+                   greatest(x.idf - c.lr, 0.0) AS surprise,
+                   least(x.first_ts, y.first_ts) AS first_seen,
+                   greatest(x.last_ts, y.last_ts) AS last_seen
+            FROM (SELECT c.a, c.b, ka.slots AS na, kb.slots AS nb,
+                         ln(greatest(ka.slots, kb.slots) / {average}) AS lr
+                  FROM lockstep_candidates c
+                  JOIN lockstep_accounts ka ON ka.account_id = c.a
+                  JOIN lockstep_accounts kb ON kb.account_id = c.b) c
+            JOIN lockstep_slots x ON x.account_id = c.a
+            JOIN lockstep_slots y ON y.account_id = c.b AND y.slot = x.slot""",
+    )
+    # each day counts once, and each time of day once: the least of the two sums
+    by_part = {
+        "by_day": day,
+        "by_hour": f"CAST(floor(slot - {day} * {per_day}) AS BIGINT)",
+    }
+    parts = {
+        name: f"""SELECT a, b, sum(top) AS surprise FROM
+                  (SELECT a, b, max(surprise) AS top FROM lockstep_shared
+                   GROUP BY a, b, {part}) t GROUP BY a, b"""
+        for name, part in by_part.items()
+    }
+    engine.create_table(
+        "lockstep_found",
+        f"""SELECT s.a, s.b, s.shared, s.na, s.nb,
+                   least(d.surprise, h.surprise) AS surprise, s.first_seen, s.last_seen
+            FROM (SELECT a, b, count(*) AS shared, min(na) AS na, min(nb) AS nb,
+                         min(first_seen) AS first_seen, max(last_seen) AS last_seen
+                  FROM lockstep_shared GROUP BY a, b) s
+            JOIN ({parts["by_day"]}) d ON d.a = s.a AND d.b = s.b
+            JOIN ({parts["by_hour"]}) h ON h.a = s.a AND h.b = s.b""",
+    )
+    engine.drop("lockstep_shared")
+    engine.drop("lockstep_candidates")
+    engine.drop("lockstep_slots")
+    engine.drop("lockstep_accounts")
+    bound = math.log(compared * (compared - 1) / 2.0) + math.log(1.0 / ALPHA)
+    union = "(na + nb - shared)"
+    sql = engine.dialect
+    weight = float(cfg.key_weights.get(KEY_TIME, 1.0))
+    minutes = f"{float(cfg.coactivity_minutes):g}"
+    value = (
+        f"'together in ' || {sql.text('shared')} || ' of ' || {sql.text(union)} "
+        f"|| {sql.literal(f' {minutes}-minute windows')}"
+    )
+    before = engine.count(pair_values)
+    engine.insert(
+        pair_values,
+        f"""SELECT least(a, b), greatest(a, b), {sql.literal(KEY_TIME)}, {value},
+                   {weight} * CAST(shared AS DOUBLE) / {union}, first_seen, last_seen
+            FROM lockstep_found
+            WHERE shared >= {int(cfg.coactivity_min_windows)}
+              AND shared >= {float(cfg.coactivity_similarity)} * {union}
+              AND surprise >= {bound}""",
+    )
+    engine.drop("lockstep_found")
+    counts["coactivity_pairs"] = engine.count(pair_values) - before
+    return counts
