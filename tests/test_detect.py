@@ -230,3 +230,26 @@ def test_accounts_left_alone_are_grouped_only_where_nearly_all_pairs_link() -> N
     membership = detect(build_graph(_keyed(edges, ("wrapper", "payment"))), DetectConfig(), seed=1)
     groups = membership.groupby("cluster_id")["account_id"].apply(set).tolist()
     assert groups == [set(wrapped)]
+
+
+def test_two_rings_linked_a_little_over_the_resolution_are_cut_apart() -> None:
+    # Two typo rings of 8 and 16 accounts, 4.0 and 3.5 a pair inside (IPs and their
+    # templates), and every pair across sharing two near-duplicate template groups at
+    # 1.04. CPM at resolution 1: merging gains 128 * (1.04 - 1) = 5.1 > 0, one cluster.
+    # Its weight per pair: (28 * 4.0 + 120 * 3.5 + 128 * 1.04) / 276 = 2.41; cut again
+    # at 0.6 (join_ratio) of it, 1.45, the pairs across cost 128 * (1.45 - 1.04) = 52:
+    # two rings. join_pieces leaves them apart: 1.04 across against 4.0 inside, ratio
+    # 0.26 < 0.6. Without refining (join_ratio 0, which also turns joining off) they are
+    # one.
+    r = [f"r{i:02d}" for i in range(8)]
+    s = [f"s{i:02d}" for i in range(16)]
+    edges = [(x, y, 4.0, 0.0) for i, x in enumerate(r) for y in r[i + 1 :]]
+    edges += [(x, y, 3.5, 0.0) for i, x in enumerate(s) for y in s[i + 1 :]]
+    edges += [(x, y, 1.04, 0.0) for x in r for y in s]
+    membership = detect(build_graph(_keyed(edges)), DetectConfig(), seed=1)
+    assert {frozenset(g["account_id"]) for _, g in membership.groupby("cluster_id")} == {
+        frozenset(r),
+        frozenset(s),
+    }
+    merged = detect(build_graph(_keyed(edges)), DetectConfig(join_ratio=0.0), seed=1)
+    assert _groups(merged) == [24]
