@@ -152,7 +152,8 @@ def test_a_relation_component_cut_when_asked_is_kept_where_all_its_pairs_link(
 def test_without_events_a_group_is_flagged_on_its_size_from_eight_accounts(
     tmp_path: Path,
 ) -> None:
-    """No first-seen times (no burst), no events: size and spread are the terms left.
+    """No first-seen times (no burst), no events: size and spread are the terms left
+    (volume is shown, not scored).
 
     Funder F (context) pays s1..s8, funder G pays t1..t7; five friends q1..q5 pay each
     other (every pair). Each group is one component of relations, taken whole, and its
@@ -170,12 +171,17 @@ def test_without_events_a_group_is_flagged_on_its_size_from_eight_accounts(
     edges = pd.DataFrame(stars + cliques, columns=["from", "to"])
     edges.to_parquet(tmp_path / "edges.parquet")
     subjects = sorted({b for _, b in stars} | set(friends))
-    pd.DataFrame({"address": subjects}).to_csv(tmp_path / "subjects.csv", index=False)
+    # the s farm moves little money: 300 against a median of 1000
+    usd = [300.0 if a.startswith("s") else 1000.0 for a in subjects]
+    pd.DataFrame({"address": subjects, "usd": usd}).to_csv(tmp_path / "subjects.csv", index=False)
     config = Config(
         inputs=InputsConfig(
             edges=str(tmp_path / "edges.parquet"),
             edge_a="from",
             edge_b="to",
+            accounts=str(tmp_path / "subjects.csv"),
+            account_id="address",
+            volume="usd",
             subjects=str(tmp_path / "subjects.csv"),
             subject_column="address",
         )
@@ -190,6 +196,11 @@ def test_without_events_a_group_is_flagged_on_its_size_from_eight_accounts(
     assert flagged == {f"s{i}" for i in range(1, 9)}
     assert result.info["score"]["weights"]["density"] == 0.0
     assert result.info["score"]["bias"] == pytest.approx(-2.0)
+    # no reason for what is not scored (density), and a volume that is not requests
+    reasons = result.clusters.set_index("size")["reasons"]
+    assert "pairs linked" not in " ".join(reasons)
+    assert "low volume: median account has 0.3× the volume of a typical account" in reasons[8]
+    assert "requests" not in " ".join(reasons)
 
 
 def test_a_run_without_events_or_inputs_is_refused(tmp_path: Path) -> None:

@@ -701,15 +701,21 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
             )
         )
     ratio = float(f["volume_ratio"]) if "volume" in defined else 1.0
+    # without events the volume is the accounts' own attribute (money moved, say), not
+    # requests
+    if "requests" in defined:
+        high, low = "sends {:.0f}× the requests of", "sends {:.1f}×"
+    else:
+        high, low = "has {:.0f}× the volume of", "has {:.1f}× the volume of"
     if ratio >= 2:
         scored.append(
             (
                 weights.volume * min(math.log10(ratio), 1.5),
-                f"median account sends {ratio:.0f}× the requests of a typical account",
+                f"median account {high.format(ratio)} a typical account",
             )
         )
     elif ratio <= 0.5:
-        scored.append((0.1, f"low volume: median account sends {ratio:.1f}× a typical account"))
+        scored.append((0.1, f"low volume: median account {low.format(ratio)} a typical account"))
     if weights.size > 0 and size >= 8:
         scored.append(
             (
@@ -724,7 +730,7 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
         if population >= weights.burst_spread_hours:
             when += f" (all accounts: {_duration(population)})"
         scored.append((weights.burst * f["burst"], f"80% of accounts first seen within {when}"))
-    if f["density"] >= 0.5 and size > 2:
+    if f["density"] >= 0.5 and size > 2 and weights.density > 0:
         scored.append(
             (weights.density * f["density"], f"{_pct(f['density'])} of account pairs linked")
         )
