@@ -203,6 +203,31 @@ def test_without_events_a_group_is_flagged_on_its_size_from_eight_accounts(
     assert "requests" not in " ".join(reasons)
 
 
+def test_a_funder_of_thirty_ties_its_addresses_into_one_cluster(tmp_path: Path) -> None:
+    """Funder F (context) pays w01..w30: each pair shares F, held by 30 subjects, at
+    1 / ln(30 + 5) = 0.281, under detect.min_weight (0.3). A relation: the links reach
+    the graph all the same, and the component is taken whole: one cluster of 30 (before,
+    no link at all). No times: z = -2.0 + 5.0 * log2(30 / 2) / 5 = -2.0 + 3.91 = 1.91,
+    score 0.87, flagged."""
+    farm = [f"w{i:02d}" for i in range(1, 31)]
+    pd.DataFrame({"from": "F", "to": farm}).to_parquet(tmp_path / "edges.parquet")
+    pd.DataFrame({"address": farm}).to_csv(tmp_path / "subjects.csv", index=False)
+    config = Config(
+        inputs=InputsConfig(
+            edges=str(tmp_path / "edges.parquet"),
+            edge_a="from",
+            edge_b="to",
+            subjects=str(tmp_path / "subjects.csv"),
+            subject_column="address",
+        )
+    )
+    config.link.hub_share = 1.0
+    result = run(None, config, tmp_path / "run", show_progress=False)
+    assert frozenset(farm) in _clusters(result)
+    assert result.clusters["score"].tolist() == [pytest.approx(0.8707, abs=1e-4)]
+    assert result.accounts["flagged"].all()
+
+
 def test_a_run_without_events_or_inputs_is_refused(tmp_path: Path) -> None:
     from sybilgraph.errors import InputError
 
