@@ -322,7 +322,8 @@ class LinkConfig:
 class DetectConfig:
     """Community detection: components, then Leiden inside the large ones."""
 
-    #: links lighter than this are dropped before detection
+    #: links lighter than this are dropped before detection, but those resting in part
+    #: on a relation between the two accounts (edges: direct, counterparty)
     min_weight: float = 0.3
     #: components with more accounts than this are cut with Leiden (at 20 the sample's
     #: prompt-only and typo rings, 8 and 11 accounts touching through one template, were

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,6 +92,15 @@ def test_every_command_has_help() -> None:
         code, stdout, _ = _invoke(name, "--help")
         assert code == 0
         assert "Usage:" in stdout
+
+
+def test_python_m_runs_the_cli() -> None:
+    # the Hop runner calls ``python -m sybilgraph`` with the checkout on PYTHONPATH
+    done = subprocess.run(
+        [sys.executable, "-m", "sybilgraph", "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Usage:" in done.stdout and "detect" in done.stdout
 
 
 def test_impossible_setting_exits_2_in_one_line(hand_csv: Path, tmp_path: Path) -> None:

@@ -65,6 +65,26 @@ def test_small_components_are_clusters_and_weak_links_are_dropped() -> None:
     assert membership["cluster_id"].nunique() == 1
 
 
+def test_a_light_link_on_a_relation_reaches_the_graph() -> None:
+    # Two pairs at 0.28 (a value held by 30 accounts: 1 / ln(35)), under min_weight 0.3:
+    # x-y share an IP and are left out; u-v share the address that funded them both
+    # (counterparty, a relation: control passes however thin) and are kept, as is a
+    # link resting only in part on one (p-q: 0.1 direct + 0.18 ip).
+    links = pa.table(
+        {
+            "a": ["x", "u", "p"],
+            "b": ["y", "v", "q"],
+            "weight": [0.28, 0.28, 0.28],
+            "ip_weight": [0.28, 0.0, 0.18],
+            "counterparty_weight": [0.0, 0.28, 0.0],
+            "direct_weight": [None, None, 0.1],
+        }
+    )
+    graph = build_graph(links, min_weight=0.3)
+    assert sorted(graph.ids) == ["p", "q", "u", "v"]
+    assert graph.graph.ecount() == 2
+
+
 def test_components_match_networkx_on_random_graphs() -> None:
     rng = random.Random(7)
     for _ in range(20):

@@ -73,11 +73,13 @@ def _graph_files(tmp_path: Path) -> InputsConfig:
     With F context, f01..f12 share the counterparty F, held by 12 subjects: each pair
     1 / ln(12 + 5) = 0.35 (under CPM's resolution 1.0: cut, were it not a relation).
     Taken whole, 12 accounts: size evidence log2(12 / 2) / 5 = 0.52, 5.0 * 0.52 = 2.58;
-    density 1 adds 1.0; bias -6 * (5 + 1 + 1) / 11.75 = -3.57 (size, density, burst
-    defined); first seen within an hour: burst 1 -> z = 1.01, score 0.73, flagged.
+    bias -5.0 * size_evidence(8) = -5.0 * 0.4 = -2.0 (without events: flagged on size
+    alone from 8 accounts; density not counted); first seen within an hour: burst 1 ->
+    z = 2.58 - 2.0 + 1 = 1.58, score 0.83, flagged.
     The chain c1..c3 (3 accounts, direct 2.0 and counterparty links): size evidence
-    0.12 -> z = -3.57 + 0.58 + 1 + burst -> below 0.5 unless bunched; p1, p2: a pair.
-    X is listed: no edge through it survives, so it ties nobody.
+    log2(1.5) / 5 = 0.117 -> z = -2.0 + 0.58 + burst (first seen at one instant, on a
+    later day than p1: 1) = -0.42, score 0.40, not flagged; p1, p2: a pair, size
+    evidence 0 -> z <= -1.0. X is listed: no edge through it survives, so it ties nobody.
     """
     farm = [f"f{i:02d}" for i in range(1, 13)]
     edges = [("F", f, "eth") for f in farm]
@@ -145,6 +147,85 @@ def test_a_relation_component_cut_when_asked_is_kept_where_all_its_pairs_link(
     # 0.35 a pair under CPM's resolution 1.0: Leiden leaves each address alone, but all
     # twelve share their funder (every pair linked): one group of leftovers
     assert farm in _clusters(result)
+
+
+def test_without_events_a_group_is_flagged_on_its_size_from_eight_accounts(
+    tmp_path: Path,
+) -> None:
+    """No first-seen times (no burst), no events: size and spread are the terms left
+    (volume is shown, not scored).
+
+    Funder F (context) pays s1..s8, funder G pays t1..t7; five friends q1..q5 pay each
+    other (every pair). Each group is one component of relations, taken whole, and its
+    values (F, G, the friends themselves) are held inside it: spread 0.
+    z = -5.0 * size_evidence(8) + 5.0 * size_evidence(n) = 5.0 * (log2(n / 2) - 2) / 5:
+    - 8 accounts: log2(4) - 2 = 0 -> z = 0, score 0.5, flagged (at the threshold);
+    - 7 accounts: log2(3.5) - 2 = -0.193 -> score 0.452, not flagged;
+    - the 5 friends: log2(2.5) - 2 = -0.678 -> score 0.337, not flagged: all their
+      pairs are linked (density 1), which does not count without events (it did before,
+      +1.0).
+    """
+    stars = [("F", f"s{i}") for i in range(1, 9)] + [("G", f"t{i}") for i in range(1, 8)]
+    friends = [f"q{i}" for i in range(1, 6)]
+    cliques = [(a, b) for i, a in enumerate(friends) for b in friends[i + 1 :]]
+    edges = pd.DataFrame(stars + cliques, columns=["from", "to"])
+    edges.to_parquet(tmp_path / "edges.parquet")
+    subjects = sorted({b for _, b in stars} | set(friends))
+    # the s farm moves little money: 300 against a median of 1000
+    usd = [300.0 if a.startswith("s") else 1000.0 for a in subjects]
+    pd.DataFrame({"address": subjects, "usd": usd}).to_csv(tmp_path / "subjects.csv", index=False)
+    config = Config(
+        inputs=InputsConfig(
+            edges=str(tmp_path / "edges.parquet"),
+            edge_a="from",
+            edge_b="to",
+            accounts=str(tmp_path / "subjects.csv"),
+            account_id="address",
+            volume="usd",
+            subjects=str(tmp_path / "subjects.csv"),
+            subject_column="address",
+        )
+    )
+    config.link.hub_share = 1.0
+    result = run(None, config, tmp_path / "run", show_progress=False)
+    scores = result.clusters.set_index("size")["score"]
+    assert scores.loc[8] == pytest.approx(0.5)
+    assert scores.loc[7] == pytest.approx(0.4519, abs=1e-4)
+    assert scores.loc[5] == pytest.approx(0.3367, abs=1e-4)
+    flagged = set(result.accounts.loc[result.accounts["flagged"], "account_id"])
+    assert flagged == {f"s{i}" for i in range(1, 9)}
+    assert result.info["score"]["weights"]["density"] == 0.0
+    assert result.info["score"]["bias"] == pytest.approx(-2.0)
+    # no reason for what is not scored (density), and a volume that is not requests
+    reasons = result.clusters.set_index("size")["reasons"]
+    assert "pairs linked" not in " ".join(reasons)
+    assert "low volume: median account has 0.3× the volume of a typical account" in reasons[8]
+    assert "requests" not in " ".join(reasons)
+
+
+def test_a_funder_of_thirty_ties_its_addresses_into_one_cluster(tmp_path: Path) -> None:
+    """Funder F (context) pays w01..w30: each pair shares F, held by 30 subjects, at
+    1 / ln(30 + 5) = 0.281, under detect.min_weight (0.3). A relation: the links reach
+    the graph all the same, and the component is taken whole: one cluster of 30 (before,
+    no link at all). No times: z = -2.0 + 5.0 * log2(30 / 2) / 5 = -2.0 + 3.91 = 1.91,
+    score 0.87, flagged."""
+    farm = [f"w{i:02d}" for i in range(1, 31)]
+    pd.DataFrame({"from": "F", "to": farm}).to_parquet(tmp_path / "edges.parquet")
+    pd.DataFrame({"address": farm}).to_csv(tmp_path / "subjects.csv", index=False)
+    config = Config(
+        inputs=InputsConfig(
+            edges=str(tmp_path / "edges.parquet"),
+            edge_a="from",
+            edge_b="to",
+            subjects=str(tmp_path / "subjects.csv"),
+            subject_column="address",
+        )
+    )
+    config.link.hub_share = 1.0
+    result = run(None, config, tmp_path / "run", show_progress=False)
+    assert frozenset(farm) in _clusters(result)
+    assert result.clusters["score"].tolist() == [pytest.approx(0.8707, abs=1e-4)]
+    assert result.accounts["flagged"].all()
 
 
 def test_a_run_without_events_or_inputs_is_refused(tmp_path: Path) -> None:

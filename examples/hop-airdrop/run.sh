@@ -15,18 +15,21 @@ fi
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="$1"
-sybilgraph="$root/.venv/bin/sybilgraph"
-if [ ! -x "$sybilgraph" ]; then
-    echo "$0: $sybilgraph not found: run 'make install' in $root first" >&2
+# the checkout's own code runs, whichever environment provides the dependencies
+# (SYBILGRAPH_PYTHON: another environment's interpreter, e.g. for a second checkout)
+python="${SYBILGRAPH_PYTHON:-$root/.venv/bin/python}"
+if [ ! -x "$python" ]; then
+    echo "$0: $python not found: run 'make install' in $root first" >&2
     exit 2
 fi
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 labels=()
 if [ $# -eq 2 ]; then
     # Hop's verdicts: "not eliminated" means not found to be a sybil, not vouched for;
     # such a verdict is not_sybil (it still links), whatever word the file uses for it
     verdicts="$(mktemp --suffix=.csv)"
     trap 'rm -f "$verdicts"' EXIT
-    "$root/.venv/bin/python" "$here/verdicts.py" "$2" "$verdicts"
+    "$python" "$here/verdicts.py" "$2" "$verdicts"
     labels=(--labels "$verdicts")
 fi
 if [ ! -f "$root/../shared/data/hop-airdrop/transfers.parquet" ]; then
@@ -34,4 +37,4 @@ if [ ! -f "$root/../shared/data/hop-airdrop/transfers.parquet" ]; then
     exit 2
 fi
 cd "$root"
-"$sybilgraph" -q detect --config "$here/config.toml" --out "$out" --force "${labels[@]}"
+"$python" -m sybilgraph -q detect --config "$here/config.toml" --out "$out" --force "${labels[@]}"

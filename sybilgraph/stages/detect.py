@@ -20,7 +20,7 @@ import pandas as pd
 
 from sybilgraph.config import DetectConfig
 from sybilgraph.stages.graph import AccountGraph
-from sybilgraph.stages.link import IP_KEYS
+from sybilgraph.stages.link import IP_KEYS, RELATION_KEYS
 
 __all__ = ["cluster_ids", "detect", "group_leftovers", "partition", "refine"]
 
@@ -107,12 +107,6 @@ def detect(graph: AccountGraph, config: DetectConfig, seed: int) -> pd.DataFrame
         next_label += int(parts.max()) + 1
     membership = join_pieces(graph, membership, config, leftovers)
     return _name_clusters(graph.ids, membership)
-
-
-#: keys that are relations between accounts (an edge: a transfer, an invitation), not
-#: values they share: an edge links its two ends (``direct``) and the accounts at the
-#: far ends of one account's edges (``counterparty``)
-RELATION_KEYS = ("direct", "counterparty")
 
 
 def relation_components(graph: AccountGraph, components: ig.VertexClustering) -> set[int]:

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from sybilgraph.engines.base import Engine
-from sybilgraph.stages.link import key_column
+from sybilgraph.stages.link import RELATION_KEYS, key_column
 from sybilgraph.stages.tables import LinkTables
 
 __all__ = ["AccountGraph", "build_graph", "lone_links", "read_graph", "warn_light_keys"]
@@ -51,7 +51,9 @@ class AccountGraph:
 def build_graph(links: pa.Table, *, min_weight: float = 0.0) -> AccountGraph:
     """Build the graph from a links table (a, b, weight), from numpy arrays.
 
-    Links lighter than ``min_weight`` are left out. Accounts without links are not
+    Links lighter than ``min_weight`` are left out, but for a relation between the two
+    accounts (a ``<key>_weight`` column of ``RELATION_KEYS`` above 0: control passes
+    along a relation however thin). Accounts without links are not
     vertices. Weights are rounded to 9 decimals, so sums taken in another order give
     the same graph. Columns ``<key>_weight`` (as ``links`` has them) are kept per edge
     in ``key_weights``.
@@ -60,7 +62,7 @@ def build_graph(links: pa.Table, *, min_weight: float = 0.0) -> AccountGraph:
     # a link's weight is a sum, and engines (or one engine's threads) may add in another
     # order, changing the last bits; Leiden must see the same graph either way
     weight = np.round(weight, _DECIMALS)
-    keep = weight >= min_weight
+    keep = (weight >= min_weight) | _related(links)
     a = np.asarray(links.column("a").to_numpy(zero_copy_only=False), dtype=object)[keep]
     b = np.asarray(links.column("b").to_numpy(zero_copy_only=False), dtype=object)[keep]
     weight = weight[keep]
@@ -85,6 +87,17 @@ def build_graph(links: pa.Table, *, min_weight: float = 0.0) -> AccountGraph:
         dst=dst.astype(np.int32),
         key_weights=key_weights,
     )
+
+
+def _related(links: pa.Table) -> np.ndarray:
+    """Per link: whether it rests in part on a relation between its accounts."""
+    related = np.zeros(links.num_rows, dtype=bool)
+    for key in RELATION_KEYS:
+        name = f"{key_column(key)}_weight"
+        if name in links.column_names:
+            column = links.column(name).to_numpy(zero_copy_only=False)
+            related |= np.nan_to_num(np.asarray(column, dtype=float)) > 0
+    return related
 
 
 def read_graph(engine: Engine, linked: LinkTables, *, min_weight: float = 0.0) -> AccountGraph:
@@ -118,9 +131,10 @@ def lone_links(
         if f"{key_column(key)}_weight" in links.column_names
     }
     total = sum(per_key.values(), np.zeros(links.num_rows))
+    light = (weight < min_weight) & ~_related(links)
     for key, own in per_key.items():
         alone = (own > 0) & np.isclose(own, total)
-        lone[key] = (int(alone.sum()), int((weight[alone] < min_weight).sum()))
+        lone[key] = (int(alone.sum()), int(light[alone].sum()))
     return lone
 
 

@@ -20,16 +20,38 @@ from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.stages.lockstep import add_lockstep_pairs
 from sybilgraph.stages.normalize import in_cidrs
-from sybilgraph.stages.observe import KEY_IP, KEY_PROMPT, KEY_SUBNET, KEY_WRAPPER
+from sybilgraph.stages.observe import (
+    KEY_COUNTERPARTY,
+    KEY_DIRECT,
+    KEY_IP,
+    KEY_PROMPT,
+    KEY_SUBNET,
+    KEY_WRAPPER,
+)
 from sybilgraph.stages.tables import GraphInputs, LinkTables, ObservationTables
 
-__all__ = ["IP_KEYS", "create_in_slices", "evidence_sql", "hub_limit", "key_column", "link"]
+__all__ = [
+    "IP_KEYS",
+    "RELATION_KEYS",
+    "create_in_slices",
+    "evidence_sql",
+    "hub_limit",
+    "key_column",
+    "link",
+]
 
 log = logging.getLogger(__name__)
 
 #: keys of shared infrastructure (exits, NAT, offices' addresses): many unrelated people
 #: share them, so a link's part on them is capped and they alone join no leftovers
 IP_KEYS = (KEY_IP, KEY_SUBNET)
+#: keys that are relations between accounts (an edge: a transfer, an invitation), not
+#: values they share: an edge links its two ends (``direct``) and the accounts at the
+#: far ends of one account's edges (``counterparty``). Control passes along a relation
+#: however thinly it ties a pair (a funder of 30 addresses: 1 / ln(35) = 0.28 a pair),
+#: so a link on one reaches the graph whatever its weight (``detect.min_weight`` is for
+#: shared values) and a component of them is taken whole (``detect.cut_relations``)
+RELATION_KEYS = (KEY_DIRECT, KEY_COUNTERPARTY)
 
 
 def key_column(key: str) -> str:
@@ -184,10 +206,11 @@ def build_links(
 ) -> tuple[tuple[str, ...], dict[str, tuple[int, int]] | None]:
     """Fold the pair values into links: one row per account pair, with its evidence.
 
-    Only the pairs that reach the graph (``detect.min_weight``) become links, unless
-    ``link.keep_weak_links``. Returns the keys that link at least one pair, sorted, and
-    per key the pairs resting on it alone and how many of them weigh under
-    ``detect.min_weight`` (None where every link is kept: the links say it).
+    Only the pairs that reach the graph (``detect.min_weight``, or a relation between
+    them: ``RELATION_KEYS``) become links, unless ``link.keep_weak_links``. Returns the
+    keys that link at least one pair, sorted, and per key the pairs resting on it alone
+    and how many of them are left out (None where every link is kept: the links say
+    it).
     """
     cfg = config.link
     sql = engine.dialect
@@ -198,6 +221,7 @@ def build_links(
     source = _PAIR_VALUES
     lone: dict[str, tuple[int, int]] | None = None
     bound = float(config.detect.min_weight)
+    related = f"key IN ({', '.join(literal(k) for k in RELATION_KEYS)})"
     if bound > 0 and not cfg.keep_weak_links:
         # a pair's weight is the sum of its values' weights: found with numbers alone,
         # and the evidence (strings, samples) gathered only for the pairs that reach
@@ -206,21 +230,23 @@ def build_links(
             engine,
             "pair_weights",
             lambda where: (
-                f"""SELECT a, b, {link_weight} AS w, min(key) AS k1, max(key) AS k2
+                f"""SELECT a, b, {link_weight} AS w, min(key) AS k1, max(key) AS k2,
+                          max(CASE WHEN {related} THEN 1 ELSE 0 END) AS related
                 FROM {_PAIR_VALUES} WHERE {where} GROUP BY a, b"""
             ),
             rows,
         )
+        strong = f"(w >= {bound} OR related = 1)"
         light = engine.arrow(
             f"""SELECT k1 AS key, count(*) AS alone,
-                      sum(CASE WHEN w < {bound} THEN 1 ELSE 0 END) AS light
+                      sum(CASE WHEN {strong} THEN 0 ELSE 1 END) AS light
                FROM pair_weights WHERE k1 = k2 GROUP BY k1"""
         ).to_pylist()
         lone = {str(r["key"]): (int(r["alone"]), int(r["light"])) for r in light}
         engine.create_table(
             "strong_values",
             f"""SELECT p.* FROM {_PAIR_VALUES} p
-               JOIN (SELECT a, b FROM pair_weights WHERE w >= {bound}) s
+               JOIN (SELECT a, b FROM pair_weights WHERE {strong}) s
                  ON p.a = s.a AND p.b = s.b""",
         )
         engine.drop("pair_weights")

@@ -69,6 +69,13 @@ class ScoreWeights:
     #: is left, as the published methods for transfer graphs take it (components of 8 or
     #: more candidates): it takes the place of the template term
     graph_size: float = 5.0
+    #: ... and without events a group of this many accounts is flagged on its size alone
+    #: (the bias is ``-graph_size * size_evidence(graph_flag_size)``), as those methods
+    #: flag a component of 8 candidates (Hop, Trusta); a smaller group needs its first
+    #: sights bunched (4 accounts: fully). Density is not counted there: a component of
+    #: transfers is a star around its funder (every pair linked through it) or a chain
+    #: (few pairs linked), farms both, and friends who pay each other are dense too
+    graph_flag_size: float = 8.0
     #: scale the bias by the share of the terms the data can have (see ``_z``); off for
     #: weights fitted to the data's own verdicts
     renormalise: bool = True
@@ -419,12 +426,18 @@ def size_evidence(size: pd.Series) -> pd.Series:
 
 def effective_weights(weights: ScoreWeights, defined: set[str]) -> ScoreWeights:
     """The weights a run uses: without events (no requests: a graph of accounts) the
-    size of a group counts (``graph_size``) and a volume from the accounts' attributes
-    does not (its meaning is the data's: a high volume marks an API operator, a low one
-    an airdrop farm), unless fitted to verdicts."""
-    if "requests" in defined or not weights.renormalise:
+    size of a group counts (``graph_size``), and neither its density (see
+    ``graph_flag_size``) nor a volume from the accounts' attributes does (its meaning is
+    the data's: a high volume marks an API operator, a low one an airdrop farm), unless
+    fitted to verdicts."""
+    if not _graph_only(weights, defined):
         return weights
-    return dataclasses.replace(weights, size=weights.graph_size, volume=0.0)
+    return dataclasses.replace(weights, size=weights.graph_size, volume=0.0, density=0.0)
+
+
+def _graph_only(weights: ScoreWeights, defined: set[str]) -> bool:
+    """Default weights on a graph of accounts without events."""
+    return "requests" not in defined and weights.renormalise
 
 
 def _bias(weights: ScoreWeights, defined: set[str]) -> float:
@@ -433,10 +446,14 @@ def _bias(weights: ScoreWeights, defined: set[str]) -> float:
     The default bias asks for about half of what the terms together can give where the
     data has everything (prompts, cards, requests); data without prompts or cards cannot
     give those terms, and asking it for the same sum would flag nothing whatever its
-    clusters show.
+    clusters show. Without events the bias is set by the size at which a group is
+    flagged on its size alone (``graph_flag_size``).
     """
     if not weights.renormalise:
         return weights.bias
+    if _graph_only(weights, defined):
+        flag_size = pd.Series([weights.graph_flag_size])
+        return -weights.graph_size * float(size_evidence(flag_size).iloc[0])
     full = sum(getattr(WEIGHTS, term) * most for term, most in TERM_MAX.items())
     used = effective_weights(weights, defined)
     here = sum(getattr(used, t) * most for t, most in TERM_MAX.items() if t in defined)
@@ -704,15 +721,21 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
             )
         )
     ratio = float(f["volume_ratio"]) if "volume" in defined else 1.0
+    # without events the volume is the accounts' own attribute (money moved, say), not
+    # requests
+    if "requests" in defined:
+        high, low = "sends {:.0f}× the requests of", "sends {:.1f}×"
+    else:
+        high, low = "has {:.0f}× the volume of", "has {:.1f}× the volume of"
     if ratio >= 2:
         scored.append(
             (
                 weights.volume * min(math.log10(ratio), 1.5),
-                f"median account sends {ratio:.0f}× the requests of a typical account",
+                f"median account {high.format(ratio)} a typical account",
             )
         )
     elif ratio <= 0.5:
-        scored.append((0.1, f"low volume: median account sends {ratio:.1f}× a typical account"))
+        scored.append((0.1, f"low volume: median account {low.format(ratio)} a typical account"))
     if weights.size > 0 and size >= 8:
         scored.append(
             (
@@ -727,7 +750,7 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
         if population >= weights.burst_spread_hours:
             when += f" (all accounts: {_duration(population)})"
         scored.append((weights.burst * f["burst"], f"80% of accounts first seen within {when}"))
-    if f["density"] >= 0.5 and size > 2:
+    if f["density"] >= 0.5 and size > 2 and weights.density > 0:
         scored.append(
             (weights.density * f["density"], f"{_pct(f['density'])} of account pairs linked")
         )

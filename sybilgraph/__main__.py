@@ -1,0 +1,7 @@
+"""``python -m sybilgraph``: the command line, as the ``sybilgraph`` script runs it."""
+
+import sys
+
+from sybilgraph.cli import main
+
+sys.exit(main())
