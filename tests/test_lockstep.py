@@ -128,6 +128,11 @@ def test_similar_sets_become_candidates_and_disjoint_ones_do_not() -> None:
     )
     assert list(zip(left.tolist(), right.tolist(), strict=True)) == [(0, 1), (0, 2), (1, 2)]
     assert skipped == 0
+    # estimated from 36 values, 0.8 and 1.0 are far above 0.5: all three stay
+    kept = similar_set_candidates(
+        owner, items, bands=12, rows=3, seed=0, max_bucket=10, min_similarity=0.5
+    )
+    assert list(zip(kept[0].tolist(), kept[1].tolist(), strict=True)) == [(0, 1), (0, 2), (1, 2)]
     # a bucket of more owners than max_bucket is skipped, and counted once per band
     left, right, skipped = similar_set_candidates(
         owner, items, bands=12, rows=3, seed=0, max_bucket=1

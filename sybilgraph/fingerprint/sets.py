@@ -7,6 +7,8 @@ similarity ``J``; the candidates are checked exactly by the caller.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sybilgraph.fingerprint.arrays import mix64
@@ -14,6 +16,8 @@ from sybilgraph.fingerprint.arrays import mix64
 __all__ = ["similar_set_candidates"]
 
 _MASK64 = (1 << 64) - 1
+#: candidate pairs whose signatures are compared at once
+_CHUNK = 1 << 18
 
 
 def similar_set_candidates(
@@ -24,6 +28,7 @@ def similar_set_candidates(
     rows: int,
     seed: int,
     max_bucket: int,
+    min_similarity: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Pairs of owners whose sets of ``items`` may be similar.
 
@@ -40,6 +45,9 @@ def similar_set_candidates(
     max_bucket
         A bucket holding more owners than this is skipped (its pairs would be quadratic
         in number); they are counted in the third value returned.
+    min_similarity
+        Candidates whose signatures estimate their Jaccard similarity at two standard
+        errors or more below this are dropped (most chance meetings in a bucket).
 
     Returns
     -------
@@ -83,11 +91,20 @@ def similar_set_candidates(
     right = np.concatenate(rights)
     low, high = np.minimum(left, right), np.maximum(left, right)
     packed = np.unique(low.astype(np.uint64) * np.uint64(owners) + high.astype(np.uint64))
-    return (
-        (packed // np.uint64(owners)).astype(np.int64),
-        (packed % np.uint64(owners)).astype(np.int64),
-        skipped,
-    )
+    left = (packed // np.uint64(owners)).astype(np.int64)
+    right = (packed % np.uint64(owners)).astype(np.int64)
+    if min_similarity > 0 and len(left):
+        error = math.sqrt(min_similarity * (1.0 - min_similarity) / perms)
+        needed = math.ceil((min_similarity - 2.0 * error) * perms - 1e-9)
+        agree = np.concatenate(
+            [
+                (signature[left[i : i + _CHUNK]] == signature[right[i : i + _CHUNK]]).sum(axis=1)
+                for i in range(0, len(left), _CHUNK)
+            ]
+        )
+        keep = agree >= needed
+        left, right = left[keep], right[keep]
+    return left, right, skipped
 
 
 def _pairs_within(

@@ -6,8 +6,9 @@ whatever IPs, cards or prompts each uses. People act when they please; those who
 routine (an office's working hours) share the busy windows that everyone shares.
 
 Each account's active windows (``link.coactivity_minutes`` wide) are a set. Candidate
-pairs come from MinHash and banded LSH over the sets (no comparison of all pairs); each
-candidate is then checked exactly. A pair links when
+pairs come from MinHash and banded LSH over the sets (no comparison of all pairs); those
+whose signatures put their similarity two standard errors or more below the similarity
+asked for are dropped, and each other candidate is checked exactly. A pair links when
 
 - they share at least ``link.coactivity_min_windows`` windows, and at least
   ``link.coactivity_similarity`` of the windows either is active in (Jaccard); and
@@ -106,6 +107,7 @@ def add_lockstep_pairs(
         rows=ROWS,
         seed=config.seed,
         max_bucket=cap,
+        min_similarity=float(cfg.coactivity_similarity),
     )
     del sets, ids, owner
     counts["coactivity_candidates"] = len(left)
