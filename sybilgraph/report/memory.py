@@ -24,24 +24,30 @@ read again.
 
 A prompt's template group is found each week among that week's prompts, and named after
 one of its templates: a ring's near-identical prompts may be one group under one name in
-one week and under another the next. A group of the week that holds a template of a
-remembered group takes the remembered group's name (the smallest, where it holds
-templates of several, which are then one group), so the ring's prompts are one value
-over the window, as a run over the whole window would group them. The heavy accounts'
-strict groups are not reconciled.
+one week and under another the next, or two groups in two weeks that a run over both
+would make one. The templates of the remembered groups and of the week's shared groups
+are grouped again together (the observe stage's MinHash grouping, at its threshold); a
+group of the week that meets remembered groups takes the smallest of their names (and
+they are then one group), so the ring's prompts are one value over the window, as a run
+over the whole window groups them. The heavy accounts' strict groups are not grouped
+again.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.errors import StateError
+from sybilgraph.fingerprint import TemplateSignatures, hash_strings
 from sybilgraph.stages.tables import ObservationTables
 
 __all__ = ["MEMORY", "Memory", "memory_bytes"]
@@ -83,9 +89,14 @@ class Memory:
     """
 
     def __init__(
-        self, folders: Sequence[Path], out: Path, exclude_accounts: Sequence[str] = ()
+        self,
+        folders: Sequence[Path],
+        out: Path,
+        config: Config,
+        exclude_accounts: Sequence[str] = (),
     ) -> None:
         self.folders = list(folders)
+        self.config = config
         self.out = out
         self.exclude_accounts = list(exclude_accounts)
 
@@ -99,7 +110,7 @@ class Memory:
             for i, table in enumerate(past[name]):
                 if table is not None:
                     engine.register(f"memory_{name}_{i}", table)
-        renamed = _rename_groups(engine, observed.prompt_map, past["groups"])
+        renamed = _rename_groups(engine, observed, past, self.config)
         week = _renamed_observations(_union("observations", observed.observations, []), renamed)
         listed = ", ".join(COLUMNS["observations"])
         engine.write_parquet(
@@ -217,44 +228,65 @@ class Memory:
         return "prompt_map_window", strict
 
 
-def _rename_groups(engine: Engine, prompt_map: str | None, past: list[pa.Table | None]) -> int:
-    """Name each group of the week that holds a remembered group's template after it.
+def _rename_groups(
+    engine: Engine,
+    observed: ObservationTables,
+    past: dict[str, list[pa.Table | None]],
+    config: Config,
+) -> int:
+    """Name the week's prompt groups after the remembered groups they are one with.
 
-    Groups joined through shared templates (the week's and remembered ones) are one
-    group named after the smallest remembered name among them. Creates
-    ``memory_renamed`` (label, name) and returns how many names change (0: none made).
+    The templates of the remembered groups and those of the week's groups held by two
+    or more accounts over the window are grouped again, together, as observe groups a
+    week's (``prompt.threshold``, the run's seed): a group of the week whose templates
+    meet remembered ones takes the name of the remembered group it shares most templates
+    with. Creates ``memory_renamed`` (label, name) and returns how many names change
+    (0: none made).
     """
     remembered = [
-        f"SELECT template, template_group FROM memory_groups_{i}"
-        for i, t in enumerate(past)
-        if t is not None
+        f"SELECT template, template_group, false AS week FROM memory_groups_{i}"
+        for i, table in enumerate(past["groups"])
+        if table is not None
     ]
-    if prompt_map is None or not remembered:
-        return 0
-    pairs = engine.arrow(
-        f"""SELECT DISTINCT w.template_group AS week, r.template_group AS remembered
-            FROM (SELECT DISTINCT template, template_group FROM {prompt_map}) w
-            JOIN ({" UNION ALL ".join(remembered)}) r ON r.template = w.template"""
+    if observed.prompt_map is None or not remembered or not config.prompt.near_duplicates:
+        return 0  # without near duplicates a group is one template, named after it
+    held = (
+        "SELECT value FROM ("
+        + _union("observations", observed.observations, past["observations"])
+        + ") o WHERE key = 'prompt' GROUP BY value HAVING count(DISTINCT account_id) >= 2"
     )
-    parent: dict[str, str] = {}
-
-    def root(label: str) -> str:
-        while parent.setdefault(label, label) != label:
-            parent[label] = parent[parent[label]]
-            label = parent[label]
-        return label
-
-    olds = set()
-    for week, old in zip(pairs.column(0).to_pylist(), pairs.column(1).to_pylist(), strict=True):
-        olds.add(old)
-        a, b = root(week), root(old)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    # each group's name: the smallest remembered name in it
-    named: dict[str, str] = {}
-    for label in sorted(olds):
-        named.setdefault(root(label), label)
-    changed = {label: named[root(label)] for label in parent if named[root(label)] != label}
+    rows = engine.arrow(
+        f"""{" UNION ALL ".join(remembered)}
+            UNION ALL
+            SELECT DISTINCT template, template_group, true FROM {observed.prompt_map}
+            WHERE template_group IN ({held})"""
+    )
+    templates = rows.column("template").combine_chunks()
+    hashes, first, of_row = np.unique(
+        hash_strings(templates), return_index=True, return_inverse=True
+    )
+    signed = TemplateSignatures.of(
+        [(hashes, templates.take(pa.array(first)))], config.prompt, config.seed
+    )
+    group_of_row = signed.groups(config.prompt.threshold)[of_row]
+    labels = rows.column("template_group").to_pylist()
+    weekly = rows.column("week").to_pylist()
+    # per group of the grouping again: how many templates of each remembered group
+    remembered_in: dict[int, Counter[str]] = {}
+    for group, label, week in zip(group_of_row.tolist(), labels, weekly, strict=True):
+        if not week:
+            remembered_in.setdefault(group, Counter())[label] += 1
+    olds = {label for label, week in zip(labels, weekly, strict=True) if not week}
+    met: dict[str, Counter[str]] = {}
+    for group, label, week in zip(group_of_row.tolist(), labels, weekly, strict=True):
+        if week and label not in olds and group in remembered_in:
+            met.setdefault(label, Counter()).update(remembered_in[group])
+    # each group of the week that meets remembered ones takes the name of the one it
+    # shares most templates with (the smallest name of those tied); remembered groups
+    # keep theirs, so groups are not chained together across weeks
+    changed = {
+        label: min(counts, key=lambda name: (-counts[name], name)) for label, counts in met.items()
+    }
     engine.register(
         "memory_renamed",
         pa.table(

@@ -258,7 +258,7 @@ def _report_into(
         lookback = config.report.lookback_weeks
         begin = period.window[0] - dt.timedelta(weeks=lookback - 1)
         folders = state.memory_folders(period, lookback)
-        memory = Memory(folders, memory_tmp, read_labels(str(labels_tmp)).benign_accounts)
+        memory = Memory(folders, memory_tmp, config, read_labels(str(labels_tmp)).benign_accounts)
         result = Result(
             execute(
                 events,
