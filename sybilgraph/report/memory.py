@@ -199,7 +199,7 @@ class Memory:
         parts = []
         if observed.prompt_map is not None:
             have = set(engine.arrow(f"SELECT * FROM {observed.prompt_map} LIMIT 0").column_names)
-            week = _renamed_map(_aligned(observed.prompt_map, have, columns), renamed)
+            week = _renamed_map(_aligned(engine, observed.prompt_map, have), renamed)
             engine.create_table("memory_week_map", week)
             parts.append("SELECT * FROM memory_week_map")
             group = "template_group, strict_group"
@@ -221,7 +221,7 @@ class Memory:
             )
         for i, table in enumerate(past):
             if table is not None:
-                remembered = _aligned(f"memory_templates_{i}", set(table.column_names), columns)
+                remembered = _aligned(engine, f"memory_templates_{i}", set(table.column_names))
                 parts.append(_renamed_map(remembered, renamed))
         engine.create_table("prompt_map_window", " UNION ALL ".join(parts))
         engine.drop("memory_week_map")
@@ -350,9 +350,11 @@ def _union(name: str, own: str, past: list[pa.Table | None]) -> str:
     return " UNION ALL ".join(parts)
 
 
-def _aligned(table: str, have: set[str], columns: Sequence[str]) -> str:
-    """A prompt map's rows with every column of ``columns`` (NULL where it lacks one)."""
-    picked = [c if c in have else f"CAST(NULL AS VARCHAR) AS {c}" for c in columns]
+def _aligned(engine: Engine, table: str, have: set[str]) -> str:
+    """A prompt map's rows with every column a remembered one has (NULL where it lacks
+    one: the strict groups of a week without heavy accounts, or its wrappers)."""
+    null = engine.dialect.null_text()
+    picked = [c if c in have else f"{null} AS {c}" for c in COLUMNS["templates"]]
     return f"SELECT {', '.join(picked)} FROM {table}"
 
 
