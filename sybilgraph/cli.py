@@ -273,7 +273,13 @@ def synth(
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
-@click.option("--week", help="ISO week to report on, e.g. 2026-W16 (Monday to Sunday, UTC).")
+@click.option(
+    "--week",
+    "weeks",
+    multiple=True,
+    help="ISO week to report on, e.g. 2026-W16 (Monday to Sunday, UTC); repeat it to "
+    "report several weeks in order (a backfill).",
+)
 @click.option("--since", help="First day of the window (ISO date), with --until.")
 @click.option("--until", help="Last day of the window (ISO date, included).")
 @click.option(
@@ -295,7 +301,7 @@ def synth(
 @handle_errors
 def report(
     inputs: tuple[str, ...],
-    week: str | None,
+    weeks: tuple[str, ...],
     since: str | None,
     until: str | None,
     state_dir: str,
@@ -305,25 +311,29 @@ def report(
 ) -> None:
     """Weekly report on INPUT's events of one period, compared with the period before.
 
+    The period's events are linked with the compact memory STATE keeps of the weeks
+    before it (``[report] lookback_weeks``).
+
     Writes OUT/<period>/ (report.html, report.json, the run's tables and pages) through
     a temporary folder, then updates STATE. Exit codes: 0 success, 1 internal error,
     2 bad input, config or state, 3 memory or disk limit.
     """
-    from sybilgraph.report.weekly import make_report, parse_period
+    from sybilgraph.report.weekly import make_reports, parse_period
 
-    period = parse_period(week, since, until)
-    done = make_report(
-        list(inputs), period, state_dir, out_dir, _config(config_path, None), labels=labels
+    periods = [parse_period(w, since, until) for w in weeks] or [parse_period(None, since, until)]
+    reports = make_reports(
+        list(inputs), periods, state_dir, out_dir, _config(config_path, None), labels=labels
     )
-    head = done.facts["headline"]
-    changes = done.facts["changes"]
-    click.echo(
-        f"{period.name}: {head['accounts']} accounts, {head['clusters']} clusters, "
-        f"{head['flagged_clusters']} flagged; "
-        + ", ".join(f"{changes[k]} {k}" for k in ("new", "grown", "shrunk", "merged", "split"))
-        + f", {changes['gone']} gone"
-    )
-    click.echo(f"report: {(done.path / 'report.html').resolve()}")
+    for done in reports:
+        head = done.facts["headline"]
+        changes = done.facts["changes"]
+        click.echo(
+            f"{done.facts['period']['name']}: {head['accounts']} accounts, "
+            f"{head['clusters']} clusters, {head['flagged_clusters']} flagged; "
+            + ", ".join(f"{changes[k]} {k}" for k in ("new", "grown", "shrunk", "merged", "split"))
+            + f", {changes['gone']} gone"
+        )
+        click.echo(f"report: {(done.path / 'report.html').resolve()}")
 
 
 @main.command()

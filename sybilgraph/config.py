@@ -462,7 +462,9 @@ class ReportConfig:
     #: link over this many weeks ending with the period (the period's own included): a
     #: ring's accounts each send a handful of requests a week, too little shared
     #: evidence in one week alone; the report and its changes still speak of the
-    #: period's clusters (those with an account active in it). 1 = the period alone
+    #: period's clusters (those with an account active in it). The weeks before the
+    #: period come from the compact memory the state keeps of them, not from the
+    #: events. 1 = the period alone
     lookback_weeks: int = 4
 
     def __post_init__(self) -> None:

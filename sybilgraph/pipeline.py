@@ -15,6 +15,7 @@ import platform
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -42,6 +43,7 @@ from sybilgraph.stages.loading import Events, EventsInput, sources_of
 from sybilgraph.stages.observe import observe
 from sybilgraph.stages.privacy import pseudonymise, pseudonymiser
 from sybilgraph.stages.score import score_clusters
+from sybilgraph.stages.tables import ObservationTables
 from sybilgraph.stages.verdicts import Labels, apply_cluster_verdicts, read_labels, spread_verdicts
 from sybilgraph.stages.write import write_tables
 from sybilgraph.views.pages import write_index, write_pages
@@ -52,9 +54,17 @@ from sybilgraph.views.tables import (
     write_view_tables,
 )
 
-__all__ = ["execute", "page_ids"]
+__all__ = ["ObservationMemory", "execute", "page_ids"]
 
 log = logging.getLogger(__name__)
+
+
+class ObservationMemory(Protocol):
+    """Observations remembered from earlier runs (the weekly report's past weeks)."""
+
+    def combine(self, engine: Engine, observed: ObservationTables) -> ObservationTables:
+        """The run's observations joined with the remembered ones, for link and on."""
+        ...
 
 
 def execute(
@@ -65,12 +75,14 @@ def execute(
     force: bool = False,
     show_progress: bool | None = None,
     window: Window | None = None,
+    memory: ObservationMemory | None = None,
 ) -> Path:
     """Run the pipeline and write its outputs folder; returns the folder.
 
     The parameters are those of :func:`sybilgraph.run` (``sybilgraph/api.py``), which
     opens the folder as a ``Result``; this is the pipeline without the investigator's
-    objects, for callers that need only the folder.
+    objects, for callers that need only the folder. ``memory`` joins observations of
+    earlier runs to the run's own before they are linked.
     """
     config = config or Config()
     if out_dir is None:
@@ -88,7 +100,7 @@ def execute(
     try:
         engine = make_engine(config.engine)
         try:
-            counts = _run_stages(engine, sources, config, labels, staging, timer, window)
+            counts = _run_stages(engine, sources, config, labels, staging, timer, window, memory)
         finally:
             engine.close()
         info = {
@@ -134,6 +146,7 @@ def _run_stages(
     out: Path,
     timer: StageTimer,
     window: Window | None = None,
+    memory: ObservationMemory | None = None,
 ) -> dict[str, object]:
     inputs = None
     if config.inputs.given or config.direct_edges:
@@ -153,6 +166,8 @@ def _run_stages(
         observed = observe(
             engine, events, config, inputs=inputs, exclude_accounts=labels.benign_accounts
         )
+        if memory is not None:
+            observed = memory.combine(engine, observed)
     counts = {**(inputs.counts if inputs else {}), **observed.counts}
     with timer.stage("link", "linking accounts through shared values"):
         benign_values = pa.Table.from_pandas(labels.benign_values, preserve_index=False)

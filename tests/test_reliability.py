@@ -648,20 +648,26 @@ def test_second_report_on_one_state_exits_2(week_inputs: list[str], tmp_path: Pa
     assert not (state / ".lock").exists()
 
 
-def test_backfilled_week_gives_out_no_tracked_id_twice(
+def test_an_earlier_week_is_redone_with_the_weeks_after_it(
     week_inputs: list[str], tmp_path: Path
 ) -> None:
-    for week in ("2026-W17", "2026-W16"):  # the earlier week reported last
-        done = _report(week_inputs, tmp_path, "--week", week)
-        assert done.exit_code == 0, done.output
-    week16 = set(_tracked(tmp_path, "2026-W16")["tracked_id"])
-    week17 = set(_tracked(tmp_path, "2026-W17")["tracked_id"])
-    assert week16 and week17 and not week16 & week17
+    assert _report(week_inputs, tmp_path, "--week", "2026-W17").exit_code == 0
+    # W17 was linked without W16: W16 alone now would leave W17 as it was
+    done = _report(week_inputs, tmp_path, "--week", "2026-W16")
+    assert done.exit_code == 2
+    assert "(--week 2026-W16 --week 2026-W17)" in done.output.strip().splitlines()[-1]
+    done = _report(week_inputs, tmp_path, "--week", "2026-W16", "--week", "2026-W17")
+    assert done.exit_code == 0, done.output
+    week16 = _tracked(tmp_path, "2026-W16")
+    week17 = _tracked(tmp_path, "2026-W17")
+    assert set(week17.loc[week17["status"] != "new", "tracked_id"]) <= set(week16["tracked_id"])
+    assert not set(week17.loc[week17["status"] == "new", "tracked_id"]) & set(week16["tracked_id"])
     # and the week after both continues from the highest id given out
     done = _report(week_inputs, tmp_path, "--since", "2026-04-27", "--until", "2026-05-03")
     assert done.exit_code == 2  # no events that week: nothing given out, state unchanged
     state = State(tmp_path / "state")
-    assert state.next_id(parse_period("2026-W18")) > max(int(t[1:]) for t in week16 | week17)
+    given = set(week16["tracked_id"]) | set(week17["tracked_id"])
+    assert state.next_id(parse_period("2026-W18")) > max(int(t[1:]) for t in given)
 
 
 DAMAGE = {
@@ -679,6 +685,8 @@ DAMAGE = {
     "no_cluster_id": ("clusters.csv", lambda text: text.replace("cluster_id", "cluster")),
     "bad_tracked_id": ("members.csv", lambda text: text.replace("T0000", "X0000")),
     "members_gone": ("members.csv", None),
+    "memory_gone": ("memory/observations.parquet", None),
+    "memory_not_parquet": ("memory/accounts.parquet", lambda text: "half"),
 }
 
 
@@ -692,7 +700,7 @@ def test_damaged_state_exits_2_naming_the_file(
     if damage is None:
         path.unlink()
     else:
-        path.write_text(damage(path.read_text()))
+        path.write_text(damage(path.read_text(errors="replace")))
     done = _report(week_inputs, base, "--week", "2026-W17")
     assert done.exit_code == 2, done.output
     line = done.output.strip().splitlines()[-1]
@@ -710,6 +718,7 @@ def test_leftovers_of_killed_reports_are_cleaned(
         out / ".2026-W17.old-999999999",
         out / ".2026-W16.oldstyle.tmp",
         periods / ".2026-W17.999999999-zz.tmp",
+        base / "state" / ".2026-W17.999999999-memory.tmp",
     ]
     labels = out / ".2026-W17.999999999-abcd1234.tmp.labels.csv"
     live = out / f".2026-W17.{os.getpid()}-live.tmp"

@@ -10,6 +10,7 @@ each report must keep only its own week's events.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import shutil
@@ -169,10 +170,14 @@ def test_tracking_over_two_weeks(two_weeks: Path) -> None:
 
 
 def test_window_counts_outside_events(two_weeks: Path) -> None:
-    # W16's run links over W13..W16 (report.lookback_weeks 4): W16's events only; W17's
-    # over W14..W17: both weeks'
+    # Each run reads its own week's events (the others are outside its window); W17's
+    # run links over W14..W17 (report.lookback_weeks 4): W16 comes from the state's
+    # compact memory, not from the files again
     week16, week17 = len(hand_events()), len(_week_two())
-    for week, used in (("2026-W16", week16), ("2026-W17", week16 + week17)):
+    for week, used, window in (
+        ("2026-W16", week16, week16),
+        ("2026-W17", week17, week16 + week17),
+    ):
         info = json.loads((two_weeks / "out" / week / "run.json").read_text())
         rows = info["rows"]
         assert rows["used"] == used
@@ -181,6 +186,13 @@ def test_window_counts_outside_events(two_weeks: Path) -> None:
         assert rows["rejected"] == 0  # outside the window is not bad
         facts = json.loads((two_weeks / "out" / week / "report.json").read_text())
         assert facts["rows"] == rows
+        assert facts["window"]["requests"] == facts["headline"]["requests"] == window
+    facts = json.loads((two_weeks / "out" / "2026-W17" / "report.json").read_text())
+    assert facts["window"]["periods"] == ["2026-W16", "2026-W17"]
+    assert facts["state"]["memory_periods"] == ["2026-W16"]
+    memory = two_weeks / "state" / "periods" / "2026-W16" / "memory"
+    read = sum(p.stat().st_size for p in memory.iterdir())
+    assert facts["state"]["memory_bytes"] == read + facts["state"]["period_memory_bytes"]
 
 
 def test_rerun_is_identical_and_compares_with_the_week_before(
@@ -203,7 +215,13 @@ def test_rerun_is_identical_and_compares_with_the_week_before(
 
 
 @pytest.mark.parametrize(
-    "target", ["sybilgraph.pipeline.score_clusters", "sybilgraph.report.weekly._write_html"]
+    "target",
+    [
+        # after the week's memory is written, before the past is read
+        "sybilgraph.report.memory._union",
+        "sybilgraph.pipeline.score_clusters",
+        "sybilgraph.report.weekly._write_html",
+    ],
 )
 def test_crash_leaves_last_report_and_state(
     two_weeks: Path,
@@ -231,6 +249,7 @@ def test_crash_leaves_last_report_and_state(
     assert _digests(base / "state") == state_before
     leftovers = [p.name for p in (base / "out").iterdir() if p.name.startswith(".")]
     leftovers += [p.name for p in (base / "state" / "periods").iterdir() if p.name[0] == "."]
+    leftovers += [p.name for p in (base / "state").iterdir() if p.name[0] == "."]
     assert leftovers == []
 
 
@@ -289,13 +308,16 @@ def test_since_until_window(inputs: list[str], tmp_path: Path) -> None:
         "start": "2026-04-20",
         "end": "2026-04-26",
     }
-    # linked over the three weeks before the period too: W16's events are in
-    assert facts["rows"]["used"] == len(hand_events()) + len(_week_two())
+    # the period's own events only: the weeks before it come from the state's memory,
+    # and this state is new (W16 was never reported into it)
+    assert facts["rows"]["used"] == len(_week_two())
     assert facts["window"] == {
         "lookback_weeks": 4,
         "start": "2026-03-30",
         "end": "2026-04-26",
         "accounts": facts["window"]["accounts"],
+        "requests": len(_week_two()),
+        "periods": ["2026-04-20_2026-04-26"],
     }
     # the period's accounts: the week's own (all of W17's), not W16's alone
     assert facts["headline"]["accounts"] == _week_two()["account_id"].nunique()
@@ -583,3 +605,149 @@ def test_the_report_links_over_the_lookback_weeks(tmp_path: Path) -> None:
     assert found[1][17] == found[1][18] == set()  # a week alone: nothing
     assert len(found[4][16]) == 1
     assert found[4][16] == found[4][17] == found[4][18]  # one ring, one id
+    # the memory of a week past every lookback is dropped: lookback 1 keeps the last
+    # week's, lookback 4 all three
+    for lookback, kept in ((1, ["2026-W18"]), (4, ["2026-W16", "2026-W17", "2026-W18"])):
+        periods = tmp_path / f"s{lookback}" / "periods"
+        assert sorted(p.name for p in periods.iterdir()) == ["2026-W16", "2026-W17", "2026-W18"]
+        assert sorted(p.parent.name for p in periods.glob("*/memory")) == kept
+
+
+def _by_week(events: pd.DataFrame, folder: Path, weeks: list[int]) -> dict[int, Path]:
+    """Each ISO week's events (of 2026) in a CSV file of its own."""
+    ts = pd.to_datetime(events["ts"], utc=True)
+    files = {}
+    for week in weeks:
+        start = pd.Timestamp(dt.date.fromisocalendar(2026, week, 1), tz="UTC")
+        files[week] = folder / f"w{week}.csv"
+        events[(ts >= start) & (ts < start + pd.Timedelta(days=7))].to_csv(files[week], index=False)
+    return files
+
+
+def test_a_slow_ring_from_the_memory_alone(tmp_path: Path) -> None:
+    # The slow ring of the test above, each report given its own week's file only: W17
+    # and W18 find the ring only through what the state remembers of the weeks before.
+    from sybilgraph.report.weekly import make_report, parse_period
+
+    ring = {f"q{i:02d}" for i in range(12)}
+    files = _by_week(_slow_ring([2, 1, 1]), tmp_path, [16, 17, 18])
+    config = api.Config.from_dict({"link": {"hub_share": 1.0}})
+    ids = []
+    for week in (16, 17, 18):
+        done = make_report(
+            [str(files[week])],
+            parse_period(f"2026-W{week}"),
+            tmp_path / "state",
+            tmp_path / "out",
+            config,
+            show_progress=False,
+        )
+        assert done.facts["rows"]["used"] == len(pd.read_csv(files[week]))
+        accounts = pd.read_csv(done.path / "accounts.csv", keep_default_na=False)
+        ids.append(set(accounts.loc[accounts["account_id"].isin(ring), "tracked_id"]))
+    assert ids[0] == ids[1] == ids[2] and len(ids[0]) == 1 and "" not in ids[0]
+
+
+def _flagged_in_week(accounts: pd.DataFrame, week: int) -> set[str]:
+    """The accounts a run flagged that were active in the week."""
+    start = pd.Timestamp(dt.date.fromisocalendar(2026, week, 1))
+    last = pd.to_datetime(accounts["last_seen"])
+    return set(accounts.loc[accounts["flagged"].astype(bool) & (last >= start), "account_id"])
+
+
+def test_three_weeks_of_synth_against_one_run_over_the_window(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Three weeks of synth traffic (seed 11, rings active over all three), each week
+    reported from its own file: in the second and third week the report flags at least
+    95% of the accounts active in the week that one run over the same weeks flags, at
+    precision 0.97 or more."""
+    base = tmp_path_factory.mktemp("synth3")
+    made = CliRunner().invoke(
+        main,
+        ["synth", "--events", "60000", "--days", "21", "--seed", "11", "--out", str(base / "s")],
+    )
+    assert made.exit_code == 0, made.output
+    truth = pd.read_csv(base / "s" / "truth.csv")
+    sybil = set(truth.loc[truth["label"] == "sybil", "account_id"])
+    files = _by_week(pd.read_csv(base / "s" / "events.csv"), base, [16, 17, 18])
+    from sybilgraph.report.weekly import make_report, parse_period
+
+    for week in (16, 17, 18):
+        done = make_report(
+            [str(files[week])],
+            parse_period(f"2026-W{week}"),
+            base / "state",
+            base / "out",
+            show_progress=False,
+        )
+        if week == 16:
+            continue  # nothing before it: the same run as the window's
+        window = api.run([str(files[w]) for w in (16, 17, 18) if w <= week], None, base / "w")
+        reference = _flagged_in_week(window.accounts, week)
+        flagged = _flagged_in_week(done.run.accounts, week)
+        assert len(reference) >= 20, week
+        assert len(flagged & reference) >= 0.95 * len(reference), week
+        assert len(flagged & sybil) >= 0.97 * len(flagged), week
+
+
+def test_backfill_equals_the_weeks_one_by_one(
+    two_weeks: Path, inputs: list[str], tmp_path: Path
+) -> None:
+    backfill = tmp_path / "backfill"
+    done = _report(inputs, backfill, "--week", "2026-W17", "--week", "2026-W16")
+    assert done.exit_code == 0, done.output
+    assert done.output.index("2026-W16:") < done.output.index("2026-W17:")  # in order
+
+    def same(base: Path) -> None:
+        for week in ("2026-W16", "2026-W17"):
+            for name in [*TABLES, "report.json"]:
+                a = (two_weeks / "out" / week / name).read_bytes()
+                assert (base / "out" / week / name).read_bytes() == a, (week, name)
+        assert _digests(base / "state") == _digests(two_weeks / "state")
+
+    same(backfill)
+
+    # W16 again alone, with W17 in the state: refused, in one line that says what to do
+    redo = _copy(two_weeks, tmp_path)
+    before = _digests(redo)
+    done = _report(inputs, redo, "--week", "2026-W16")
+    assert done.exit_code == 2
+    line = done.output.strip().splitlines()[-1]
+    assert line.startswith("sybilgraph: error: ") and "holds 2026-W17 after 2026-W16" in line
+    assert "(--week 2026-W16 --week 2026-W17)" in line
+    assert _digests(redo) == before
+    # as it says: W16 and every week after it, recomputed as the first time
+    done = _report(inputs, redo, "--week", "2026-W16", "--week", "2026-W17")
+    assert done.exit_code == 0, done.output
+    same(redo)
+
+
+def test_version_1_state_is_upgraded(two_weeks: Path, inputs: list[str], tmp_path: Path) -> None:
+    # A state of format version 1 has snapshots and no memory: the report goes on with
+    # its tracked ids, links over the weeks remembered from now on, says so, and writes
+    # version 2
+    base = _copy(two_weeks, tmp_path)
+    state = base / "state"
+    (state / "state.json").write_text(json.dumps({"format_version": 1, "tool": "x"}))
+    for folder in (state / "periods").iterdir():
+        shutil.rmtree(folder / "memory")
+        meta = json.loads((folder / "period.json").read_text())
+        meta.pop("format_version")
+        (folder / "period.json").write_text(json.dumps(meta))
+    done = _report(inputs, base, "--week", "2026-W17")
+    assert done.exit_code == 0, done.output
+    assert (
+        f"sybilgraph: {state / 'state.json'}: state format_version 1 is upgraded to 2 by "
+        "this report" in done.output
+    )
+    assert json.loads((state / "state.json").read_text())["format_version"] == 2
+    facts = json.loads((base / "out" / "2026-W17" / "report.json").read_text())
+    assert facts["window"]["periods"] == ["2026-W17"]  # W16 has no memory
+    assert facts["compared_with"] == "2026-W16"
+    before = _tracked(two_weeks, "2026-W17")
+    after = _tracked(base, "2026-W17")
+    ring_a = before.loc[before["size"] == 6, "tracked_id"].iloc[0]
+    assert ring_a in set(after["tracked_id"])  # ring A (in W17 alone too) keeps its id
+    assert (state / "periods" / "2026-W17" / "memory").is_dir()
+    assert not (state / "periods" / "2026-W16" / "memory").exists()

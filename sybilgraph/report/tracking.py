@@ -5,11 +5,19 @@ matched to them::
 
     STATE_DIR/
       .lock                           held by the report running on this state
-      state.json                      {"format_version": 1, "tool": "sybilgraph-report-state"}
+      state.json                      {"format_version": 2, "tool": "sybilgraph-report-state"}
       labels.csv                      every verdict given so far (carried forward)
-      periods/<period>/period.json    name, start, end, next_id
+      periods/<period>/period.json    name, start, end, next_id, format_version
       periods/<period>/members.csv    account_id, tracked_id
       periods/<period>/clusters.csv   tracked_id, cluster_id, size, flagged, score
+      periods/<period>/memory/        the period's observations in compact form, for the
+                                      lookback of the weeks after it (:mod:`.memory`);
+                                      dropped once the period is past every lookback
+
+**Versions.** Version 2 added the compact memory. A version 1 state is upgraded in place
+by the next report: its periods keep their snapshots (tracking goes on) but have no
+memory, so the weeks just after the upgrade link over the weeks reported since (the log
+says so). A version above 2 is refused.
 
 **Matching rule.** A cluster of this period and one of the previous period are *linked*
 when they share at least ``MIN_SHARED`` (2) accounts and the shared accounts make up at
@@ -31,6 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import re
 import shutil
@@ -45,6 +54,7 @@ import pandas as pd
 
 from sybilgraph.errors import InputError, StateError
 from sybilgraph.outputs import is_stale, write_csv, write_json
+from sybilgraph.report.memory import MEMORY
 from sybilgraph.stages.verdicts import LABEL_COLUMNS, read_labels
 
 __all__ = [
@@ -57,13 +67,17 @@ __all__ = [
     "track",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: versions read and upgraded to FORMAT_VERSION by the next save
+UPGRADED_VERSIONS = (1,)
 STATE_TOOL = "sybilgraph-report-state"
 MIN_SHARED = 2
 MIN_OVERLAP = 0.5
 GROWTH = 0.2
 STATUS_ORDER = ["new", "merged", "split", "grown", "shrunk", "steady"]
 LOCK = ".lock"
+
+log = logging.getLogger(__name__)
 #: columns each snapshot table must have
 SNAPSHOT_COLUMNS = {
     "members.csv": ("account_id", "tracked_id"),
@@ -330,6 +344,16 @@ class State:
         except (OSError, ValueError) as exc:
             raise StateError(f"{marker}: cannot read state: {exc}") from None
         version = data.get("format_version") if isinstance(data, dict) else None
+        if version in UPGRADED_VERSIONS:
+            log.warning(
+                "%s: state format_version %s is upgraded to %s by this report: its periods "
+                "have no compact memory, so the next weeks link over the weeks reported "
+                "from now on",
+                marker,
+                version,
+                FORMAT_VERSION,
+            )
+            return
         if version != FORMAT_VERSION:
             raise StateError(
                 f"{marker}: state format_version {version!r} is not supported by this "
@@ -363,6 +387,40 @@ class State:
             if not folder.is_dir():
                 raise StateError(f"{folder}: damaged state: not a period's folder")
             found.append(_read_period(folder))
+        return found
+
+    def after(self, period: Period) -> list[Period]:
+        """The periods remembered, other than ``period``, that end on or after its start."""
+        return [p for p in self.periods() if p.name != period.name and p.end >= period.start]
+
+    def memory_folders(self, period: Period, weeks: int) -> list[Path]:
+        """The memory folders of the periods before ``period`` in its lookback of
+        ``weeks`` weeks (its own included), oldest first.
+
+        Raises
+        ------
+        StateError
+            A period saved with memory (format version 2 on) has lost it.
+        """
+        begin = period.start - dt.timedelta(weeks=weeks - 1)
+        folders = []
+        for p, version in self._versions():
+            if p.name == period.name or p.end >= period.start or p.start < begin:
+                continue
+            folder = self.path / "periods" / p.name / MEMORY
+            if version >= 2 and not folder.is_dir():
+                raise StateError(f"{folder}: damaged state: the period's memory is missing")
+            if folder.is_dir():
+                folders.append(folder)
+        return folders
+
+    def _versions(self) -> list[tuple[Period, int]]:
+        """Each remembered period, oldest first, with the format version it was saved in."""
+        found = []
+        for period in self.periods():
+            meta = self.path / "periods" / period.name / "period.json"
+            version = json.loads(meta.read_text(encoding="utf-8")).get("format_version", 1)
+            found.append((period, version if isinstance(version, int) else 1))
         return found
 
     def snapshot(self, period: Period) -> Snapshot:
@@ -416,14 +474,15 @@ class State:
         return mapping
 
     def clean_leftovers(self) -> None:
-        """Delete what saves of killed reports left in ``periods/``."""
-        root = self.path / "periods"
-        if not root.is_dir():
-            return
-        for entry in root.iterdir():
-            match = _LEFTOVER.fullmatch(entry.name)
-            if match and is_stale(entry, _pid(match)):
-                shutil.rmtree(entry, ignore_errors=True)
+        """Delete what killed reports left in ``periods/`` (saves) and in the state
+        folder itself (a week's memory being written)."""
+        for root in (self.path, self.path / "periods"):
+            if not root.is_dir():
+                continue
+            for entry in root.iterdir():
+                match = _LEFTOVER.fullmatch(entry.name)
+                if match and entry.is_dir() and is_stale(entry, _pid(match)):
+                    shutil.rmtree(entry, ignore_errors=True)
 
     # -- writing -------------------------------------------------------------------
 
@@ -434,11 +493,16 @@ class State:
         clusters: pd.DataFrame,
         members: pd.DataFrame,
         labels: pd.DataFrame,
+        memory: Path | None = None,
+        keep_weeks: int | None = None,
     ) -> None:
         """Remember this period: snapshot first (renamed into place), then labels, marker.
 
         ``clusters`` has tracked_id, cluster_id, size, flagged, score; ``members`` has
-        account_id, tracked_id.
+        account_id, tracked_id. ``memory``, a folder, is moved into the snapshot as its
+        compact memory. With ``keep_weeks``, the memory of periods that start more than
+        ``keep_weeks - 1`` weeks before this one is dropped: no lookback reads it again
+        (this period's rerun included).
         """
         root = self.path / "periods"
         root.mkdir(parents=True, exist_ok=True)
@@ -458,11 +522,32 @@ class State:
             )
             write_csv(members, building / "members.csv")
             write_csv(clusters, building / "clusters.csv")
+            if memory is not None:
+                os.replace(memory, building / MEMORY)
             replace_dir(building, root / period.name)
         finally:
             shutil.rmtree(building, ignore_errors=True)
         write_csv(labels, self.path / "labels.csv")
         write_json({"format_version": FORMAT_VERSION, "tool": STATE_TOOL}, self.path / "state.json")
+        if keep_weeks is not None:
+            self.age_out(period.start - dt.timedelta(weeks=keep_weeks - 1))
+
+    def age_out(self, begin: dt.date) -> None:
+        """Drop the memory of the periods that start before ``begin``."""
+        for p in self.periods():
+            folder = self.path / "periods" / p.name / MEMORY
+            if p.start < begin and folder.is_dir():
+                # out of sight in one rename; a killed delete leaves a leftover
+                old = self.path / "periods" / f".{p.name}-{MEMORY}.old-{os.getpid()}"
+                os.replace(folder, old)
+                shutil.rmtree(old, ignore_errors=True)
+
+    def forget(self, periods: list[Period]) -> None:
+        """Drop whole periods (their snapshot and memory), each in one rename."""
+        for p in periods:
+            old = self.path / "periods" / f".{p.name}.old-{os.getpid()}"
+            os.replace(self.path / "periods" / p.name, old)
+            shutil.rmtree(old, ignore_errors=True)
 
 
 #: a leftover of a killed save or replace: ``.NAME.PID-XXXX.tmp`` (``.NAME.XXXX.tmp`` from

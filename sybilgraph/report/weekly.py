@@ -9,10 +9,16 @@ for a window given by dates) holding the run's outputs plus:
 - ``changes.csv``: new, grown, shrunk, merged, split and gone clusters;
 - ``joined.csv``: accounts that joined an already known (or confirmed) cluster.
 
+The run observes the period's own events and links them with the compact memory the
+state keeps of the lookback weeks before it (:mod:`sybilgraph.report.memory`); the
+week's own memory is kept with its snapshot.
+
 Dependability: the folder is built in a temporary folder beside its final place and
 renamed into place only when complete; the state (:mod:`sybilgraph.report.tracking`) is updated
 after that. A failure at any point leaves the last good report and state as they were.
-A rerun of a period compares against the period before it again, never against itself.
+A rerun of the latest period compares against the period before it again, never against
+itself; a period before the latest is reported again only with every period after it
+(:func:`make_reports`).
 """
 
 from __future__ import annotations
@@ -31,11 +37,12 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-from sybilgraph.api import run
 from sybilgraph.config import Config
-from sybilgraph.errors import InputError
+from sybilgraph.errors import InputError, StateError
 from sybilgraph.investigate.result import Result
 from sybilgraph.outputs import is_stale, write_csv, write_json
+from sybilgraph.pipeline import execute
+from sybilgraph.report.memory import MEMORY, Memory, memory_bytes
 from sybilgraph.report.tracking import (
     Period,
     State,
@@ -46,10 +53,11 @@ from sybilgraph.report.tracking import (
     track,
 )
 from sybilgraph.stages.loading import EventsInput, sources_of
+from sybilgraph.stages.verdicts import read_labels
 from sybilgraph.views.pages import safe_filename, template_env, timeline
 from sybilgraph.views.plots import bar_chart, line_chart
 
-__all__ = ["Report", "make_report", "parse_period"]
+__all__ = ["Report", "make_report", "make_reports", "parse_period"]
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +133,14 @@ def make_report(
     labels: str | Path | None = None,
     show_progress: bool | None = None,
 ) -> Report:
-    """Run the pipeline on ``period``'s events, track clusters, write the report folder.
+    """Run the pipeline on ``period``'s events and the state's memory of the weeks
+    before it, track clusters, write the report folder.
 
     Parameters
     ----------
     events
-        Input files or folders (events outside the period are ignored and counted).
+        Input files or folders (events outside the period are ignored and counted; the
+        weeks before it are read from the state, not from these).
     period
         See :func:`parse_period`.
     state_dir
@@ -141,19 +151,78 @@ def make_report(
         A labels file. The config's ``labels`` file, ``out_dir/labels.csv`` (where
         ``sybilgraph label`` writes for a report's run) and every verdict kept in the
         state are read as well; for the same target the last one read wins.
+
+    Raises
+    ------
+    StateError
+        The state holds a period after this one (see :func:`make_reports`).
+    """
+    return make_reports(
+        events,
+        [period],
+        state_dir,
+        out_dir,
+        config,
+        labels=labels,
+        show_progress=show_progress,
+    )[0]
+
+
+def make_reports(
+    events: EventsInput,
+    periods: list[Period],
+    state_dir: str | Path,
+    out_dir: str | Path,
+    config: Config | None = None,
+    *,
+    labels: str | Path | None = None,
+    show_progress: bool | None = None,
+) -> list[Report]:
+    """Report ``periods`` oldest first, each as :func:`make_report` does (a backfill).
+
+    The same as reporting them one by one in that order. A period the state already
+    holds is reported again, and with it every later period the state holds: those must
+    be among ``periods`` (they were linked with what the earlier ones remember), and are
+    dropped from the state before the first is reported, so that each is made as on an
+    empty state after the ones before it. A failure stops at the period it happened in;
+    the state then ends with the last period done: the same command can run again.
+
+    Raises
+    ------
+    StateError
+        The state holds a period after the first of ``periods`` that is not among them.
     """
     config = config or Config()
+    ordered = sorted({p.name: p for p in periods}.values(), key=lambda p: (p.start, p.end))
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
+    reports = []
     # one report at a time per state: two at once each compared their week with what
     # the state held before either saved, and gave out the same tracked ids
     with state_lock(state_dir):
         state = State(state_dir)
         state.clean_leftovers()
         _clean_leftovers(root)
-        report = _report_into(events, period, state, root, config, labels, show_progress)
-    log.info("report in %s", report.path)
-    return report
+        first = ordered[0]
+        later = state.after(first)
+        missing = [p for p in later if p.name not in {o.name for o in ordered}]
+        if missing:
+            raise StateError(_later_message(state, first, later))
+        state.forget(later)
+        for period in ordered:
+            reports.append(_report_into(events, period, state, root, config, labels, show_progress))
+            log.info("report in %s", reports[-1].path)
+    return reports
+
+
+def _later_message(state: State, period: Period, later: list[Period]) -> str:
+    """What to do when ``period`` comes before periods the state holds."""
+    redo = " ".join(f"--week {p.name}" for p in [period, *later])
+    return (
+        f"{state.path}: the state holds {', '.join(p.name for p in later)} after "
+        f"{period.name}, linked with what the weeks before remember: report {period.name} "
+        f"again with every week after it, in order ({redo}), or into a new state folder"
+    )
 
 
 def _report_into(
@@ -170,6 +239,8 @@ def _report_into(
         tempfile.mkdtemp(prefix=f".{period.name}.{os.getpid()}-", suffix=".tmp", dir=root)
     )
     labels_tmp = building.with_name(building.name + ".labels.csv")
+    # the week's memory, moved into the state when it is saved
+    memory_tmp = state.path / f".{period.name}.{os.getpid()}-{MEMORY}.tmp"
     try:
         given = pd.concat(
             [
@@ -184,23 +255,24 @@ def _report_into(
         known_ids = state.tracked_ids_of()
         verdicts = _tracked_verdicts(given, known_ids)
         _labels_for_run(given, verdicts, previous).to_csv(labels_tmp, index=False)
-        begin, stop = period.window
-        begin -= dt.timedelta(weeks=config.report.lookback_weeks - 1)
-        result = run(
-            events,
-            dataclasses.replace(config, labels=str(labels_tmp)),
-            building,
-            force=True,
-            show_progress=show_progress,
-            window=(begin, stop),
+        lookback = config.report.lookback_weeks
+        begin = period.window[0] - dt.timedelta(weeks=lookback - 1)
+        folders = state.memory_folders(period, lookback)
+        memory = Memory(folders, memory_tmp, config, read_labels(str(labels_tmp)).benign_accounts)
+        result = Result(
+            execute(
+                events,
+                dataclasses.replace(config, labels=str(labels_tmp)),
+                building,
+                force=True,
+                show_progress=show_progress,
+                window=period.window,
+                memory=memory,
+            )
         )
         active = _active_in(result, period)
         if not active.any():
-            # the weeks before it had events, the period none: nothing to report on
-            raise InputError(
-                f"no events in {period.name} ({period.start} to {period.end}), only in "
-                "the lookback weeks before it"
-            )
+            raise InputError(f"no events in {period.name} ({period.start} to {period.end})")
         members = _period_members(result.accounts, active)
         tracking = track(
             members[["account_id", "cluster_id"]], previous, next_id=state.next_id(period)
@@ -220,12 +292,15 @@ def _report_into(
         daily = _daily_requests(events, config, members, table, period)
         facts = _facts(result, period, tracking, table, daily)
         facts["window"] = {
-            "lookback_weeks": config.report.lookback_weeks,
+            "lookback_weeks": lookback,
             "start": begin.date().isoformat(),
             "end": period.end.isoformat(),
             "accounts": len(result.accounts),
+            "requests": int(result.accounts["requests"].sum()),
+            "periods": [f.parent.name for f in folders] + [period.name],
         }
         facts["headline"]["accounts"] = int(active.sum())
+        facts["state"] = _state_facts(folders, memory_tmp)
         write_csv(table, building / "tracked_clusters.csv")
         write_csv(tracking.changes, building / "changes.csv")
         write_csv(tracking.joined, building / "joined.csv")
@@ -241,9 +316,12 @@ def _report_into(
             .assign(tracked_id=lambda f: f["cluster_id"].map(tracked))[["account_id", "tracked_id"]]
             .sort_values("account_id"),
             labels=given,
+            memory=memory_tmp,
+            keep_weeks=lookback,
         )
     finally:
         shutil.rmtree(building, ignore_errors=True)
+        shutil.rmtree(memory_tmp, ignore_errors=True)
         labels_tmp.unlink(missing_ok=True)
     return Report(final, Result(final), tracking, facts)
 
@@ -270,6 +348,19 @@ def _clean_leftovers(root: Path) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
+
+
+def _state_facts(folders: list[Path], written: Path) -> dict[str, Any]:
+    """The state's memory for report.json: that of the window's periods (the lookback
+    weeks), all it holds once the weeks before them have aged out; the rest of the state
+    (snapshots of clustered accounts, labels) is small."""
+    read = sum(memory_bytes(f.parent) for f in folders)
+    own = sum(p.stat().st_size for p in written.rglob("*") if p.is_file())
+    return {
+        "memory_periods": [f.parent.name for f in folders],
+        "memory_bytes": read + own,
+        "period_memory_bytes": own,
+    }
 
 
 def _active_in(result: Result, period: Period) -> pd.Series:
@@ -455,7 +546,7 @@ def _facts(
     accounts = result.accounts
     is_flagged = table["flagged"].astype(bool)
     flagged_ids = set(table.loc[is_flagged, "cluster_id"])
-    requests = int(info["rows"]["used"])
+    requests = int(accounts["requests"].sum())  # over the window linked
     flagged_requests = int(accounts.loc[accounts["cluster_id"].isin(flagged_ids), "requests"].sum())
     flagged = table[is_flagged]
     return {
