@@ -751,3 +751,54 @@ def test_version_1_state_is_upgraded(two_weeks: Path, inputs: list[str], tmp_pat
     assert ring_a in set(after["tracked_id"])  # ring A (in W17 alone too) keeps its id
     assert (state / "periods" / "2026-W17" / "memory").is_dir()
     assert not (state / "periods" / "2026-W16" / "memory").exists()
+
+
+def test_accounts_in_lockstep_over_two_weeks_link_through_the_memory(tmp_path: Path) -> None:
+    # 40 people act every day of weeks 16 and 17 in two of the four windows from 09:00
+    # (14 windows a week each). op0 and op1 act together in two windows a day, at a time
+    # that moves by 3 hours a day, on two days of each week: 4 windows a week, under the
+    # 6 that co-activity asks for, so neither week alone compares them. Over the lookback
+    # (W16 remembered, W17 read) they share 8 windows of 8 over 4 days, each held by 2 of
+    # 42 active accounts; the average account has (40 * 28 + 2 * 8) / 42 = 27.0 windows,
+    # the ops 8: -ln(2 / 42 * 8 / 27.0) = 4.26 a term, 4 days: 17.0 (8 times of day: 34)
+    # > ln(42 * 41 / 2) + ln(100) = 11.36: linked, "together in 8 of 8".
+    from sybilgraph.report.weekly import make_report, parse_period
+
+    rows = []
+    for day in range(14):
+        date = dt.date(2026, 4, 13) + dt.timedelta(days=day)
+        for p in range(40):
+            for window in ((p + day) % 4, (p + day + 1) % 4):
+                rows.append((f"p{p:02d}", f"{date}T09:{15 * window:02d}:07Z", f"10.1.{p}.{day}"))
+        if day % 7 in (1, 2):
+            hour = 2 + 3 * day % 20
+            for op in ("op0", "op1"):
+                for minute in (0, 15):
+                    rows.append((op, f"{date}T{hour:02d}:{minute:02d}:07Z", f"10.2.{day}.{minute}"))
+    events = pd.DataFrame(rows, columns=["account_id", "ts", "ip"])
+    files = {}
+    for week in (16, 17):
+        start = pd.Timestamp(dt.date.fromisocalendar(2026, week, 1), tz="UTC")
+        stamps = pd.to_datetime(events["ts"])
+        part = events[(stamps >= start) & (stamps < start + pd.Timedelta(days=7))]
+        files[week] = tmp_path / f"w{week}.csv"
+        part.to_csv(files[week], index=False)
+    config = api.Config.from_dict({"link": {"hub_share": 1.0}})
+    found = {}
+    for week in (16, 17):
+        done = make_report(
+            [str(files[week])],
+            parse_period(f"2026-W{week}"),
+            tmp_path / "state",
+            tmp_path / "out",
+            config,
+            show_progress=False,
+        )
+        links = pd.read_parquet(done.path / "links.parquet")
+        if "time_weight" not in links.columns:  # no pair linked on the key
+            found[week] = []
+            continue
+        timed = links[links["time_weight"] > 0]
+        found[week] = sorted(zip(timed["a"], timed["b"], timed["time_values"], strict=True))
+    assert found[16] == []
+    assert found[17] == [("op0", "op1", "together in 8 of 8 15-minute windows")]

@@ -16,6 +16,10 @@ remembered period::
     periods/<period>/memory/templates.parquet     the prompt map's rows of those groups,
                                                    five prompts each at most (the text a
                                                    cluster's page shows)
+    periods/<period>/memory/activity.parquet      account_id, slot, first_ts, last_ts, n:
+                                                   each account's active time windows
+                                                   (the co-activity key's sets; none
+                                                   with co-activity off)
 
 The week's observations are joined with the remembered weeks' (distinct account, key,
 value; first seen the earliest, last seen the latest, counts summed), and so are the
@@ -61,6 +65,7 @@ COLUMNS = {
     "observations": ("account_id", "key", "value", "first_seen", "last_seen", "n"),
     "accounts": ("account_id", "requests", "first_seen", "last_seen", "volume", "subject"),
     "groups": ("template", "template_group"),
+    "activity": ("account_id", "slot", "first_ts", "last_ts", "n"),
     "templates": (
         "prompt",
         "template",
@@ -71,7 +76,7 @@ COLUMNS = {
     ),
 }
 #: the tables a week without prompts does not have
-_OPTIONAL = ("groups", "templates")
+_OPTIONAL = ("groups", "templates", "activity")
 #: the shared prompt groups of the window
 _SHARED = (
     "SELECT value FROM observations_window WHERE key = 'prompt' GROUP BY value HAVING count(*) >= 2"
@@ -145,6 +150,7 @@ class Memory:
                 GROUP BY account_id""",
         )
         prompt_map, strict = self._templates(engine, observed, past["templates"], renamed)
+        activity = self._activity(engine, observed, past["activity"])
         # the week's own tables are in the window's (and in ``out``)
         for table in (observed.observations, observed.accounts, observed.prompt_map):
             if table is not None:
@@ -174,11 +180,42 @@ class Memory:
             observations="observations_window",
             accounts="accounts_window",
             prompt_map=prompt_map,
+            activity=activity,
             strict_groups=strict,
             keys=tuple(sorted(keys | set(observed.keys))),
             timed=int(times or 0) > 1,  # type: ignore[call-overload]
             counts=counts,
         )
+
+    def _activity(
+        self, engine: Engine, observed: ObservationTables, past: list[pa.Table | None]
+    ) -> str | None:
+        """The accounts' active time windows over the window (the sets co-activity
+        compares), after writing the week's to remember; None with co-activity off."""
+        if observed.activity is None:
+            return None
+        listed = ", ".join(COLUMNS["activity"])
+        engine.write_parquet(
+            f"SELECT {listed} FROM {observed.activity} ORDER BY account_id, slot",
+            self.out / "activity.parquet",
+        )
+        parts = [f"SELECT {listed} FROM {observed.activity}"]
+        parts += [
+            f"SELECT {listed} FROM memory_activity_{i}"
+            for i, table in enumerate(past)
+            if table is not None
+        ]
+        where = ""
+        if self.exclude_accounts:
+            where = " WHERE account_id NOT IN (SELECT account_id FROM memory_excluded)"
+        engine.create_table(
+            "activity_window",
+            f"""SELECT account_id, slot, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
+                       CAST(sum(n) AS BIGINT) AS n
+                FROM ({" UNION ALL ".join(parts)}) a{where} GROUP BY account_id, slot""",
+        )
+        engine.drop(observed.activity)
+        return "activity_window"
 
     def _templates(
         self,
