@@ -90,7 +90,9 @@ def similar_set_candidates(
     left = np.concatenate(lefts)
     right = np.concatenate(rights)
     low, high = np.minimum(left, right), np.maximum(left, right)
-    packed = np.unique(low.astype(np.uint64) * np.uint64(owners) + high.astype(np.uint64))
+    packed = low.astype(np.uint64) * np.uint64(owners) + high.astype(np.uint64)
+    packed.sort()  # sorting and dropping repeats is several times faster than np.unique
+    packed = packed[np.r_[True, packed[1:] != packed[:-1]]] if len(packed) else packed
     left = (packed // np.uint64(owners)).astype(np.int64)
     right = (packed % np.uint64(owners)).astype(np.int64)
     if min_similarity > 0 and len(left):

@@ -95,21 +95,23 @@ def add_lockstep_pairs(
               ON h.slot = t.slot
             WHERE t.account_id IN (SELECT account_id FROM lockstep_accounts)""",
     )
-    sets = engine.arrow("SELECT account_id, slot FROM lockstep_slots ORDER BY account_id, slot")
-    ids = sets.column("account_id").combine_chunks()
-    changed = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(zero_copy_only=False)
-    owner = np.concatenate([[0], np.cumsum(changed)]).astype(np.int64)
-    names = ids.filter(pa.array(np.concatenate([[True], changed])))
+    # in any order: an account's number only groups its rows (the pairs found do not
+    # depend on it), so no sort of strings in the engine
+    sets = engine.arrow("SELECT account_id, slot FROM lockstep_slots")
+    encoded = pc.dictionary_encode(sets.column("account_id").combine_chunks())
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    names = encoded.dictionary
+    order = np.argsort(codes, kind="stable")
     left, right, skipped = similar_set_candidates(
-        owner,
-        sets.column("slot").to_numpy().astype(np.int64),
+        codes[order].astype(np.int64),
+        sets.column("slot").to_numpy().astype(np.int64)[order],
         bands=BANDS,
         rows=ROWS,
         seed=config.seed,
         max_bucket=cap,
         min_similarity=float(cfg.coactivity_similarity),
     )
-    del sets, ids, owner
+    del sets, encoded, codes, order
     counts["coactivity_candidates"] = len(left)
     if skipped:
         log.info(
