@@ -95,6 +95,9 @@ def test_an_operator_in_lockstep_at_high_volume_is_flagged_for_it(tmp_path: Path
     assert row["score"] == pytest.approx(0.953, abs=0.001)
     assert bool(row["flagged"])
     assert "acting in lockstep" in row["reasons"]
+    # active at 02, 05, 08, ..., 20 o'clock: 7 hours of the day, not around the clock
+    assert row["hours_of_day"] == 7
+    assert "around the clock" not in row["reasons"]
     # no one else is in a flagged cluster
     flagged = accounts[accounts["flagged"]].index
     assert sorted(flagged) == [f"op{i}" for i in range(6)]
@@ -138,3 +141,31 @@ def test_similar_sets_become_candidates_and_disjoint_ones_do_not() -> None:
         owner, items, bands=12, rows=3, seed=0, max_bucket=1
     )
     assert len(left) == 0 and skipped >= 12 * 2
+
+
+def test_accounts_active_around_the_clock_say_so(tmp_path: Path) -> None:
+    # Six accounts behind one IP, active every third hour, the hours moving by one a day:
+    # over a week each is active in every hour of the day (24 of 24). (Being so active,
+    # r = 56 / 19.5 windows, their coincidences are not beyond chance: -ln(6 / 46 *
+    # 2.87) = 0.99 a day, 6.9 < 11.55; the IP ties them.) The people of _events are
+    # active from 09:00 to 09:59 only (1 hour).
+    events = _events(operators=0)
+    rows = []
+    for day in range(7):
+        for hour in range(24):
+            if (hour + day) % 3:
+                continue
+            for op in range(6):
+                at = f"2026-04-{6 + day:02d} {hour:02d}:40:{op:02d}"
+                rows.append((f"op{op}", at, "10.9.0.1"))
+    events = pd.concat([events, pd.DataFrame(rows, columns=events.columns)], ignore_index=True)
+    config = Config()
+    config.link.hub_share = 1.0
+    result = run(events, config, tmp_path / "run", show_progress=False)
+    accounts = result.accounts.set_index("account_id")
+    cluster = accounts.loc["op0", "cluster_id"]
+    row = result.clusters.set_index("cluster_id").loc[cluster]
+    assert row["hours_of_day"] == 24
+    assert "accounts active around the clock: median 24 of 24 hours of the day" in row["reasons"]
+    people = result.clusters[result.clusters["cluster_id"] != cluster]
+    assert (people["hours_of_day"] <= 1).all()

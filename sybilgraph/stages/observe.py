@@ -144,6 +144,7 @@ def observe(
         accounts=_ACCOUNTS,
         prompt_map=prompts.prompt_map if prompts else None,
         activity=activity,
+        activity_minutes=float(config.link.coactivity_minutes) if activity else 0.0,
         strict_groups=bool(prompts and prompts.heavy_accounts),
         context=inputs.subjects is not None,
         keys=tuple(sorted(keys)),

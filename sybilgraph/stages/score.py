@@ -134,6 +134,7 @@ _FEATURES_OF = {
     ],
     "burst": ["first_seen_span_hours", "burst"],
     "lockstep": ["lockstep_share"],
+    "hours": ["hours_of_day"],
     "volume": ["volume_ratio"],
     "requests": ["requests", "requests_per_account"],
 }
@@ -157,6 +158,7 @@ FEATURE_COLUMNS = [
     "wrappers",
     "wrapper_share",
     "lockstep_share",
+    "hours_of_day",
     "first_seen_span_hours",
     "burst",
     "spread_share",
@@ -243,6 +245,9 @@ def score_clusters(
         None if start is None else _naive(pd.Series([start])).iloc[0],
         weights,
     )
+    if "hours" in defined:
+        hours = _hours_of_day(engine, observed).reindex(features.index)
+        features["hours_of_day"] = hours.fillna(0.0)
     features["confirmed_sybil"] = 0
     features["confirmed_benign"] = 0
     features["confirmed_not_sybil"] = 0
@@ -335,6 +340,26 @@ def _decided(features: pd.DataFrame) -> pd.Series:
     return decided
 
 
+#: a cluster whose median account is active in this many hours of the day (or more) is
+#: said to be active around the clock (a reason in words; not scored: people who send
+#: a few requests cannot cover many hours, and a volume term already counts how much
+#: an account sends)
+AROUND_THE_CLOCK = 20
+
+
+def _hours_of_day(engine: Engine, observed: ObservationTables) -> pd.Series:
+    """Per cluster, the median over its accounts of the hours of the day (UTC) in which
+    each was active."""
+    minutes = float(observed.activity_minutes)
+    hour = f"CAST(floor(a.slot * {minutes} / 60.0) AS BIGINT) % 24"
+    hours = engine.arrow(
+        f"""SELECT m.cluster_id, count(DISTINCT {hour}) AS hours
+            FROM {_MEMBERSHIP} m JOIN {observed.activity} a ON a.account_id = m.account_id
+            GROUP BY m.cluster_id, m.account_id"""
+    ).to_pandas()
+    return hours.groupby("cluster_id")["hours"].median().astype(float)
+
+
 def _defined_terms(
     observed: ObservationTables, linked: LinkTables, population: dict[str, Any]
 ) -> set[str]:
@@ -346,6 +371,8 @@ def _defined_terms(
         defined |= {"template", "prompts"}  # "prompts": the features of prompts
     if KEY_TIME in linked.keys:
         defined |= {"template", "lockstep"}
+    if observed.activity is not None and observed.activity_minutes > 0 and observed.timed:
+        defined.add("hours")  # a feature only: how much of the day the accounts cover
     if "payment" in observed.keys:
         defined.add("payment")
     if observed.timed:
@@ -736,6 +763,14 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
         )
     elif ratio <= 0.5:
         scored.append((0.1, f"low volume: median account {low.format(ratio)} a typical account"))
+    if "hours" in defined and f["hours_of_day"] >= AROUND_THE_CLOCK:
+        scored.append(
+            (
+                0.1,
+                f"accounts active around the clock: median {f['hours_of_day']:.0f} of 24 "
+                "hours of the day (UTC)",
+            )
+        )
     if weights.size > 0 and size >= 8:
         scored.append(
             (

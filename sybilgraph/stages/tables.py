@@ -103,6 +103,8 @@ class ObservationTables:
     accounts: str
     prompt_map: str | None
     activity: str | None = None
+    #: the width of ``activity``'s windows in minutes (0 without activity)
+    activity_minutes: float = 0.0
     #: whether ``prompt_map`` has the heavy accounts' ``strict_group`` column
     strict_groups: bool = False
     #: whether some accounts are context (a list of subjects was given)
