@@ -132,6 +132,9 @@ def test_a_graph_without_events_finds_the_farm(tmp_path: Path) -> None:
     row = result.clusters.set_index("size").loc[12]
     assert "12 accounts tied together" in row["reasons"]
     assert not PAYMENT_FEATURES & set(result.clusters.columns)
+    # no events, so no active hours: no feature of them (the attributes' first-seen
+    # times vary, but say nothing of the hours an account acts in)
+    assert not {"hours_of_day", "lockstep_share"} & set(result.clusters.columns)
     assert result.info["rows"]["used"] == 0
     # the chain is one cluster: control passes along it
     assert frozenset({"c1", "c2", "c3"}) in _clusters(result)

@@ -227,7 +227,7 @@ class _Prompts:
 
 def _activity(engine: Engine, events: EventTables, config: Config) -> str | None:
     """Each account's active time windows (``link.coactivity_minutes`` wide), or None
-    when co-activity is off."""
+    when co-activity is off or no event has a time."""
     minutes = float(config.link.coactivity_minutes)
     if minutes <= 0:
         return None
@@ -238,6 +238,9 @@ def _activity(engine: Engine, events: EventTables, config: Config) -> str | None
                    AS slot, min(ts) AS first_ts, max(ts) AS last_ts, count(*) AS n
             FROM {events.events} WHERE ts IS NOT NULL GROUP BY 1, 2""",
     )
+    if engine.count(_ACTIVITY) == 0:  # no timed events (a graph of accounts)
+        engine.drop(_ACTIVITY)
+        return None
     return _ACTIVITY
 
 
