@@ -143,9 +143,8 @@ def refine(graph: ig.Graph, parts: np.ndarray, config: DetectConfig, seed: int) 
     little over 1 (two typo rings sending near-duplicates of one another's templates,
     1.04 a pair across, 3.8 and 4.7 inside each): the sum across beats the resolution.
     Cut at a resolution relative to the group's own weight per pair (2.6), they come
-    apart, and
-    join_pieces, which asks the links across for ``join_ratio`` of the links inside,
-    leaves them apart; a ring whose card batches are tied tighter than the ring is cut
+    apart, and join_pieces, which asks the links across for ``join_ratio`` of the links
+    inside, leaves them apart; a ring whose card batches are tied tighter than the ring is cut
     along the batches and joined again (the cards are a split key). A cut is kept only
     where it gives two or more pieces of three or more accounts (the accounts of smaller
     pieces go to the piece they are most tied to) and only between pieces nearly every
@@ -155,12 +154,7 @@ def refine(graph: ig.Graph, parts: np.ndarray, config: DetectConfig, seed: int) 
     """
     if config.method != "cpm" or config.join_ratio <= 0 or graph.ecount() == 0:
         return parts
-    ends = np.asarray(graph.get_edgelist(), dtype=np.int64)
-    weight = np.asarray(graph.es["weight"], dtype=float)
-    inside = parts[ends[:, 0]] == parts[ends[:, 1]]
-    counts = np.bincount(parts)
-    n_in = np.bincount(parts[ends[inside, 0]], minlength=len(counts))
-    held = np.bincount(parts[ends[inside, 0]], weight[inside], len(counts))
+    counts, n_in, held = _held(graph, parts)
     labels = parts.copy()
     next_label = int(parts.max()) + 1
     pairs = counts * (counts - 1) / 2
@@ -202,17 +196,43 @@ def _rejoin_sparse(graph: ig.Graph, cut: np.ndarray, density: float) -> np.ndarr
     if not across.any():
         return cut
     size = int(cut.max()) + 1
-    low = np.minimum(left, right)[across]
-    high = np.maximum(left, right)[across]
-    pairs, n_cross = np.unique(low * size + high, return_counts=True)
-    a, b = pairs // size, pairs % size
+    a, b, index = _piece_pairs(left[across], right[across], size)
+    n_cross = np.bincount(index)
     counts = np.bincount(cut, minlength=size)
     sparse = n_cross < density * counts[a] * counts[b]
     if not sparse.any():
         return cut
-    pieces = ig.Graph(n=size, edges=np.column_stack([a[sparse], b[sparse]]).tolist())
-    roots = np.asarray(pieces.connected_components().membership, dtype=np.int64)
+    roots = _chained(size, a[sparse], b[sparse])
     return np.unique(roots[cut], return_inverse=True)[1].astype(np.int64)
+
+
+def _held(graph: ig.Graph, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per part of ``parts``: its accounts, its links inside and their summed weight."""
+    counts = np.bincount(parts)
+    ends = np.asarray(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    weight = np.asarray(graph.es["weight"], dtype=float)
+    inside = parts[ends[:, 0]] == parts[ends[:, 1]]
+    n_in = np.bincount(parts[ends[inside, 0]], minlength=len(counts))
+    held = np.bincount(parts[ends[inside, 0]], weight[inside], len(counts))
+    return counts, n_in, held
+
+
+def _piece_pairs(
+    left: np.ndarray, right: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of pieces (a < b) that links from ``left`` to ``right`` pieces (all
+    across, labels below ``size``) join, and each link's pair."""
+    low = np.minimum(left, right).astype(np.int64)
+    high = np.maximum(left, right).astype(np.int64)
+    pairs, index = np.unique(low * size + high, return_inverse=True)
+    return pairs // size, pairs % size, index
+
+
+def _chained(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The root of each of ``size`` pieces once pieces ``a[i]`` and ``b[i]`` are one
+    (pieces joined in chains are one: components of the graph of pieces and joins)."""
+    pieces = ig.Graph(n=size, edges=np.column_stack([a, b]).tolist())
+    return np.asarray(pieces.connected_components().membership, dtype=np.int64)
 
 
 def group_leftovers(graph: ig.Graph, parts: np.ndarray, config: DetectConfig) -> np.ndarray:
@@ -227,16 +247,12 @@ def group_leftovers(graph: ig.Graph, parts: np.ndarray, config: DetectConfig) ->
     worth: the score decides (a tool's users, on its wrapper at ordinary volume, are not
     flagged). The groups Leiden found are left as they are.
     """
-    counts = np.bincount(parts)
+    counts, _, held = _held(graph, parts)
     lone = counts == 1
     if config.method == "cpm" and graph.ecount():
         # a piece whose links do not beat the resolution is no group CPM would keep (with
         # a few passes Leiden can leave a uniform clique in arbitrary pieces): its
         # accounts are leftovers too
-        ends = np.asarray(graph.get_edgelist(), dtype=np.int64)
-        inside = parts[ends[:, 0]] == parts[ends[:, 1]]
-        weight = np.asarray(graph.es["weight"], dtype=float)
-        held = np.bincount(parts[ends[inside, 0]], weight[inside], len(counts))
         lone |= held <= config.resolution * counts * (counts - 1) / 2
     alone = np.flatnonzero(lone[parts])
     if len(alone) < 3:
@@ -298,12 +314,9 @@ def join_pieces(
     cross &= (counts[np.maximum(left, 0)] >= 2) & (counts[np.maximum(right, 0)] >= 2)
     if not cross.any():
         return labels
-    low = np.minimum(left, right)[cross].astype(np.int64)
-    high = np.maximum(left, right)[cross].astype(np.int64)
-    pairs, index = np.unique(low * size + high, return_inverse=True)
+    a, b, index = _piece_pairs(left[cross], right[cross], size)
     n_cross = np.bincount(index)
     mean_cross = np.bincount(index, weight[cross]) / n_cross
-    a, b = pairs // size, pairs % size
     closest = np.maximum(mean_in[a], mean_in[b])
     if leftovers:
         # a group of leftovers joins only on what is not shared infrastructure
@@ -316,9 +329,7 @@ def join_pieces(
     join &= mean_cross >= config.join_ratio * closest
     if not join.any():
         return labels
-    # pieces joined in chains are one: components of the graph of pieces and joins
-    pieces = ig.Graph(n=size, edges=np.column_stack([a[join], b[join]]).tolist())
-    roots = np.asarray(pieces.connected_components().membership, dtype=np.int64)
+    roots = _chained(size, a[join], b[join])
     joined = labels.copy()
     joined[labels >= 0] = roots[labels[labels >= 0]]
     # only the split keys the links have: no word about a key the data lacks
