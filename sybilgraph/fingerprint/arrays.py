@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _T = TypeVar("_T")
+_MASK64 = (1 << 64) - 1
 
 
 def as_string_array(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -70,6 +71,13 @@ def expand(values: np.ndarray, indices: pa.Array) -> np.ndarray:
         positions = pc.fill_null(indices, len(values)).to_numpy(zero_copy_only=False)
         return np.append(values, np.uint64(0))[positions]
     return values[indices.to_numpy(zero_copy_only=False)]
+
+
+def seeded_words(seed: int, count: int) -> np.ndarray:
+    """``count`` well-mixed uint64 words from ``seed`` alone (hash functions' parameters):
+    the same seed gives the same words on every machine."""
+    counter = np.arange(count, dtype=np.uint64) + np.uint64((seed * 0x9E3779B9) & _MASK64)
+    return mix64(counter * np.uint64(0x9E3779B97F4A7C15))
 
 
 def mix64(values: np.ndarray) -> np.ndarray:

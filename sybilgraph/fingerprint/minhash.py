@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from sybilgraph.errors import ConfigError
-from sybilgraph.fingerprint.arrays import mix64, parallel
+from sybilgraph.fingerprint.arrays import parallel, seeded_words
 from sybilgraph.fingerprint.words import shingle_hashes, word_hashes
 
 #: at most this many shingles of a prompt are compared in one padded row
@@ -23,7 +23,6 @@ _WIDTHS = (2, 4, 8, 16, 24, _PIECE)
 _BLOCK = 1 << 13
 #: pieces per vectorised MinHash step (num_perm x this many uint32 stay in cache)
 _STEP = 2048
-_MASK64 = (1 << 64) - 1
 #: bits that may be kept of each value, and the numpy type holding them
 _DTYPES: dict[int, type[np.unsignedinteger]] = {8: np.uint8, 16: np.uint16, 32: np.uint32}
 
@@ -91,10 +90,7 @@ class MinHash:
 
         Both come as (num_perm, 1) uint32 columns.
         """
-        counter = np.arange(2 * self.num_perm, dtype=np.uint64) + np.uint64(
-            (self.seed * 0x9E3779B9) & _MASK64
-        )
-        params = mix64(counter * np.uint64(0x9E3779B97F4A7C15))
+        params = seeded_words(self.seed, 2 * self.num_perm)
         a = (params[: self.num_perm] >> np.uint64(32)).astype(np.uint32) | np.uint32(1)
         b = (params[self.num_perm :] >> np.uint64(32)).astype(np.uint32)
         return a[:, None], b[:, None]

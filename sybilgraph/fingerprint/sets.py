@@ -11,11 +11,10 @@ import math
 
 import numpy as np
 
-from sybilgraph.fingerprint.arrays import mix64
+from sybilgraph.fingerprint.arrays import mix64, seeded_words
 
 __all__ = ["similar_set_candidates"]
 
-_MASK64 = (1 << 64) - 1
 #: candidate pairs whose signatures are compared at once
 _CHUNK = 1 << 18
 
@@ -61,8 +60,7 @@ def similar_set_candidates(
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     owners = len(starts)
     perms = bands * rows
-    counter = np.arange(2 * perms, dtype=np.uint64) + np.uint64((seed * 0x9E3779B9) & _MASK64)
-    params = mix64(counter * np.uint64(0x9E3779B97F4A7C15))
+    params = seeded_words(seed, 2 * perms)
     multipliers = params[:perms] | np.uint64(1)
     offsets = params[perms:]
     base = items.astype(np.uint64)
