@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -624,24 +625,35 @@ def _by_week(events: pd.DataFrame, folder: Path, weeks: list[int]) -> dict[int, 
     return files
 
 
+def _report_weeks(
+    files: dict[int, Path], base: Path, config: api.Config | None = None
+) -> Iterator[tuple[int, Any]]:
+    """Each week reported in order from its own file only, into one state and output
+    folder under ``base``: (week, the report made)."""
+    from sybilgraph.report.weekly import make_report, parse_period
+
+    for week in sorted(files):
+        yield (
+            week,
+            make_report(
+                [str(files[week])],
+                parse_period(f"2026-W{week}"),
+                base / "state",
+                base / "out",
+                config,
+                show_progress=False,
+            ),
+        )
+
+
 def test_a_slow_ring_from_the_memory_alone(tmp_path: Path) -> None:
     # The slow ring of the test above, each report given its own week's file only: W17
     # and W18 find the ring only through what the state remembers of the weeks before.
-    from sybilgraph.report.weekly import make_report, parse_period
-
     ring = {f"q{i:02d}" for i in range(12)}
     files = _by_week(_slow_ring([2, 1, 1]), tmp_path, [16, 17, 18])
     config = api.Config.from_dict({"link": {"hub_share": 1.0}})
     ids = []
-    for week in (16, 17, 18):
-        done = make_report(
-            [str(files[week])],
-            parse_period(f"2026-W{week}"),
-            tmp_path / "state",
-            tmp_path / "out",
-            config,
-            show_progress=False,
-        )
+    for week, done in _report_weeks(files, tmp_path, config):
         assert done.facts["rows"]["used"] == len(pd.read_csv(files[week]))
         accounts = pd.read_csv(done.path / "accounts.csv", keep_default_na=False)
         ids.append(set(accounts.loc[accounts["account_id"].isin(ring), "tracked_id"]))
@@ -671,16 +683,7 @@ def test_three_weeks_of_synth_against_one_run_over_the_window(
     truth = pd.read_csv(base / "s" / "truth.csv")
     sybil = set(truth.loc[truth["label"] == "sybil", "account_id"])
     files = _by_week(pd.read_csv(base / "s" / "events.csv"), base, [16, 17, 18])
-    from sybilgraph.report.weekly import make_report, parse_period
-
-    for week in (16, 17, 18):
-        done = make_report(
-            [str(files[week])],
-            parse_period(f"2026-W{week}"),
-            base / "state",
-            base / "out",
-            show_progress=False,
-        )
+    for week, done in _report_weeks(files, base):
         if week == 16:
             continue  # nothing before it: the same run as the window's
         window = api.run([str(files[w]) for w in (16, 17, 18) if w <= week], None, base / "w")
@@ -762,8 +765,6 @@ def test_accounts_in_lockstep_over_two_weeks_link_through_the_memory(tmp_path: P
     # 42 active accounts; the average account has (40 * 28 + 2 * 8) / 42 = 27.0 windows,
     # the ops 8: -ln(2 / 42 * 8 / 27.0) = 4.26 a term, 4 days: 17.0 (8 times of day: 34)
     # > ln(42 * 41 / 2) + ln(100) = 11.36: linked, "together in 8 of 8".
-    from sybilgraph.report.weekly import make_report, parse_period
-
     rows = []
     for day in range(14):
         date = dt.date(2026, 4, 13) + dt.timedelta(days=day)
@@ -776,24 +777,10 @@ def test_accounts_in_lockstep_over_two_weeks_link_through_the_memory(tmp_path: P
                 for minute in (0, 15):
                     rows.append((op, f"{date}T{hour:02d}:{minute:02d}:07Z", f"10.2.{day}.{minute}"))
     events = pd.DataFrame(rows, columns=["account_id", "ts", "ip"])
-    files = {}
-    for week in (16, 17):
-        start = pd.Timestamp(dt.date.fromisocalendar(2026, week, 1), tz="UTC")
-        stamps = pd.to_datetime(events["ts"])
-        part = events[(stamps >= start) & (stamps < start + pd.Timedelta(days=7))]
-        files[week] = tmp_path / f"w{week}.csv"
-        part.to_csv(files[week], index=False)
+    files = _by_week(events, tmp_path, [16, 17])
     config = api.Config.from_dict({"link": {"hub_share": 1.0}})
     found = {}
-    for week in (16, 17):
-        done = make_report(
-            [str(files[week])],
-            parse_period(f"2026-W{week}"),
-            tmp_path / "state",
-            tmp_path / "out",
-            config,
-            show_progress=False,
-        )
+    for week, done in _report_weeks(files, tmp_path, config):
         links = pd.read_parquet(done.path / "links.parquet")
         if "time_weight" not in links.columns:  # no pair linked on the key
             found[week] = []
