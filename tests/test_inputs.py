@@ -118,6 +118,25 @@ def _graph_config(tmp_path: Path) -> Config:
     return config
 
 
+def _edges_config(tmp_path: Path, **attributes: str) -> Config:
+    """The edges of tmp_path/edges.parquet (from, to) between the subjects listed in
+    tmp_path/subjects.csv (address), with any per-account ``attributes`` read from it."""
+    if attributes:
+        attributes = {"accounts": str(tmp_path / "subjects.csv"), **attributes}
+    config = Config(
+        inputs=InputsConfig(
+            edges=str(tmp_path / "edges.parquet"),
+            edge_a="from",
+            edge_b="to",
+            subjects=str(tmp_path / "subjects.csv"),
+            subject_column="address",
+            **attributes,
+        )
+    )
+    config.link.hub_share = 1.0
+    return config
+
+
 def test_a_graph_without_events_finds_the_farm(tmp_path: Path) -> None:
     config = _graph_config(tmp_path)
     result = run(None, config, tmp_path / "run", show_progress=False)
@@ -177,19 +196,7 @@ def test_without_events_a_group_is_flagged_on_its_size_from_eight_accounts(
     # the s farm moves little money: 300 against a median of 1000
     usd = [300.0 if a.startswith("s") else 1000.0 for a in subjects]
     pd.DataFrame({"address": subjects, "usd": usd}).to_csv(tmp_path / "subjects.csv", index=False)
-    config = Config(
-        inputs=InputsConfig(
-            edges=str(tmp_path / "edges.parquet"),
-            edge_a="from",
-            edge_b="to",
-            accounts=str(tmp_path / "subjects.csv"),
-            account_id="address",
-            volume="usd",
-            subjects=str(tmp_path / "subjects.csv"),
-            subject_column="address",
-        )
-    )
-    config.link.hub_share = 1.0
+    config = _edges_config(tmp_path, account_id="address", volume="usd")
     result = run(None, config, tmp_path / "run", show_progress=False)
     scores = result.clusters.set_index("size")["score"]
     assert scores.loc[8] == pytest.approx(0.5)
@@ -215,16 +222,7 @@ def test_a_funder_of_thirty_ties_its_addresses_into_one_cluster(tmp_path: Path) 
     farm = [f"w{i:02d}" for i in range(1, 31)]
     pd.DataFrame({"from": "F", "to": farm}).to_parquet(tmp_path / "edges.parquet")
     pd.DataFrame({"address": farm}).to_csv(tmp_path / "subjects.csv", index=False)
-    config = Config(
-        inputs=InputsConfig(
-            edges=str(tmp_path / "edges.parquet"),
-            edge_a="from",
-            edge_b="to",
-            subjects=str(tmp_path / "subjects.csv"),
-            subject_column="address",
-        )
-    )
-    config.link.hub_share = 1.0
+    config = _edges_config(tmp_path)
     result = run(None, config, tmp_path / "run", show_progress=False)
     assert frozenset(farm) in _clusters(result)
     assert result.clusters["score"].tolist() == [pytest.approx(0.8707, abs=1e-4)]
