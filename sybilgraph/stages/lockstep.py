@@ -115,10 +115,11 @@ def add_lockstep_pairs(
     counts["coactivity_candidates"] = len(left)
     if skipped:
         log.info(
-            "co-activity: %d accounts in time-window buckets of more than %d accounts were "
-            "not compared there (as hubs are not expanded)",
-            skipped,
+            "co-activity: LSH buckets of more than %d accounts skipped, as hubs are not "
+            "expanded (%d places of accounts over the %d bands)",
             cap,
+            skipped,
+            BANDS,
         )
     if len(left) == 0:
         engine.drop("lockstep_slots")
