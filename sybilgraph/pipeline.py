@@ -63,7 +63,12 @@ class ObservationMemory(Protocol):
     """Observations remembered from earlier runs (the weekly report's past weeks)."""
 
     def combine(self, engine: Engine, observed: ObservationTables) -> ObservationTables:
-        """The run's observations joined with the remembered ones, for link and on."""
+        """The run's observations joined with the remembered ones, for link and on.
+
+        ``observed.strict_uses`` (the heavy accounts' uses of strict prompt groups) is
+        given unfolded: the memory folds it, with the remembered uses, into the
+        observations it returns (``stages.observe.fold_strict_uses``).
+        """
         ...
 
 
@@ -164,7 +169,12 @@ def _run_stages(
     )
     with timer.stage("observe", "fingerprinting prompts and collecting shared values"):
         observed = observe(
-            engine, events, config, inputs=inputs, exclude_accounts=labels.benign_accounts
+            engine,
+            events,
+            config,
+            inputs=inputs,
+            exclude_accounts=labels.benign_accounts,
+            keep_strict_uses=memory is not None,
         )
         if memory is not None:
             observed = memory.combine(engine, observed)

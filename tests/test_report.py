@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -789,3 +790,48 @@ def test_accounts_in_lockstep_over_two_weeks_link_through_the_memory(tmp_path: P
         found[week] = sorted(zip(timed["a"], timed["b"], timed["time_values"], strict=True))
     assert found[16] == []
     assert found[17] == [("op0", "op1", "together in 8 of 8 15-minute windows")]
+
+
+def test_heavy_accounts_strict_groups_are_counted_over_the_lookback(tmp_path: Path) -> None:
+    # Six heavy accounts (9 or 10 requests a week against the median account's 1: over
+    # prompt.heavy_volume 5) share one template, which makes them a strict group. h0..h2
+    # send it twice a week, so each week alone they observe the strict group; h3..h5
+    # once a week, so a week alone leaves them its broad group, sent under
+    # prompt.min_uses (2) times; only over two weeks have they sent it twice. A run over
+    # both weeks links all 15 pairs through the strict group; so must the W17 report,
+    # which reads W17 and remembers W16: strict uses are counted over the lookback.
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    rows = []
+    for week in (16, 17):
+        day = pd.Timestamp(dt.date.fromisocalendar(2026, week, 1), tz="UTC")
+        for j in range(40):
+            at = day + pd.Timedelta(hours=j % 24, days=j % 6)
+            rows.append((f"o{j:02d}", at, f"90.{week}.{j}.1", f"name a cat number {week}{j}"))
+        for h in range(6):
+            shared = 2 if h < 3 else 1
+            for k in range(shared):
+                at = day + pd.Timedelta(hours=h + 6 * k, minutes=5)
+                rows.append(
+                    (f"h{h}", at, f"82.{week}.{h}.{k}", "Rewrite this clause as a sonnet: 1")
+                )
+            for k in range(8):
+                pick = random.Random(f"{week} {h} {k}")  # words of no other prompt
+                topic = " ".join("".join(pick.choices(letters, k=7)) for _ in range(6))
+                at = day + pd.Timedelta(days=1 + k % 5, hours=h, minutes=k)
+                rows.append((f"h{h}", at, f"83.{week}.{h}.{k}", topic))
+    events = pd.DataFrame(rows, columns=["account_id", "ts", "ip", "prompt"])
+    events["ts"] = events["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    config = api.Config.from_dict({"link": {"hub_share": 1.0}})
+
+    def prompt_pairs(folder: Path) -> set[tuple[str, str]]:
+        links = pd.read_parquet(folder / "links.parquet")
+        heavy = links[links["a"].str.startswith("h") & (links["prompt_weight"] > 0)]
+        return set(zip(heavy["a"], heavy["b"], strict=True))
+
+    api.run(events, config, tmp_path / "whole", force=True, show_progress=False)
+    expected = {(f"h{a}", f"h{b}") for a in range(6) for b in range(a + 1, 6)}
+    assert prompt_pairs(tmp_path / "whole") == expected
+    reports = dict(_report_weeks(_by_week(events, tmp_path, [16, 17]), tmp_path, config))
+    assert prompt_pairs(reports[17].path) == expected
+    # a week alone: h0..h2 observe the strict group twice; h3..h5 its broad group, once
+    assert prompt_pairs(reports[16].path) == {("h0", "h1"), ("h0", "h2"), ("h1", "h2")}

@@ -20,11 +20,22 @@ remembered period::
                                                    each account's active time windows
                                                    (the co-activity key's sets; none
                                                    with co-activity off)
+    periods/<period>/memory/strict.parquet        account_id, template_group,
+                                                   strict_group, first_seen, last_seen,
+                                                   n: the heavy accounts' uses of strict
+                                                   prompt groups (none without heavy
+                                                   accounts)
 
 The week's observations are joined with the remembered weeks' (distinct account, key,
 value; first seen the earliest, last seen the latest, counts summed), and so are the
 accounts (requests and volume summed). Raw events of past weeks are neither kept nor
 read again.
+
+A heavy account's prompt counts as its strict group where it sent that group
+``prompt.min_uses`` times; the strict uses are remembered apart from the observations
+and folded in over the window (``stages.observe.fold_strict_uses``), so an operator's
+account that sends a strict group once in each of two weeks observes it as a run over
+both weeks does.
 
 A prompt's template group is found each week among that week's prompts, and named after
 one of its templates: a ring's near-identical prompts may be one group under one name in
@@ -52,6 +63,7 @@ from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.errors import StateError
 from sybilgraph.fingerprint import TemplateSignatures, hash_strings
+from sybilgraph.stages.observe import fold_strict_uses
 from sybilgraph.stages.tables import ObservationTables
 
 __all__ = ["MEMORY", "Memory", "memory_bytes"]
@@ -66,6 +78,7 @@ COLUMNS = {
     "accounts": ("account_id", "requests", "first_seen", "last_seen", "volume", "subject"),
     "groups": ("template", "template_group"),
     "activity": ("account_id", "slot", "first_ts", "last_ts", "n"),
+    "strict": ("account_id", "template_group", "strict_group", "first_seen", "last_seen", "n"),
     "templates": (
         "prompt",
         "template",
@@ -76,7 +89,7 @@ COLUMNS = {
     ),
 }
 #: the tables a week without prompts does not have
-_OPTIONAL = ("groups", "templates", "activity")
+_OPTIONAL = ("groups", "templates", "activity", "strict")
 #: the shared prompt groups of the window
 _SHARED = (
     "SELECT value FROM observations_window WHERE key = 'prompt' GROUP BY value HAVING count(*) >= 2"
@@ -130,6 +143,7 @@ class Memory:
         observations = _renamed_observations(
             _union("observations", observed.observations, past["observations"]), renamed
         )
+        strict = self._strict(engine, observed, past["strict"], renamed)
         if self.exclude_accounts:
             engine.register(
                 "memory_excluded",
@@ -139,7 +153,17 @@ class Memory:
                 f"SELECT * FROM ({observations}) x "
                 "WHERE account_id NOT IN (SELECT account_id FROM memory_excluded)"
             )
-        engine.create_table("observations_window", _aggregated(observations))
+            if strict is not None:
+                engine.create_table(
+                    "strict_kept",
+                    f"SELECT * FROM {strict} "
+                    "WHERE account_id NOT IN (SELECT account_id FROM memory_excluded)",
+                )
+                engine.drop(strict)
+                engine.rename("strict_kept", strict)
+        fold_strict_uses(
+            engine, observations, strict, self.config.prompt.min_uses, "observations_window"
+        )
         engine.create_table(
             "accounts_window",
             f"""SELECT account_id, CAST(sum(requests) AS BIGINT) AS requests,
@@ -149,7 +173,7 @@ class Memory:
                 FROM ({_union("accounts", observed.accounts, past["accounts"])}) a
                 GROUP BY account_id""",
         )
-        prompt_map, strict = self._templates(engine, observed, past["templates"], renamed)
+        prompt_map, strict_groups = self._templates(engine, observed, past["templates"], renamed)
         activity = self._activity(engine, observed, past["activity"])
         # the week's own tables are in the window's (and in ``out``)
         for table in (observed.observations, observed.accounts, observed.prompt_map):
@@ -181,11 +205,44 @@ class Memory:
             accounts="accounts_window",
             prompt_map=prompt_map,
             activity=activity,
-            strict_groups=strict,
+            strict_groups=strict_groups,
+            strict_uses=None,
             keys=tuple(sorted(keys | set(observed.keys))),
             timed=int(times or 0) > 1,  # type: ignore[call-overload]
             counts=counts,
         )
+
+    def _strict(
+        self,
+        engine: Engine,
+        observed: ObservationTables,
+        past: list[pa.Table | None],
+        renamed: int,
+    ) -> str | None:
+        """The heavy accounts' uses of strict groups over the window (a table, or None
+        where no week has them), after writing the week's to remember."""
+        listed = ", ".join(COLUMNS["strict"])
+        parts = []
+        if observed.strict_uses is not None:
+            engine.write_parquet(
+                f"""SELECT {listed} FROM ({_renamed_strict(observed.strict_uses, renamed)}) s
+                    ORDER BY {listed}""",
+                self.out / "strict.parquet",
+            )
+            parts.append(f"SELECT {listed} FROM {observed.strict_uses}")
+        parts += [
+            f"SELECT {listed} FROM memory_strict_{i}"
+            for i, table in enumerate(past)
+            if table is not None
+        ]
+        if not parts:
+            return None
+        engine.create_table(
+            "strict_window", _renamed_strict(f"({' UNION ALL '.join(parts)})", renamed)
+        )
+        if observed.strict_uses is not None:
+            engine.drop(observed.strict_uses)
+        return "strict_window"
 
     def _activity(
         self, engine: Engine, observed: ObservationTables, past: list[pa.Table | None]
@@ -287,10 +344,22 @@ def _rename_groups(
     ]
     if observed.prompt_map is None or not remembered or not config.prompt.near_duplicates:
         return 0  # without near duplicates a group is one template, named after it
-    held = (
-        "SELECT value FROM ("
+    uses = [
+        "SELECT account_id, value FROM ("
         + _union("observations", observed.observations, past["observations"])
-        + ") o WHERE key = 'prompt' GROUP BY value HAVING count(DISTINCT account_id) >= 2"
+        + ") o WHERE key = 'prompt'"
+    ]
+    # the heavy accounts' uses of strict groups are uses of their broad groups too
+    if observed.strict_uses is not None:
+        uses.append(f"SELECT account_id, template_group FROM {observed.strict_uses}")
+    uses += [
+        f"SELECT account_id, template_group FROM memory_strict_{i}"
+        for i, table in enumerate(past["strict"])
+        if table is not None
+    ]
+    held = (
+        f"SELECT value FROM ({' UNION ALL '.join(uses)}) u "
+        "GROUP BY value HAVING count(DISTINCT account_id) >= 2"
     )
     rows = engine.arrow(
         f"""{" UNION ALL ".join(remembered)}
@@ -358,6 +427,21 @@ def _renamed_map(rows: str, renamed: int) -> str:
     )
     return f"""SELECT {columns} FROM ({rows}) m
                LEFT JOIN memory_renamed r ON r.label = m.template_group"""
+
+
+def _renamed_strict(rows: str, renamed: int) -> str:
+    """``rows`` (a table or a subquery of strict uses) with the broad groups renamed."""
+    listed = ", ".join(COLUMNS["strict"])
+    if not renamed:
+        return f"SELECT {listed} FROM {rows} s"
+    columns = ", ".join(
+        "coalesce(r.name, s.template_group) AS template_group"
+        if c == "template_group"
+        else f"s.{c}"
+        for c in COLUMNS["strict"]
+    )
+    return f"""SELECT {columns} FROM {rows} s
+               LEFT JOIN memory_renamed r ON r.label = s.template_group"""
 
 
 def _aggregated(rows: str) -> str:

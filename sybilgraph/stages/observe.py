@@ -29,6 +29,7 @@ __all__ = [
     "KEY_SUBNET",
     "KEY_TIME",
     "KEY_WRAPPER",
+    "fold_strict_uses",
     "observe",
 ]
 
@@ -63,6 +64,7 @@ def observe(
     *,
     inputs: GraphInputs | None = None,
     exclude_accounts: Sequence[str] = (),
+    keep_strict_uses: bool = False,
 ) -> ObservationTables:
     """Turn the events (and edges between accounts) into distinct (account, key, value)
     observations, and list the accounts.
@@ -72,6 +74,11 @@ def observe(
     that value. Without a list of subjects every account is one. ``exclude_accounts``
     (accounts an investigator marked benign) have no observations, so they link to no
     one; they stay in the accounts table.
+
+    With ``keep_strict_uses``, the heavy accounts' uses of strict prompt groups are left
+    out of ``observations`` and returned as ``strict_uses``, for a caller that joins
+    them with remembered uses before :func:`fold_strict_uses` (whether an account sent
+    a group ``prompt.min_uses`` times is then decided over the remembered weeks too).
     """
     counts: dict[str, int] = {}
     inputs = inputs or GraphInputs()
@@ -103,7 +110,7 @@ def observe(
                     f"WHERE p.{end} IS NOT NULL"
                 )
         if prompts.heavy_accounts:
-            parts.extend(_strict_prompts(engine, joined, config.prompt.min_uses))
+            parts.append(_strict_uses(engine, joined))
         else:
             parts.append(
                 f"SELECT e.account_id, '{KEY_PROMPT}', p.template_group, e.ts, e.ts, 1 {joined}"
@@ -116,17 +123,13 @@ def observe(
     if inputs.edges:
         parts.extend(_counterparties(inputs))
     union = " UNION ALL ".join(parts)
-    engine.create_table(
-        _OBSERVATIONS,
-        f"""SELECT account_id, key, value, min(first_seen) AS first_seen,
-                   max(last_seen) AS last_seen, CAST(sum(n) AS BIGINT) AS n
-            FROM ({union}) o GROUP BY account_id, key, value""",
-    )
+    strict_uses = _STRICT_USES if prompts and prompts.heavy_accounts else None
+    folded = None if keep_strict_uses else strict_uses
+    fold_strict_uses(engine, union, folded, config.prompt.min_uses, _OBSERVATIONS)
+    strict_uses = strict_uses if keep_strict_uses else None
     engine.drop("heavy_accounts")
-    engine.drop("strict_obs")
-    engine.drop("strict_repeated")
     activity = _activity(engine, events, config)
-    _exclude(engine, exclude_accounts, activity)
+    _exclude(engine, exclude_accounts, (activity, strict_uses))
     counts["observations"] = engine.count(_OBSERVATIONS)
     counts["accounts"] = engine.count(_ACCOUNTS)
     if inputs.subjects:
@@ -146,6 +149,7 @@ def observe(
         activity=activity,
         activity_minutes=float(config.link.coactivity_minutes) if activity else 0.0,
         strict_groups=bool(prompts and prompts.heavy_accounts),
+        strict_uses=strict_uses,
         context=inputs.subjects is not None,
         keys=tuple(sorted(keys)),
         # one time for every account (a constant column) says nothing of when they began
@@ -214,6 +218,7 @@ _OBSERVATIONS = "observations"
 _ACCOUNTS = "accounts"
 _PROMPT_MAP = "prompt_map"
 _ACTIVITY = "activity"
+_STRICT_USES = "strict_uses"
 
 
 @dataclass(frozen=True)
@@ -244,12 +249,12 @@ def _activity(engine: Engine, events: EventTables, config: Config) -> str | None
     return _ACTIVITY
 
 
-def _exclude(engine: Engine, accounts: Sequence[str], activity: str | None) -> None:
-    """Drop the observations (and activity) of ``accounts``."""
+def _exclude(engine: Engine, accounts: Sequence[str], others: Sequence[str | None]) -> None:
+    """Drop the observations (and the rows of the ``others`` tables) of ``accounts``."""
     if not accounts:
         return
     engine.register("excluded_accounts", pa.table({"account_id": pa.array(accounts, pa.string())}))
-    for table in (_OBSERVATIONS, activity):
+    for table in (_OBSERVATIONS, *others):
         if table is None:
             continue
         engine.create_table(
@@ -382,41 +387,65 @@ def _fingerprint(
     return _Prompts(prompt_map=_PROMPT_MAP, heavy_accounts=heavy)
 
 
-def _strict_prompts(engine: Engine, prompts: str, min_uses: int) -> list[str]:
-    """The prompt parts of ``observations`` when heavy accounts' templates have strict groups.
+def _strict_uses(engine: Engine, prompts: str) -> str:
+    """Create ``strict_uses``, the heavy accounts' uses of strict groups, and return the
+    SQL of the other prompt parts of ``observations`` (their broad groups).
 
-    An account's prompt takes its template's strict group where the account sent that
-    group at least ``min_uses`` times, as a link needs; the prompts of groups it sent
-    fewer times, and templates no heavy account sent, keep their broad group. An account
-    that repeats an operator's template (or a near copy) links with the operator's heavy
-    accounts whatever its own volume. Heavy accounts send many prompts once each (at 10M
-    synth events 3.07M of their 3.35M strict groups were sent once by their account),
-    which as values of their own would link nothing and only weigh on every later stage.
-    Creates ``strict_obs`` and ``strict_repeated``: aggregates and a join, which the
-    engine can spill, rather than a window over every account's prompt groups.
+    ``strict_uses`` holds account_id, template_group, strict_group, first_seen,
+    last_seen, n: one row per account and strict group, an aggregate the engine can
+    spill, which :func:`fold_strict_uses` makes observations of.
     """
     engine.create_table(
-        "strict_obs",
+        _STRICT_USES,
         f"""SELECT e.account_id, p.template_group, p.strict_group, min(e.ts) AS first_seen,
                    max(e.ts) AS last_seen, count(*) AS n
             {prompts} WHERE p.strict_group IS NOT NULL
             GROUP BY e.account_id, p.template_group, p.strict_group""",
     )
-    engine.create_table(
-        "strict_repeated",
-        f"""SELECT account_id, strict_group FROM strict_obs
-            GROUP BY account_id, strict_group HAVING sum(n) >= {int(min_uses)}""",
-    )
-    broad = (
+    return (
         f"SELECT e.account_id, '{KEY_PROMPT}', p.template_group, e.ts, e.ts, 1 {prompts} "
         "WHERE p.strict_group IS NULL"
     )
-    strict = f"""SELECT s.account_id, '{KEY_PROMPT}',
-               CASE WHEN r.account_id IS NULL THEN s.template_group ELSE s.strict_group END,
-               s.first_seen, s.last_seen, s.n
-        FROM strict_obs s LEFT JOIN strict_repeated r
-          ON r.account_id = s.account_id AND r.strict_group = s.strict_group"""
-    return [broad, strict]
+
+
+def fold_strict_uses(
+    engine: Engine, rows: str, strict_uses: str | None, min_uses: int, into: str
+) -> None:
+    """Create ``into``: the observations ``rows`` (SQL of account_id, key, value,
+    first_seen, last_seen, n) made distinct per (account, key, value), with the heavy
+    accounts' uses of strict groups (the table ``strict_uses``, see :func:`observe`;
+    dropped) folded in as values of the key ``prompt``.
+
+    An account's prompt takes its template's strict group where the account sent that
+    group at least ``min_uses`` times, as a link needs; the prompts of groups it sent
+    fewer times keep their broad group. An account that repeats an operator's template
+    (or a near copy) links with the operator's heavy accounts whatever its own volume.
+    Heavy accounts send many prompts once each (at 10M synth events 3.07M of their
+    3.35M strict groups were sent once by their account), which as values of their own
+    would link nothing and only weigh on every later stage. A join of aggregates, which
+    the engine can spill, rather than a window over every account's prompt groups.
+    """
+    if strict_uses is not None:
+        engine.create_table(
+            "strict_repeated",
+            f"""SELECT account_id, strict_group FROM {strict_uses}
+                GROUP BY account_id, strict_group HAVING sum(n) >= {int(min_uses)}""",
+        )
+        rows += f""" UNION ALL SELECT s.account_id, '{KEY_PROMPT}',
+                   CASE WHEN r.account_id IS NULL THEN s.template_group
+                        ELSE s.strict_group END,
+                   s.first_seen, s.last_seen, s.n
+            FROM {strict_uses} s LEFT JOIN strict_repeated r
+              ON r.account_id = s.account_id AND r.strict_group = s.strict_group"""
+    engine.create_table(
+        into,
+        f"""SELECT account_id, key, value, min(first_seen) AS first_seen,
+                   max(last_seen) AS last_seen, CAST(sum(n) AS BIGINT) AS n
+            FROM ({rows}) o GROUP BY account_id, key, value""",
+    )
+    if strict_uses is not None:
+        engine.drop("strict_repeated")
+        engine.drop(strict_uses)
 
 
 def _heavy_groups(

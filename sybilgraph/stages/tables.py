@@ -107,6 +107,10 @@ class ObservationTables:
     activity_minutes: float = 0.0
     #: whether ``prompt_map`` has the heavy accounts' ``strict_group`` column
     strict_groups: bool = False
+    #: account_id, template_group, strict_group, first_seen, last_seen, n: the heavy
+    #: accounts' uses of strict groups, not yet in ``observations`` (only when observe
+    #: was asked to keep them, for a memory to fold over its weeks); None otherwise
+    strict_uses: str | None = None
     #: whether some accounts are context (a list of subjects was given)
     context: bool = False
     #: the link keys observed, sorted (features exist only for keys the data has)
