@@ -122,8 +122,9 @@ class Engine(ABC):
         self.execute(f"INSERT INTO {table} {sql}")
 
     @abstractmethod
-    def write_parquet(self, sql: str, path: Path) -> None:
-        """Write a query's result to one Parquet file."""
+    def write_parquet(self, sql: str, path: Path, *, compression: str = "snappy") -> None:
+        """Write a query's result to one Parquet file (``compression``: snappy, fast,
+        or zstd, smaller, for files kept long)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the engine's resources."""

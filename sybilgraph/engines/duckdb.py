@@ -327,8 +327,9 @@ class DuckDBEngine(Engine):
         self.con.register(name, table)
         self._registered[name] = table
 
-    def write_parquet(self, sql: str, path: Path) -> None:
-        self.execute(f"COPY ({sql}) TO {self.dialect.literal(str(path))} (FORMAT parquet)")
+    def write_parquet(self, sql: str, path: Path, *, compression: str = "snappy") -> None:
+        target = self.dialect.literal(str(path))
+        self.execute(f"COPY ({sql}) TO {target} (FORMAT parquet, COMPRESSION {compression})")
 
     def close(self) -> None:
         self.con.close()

@@ -261,9 +261,9 @@ class SparkEngine(Engine):
         frame.createOrReplaceTempView(name)
         self._tables[name] = frame
 
-    def write_parquet(self, sql: str, path: Path) -> None:
+    def write_parquet(self, sql: str, path: Path, *, compression: str = "snappy") -> None:
         # one file on the driver: the callers write the run's small tables (links)
-        pq.write_table(self.arrow(sql), path)
+        pq.write_table(self.arrow(sql), path, compression=compression)
 
     def close(self) -> None:
         for name in list(self._tables):
