@@ -272,6 +272,19 @@ _LABEL_BITS = (1 << 48) - 1
 _STRICT_SALT = np.uint64(0x5BD1E9955BD1E995)
 
 
+def _distinct_count(values: np.ndarray) -> int:
+    """How many distinct values there are.
+
+    Sorted, not ``np.unique``: group ids come nearly in order (most texts are their own
+    group, in the order of their hashes), which a sort takes in a few milliseconds
+    where ``np.unique`` hashes every value (0.7 s for 1.4M ids).
+    """
+    if len(values) == 0:
+        return 0
+    ordered = np.sort(values)
+    return 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
+
+
 def _label(group: str, prefix: str = "t:") -> str:
     """SQL labelling a group id (a signed 64-bit number) as ``t:`` and 12 hex digits."""
     return f"'{prefix}' || lpad(lower(hex({group} & {_LABEL_BITS})), 12, '0')"
@@ -371,7 +384,7 @@ def _fingerprint(
     )
     engine.drop("heavy_groups")
     if config.prompt.near_duplicates:
-        counts["templates"] = int(np.unique(groups).size)
+        counts["templates"] = _distinct_count(groups)
     else:
         n_distinct = engine.scalar("SELECT count(DISTINCT template_hash) FROM prompt_fp")
         counts["templates"] = int(n_distinct) if isinstance(n_distinct, int) else 0
@@ -464,7 +477,7 @@ def _heavy_groups(
         "heavy_groups", pa.table({"template_hash": hashes.view(np.int64), "grp": strict_ids})
     )
     counts["heavy_accounts"] = engine.count("heavy_accounts")
-    counts["heavy_templates"] = int(np.unique(groups).size)
+    counts["heavy_templates"] = _distinct_count(groups)
     log.info(
         "%d heavy accounts (%.0f+ requests): their %d masked prompts form %d groups at Jaccard %s",
         counts["heavy_accounts"],
