@@ -332,45 +332,17 @@ def _fingerprint(
     pa.default_memory_pool().release_unused()  # the batches' buffers, before tier 2
 
     group, join = "f.template_hash", ""
-    signed = None
+    heavy = False
     if config.prompt.near_duplicates:
-        distinct = engine.batches(
-            # in the order of the hashes as unsigned numbers, the order tier 2 works in
-            "SELECT template_hash, min(template) FROM prompt_fp GROUP BY template_hash "
-            "ORDER BY template_hash < 0, template_hash",
-            PROMPT_BATCH,
-        )
-        signed = TemplateSignatures.of(
-            (
-                (b.column(0).to_numpy(zero_copy_only=False).view(np.uint64), b.column(1))
-                for b in distinct
-            ),
-            config.prompt,
-            config.seed,
-        )
-        hashes, groups = signed.hashes, signed.groups(config.prompt.threshold)
-        if config.prompt.heavy_threshold <= 0:
-            signed = None  # only heavy accounts' grouping needs the signatures again
-        moved = groups != hashes
-        engine.store(
-            "template_groups",
-            pa.table(
-                {
-                    "template_hash": hashes[moved].view(np.int64),
-                    "grp": groups[moved].view(np.int64),
-                }
-            ),
-        )
+        groups, heavy = _near_duplicates(engine, events, config, counts)
         group = "coalesce(g.grp, f.template_hash)"
         join = "LEFT JOIN template_groups g ON g.template_hash = f.template_hash"
     strict_col, strict_join = "", ""
-    heavy = signed is not None and _heavy_groups(engine, events, config, counts, signed)
     if heavy:
         strict_col = (
             f", CASE WHEN h.grp IS NULL THEN NULL ELSE {_label('h.grp')} END AS strict_group"
         )
         strict_join = " LEFT JOIN heavy_groups h ON h.template_hash = f.template_hash"
-    signed = None  # num_perm bytes per template: not held through the SQL that follows
     wrapper_cols = ""
     if config.prompt.wrapper_chars > 0:
         wrapper_cols = (
@@ -459,24 +431,73 @@ def _prompt_events(engine: Engine, events: str, prompts: _Prompts, config: Confi
     return _PROMPT_EVENTS
 
 
-def _heavy_groups(
-    engine: Engine,
-    events: EventTables,
-    config: Config,
-    counts: dict[str, int],
-    signed: TemplateSignatures,
-) -> bool:
-    """Group the templates that heavy accounts sent again, at ``prompt.heavy_threshold``.
+def _near_duplicates(
+    engine: Engine, events: EventTables, config: Config, counts: dict[str, int]
+) -> tuple[np.ndarray, bool]:
+    """Tier 2 over the distinct templates of ``prompt_fp``: their groups at
+    ``prompt.threshold``, and the heavy accounts' templates' at ``prompt.heavy_threshold``.
+
+    Creates ``template_groups`` (template_hash, grp) of the templates that are not their
+    own group and, when some account is heavy, ``heavy_accounts`` and ``heavy_groups``;
+    returns the group of each template (in the order of the hashes as unsigned numbers)
+    and whether heavy accounts have strict groups. The signatures are made once and
+    both groupings read them, side by side.
+    """
+    cfg = config.prompt
+    distinct = engine.batches(
+        # in the order of the hashes as unsigned numbers, the order tier 2 works in
+        "SELECT template_hash, min(template) FROM prompt_fp GROUP BY template_hash "
+        "ORDER BY template_hash < 0, template_hash",
+        PROMPT_BATCH,
+    )
+    signed = TemplateSignatures.of(
+        (
+            (b.column(0).to_numpy(zero_copy_only=False).view(np.uint64), b.column(1))
+            for b in distinct
+        ),
+        cfg,
+        config.seed,
+    )
+    heavy = _heavy_templates(engine, events, config, signed.hashes)
+    requests: list[tuple[float, np.ndarray | None]] = [(cfg.threshold, None)]
+    if heavy is not None:
+        requests.append((cfg.heavy_threshold, heavy.positions))
+    groups, *strict = signed.groupings(requests)
+    hashes = signed.hashes
+    moved = groups != hashes
+    engine.store(
+        "template_groups",
+        pa.table(
+            {"template_hash": hashes[moved].view(np.int64), "grp": groups[moved].view(np.int64)}
+        ),
+    )
+    if heavy is not None:
+        _store_heavy_groups(engine, config, counts, hashes[heavy.positions], strict[0], heavy)
+    return groups, heavy is not None
+
+
+@dataclass(frozen=True)
+class _HeavyTemplates:
+    """The templates heavy accounts sent (positions into the tier-2 hashes), and the
+    requests that made an account heavy."""
+
+    positions: np.ndarray
+    floor: float
+
+
+def _heavy_templates(
+    engine: Engine, events: EventTables, config: Config, hashes: np.ndarray
+) -> _HeavyTemplates | None:
+    """The templates that heavy accounts sent, to group again at ``prompt.heavy_threshold``.
 
     A heavy account sends at least ``prompt.heavy_volume`` times the requests of the
-    median account. Their templates are grouped among themselves from the signatures of
-    the first grouping (``signed``), so only the banding and the checks run again.
-    Creates ``heavy_accounts`` (account_id) and ``heavy_groups`` (template_hash, grp);
-    returns False, creating neither, when the option is off or no account is heavy.
+    median account. ``hashes`` are the distinct templates' hashes, sorted as unsigned
+    numbers. Creates ``heavy_accounts`` (account_id); returns None, creating nothing,
+    when the option is off or no account is heavy.
     """
     cfg = config.prompt
     if cfg.heavy_threshold <= 0:
-        return False
+        return None
     # accounts known only from other inputs sent no request: not part of the median
     median = engine.scalar(f"SELECT median(requests) FROM {_ACCOUNTS} WHERE requests > 0")
     floor = float(cfg.heavy_volume) * float(median or 1.0)  # type: ignore[arg-type]
@@ -485,7 +506,7 @@ def _heavy_groups(
     )
     if engine.count("heavy_accounts") == 0:
         engine.drop("heavy_accounts")
-        return False
+        return None
     start = time.perf_counter()
     sent = engine.arrow(
         f"""SELECT DISTINCT f.template_hash FROM prompt_fp f
@@ -496,9 +517,19 @@ def _heavy_groups(
     )
     log.debug("templates of heavy accounts found in %.1f s", time.perf_counter() - start)
     heavy = np.sort(sent.column(0).to_numpy(zero_copy_only=False).view(np.uint64))
-    subset = np.searchsorted(signed.hashes, heavy)  # signed.hashes are sorted the same way
-    hashes = signed.hashes[subset]
-    groups = signed.groups(cfg.heavy_threshold, subset)
+    return _HeavyTemplates(positions=np.searchsorted(hashes, heavy), floor=floor)
+
+
+def _store_heavy_groups(
+    engine: Engine,
+    config: Config,
+    counts: dict[str, int],
+    hashes: np.ndarray,
+    groups: np.ndarray,
+    heavy: _HeavyTemplates,
+) -> None:
+    """Store the heavy accounts' templates' strict groups as ``heavy_groups``
+    (template_hash, grp), and count and log them."""
     strict_ids = (groups ^ _STRICT_SALT).view(np.int64)
     engine.store(
         "heavy_groups", pa.table({"template_hash": hashes.view(np.int64), "grp": strict_ids})
@@ -508,9 +539,8 @@ def _heavy_groups(
     log.info(
         "%d heavy accounts (%.0f+ requests): their %d masked prompts form %d groups at Jaccard %s",
         counts["heavy_accounts"],
-        floor,
+        heavy.floor,
         len(hashes),
         counts["heavy_templates"],
-        cfg.heavy_threshold,
+        config.prompt.heavy_threshold,
     )
-    return True
