@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ from sybilgraph.fingerprint import (
     near_duplicate_groups,
     template_groups,
 )
+from sybilgraph.fingerprint.masking import MASKS
 
 
 def _mask(text: str) -> str | None:
@@ -88,6 +90,29 @@ def test_masking_is_idempotent_and_never_raises(texts: list[str | None]) -> None
     twice = mask_prompts(once)
     assert once.to_pylist() == twice.to_pylist()
     assert len(once) == len(texts)
+
+
+# lowercase words joined by single spaces: texts that lowercasing and the whitespace rules
+# leave as they are, so that masking them is the masks alone
+_normal_words = st.lists(
+    st.one_of(
+        st.sampled_from(list("0123456789.,:/-'\"@<>_“”‘’«»")),
+        st.sampled_from(["http://", "www.", "a1b2c3", "x86_64", "<num>", "don't", "é", "日本"]),
+        st.text("abcdefz", min_size=1, max_size=8),
+    ),
+    min_size=1,
+    max_size=6,
+).map("".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(_normal_words, min_size=1, max_size=8).map(" ".join), max_size=25))
+def test_masking_equals_every_mask_applied_in_turn(texts: list[str]) -> None:
+    # mask_prompts skips the masks for texts no mask matches: that must change nothing
+    expected = pa.array(texts, pa.string())
+    for pattern, replacement in MASKS:
+        expected = pc.replace_substring_regex(expected, pattern, replacement)
+    assert mask_prompts(pa.array(texts, pa.string())).to_pylist() == expected.to_pylist()
 
 
 # --- hashing ---------------------------------------------------------------------------------

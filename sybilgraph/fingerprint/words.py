@@ -18,6 +18,8 @@ _WORD_BYTES = np.zeros(256, dtype=bool)
 for _byte in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_<>":
     _WORD_BYTES[_byte] = True
 _WORD_BYTES[0x80:] = True
+#: the low n bytes of a uint64, for n from 0 to 8: a word's bytes in its 8-byte window
+_LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
 
 
 def _utf8_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +50,7 @@ def word_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """
     data, offsets = _utf8_bytes(texts)
     n_bytes = len(data)
-    word = _WORD_BYTES[data]
+    word = np.take(_WORD_BYTES, data)  # faster than indexing with data
     starts = word.copy()
     starts[1:] &= ~word[:-1]
     if n_bytes >= 3 and np.any(data >= 0xE2):
@@ -73,20 +75,19 @@ def word_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     padded = np.zeros(n_bytes + 8, dtype=np.uint8)
     padded[:n_bytes] = data
     windows = np.ndarray((n_bytes,), dtype="<u8", buffer=padded, strides=(1,))
-    hashes = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    longer = np.arange(len(first_byte))
-    for chunk in range(-(-int(lengths.max()) // 8)):
-        if chunk:
-            longer = longer[lengths[longer] > 8 * chunk]
-        remaining = np.minimum(lengths[longer] - 8 * chunk, 8).astype(np.uint64)
-        keep = (np.uint64(1) << (remaining * np.uint64(8) - np.uint64(1))) * np.uint64(
-            2
-        ) - np.uint64(1)
-        hashes[longer] = mix64(hashes[longer] ^ (windows[first_byte[longer] + 8 * chunk] & keep))
-    words_per_text = np.add.reduceat(
-        starts, offsets[:-1][offsets[:-1] < offsets[1:]], dtype=np.int64
-    )
-    owner = np.repeat(np.flatnonzero(offsets[:-1] < offsets[1:]), words_per_text)
+    seeded = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    # every word's first eight bytes, then the next eight of the words still longer
+    hashes = mix64(seeded ^ (windows[first_byte] & _LOW_BYTES[np.minimum(lengths, 8)]))
+    longer = np.flatnonzero(lengths > 8)
+    chunk = 1
+    while len(longer):
+        remaining = np.minimum(lengths[longer] - 8 * chunk, 8)
+        window = windows[first_byte[longer] + 8 * chunk] & _LOW_BYTES[remaining]
+        hashes[longer] = mix64(hashes[longer] ^ window)
+        chunk += 1
+        longer = longer[lengths[longer] > 8 * chunk]
+    # texts own the words that start within their bytes
+    owner = np.repeat(np.arange(len(offsets) - 1), np.diff(np.searchsorted(first_byte, offsets)))
     return (hashes >> np.uint64(32)).astype(np.uint32), owner
 
 

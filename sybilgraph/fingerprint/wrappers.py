@@ -47,12 +47,20 @@ def wrapper_hashes(templates: pa.Array | pa.ChunkedArray, chars: int, min_chars:
         )
     text = as_string_array(templates)
     long = pc.fill_null(pc.greater_equal(pc.utf8_length(text), min_chars), False)
-    heads = hash_strings(pc.utf8_slice_codeunits(text, 0, chars)).view(np.int64)
-    tails = hash_strings(pc.utf8_slice_codeunits(text, -chars)).view(np.int64)
+    # only the long texts' ends are hashed: most prompts are too short to have a wrapper
+    wrapped = pc.filter(text, long)
     missing = ~np.asarray(long.to_numpy(zero_copy_only=False), dtype=bool)
     return pa.table(
         {
-            "head": pa.array(heads, pa.int64(), mask=missing),
-            "tail": pa.array(tails, pa.int64(), mask=missing),
+            "head": _spread(hash_strings(pc.utf8_slice_codeunits(wrapped, 0, chars)), missing),
+            "tail": _spread(hash_strings(pc.utf8_slice_codeunits(wrapped, -chars)), missing),
         }
     )
+
+
+def _spread(hashes: np.ndarray, missing: np.ndarray) -> pa.Array:
+    """The hashes of the texts not ``missing``, in their places among all texts: int64,
+    null where missing."""
+    spread = np.zeros(len(missing), dtype=np.int64)
+    spread[~missing] = hashes.view(np.int64)
+    return pa.array(spread, pa.int64(), mask=missing)
