@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import igraph as ig
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sybilgraph.engines.base import Engine
 from sybilgraph.stages.link import RELATION_KEYS, key_column
@@ -63,16 +64,13 @@ def build_graph(links: pa.Table, *, min_weight: float = 0.0) -> AccountGraph:
     # order, changing the last bits; Leiden must see the same graph either way
     weight = np.round(weight, _DECIMALS)
     keep = (weight >= min_weight) | _related(links)
-    a = np.asarray(links.column("a").to_numpy(zero_copy_only=False), dtype=object)[keep]
-    b = np.asarray(links.column("b").to_numpy(zero_copy_only=False), dtype=object)[keep]
     weight = weight[keep]
-    ids = np.unique(np.concatenate([a, b]).astype(str)) if len(a) else np.array([], dtype=str)
-    src = np.searchsorted(ids, a.astype(str))
-    dst = np.searchsorted(ids, b.astype(str))
+    ids, src, dst = _numbered(links.filter(pa.array(keep)))
     # edges in a fixed order too: engines return links in any order
     order = np.lexsort((dst, src))
     src, dst, weight = src[order], dst[order], weight[order]
-    graph = ig.Graph(n=len(ids), edges=np.column_stack([src, dst]).tolist(), directed=False)
+    graph = ig.Graph(n=len(ids), directed=False)
+    graph.add_edges(np.column_stack([src, dst]))
     graph.es["weight"] = weight.tolist()
     key_weights = {}
     for name in links.column_names:
@@ -87,6 +85,23 @@ def build_graph(links: pa.Table, *, min_weight: float = 0.0) -> AccountGraph:
         dst=dst.astype(np.int32),
         key_weights=key_weights,
     )
+
+
+def _numbered(links: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The accounts of ``links`` (a, b), sorted, and each link's two ends as their
+    positions. Arrow's hash kernels number millions of ids in a tenth of a second,
+    where sorting and searching them as numpy text took three (2M links); ids sort by
+    their UTF-8 bytes, the order of their code points."""
+    if links.num_rows == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return np.array([], dtype=str), empty, empty.copy()
+    a, b = links.column("a"), links.column("b")
+    unique = pc.unique(pa.chunked_array([*a.chunks, *b.chunks], type=a.type))
+    unique = unique.take(pc.sort_indices(unique))
+    ids = np.asarray(unique.to_pylist(), dtype=str)
+    src = pc.index_in(a, value_set=unique).to_numpy().astype(np.int64)
+    dst = pc.index_in(b, value_set=unique).to_numpy().astype(np.int64)
+    return ids, src, dst
 
 
 def _related(links: pa.Table) -> np.ndarray:
