@@ -148,7 +148,6 @@ class Memory:
         observations = _renamed_observations(
             _union("observations", observed.observations, past["observations"]), renamed
         )
-        strict = self._strict(engine, observed, past["strict"], renamed)
         if self.exclude_accounts:
             engine.register(
                 "memory_excluded",
@@ -158,14 +157,7 @@ class Memory:
                 f"SELECT * FROM ({observations}) x "
                 "WHERE account_id NOT IN (SELECT account_id FROM memory_excluded)"
             )
-            if strict is not None:
-                engine.create_table(
-                    "strict_kept",
-                    f"SELECT * FROM {strict} "
-                    "WHERE account_id NOT IN (SELECT account_id FROM memory_excluded)",
-                )
-                engine.drop(strict)
-                engine.rename("strict_kept", strict)
+        strict = self._strict(engine, observed, past["strict"], renamed)
         fold_strict_uses(
             engine, observations, strict, self.config.prompt.min_uses, "observations_window"
         )
@@ -225,7 +217,8 @@ class Memory:
         renamed: int,
     ) -> str | None:
         """The heavy accounts' uses of strict groups over the window (a table, or None
-        where no week has them), after writing the week's to remember."""
+        where no week has them), but the excluded accounts' (``memory_excluded``, which
+        must be registered), after writing the week's to remember."""
         listed = ", ".join(COLUMNS["strict"])
         parts = []
         if observed.strict_uses is not None:
@@ -243,9 +236,13 @@ class Memory:
         ]
         if not parts:
             return None
-        engine.create_table(
-            "strict_window", _renamed_strict(f"({' UNION ALL '.join(parts)})", renamed)
-        )
+        rows = _renamed_strict(f"({' UNION ALL '.join(parts)})", renamed)
+        if self.exclude_accounts:
+            rows = (
+                f"SELECT * FROM ({rows}) x "
+                "WHERE account_id NOT IN (SELECT account_id FROM memory_excluded)"
+            )
+        engine.create_table("strict_window", rows)
         if observed.strict_uses is not None:
             engine.drop(observed.strict_uses)
         return "strict_window"

@@ -123,10 +123,11 @@ def observe(
     if inputs.edges:
         parts.extend(_counterparties(inputs))
     union = " UNION ALL ".join(parts)
-    strict_uses = _STRICT_USES if prompts and prompts.heavy_accounts else None
-    folded = None if keep_strict_uses else strict_uses
-    fold_strict_uses(engine, union, folded, config.prompt.min_uses, _OBSERVATIONS)
-    strict_uses = strict_uses if keep_strict_uses else None
+    made = _STRICT_USES if prompts and prompts.heavy_accounts else None
+    strict_uses = made if keep_strict_uses else None  # for the caller to fold
+    fold_strict_uses(
+        engine, union, None if keep_strict_uses else made, config.prompt.min_uses, _OBSERVATIONS
+    )
     engine.drop("heavy_accounts")
     engine.drop(_PROMPT_EVENTS)
     activity = _activity(engine, events, config)
