@@ -471,15 +471,18 @@ def test_report_page_in_chromium(two_weeks: Path, browser: Any) -> None:
     assert [u for u in requests if not u.startswith("file://")] == []
 
 
+def _synth(base: Path, *, events: int, days: int, seed: int) -> Path:
+    """``base``, with a synth log made by the CLI in ``base / "s"``."""
+    args = ["--events", str(events), "--days", str(days), "--seed", str(seed)]
+    made = CliRunner().invoke(main, ["synth", *args, "--out", str(base / "s")])
+    assert made.exit_code == 0, made.output
+    return base
+
+
 def test_synth_rings_keep_their_ids(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Two weeks of synth traffic (seed 3): rings active in both weeks keep their tracked
     id; a ring that first shows in week 17 is reported new."""
-    base = tmp_path_factory.mktemp("synth")
-    made = CliRunner().invoke(
-        main,
-        ["synth", "--events", "40000", "--days", "14", "--seed", "3", "--out", str(base / "s")],
-    )
-    assert made.exit_code == 0, made.output
+    base = _synth(tmp_path_factory.mktemp("synth"), events=40000, days=14, seed=3)
     truth = pd.read_csv(base / "s" / "truth.csv")
     sybils = truth[truth["label"] == "sybil"][["account_id", "group"]]
     rings: dict[str, dict[str, set[tuple[str, str]]]] = {}
@@ -675,12 +678,7 @@ def test_three_weeks_of_synth_against_one_run_over_the_window(
     reported from its own file: in the second and third week the report flags at least
     95% of the accounts active in the week that one run over the same weeks flags, at
     precision 0.97 or more."""
-    base = tmp_path_factory.mktemp("synth3")
-    made = CliRunner().invoke(
-        main,
-        ["synth", "--events", "60000", "--days", "21", "--seed", "11", "--out", str(base / "s")],
-    )
-    assert made.exit_code == 0, made.output
+    base = _synth(tmp_path_factory.mktemp("synth3"), events=60000, days=21, seed=11)
     truth = pd.read_csv(base / "s" / "truth.csv")
     sybil = set(truth.loc[truth["label"] == "sybil", "account_id"])
     files = _by_week(pd.read_csv(base / "s" / "events.csv"), base, [16, 17, 18])
