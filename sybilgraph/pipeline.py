@@ -38,7 +38,7 @@ from sybilgraph.stages.detect import detect
 from sybilgraph.stages.graph import read_graph
 from sybilgraph.stages.inputs import load_inputs
 from sybilgraph.stages.link import link
-from sybilgraph.stages.load import Window, load, no_events
+from sybilgraph.stages.load import Window, keep_times, load, no_events
 from sybilgraph.stages.loading import Events, EventsInput, sources_of
 from sybilgraph.stages.observe import observe
 from sybilgraph.stages.privacy import pseudonymise, pseudonymiser
@@ -178,6 +178,8 @@ def _run_stages(
         )
         if memory is not None:
             observed = memory.combine(engine, observed)
+        # later stages read only the events' accounts and times
+        events = keep_times(engine, events)
     counts = {**(inputs.counts if inputs else {}), **observed.counts}
     with timer.stage("link", "linking accounts through shared values"):
         benign_values = pa.Table.from_pandas(labels.benign_values, preserve_index=False)

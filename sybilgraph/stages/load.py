@@ -6,6 +6,7 @@ silently, and ``rows read = rows used + rows rejected`` always holds.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
@@ -120,6 +121,7 @@ def load(
 
 #: the tables load makes: known to the others only through ``EventTables``
 _EVENTS = "events"
+_EVENT_TIMES = "event_times"
 _REJECTS = "rejects"
 
 
@@ -299,6 +301,15 @@ def no_events(engine: Engine, config: Config) -> EventTables:
         stats=LoadStats(),
         extra_keys=tuple(config.columns.extra_keys),
     )
+
+
+def keep_times(engine: Engine, events: EventTables) -> EventTables:
+    """The events cut to ``account_id, ts`` once observe has read them: what later stages
+    need (the pages' timelines). The prompts live on in observe's prompt map; on the
+    realistic benchmark log (1.5M events) the texts held twice were 0.55 GB."""
+    engine.create_table(_EVENT_TIMES, f"SELECT account_id, ts FROM {events.events}")
+    engine.drop(events.events)
+    return dataclasses.replace(events, events=_EVENT_TIMES)
 
 
 def _sql_timestamp(moment: dt.datetime) -> str:

@@ -60,6 +60,8 @@ class EventTables:
     events:  account_id, ts, ip_key, ip_subnet, payment_id, prompt, extra_0 .. extra_n
              (one per ``columns.extra_keys``, in that order)
     rejects: file, row, reason, account_id, ts, ip, payment_id, prompt, extras as read
+
+    After observe, ``stages.load.keep_times`` leaves ``events`` with account_id and ts.
     """
 
     events: str
