@@ -40,7 +40,7 @@ from sybilgraph.stages.inputs import load_inputs
 from sybilgraph.stages.link import link
 from sybilgraph.stages.load import Window, keep_times, load, no_events
 from sybilgraph.stages.loading import Events, EventsInput, sources_of
-from sybilgraph.stages.observe import observe
+from sybilgraph.stages.observe import keep_shared_prompts, observe
 from sybilgraph.stages.privacy import pseudonymise, pseudonymiser
 from sybilgraph.stages.score import score_clusters
 from sybilgraph.stages.tables import ObservationTables
@@ -178,8 +178,9 @@ def _run_stages(
         )
         if memory is not None:
             observed = memory.combine(engine, observed)
-        # later stages read only the events' accounts and times
+        # later stages read only the events' accounts and times, and shared prompts
         events = keep_times(engine, events)
+        observed = keep_shared_prompts(engine, observed)
     counts = {**(inputs.counts if inputs else {}), **observed.counts}
     with timer.stage("link", "linking accounts through shared values"):
         benign_values = pa.Table.from_pandas(labels.benign_values, preserve_index=False)

@@ -7,6 +7,7 @@ distinct text, into template groups so that near-identical prompts share one val
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ __all__ = [
     "KEY_TIME",
     "KEY_WRAPPER",
     "fold_strict_uses",
+    "keep_shared_prompts",
     "observe",
 ]
 
@@ -219,8 +221,36 @@ def _counterparties(inputs: GraphInputs) -> list[str]:
 _OBSERVATIONS = "observations"
 _ACCOUNTS = "accounts"
 _PROMPT_MAP = "prompt_map"
+_SHARED_GROUPS = "shared_prompt_groups"
+_SHARED_PROMPTS = "shared_prompts"
 _ACTIVITY = "activity"
 _STRICT_USES = "strict_uses"
+
+
+def keep_shared_prompts(engine: Engine, observed: ObservationTables) -> ObservationTables:
+    """The prompt map cut to the prompts of groups two or more accounts sent: what later
+    stages read of it (a text one account sent alone is no evidence, and no page shows
+    it). Called once the observations are final (a weekly memory reads the whole map
+    first). On the realistic benchmark log (1.5M events, 93% of texts distinct) the map
+    held 1.4M prompts with their templates (0.9 GB in the engine); 7% of them are kept."""
+    table = observed.prompt_map
+    if table is None:
+        return observed
+    engine.create_table(
+        _SHARED_GROUPS,
+        f"""SELECT value FROM {observed.observations} WHERE key = '{KEY_PROMPT}'
+            GROUP BY value HAVING count(*) >= 2""",
+    )
+    shared = f"IN (SELECT value FROM {_SHARED_GROUPS})"
+    kept = f"template_group {shared}"
+    if observed.strict_groups:
+        kept += f" OR strict_group {shared}"
+    engine.create_table(_SHARED_PROMPTS, f"SELECT * FROM {table} WHERE {kept}")
+    engine.drop(_SHARED_GROUPS)
+    engine.drop(table)
+    return dataclasses.replace(observed, prompt_map=_SHARED_PROMPTS)
+
+
 #: the events that have a prompt, with its values: made and dropped by observe
 _PROMPT_EVENTS = "prompt_events"
 

@@ -96,6 +96,8 @@ class ObservationTables:
                   (``volume`` is the accounts' own volume where given, else requests;
                   ``subject`` is false for context accounts)
     prompt_map:   prompt, template, template_group[, strict_group]; None without prompts
+                  (after observe, ``stages.observe.keep_shared_prompts`` keeps the rows
+                  of groups two or more accounts sent)
     activity:     account_id, slot, first_ts, last_ts, n (each account's active time
                   windows: ``slot`` counts ``link.coactivity_minutes`` since 1970); None
                   when co-activity is off
