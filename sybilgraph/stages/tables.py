@@ -5,6 +5,8 @@ it made, so the data flow reads off the signatures and mypy checks it::
 
     load(engine, sources, config)              -> EventTables
     observe(engine, events, config, inputs)    -> ObservationTables
+    keep_times(engine, events)                 -> EventTables (account_id, ts only)
+    keep_shared_prompts(engine, observed)      -> ObservationTables (shared prompts)
     load_inputs(engine, config)                -> GraphInputs
     link(engine, observed, config, inputs)     -> LinkTables
     score_clusters(engine, observed, linked, membership, config) -> ClusterTables
