@@ -15,7 +15,7 @@ from sybilgraph.config import EngineConfig
 from sybilgraph.engines import Engine, make_engine
 from sybilgraph.engines.sources import frame_source
 from sybilgraph.stages.load import load
-from sybilgraph.stages.observe import observe
+from sybilgraph.stages.observe import keep_shared_prompts, observe
 from sybilgraph.stages.tables import ObservationTables
 from tests.stages.traffic import (
     POEM,
@@ -127,6 +127,28 @@ def test_accounts_and_prompt_map(observed_once: tuple[Engine, ObservationTables]
     assert_table(read(engine, tables.accounts, ["account_id"]), accounts)
     assert tables.prompt_map is not None
     assert_table(read(engine, tables.prompt_map, ["prompt"]), prompt_map)
+
+
+def test_the_prompt_map_keeps_the_groups_two_accounts_sent(engine: Engine) -> None:
+    # SOLVE's group is sent by u1, u2 and u3, POEM's by u3 alone: the poem is no
+    # evidence, no page shows it, and the map drops it
+    kept = keep_shared_prompts(engine, observe_traffic(engine))
+    assert kept.prompt_map is not None
+    prompts = read(engine, kept.prompt_map, ["prompt"])
+    assert prompts["template"].tolist() == [SOLVE] * 5
+
+
+def test_the_prompt_map_keeps_a_strict_group_two_accounts_sent(engine: Engine) -> None:
+    # Every account with 2 requests is heavy: u1 and u2 send SOLVE's strict group, u3
+    # SOLVE's broad group and POEM's, each alone. SOLVE's prompts stay for their strict
+    # group (its samples on a page), though their broad group is u3's alone
+    cfg = config()
+    cfg.prompt.heavy_volume = 1.0
+    kept = keep_shared_prompts(engine, observe_traffic(engine, cfg))
+    assert kept.prompt_map is not None
+    prompts = read(engine, kept.prompt_map, ["prompt"])
+    assert prompts["template"].tolist() == [SOLVE] * 5
+    assert prompts["strict_group"].notna().all()
 
 
 def test_without_prompts_there_is_no_prompt_map(engine: Engine) -> None:
