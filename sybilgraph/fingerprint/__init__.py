@@ -8,6 +8,7 @@ of each other with MinHash signatures (:class:`MinHash`) and banded LSH
 (:class:`LSHBanding`), verified pair by pair.
 """
 
+from sybilgraph.fingerprint.arrays import distinct_count
 from sybilgraph.fingerprint.grouping import (
     TemplateSignatures,
     fingerprint_prompts,
@@ -23,6 +24,7 @@ __all__ = [
     "LSHBanding",
     "MinHash",
     "TemplateSignatures",
+    "distinct_count",
     "fingerprint_prompts",
     "hash_strings",
     "mask_prompts",

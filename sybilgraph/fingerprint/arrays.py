@@ -80,6 +80,19 @@ def seeded_words(seed: int, count: int) -> np.ndarray:
     return mix64(counter * np.uint64(0x9E3779B97F4A7C15))
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``values`` sorted (in place), each once: several times faster than ``np.unique``,
+    which hashes every value where a sort takes ids that come nearly in order (most
+    texts are their own group, in the order of their hashes) in a few milliseconds."""
+    values.sort()
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
+
+
+def distinct_count(values: np.ndarray) -> int:
+    """How many distinct values there are (``values`` is left as it is)."""
+    return len(sorted_unique(values.copy()))
+
+
 def mix64(values: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: a bijective, well-mixed uint64 -> uint64 (in place)."""
     values ^= values >> np.uint64(30)

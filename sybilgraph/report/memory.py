@@ -63,7 +63,7 @@ from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.errors import StateError
 from sybilgraph.fingerprint import TemplateSignatures, hash_strings
-from sybilgraph.stages.observe import fold_strict_uses
+from sybilgraph.stages.observe import fold_strict_uses, shared_prompt_groups
 from sybilgraph.stages.tables import ObservationTables
 
 __all__ = ["MEMORY", "Memory", "memory_bytes"]
@@ -94,9 +94,7 @@ COLUMNS = {
 #: the tables a week without prompts does not have
 _OPTIONAL = ("groups", "templates", "activity", "strict")
 #: the shared prompt groups of the window
-_SHARED = (
-    "SELECT value FROM observations_window WHERE key = 'prompt' GROUP BY value HAVING count(*) >= 2"
-)
+_SHARED = shared_prompt_groups("observations_window")
 
 
 class Memory:

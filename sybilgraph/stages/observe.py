@@ -18,7 +18,13 @@ import pyarrow as pa
 
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
-from sybilgraph.fingerprint import TemplateSignatures, hash_strings, mask_prompts, wrapper_hashes
+from sybilgraph.fingerprint import (
+    TemplateSignatures,
+    distinct_count,
+    hash_strings,
+    mask_prompts,
+    wrapper_hashes,
+)
 from sybilgraph.stages.tables import EventTables, GraphInputs, ObservationTables
 
 __all__ = [
@@ -33,6 +39,7 @@ __all__ = [
     "fold_strict_uses",
     "keep_shared_prompts",
     "observe",
+    "shared_prompt_groups",
 ]
 
 log = logging.getLogger(__name__)
@@ -227,6 +234,15 @@ _ACTIVITY = "activity"
 _STRICT_USES = "strict_uses"
 
 
+def shared_prompt_groups(observations: str) -> str:
+    """SQL of the prompt groups (``value``) that two or more accounts of the table
+    ``observations`` sent: the only ones that link, and the only ones a page shows."""
+    return (
+        f"SELECT value FROM {observations} WHERE key = '{KEY_PROMPT}' "
+        "GROUP BY value HAVING count(*) >= 2"
+    )
+
+
 def keep_shared_prompts(engine: Engine, observed: ObservationTables) -> ObservationTables:
     """The prompt map cut to the prompts of groups two or more accounts sent: what later
     stages read of it (a text one account sent alone is no evidence, and no page shows
@@ -236,11 +252,7 @@ def keep_shared_prompts(engine: Engine, observed: ObservationTables) -> Observat
     table = observed.prompt_map
     if table is None:
         return observed
-    engine.create_table(
-        _SHARED_GROUPS,
-        f"""SELECT value FROM {observed.observations} WHERE key = '{KEY_PROMPT}'
-            GROUP BY value HAVING count(*) >= 2""",
-    )
+    engine.create_table(_SHARED_GROUPS, shared_prompt_groups(observed.observations))
     shared = f"IN (SELECT value FROM {_SHARED_GROUPS})"
     kept = f"template_group {shared}"
     if observed.strict_groups:
@@ -309,19 +321,6 @@ _LABEL_BITS = (1 << 48) - 1
 #: a strict group's id is its root's hash mixed with this, so that it never takes the
 #: label of the broad group rooted at the same template
 _STRICT_SALT = np.uint64(0x5BD1E9955BD1E995)
-
-
-def _distinct_count(values: np.ndarray) -> int:
-    """How many distinct values there are.
-
-    Sorted, not ``np.unique``: group ids come nearly in order (most texts are their own
-    group, in the order of their hashes), which a sort takes in a few milliseconds
-    where ``np.unique`` hashes every value (0.7 s for 1.4M ids).
-    """
-    if len(values) == 0:
-        return 0
-    ordered = np.sort(values)
-    return 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
 
 
 def _label(group: str, prefix: str = "t:") -> str:
@@ -395,7 +394,7 @@ def _fingerprint(
     )
     engine.drop("heavy_groups")
     if config.prompt.near_duplicates:
-        counts["templates"] = _distinct_count(groups)
+        counts["templates"] = distinct_count(groups)
     else:
         n_distinct = engine.scalar("SELECT count(DISTINCT template_hash) FROM prompt_fp")
         counts["templates"] = int(n_distinct) if isinstance(n_distinct, int) else 0
@@ -594,7 +593,7 @@ def _store_heavy_groups(
         "heavy_groups", pa.table({"template_hash": hashes.view(np.int64), "grp": strict_ids})
     )
     counts["heavy_accounts"] = engine.count("heavy_accounts")
-    counts["heavy_templates"] = _distinct_count(groups)
+    counts["heavy_templates"] = distinct_count(groups)
     log.info(
         "%d heavy accounts (%.0f+ requests): their %d masked prompts form %d groups at Jaccard %s",
         counts["heavy_accounts"],
