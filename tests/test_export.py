@@ -415,3 +415,28 @@ def test_accounts_only_links_thinned() -> None:
     for account, card in card_of.items():
         mates = {b for a, b in thin.edges(account)}
         assert any(card_of[m] == card for m in mates)
+
+
+def test_timeline_ties_broken_by_account_id(tmp_path: Path) -> None:
+    # 70 accounts of one card, 3 requests each, listed in falling id order: the page's
+    # timeline counts the 60 "busiest", tied here, so it must take the 60 first ids
+    # whatever order the engine returns the members in
+    ids = [f"t{i:02d}" for i in range(70)][::-1]
+    rows = [
+        {
+            "account_id": a,
+            "ts": f"2026-04-13T{hour:02d}:00:00Z",
+            "ip": f"10.1.{n}.{hour}",
+            "payment_id": "card-1",
+            "prompt": f"question {n} {hour}",
+        }
+        for n, a in enumerate(ids)
+        for hour in range(3)
+    ]
+    path = tmp_path / "events.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    config = Config()
+    config.link.hub_share = 1.0
+    run(path, config, tmp_path / "out", show_progress=False)
+    activity = pd.read_parquet(tmp_path / "out" / "activity.parquet")
+    assert sorted(set(activity["account_id"])) == sorted(ids)[:TIMELINE_ROWS]

@@ -265,7 +265,10 @@ def _activity(
             continue
         start, width, bins = timeline_bin(first, last)
         spans[cluster_id] = (start, width, bins)
-        busiest = members.nlargest(TIMELINE_ROWS, "requests")["account_id"]
+        # ties broken by account id: the members come in the engine's (varying) order
+        busiest = members.sort_values(
+            ["requests", "account_id"], ascending=[False, True], kind="stable"
+        )["account_id"].head(TIMELINE_ROWS)
         rows += [
             (cluster_id, str(a), int(start.timestamp()), int(width.total_seconds()))
             for a in busiest
