@@ -70,6 +70,13 @@ class Dialect(ABC):
         equal values: cuts a table into slices without sorting it."""
 
     @abstractmethod
+    def text_key(self, column: str) -> str:
+        """A number or short text for each text of ``column``, equal for equal texts and,
+        in practice, different for different ones (128 bits of MD5): a join key far
+        smaller than long texts. A 64-bit hash would not do: DuckDB's ``hash`` gave 38
+        pairs of distinct texts one value among 6.7M synth prompts."""
+
+    @abstractmethod
     def row_number(self) -> str:
         """Numbers a query's rows 1, 2, ... in the order they are read."""
 
@@ -129,6 +136,9 @@ class DuckDBDialect(Dialect):
 
     def bucket(self, column: str, count: int) -> str:
         return f"hash({column}) % {int(count)}"
+
+    def text_key(self, column: str) -> str:
+        return f"md5_number({column})"
 
     def row_number(self) -> str:
         return "row_number() OVER ()"
@@ -191,6 +201,9 @@ class SparkDialect(Dialect):
 
     def bucket(self, column: str, count: int) -> str:
         return f"pmod(hash({column}), {int(count)})"  # Spark's hash is a signed 32 bits
+
+    def text_key(self, column: str) -> str:
+        return f"md5({column})"
 
     def row_number(self) -> str:
         return "row_number() OVER (ORDER BY monotonically_increasing_id())"
