@@ -192,6 +192,10 @@ class DuckDBEngine(Engine):
             )
         except duckdb.OutOfMemoryException as exc:
             raise _out_of_memory(exc) from None
+        except duckdb.IOException as exc:
+            if not _no_space(exc):
+                raise _read_error(source, exc) from None
+            raise self._disk_full(exc) from None
         except duckdb.Error as exc:
             raise _read_error(source, exc) from None
         return []
@@ -298,6 +302,8 @@ class DuckDBEngine(Engine):
             self.con.execute(sql)
         except duckdb.OutOfMemoryException as exc:
             raise _out_of_memory(exc) from None
+        except duckdb.IOException as exc:
+            raise self._disk_full(exc) from None
 
     def keep_rows(self, table: str, where: str, columns: Sequence[str], into: str) -> None:
         # deleting rows and dropping columns mark them gone: no copy of the table (at
@@ -314,6 +320,17 @@ class DuckDBEngine(Engine):
         self.rename(table, into)
         log.debug("table %s: %.1f s (cut in place)", into, time.perf_counter() - start)
 
+    def _disk_full(self, exc: duckdb.IOException) -> Exception:
+        """The error to raise for an IO error: a full disk where DuckDB spills is the
+        user's to fix (a one-line message saying where); any other stays as it is."""
+        if not _no_space(exc):
+            return exc
+        return ResourceError(
+            f"no space left on the disk DuckDB spills to ({self._spill}): free space "
+            "there or point engine.temp_directory at a folder with more free disk "
+            "(a 30M-event run spills up to about 12 GB)"
+        )
+
     def drop(self, name: str) -> None:
         if name in self._registered:
             self.con.unregister(name)
@@ -326,6 +343,8 @@ class DuckDBEngine(Engine):
             return self.con.sql(sql).to_arrow_table()
         except duckdb.OutOfMemoryException as exc:
             raise _out_of_memory(exc) from None
+        except duckdb.IOException as exc:
+            raise self._disk_full(exc) from None
 
     def batches(self, sql: str, size: int) -> Iterator[pa.RecordBatch]:
         # a second connection to the same database streams the result, so that the
@@ -335,6 +354,8 @@ class DuckDBEngine(Engine):
             yield from cursor.sql(sql).to_arrow_reader(size)
         except duckdb.OutOfMemoryException as exc:
             raise _out_of_memory(exc) from None
+        except duckdb.IOException as exc:
+            raise self._disk_full(exc) from None
         finally:
             cursor.close()
 
@@ -492,6 +513,11 @@ def _out_of_memory(exc: BaseException) -> ResourceError:
         f"DuckDB ran out of memory: {_first_line(exc)}; raise engine.memory_limit "
         "or point engine.temp_directory at a folder with more free disk"
     )
+
+
+def _no_space(exc: BaseException) -> bool:
+    """Whether an IO error is a full disk (ENOSPC)."""
+    return "no space left on device" in str(exc).lower()
 
 
 def _first_line(exc: BaseException) -> str:
