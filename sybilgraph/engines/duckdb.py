@@ -327,8 +327,7 @@ class DuckDBEngine(Engine):
             return exc
         return ResourceError(
             f"no space left on the disk DuckDB spills to ({self._spill}): free space "
-            "there or point engine.temp_directory at a folder with more free disk "
-            "(a 30M-event run spills up to about 12 GB)"
+            "there or point engine.temp_directory at a folder with more free disk"
         )
 
     def drop(self, name: str) -> None:
