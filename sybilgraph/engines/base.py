@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, final
 
@@ -113,13 +113,6 @@ class Engine(ABC):
         """Give a table another name (replacing any table of that name), without copying."""
         self.drop(new)
         self.execute(f"ALTER TABLE {old} RENAME TO {new}")
-
-    def keep_rows(self, table: str, where: str, columns: Sequence[str], into: str) -> None:
-        """Make ``into`` of the rows of ``table`` where ``where`` holds, with ``columns``
-        in that order; ``table`` is gone afterwards. Engines that can cut a table in
-        place do, rather than copy it."""
-        self.create_table(into, f"SELECT {', '.join(columns)} FROM {table} WHERE {where}")
-        self.drop(table)
 
     def count(self, table: str) -> int:
         return int(self.scalar(f"SELECT count(*) FROM {table}") or 0)  # type: ignore[call-overload]

@@ -6,8 +6,7 @@ import contextlib
 import logging
 import os
 import tempfile
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -304,21 +303,6 @@ class DuckDBEngine(Engine):
             raise _out_of_memory(exc) from None
         except duckdb.IOException as exc:
             raise self._disk_full(exc) from None
-
-    def keep_rows(self, table: str, where: str, columns: Sequence[str], into: str) -> None:
-        # deleting rows and dropping columns mark them gone: no copy of the table (at
-        # 30M synth events the copy of the checked events took 24 s)
-        have = [str(r[0]) for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
-        if [c for c in have if c in columns] != list(columns) or not set(columns) <= set(have):
-            super().keep_rows(table, where, columns, into)
-            return
-        start = time.perf_counter()
-        self.execute(f"DELETE FROM {table} WHERE ({where}) IS NOT TRUE")
-        for column in have:
-            if column not in columns:
-                self.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-        self.rename(table, into)
-        log.debug("table %s: %.1f s (cut in place)", into, time.perf_counter() - start)
 
     def _disk_full(self, exc: duckdb.IOException) -> Exception:
         """The error to raise for an IO error: a full disk where DuckDB spills is the

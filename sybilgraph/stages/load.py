@@ -119,9 +119,6 @@ def load(
     )
 
 
-#: the events' columns before the extra keys' (``extra_<i>``) and the row's origin
-_EVENT_COLUMNS = ("account_id", "ts", "ip", "ip_key", "ip_subnet", "payment_id", "prompt")
-
 #: the tables load makes: known to the others only through ``EventTables``
 _EVENTS = "events"
 _EVENT_TIMES = "event_times"
@@ -186,13 +183,14 @@ def _check_rows(engine: Engine, extras: list[str]) -> None:
         "checked_events",
         f"""
         SELECT *, {reason} AS reason FROM (
-            SELECT {blank.format("r.account_id")} AS account_id,
+            SELECT r._file, r._row,
+                   {blank.format("r.account_id")} AS account_id,
                    {engine.dialect.parse_ts("r.ts")} AS ts,
                    NULLIF(trim(r.ts), '') AS ts_text,
                    m.ip, m.ip_key, m.subnet AS ip_subnet, m.reason AS ip_reason,
                    {blank.format("r.payment_id")} AS payment_id,
-                   NULLIF(r.prompt, '') AS prompt {extra_cols},
-                   r._file, r._row, r.ip AS ip_raw
+                   NULLIF(r.prompt, '') AS prompt,
+                   r.ip AS ip_raw {extra_cols}
             FROM raw_events r LEFT JOIN ip_map m ON r.ip = m.raw
         ) parsed
         """,
@@ -219,15 +217,18 @@ def _split_rows(
     extra_select = "".join(f", {c}" for c in extras)
     in_window = "" if window is None else f" AND {_in_window(window)}"
     engine.create_table(
+        _EVENTS,
+        f"""SELECT account_id, ts, ip, ip_key, ip_subnet, payment_id, prompt{extra_select},
+                   _file, _row
+            FROM checked_events WHERE reason IS NULL{in_window}""",
+    )
+    engine.create_table(
         _REJECTS,
         f"""SELECT _file AS file, _row AS {engine.dialect.quote_ident("row")}, reason,
                    account_id, ts_text AS ts, ip_raw AS ip, payment_id, prompt{extra_select}
             FROM checked_events WHERE reason IS NOT NULL""",
     )
-    # the checked rows' columns are in the events' order, so an engine can cut the
-    # table in place
-    columns = [*_EVENT_COLUMNS, *extras, "_file", "_row"]
-    engine.keep_rows("checked_events", f"reason IS NULL{in_window}", columns, _EVENTS)
+    engine.drop("checked_events")
     if parse_failures:
         engine.register("parse_failures", pa.Table.from_pylist(parse_failures))
         null = engine.dialect.null_text()
