@@ -189,12 +189,8 @@ class DuckDBEngine(Engine):
                 f"SELECT {select}, row_number() OVER () AS _row,"
                 f" {self.dialect.literal(str(source.path))} AS _file FROM {self._scan(source)}",
             )
-        except duckdb.OutOfMemoryException as exc:
-            raise _out_of_memory(exc) from None
-        except duckdb.IOException as exc:
-            if not _no_space(exc):
-                raise _read_error(source, exc) from None
-            raise self._disk_full(exc) from None
+        except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+            raise self._limit_reached(exc) or _read_error(source, exc) from None
         except duckdb.Error as exc:
             raise _read_error(source, exc) from None
         return []
@@ -299,20 +295,20 @@ class DuckDBEngine(Engine):
     def execute(self, sql: str) -> None:
         try:
             self.con.execute(sql)
-        except duckdb.OutOfMemoryException as exc:
-            raise _out_of_memory(exc) from None
-        except duckdb.IOException as exc:
-            raise self._disk_full(exc) from None
+        except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+            raise self._limit_reached(exc) or exc from None
 
-    def _disk_full(self, exc: duckdb.IOException) -> Exception:
-        """The error to raise for an IO error: a full disk where DuckDB spills is the
-        user's to fix (a one-line message saying where); any other stays as it is."""
-        if not _no_space(exc):
-            return exc
-        return ResourceError(
-            f"no space left on the disk DuckDB spills to ({self._spill}): free space "
-            "there or point engine.temp_directory at a folder with more free disk"
-        )
+    def _limit_reached(self, exc: duckdb.Error) -> ResourceError | None:
+        """The user's error for running out of memory or of disk where DuckDB spills (a
+        line saying what to change); None for any other error."""
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            return _out_of_memory(exc)
+        if "no space left on device" in str(exc).lower():
+            return ResourceError(
+                f"no space left on the disk DuckDB spills to ({self._spill}): free space "
+                "there or point engine.temp_directory at a folder with more free disk"
+            )
+        return None
 
     def drop(self, name: str) -> None:
         if name in self._registered:
@@ -324,10 +320,8 @@ class DuckDBEngine(Engine):
     def arrow(self, sql: str) -> pa.Table:
         try:
             return self.con.sql(sql).to_arrow_table()
-        except duckdb.OutOfMemoryException as exc:
-            raise _out_of_memory(exc) from None
-        except duckdb.IOException as exc:
-            raise self._disk_full(exc) from None
+        except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+            raise self._limit_reached(exc) or exc from None
 
     def batches(self, sql: str, size: int) -> Iterator[pa.RecordBatch]:
         # a second connection to the same database streams the result, so that the
@@ -335,10 +329,8 @@ class DuckDBEngine(Engine):
         cursor = self.con.cursor()
         try:
             yield from cursor.sql(sql).to_arrow_reader(size)
-        except duckdb.OutOfMemoryException as exc:
-            raise _out_of_memory(exc) from None
-        except duckdb.IOException as exc:
-            raise self._disk_full(exc) from None
+        except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+            raise self._limit_reached(exc) or exc from None
         finally:
             cursor.close()
 
@@ -496,11 +488,6 @@ def _out_of_memory(exc: BaseException) -> ResourceError:
         f"DuckDB ran out of memory: {_first_line(exc)}; raise engine.memory_limit "
         "or point engine.temp_directory at a folder with more free disk"
     )
-
-
-def _no_space(exc: BaseException) -> bool:
-    """Whether an IO error is a full disk (ENOSPC)."""
-    return "no space left on device" in str(exc).lower()
 
 
 def _first_line(exc: BaseException) -> str:

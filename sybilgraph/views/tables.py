@@ -248,6 +248,12 @@ def cluster_views(
     ]
 
 
+def _busiest_first(members: pd.DataFrame) -> pd.DataFrame:
+    """Members by requests, most first, ties by account id: the engine returns them in
+    an order that varies from run to run."""
+    return members.sort_values(["requests", "account_id"], ascending=[False, True])
+
+
 def _activity(
     engine: Engine, events: EventTables, accounts: dict[str, pd.DataFrame]
 ) -> dict[str, Activity]:
@@ -265,10 +271,7 @@ def _activity(
             continue
         start, width, bins = timeline_bin(first, last)
         spans[cluster_id] = (start, width, bins)
-        # ties broken by account id: the members come in the engine's (varying) order
-        busiest = members.sort_values(
-            ["requests", "account_id"], ascending=[False, True], kind="stable"
-        )["account_id"].head(TIMELINE_ROWS)
+        busiest = _busiest_first(members)["account_id"].head(TIMELINE_ROWS)
         rows += [
             (cluster_id, str(a), int(start.timestamp()), int(width.total_seconds()))
             for a in busiest
@@ -472,7 +475,7 @@ def view_from_tables(
     links = own(links).sort_values(["a", "b"]).reset_index(drop=True)
     degree_of = pd.concat([links["a"], links["b"]]).value_counts().to_dict()
     members = own(accounts)[["account_id", "requests", "first_seen", "last_seen"]]
-    members = members.sort_values(["requests", "account_id"], ascending=[False, True])
+    members = _busiest_first(members)
     members["score"] = float(row["score"])
     members["verdict"] = members["account_id"].map(verdict_of)
     members["degree"] = members["account_id"].map(degree_of).fillna(0).astype(int)
