@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from sybilgraph import Config, run
+from sybilgraph.stages.score import score_terms
 
 
 @pytest.fixture
@@ -53,3 +55,31 @@ def test_household_score_by_hand(clusters) -> None:  # type: ignore[no-untyped-d
     assert home["score"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-4)  # 0.0295
     assert not home["flagged"]
     assert home["reasons"].startswith("median account sends 4× the requests")
+
+
+def test_content_resting_on_one_wrapper_counts_as_one_piece() -> None:
+    # A tool's long system prompt before short tasks: MinHash puts the different tasks
+    # in a few near-duplicate templates, but the shared content is the one wrapper
+    # (wrapper_share over template_share): its breadth is that of one piece, as for a
+    # tool sharing one template. An operator's ring repeating its tasks owns the ends of
+    # many (57 wrappers); a ring of short prompts owns templates and no wrapper.
+    features = pd.DataFrame(
+        {
+            "templates": [5, 120, 6],
+            "template_share": [0.35, 0.5, 0.9],
+            "templates_with_flagged": [0, 0, 0],
+            "template_concentration": [0.0, 0.0, 0.0],
+            "wrappers": [1, 57, 0],
+            "wrapper_share": [0.93, 1.0, 0.0],
+            "volume_ratio": [10.0, 10.0, 10.0],
+            "density": [1.0, 1.0, 1.0],
+            "size": [8, 20, 8],
+            "spread_share": [0.0, 0.0, 0.0],
+        },
+        index=["tool", "ring", "short"],
+    )
+    terms = score_terms(features, {"template", "volume"})
+    one_piece = math.log2(2) / math.log2(5)
+    assert terms.loc["tool", "template"] == pytest.approx(0.93 * one_piece)
+    assert terms.loc["ring", "template"] == pytest.approx(1.0)
+    assert terms.loc["short", "template"] == pytest.approx(0.9)

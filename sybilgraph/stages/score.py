@@ -89,7 +89,8 @@ class ScoreWeights:
     #: the users of one tool share its template or system prompt at ordinary volume; an
     #: operator's accounts share theirs at many times it. Off (0) without volumes
     content_volume: float = 5.0
-    #: ... and in full from this many pieces of shared text owned (see content_breadth)
+    #: ... and in full from this many pieces of shared text owned (see content_breadth:
+    #: the wrappers alone where the shared content rests on them)
     content_breadth: float = 4.0
     #: first activity within this many hours counts as fully bunched
     burst_hours: float = 48.0
@@ -290,6 +291,9 @@ def score_clusters(
     features["flagged"] = features["flagged"].astype(bool)
     # what share of its shared content counts, for the reasons (one pass, not per row)
     features["content_gate"] = content_gate(features, defined, weights)
+    features["content_breadth"] = content_breadth(features, weights)
+    features["pieces_owned"] = _pieces_owned(features)
+    features["on_wrappers"] = _rests_on_wrappers(features)
     features["reasons"] = [
         "; ".join(_reasons(row, effective_weights(weights, defined), defined))
         for row in features.to_dict("records")
@@ -402,14 +406,32 @@ def content_breadth(features: pd.DataFrame, weights: ScoreWeights = WEIGHTS) -> 
     below on a log scale (one: 0.43 at 4), and 1 where it shares a template with a
     flagged cluster. Sharing one text is what the users of one tool (its system prompt)
     or of one class (its homework) do; an operator sweeping tasks through its accounts
-    shares many."""
+    shares many.
+
+    Where the shared content rests on wrappers (``wrapper_share`` at least the template
+    share), the pieces are the wrappers alone: a long opening shared word for word
+    makes near-duplicate templates of the different short tasks it precedes, so one
+    tool's system prompt would otherwise count as several templates. A wrapper's ends
+    are compared exactly, and an operator repeating its tasks shares their ends too."""
     if weights.content_breadth <= 1:
         return pd.Series(1.0, index=features.index)
-    owned = np.maximum(features["templates"], features["wrappers"]).astype(float)
+    owned = _pieces_owned(features).astype(float)
     breadth = np.log2(1.0 + owned) / math.log2(1.0 + weights.content_breadth)
     # a template shared with a flagged ring is that ring's, not a tool's
     breadth = np.where(features["templates_with_flagged"] > 0, 1.0, breadth)
     return pd.Series(np.clip(breadth, 0.0, 1.0), index=features.index)
+
+
+def _rests_on_wrappers(features: pd.DataFrame) -> pd.Series:
+    """Whether a cluster's shared content rests on its wrappers (see content_breadth)."""
+    return (features["wrappers"] > 0) & (features["wrapper_share"] >= features["template_share"])
+
+
+def _pieces_owned(features: pd.DataFrame) -> pd.Series:
+    """The pieces of shared text content_breadth counts: the wrappers where the content
+    rests on them, else the templates or wrappers, whichever more."""
+    either = np.maximum(features["templates"], features["wrappers"])
+    return features["wrappers"].where(_rests_on_wrappers(features), either)
 
 
 def score_terms(
@@ -808,12 +830,19 @@ def _reasons(f: dict[Any, Any], weights: ScoreWeights, defined: set[str]) -> lis
         )
     content = f["templates"] or f["wrappers"] if "template" in defined else 0
     gate = float(f.get("content_gate", 1.0))
-    if content and gate < 0.995:
+    breadth = float(f.get("content_breadth", 1.0))
+    why = []
+    if gate < 0.995:
+        why.append("its accounts send about the volume of ordinary ones")
+    if breadth < 0.995:
+        what = "instruction wrapper" if f["on_wrappers"] else "prompt template"
+        why.append(f"they rest on {_n(f['pieces_owned'], what)}")
+    if content and why:
         scored.append(
             (
                 0.2,
-                f"shared prompts counted at {_pct(gate)}: its accounts send about the "
-                "volume of ordinary ones, as the users of one tool do",
+                f"shared prompts counted at {_pct(gate * breadth)}: {' and '.join(why)}, "
+                "as the users of one tool do",
             )
         )
     scored.sort(key=lambda item: -item[0])

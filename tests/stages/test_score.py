@@ -129,8 +129,8 @@ def test_features_and_score_by_hand(linked_once: Linked) -> None:
         "83% of requests follow 1 prompt template shared inside the cluster; "
         "3 of 3 accounts share 1 payment instrument; "
         "100% of account pairs linked; "
-        "shared prompts counted at 50%: its accounts send about the volume of ordinary "
-        "ones, as the users of one tool do",
+        "shared prompts counted at 22%: its accounts send about the volume of ordinary "
+        "ones and they rest on 1 prompt template, as the users of one tool do",
         "100% of account pairs linked; low volume: median account sends 0.5× a typical account",
     ]
     membership = read(engine, clustered.membership, ["account_id"])
