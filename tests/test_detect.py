@@ -224,7 +224,7 @@ def test_accounts_left_alone_are_a_group_of_their_own_never_joined() -> None:
     # keeps the ring and leaves the 40 alone (0.9 < 1 a pair). They all share the exits,
     # so they are a group (every pair linked), but not the ring's: across, the ring and a
     # user are as close as on IP inside the ring (ratio 1.0), yet a group of leftovers is
-    # never joined to anything.
+    # joined only on what is not shared infrastructure, and they share nothing else.
     ring = [f"r{i:02d}" for i in range(12)]
     users = [f"u{i:02d}" for i in range(40)]
     everyone = ring + users
@@ -236,6 +236,24 @@ def test_accounts_left_alone_are_a_group_of_their_own_never_joined() -> None:
     membership = detect(build_graph(_keyed(edges, ("ip", "payment"))), DetectConfig(), seed=1)
     groups = membership.groupby("cluster_id")["account_id"].apply(set).tolist()
     assert sorted(groups, key=len) == [set(ring), set(users)]
+
+
+def test_accounts_left_alone_join_the_piece_they_are_tied_to_as_to_each_other() -> None:
+    # A 30-account ring behind fresh proxy addresses: every pair holds the ring's
+    # instruction wrapper (0.5), and a batch of 6 also repeats the same tasks (+2.0 a
+    # pair). Leiden keeps the batch (2.5 > 1 a pair) and leaves the 24 others alone
+    # (0.5 < 1): they are a group of leftovers. Across, every pair is linked at 0.5, as
+    # inside the leftovers: one ring. Measured against the batch's own 2.5 (ratio 0.2)
+    # it stayed two clusters.
+    ring = [f"r{i:02d}" for i in range(30)]
+    batch = set(ring[:6])
+    edges = [
+        (x, y, 0.5, 2.0 if x in batch and y in batch else 0.0)
+        for i, x in enumerate(ring)
+        for y in ring[i + 1 :]
+    ]
+    membership = detect(build_graph(_keyed(edges, ("wrapper", "prompt"))), DetectConfig(), seed=1)
+    assert _groups(membership) == [30]
 
 
 def test_accounts_left_alone_are_grouped_only_where_nearly_all_pairs_link() -> None:

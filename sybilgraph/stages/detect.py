@@ -286,6 +286,9 @@ def join_pieces(
     infrastructure (IP, subnet): the users of a VPN exit around a ring
     share the exit with it as much as with each other, and nothing else; the accounts of
     an operator left alone beside the batches of cards Leiden kept share its prompts.
+    The links across are measured against the leftovers' own, not the piece's: a ring's
+    accounts all on its wrapper (0.5 a pair), a batch of them also repeating tasks (2.5),
+    are one ring whatever ties the batch tighter.
 
     Leiden (CPM, resolution 1) cuts a ring whose accounts are tied only loosely (one
     prompt template group held by 130 accounts: 0.41 a pair) along the cards it bought
@@ -324,7 +327,15 @@ def join_pieces(
         fixed[[label for label in leftovers if label < size]] = True
         loose = fixed[a] | fixed[b]
         mean_cross = np.where(loose, np.bincount(index, content[cross]) / n_cross, mean_cross)
-        closest = np.where(loose, np.maximum(content_in[a], content_in[b]), closest)
+        # ... and measures the links across against its own: accounts Leiden left alone
+        # beside a piece, tied to it by what they all share as much as to each other, are
+        # its accounts; what ties the piece tighter (its own prompts) is not asked of them
+        own = np.where(
+            fixed[a] & fixed[b],
+            np.maximum(content_in[a], content_in[b]),
+            np.where(fixed[a], content_in[a], content_in[b]),
+        )
+        closest = np.where(loose, own, closest)
     join = (n_cross >= config.join_density * counts[a] * counts[b]) & (closest > 0)
     join &= mean_cross >= config.join_ratio * closest
     if not join.any():
