@@ -330,10 +330,8 @@ def join_pieces(
         # ... and measures the links across against its own: accounts Leiden left alone
         # beside a piece, tied to it by what they all share as much as to each other, are
         # its accounts; what ties the piece tighter (its own prompts) is not asked of them
-        own = np.where(
-            fixed[a] & fixed[b],
-            np.maximum(content_in[a], content_in[b]),
-            np.where(fixed[a], content_in[a], content_in[b]),
+        own = np.maximum(
+            np.where(fixed[a], content_in[a], 0.0), np.where(fixed[b], content_in[b], 0.0)
         )
         closest = np.where(loose, own, closest)
     join = (n_cross >= config.join_density * counts[a] * counts[b]) & (closest > 0)
