@@ -218,6 +218,26 @@ def test_two_rings_sharing_a_template_stay_apart() -> None:
     }
 
 
+def test_accounts_tied_alike_to_two_rings_join_neither() -> None:
+    # The two rings above (3.0 a pair inside, 0.45 across on one shared template), and 5
+    # accounts that send only that template (0.45 to every account). Leiden leaves the 5
+    # alone; they are a group of leftovers tied to each ring as much as to each other, so
+    # each ring alone would take them in. Joined to both, the rings would be one cluster
+    # of 35 through them: they join neither.
+    r = [f"r{i:02d}" for i in range(15)]
+    s = [f"s{i:02d}" for i in range(15)]
+    u = [f"u{i}" for i in range(5)]
+    every = r + s + u
+
+    def weight(x: str, y: str) -> float:
+        return 3.0 if x[0] == y[0] and x[0] in "rs" else 0.45
+
+    edges = [(x, y, weight(x, y), 0.0) for i, x in enumerate(every) for y in every[i + 1 :]]
+    membership = detect(build_graph(_keyed(edges)), DetectConfig(), seed=1)
+    groups = {frozenset(g) for _, g in membership.groupby("cluster_id")["account_id"]}
+    assert groups == {frozenset(u), frozenset(r), frozenset(s)}
+
+
 def test_accounts_left_alone_are_a_group_of_their_own_never_joined() -> None:
     # A 12-account ring (3.0 a pair: 0.9 on IP, 2.1 on its cards) behind VPN exits that
     # 40 other accounts use too: every pair among the 52 shares exit IPs (0.9). Leiden

@@ -33,6 +33,11 @@ _PARTITIONS = {
 }
 
 
+#: the fewest accounts of a group that may be two rings (:func:`refine` cuts no smaller
+#: one) or a ring of its own beside leftovers tied to it (:func:`join_pieces`)
+RING_MIN_SIZE = 6
+
+
 def partition(graph: ig.Graph, config: DetectConfig, seed: int) -> list[int]:
     """Leiden membership of each vertex of one connected graph (deterministic)."""
     if config.implementation == "igraph":
@@ -158,7 +163,7 @@ def refine(graph: ig.Graph, parts: np.ndarray, config: DetectConfig, seed: int) 
     labels = parts.copy()
     next_label = int(parts.max()) + 1
     pairs = counts * (counts - 1) / 2
-    for label in np.flatnonzero((counts >= 6) & (n_in > 0)):
+    for label in np.flatnonzero((counts >= RING_MIN_SIZE) & (n_in > 0)):
         resolution = config.join_ratio * held[label] / pairs[label]
         if resolution <= config.resolution:
             continue
@@ -288,7 +293,9 @@ def join_pieces(
     an operator left alone beside the batches of cards Leiden kept share its prompts.
     The links across are measured against the leftovers' own, not the piece's: a ring's
     accounts all on its wrapper (0.5 a pair), a batch of them also repeating tasks (2.5),
-    are one ring whatever ties the batch tighter.
+    are one ring whatever ties the batch tighter. But leftovers tied so to two groups
+    of pieces not joined to each other, each holding a ring of its own, join neither
+    (:func:`_tied_to_several`): through them two rings that share a template would be one.
 
     Leiden (CPM, resolution 1) cuts a ring whose accounts are tied only loosely (one
     prompt template group held by 130 accounts: 0.41 a pair) along the cards it bought
@@ -336,6 +343,14 @@ def join_pieces(
         closest = np.where(loose, own, closest)
     join = (n_cross >= config.join_density * counts[a] * counts[b]) & (closest > 0)
     join &= mean_cross >= config.join_ratio * closest
+    if leftovers:
+        # a piece (of six or more) whose ties beyond those across would alone make it a
+        # group (more than the resolution a pair) is a ring of its own, not a batch of
+        # the leftovers' ring
+        piece = np.where(fixed[a], b, a)
+        own_group = counts[piece] >= RING_MIN_SIZE
+        own_group &= content_in[piece] - mean_cross >= config.resolution
+        join &= ~_tied_to_several(size, a, b, join, fixed, own_group)
     if not join.any():
         return labels
     roots = _chained(size, a[join], b[join])
@@ -349,6 +364,37 @@ def join_pieces(
         ", ".join(present) or "their weights",
     )
     return joined
+
+
+def _tied_to_several(
+    size: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    join: np.ndarray,
+    fixed: np.ndarray,
+    own_group: np.ndarray,
+) -> np.ndarray:
+    """Of the joins of pairs of pieces ``a``-``b``, those that would join leftovers
+    (``fixed``; with the leftovers they are joined to) to two or more groups of pieces
+    not joined to each other, each holding a piece that is a group of its own
+    (``own_group``, per pair): accounts tied as much to one ring as to another by what
+    they share are neither's (a template two rings and a few others send), and through
+    them the rings would be one. The batches of one ring, tied a little tighter than
+    the rest by chance (a few more values shared), are not rings of their own: the
+    leftovers beside them are that ring's."""
+    firm = join & ~fixed[a] & ~fixed[b]
+    groups = _chained(size, a[firm], b[firm])  # pieces joined among themselves
+    among = join & fixed[a] & fixed[b]
+    kin = _chained(size, a[among], b[among])  # leftovers joined among themselves
+    touch = join & (fixed[a] ^ fixed[b])
+    counted = touch & own_group
+    if not counted.any():
+        return np.zeros(len(join), dtype=bool)
+    left = np.where(fixed[a], a, b)
+    piece = np.where(fixed[a], b, a)
+    ties = np.unique(np.column_stack([kin[left[counted]], groups[piece[counted]]]), axis=0)
+    several = np.bincount(ties[:, 0], minlength=size) > 1
+    return touch & several[kin[left]]
 
 
 def cluster_ids(account_ids: np.ndarray, membership: np.ndarray) -> np.ndarray:
