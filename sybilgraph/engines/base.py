@@ -73,6 +73,13 @@ class Engine(ABC):
         self.drop(name)
         self.execute(f"CREATE TABLE {name} AS {sql}")
 
+    def create_view(self, name: str, sql: str) -> None:
+        """Name a query, run again each time it is read, replacing any table of that
+        name: for a table that is a few joins of others and is read in small parts
+        (every read pays the joins; nothing is held)."""
+        self.drop(name)
+        self.execute(f"CREATE VIEW {name} AS {sql}")
+
     @abstractmethod
     def drop(self, name: str) -> None:
         """Drop a table or view if it exists."""

@@ -88,6 +88,7 @@ class DuckDBEngine(Engine):
                 self.con.close()
                 raise ConfigError(f"{key} = {value}: {_first_line(exc)}") from None
         self._registered: dict[str, pa.Table] = {}
+        self._views: set[str] = set()
         self._spill = Path(spill)
         self._json_columns: dict[Path, list[str]] = {}
 
@@ -314,8 +315,16 @@ class DuckDBEngine(Engine):
         if name in self._registered:
             self.con.unregister(name)
             del self._registered[name]
-        self.con.execute(f"DROP TABLE IF EXISTS {name}")
-        self.con.execute(f"DROP VIEW IF EXISTS {name}")
+        # DuckDB refuses to drop a view as a table (and a table as a view)
+        if name in self._views:
+            self._views.discard(name)
+            self.con.execute(f"DROP VIEW IF EXISTS {name}")
+        else:
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def create_view(self, name: str, sql: str) -> None:
+        super().create_view(name, sql)
+        self._views.add(name)
 
     def arrow(self, sql: str) -> pa.Table:
         try:

@@ -220,6 +220,9 @@ class SparkEngine(Engine):
             raise _translate(exc) from None
         self._view(name, frame)
 
+    def create_view(self, name: str, sql: str) -> None:
+        self._view(name, self._sql(sql))  # a plan, run each time it is read
+
     def insert(self, table: str, sql: str) -> None:
         old = self._tables.get(table)
         self.create_table(f"{table}__new", f"SELECT * FROM {table} UNION ALL {sql}")

@@ -318,3 +318,26 @@ def test_benign_values_are_hubs_that_say_so(
     links = read(engine, linked.links, ["a", "b"]).set_index(["a", "b"])
     assert links.loc[("u1", "u3"), "weight"] == pytest.approx(w(1, 3))
     assert links.loc[("u1", "u3"), "keys"] == "ip"
+
+
+def test_pairs_and_evidence_follow_the_texts_order(engine: Engine) -> None:
+    # link numbers accounts and values for speed; a pair's first account and the values
+    # a sample shows (ties broken by text) must be those the texts give: "n10" sorts
+    # before "n9", and of five devices of equal weight "d1000", "d2", "d300" come first
+    devices = ["d5", "d40", "d300", "d1000", "d2"]
+    rows = [
+        (account, f"2026-04-13T10:0{i}:00Z", None, None, None, device)
+        for account in ("n9", "n10")
+        for i, device in enumerate(devices)
+    ]
+    traffic = pd.DataFrame(
+        rows, columns=["account_id", "ts", "ip", "payment_id", "prompt", "device"]
+    )
+    _, linked = link_traffic(engine, config(), traffic)
+
+    links = read(engine, linked.links, ["a", "b"])
+    assert links[["a", "b"]].values.tolist() == [["n10", "n9"]]
+    assert links["evidence"].iloc[0] == "device: 5 shared (d1000, d2, d300)"
+    pairs = read(engine, linked.pair_values, ["value"])
+    assert pairs[["a", "b"]].drop_duplicates().values.tolist() == [["n10", "n9"]]
+    assert sorted(pairs["value"]) == sorted(devices)
