@@ -24,7 +24,9 @@ from sybilgraph.fingerprint import (
     near_duplicate_groups,
     template_groups,
 )
+from sybilgraph.fingerprint.lsh import agreements
 from sybilgraph.fingerprint.masking import MASKS
+from sybilgraph.fingerprint.words import word_hashes
 
 
 def _mask(text: str) -> str | None:
@@ -499,3 +501,34 @@ def test_signatures_group_a_subset_at_another_threshold_as_a_run_over_it_alone()
     assert len(set(strict.tolist())) > len(set(broad.tolist()))  # stricter: more groups
     with pytest.raises(ConfigError, match="threshold"):
         signed.groups(1.5)
+
+
+def test_signatures_are_the_minima_of_the_permuted_words() -> None:
+    # the compiled MinHash against its definition: per text with min_words words, the
+    # minimum over its words x of a * x + b (mod 2**32), bits 8 to 15 kept
+    rng = random.Random(11)
+    vocabulary = [f"w{i}" for i in range(50)]
+    texts = [" ".join(rng.choices(vocabulary, k=rng.randint(0, 90))) for _ in range(300)]
+    array = pa.array([*texts, None, "one two", "x y z"])
+    minhash = MinHash(num_perm=16, seed=3, bits=8, min_words=3)
+    counts, signature = minhash.signatures(array)
+
+    tokens, owner = word_hashes(array)
+    a, b = (p.astype(np.uint64) for p in minhash.permutations())
+    expected = []
+    for text in range(len(array)):
+        words = tokens[owner == text].astype(np.uint64)
+        assert counts[text] == len(words)
+        if len(words) >= 3:
+            permuted = (a * words[None, :] + b) & np.uint64(0xFFFFFFFF)
+            expected.append((permuted.min(axis=1) >> np.uint64(8)).astype(np.uint8))
+    assert np.array_equal(signature, np.array(expected))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32])
+def test_agreements_count_the_equal_values_of_each_pair(dtype: type) -> None:
+    rng = np.random.default_rng(5)
+    signature = rng.integers(0, 4, size=(200, 64)).astype(dtype)
+    left, right = rng.integers(0, 200, size=(2, 1000))
+    expected = (signature[left] == signature[right]).sum(axis=1)
+    assert np.array_equal(agreements(signature, left, right), expected)

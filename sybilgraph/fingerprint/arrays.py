@@ -7,6 +7,7 @@ bijective 64-bit finaliser.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +64,18 @@ def parallel(func: Callable[[_T], object], items: Iterable[_T]) -> list:
         return [func(item) for item in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(func, items))
+
+
+@functools.cache
+def compiled(func: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """``func`` compiled to machine code by numba, once per process, on first use (a
+    few tenths of a second each: a run that never needs it never pays). ``nogil``: the
+    compiled code runs side by side on :func:`parallel`'s threads. Get it before
+    starting the threads, so that it is compiled once. Integer code gives the very
+    numbers the same code would in Python."""
+    import numba
+
+    return numba.njit(nogil=True)(func)  # type: ignore[no-any-return]
 
 
 def expand(values: np.ndarray, indices: pa.Array) -> np.ndarray:
