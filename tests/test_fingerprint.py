@@ -532,3 +532,19 @@ def test_agreements_count_the_equal_values_of_each_pair(dtype: type) -> None:
     left, right = rng.integers(0, 200, size=(2, 1000))
     expected = (signature[left] == signature[right]).sum(axis=1)
     assert np.array_equal(agreements(signature, left, right), expected)
+
+
+def test_words_split_on_the_bytes_as_documented() -> None:
+    # ASCII letters, digits and _<> make words; CJK ideographs and kana are a word each;
+    # punctuation of the general and CJK blocks separates; no word runs across texts
+    texts = pa.array(
+        ["Hello, <num> world_2", "日本語テキスト", "a—b\u3000c", "", None, "x", "yz", "héllo"]
+    )
+    tokens, owner = word_hashes(texts)
+    assert np.bincount(owner, minlength=len(texts)).tolist() == [3, 7, 3, 0, 0, 1, 1, 1]
+    names = ["hello", "x", "yz"]
+    one = dict(zip(names, word_hashes(pa.array(names))[0], strict=True))
+    # a word hashes the same wherever it stands; words that differ, differently
+    assert tokens[owner == 5][0] == one["x"] and tokens[owner == 6][0] == one["yz"]
+    assert len(set(tokens[owner == 1].tolist())) == 7
+    assert tokens[0] != one["hello"]  # "Hello" is not lowercased here: masking does that
