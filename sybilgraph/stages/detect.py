@@ -10,6 +10,7 @@ hashes lower).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import random
 
@@ -22,7 +23,7 @@ from sybilgraph.config import DetectConfig
 from sybilgraph.stages.graph import AccountGraph
 from sybilgraph.stages.link import IP_KEYS, RELATION_KEYS
 
-__all__ = ["cluster_ids", "detect", "group_leftovers", "partition", "refine"]
+__all__ = ["Edges", "cluster_ids", "detect", "edges_of", "group_leftovers", "partition", "refine"]
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,9 @@ def detect(graph: AccountGraph, config: DetectConfig, seed: int) -> pd.DataFrame
             next_label += 1
             continue
         sub = g.induced_subgraph(members, implementation="create_from_scratch")
-        found = refine(sub, np.asarray(partition(sub, config, seed)), config, seed)
-        parts = group_leftovers(sub, found, config)
+        edges = edges_of(sub)
+        found = refine(sub, np.asarray(partition(sub, config, seed)), config, seed, edges)
+        parts = group_leftovers(sub, found, config, edges)
         membership[np.asarray(members)] = next_label + parts
         leftovers.update(next_label + int(p) for p in np.unique(parts[parts > found.max()]))
         next_label += int(parts.max()) + 1
@@ -139,7 +141,13 @@ def relation_components(graph: AccountGraph, components: ig.VertexClustering) ->
     return {int(i) for i in np.flatnonzero(related)}
 
 
-def refine(graph: ig.Graph, parts: np.ndarray, config: DetectConfig, seed: int) -> np.ndarray:
+def refine(
+    graph: ig.Graph,
+    parts: np.ndarray,
+    config: DetectConfig,
+    seed: int,
+    edges: Edges | None = None,
+) -> np.ndarray:
     """Cut each of Leiden's groups again at a resolution of its own: ``join_ratio`` of
     its weight per pair of accounts (CPM's own measure); the pieces are then joined
     again by the same rule (:func:`join_pieces`) where they are one group after all.
@@ -155,11 +163,12 @@ def refine(graph: ig.Graph, parts: np.ndarray, config: DetectConfig, seed: int) 
     pieces go to the piece they are most tied to) and only between pieces nearly every
     pair across which is linked (``join_density``): pieces linked here and there are
     one group that the higher resolution only frayed (a proxy ring of 17 on the
-    realistic benchmark log came out as 12 and 5).
+    realistic benchmark log came out as 12 and 5). ``edges``: the graph's
+    (:func:`edges_of`), where the caller has them.
     """
     if config.method != "cpm" or config.join_ratio <= 0 or graph.ecount() == 0:
         return parts
-    counts, n_in, held = _held(graph, parts)
+    counts, n_in, held = _held(edges or edges_of(graph), parts)
     labels = parts.copy()
     next_label = int(parts.max()) + 1
     pairs = counts * (counts - 1) / 2
@@ -177,8 +186,7 @@ def refine(graph: ig.Graph, parts: np.ndarray, config: DetectConfig, seed: int) 
         small = np.flatnonzero(sizes[cut] < 3)
         if len(small):
             # each account of a small piece goes to the big piece it is most tied to
-            sub_ends = np.asarray(sub.get_edgelist(), dtype=np.int64)
-            sub_weight = np.asarray(sub.es["weight"], dtype=float)
+            sub_ends, sub_weight = edges_of(sub)
             ties = np.zeros((sub.vcount(), len(sizes)))
             np.add.at(ties, (sub_ends[:, 0], cut[sub_ends[:, 1]]), sub_weight)
             np.add.at(ties, (sub_ends[:, 1], cut[sub_ends[:, 0]]), sub_weight)
@@ -211,11 +219,24 @@ def _rejoin_sparse(graph: ig.Graph, cut: np.ndarray, density: float) -> np.ndarr
     return np.unique(roots[cut], return_inverse=True)[1].astype(np.int64)
 
 
-def _held(graph: ig.Graph, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+#: a graph's links as arrays: each link's two ends (an (m, 2) array) and its weight
+Edges = tuple[np.ndarray, np.ndarray]
+
+
+def edges_of(graph: ig.Graph) -> Edges:
+    """The links of ``graph`` as arrays, in its edge order. Read once per graph and
+    handed on: for the 2M links of the realistic benchmark log each read took 0.5 s."""
+    listed = graph.get_edgelist()
+    ends = np.fromiter(
+        itertools.chain.from_iterable(listed), dtype=np.int64, count=2 * len(listed)
+    ).reshape(-1, 2)
+    return ends, np.asarray(graph.es["weight"], dtype=float)
+
+
+def _held(edges: Edges, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per part of ``parts``: its accounts, its links inside and their summed weight."""
     counts = np.bincount(parts)
-    ends = np.asarray(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-    weight = np.asarray(graph.es["weight"], dtype=float)
+    ends, weight = edges
     inside = parts[ends[:, 0]] == parts[ends[:, 1]]
     n_in = np.bincount(parts[ends[inside, 0]], minlength=len(counts))
     held = np.bincount(parts[ends[inside, 0]], weight[inside], len(counts))
@@ -240,7 +261,9 @@ def _chained(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(pieces.connected_components().membership, dtype=np.int64)
 
 
-def group_leftovers(graph: ig.Graph, parts: np.ndarray, config: DetectConfig) -> np.ndarray:
+def group_leftovers(
+    graph: ig.Graph, parts: np.ndarray, config: DetectConfig, edges: Edges | None = None
+) -> np.ndarray:
     """Give the accounts Leiden left alone in one component (or in a piece whose links
     do not beat CPM's resolution) a group where nearly all of their pairs are linked
     (``join_density``): three or more of them, a group of the subgraph of leftovers.
@@ -250,9 +273,10 @@ def group_leftovers(graph: ig.Graph, parts: np.ndarray, config: DetectConfig) ->
     instruction wrapper held by its 115 accounts: 0.42 a pair) come out of Leiden one by
     one. Accounts that all share something are a group all the same, whatever it is
     worth: the score decides (a tool's users, on its wrapper at ordinary volume, are not
-    flagged). The groups Leiden found are left as they are.
+    flagged). The groups Leiden found are left as they are. ``edges``: the graph's
+    (:func:`edges_of`), where the caller has them.
     """
-    counts, _, held = _held(graph, parts)
+    counts, _, held = _held(edges or edges_of(graph), parts)
     lone = counts == 1
     if config.method == "cpm" and graph.ecount():
         # a piece whose links do not beat the resolution is no group CPM would keep (with
@@ -269,8 +293,8 @@ def group_leftovers(graph: ig.Graph, parts: np.ndarray, config: DetectConfig) ->
         size = len(members)
         if size < 3:
             continue
-        edges = rest.induced_subgraph(members).ecount()
-        if edges < config.join_density * size * (size - 1) / 2:
+        linked = rest.induced_subgraph(members).ecount()
+        if linked < config.join_density * size * (size - 1) / 2:
             continue
         labels[alone[np.asarray(members)]] = next_label
         next_label += 1
