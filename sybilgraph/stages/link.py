@@ -150,7 +150,7 @@ def link(
             f"THEN {float(cfg.outside_window_factor)} ELSE 1.0 END"
         )
     # accounts and values as numbers: joined and grouped on, they cost a third of the
-    # texts (realistic benchmark log, 11.8M pair values: the pairs 0.4 s, not 1.5 s)
+    # texts (realistic benchmark log, 11.8M pair values: the pairs 0.5 s, not 1.5 s)
     engine.create_table(
         _PAIR_NUMBERS,
         f"""SELECT x.account AS a, y.account AS b, x.key, x.value,

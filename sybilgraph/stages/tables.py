@@ -133,7 +133,9 @@ class LinkTables:
     values:      key, value, holders, requests, first_seen, last_seen, reason, factor
                  (every value; ``reason`` says why a value does not link)
     hubs:        key, value, accounts, requests, reason, first_seen, last_seen
-    pair_values: a, b, key, value, w, first_seen, last_seen (one row per shared value)
+    pair_values: a, b, key, value, w, first_seen, last_seen (one row per shared value;
+                 a view over link's pairs of numbered accounts and values: every read
+                 pays its joins, so read the pairs of some accounts, not the whole)
     links:       a, b, weight, keys, evidence, first_seen, last_seen and per key k
                  ``k_weight``, ``k_n``, ``k_values`` (see ``key_column``)
     keys:        the link keys that link at least one pair, sorted
