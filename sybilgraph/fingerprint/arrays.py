@@ -70,10 +70,10 @@ def parallel(func: Callable[[_T], object], items: Iterable[_T]) -> list:
 def compiled(func: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     """``func`` compiled to machine code by numba, on first use (a run that never needs
     it never pays) and kept for later processes: compiling the three kernels took 1.1 s
-    a process, loading them takes about 0.1 s. ``nogil``: the
-    compiled code runs side by side on :func:`parallel`'s threads. Get it before
-    starting the threads, so that it is compiled once. Integer code gives the very
-    numbers the same code would in Python."""
+    a process, loading them takes about 0.1 s. ``nogil``: the compiled code runs side by
+    side on :func:`parallel`'s threads. Get it before starting the threads, so that it
+    is compiled once. Integer code gives the very numbers the same code would in
+    Python."""
     import numba
 
     try:

@@ -184,26 +184,25 @@ def refine(
         if len(big) < 2:
             continue
         small = np.flatnonzero(sizes[cut] < 3)
+        sub_ends, sub_weight = edges_of(sub)
         if len(small):
             # each account of a small piece goes to the big piece it is most tied to
-            sub_ends, sub_weight = edges_of(sub)
             ties = np.zeros((sub.vcount(), len(sizes)))
             np.add.at(ties, (sub_ends[:, 0], cut[sub_ends[:, 1]]), sub_weight)
             np.add.at(ties, (sub_ends[:, 1], cut[sub_ends[:, 0]]), sub_weight)
             cut[small] = big[np.argmax(ties[small][:, big], axis=1)]
-        cut = _rejoin_sparse(sub, cut, config.join_density)
+        cut = _rejoin_sparse(sub_ends, cut, config.join_density)
         for piece in np.unique(cut)[1:]:
             labels[members[cut == piece]] = next_label
             next_label += 1
     return labels
 
 
-def _rejoin_sparse(graph: ig.Graph, cut: np.ndarray, density: float) -> np.ndarray:
+def _rejoin_sparse(ends: np.ndarray, cut: np.ndarray, density: float) -> np.ndarray:
     """Pieces of a cut whose pairs across are linked, but fewer than ``density`` of
     them, are one piece again: what CPM missed is two groups linked pair by pair, a
     little, across; a group whose parts are linked here and there is one group that a
-    higher resolution only frays."""
-    ends = np.asarray(graph.get_edgelist(), dtype=np.int64)
+    higher resolution only frays. ``ends``: the graph's links' ends (:func:`edges_of`)."""
     left, right = cut[ends[:, 0]], cut[ends[:, 1]]
     across = left != right
     if not across.any():
