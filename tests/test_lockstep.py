@@ -11,7 +11,8 @@ import pytest
 
 from sybilgraph import Config, run
 from sybilgraph.errors import ConfigError
-from sybilgraph.fingerprint.sets import similar_set_candidates
+from sybilgraph.fingerprint.arrays import mix64, seeded_words
+from sybilgraph.fingerprint.sets import set_signatures, shared_counts, similar_set_candidates
 
 
 def _events(operators: int = 2, per_window: int = 1) -> pd.DataFrame:
@@ -141,6 +142,34 @@ def test_similar_sets_become_candidates_and_disjoint_ones_do_not() -> None:
         owner, items, bands=12, rows=3, seed=0, max_bucket=1
     )
     assert len(left) == 0 and skipped >= 12 * 2
+
+
+def test_set_signatures_are_the_minima_of_the_hashed_items() -> None:
+    # the compiled signatures against their definition: per owner and hash function i,
+    # the least mix64(item * m_i + o_i) over its items, m (odd) and o seeded words
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 40, size=300)
+    owner = np.repeat(np.arange(300), sizes)
+    items = rng.integers(0, 1 << 40, size=len(owner))
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    signature = set_signatures(items, starts, 36, seed=9)
+    params = seeded_words(9, 72)
+    m, o = params[:36] | np.uint64(1), params[36:]
+    hashed = mix64(items.astype(np.uint64)[:, None] * m[None, :] + o[None, :])
+    expected = np.minimum.reduceat(hashed, starts, axis=0)
+    assert signature.shape == (300, 36)
+    assert np.array_equal(signature, expected)
+
+
+def test_shared_counts_are_the_sizes_of_the_intersections() -> None:
+    rng = np.random.default_rng(4)
+    sets = [sorted(set(rng.integers(0, 60, size=rng.integers(0, 30)).tolist())) for _ in range(80)]
+    sets = [s for s in sets if s]  # every owner holds an item
+    owner = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+    items = np.concatenate([np.array(s, dtype=np.int64) for s in sets])
+    left, right = rng.integers(0, len(sets), size=(2, 500))
+    expected = [len(set(sets[a]) & set(sets[b])) for a, b in zip(left, right, strict=True)]
+    assert shared_counts(owner, items, left, right).tolist() == expected
 
 
 def test_accounts_active_around_the_clock_say_so(tmp_path: Path) -> None:

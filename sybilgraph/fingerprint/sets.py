@@ -11,12 +11,10 @@ import math
 
 import numpy as np
 
-from sybilgraph.fingerprint.arrays import mix64, seeded_words, sorted_unique
+from sybilgraph.fingerprint.arrays import compiled, mix64, seeded_words, sorted_unique
+from sybilgraph.fingerprint.lsh import agreements
 
-__all__ = ["similar_set_candidates"]
-
-#: candidate pairs whose signatures are compared at once
-_CHUNK = 1 << 18
+__all__ = ["set_signatures", "shared_counts", "similar_set_candidates"]
 
 
 def similar_set_candidates(
@@ -60,14 +58,7 @@ def similar_set_candidates(
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     owners = len(starts)
     perms = bands * rows
-    params = seeded_words(seed, 2 * perms)
-    multipliers = params[:perms] | np.uint64(1)
-    offsets = params[perms:]
-    base = items.astype(np.uint64)
-    signature = np.empty((owners, perms), dtype=np.uint64)
-    for index in range(perms):
-        hashed = mix64(base * multipliers[index] + offsets[index])
-        signature[:, index] = np.minimum.reduceat(hashed, starts)
+    signature = set_signatures(items, starts, perms, seed)
     # each band's pairs are made unique and pruned before the next band's are made, so
     # memory holds one band's chance pairs at a time, not all bands' (at 1M synth events
     # the bands' 63k candidates were pruned to 2k)
@@ -94,20 +85,96 @@ def similar_set_candidates(
         if needed and len(packed):
             left = (packed // np.uint64(owners)).astype(np.int64)
             right = (packed % np.uint64(owners)).astype(np.int64)
-            agree = np.concatenate(
-                [
-                    (signature[left[i : i + _CHUNK]] == signature[right[i : i + _CHUNK]]).sum(
-                        axis=1
-                    )
-                    for i in range(0, len(left), _CHUNK)
-                ]
-            )
-            packed = packed[agree >= needed]
+            packed = packed[agreements(signature, left, right) >= needed]
         kept.append(packed)
     packed = sorted_unique(np.concatenate(kept))
     left = (packed // np.uint64(owners)).astype(np.int64)
     right = (packed % np.uint64(owners)).astype(np.int64)
     return left, right, skipped
+
+
+def set_signatures(items: np.ndarray, starts: np.ndarray, perms: int, seed: int) -> np.ndarray:
+    """Each owner's MinHash signature (owners x ``perms``, uint64): for hash function
+    ``i``, the least ``mix64(item * m[i] + o[i])`` over its items (those from its start
+    in ``starts`` to the next's), where ``m`` (made odd) and ``o`` are words seeded by
+    ``seed``.
+
+    Compiled (``arrays.compiled``): in numpy, one pass over every item per hash function
+    took 5.6 s of a 30M-event run (36 functions, 576k owners).
+    """
+    params = seeded_words(seed, 2 * perms)
+    return compiled(
+        _signatures
+    )(  # type: ignore[no-any-return]
+        items.astype(np.uint64),
+        np.r_[starts, len(items)].astype(np.int64),
+        params[:perms] | np.uint64(1),
+        params[perms:],
+    )
+
+
+def _signatures(
+    items: np.ndarray, bounds: np.ndarray, multipliers: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:
+    owners, perms = len(bounds) - 1, len(multipliers)
+    signature = np.empty((owners, perms), dtype=np.uint64)
+    for owner in range(owners):
+        for perm in range(perms):
+            least = np.uint64(0xFFFFFFFFFFFFFFFF)
+            for i in range(bounds[owner], bounds[owner + 1]):
+                # splitmix64's finaliser (``arrays.mix64``), inline
+                mixed = items[i] * multipliers[perm] + offsets[perm]
+                mixed ^= mixed >> np.uint64(30)
+                mixed *= np.uint64(0xBF58476D1CE4E5B9)
+                mixed ^= mixed >> np.uint64(27)
+                mixed *= np.uint64(0x94D049BB133111EB)
+                mixed ^= mixed >> np.uint64(31)
+                if mixed < least:
+                    least = mixed
+            signature[owner, perm] = least
+    return signature
+
+
+def shared_counts(
+    owner: np.ndarray, items: np.ndarray, left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
+    """How many items each pair of owners (``left[i]``, ``right[i]``) has in common.
+
+    ``owner`` and ``items`` are as :func:`similar_set_candidates` takes them, with each
+    owner's items sorted too. Compiled: two sorted runs merged pair by pair. In the
+    engine, the candidates joined with their items took 19 s of a 30M-event run (1.7M
+    candidates).
+    """
+    if len(owner) == 0:
+        return np.zeros(len(left), dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    return compiled(_shared_counts)(  # type: ignore[no-any-return]
+        items.astype(np.int64, copy=False),
+        np.r_[starts, len(items)].astype(np.int64),
+        left.astype(np.int64, copy=False),
+        right.astype(np.int64, copy=False),
+    )
+
+
+def _shared_counts(
+    items: np.ndarray, bounds: np.ndarray, left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
+    shared = np.zeros(len(left), dtype=np.int64)
+    for pair in range(len(left)):
+        i, i_end = bounds[left[pair]], bounds[left[pair] + 1]
+        j, j_end = bounds[right[pair]], bounds[right[pair] + 1]
+        same = 0
+        while i < i_end and j < j_end:
+            if items[i] < items[j]:
+                i += 1
+            elif items[i] > items[j]:
+                j += 1
+            else:
+                same += 1
+                i += 1
+                j += 1
+        shared[pair] = same
+    return shared
 
 
 def _pairs_within(
