@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, final
 
@@ -36,6 +36,10 @@ class Engine(ABC):
     #: rows an aggregate with string or list states (evidence samples) may take in one
     #: statement; larger inputs are folded in slices (``link.slices``). 0: no limit
     fold_rows: int = 0
+
+    def __init__(self) -> None:
+        #: the tables each view holds (see :meth:`create_view`)
+        self._held: dict[str, tuple[str, ...]] = {}
 
     # -- reading -----------------------------------------------------------------
 
@@ -73,12 +77,22 @@ class Engine(ABC):
         self.drop(name)
         self.execute(f"CREATE TABLE {name} AS {sql}")
 
-    def create_view(self, name: str, sql: str) -> None:
+    def create_view(self, name: str, sql: str, *, holds: Sequence[str] = ()) -> None:
         """Name a query, run again each time it is read, replacing any table of that
-        name: for a table that is a few joins of others and is read in small parts
-        (every read pays the joins; nothing is held)."""
+        name: for a table that is a few joins of others and is read in small parts, or
+        read whole a few times (every read pays the joins; no copy is held).
+
+        ``holds``: tables the view reads that no one else does, dropped with the view,
+        so that its readers need know the view alone.
+        """
         self.drop(name)
         self.execute(f"CREATE VIEW {name} AS {sql}")
+        self._held[name] = tuple(holds)
+
+    def _release(self, name: str) -> None:
+        """Drop the tables a dropped view held (see :meth:`create_view`)."""
+        for table in self._held.pop(name, ()):
+            self.drop(table)
 
     @abstractmethod
     def drop(self, name: str) -> None:

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +59,7 @@ class DuckDBEngine(Engine):
     fold_rows = 4_000_000
 
     def __init__(self, config: EngineConfig) -> None:
+        super().__init__()
         self._tmp = None
         if config.temp_directory:
             spill = config.temp_directory
@@ -319,11 +320,12 @@ class DuckDBEngine(Engine):
         if name in self._views:
             self._views.discard(name)
             self.con.execute(f"DROP VIEW IF EXISTS {name}")
+            self._release(name)
         else:
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
-    def create_view(self, name: str, sql: str) -> None:
-        super().create_view(name, sql)
+    def create_view(self, name: str, sql: str, *, holds: Sequence[str] = ()) -> None:
+        super().create_view(name, sql, holds=holds)
         self._views.add(name)
 
     def arrow(self, sql: str) -> pa.Table:

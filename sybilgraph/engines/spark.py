@@ -11,6 +11,7 @@ session (one SparkContext may serve several engines, as in the tests).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,7 @@ class SparkEngine(Engine):
     dialect = SparkDialect()
 
     def __init__(self, config: EngineConfig) -> None:
+        super().__init__()
         sql = _pyspark()
         self._owns_context = sql.SparkSession.getActiveSession() is None
         root = spark_session(config.spark_master or "local[*]", config.spark_driver_memory)
@@ -220,8 +222,9 @@ class SparkEngine(Engine):
             raise _translate(exc) from None
         self._view(name, frame)
 
-    def create_view(self, name: str, sql: str) -> None:
+    def create_view(self, name: str, sql: str, *, holds: Sequence[str] = ()) -> None:
         self._view(name, self._sql(sql))  # a plan, run each time it is read
+        self._held[name] = tuple(holds)
 
     def insert(self, table: str, sql: str) -> None:
         old = self._tables.get(table)
@@ -243,6 +246,7 @@ class SparkEngine(Engine):
         if frame is not None:
             frame.unpersist()
         self.spark.catalog.dropTempView(name)
+        self._release(name)
 
     def arrow(self, sql: str) -> pa.Table:
         frame = self._sql(sql)
