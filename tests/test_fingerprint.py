@@ -26,6 +26,7 @@ from sybilgraph.fingerprint import (
 )
 from sybilgraph.fingerprint.lsh import agreements
 from sybilgraph.fingerprint.masking import MASKS
+from sybilgraph.fingerprint.unionfind import compress, roots, union
 from sybilgraph.fingerprint.words import word_hashes
 
 
@@ -548,3 +549,33 @@ def test_words_split_on_the_bytes_as_documented() -> None:
     assert tokens[owner == 5][0] == one["x"] and tokens[owner == 6][0] == one["yz"]
     assert len(set(tokens[owner == 1].tolist())) == 7
     assert tokens[0] != one["hello"]  # "Hello" is not lowercased here: masking does that
+
+
+def test_union_find_keeps_each_component_under_its_smallest_member() -> None:
+    # random pairs joined in batches, against components found by a plain search
+    rng = np.random.default_rng(8)
+    n = 2000
+    parent = np.arange(n, dtype=np.int64)
+    neighbours: list[list[int]] = [[] for _ in range(n)]
+    for _ in range(5):
+        left, right = rng.integers(0, n, size=(2, 300))
+        union(parent, left, right)
+        for a, b in zip(left.tolist(), right.tolist(), strict=True):
+            neighbours[a].append(b)
+            neighbours[b].append(a)
+        assert (parent <= np.arange(n)).all()
+    smallest = np.full(n, -1)
+    for start in range(n):
+        if smallest[start] >= 0:
+            continue
+        stack, seen = [start], {start}
+        while stack:
+            for other in neighbours[stack.pop()]:
+                if other not in seen:
+                    seen.add(other)
+                    stack.append(other)
+        smallest[list(seen)] = min(seen)
+    nodes = rng.integers(0, n, size=500)
+    assert np.array_equal(roots(parent, nodes), smallest[nodes])
+    compress(parent)
+    assert np.array_equal(parent, smallest)

@@ -17,7 +17,7 @@ import numpy as np
 
 from sybilgraph.errors import ConfigError
 from sybilgraph.fingerprint.arrays import compiled, mix64
-from sybilgraph.fingerprint.unionfind import compress, roots, union
+from sybilgraph.fingerprint.unionfind import compress, prepare, roots, union
 
 #: weights of the area of false candidates (below the threshold) and of missed pairs
 #: (above it) when bands and rows are derived. They are not measured costs: a false
@@ -284,6 +284,12 @@ def _drop_lonely(members: np.ndarray, bucket: np.ndarray) -> tuple[np.ndarray, n
     sizes = np.bincount(bucket)
     keep = sizes[bucket] >= 2
     return members[keep], bucket[keep]
+
+
+def prepare_kernels() -> None:
+    """Compile (or load) what :meth:`LSHBanding.components` runs, before threads run it."""
+    prepare()
+    compiled(_agreements)
 
 
 def agreements(signature: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
