@@ -137,6 +137,8 @@ def add_lockstep_pairs(
     if not similar.any():
         engine.drop("lockstep_slots")
         engine.drop("lockstep_accounts")
+        if len(left):
+            counts["coactivity_pairs"] = 0
         return counts
     engine.store(
         "lockstep_similar",
