@@ -125,14 +125,11 @@ def add_lockstep_pairs(
             BANDS,
         )
     # each candidate checked exactly here, with the sets at hand: at 30M synth events
-    # 1.7M candidates, none of which passes, took 19 s joined with their windows in the
-    # engine
+    # the 1.7M candidates took 19 s joined with their windows in the engine
     shared = shared_counts(owner, items, left, right)
     windows = np.bincount(owner)
     na, nb = windows[left], windows[right]
-    similar = (shared >= int(cfg.coactivity_min_windows)) & (
-        shared >= float(cfg.coactivity_similarity) * (na + nb - shared)
-    )
+    similar = _similar(shared, na, nb, cfg)
     del owner, items
     if not similar.any():
         engine.drop("lockstep_slots")
@@ -154,7 +151,6 @@ def add_lockstep_pairs(
     average = rows / max(active, 1)
     per_day = 1440.0 / float(cfg.coactivity_minutes)
     day = f"CAST(floor(slot / {per_day}) AS BIGINT)"
-    union = "(na + nb - shared)"
     engine.create_table(
         "lockstep_shared",
         f"""SELECT c.a, c.b, c.na, c.nb, x.slot,
@@ -195,6 +191,7 @@ def add_lockstep_pairs(
     sql = engine.dialect
     weight = float(cfg.key_weights.get(KEY_TIME, 1.0))
     minutes = f"{float(cfg.coactivity_minutes):g}"
+    union = "(na + nb - shared)"
     value = (
         f"'together in ' || {sql.text('shared')} || ' of ' || {sql.text(union)} "
         f"|| {sql.literal(f' {minutes}-minute windows')}"
@@ -205,16 +202,16 @@ def add_lockstep_pairs(
         f"""SELECT least(a, b), greatest(a, b), {sql.literal(KEY_TIME)}, {value},
                    {weight} * CAST(shared AS DOUBLE) / {union}, first_seen, last_seen
             FROM lockstep_found
-            WHERE {_similar("shared", union, cfg)} AND surprise >= {bound}""",
+            WHERE surprise >= {bound}""",
     )
     engine.drop("lockstep_found")
     counts["coactivity_pairs"] = engine.count(pair_values) - before
     return counts
 
 
-def _similar(shared: str, union: str, cfg: LinkConfig) -> str:
-    """SQL condition: a pair shares enough windows, and enough of its windows."""
-    return (
-        f"{shared} >= {int(cfg.coactivity_min_windows)} "
-        f"AND {shared} >= {float(cfg.coactivity_similarity)} * {union}"
+def _similar(shared: np.ndarray, na: np.ndarray, nb: np.ndarray, cfg: LinkConfig) -> np.ndarray:
+    """Pairs that share enough windows (``shared``), and enough of the windows either
+    is active in (``na``, ``nb``)."""
+    return (shared >= int(cfg.coactivity_min_windows)) & (  # type: ignore[no-any-return]
+        shared >= float(cfg.coactivity_similarity) * (na + nb - shared)
     )
