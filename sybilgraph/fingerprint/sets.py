@@ -103,9 +103,8 @@ def set_signatures(items: np.ndarray, starts: np.ndarray, perms: int, seed: int)
     took 5.6 s of a 30M-event run (36 functions, 576k owners).
     """
     params = seeded_words(seed, 2 * perms)
-    return compiled(
-        _signatures
-    )(  # type: ignore[no-any-return]
+    kernel = compiled(_signatures)
+    return kernel(  # type: ignore[no-any-return]
         items.astype(np.uint64),
         np.r_[starts, len(items)].astype(np.int64),
         params[:perms] | np.uint64(1),

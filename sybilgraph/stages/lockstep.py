@@ -78,7 +78,7 @@ def add_lockstep_pairs(
     active, rows = int(totals["n"] or 0), int(totals["rows"] or 0)
     engine.create_table(
         "lockstep_accounts",
-        f"""SELECT account_id, count(*) AS slots FROM {activity} t GROUP BY account_id
+        f"""SELECT account_id FROM {activity} t GROUP BY account_id
             HAVING count(*) >= {int(cfg.coactivity_min_windows)}""",
     )
     compared = engine.count("lockstep_accounts")
