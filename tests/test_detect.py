@@ -218,6 +218,42 @@ def test_two_rings_sharing_a_template_stay_apart() -> None:
     }
 
 
+def test_a_group_tied_alike_under_the_resolution_is_not_cut_by_chance() -> None:
+    # A proxy ring's 29 accounts, measured in a weekly report: every pair holds the
+    # ring's wrapper (0.7) and nothing outside touches them; a batch of 14 also repeats
+    # a few tasks by chance (+0.7), as do three threes (+1.2) and two pairs (+1.6). CPM
+    # at resolution 1 keeps the batches (over 1 a pair) and leaves the rest alone: the
+    # ring came out as 14, 3, 3, 3, 2, 2 and 2 accounts in no cluster, and unflagged.
+    # Every pair is linked and, cut at its own resolution (0.6 of its 0.86 a pair), no
+    # part comes apart: one group.
+    ring = [f"r{i:02d}" for i in range(29)]
+    batches = [ring[:14], ring[14:17], ring[17:20], ring[20:23], ring[23:25], ring[25:27]]
+    extra = {
+        frozenset(p): 0.7 if len(b) == 14 else 1.2 if len(b) == 3 else 1.6
+        for b in batches
+        for p in itertools.combinations(b, 2)
+    }
+    edges = [
+        (x, y, 0.7, extra.get(frozenset((x, y)), 0.0))
+        for i, x in enumerate(ring)
+        for y in ring[i + 1 :]
+    ]
+    membership = detect(build_graph(_keyed(edges, ("wrapper", "prompt"))), DetectConfig(), seed=1)
+    assert _groups(membership) == [29]
+    # two rings tied inside (2.6 and 2.1 a pair) and across on one template (0.4) are
+    # cut at their own resolution, and stay two
+    r, s = ring[:15], [f"s{i:02d}" for i in range(15)]
+    edges = [
+        (x, y, 2.6 if g is r else 2.1, 0.0)
+        for g in (r, s)
+        for i, x in enumerate(g)
+        for y in g[i + 1 :]
+    ]
+    edges += [(x, y, 0.4, 0.0) for x in r for y in s]
+    membership = detect(build_graph(_keyed(edges)), DetectConfig(), seed=1)
+    assert _groups(membership) == [15, 15]
+
+
 def test_accounts_tied_alike_to_two_rings_join_neither() -> None:
     # The two rings above (3.0 a pair inside, 0.45 across on one shared template), and 5
     # accounts that send only that template (0.45 to every account). Leiden leaves the 5
