@@ -252,6 +252,17 @@ def test_a_group_tied_alike_under_the_resolution_is_not_cut_by_chance() -> None:
     edges += [(x, y, 0.4, 0.0) for x in r for y in s]
     membership = detect(build_graph(_keyed(edges)), DetectConfig(), seed=1)
     assert _groups(membership) == [15, 15]
+    # four offices of 8, each on its own IP (1.0 a pair), all sending one template
+    # (0.4): tied alike on content, but each office is a group of its own by its address
+    offices = [[f"o{k}{i}" for i in range(8)] for k in range(4)]
+    every = [x for office in offices for x in office]
+    edges = [
+        (x, y, 1.0 if x[1] == y[1] else 0.0, 0.4)
+        for i, x in enumerate(every)
+        for y in every[i + 1 :]
+    ]
+    membership = detect(build_graph(_keyed(edges, ("ip", "prompt"))), DetectConfig(), seed=1)
+    assert _groups(membership) == [8, 8, 8, 8]
 
 
 def test_accounts_tied_alike_to_two_rings_join_neither() -> None:

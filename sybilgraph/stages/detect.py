@@ -23,16 +23,7 @@ from sybilgraph.config import DetectConfig
 from sybilgraph.stages.graph import AccountGraph
 from sybilgraph.stages.link import IP_KEYS, RELATION_KEYS
 
-__all__ = [
-    "Edges",
-    "cluster_ids",
-    "detect",
-    "edges_of",
-    "group_leftovers",
-    "partition",
-    "refine",
-    "uniform_components",
-]
+__all__ = ["Edges", "cluster_ids", "detect", "edges_of", "group_leftovers", "partition", "refine"]
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +161,10 @@ def uniform_components(
     outside such a group to tell it apart from, and no part of it is tied much tighter
     on content than the rest: it is one group, and the score decides. Two rings that
     share a template (0.4 a pair across, 2.1 and 2.6 inside) come apart at their own
-    resolution and go on to Leiden; so do offices that share a template, on an IP each.
-    Without per-key weights no component is taken.
+    resolution and go on to Leiden. So does a component in which two accounts are tied
+    by shared infrastructure alone as much as the resolution: offices on an IP each
+    (1.0 a pair) that all send one template are offices, not one group. Without
+    per-key weights no component is taken.
     """
     keys = [k for k in graph.key_weights if k not in IP_KEYS]
     if config.method != "cpm" or config.join_ratio <= 0 or not keys or len(graph.src) == 0:
@@ -179,14 +172,21 @@ def uniform_components(
     content = np.zeros(len(graph.src))
     for key in keys:
         content += graph.key_weights[key]
+    infrastructure = np.zeros(len(graph.src))
+    for key in (k for k in IP_KEYS if k in graph.key_weights):
+        infrastructure += graph.key_weights[key]
     sizes = np.asarray(components.sizes(), dtype=np.int64)
     of_vertex = np.asarray(components.membership, dtype=np.int64)
+    # accounts tied by shared addresses alone as much as the resolution (a household,
+    # an office) are a group of their own, which what they all send does not merge
+    housed = np.zeros(len(sizes), dtype=bool)
+    housed[of_vertex[graph.src[infrastructure >= config.resolution]]] = True
     held = np.flatnonzero(content > 0)
     of_edge = of_vertex[graph.src[held]]
     pairs = sizes * (sizes - 1) / 2
     linked = np.bincount(of_edge, minlength=len(sizes))
     candidates = np.flatnonzero(
-        (sizes > config.leiden_min_size) & (linked >= config.join_density * pairs)
+        (sizes > config.leiden_min_size) & (linked >= config.join_density * pairs) & ~housed
     )
     if not len(candidates):
         return set()
