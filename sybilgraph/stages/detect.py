@@ -164,7 +164,8 @@ def uniform_components(
     resolution and go on to Leiden. So does a component in which two accounts are tied
     by shared infrastructure alone as much as the resolution: offices on an IP each
     (1.0 a pair) that all send one template are offices, not one group. Without
-    per-key weights no component is taken.
+    per-key weights, or with ``join_ratio`` 0 (no joining at all), no component is
+    taken.
     """
     keys = [k for k in graph.key_weights if k not in IP_KEYS]
     if config.method != "cpm" or config.join_ratio <= 0 or not keys or len(graph.src) == 0:
@@ -191,8 +192,9 @@ def uniform_components(
     if not len(candidates):
         return set()
     # each candidate's links on content, read in one pass: links sorted by component
-    held = held[np.argsort(of_edge, kind="stable")]
-    starts = np.searchsorted(np.sort(of_edge), candidates)
+    order = np.argsort(of_edge, kind="stable")
+    held = held[order]
+    starts = np.searchsorted(of_edge[order], candidates)
     # each account's place in its component, as the component lists its accounts
     by_component = np.argsort(of_vertex, kind="stable")
     local = np.empty(len(of_vertex), dtype=np.int64)
