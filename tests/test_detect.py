@@ -400,3 +400,20 @@ def test_a_ring_linked_where_its_accounts_share_a_template_is_not_cut_by_chance(
     ]
     membership = detect(build_graph(_keyed(edges, ("ip", "prompt"))), DetectConfig(), seed=1)
     assert max(_groups(membership)) <= 8
+    # four classrooms of ten on a school address each (0.9 a pair, under the
+    # resolution) whose students send two of five templates each (0.4 a template
+    # shared, across classrooms too) are linked across on the templates but never on
+    # the address: four clusters
+    rooms = [[f"c{k}{i}" for i in range(10)] for k in range(4)]
+    students = [p for room in rooms for p in room]
+    sends = {p: {j % 5, (2 * j + 1) % 5} for j, p in enumerate(students)}
+    classmates = {frozenset(p) for room in rooms for p in itertools.combinations(room, 2)}
+    edges = [
+        (x, y, 0.9 if frozenset((x, y)) in classmates else 0.0, 0.4 * len(sends[x] & sends[y]))
+        for x, y in itertools.combinations(students, 2)
+        if frozenset((x, y)) in classmates or sends[x] & sends[y]
+    ]
+    membership = detect(build_graph(_keyed(edges, ("ip", "prompt"))), DetectConfig(), seed=1)
+    assert {frozenset(g["account_id"]) for _, g in membership.groupby("cluster_id")} == {
+        frozenset(room) for room in rooms
+    }

@@ -129,9 +129,9 @@ def join_frayed(
 ) -> np.ndarray:
     """Join the pieces (of two or more accounts) of one component that are linked
     across as the component is linked at all: some link across on content (keys other
-    than IP and subnet), and, against the component's own, at least ``join_ratio`` of
-    its share of pairs linked, of its content weight per link, and of its share of
-    pairs linked on shared infrastructure.
+    than IP and subnet); at least ``join_ratio`` of the component's share of pairs
+    linked and of its content weight per link; and on shared infrastructure at least
+    ``join_ratio`` of the share of pairs linked inside either piece.
 
     A ring whose accounts each send some of the operator's templates is linked only
     where two of them share one: a third to a half of its pairs, 2 to 3 a link. Alone
@@ -143,8 +143,9 @@ def join_frayed(
     rarely (a stray link or two: they stay apart), or pair by pair on one thing they
     all share but weakly (two rings on one template, 0.45 a link against 3.0 inside:
     apart, and :func:`join_pieces`' to judge). Classrooms on a school's address each
-    that all send the class's templates are linked across on those alone, never on
-    the address: apart. A component in which two accounts are tied by shared
+    that all send the class's templates are linked across on those, but not on the
+    address that links every pair inside each: apart, even beside a piece that holds
+    one account of each. A component in which two accounts are tied by shared
     addresses alone as much as the resolution (households, offices) is no candidate:
     there the pieces are the groups.
     """
@@ -162,15 +163,15 @@ def join_frayed(
     sizes = np.asarray(components.sizes(), dtype=np.int64)
     of_vertex = np.asarray(components.membership, dtype=np.int64)
     of_edge = of_vertex[graph.src]
+    # accounts tied by shared addresses alone as much as the resolution: a household
     housed = np.zeros(len(sizes), dtype=bool)
     housed[of_edge[weight - content >= config.resolution]] = True
-    # each component's share of pairs linked, and its weight per link
+    on_address = weight > content  # links on shared infrastructure
+    # each component's share of pairs linked, and its content weight per link
     pairs = sizes * (sizes - 1) / 2
     n_links = np.bincount(of_edge, minlength=len(sizes))
     density = n_links / np.maximum(pairs, 1)
     per_link = np.bincount(of_edge, content, len(sizes)) / np.maximum(n_links, 1)
-    housing = weight - content > 0  # links on shared infrastructure
-    housed_share = np.bincount(of_edge, housing, len(sizes)) / np.maximum(pairs, 1)
     size = int(labels.max()) + 1
     counts = np.bincount(labels[labels >= 0], minlength=size)
     left, right = labels[graph.src], labels[graph.dst]
@@ -190,12 +191,13 @@ def join_frayed(
     # ... as strongly on content as its links are, ...
     strength = np.bincount(index, content[cross]) / n_cross
     join &= strength >= config.join_ratio * per_link[component[a]]
-    # ... and as often on shared infrastructure: classrooms on a school's address each,
-    # all sending the class's templates, are linked across on those alone
-    on_infrastructure = np.bincount(index, housing[cross], len(a))
-    join &= (
-        on_infrastructure >= config.join_ratio * housed_share[component[a]] * counts[a] * counts[b]
-    )
+    # ... and on shared infrastructure as often as inside either piece: classrooms on a
+    # school's address each, all sending the class's templates, are linked across on
+    # those, not on the address
+    across = np.bincount(index, on_address[cross], len(a)) / (counts[a] * counts[b])
+    inside = (left == right) & (left >= 0) & on_address
+    within = np.bincount(left[inside], minlength=size) / np.maximum(counts * (counts - 1) / 2, 1)
+    join &= across >= config.join_ratio * np.maximum(within[a], within[b])
     if not join.any():
         return labels
     roots = _chained(size, a[join], b[join])
