@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from sybilgraph.config import DetectConfig
-from sybilgraph.stages.detect import cluster_ids, detect, join_frayed
+from sybilgraph.stages.detect import cluster_ids, detect
 from sybilgraph.stages.graph import build_graph
 
 
@@ -358,86 +358,3 @@ def test_two_rings_linked_a_little_over_the_resolution_are_cut_apart() -> None:
     }
     merged = detect(build_graph(_keyed(edges)), DetectConfig(join_ratio=0.0), seed=1)
     assert _groups(merged) == [24]
-
-
-def test_a_ring_linked_where_its_accounts_share_a_template_is_not_cut_by_chance() -> None:
-    # A proxy ring's 22 accounts each send two or three of the operator's ten templates
-    # (1.2 a template shared): linked only where two share one, 46% of pairs. CPM at
-    # resolution 1 cut it into the accounts that happen to share the most (4, 4, 6, 8),
-    # each linked to the others about as often, and as strongly, as the ring inside.
-    ring = [f"r{i:02d}" for i in range(22)]
-    held = {x: {i % 10, (3 * i + 1) % 10, (7 * i + 4) % 10} for i, x in enumerate(ring)}
-    edges = [
-        (x, y, 1.2 * len(held[x] & held[y]), 0.0)
-        for x, y in itertools.combinations(ring, 2)
-        if held[x] & held[y]
-    ]
-    assert _groups(detect(build_graph(_keyed(edges)), DetectConfig(), seed=1)) == [22]
-    # two users who share one template with one of its accounts are linked across far
-    # less often than the ring is: they stay apart
-    strays = [("u1", "u2", 1.5, 0.0), ("u1", "r00", 1.2, 0.0)]
-    membership = detect(build_graph(_keyed(edges + strays)), DetectConfig(), seed=1)
-    assert {frozenset(g["account_id"]) for _, g in membership.groupby("cluster_id")} == {
-        frozenset(ring),
-        frozenset({"u1", "u2"}),
-    }
-    # and two such rings tied by two accounts' templates stay two
-    twin = [(x.replace("r", "s"), y.replace("r", "s"), w, 0.0) for x, y, w, _ in edges]
-    bridge = [("r00", "s00", 1.2, 0.0), ("r01", "s01", 1.2, 0.0)]
-    membership = detect(build_graph(_keyed(edges + twin + bridge)), DetectConfig(), seed=1)
-    assert _groups(membership) == [22, 22]
-    # four offices of eight on an IP each (1.0 a pair) whose people send two of seven
-    # templates each (0.6 a template shared, across offices too) are not one group:
-    # where addresses alone tie accounts as much as the resolution, no piece is joined
-    offices = [[f"o{k}{i}" for i in range(8)] for k in range(4)]
-    people = [p for office in offices for p in office]
-    sends = {p: {j % 7, (3 * j + 2) % 7} for j, p in enumerate(people)}
-    colleagues = {frozenset(p) for o in offices for p in itertools.combinations(o, 2)}
-    edges = [
-        (x, y, 1.0 if frozenset((x, y)) in colleagues else 0.0, 0.6 * len(sends[x] & sends[y]))
-        for x, y in itertools.combinations(people, 2)
-        if frozenset((x, y)) in colleagues or sends[x] & sends[y]
-    ]
-    membership = detect(build_graph(_keyed(edges, ("ip", "prompt"))), DetectConfig(), seed=1)
-    assert max(_groups(membership)) <= 8
-    # four classrooms of ten on a school address each (0.9 a pair, under the
-    # resolution) whose students send two of five templates each (0.4 a template
-    # shared, across classrooms too) are linked across on the templates but never on
-    # the address: four clusters
-    rooms = [[f"c{k}{i}" for i in range(10)] for k in range(4)]
-    students = [p for room in rooms for p in room]
-    sends = {p: {j % 5, (2 * j + 1) % 5} for j, p in enumerate(students)}
-    classmates = {frozenset(p) for room in rooms for p in itertools.combinations(room, 2)}
-    edges = [
-        (x, y, 0.9 if frozenset((x, y)) in classmates else 0.0, 0.4 * len(sends[x] & sends[y]))
-        for x, y in itertools.combinations(students, 2)
-        if frozenset((x, y)) in classmates or sends[x] & sends[y]
-    ]
-    membership = detect(build_graph(_keyed(edges, ("ip", "prompt"))), DetectConfig(), seed=1)
-    assert {frozenset(g["account_id"]) for _, g in membership.groupby("cluster_id")} == {
-        frozenset(room) for room in rooms
-    }
-
-
-def test_joining_frayed_pieces_keeps_the_other_pieces_and_their_leftovers_named() -> None:
-    # join_pieces knows the groups of leftovers by their labels: joining pieces in one
-    # component must not renumber another's (a renumbering let two cliques of a weekly
-    # window, 46 and 28 accounts, come out as 41 + 5 and 25 + 3)
-    ring = [f"r{i:02d}" for i in range(22)]
-    held = {x: {i % 10, (3 * i + 1) % 10, (7 * i + 4) % 10} for i, x in enumerate(ring)}
-    edges = [
-        (x, y, 1.2 * len(held[x] & held[y]), 0.0)
-        for x, y in itertools.combinations(ring, 2)
-        if held[x] & held[y]
-    ]
-    piece, alone = [f"y{i}" for i in range(11)], [f"z{i}" for i in range(3)]
-    edges += [(x, y, 3.0, 0.0) for g in (piece, alone) for x, y in itertools.combinations(g, 2)]
-    edges += [("y0", "z0", 1.0, 0.0)]
-    graph = build_graph(_keyed(edges))
-    chunk = {x: i // 6 for i, x in enumerate(ring)}  # four pieces, cut anyhow
-    labels = np.array([chunk.get(a, 4 if a in piece else 5) for a in graph.ids], dtype=np.int64)
-    components = graph.graph.connected_components()
-    joined, leftovers = join_frayed(graph, labels, components, DetectConfig(), {5})
-    assert len(set(joined[labels < 4])) == 1
-    assert (joined[labels == 4] == 4).all() and (joined[labels == 5] == 5).all()
-    assert leftovers == {5}
