@@ -342,6 +342,14 @@ class DetectConfig:
     #: links inside either piece (0 = never join). Synth 600k: pieces of one ring cut
     #: along its cards 1.0; two rings sharing a template or VPN exits at most 0.33
     join_ratio: float = 0.6
+    #: pieces of one component linked across as often as it is linked at all are one
+    #: group frayed by chance when their links across weigh at least this share of the
+    #: component's content weight per link (0 = never join them). The pieces Leiden
+    #: takes are a group's tighter parts, so the links across weigh less than the mean:
+    #: 0.53 to 1.5 for the pieces of one ring, tool or classroom on the 600k synth and
+    #: realistic logs, 0.58 for a ring in a weekly window; two rings every pair across
+    #: which shares a template they all send, 0.4 or less
+    join_strength: float = 0.5
     method: Literal["cpm", "rb", "modularity"] = "cpm"
     resolution: float = 1.0
     #: Leiden passes; -1 repeats until nothing improves. 2 gave the same rings on synth
@@ -360,6 +368,12 @@ class DetectConfig:
         )
         _require(0.0 <= self.join_density <= 1.0, "detect.join_density", _SHARE, self.join_density)
         _require(self.join_ratio >= 0, "detect.join_ratio", "0 (off) or more", self.join_ratio)
+        _require(
+            self.join_strength >= 0,
+            "detect.join_strength",
+            "0 (off) or more",
+            self.join_strength,
+        )
         # CPM at resolution 0 or below keeps every component whole, whatever its links
         _require(self.resolution > 0, "detect.resolution", "above 0", self.resolution)
         # 0 passes would leave every account a community of its own

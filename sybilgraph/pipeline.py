@@ -282,6 +282,7 @@ def _run_stages(
             "cut_relations": config.detect.cut_relations,
             "join_density": config.detect.join_density,
             "join_ratio": config.detect.join_ratio,
+            "join_strength": config.detect.join_strength,
         },
     }
 

@@ -54,6 +54,7 @@ def test_toml(tmp_path: Path) -> None:
         ({"link": {"key_weights": {"ip": "heavy"}}}, "link.key_weights.ip must be a number"),
         ({"link": 3}, "link must be a table"),
         ({"detect": {"join_ratio": -0.5}}, "detect.join_ratio must be 0 .off. or more"),
+        ({"detect": {"join_strength": -1}}, "detect.join_strength must be 0 .off. or more"),
         ({"detect": {"join_density": 1.5}}, "detect.join_density must be between 0 and 1"),
         ({"detect": {"split_keys": "payment"}}, "detect.split_keys must be a list"),
     ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 
+import igraph as ig
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -12,8 +13,8 @@ import pyarrow as pa
 import pytest
 
 from sybilgraph.config import DetectConfig
-from sybilgraph.stages.detect import cluster_ids, detect
-from sybilgraph.stages.graph import build_graph
+from sybilgraph.stages.detect import cluster_ids, detect, join_frayed
+from sybilgraph.stages.graph import AccountGraph, build_graph
 
 
 def _links(edges: list[tuple[str, str, float]]) -> pa.Table:
@@ -358,3 +359,122 @@ def test_two_rings_linked_a_little_over_the_resolution_are_cut_apart() -> None:
     }
     merged = detect(build_graph(_keyed(edges)), DetectConfig(join_ratio=0.0), seed=1)
     assert _groups(merged) == [24]
+
+
+def test_a_ring_linked_where_its_accounts_share_a_template_is_not_cut_by_chance() -> None:
+    # A proxy ring's 22 accounts each send two or three of the operator's ten templates
+    # (1.2 a template shared): linked only where two share one, 46% of pairs. CPM at
+    # resolution 1 cut it into the accounts that happen to share the most (4, 4, 6, 8),
+    # each linked to the others about as often, and as strongly, as the ring inside.
+    ring = [f"r{i:02d}" for i in range(22)]
+    held = {x: {i % 10, (3 * i + 1) % 10, (7 * i + 4) % 10} for i, x in enumerate(ring)}
+    edges = [
+        (x, y, 1.2 * len(held[x] & held[y]), 0.0)
+        for x, y in itertools.combinations(ring, 2)
+        if held[x] & held[y]
+    ]
+    assert _groups(detect(build_graph(_keyed(edges)), DetectConfig(), seed=1)) == [22]
+    # two users who share one template with one of its accounts are linked across far
+    # less often than the ring is: they stay apart
+    strays = [("u1", "u2", 1.5, 0.0), ("u1", "r00", 1.2, 0.0)]
+    membership = detect(build_graph(_keyed(edges + strays)), DetectConfig(), seed=1)
+    assert {frozenset(g["account_id"]) for _, g in membership.groupby("cluster_id")} == {
+        frozenset(ring),
+        frozenset({"u1", "u2"}),
+    }
+    # and two such rings tied by two accounts' templates stay two
+    twin = [(x.replace("r", "s"), y.replace("r", "s"), w, 0.0) for x, y, w, _ in edges]
+    bridge = [("r00", "s00", 1.2, 0.0), ("r01", "s01", 1.2, 0.0)]
+    membership = detect(build_graph(_keyed(edges + twin + bridge)), DetectConfig(), seed=1)
+    assert _groups(membership) == [22, 22]
+    # four offices of eight on an IP each (1.0 a pair) whose people send two of seven
+    # templates each (0.6 a template shared, across offices too) are not one group:
+    # where addresses alone tie accounts as much as the resolution, no piece is joined
+    offices = [[f"o{k}{i}" for i in range(8)] for k in range(4)]
+    people = [p for office in offices for p in office]
+    sends = {p: {j % 7, (3 * j + 2) % 7} for j, p in enumerate(people)}
+    colleagues = {frozenset(p) for o in offices for p in itertools.combinations(o, 2)}
+    edges = [
+        (x, y, 1.0 if frozenset((x, y)) in colleagues else 0.0, 0.6 * len(sends[x] & sends[y]))
+        for x, y in itertools.combinations(people, 2)
+        if frozenset((x, y)) in colleagues or sends[x] & sends[y]
+    ]
+    membership = detect(build_graph(_keyed(edges, ("ip", "prompt"))), DetectConfig(), seed=1)
+    assert max(_groups(membership)) <= 8
+    # four classrooms of ten on a school address each (0.9 a pair, under the
+    # resolution) whose students send two of five templates each (0.4 a template
+    # shared, across classrooms too) are linked across on the templates but never on
+    # the address: four clusters
+    rooms = [[f"c{k}{i}" for i in range(10)] for k in range(4)]
+    students = [p for room in rooms for p in room]
+    sends = {p: {j % 5, (2 * j + 1) % 5} for j, p in enumerate(students)}
+    classmates = {frozenset(p) for room in rooms for p in itertools.combinations(room, 2)}
+    edges = [
+        (x, y, 0.9 if frozenset((x, y)) in classmates else 0.0, 0.4 * len(sends[x] & sends[y]))
+        for x, y in itertools.combinations(students, 2)
+        if frozenset((x, y)) in classmates or sends[x] & sends[y]
+    ]
+    membership = detect(build_graph(_keyed(edges, ("ip", "prompt"))), DetectConfig(), seed=1)
+    assert {frozenset(g["account_id"]) for _, g in membership.groupby("cluster_id")} == {
+        frozenset(room) for room in rooms
+    }
+
+
+def test_joining_frayed_pieces_keeps_the_other_pieces_and_their_leftovers_named() -> None:
+    # join_pieces knows the groups of leftovers by their labels: joining pieces in one
+    # component must not renumber another's (a renumbering let two cliques of a weekly
+    # window, 46 and 28 accounts, come out as 41 + 5 and 25 + 3)
+    ring = [f"r{i:02d}" for i in range(22)]
+    held = {x: {i % 10, (3 * i + 1) % 10, (7 * i + 4) % 10} for i, x in enumerate(ring)}
+    edges = [
+        (x, y, 1.2 * len(held[x] & held[y]), 0.0)
+        for x, y in itertools.combinations(ring, 2)
+        if held[x] & held[y]
+    ]
+    piece, alone = [f"y{i}" for i in range(11)], [f"z{i}" for i in range(3)]
+    edges += [(x, y, 3.0, 0.0) for g in (piece, alone) for x, y in itertools.combinations(g, 2)]
+    edges += [("y0", "z0", 1.0, 0.0)]
+    graph = build_graph(_keyed(edges))
+    chunk = {x: i // 6 for i, x in enumerate(ring)}  # four pieces, cut anyhow
+    labels = np.array([chunk.get(a, 4 if a in piece else 5) for a in graph.ids], dtype=np.int64)
+    components = graph.graph.connected_components()
+    joined, leftovers = join_frayed(graph, labels, components, DetectConfig(), {5})
+    assert len(set(joined[labels < 4])) == 1
+    assert (joined[labels == 4] == 4).all() and (joined[labels == 5] == 5).all()
+    assert leftovers == {5}
+
+
+def _frayed(
+    across: float, every: int, pieces: int = 4, size: int = 6
+) -> tuple[AccountGraph, np.ndarray, ig.VertexClustering]:
+    """``pieces`` pieces of ``size`` accounts, each pair inside linked at 2.0 on content
+    and the pairs across at ``across``, one in ``every``: the graph, each account's
+    piece (as its graph numbers them) and the graph's components."""
+    ring = [f"r{i:03d}" for i in range(pieces * size)]
+    edges = [
+        (x, y, 2.0 if i // size == j // size else across, 0.0)
+        for (i, x), (j, y) in itertools.combinations(enumerate(ring), 2)
+        if i // size == j // size or (i + j) % every == 0
+    ]
+    graph = build_graph(_keyed(edges))
+    labels = np.array([int(a[1:]) // size for a in graph.ids], dtype=np.int64)
+    return graph, labels, graph.graph.connected_components()
+
+
+def test_pieces_linked_across_a_little_weaker_than_their_component_are_one_group() -> None:
+    # Leiden's pieces are the tighter parts of a ring: the links across weigh less
+    # than the ring's mean. A third of the pairs across linked at 0.8 a link, against
+    # 1.35 for the component's links (0.59 of it): one group, as a weekly window's ring
+    # of 36 whose pieces were linked across at 0.58 of its mean
+    graph, labels, components = _frayed(0.8, 3)
+    joined, _ = join_frayed(graph, labels, components, DetectConfig(), set())
+    assert len(set(joined.tolist())) == 1
+    # a stricter join_strength leaves them apart
+    strict = DetectConfig(join_strength=0.6)
+    joined, _ = join_frayed(graph, labels, components, strict, set())
+    assert len(set(joined.tolist())) == 4
+    # two rings of 12 every pair across which is linked, at 0.45 a link (a template all
+    # of them send: 0.38 of the component's mean): two groups
+    graph, labels, components = _frayed(0.45, 1, pieces=2, size=12)
+    joined, _ = join_frayed(graph, labels, components, DetectConfig(), set())
+    assert len(set(joined.tolist())) == 2
