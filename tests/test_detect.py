@@ -361,11 +361,9 @@ def test_two_rings_linked_a_little_over_the_resolution_are_cut_apart() -> None:
     assert _groups(merged) == [24]
 
 
-def test_a_ring_linked_where_its_accounts_share_a_template_is_not_cut_by_chance() -> None:
-    # A proxy ring's 22 accounts each send two or three of the operator's ten templates
-    # (1.2 a template shared): linked only where two share one, 46% of pairs. CPM at
-    # resolution 1 cut it into the accounts that happen to share the most (4, 4, 6, 8),
-    # each linked to the others about as often, and as strongly, as the ring inside.
+def _template_ring() -> tuple[list[str], list[tuple[str, str, float, float]]]:
+    """A proxy ring of 22 accounts each sending three of the operator's ten templates,
+    linked where two share one (1.2 a template shared): its accounts and links."""
     ring = [f"r{i:02d}" for i in range(22)]
     held = {x: {i % 10, (3 * i + 1) % 10, (7 * i + 4) % 10} for i, x in enumerate(ring)}
     edges = [
@@ -373,6 +371,35 @@ def test_a_ring_linked_where_its_accounts_share_a_template_is_not_cut_by_chance(
         for x, y in itertools.combinations(ring, 2)
         if held[x] & held[y]
     ]
+    return ring, edges
+
+
+def _sites(
+    prefix: str, size: int, *, address: float, templates: tuple[int, int, int], shared: float
+) -> tuple[list[list[str]], list[tuple[str, str, float, float]]]:
+    """Four sites of ``size`` people on an address each (``address`` a pair), each
+    person sending two of ``templates[0]`` templates (the ``j``-th person: ``j`` and
+    ``templates[1] * j + templates[2]``, modulo their number), ``shared`` a template
+    shared, across sites too: the sites and their links (IP, then prompt weight)."""
+    count, step, offset = templates
+    sites = [[f"{prefix}{k}{i}" for i in range(size)] for k in range(4)]
+    people = [p for site in sites for p in site]
+    sends = {p: {j % count, (step * j + offset) % count} for j, p in enumerate(people)}
+    mates = {frozenset(p) for site in sites for p in itertools.combinations(site, 2)}
+    edges = [
+        (x, y, address if frozenset((x, y)) in mates else 0.0, shared * len(sends[x] & sends[y]))
+        for x, y in itertools.combinations(people, 2)
+        if frozenset((x, y)) in mates or sends[x] & sends[y]
+    ]
+    return sites, edges
+
+
+def test_a_ring_linked_where_its_accounts_share_a_template_is_not_cut_by_chance() -> None:
+    # A proxy ring's 22 accounts each send two or three of the operator's ten templates
+    # (1.2 a template shared): linked only where two share one, 46% of pairs. CPM at
+    # resolution 1 cut it into the accounts that happen to share the most (4, 4, 6, 8),
+    # each linked to the others about as often, and as strongly, as the ring inside.
+    ring, edges = _template_ring()
     assert _groups(detect(build_graph(_keyed(edges)), DetectConfig(), seed=1)) == [22]
     # two users who share one template with one of its accounts are linked across far
     # less often than the ring is: they stay apart
@@ -390,30 +417,14 @@ def test_a_ring_linked_where_its_accounts_share_a_template_is_not_cut_by_chance(
     # four offices of eight on an IP each (1.0 a pair) whose people send two of seven
     # templates each (0.6 a template shared, across offices too) are not one group:
     # where addresses alone tie accounts as much as the resolution, no piece is joined
-    offices = [[f"o{k}{i}" for i in range(8)] for k in range(4)]
-    people = [p for office in offices for p in office]
-    sends = {p: {j % 7, (3 * j + 2) % 7} for j, p in enumerate(people)}
-    colleagues = {frozenset(p) for o in offices for p in itertools.combinations(o, 2)}
-    edges = [
-        (x, y, 1.0 if frozenset((x, y)) in colleagues else 0.0, 0.6 * len(sends[x] & sends[y]))
-        for x, y in itertools.combinations(people, 2)
-        if frozenset((x, y)) in colleagues or sends[x] & sends[y]
-    ]
+    _, edges = _sites("o", 8, address=1.0, templates=(7, 3, 2), shared=0.6)
     membership = detect(build_graph(_keyed(edges, ("ip", "prompt"))), DetectConfig(), seed=1)
     assert max(_groups(membership)) <= 8
     # four classrooms of ten on a school address each (0.9 a pair, under the
     # resolution) whose students send two of five templates each (0.4 a template
     # shared, across classrooms too) are linked across on the templates but never on
     # the address: four clusters
-    rooms = [[f"c{k}{i}" for i in range(10)] for k in range(4)]
-    students = [p for room in rooms for p in room]
-    sends = {p: {j % 5, (2 * j + 1) % 5} for j, p in enumerate(students)}
-    classmates = {frozenset(p) for room in rooms for p in itertools.combinations(room, 2)}
-    edges = [
-        (x, y, 0.9 if frozenset((x, y)) in classmates else 0.0, 0.4 * len(sends[x] & sends[y]))
-        for x, y in itertools.combinations(students, 2)
-        if frozenset((x, y)) in classmates or sends[x] & sends[y]
-    ]
+    rooms, edges = _sites("c", 10, address=0.9, templates=(5, 2, 1), shared=0.4)
     membership = detect(build_graph(_keyed(edges, ("ip", "prompt"))), DetectConfig(), seed=1)
     assert {frozenset(g["account_id"]) for _, g in membership.groupby("cluster_id")} == {
         frozenset(room) for room in rooms
@@ -424,13 +435,7 @@ def test_joining_frayed_pieces_keeps_the_other_pieces_and_their_leftovers_named(
     # join_pieces knows the groups of leftovers by their labels: joining pieces in one
     # component must not renumber another's (a renumbering let two cliques of a weekly
     # window, 46 and 28 accounts, come out as 41 + 5 and 25 + 3)
-    ring = [f"r{i:02d}" for i in range(22)]
-    held = {x: {i % 10, (3 * i + 1) % 10, (7 * i + 4) % 10} for i, x in enumerate(ring)}
-    edges = [
-        (x, y, 1.2 * len(held[x] & held[y]), 0.0)
-        for x, y in itertools.combinations(ring, 2)
-        if held[x] & held[y]
-    ]
+    ring, edges = _template_ring()
     piece, alone = [f"y{i}" for i in range(11)], [f"z{i}" for i in range(3)]
     edges += [(x, y, 3.0, 0.0) for g in (piece, alone) for x, y in itertools.combinations(g, 2)]
     edges += [("y0", "z0", 1.0, 0.0)]
