@@ -344,11 +344,12 @@ class DetectConfig:
     join_ratio: float = 0.6
     #: pieces of one component linked across as often as it is linked at all are one
     #: group frayed by chance when their links across weigh at least this share of the
-    #: component's content weight per link (0 = never join them). The pieces Leiden
-    #: takes are a group's tighter parts, so the links across weigh less than the mean:
-    #: 0.53 to 1.5 for the pieces of one ring, tool or classroom on the 600k synth and
-    #: realistic logs, 0.58 for a ring in a weekly window; two rings every pair across
-    #: which shares a template they all send, 0.4 or less
+    #: component's content weight per link (0, or ``join_ratio`` 0: never join them;
+    #: CPM only). The pieces Leiden takes are a group's tighter parts, so the links
+    #: across weigh less than the mean: 0.53 to 1.5 for the pieces of one ring, tool or
+    #: classroom on the 600k synth and realistic logs, 0.58 for a ring in a weekly
+    #: window; two rings every pair across which shares a template they all send, 0.4
+    #: or less
     join_strength: float = 0.5
     method: Literal["cpm", "rb", "modularity"] = "cpm"
     resolution: float = 1.0

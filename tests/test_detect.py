@@ -450,18 +450,19 @@ def test_joining_frayed_pieces_keeps_the_other_pieces_and_their_leftovers_named(
 
 
 def _frayed(
-    across: float, every: int, pieces: int = 4, size: int = 6
+    across: float, every: int, pieces: int = 4, size: int = 6, housed: bool = False
 ) -> tuple[AccountGraph, np.ndarray, ig.VertexClustering]:
     """``pieces`` pieces of ``size`` accounts, each pair inside linked at 2.0 on content
-    and the pairs across at ``across``, one in ``every``: the graph, each account's
-    piece (as its graph numbers them) and the graph's components."""
+    and the pairs across at ``across``, one in ``every`` (and, ``housed``, the first two
+    accounts on one IP as well, 1.0): the graph, each account's piece (as its graph
+    numbers them) and the graph's components."""
     ring = [f"r{i:03d}" for i in range(pieces * size)]
     edges = [
-        (x, y, 2.0 if i // size == j // size else across, 0.0)
+        (x, y, 2.0 if i // size == j // size else across, 1.0 if housed and i + j == 1 else 0.0)
         for (i, x), (j, y) in itertools.combinations(enumerate(ring), 2)
         if i // size == j // size or (i + j) % every == 0
     ]
-    graph = build_graph(_keyed(edges))
+    graph = build_graph(_keyed(edges, ("prompt", "ip")))
     labels = np.array([int(a[1:]) // size for a in graph.ids], dtype=np.int64)
     return graph, labels, graph.graph.connected_components()
 
@@ -483,3 +484,25 @@ def test_pieces_linked_across_a_little_weaker_than_their_component_are_one_group
     graph, labels, components = _frayed(0.45, 1, pieces=2, size=12)
     joined, _ = join_frayed(graph, labels, components, DetectConfig(), set())
     assert len(set(joined.tolist())) == 2
+    # two accounts on one IP as much as the resolution (a household) make the pieces the
+    # groups: not joined
+    graph, labels, components = _frayed(0.8, 3, housed=True)
+    joined, _ = join_frayed(graph, labels, components, DetectConfig(), set())
+    assert len(set(joined.tolist())) == 4
+
+
+def test_a_stray_link_in_a_sparse_component_joins_nothing() -> None:
+    # two rings of 12 and one stray link between them, strung into a component of 424
+    # by a chain of 400 users linked at 0.35 (one template after another): the chain's
+    # accounts are left alone, and the component's density (0.006) is no group's. Taken
+    # as the baseline, one link across would have been "as often": the rings stay two
+    rings = [[f"{k}{i:02d}" for i in range(12)] for k in "ab"]
+    edges = [(x, y, 2.0, 0.0) for ring in rings for x, y in itertools.combinations(ring, 2)]
+    edges += [("a00", "b00", 0.6, 0.0)]
+    chain = [f"t{i:04d}" for i in range(400)]
+    edges += [(x, y, 0.35, 0.0) for x, y in itertools.pairwise(chain)]
+    edges += [("a05", chain[0], 0.35, 0.0), ("b05", chain[-1], 0.35, 0.0)]
+    membership = detect(build_graph(_keyed(edges)), DetectConfig(), seed=1)
+    assert {frozenset(g["account_id"]) for _, g in membership.groupby("cluster_id")} == {
+        frozenset(ring) for ring in rings
+    }

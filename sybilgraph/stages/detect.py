@@ -152,7 +152,10 @@ def join_frayed(
     are linked across on those, but not on the address that links every pair inside
     each: apart, even beside a piece that holds one account of each. A component in
     which two accounts are tied by shared addresses alone as much as the resolution
-    (households, offices) is no candidate: there the pieces are the groups.
+    (households, offices) is no candidate: there the pieces are the groups. Nor is one
+    most of whose accounts Leiden left alone (a chain or sparse web of weak links): its
+    density and weight per link are no group's, and a stray link between two rings it
+    strings together would pass for "as often".
 
     A joined group takes its lowest label; every other piece keeps its own, and
     ``leftovers`` (labels of groups of accounts Leiden left alone) comes back with the
@@ -191,7 +194,12 @@ def join_frayed(
     left, right = labels[graph.src], labels[graph.dst]
     cross = (left != right) & (left >= 0) & (right >= 0)
     cross &= (counts[np.maximum(left, 0)] >= 2) & (counts[np.maximum(right, 0)] >= 2)
-    cross &= (sizes[of_edge] > config.leiden_min_size) & ~housed[of_edge]
+    # the component's density and weight per link are a group's only where most of its
+    # accounts are in pieces: a sparse web or chain of weak links, most of it left
+    # alone by Leiden, would let a stray link join two rings it strings together
+    grouped = (labels >= 0) & (counts[np.maximum(labels, 0)] >= 2)
+    held = np.bincount(of_vertex[grouped], minlength=len(sizes)) > sizes / 2
+    cross &= (sizes[of_edge] > config.leiden_min_size) & ~housed[of_edge] & held[of_edge]
     if not (cross & (content > 0)).any():
         return labels, leftovers
     a, b, index = _piece_pairs(left[cross], right[cross], size)
@@ -220,8 +228,10 @@ def join_frayed(
     first = np.full(size, size, dtype=np.int64)
     np.minimum.at(first, roots, np.arange(size))
     kept = first[roots]
+    alone = np.zeros(size, dtype=bool)
+    alone[[label for label in leftovers if label < size]] = True
     mixed = np.zeros(size, dtype=bool)
-    mixed[roots[[label for label in range(size) if label not in leftovers]]] = True
+    mixed[roots[~alone]] = True
     leftovers = {
         int(kept[label]) for label in leftovers if label < size and not mixed[roots[label]]
     }
