@@ -27,6 +27,7 @@ import networkx as nx
 import pandas as pd
 from markupsafe import Markup
 
+from sybilgraph.errors import SybilgraphError
 from sybilgraph.outputs import write_text_atomic
 from sybilgraph.views.cells import (
     account_node,
@@ -258,11 +259,20 @@ def _vis_assets() -> tuple[Markup, Markup]:
     that writes pages."""
     spec = importlib.util.find_spec("pyvis")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("pyvis is not installed: the pages draw with its vis-network")
+        raise SybilgraphError(
+            "pyvis is not installed (the pages draw with its vis-network): "
+            "reinstall sybilgraph's dependencies, e.g. make install"
+        )
     lib = Path(next(iter(spec.submodule_search_locations))) / "lib" / "vis-9.1.2"
-    js = (lib / "vis-network.min.js").read_text(encoding="utf-8")
-    css_path = lib / "vis-network.css"
-    css = css_path.read_text(encoding="utf-8") if css_path.exists() else ""
+    try:
+        js = (lib / "vis-network.min.js").read_text(encoding="utf-8")
+        css_path = lib / "vis-network.css"
+        css = css_path.read_text(encoding="utf-8") if css_path.exists() else ""
+    except OSError as exc:
+        raise SybilgraphError(
+            f"{lib}: cannot read pyvis's vis-network ({exc.strerror or exc}); "
+            "reinstall pyvis as a plain folder, e.g. make install"
+        ) from None
     js = re.sub(r"</(script)", r"<\\/\1", js, flags=re.IGNORECASE)
     css = re.sub(r"</(style)", r"<\\/\1", css, flags=re.IGNORECASE)
     return Markup(js), Markup(css)
