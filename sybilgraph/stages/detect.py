@@ -171,19 +171,13 @@ def join_frayed(
         return labels, leftovers
     if labels.max() < 1:
         return labels, leftovers
-    weight = np.zeros(len(graph.src))
-    content = np.zeros(len(graph.src))
-    for key, weights in graph.key_weights.items():
-        weight += weights
-        if key not in IP_KEYS:
-            content += weights
     sizes = np.asarray(components.sizes(), dtype=np.int64)
     of_vertex = np.asarray(components.membership, dtype=np.int64)
     of_edge = of_vertex[graph.src]
-    # accounts tied by shared addresses alone as much as the resolution: a household
-    housed = np.zeros(len(sizes), dtype=bool)
-    housed[of_edge[weight - content >= config.resolution]] = True
-    on_address = weight > content  # links on shared infrastructure
+    content, infrastructure, housed = _content_and_housed(
+        graph, of_vertex, len(sizes), config.resolution
+    )
+    on_address = infrastructure > 0  # links on shared infrastructure
     # each component's share of pairs linked, and its content weight per link
     pairs = sizes * (sizes - 1) / 2
     n_links = np.bincount(of_edge, minlength=len(sizes))
@@ -241,6 +235,25 @@ def join_frayed(
     return joined, leftovers
 
 
+def _content_and_housed(
+    graph: AccountGraph, of_vertex: np.ndarray, components: int, resolution: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each link's weight on content (keys other than IP and subnet) and on shared
+    infrastructure, and for each component whether two of its accounts are tied by
+    shared infrastructure alone as much as ``resolution``: a household or an office, a
+    group of its own that what its accounts all send does not merge."""
+    content = np.zeros(len(graph.src))
+    infrastructure = np.zeros(len(graph.src))
+    for key, weights in graph.key_weights.items():
+        if key in IP_KEYS:
+            infrastructure += weights
+        else:
+            content += weights
+    housed = np.zeros(components, dtype=bool)
+    housed[of_vertex[graph.src[infrastructure >= resolution]]] = True
+    return content, infrastructure, housed
+
+
 def relation_components(graph: AccountGraph, components: ig.VertexClustering) -> set[int]:
     """The components whose links all rest on relations between accounts.
 
@@ -291,18 +304,9 @@ def uniform_components(
     keys = [k for k in graph.key_weights if k not in IP_KEYS]
     if config.method != "cpm" or config.join_ratio <= 0 or not keys or len(graph.src) == 0:
         return set()
-    content = np.zeros(len(graph.src))
-    for key in keys:
-        content += graph.key_weights[key]
-    infrastructure = np.zeros(len(graph.src))
-    for key in (k for k in IP_KEYS if k in graph.key_weights):
-        infrastructure += graph.key_weights[key]
     sizes = np.asarray(components.sizes(), dtype=np.int64)
     of_vertex = np.asarray(components.membership, dtype=np.int64)
-    # accounts tied by shared addresses alone as much as the resolution (a household,
-    # an office) are a group of their own, which what they all send does not merge
-    housed = np.zeros(len(sizes), dtype=bool)
-    housed[of_vertex[graph.src[infrastructure >= config.resolution]]] = True
+    content, _, housed = _content_and_housed(graph, of_vertex, len(sizes), config.resolution)
     held = np.flatnonzero(content > 0)
     of_edge = of_vertex[graph.src[held]]
     pairs = sizes * (sizes - 1) / 2
