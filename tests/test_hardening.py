@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -286,6 +287,48 @@ def test_unreadable_files_fail_with_one_line(
     assert code == 2
     assert stderr.strip().splitlines()[-1].startswith(f"sybilgraph: error: {path}")
     assert "Traceback" not in stderr
+
+
+def test_a_parquet_file_damaged_past_its_schema_fails_with_one_line(tmp_path: Path) -> None:
+    """A Parquet file is read where its rows are used, not on opening: a damaged page
+    is still an error naming the file, not an internal one."""
+    path = tmp_path / "damaged.parquet"
+    prompts = [f"prompt {i} " + "x" * (i % 97) for i in range(20000)]
+    table = pa.table(
+        {
+            "account_id": [f"a{i % 300}" for i in range(20000)],
+            "ts": ["2026-04-13T10:00:00Z"] * 20000,
+            "prompt": prompts,
+        }
+    )
+    pq.write_table(table, path, compression="zstd")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 2000] = b"Z" * 2000
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="cannot read as parquet") as caught:
+        _load(path)
+    assert "damaged.parquet" in str(caught.value) and "\n" not in str(caught.value)
+    code, _, stderr = _invoke("detect", str(path), "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert stderr.strip().splitlines()[-1].startswith(f"sybilgraph: error: {path}")
+    assert "Traceback" not in stderr
+
+
+def test_a_parquet_column_named_like_the_readers_row_number_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "events.parquet"
+    table = pa.table(
+        {
+            "account_id": ["a1", "a2", " "],
+            "ts": ["2026-04-13T10:00:00Z", "2026-04-13T11:00:00Z", "2026-04-13T12:00:00Z"],
+            "file_row_number": ["x", "y", "z"],
+        }
+    )
+    pq.write_table(table, path)
+    stats, events, rejects = _load(path)
+    assert [(e["account_id"], e["_row"]) for e in events] == [("a1", 1), ("a2", 2)]
+    assert [(r["row"], r["reason"]) for r in rejects] == [(3, "missing account_id")]
+    assert (stats.read, stats.used, stats.rejected) == (3, 2, 1)
 
 
 # -- clear failures -------------------------------------------------------------------

@@ -8,6 +8,7 @@ fills in only reading files and running statements.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -52,9 +53,17 @@ class Engine(ABC):
         """Create ``table`` from one input file with every column read as text.
 
         ``select`` is a select list over the file's columns. The table gets two more
-        columns: ``_row`` (1-based data row) and ``_file``. Returns the lines the reader
+        columns: ``_row`` (1-based data row) and ``_file``. It may be a view over the
+        file, read where it is used (see :meth:`reading`). Returns the lines the reader
         could not parse at all, as ``(line, reason)``.
         """
+
+    @contextlib.contextmanager
+    def reading(self, sources: Sequence[Source]) -> Iterator[None]:
+        """Statements that read ``sources`` through the tables :meth:`read_source` made:
+        a file that turns out unreadable there (a view reads it late) is an
+        :class:`~sybilgraph.errors.InputError` naming it, as it would be on reading."""
+        yield
 
     # -- SQL ---------------------------------------------------------------------
 

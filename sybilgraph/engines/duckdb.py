@@ -33,6 +33,8 @@ BINARY_MAGIC = (b"\x89PNG", b"PK\x03\x04", b"PAR1", b"\x1f\x8b", b"%PDF", b"\xff
 #: the longest CSV line read (DuckDB's default is 2 MB: a prompt of a few megabytes is
 #: real traffic; a JSONL line has no such limit)
 MAX_LINE_BYTES = 64 << 20
+#: the column DuckDB numbers a Parquet file's rows in (from 0)
+_ROW_NUMBER = "file_row_number"
 #: values with a quote never closed that a CSV file may hold before it is refused:
 #: each one costs a further read of the file
 MAX_UNCLOSED = 100
@@ -183,13 +185,24 @@ class DuckDBEngine(Engine):
         return [str(row[0]) for row in rows]
 
     def read_source(self, source: Source, table: str, select: str) -> list[tuple[int, str]]:
+        file = self.dialect.literal(str(source.path))
         try:
             if source.format == "csv":
                 return self._read_csv(source, table, select)
+            if source.format == "parquet" and _ROW_NUMBER not in self.source_columns(source):
+                # read where it is used, not copied first: a Parquet file is read again
+                # column by column at little cost, and its rows keep their numbers
+                # (10M synth events: the copy took 5 s and held 1.7 GB)
+                self.create_view(
+                    table,
+                    f"SELECT {select}, {_ROW_NUMBER} + 1 AS _row, {file} AS _file "
+                    f"FROM read_parquet({file}, {_ROW_NUMBER} = true)",
+                )
+                return []
             self.create_table(
                 table,
-                f"SELECT {select}, row_number() OVER () AS _row,"
-                f" {self.dialect.literal(str(source.path))} AS _file FROM {self._scan(source)}",
+                f"SELECT {select}, row_number() OVER () AS _row, {file} AS _file "
+                f"FROM {self._scan(source)}",
             )
         except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
             raise self._limit_reached(exc) or _read_error(source, exc) from None
@@ -291,6 +304,16 @@ class DuckDBEngine(Engine):
         self.drop(rejects)
         self.drop(f"{rejects}_scan")
         return [(int(line), str(reason), quote) for line, reason, quote in bad]
+
+    @contextlib.contextmanager
+    def reading(self, sources: Sequence[Source]) -> Iterator[None]:
+        try:
+            yield
+        except duckdb.Error as exc:
+            source = next((s for s in sources if f'"{s.path}"' in str(exc)), None)
+            if source is None or isinstance(exc, duckdb.OutOfMemoryException):
+                raise
+            raise _read_error(source, exc) from None
 
     # -- SQL ---------------------------------------------------------------------
 
