@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
@@ -101,8 +102,7 @@ def load(
     extras = [f"extra_{i}" for i in range(len(config.columns.extra_keys))]
     with engine.reading(sources):
         raw, parse_failures = _read_sources(engine, sources, config, stats)
-        rows = engine.count(raw)
-        _normalise_ips(engine, config, raw)
+        rows = _normalise_ips(engine, config, raw)
         _check_rows(engine, extras, raw)
         _split_rows(engine, extras, window, rows)
     # a row read is used, rejected or outside the window
@@ -330,16 +330,19 @@ def _top_reason(reasons: dict[str, int]) -> str:
     return f"most common: {kind} ({n})"
 
 
-def _normalise_ips(engine: Engine, config: Config, raw: str) -> None:
-    """Parse each distinct address once, in Python, and join the result back."""
-    distinct = engine.arrow(f"SELECT DISTINCT ip AS raw FROM {raw} WHERE ip IS NOT NULL")
-    raw = distinct.column("raw")
+def _normalise_ips(engine: Engine, config: Config, raw: str) -> int:
+    """Parse each distinct address once, in Python, and join the result back; returns
+    the rows of ``raw``, counted in the same pass."""
+    held = engine.arrow(f"SELECT ip AS raw, count(*) AS n FROM {raw} GROUP BY ip")
+    rows = int(pc.sum(held.column("n")).as_py() or 0)
+    distinct = held.filter(pc.is_valid(held.column("raw")))
+    addresses = distinct.column("raw")
     normalised = normalize_ips(
-        raw, ipv6_prefix=config.link.ipv6_prefix, ipv4_prefix=config.link.ipv4_prefix
+        addresses, ipv6_prefix=config.link.ipv6_prefix, ipv4_prefix=config.link.ipv4_prefix
     )
     table = pa.table(
         {
-            "raw": raw,
+            "raw": addresses,
             "ip": normalised.column("ip"),
             "ip_key": normalised.column("ip_key"),
             "subnet": normalised.column("subnet"),
@@ -347,3 +350,4 @@ def _normalise_ips(engine: Engine, config: Config, raw: str) -> None:
         }
     )
     engine.store("ip_map", table)
+    return rows
