@@ -226,8 +226,15 @@ def score_clusters(
            JOIN {linked.values} s ON s.key = o.key AND s.value = o.value
            WHERE o.key IN ('payment', 'prompt', 'wrapper')"""
     ).to_pandas()
+    # the links inside clusters, each with its weight on each key: their evidence (texts)
+    # is read by no feature, and held by pandas it was most of the stage's memory
+    key_weights = [
+        engine.dialect.quote_ident(c)
+        for c in engine.arrow(f"SELECT * FROM {linked.links} LIMIT 0").column_names
+        if c.endswith("_weight")
+    ]
     links = engine.arrow(
-        f"""SELECT ma.cluster_id, l.*
+        f"""SELECT {", ".join(["ma.cluster_id", *(f"l.{c}" for c in key_weights)])}
            FROM {linked.links} l
            JOIN {_MEMBERSHIP} ma ON ma.account_id = l.a
            JOIN {_MEMBERSHIP} mb ON mb.account_id = l.b
