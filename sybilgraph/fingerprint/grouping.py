@@ -221,13 +221,20 @@ class TemplateSignatures:
         a run over those texts alone would give.
         """
         banding = LSHBanding.of(self.config.num_perm, self.config.bands, threshold)
-        hashes, counts, signature = self.hashes, self.counts, self.signature
+        hashes, counts, rows = self.hashes, self.counts, None
         if subset is not None:
             row = np.cumsum(counts >= self.config.min_words) - 1  # signature row per text
             hashes, counts = hashes[subset], counts[subset]
-            signature = signature[row[subset[counts >= self.config.min_words]]]
+            # the subset's signatures are read in place, not copied
+            rows = row[subset[counts >= self.config.min_words]]
         return _signed_groups(
-            hashes, counts, signature, banding, self.config.min_words, self.config.break_chains
+            hashes,
+            counts,
+            self.signature,
+            banding,
+            self.config.min_words,
+            self.config.break_chains,
+            rows,
         )
 
     def groupings(self, requests: Sequence[tuple[float, np.ndarray | None]]) -> list[np.ndarray]:
@@ -274,8 +281,10 @@ def _signed_groups(
     banding: LSHBanding,
     min_words: int,
     break_chains: bool = False,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Group ids from the words per text and the signatures of the eligible texts."""
+    """Group ids from the words per text and the signatures of the eligible texts (the
+    rows ``rows`` of ``signature``, one per eligible text; all of them by default)."""
     groups = hashes.copy()
     eligible = np.flatnonzero(counts >= min_words)
     if len(eligible) < 2:
@@ -284,15 +293,17 @@ def _signed_groups(
     # are then its smallest member, which makes the result independent of input order
     order = np.argsort(hashes[eligible], kind="stable")
     if not np.array_equal(order, np.arange(len(order))):  # callers may send them sorted
-        signature = signature[order]
-    root = banding.components(signature)
+        rows = order if rows is None else rows[order]
+    root = banding.components(signature, rows)
     if break_chains:
-        root = _break_chains(signature, root, banding)
+        root = _break_chains(signature, root, banding, rows)
     groups[eligible[order]] = hashes[eligible[order]][root]
     return groups
 
 
-def _break_chains(signature: np.ndarray, root: np.ndarray, banding: LSHBanding) -> np.ndarray:
+def _break_chains(
+    signature: np.ndarray, root: np.ndarray, banding: LSHBanding, rows: np.ndarray | None = None
+) -> np.ndarray:
     """Keep in each group only the texts similar to its root; regroup the others.
 
     Components of similar pairs can chain: a~b~c~… joins texts at the two ends that
@@ -302,15 +313,16 @@ def _break_chains(signature: np.ndarray, root: np.ndarray, banding: LSHBanding) 
     is left after them stays alone).
     """
     index = np.arange(len(root))
+    at = index if rows is None else rows  # the signature row of each position
     joined = index[root != index]
-    loose = joined[~banding.similar(signature, joined, root[joined])]
+    loose = joined[~banding.similar(signature, joined, root[joined], at)]
     for _ in range(_REGROUP_ROUNDS):
         root[loose] = loose
         if len(loose) < 2:
             return root
-        local = banding.components(signature[loose])
+        local = banding.components(signature, at[loose])
         root[loose] = loose[local]
         joined = loose[local != np.arange(len(loose))]
-        loose = joined[~banding.similar(signature, joined, root[joined])]
+        loose = joined[~banding.similar(signature, joined, root[joined], at)]
     root[loose] = loose
     return root

@@ -164,23 +164,36 @@ class LSHBanding:
         # b-bit values also agree by chance: correct the share of equal values for it
         return int(np.ceil((self.threshold * (1.0 - chance) + chance) * signature.shape[1] - 1e-9))
 
-    def similar(self, signature: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """Whether each pair of rows of ``signature`` is similar at the threshold."""
+    def similar(
+        self,
+        signature: np.ndarray,
+        left: np.ndarray,
+        right: np.ndarray,
+        rows: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Whether each pair of rows of ``signature`` is similar at the threshold (with
+        ``rows``, the pairs are positions in ``rows``, the rows of ``signature`` meant)."""
+        if rows is not None:
+            left, right = rows[left], rows[right]
         return agreements(signature, left, right) >= self.needed(signature)
 
-    def components(self, signature: np.ndarray) -> np.ndarray:
+    def components(self, signature: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Root (smallest index) of each text's component of verified near-duplicate pairs.
 
         Within a bucket every member is compared with the bucket's representative (its
         first member) only, so a giant bucket costs linear work. A bucket whose first
         ``_SAMPLE`` checks mostly fail is not checked further in that band; members that
         fail in a fruitful bucket get a new representative, up to ``_ROUNDS`` times.
+
+        ``rows``: the rows of ``signature`` to group, in their order (all by default);
+        the result is then in positions of ``rows``, as for ``signature[rows]``, without
+        the copy (a subset of 9.3M templates' signatures at 30M synth events: 0.6 GB).
         """
-        parent = np.arange(len(signature), dtype=np.int64)
+        parent = np.arange(len(signature) if rows is None else len(rows), dtype=np.int64)
         needed = self.needed(signature)
         for band in range(self.bands):
             compress(parent)
-            members, bucket = _shared_buckets(_band_keys(signature, band, self.rows))
+            members, bucket = _shared_buckets(_band_keys(signature, band, self.rows, rows))
             for _ in range(_ROUNDS):
                 if len(members) < 2:
                     break
@@ -196,7 +209,10 @@ class LSHBanding:
                 fruitful = np.zeros(int(bucket[-1]) + 1, dtype=bool)
                 for checked in (sample, pending & ~sample):
                     checked &= fruitful[bucket] | sample
-                    similar = agreements(signature, members[checked], rep[checked]) >= needed
+                    left, right = members[checked], rep[checked]
+                    if rows is not None:
+                        left, right = rows[left], rows[right]
+                    similar = agreements(signature, left, right) >= needed
                     union(parent, members[checked][similar], rep[checked][similar])
                     failed[np.flatnonzero(checked)[~similar]] = True
                     tried = np.bincount(bucket[checked], minlength=len(fruitful))
@@ -236,16 +252,22 @@ def _least_error(
     return best
 
 
-def _band_keys(signature: np.ndarray, band: int, rows: int) -> np.ndarray:
-    """One uint32 key per text for a band: its values packed, or mixed when wider."""
-    values = np.ascontiguousarray(signature[:, band * rows : (band + 1) * rows])
+def _band_keys(
+    signature: np.ndarray, band: int, rows: int, index: np.ndarray | None = None
+) -> np.ndarray:
+    """One uint32 key per text (the rows ``index`` of ``signature``, or all) for a band:
+    its values packed, or mixed when wider."""
+    columns = slice(band * rows, (band + 1) * rows)
+    values = np.ascontiguousarray(
+        signature[:, columns] if index is None else signature[index, columns]
+    )
     width = rows * signature.dtype.itemsize
     if width == 4:
         return values.view("<u4").ravel()
     if width == 8:
         wide = values.view("<u8").ravel().copy()
     else:
-        wide = np.zeros(len(signature), dtype=np.uint64)
+        wide = np.zeros(len(values), dtype=np.uint64)
         for row in range(rows):
             wide = mix64(wide * np.uint64(0x100000001B3) + values[:, row].astype(np.uint64))
     # a chance collision of 32-bit keys only costs one verification
