@@ -186,25 +186,14 @@ class TemplateSignatures:
 
     @classmethod
     def of(
-        cls,
-        batches: Iterable[tuple[np.ndarray, pa.Array]],
-        config: PromptConfig,
-        seed: int,
-        expected: int = 0,
+        cls, batches: Iterable[tuple[np.ndarray, pa.Array]], config: PromptConfig, seed: int
     ) -> TemplateSignatures:
-        """Signatures of texts arriving in batches, as :func:`near_duplicate_groups` takes.
-
-        ``expected``: how many texts will arrive, at most, where known: their signatures'
-        array is then made once at that size. Grown by doubling instead, it held the old
-        array beside the new one as it grew (at 30M synth events, 15.3M templates: 0.5 GB
-        beside 1 GB, the run's peak).
-        """
+        """Signatures of texts arriving in batches, as :func:`near_duplicate_groups` takes."""
         minhash = _minhash_of(config, seed)
         hash_parts: list[np.ndarray] = []
         count_parts: list[np.ndarray] = []
-        # signatures go into one array, grown by doubling where it must be: no second
-        # copy at the end
-        signature = np.zeros((max(expected, 0), config.num_perm), minhash.dtype)
+        # signatures go into one array that grows by doubling: no second copy at the end
+        signature = minhash.empty()
         filled = 0
         for batch_hashes, texts in batches:
             counts, part = minhash.signatures(as_string_array(texts))

@@ -535,7 +535,6 @@ def _near_duplicates(
     both groupings read them, side by side.
     """
     cfg = config.prompt
-    templates = engine.scalar("SELECT count(DISTINCT template_hash) FROM prompt_fp")
     distinct = engine.batches(
         # in the order of the hashes as unsigned numbers, the order tier 2 works in
         "SELECT template_hash, min(template) FROM prompt_fp GROUP BY template_hash "
@@ -549,7 +548,6 @@ def _near_duplicates(
         ),
         cfg,
         config.seed,
-        expected=int(templates or 0),  # type: ignore[call-overload]
     )
     heavy = None if floor is None else _heavy_templates(engine, floor, signed.hashes)
     requests: list[tuple[float, np.ndarray | None]] = [(cfg.threshold, None)]
