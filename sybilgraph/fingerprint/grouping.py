@@ -313,16 +313,15 @@ def _break_chains(
     is left after them stays alone).
     """
     index = np.arange(len(root))
-    at = index if rows is None else rows  # the signature row of each position
     joined = index[root != index]
-    loose = joined[~banding.similar(signature, joined, root[joined], at)]
+    loose = joined[~banding.similar(signature, joined, root[joined], rows)]
     for _ in range(_REGROUP_ROUNDS):
         root[loose] = loose
         if len(loose) < 2:
             return root
-        local = banding.components(signature, at[loose])
+        local = banding.components(signature, loose if rows is None else rows[loose])
         root[loose] = loose[local]
         joined = loose[local != np.arange(len(loose))]
-        loose = joined[~banding.similar(signature, joined, root[joined], at)]
+        loose = joined[~banding.similar(signature, joined, root[joined], rows)]
     root[loose] = loose
     return root

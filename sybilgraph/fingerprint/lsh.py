@@ -190,7 +190,6 @@ class LSHBanding:
         the copy (a subset of 9.3M templates' signatures at 30M synth events: 0.6 GB).
         """
         parent = np.arange(len(signature) if rows is None else len(rows), dtype=np.int64)
-        needed = self.needed(signature)
         for band in range(self.bands):
             compress(parent)
             members, bucket = _shared_buckets(_band_keys(signature, band, self.rows, rows))
@@ -209,10 +208,7 @@ class LSHBanding:
                 fruitful = np.zeros(int(bucket[-1]) + 1, dtype=bool)
                 for checked in (sample, pending & ~sample):
                     checked &= fruitful[bucket] | sample
-                    left, right = members[checked], rep[checked]
-                    if rows is not None:
-                        left, right = rows[left], rows[right]
-                    similar = agreements(signature, left, right) >= needed
+                    similar = self.similar(signature, members[checked], rep[checked], rows)
                     union(parent, members[checked][similar], rep[checked][similar])
                     failed[np.flatnonzero(checked)[~similar]] = True
                     tried = np.bincount(bucket[checked], minlength=len(fruitful))
