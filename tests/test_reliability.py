@@ -766,27 +766,45 @@ def test_link_weights_do_not_depend_on_the_order_of_their_terms() -> None:
     for order in (terms, terms[::-1]):
         engine = make_engine(Config().engine)
         try:
+            # link folds its pair values with accounts and values as numbers
+            numbers = {value: i for i, (_, value, _) in enumerate(terms, start=1)}
             engine.store(
-                "pair_values",
+                "pair_numbers",
                 pa.table(
                     {
-                        "a": ["x"] * len(order),
-                        "b": ["y"] * len(order),
+                        "a": [1] * len(order),
+                        "b": [2] * len(order),
                         "key": [k for k, _, _ in order],
-                        "value": [v for _, v, _ in order],
+                        "value": [numbers[v] for _, v, _ in order],
                         "w": [w for _, _, w in order],
                         "first_seen": pa.array([None] * len(order), pa.timestamp("us")),
                         "last_seen": pa.array([None] * len(order), pa.timestamp("us")),
                     }
                 ),
             )
+            engine.store("account_numbers", pa.table({"account_id": ["x", "y"], "num": [1, 2]}))
+            engine.store(
+                "value_numbers",
+                pa.table(
+                    {
+                        "key": [k for k, _, _ in terms],
+                        "value": [v for _, v, _ in terms],
+                        "num": [numbers[v] for _, v, _ in terms],
+                    }
+                ),
+            )
             engine.execute("SET threads = 1")
             build_links(engine, Config.from_dict({"link": {"keep_weak_links": True}}))
-            weights.append(engine.arrow("SELECT weight, ip_weight FROM links").to_pylist())
+            weights.append(
+                engine.arrow("SELECT a, b, weight, ip_weight, ip_values FROM links").to_pylist()
+            )
         finally:
             engine.close()
     assert weights[0] == weights[1]
     assert weights[0][0]["ip_weight"] == pytest.approx(0.6, abs=1e-15)
+    # the sample names the values by their texts, heaviest first
+    assert (weights[0][0]["a"], weights[0][0]["b"]) == ("x", "y")
+    assert weights[0][0]["ip_values"] == "v3, v2, v1"
 
 
 # -- the loader, fuzzed ---------------------------------------------------------------

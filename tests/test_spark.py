@@ -41,7 +41,7 @@ def spark() -> Iterator[Any]:
 
 
 def _links(out: Path) -> pd.DataFrame:
-    links = pd.read_parquet(out / "links.parquet", columns=["a", "b", "weight", "keys"])
+    links = pd.read_parquet(out / "links.parquet", columns=["a", "b", "weight", "keys", "evidence"])
     links["weight"] = links["weight"].round(9)
     return links.sort_values(["a", "b"], ignore_index=True)
 
@@ -112,7 +112,9 @@ def test_load_and_rejects_match_duckdb(spark: Any, tmp_path: Path) -> None:
             ).to_pandas()
             heads = engine.arrow(
                 f"""SELECT ip, {sql.list_agg("account_id", [desc("account_id")], 2)} AS two,
-                           {sql.list_head("account_id", [asc("account_id")], 5)} AS firsts
+                           {sql.list_head("account_id", [asc("account_id")], 5)} AS firsts,
+                           {sql.list_item(sql.top_list("account_id", "1.0", 3), 2)} AS second,
+                           {sql.list_item(sql.top_list("account_id", "1.0", 3), 4)} AS past
                     FROM {loaded.events} WHERE ip IS NOT NULL GROUP BY ip ORDER BY ip"""
             ).to_pandas()
         finally:
@@ -125,6 +127,11 @@ def test_load_and_rejects_match_duckdb(spark: Any, tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(duck[2], spk[2], check_dtype=False)
     assert [list(x) for x in duck[3]["firsts"]] == [list(x) for x in spk[3]["firsts"]]
     assert duck[3]["two"].tolist() == spk[3]["two"].tolist() == ["u2, u1", "u3"]
+    # an item of a list, NULL past its end: how link gives its samples their texts
+    for heads in (duck[3], spk[3]):
+        assert heads["second"].iloc[0] == "u2"
+        assert heads["second"].isna().tolist() == [False, True]
+        assert heads["past"].isna().all()
 
 
 def test_missing_pyspark_says_what_to_install(

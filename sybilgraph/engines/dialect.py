@@ -98,7 +98,16 @@ class Dialect(ABC):
     def top_values(self, column: str, weight: str, limit: int) -> str:
         """Aggregate: the ``limit`` values of ``column`` of largest ``weight`` (ties by
         value), joined by ', '."""
-        return self.list_agg(column, [desc(weight), asc(column)], limit)
+        return self.join_list(self.top_list(column, weight, limit))
+
+    def top_list(self, column: str, weight: str, limit: int) -> str:
+        """Aggregate: the ``limit`` values of ``column`` of largest ``weight`` (ties by
+        value), as a list in that order."""
+        return self.list_head(column, [desc(weight), asc(column)], limit)
+
+    @abstractmethod
+    def list_item(self, expr: str, position: int) -> str:
+        """Item ``position`` (from 1) of a list expression; NULL past its end."""
 
     @staticmethod
     def order_by(order: Sequence[Order]) -> str:
@@ -155,11 +164,14 @@ class DuckDBDialect(Dialect):
     def list_agg(self, column: str, order: Sequence[Order], limit: int) -> str:
         return self.join_list(self._sorted_head(column, order, limit))
 
-    def top_values(self, column: str, weight: str, limit: int) -> str:
+    def top_list(self, column: str, weight: str, limit: int) -> str:
         # keeps only the top values of each group as they stream by, so it can run on
         # tens of millions of pairs within the memory limit (an ordered list cannot)
         key = f"{{'w': -({weight}), 'v': {column}}}"
-        return self.join_list(f"min_by({column}, {key}, {int(limit)})")
+        return f"min_by({column}, {key}, {int(limit)})"
+
+    def list_item(self, expr: str, position: int) -> str:
+        return f"({expr})[{int(position)}]"
 
     def _sorted_head(self, column: str, order: Sequence[Order], limit: int) -> str:
         return f"list_slice(list({column} ORDER BY {self.order_by(order)}), 1, {int(limit)})"
@@ -222,3 +234,7 @@ class SparkDialect(Dialect):
 
     def join_list(self, expr: str) -> str:
         return f"array_join({expr}, ', ')"
+
+    def list_item(self, expr: str, position: int) -> str:
+        # NULL past the end while ANSI mode is off, as the engine sets it
+        return f"element_at({expr}, {int(position)})"
