@@ -332,9 +332,11 @@ def build_links(
     )
     engine.create_table(
         "pair_keys",
-        f"""SELECT p.a, p.b, p.key, p.w, p.n, concat_ws(', ', {texts}) AS sample,
-                  p.first_seen, p.last_seen
-           FROM pair_key_numbers p {joins}""",
+        f"""SELECT ua.account_id AS a, ub.account_id AS b, p.key, p.w, p.n,
+                  concat_ws(', ', {texts}) AS sample, p.first_seen, p.last_seen
+           FROM pair_key_numbers p
+           JOIN {_ACCOUNT_NUMBERS} ua ON ua.num = p.a
+           JOIN {_ACCOUNT_NUMBERS} ub ON ub.num = p.b {joins}""",
     )
     engine.drop("pair_key_numbers")
     keys = sorted(
@@ -356,25 +358,16 @@ def build_links(
             lambda k: f"sum(CASE WHEN key = {literal(k)} THEN n ELSE 0 END)",
             lambda k: f"max(CASE WHEN key = {literal(k)} THEN sample END)",
         )
-        columns = ["weight", "keys", "evidence", "first_seen", "last_seen"]
-        for key in keys:
-            stem = key_column(key)
-            columns += [f"{stem}_weight", f"{stem}_n", f"{stem}_values"]
-        # the samples are strings again: sliced as pair_keys was; the accounts' texts
-        # joined to each link once
+        # the samples are strings again: sliced as pair_keys was
         create_in_slices(
             engine,
             _LINKS,
             lambda where: (
-                f"""SELECT ua.account_id AS a, ub.account_id AS b,
-                       {", ".join(f"l.{c}" for c in columns)}
-                FROM (SELECT a, b, {link_weight} AS weight, {key_list} AS keys,
-                             {evidence} AS evidence,
-                             min(first_seen) AS first_seen, max(last_seen) AS last_seen,
-                             {", ".join(per_key)}
-                      FROM pair_keys WHERE {where} GROUP BY a, b) l
-                JOIN {_ACCOUNT_NUMBERS} ua ON ua.num = l.a
-                JOIN {_ACCOUNT_NUMBERS} ub ON ub.num = l.b"""
+                f"""SELECT a, b, {link_weight} AS weight, {key_list} AS keys,
+                       {evidence} AS evidence,
+                       min(first_seen) AS first_seen, max(last_seen) AS last_seen,
+                       {", ".join(per_key)}
+                FROM pair_keys WHERE {where} GROUP BY a, b"""
             ),
             rows,
         )
