@@ -28,6 +28,7 @@ from sybilgraph.errors import ConfigError
 
 __all__ = [
     "BUILTIN_KEYS",
+    "EVIDENCE_SAMPLE_MAX",
     "ColumnsConfig",
     "Config",
     "DetectConfig",
@@ -42,6 +43,8 @@ __all__ = [
 
 #: the link keys sybilgraph builds itself; an extra key is named after its column
 BUILTIN_KEYS = ("ip", "ip_subnet", "payment", "prompt", "wrapper", "direct", "counterparty", "time")
+#: the most shared values a link keeps as a sample per key (``link.evidence_sample``)
+EVIDENCE_SAMPLE_MAX = 20
 
 
 @dataclass
@@ -230,7 +233,8 @@ class LinkConfig:
     #: hold accounts together: the users of a VPN's exits that a ring uses are not drawn
     #: into it (on the bundled sample 7 of them were, at 1.2 a pair on its exits)
     infrastructure_cap: float = 0.9
-    #: how many shared values each link keeps as a sample, per key
+    #: how many shared values each link keeps as a sample, per key (at most
+    #: ``EVIDENCE_SAMPLE_MAX``: link joins each one to its text)
     evidence_sample: int = 3
     #: keep (and write to links.parquet) the links lighter than ``detect.min_weight``
     #: too; off, only the links that reach the graph get their evidence and are kept:
@@ -309,11 +313,10 @@ class LinkConfig:
         )
         for key, weight in self.key_weights.items():
             _require(weight >= 0, f"link.key_weights.{key}", "0 or more", weight)
-        # DuckDB keeps fewer than a million values per group in a sample
         _require(
-            1 <= self.evidence_sample < 1_000_000,
+            1 <= self.evidence_sample <= EVIDENCE_SAMPLE_MAX,
             "link.evidence_sample",
-            "between 1 and 999999",
+            f"between 1 and {EVIDENCE_SAMPLE_MAX}",
             self.evidence_sample,
         )
 

@@ -57,6 +57,7 @@ def test_toml(tmp_path: Path) -> None:
         ({"detect": {"join_strength": -1}}, "detect.join_strength must be 0 .off. or more"),
         ({"detect": {"join_density": 1.5}}, "detect.join_density must be between 0 and 1"),
         ({"detect": {"split_keys": "payment"}}, "detect.split_keys must be a list"),
+        ({"link": {"evidence_sample": 21}}, "link.evidence_sample must be between 1 and 20"),
     ],
 )
 def test_bad_config_named(data: dict[str, object], message: str) -> None:
