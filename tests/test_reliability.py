@@ -756,55 +756,69 @@ def test_explain_never_prints_times_running_backwards(tmp_path: Path) -> None:
     assert "seen together 2026-04-13 09:05:00 .. 2026-04-13 09:05:00" in overlapping
 
 
-def test_link_weights_do_not_depend_on_the_order_of_their_terms() -> None:
+def _fold_one_pair(terms: list[tuple[str, str, float]], config: Config) -> dict[str, object]:
+    """The link of accounts x and y from their pair values (key, value, weight), in this
+    order, folded by link on one thread."""
     from sybilgraph.engines import make_engine
     from sybilgraph.stages.link import build_links
 
+    # link folds its pair values with accounts and values as numbers, the values
+    # numbered in the order of their texts within a key
+    numbers = {kv: i for i, kv in enumerate(sorted({(k, v) for k, v, _ in terms}), start=1)}
+    engine = make_engine(config.engine)
+    try:
+        engine.store(
+            "pair_numbers",
+            pa.table(
+                {
+                    "a": [1] * len(terms),
+                    "b": [2] * len(terms),
+                    "key": [k for k, _, _ in terms],
+                    "value": [numbers[(k, v)] for k, v, _ in terms],
+                    "w": [w for _, _, w in terms],
+                    "first_seen": pa.array([None] * len(terms), pa.timestamp("us")),
+                    "last_seen": pa.array([None] * len(terms), pa.timestamp("us")),
+                }
+            ),
+        )
+        engine.store("account_numbers", pa.table({"account_id": ["x", "y"], "num": [1, 2]}))
+        engine.store(
+            "value_numbers",
+            pa.table(
+                {
+                    "key": [k for k, _ in numbers],
+                    "value": [v for _, v in numbers],
+                    "num": list(numbers.values()),
+                }
+            ),
+        )
+        engine.execute("SET threads = 1")
+        build_links(engine, config)
+        (link,) = engine.arrow("SELECT a, b, weight, ip_weight, ip_values FROM links").to_pylist()
+        return link  # type: ignore[no-any-return]
+    finally:
+        engine.close()
+
+
+def test_link_weights_do_not_depend_on_the_order_of_their_terms() -> None:
     # 0.1 + 0.2 + 0.3 and 0.3 + 0.2 + 0.1 differ in the last bit as floats
     terms = [("ip", "v1", 0.1), ("ip", "v2", 0.2), ("ip", "v3", 0.3), ("prompt", "t1", 0.7)]
-    weights = []
-    for order in (terms, terms[::-1]):
-        engine = make_engine(Config().engine)
-        try:
-            # link folds its pair values with accounts and values as numbers
-            numbers = {value: i for i, (_, value, _) in enumerate(terms, start=1)}
-            engine.store(
-                "pair_numbers",
-                pa.table(
-                    {
-                        "a": [1] * len(order),
-                        "b": [2] * len(order),
-                        "key": [k for k, _, _ in order],
-                        "value": [numbers[v] for _, v, _ in order],
-                        "w": [w for _, _, w in order],
-                        "first_seen": pa.array([None] * len(order), pa.timestamp("us")),
-                        "last_seen": pa.array([None] * len(order), pa.timestamp("us")),
-                    }
-                ),
-            )
-            engine.store("account_numbers", pa.table({"account_id": ["x", "y"], "num": [1, 2]}))
-            engine.store(
-                "value_numbers",
-                pa.table(
-                    {
-                        "key": [k for k, _, _ in terms],
-                        "value": [v for _, v, _ in terms],
-                        "num": [numbers[v] for _, v, _ in terms],
-                    }
-                ),
-            )
-            engine.execute("SET threads = 1")
-            build_links(engine, Config.from_dict({"link": {"keep_weak_links": True}}))
-            weights.append(
-                engine.arrow("SELECT a, b, weight, ip_weight, ip_values FROM links").to_pylist()
-            )
-        finally:
-            engine.close()
-    assert weights[0] == weights[1]
-    assert weights[0][0]["ip_weight"] == pytest.approx(0.6, abs=1e-15)
+    config = Config.from_dict({"link": {"keep_weak_links": True}})
+    links = [_fold_one_pair(order, config) for order in (terms, terms[::-1])]
+    assert links[0] == links[1]
+    assert links[0]["ip_weight"] == pytest.approx(0.6, abs=1e-15)
     # the sample names the values by their texts, heaviest first
-    assert (weights[0][0]["a"], weights[0][0]["b"]) == ("x", "y")
-    assert weights[0][0]["ip_values"] == "v3, v2, v1"
+    assert (links[0]["a"], links[0]["b"]) == ("x", "y")
+    assert links[0]["ip_values"] == "v3, v2, v1"
+
+
+@pytest.mark.parametrize(("sample", "shown"), [(1, "v3"), (2, "v3, va"), (5, "v3, va, v2, v1")])
+def test_a_links_sample_keeps_the_heaviest_values_ties_by_text(sample: int, shown: str) -> None:
+    # v3 and va weigh alike: the tie breaks by text, whatever order the rows come in
+    terms = [("ip", "va", 0.3), ("ip", "v1", 0.1), ("ip", "v3", 0.3), ("ip", "v2", 0.2)]
+    config = Config.from_dict({"link": {"evidence_sample": sample}})
+    for order in (terms, terms[::-1]):
+        assert _fold_one_pair(order, config)["ip_values"] == shown
 
 
 # -- the loader, fuzzed ---------------------------------------------------------------
