@@ -794,7 +794,7 @@ def _fold_one_pair(terms: list[tuple[str, str, float]], config: Config) -> dict[
         )
         engine.execute("SET threads = 1")
         build_links(engine, config)
-        (link,) = engine.arrow("SELECT a, b, weight, ip_weight, ip_values FROM links").to_pylist()
+        (link,) = engine.arrow("SELECT * FROM links").to_pylist()
         return link  # type: ignore[no-any-return]
     finally:
         engine.close()
@@ -819,6 +819,20 @@ def test_a_links_sample_keeps_the_heaviest_values_ties_by_text(sample: int, show
     config = Config.from_dict({"link": {"evidence_sample": sample}})
     for order in (terms, terms[::-1]):
         assert _fold_one_pair(order, config)["ip_values"] == shown
+
+
+def test_a_links_evidence_shows_its_values_as_they_are() -> None:
+    # extra keys' values (user agents) hold "; " themselves; a key that shares nothing
+    # adds nothing between the others
+    terms = [("ip", "10.0.0.1", 0.5), ("ua", "x; ; y; ", 0.4), ("zone", ";", 0.3)]
+    config = Config.from_dict({"link": {"keep_weak_links": True}})
+    link = _fold_one_pair(terms, config)
+    assert link["keys"] == "ip,ua,zone"
+    assert (
+        link["evidence"] == "ip: 1 shared (10.0.0.1); ua: 1 shared (x; ; y; ); zone: 1 shared (;)"
+    )
+    link = _fold_one_pair(terms[1:2], config)
+    assert (link["keys"], link["evidence"]) == ("ua", "ua: 1 shared (x; ; y; )")
 
 
 # -- the loader, fuzzed ---------------------------------------------------------------

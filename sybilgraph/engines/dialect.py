@@ -61,10 +61,6 @@ class Dialect(ABC):
         """Seconds since 1970 of a timestamp column, as a double."""
 
     @abstractmethod
-    def regexp_replace_all(self, expr: str, pattern: str, replacement: str) -> str:
-        """Every match of a regular expression replaced (both are SQL literals)."""
-
-    @abstractmethod
     def bucket(self, column: str, count: int) -> str:
         """A number from 0 to ``count - 1`` for each value of ``column``, the same for
         equal values: cuts a table into slices without sorting it."""
@@ -140,9 +136,6 @@ class DuckDBDialect(Dialect):
     def epoch(self, column: str) -> str:
         return f"epoch({column})"
 
-    def regexp_replace_all(self, expr: str, pattern: str, replacement: str) -> str:
-        return f"regexp_replace({expr}, {pattern}, {replacement}, 'g')"
-
     def bucket(self, column: str, count: int) -> str:
         return f"hash({column}) % {int(count)}"
 
@@ -207,9 +200,6 @@ class SparkDialect(Dialect):
 
     def epoch(self, column: str) -> str:
         return f"(CAST(unix_micros(CAST({column} AS TIMESTAMP_LTZ)) AS DOUBLE) / 1e6)"
-
-    def regexp_replace_all(self, expr: str, pattern: str, replacement: str) -> str:
-        return f"regexp_replace({expr}, {pattern}, {replacement})"
 
     def bucket(self, column: str, count: int) -> str:
         return f"pmod(hash({column}), {int(count)})"  # Spark's hash is a signed 32 bits

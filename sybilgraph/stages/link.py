@@ -429,18 +429,22 @@ def evidence_sql(
 ) -> tuple[str, str]:
     """SQL for a link's ``keys`` ("ip,prompt") and ``evidence`` ("ip: 2 shared (a, b);
     prompt: ...") from expressions giving, per key, the count of shared values and
-    their sample."""
+    their sample.
+
+    Each key's part is NULL where it shares nothing, and ``concat_ws`` skips NULLs: the
+    sample values are shown as they are. Empty parts joined with "; " and the runs of
+    "; " collapsed by a regular expression took twice the time of the whole fold (at
+    1.5M realistic events, 2.05M links: 3.5 s against 1.8 s) and collapsed any "; ; "
+    inside a value too.
+    """
     literal = engine.dialect.literal
-    evidence = " || '; ' || ".join(
+    evidence = ", ".join(
         f"CASE WHEN {count_of(k)} > 0 THEN {literal(k + ': ')} || "
-        f"{engine.dialect.text(count_of(k))} || ' shared (' || {sample_of(k)} || ')' ELSE '' END"
+        f"{engine.dialect.text(count_of(k))} || ' shared (' || {sample_of(k)} || ')' END"
         for k in keys
     )
-    key_list = " || ".join(
-        f"CASE WHEN {count_of(k)} > 0 THEN {literal(k + ',')} ELSE '' END" for k in keys
-    )
-    separated = engine.dialect.regexp_replace_all(evidence, "'(; )+'", "'; '")
-    return f"trim(TRAILING ',' FROM {key_list})", f"trim(BOTH '; ' FROM {separated})"
+    key_list = ", ".join(f"CASE WHEN {count_of(k)} > 0 THEN {literal(k)} END" for k in keys)
+    return f"concat_ws(',', {key_list})", f"concat_ws('; ', {evidence})"
 
 
 def hub_limit(config: Config, accounts: int) -> int:
