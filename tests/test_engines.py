@@ -39,3 +39,30 @@ def test_full_spill_disk_is_a_resource_error_naming_the_folder(tmp_path: Path) -
     finally:
         engine.con = real  # type: ignore[attr-defined]
         engine.close()
+
+
+def _limit_gib(engine: object) -> float:
+    ((shown,),) = engine.con.execute("SELECT current_setting('memory_limit')").fetchall()  # type: ignore[attr-defined]
+    number, unit = str(shown).split()
+    return float(number) / {"MiB": 1024, "GiB": 1}[unit]
+
+
+def test_room_made_for_arrays_lowers_the_limit_for_a_while(tmp_path: Path) -> None:
+    engine = make_engine(
+        EngineConfig(name="duckdb", memory_limit="4GiB", temp_directory=str(tmp_path))
+    )
+    try:
+        engine.execute("CREATE TABLE t AS SELECT range AS i FROM range(100000)")
+        with engine.room_for(1 << 30):
+            assert _limit_gib(engine) == pytest.approx(3.0, abs=0.05)
+            assert engine.arrow("SELECT count(*) AS n FROM t").column("n")[0].as_py() == 100000
+        assert _limit_gib(engine) == pytest.approx(4.0, abs=0.05)
+        # never below half the limit, and set back when the work inside fails
+        with pytest.raises(RuntimeError), engine.room_for(10 << 30):
+            assert _limit_gib(engine) == pytest.approx(2.0, abs=0.05)
+            raise RuntimeError("inside")
+        assert _limit_gib(engine) == pytest.approx(4.0, abs=0.05)
+        with engine.room_for(0):
+            assert _limit_gib(engine) == pytest.approx(4.0, abs=0.05)
+    finally:
+        engine.close()

@@ -111,6 +111,15 @@ class Engine(ABC):
     def arrow(self, sql: str) -> pa.Table:
         """Run a query and return its result as an Arrow table."""
 
+    @contextlib.contextmanager
+    def room_for(self, nbytes: int) -> Iterator[None]:
+        """Hold about ``nbytes`` less while the caller holds that much of its own beside
+        the engine (arrays it builds from a query's rows), so that the process stays
+        near the engine's limit rather than at the limit and the arrays together. What
+        the engine gives up it spills. Engines whose memory is not in this process
+        (Spark's JVM) need no room made: they ignore it."""
+        yield
+
     def batches(self, sql: str, size: int) -> Iterator[pa.RecordBatch]:
         """Run a query and yield its result in record batches of at most ``size`` rows.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -90,6 +91,10 @@ class DuckDBEngine(Engine):
             except duckdb.Error as exc:
                 self.con.close()
                 raise ConfigError(f"{key} = {value}: {_first_line(exc)}") from None
+        #: the limit as set (restored after :meth:`room_for`), and in bytes
+        ((shown,),) = self.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        self._limit = limit or str(shown)
+        self._limit_bytes = _size_bytes(str(shown))
         self._registered: dict[str, pa.Table] = {}
         self._views: set[str] = set()
         self._spill = Path(spill)
@@ -368,6 +373,28 @@ class DuckDBEngine(Engine):
         finally:
             cursor.close()
 
+    @contextlib.contextmanager
+    def room_for(self, nbytes: int) -> Iterator[None]:
+        # at 30M synth events, DuckDB at its limit (a sixth of 24 GB) beside tier 2's
+        # MinHash signatures took the run to its peak, 6.5 GiB; with the limit lowered
+        # by them, 5.4 GiB. Never below half the limit: aggregates of strings (and
+        # the distinct templates sorted for tier 2) must still fit
+        lowered = max(self._limit_bytes - max(int(nbytes), 0), self._limit_bytes // 2)
+        if not self._limit_bytes or lowered >= self._limit_bytes:
+            yield
+            return
+        try:
+            self.con.execute(f"SET memory_limit = '{lowered}B'")
+        except duckdb.Error as exc:  # what it holds could not be spilled
+            log.debug("memory limit kept at %s: %s", self._limit, _first_line(exc))
+            yield
+            return
+        log.debug("memory limit %s lowered by %.2f GiB", self._limit, nbytes / (1 << 30))
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = {self.dialect.literal(self._limit)}")
+
     def register(self, name: str, table: pa.Table) -> None:
         self.drop(name)
         self.con.register(name, table)
@@ -425,6 +452,19 @@ class _CsvFile:
     def close(self) -> None:
         if self._copy is not None:
             self._copy.unlink(missing_ok=True)
+
+
+#: the units DuckDB shows a memory size in (``current_setting('memory_limit')``)
+_SHOWN_SIZE = re.compile(r"\s*([0-9.]+)\s*(bytes|KiB|MiB|GiB|TiB|PiB|EiB)\s*")
+_SIZE_UNITS = {"bytes": 0, "KiB": 10, "MiB": 20, "GiB": 30, "TiB": 40, "PiB": 50, "EiB": 60}
+
+
+def _size_bytes(shown: str) -> int:
+    """Bytes of a size as DuckDB shows it ("3.7 GiB"; to its one decimal); 0 if not one."""
+    match = _SHOWN_SIZE.fullmatch(shown)
+    if match is None:
+        return 0
+    return int(float(match[1]) * (1 << _SIZE_UNITS[match[2]]))
 
 
 def _delimiter(path: Path) -> str:

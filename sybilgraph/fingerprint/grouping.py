@@ -213,6 +213,11 @@ class TemplateSignatures:
         hashes, counts = np.concatenate(hash_parts), np.concatenate(count_parts)
         return cls(hashes, counts, signature[:filled], config)
 
+    @staticmethod
+    def bytes_per_text(config: PromptConfig) -> int:
+        """What :meth:`of` holds per text: its signature, tier-1 hash and word count."""
+        return config.num_perm * np.dtype(_minhash_of(config, 0).dtype).itemsize + 16
+
     def groups(self, threshold: float, subset: np.ndarray | None = None) -> np.ndarray:
         """Group ids (as :func:`template_groups` gives them) at ``threshold``.
 

@@ -535,6 +535,17 @@ def _near_duplicates(
     both groupings read them, side by side.
     """
     cfg = config.prompt
+    # the engine makes room for the signatures beside it (distinct prompts: at least as
+    # many as their templates)
+    with engine.room_for(counts["distinct_prompts"] * TemplateSignatures.bytes_per_text(cfg)):
+        return _grouped(engine, floor, config, counts)
+
+
+def _grouped(
+    engine: Engine, floor: float | None, config: Config, counts: dict[str, int]
+) -> tuple[np.ndarray, bool]:
+    """:func:`_near_duplicates`, once the engine has made room."""
+    cfg = config.prompt
     distinct = engine.batches(
         # in the order of the hashes as unsigned numbers, the order tier 2 works in
         "SELECT template_hash, min(template) FROM prompt_fp GROUP BY template_hash "
