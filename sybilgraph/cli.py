@@ -1,17 +1,20 @@
 """The command line: each command parses its options and calls one library function.
 
 Exit codes: 0 success; 1 internal error (a bug: run again with --debug and report the
-traceback); 2 bad input, config or usage; 3 a memory or disk limit was reached.
+traceback); 2 bad input, config or usage; 3 a memory or disk limit was reached; 130
+interrupted (Ctrl-C, SIGINT); 143 stopped by SIGTERM.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
+import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +35,45 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+#: signals that stop a command as Ctrl-C does, with their exit codes (128 + the number)
+_STOPPING = {signal.SIGINT: ("interrupted", 130), signal.SIGTERM: ("terminated (SIGTERM)", 143)}
+
+
+class _Stopped:
+    """The signal that stopped the command, if one did.
+
+    SIGTERM (what a scheduler or service manager sends to stop a job) would end the
+    process at once, leaving DuckDB's spill folder (gigabytes at 30M events) and the
+    run's hidden working folder behind; raised as Ctrl-C is, the run cleans up on its
+    way out. A signal that arrives inside a DuckDB statement comes out of it as
+    DuckDB's own "Query interrupted" error: the signal recorded here says what it was.
+    """
+
+    signum: int | None = None
+
+    @classmethod
+    def handler(cls, signum: int, frame: object) -> None:
+        cls.signum = signum
+        raise KeyboardInterrupt
+
+    @classmethod
+    @contextlib.contextmanager
+    def caught(cls) -> Iterator[None]:
+        """The stopping signals handled while the command runs, as they were after."""
+        cls.signum = None
+        before = {}
+        try:
+            for signum in _STOPPING:
+                before[signum] = signal.signal(signum, cls.handler)
+        except ValueError:  # not the main thread (a caller's thread): left alone
+            pass
+        try:
+            yield
+        finally:
+            for signum, handler in before.items():
+                signal.signal(signum, handler)
+
+
 def handle_errors(func: F) -> F:
     """Turn the library's errors into one line on stderr and a non-zero exit."""
 
@@ -39,20 +81,19 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = bool(click.get_current_context().find_root().params.get("debug"))
         try:
-            return func(*args, **kwargs)
-        except SybilgraphError as exc:
+            with _Stopped.caught():
+                return func(*args, **kwargs)
+        except (KeyboardInterrupt, Exception) as exc:
+            if isinstance(exc, KeyboardInterrupt) or _Stopped.signum is not None:
+                # a signal, however it surfaced (inside DuckDB: "Query interrupted")
+                _fail(*_STOPPING[signal.Signals(_Stopped.signum or signal.SIGINT)])
             if debug:
                 traceback.print_exc()
-            _fail(str(exc), exc.exit_code)
-        except MemoryError:
-            if debug:
-                traceback.print_exc()
-            _fail("out of memory; set engine.memory_limit lower or use a bigger machine", 3)
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
-        except Exception as exc:  # a bug: one line, traceback only with --debug
-            if debug:
-                traceback.print_exc()
+            if isinstance(exc, SybilgraphError):
+                _fail(str(exc), exc.exit_code)
+            if isinstance(exc, MemoryError):
+                _fail("out of memory; set engine.memory_limit lower or use a bigger machine", 3)
+            # a bug: one line, traceback only with --debug
             _fail(
                 f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
                 "traceback)",

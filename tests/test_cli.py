@@ -127,3 +127,42 @@ def test_a_labels_option_naming_no_file_is_refused(hand_csv: Path, tmp_path: Pat
     assert "labels" in stderr and "no such file" in stderr
     assert len(stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("stop", "code", "said"),
+    [("SIGTERM", 143, "terminated (SIGTERM)"), ("SIGINT", 130, "interrupted")],
+)
+def test_a_stopped_run_cleans_up_and_says_so_in_one_line(
+    tmp_path: Path, stop: str, code: int, said: str
+) -> None:
+    # a scheduler stops a job with SIGTERM: it ended the process at once, leaving
+    # DuckDB's spill folder and the hidden working folder behind; Ctrl-C inside a DuckDB
+    # statement came out as an internal error
+    import os
+    import signal
+    import time
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "samples" / "week" / "events.csv"
+    spill_parent = tmp_path / "tmp"
+    spill_parent.mkdir()
+    out = tmp_path / "out"
+    env = {**os.environ, "TMPDIR": str(spill_parent), "SYBILGRAPH_SECRET": "x"}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "sybilgraph", "-q", "detect", str(sample), "--out", str(out)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(spill_parent.glob("sybilgraph-duckdb-*")) and run.poll() is None:
+        assert time.monotonic() < deadline, "the run made no spill folder"
+        time.sleep(0.02)
+    run.send_signal(getattr(signal, stop))
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == code
+    assert stderr.strip().splitlines() == [f"sybilgraph: error: {said}"]
+    assert list(spill_parent.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.partial")] == []
+    assert not out.exists() or list(out.iterdir()) == []
