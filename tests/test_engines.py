@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,37 @@ def test_room_made_for_arrays_lowers_the_limit_for_a_while(tmp_path: Path) -> No
             assert _limit_gib(engine) == pytest.approx(4.0, abs=0.05)
     finally:
         engine.close()
+
+
+def test_spill_folders_of_killed_runs_are_deleted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    # a run killed outright (SIGKILL, the kernel out of memory) cleans nothing up: the
+    # next engine deletes the spill folders whose process is gone, and only those
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = tmp_path / f"sybilgraph-duckdb-{int(gone.stdout)}-abc"
+    live = tmp_path / f"sybilgraph-duckdb-{os.getppid()}-def"
+    unnamed = tmp_path / "sybilgraph-duckdb-xyz"
+    other = tmp_path / f"other-{int(gone.stdout)}-abc"
+    for folder in (dead, live, unnamed, other):
+        folder.mkdir()
+        (folder / "duckdb_temp_storage.tmp").write_bytes(b"x" * 1024)
+    engine = make_engine(EngineConfig(name="duckdb"))
+    try:
+        spills = sorted(p.name for p in tmp_path.iterdir())
+        assert not dead.exists()
+        assert live.exists() and unnamed.exists() and other.exists()
+        # its own folder is named with its process id
+        assert f"sybilgraph-duckdb-{os.getpid()}-" in " ".join(spills)
+    finally:
+        engine.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [live.name, unnamed.name, other.name]
+    )

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from sybilgraph.engines.base import Engine
 from sybilgraph.engines.csvrepair import lone_cr_copy, mask_range, plain_copy, quote_cut
 from sybilgraph.engines.dialect import DuckDBDialect
 from sybilgraph.errors import ConfigError, InputError, ResourceError
+from sybilgraph.outputs import is_stale
 
 if TYPE_CHECKING:
     from sybilgraph.config import EngineConfig
@@ -39,6 +41,21 @@ _ROW_NUMBER = "file_row_number"
 #: values with a quote never closed that a CSV file may hold before it is refused:
 #: each one costs a further read of the file
 MAX_UNCLOSED = 100
+
+
+#: the spill folders the engine makes (in the system's temporary folder), named with the
+#: process id so that a later run can tell those of runs that were killed
+_SPILL_PREFIX = "sybilgraph-duckdb-"
+
+
+def _clean_stale_spills() -> None:
+    """Delete the spill folders of runs that were killed (SIGKILL, the kernel out of
+    memory), which nothing else removes: a 30M-event run's held 12 GB."""
+    for entry in Path(tempfile.gettempdir()).glob(f"{_SPILL_PREFIX}*"):
+        owner = re.match(r"(\d+)-", entry.name[len(_SPILL_PREFIX) :])
+        if owner and entry.is_dir() and is_stale(entry, int(owner.group(1))):
+            log.info("deleting the spill folder of a run that was killed: %s", entry)
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def default_memory_limit() -> str:
@@ -68,7 +85,8 @@ class DuckDBEngine(Engine):
             spill = config.temp_directory
             _check_spill_folder(spill)
         else:
-            self._tmp = tempfile.TemporaryDirectory(prefix="sybilgraph-duckdb-")
+            _clean_stale_spills()
+            self._tmp = tempfile.TemporaryDirectory(prefix=f"{_SPILL_PREFIX}{os.getpid()}-")
             spill = self._tmp.name
         self.con = duckdb.connect(":memory:")
         self.execute("SET TimeZone = 'UTC'")
