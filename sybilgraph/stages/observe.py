@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -546,20 +546,16 @@ def _grouped(
 ) -> tuple[np.ndarray, bool]:
     """:func:`_near_duplicates`, once the engine has made room."""
     cfg = config.prompt
+    # in the order of the hashes as unsigned numbers, the order tier 2 works in; each
+    # hash's smallest template, should two share one, first. Made distinct as pairs, not
+    # a hash's min(template): that aggregate of strings cannot spill (at 10M synth
+    # events, 5.7M templates, 2.8 s against 3.2 to 3.8 s)
     distinct = engine.batches(
-        # in the order of the hashes as unsigned numbers, the order tier 2 works in
-        "SELECT template_hash, min(template) FROM prompt_fp GROUP BY template_hash "
-        "ORDER BY template_hash < 0, template_hash",
+        "SELECT DISTINCT template_hash, template FROM prompt_fp "
+        "ORDER BY template_hash < 0, template_hash, template",
         PROMPT_BATCH,
     )
-    signed = TemplateSignatures.of(
-        (
-            (b.column(0).to_numpy(zero_copy_only=False).view(np.uint64), b.column(1))
-            for b in distinct
-        ),
-        cfg,
-        config.seed,
-    )
+    signed = TemplateSignatures.of(_first_per_hash(distinct), cfg, config.seed)
     heavy = None if floor is None else _heavy_templates(engine, floor, signed.hashes)
     requests: list[tuple[float, np.ndarray | None]] = [(cfg.threshold, None)]
     if heavy is not None:
@@ -576,6 +572,26 @@ def _grouped(
     if heavy is not None:
         _store_heavy_groups(engine, config, counts, hashes[heavy.positions], strict[0], heavy)
     return groups, heavy is not None
+
+
+def _first_per_hash(
+    batches: Iterator[pa.RecordBatch],
+) -> Iterator[tuple[np.ndarray, pa.Array]]:
+    """(hashes as unsigned numbers, texts) of rows sorted by hash, the first row of each
+    hash only, across batches."""
+    last: np.uint64 | None = None
+    for batch in batches:
+        hashes = batch.column(0).to_numpy(zero_copy_only=False).view(np.uint64)
+        if len(hashes) == 0:
+            continue
+        first = np.ones(len(hashes), dtype=bool)
+        first[1:] = hashes[1:] != hashes[:-1]
+        first[0] = last is None or hashes[0] != last
+        last = hashes[-1]
+        if first.all():
+            yield hashes, batch.column(1)
+        else:
+            yield hashes[first], batch.column(1).filter(pa.array(first))
 
 
 @dataclass(frozen=True)

@@ -197,3 +197,34 @@ def test_accounts_repeating_a_heavy_accounts_template_take_its_strict_group(
     ] = strict[SOLVE]
     observations = read(engine, observed.observations, ["account_id", "key", "value"])
     assert_table(observations, expected.sort_values(["account_id", "key", "value"]))
+
+
+def test_templates_that_share_a_hash_are_one_template_to_tier_2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # two templates with one 64-bit hash (as likely as not never, but possible): tier 2
+    # reads each hash once, with its smallest template, and no event counts twice
+    import numpy as np
+
+    from sybilgraph.stages import observe as observe_stage
+
+    real = observe_stage.hash_strings
+
+    def colliding(texts: object) -> np.ndarray:
+        hashes = real(texts)  # type: ignore[arg-type]
+        return np.full_like(hashes, hashes.min()) if len(hashes) else hashes
+
+    monkeypatch.setattr(observe_stage, "hash_strings", colliding)
+    engine = make_engine(EngineConfig(name="duckdb"))
+    try:
+        observed = observe_traffic(engine)
+        prompts = read(engine, observed.observations, ["account_id", "value"])
+        prompts = prompts[prompts["key"] == "prompt"]
+        sent = events().dropna(subset=["prompt"])
+        assert prompts["value"].nunique() == 1
+        assert prompts.groupby("account_id")["n"].sum().to_dict() == (
+            sent.groupby("account_id").size().to_dict()
+        )
+        assert observed.counts["templates"] == 1
+    finally:
+        engine.close()
