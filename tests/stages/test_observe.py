@@ -203,28 +203,37 @@ def test_templates_that_share_a_hash_are_one_template_to_tier_2(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # two templates with one 64-bit hash (as likely as not never, but possible): tier 2
-    # reads each hash once, with its smallest template, and no event counts twice
+    # reads each hash once, with its smallest template, as a hash's min(template) did
     import numpy as np
+    import pyarrow as pa
 
     from sybilgraph.stages import observe as observe_stage
 
+    sea, ocean = "write a poem about the sea", "write a poem about the ocean"
+    puzzle = "solve the puzzle for me now please"  # smaller than ``ocean``, unlike it
     real = observe_stage.hash_strings
+    (ocean_hash,) = real(pa.array([ocean]))
 
-    def colliding(texts: object) -> np.ndarray:
-        hashes = real(texts)  # type: ignore[arg-type]
-        return np.full_like(hashes, hashes.min()) if len(hashes) else hashes
+    def colliding(texts: pa.Array) -> np.ndarray:
+        hashes = real(texts)
+        hashes[np.asarray(texts.to_pylist(), dtype=object) == puzzle] = ocean_hash
+        return hashes
 
     monkeypatch.setattr(observe_stage, "hash_strings", colliding)
+    rows = [("u1", sea), ("u2", sea), ("u3", ocean), ("u4", puzzle), ("u5", puzzle)]
+    traffic = pd.DataFrame(
+        [(a, "2026-04-13T10:00:00Z", None, None, text, None) for a, text in rows],
+        columns=["account_id", "ts", "ip", "payment_id", "prompt", "device"],
+    )
     engine = make_engine(EngineConfig(name="duckdb"))
     try:
-        observed = observe_traffic(engine)
+        observed = observe_traffic(engine, traffic=traffic)
         prompts = read(engine, observed.observations, ["account_id", "value"])
-        prompts = prompts[prompts["key"] == "prompt"]
-        sent = events().dropna(subset=["prompt"])
-        assert prompts["value"].nunique() == 1
-        assert prompts.groupby("account_id")["n"].sum().to_dict() == (
-            sent.groupby("account_id").size().to_dict()
-        )
-        assert observed.counts["templates"] == 1
+        group = dict(zip(prompts["account_id"], prompts["value"], strict=True))
+        # the hash's template is ``puzzle``, which is no near copy of ``sea``: without
+        # it made distinct, ``ocean`` joined ``sea``'s group and took ``puzzle`` along
+        assert group["u3"] == group["u4"] == group["u5"]
+        assert group["u1"] == group["u2"] != group["u3"]
+        assert prompts["n"].tolist() == [1] * 5
     finally:
         engine.close()
