@@ -110,8 +110,9 @@ def test_load_and_rejects_match_duckdb(spark: Any, tmp_path: Path) -> None:
             rejects = engine.arrow(
                 f"SELECT {sql.quote_ident('row')}, reason FROM {loaded.rejects} ORDER BY 1"
             ).to_pandas()
+            two = sql.join_list(sql.list_head("account_id", [desc("account_id")], 2))
             heads = engine.arrow(
-                f"""SELECT ip, {sql.list_agg("account_id", [desc("account_id")], 2)} AS two,
+                f"""SELECT ip, {two} AS two,
                            {sql.list_head("account_id", [asc("account_id")], 5)} AS firsts,
                            {sql.list_item(sql.top_list("account_id", "1.0", 3), 2)} AS second,
                            {sql.list_item(sql.top_list("account_id", "1.0", 3), 4)} AS past

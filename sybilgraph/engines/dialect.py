@@ -86,11 +86,6 @@ class Dialect(ABC):
     def join_list(self, expr: str) -> str:
         """A list expression as one text, its items joined by ', '."""
 
-    def list_agg(self, column: str, order: Sequence[Order], limit: int) -> str:
-        """Aggregate: the first ``limit`` values of ``column`` in ``order``, joined by
-        ', '."""
-        return self.join_list(self.list_head(column, order, limit))
-
     def top_values(self, column: str, weight: str, limit: int) -> str:
         """Aggregate: the ``limit`` values of ``column`` of largest ``weight`` (ties by
         value), joined by ', '."""
@@ -153,9 +148,6 @@ class DuckDBDialect(Dialect):
 
     def join_list(self, expr: str) -> str:
         return f"array_to_string({expr}, ', ')"
-
-    def list_agg(self, column: str, order: Sequence[Order], limit: int) -> str:
-        return self.join_list(self._sorted_head(column, order, limit))
 
     def top_list(self, column: str, weight: str, limit: int) -> str:
         # keeps only the top values of each group as they stream by, so it can run on
