@@ -273,6 +273,22 @@ def test_frame_with_mixed_id_types_and_a_dict_prompt(tmp_path: Path) -> None:
     assert sorted(result.accounts["account_id"]) == ["1", "3", "a2"]
 
 
+def test_a_run_where_every_shared_value_is_a_hub_links_no_one(tmp_path: Path) -> None:
+    # three accounts sharing one IP, one card and one template: at the default hub
+    # share (2% of 3 accounts) a value of 3 holders is a hub, so no key links a pair
+    frame = pd.DataFrame(
+        [
+            (name, f"2026-04-13T{hour:02d}:00:00Z", "9.9.9.9", "pm_1", f"a poem, number {hour}")
+            for hour in range(6)
+            for name in "abc"
+        ],
+        columns=["account_id", "ts", "ip", "payment_id", "prompt"],
+    )
+    result = sybilgraph.run(frame, Config(), tmp_path / "out")
+    assert result.clusters.empty and result.links.empty
+    assert sorted(result.hubs["key"]) == ["ip", "payment", "prompt"]
+
+
 def test_frame_with_two_columns_of_one_name_is_refused() -> None:
     frame = pd.DataFrame(
         [["a1", TS, "192.0.2.1", "192.0.2.2"]], columns=["account_id", "ts", "ip", "ip"]

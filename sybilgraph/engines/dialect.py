@@ -73,6 +73,11 @@ class Dialect(ABC):
         pairs of distinct texts one value among 6.7M synth prompts."""
 
     @abstractmethod
+    def int_sum(self, expr: str) -> str:
+        """Aggregate: the sum of a 64-bit integer ``expr``, exact and without overflow
+        for any count of terms a run can hold."""
+
+    @abstractmethod
     def row_number(self) -> str:
         """Numbers a query's rows 1, 2, ... in the order they are read."""
 
@@ -137,6 +142,9 @@ class DuckDBDialect(Dialect):
     def text_key(self, column: str) -> str:
         return f"md5_number({column})"
 
+    def int_sum(self, expr: str) -> str:
+        return f"sum({expr})"  # a 128-bit sum
+
     def row_number(self) -> str:
         return "row_number() OVER ()"
 
@@ -198,6 +206,10 @@ class SparkDialect(Dialect):
 
     def text_key(self, column: str) -> str:
         return f"md5({column})"
+
+    def int_sum(self, expr: str) -> str:
+        # Spark's sum of BIGINT is a BIGINT, which overflows silently with ANSI mode off
+        return f"sum(CAST({expr} AS DECIMAL(38, 0)))"
 
     def row_number(self) -> str:
         return "row_number() OVER (ORDER BY monotonically_increasing_id())"

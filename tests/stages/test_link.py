@@ -245,6 +245,39 @@ def test_min_uses_one_links_a_template_sent_once(
     assert links.loc[("u2", "u3"), "keys"] == "ip,payment,prompt"
 
 
+def test_a_pair_at_the_bound_is_weighed_exactly(
+    observed_once: tuple[Engine, ObservationTables],
+) -> None:
+    # The pairs that reach the graph are found by a sum of whole units (2^-40) first;
+    # a pair that near the bound is weighed exactly. The device pairs (u4 u5, u4 u6,
+    # u5 u6) rest on one device alone: at a bound of exactly their weight they are
+    # links, one step of a double above it they are not. Rounded units alone decide one
+    # of the two wrongly, whichever way the weight rounds
+    engine, observed = observed_once
+    cfg = config()
+    cfg.detect.min_weight = 0.1
+    weighed = read(engine, link(engine, observed, cfg).links, ["a", "b"])
+    device = weighed.loc[weighed["keys"] == "device", "weight"]
+    assert device.nunique() == 1
+    weight = float(device.iloc[0])
+
+    cfg.detect.min_weight = weight
+    at_bound = link(engine, observed, cfg)  # each run makes the same tables anew
+    kept = read(engine, at_bound.links, ["a", "b"])
+    cfg.detect.min_weight = math.nextafter(weight, math.inf)
+    above = link(engine, observed, cfg)
+
+    assert kept.loc[kept["keys"] == "device", ["a", "b"]].values.tolist() == [
+        ["u4", "u5"],
+        ["u4", "u6"],
+        ["u5", "u6"],
+    ]
+    assert "device" not in set(read(engine, above.links, ["a", "b"])["keys"])
+    assert at_bound.lone is not None and above.lone is not None
+    assert at_bound.lone["device"] == (3, 0)
+    assert above.lone["device"] == (3, 3)
+
+
 def test_max_groups_keeps_an_accounts_most_sent_templates(engine: Engine) -> None:
     # u1 and u2 also send a translation template 3 times each: each now has two
     # template groups, SOLVE sent twice and TRANSLATE three times. With max_groups 1
