@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import importlib.metadata
@@ -90,11 +91,31 @@ def execute(
     earlier runs to the run's own before they are linked.
     """
     config = config or Config()
+    if events is None and not (config.inputs.given or config.direct_edges):
+        raise InputError("no events, and no other input named in the config's [inputs]")
+    created = out_dir is None or not Path(out_dir).exists()
     if out_dir is None:
         out_dir = tempfile.mkdtemp(prefix="sybilgraph-run-")
     out = prepare_out_dir(out_dir, force=force)
-    if events is None and not (config.inputs.given or config.direct_edges):
-        raise InputError("no events, and no other input named in the config's [inputs]")
+    try:
+        return _execute(events, config, out, show_progress, window, memory)
+    except BaseException:
+        # a folder this run made, left empty by its failure, goes too
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+
+
+def _execute(
+    events: EventsInput | Events | None,
+    config: Config,
+    out: Path,
+    show_progress: bool | None,
+    window: Window | None,
+    memory: ObservationMemory | None,
+) -> Path:
+    """:func:`execute` once the outputs folder is ready."""
     sources = sources_of(events) if events is not None else []
     labels = read_labels(config.labels)
     timer = StageTimer(show=show_progress)
