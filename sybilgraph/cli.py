@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sybilgraph.errors import SybilgraphError
+from sybilgraph.errors import OutputError, SybilgraphError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -387,14 +387,18 @@ def report(
     help="Page to write (default: CLUSTER_ID.html in the current folder).",
 )
 @click.option("--open", "open_page", is_flag=True, help="Open the page in the web browser.")
+@click.option("--force", is_flag=True, help="Replace the page if the file exists.")
 @handle_errors
-def view(run_dir: str, cluster_id: str, out_file: str | None, open_page: bool) -> None:
+def view(run_dir: str, cluster_id: str, out_file: str | None, open_page: bool, force: bool) -> None:
     """Write the interactive page of CLUSTER_ID of RUN_DIR, and open it with --open."""
     from sybilgraph.investigate.result import open_run
     from sybilgraph.views.pages import safe_filename
 
     cluster = open_run(run_dir).cluster(cluster_id)
-    page = cluster.to_html(out_file or f"{safe_filename(cluster.id)}.html").resolve()
+    target = Path(out_file or f"{safe_filename(cluster.id)}.html")
+    if target.exists() and not force:
+        raise OutputError(f"{target}: exists (use --force to replace it)")
+    page = cluster.to_html(target).resolve()
     click.echo(f"{cluster!r}\npage: {page}")
     if open_page:
         import webbrowser

@@ -215,10 +215,15 @@ def test_cli_view_writes_the_page(
     assert f"page: {target.resolve()}" in done.output and not opened
     html = target.read_text("utf-8")
     assert html == top.to_html(tmp_path / "same.html").read_text("utf-8")
+    # a file that exists is replaced with --force only (it may be anything of the user's)
+    kept = runner.invoke(main, ["view", str(result.out_dir), top.id, "--out", str(target)])
+    assert kept.exit_code == 2 and "exists (use --force" in kept.output
+    target.write_text("the user's notes", encoding="utf-8")
     again = runner.invoke(
-        main, ["view", str(result.out_dir), top.id, "--out", str(target), "--open"]
+        main, ["view", str(result.out_dir), top.id, "--out", str(target), "--open", "--force"]
     )
     assert again.exit_code == 0 and opened == [target.resolve().as_uri()]
+    assert target.read_text("utf-8") == html
     missing = runner.invoke(main, ["view", str(result.out_dir), "C000"])
     assert missing.exit_code == 2
     assert missing.output.startswith("sybilgraph: error: ") and "C000" in missing.output
