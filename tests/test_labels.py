@@ -91,3 +91,21 @@ def test_last_verdict_wins_and_bad_rows_are_named(tmp_path: Path) -> None:
     bad.write_text("account_id,verdict\nx,maybe\n")
     with pytest.raises(InputError, match=r"bad\.csv, row 2, column 'verdict'"):
         read_labels(bad)
+
+
+def test_a_verdict_is_appended_to_a_labels_file_only(tmp_path: Path) -> None:
+    # an events file named as the labels file by mistake stays as it was
+    events = tmp_path / "events.csv"
+    events.write_text("account_id,ts\na1,2026-04-13T00:00:00Z\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"events\.csv.*not a labels file"):
+        append_label(events, "sybil", account_id="a1")
+    assert events.read_text("utf-8") == "account_id,ts\na1,2026-04-13T00:00:00Z\n"
+    # a labels file whose last line has no line end gets one before the new verdict
+    labels = tmp_path / "labels.csv"
+    append_label(labels, "sybil", account_id="x")
+    labels.write_bytes(labels.read_bytes().rstrip(b"\r\n"))
+    append_label(labels, "benign", account_id="y")
+    assert read_labels(labels).accounts.to_dict("records") == [
+        {"account_id": "x", "verdict": "sybil"},
+        {"account_id": "y", "verdict": "benign"},
+    ]

@@ -35,15 +35,32 @@ def append_label(
         raise InputError("a label needs an account id, a cluster id, or a key and a value")
     target = Path(path)
     existing = target.read_bytes() if target.exists() else b""
+    if existing.strip():
+        _check_header(target, existing)
     with atomic_path(target) as tmp:
         with tmp.open("wb") as handle:
             handle.write(existing)
+            if existing and not existing.endswith((b"\n", b"\r")):
+                handle.write(b"\n")  # the last line's end, or the verdict would join it
         with tmp.open("a", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            if not existing:
+            if not existing.strip():
                 writer.writerow(LABEL_COLUMNS)
             now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             writer.writerow([account_id, cluster_id, key, value, verdict, note, now])
+
+
+def _check_header(path: Path, content: bytes) -> None:
+    """Refuse to append to a file that is not a labels file this module writes (an
+    events file given by mistake would gain a row of the wrong shape)."""
+    first = content.decode("utf-8-sig", errors="replace").splitlines()[0]
+    header = [name.strip() for name in next(csv.reader([first]), [])]
+    if header != list(LABEL_COLUMNS):
+        raise InputError(
+            f"not a labels file: its header is {first[:80]!r}, not "
+            f"{','.join(LABEL_COLUMNS)!r}; name a labels file or a new file",
+            path=str(path),
+        )
 
 
 def label_target(
