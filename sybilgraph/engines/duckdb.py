@@ -110,7 +110,14 @@ class DuckDBEngine(Engine):
                 self.con.close()
                 raise ConfigError(f"{key} = {value}: {_first_line(exc)}") from None
         #: the limit as set (restored after :meth:`room_for`), and in bytes
-        ((shown,),) = self.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        try:
+            ((shown,),) = self.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        except duckdb.OutOfMemoryException as exc:  # a limit too small to run a query
+            self.con.close()
+            raise ConfigError(
+                f"engine.memory_limit = {self.dialect.literal(limit or '')}: too small for "
+                f"DuckDB to run a query ({_first_line(exc)})"
+            ) from None
         self._limit = limit or str(shown)
         self._limit_bytes = _size_bytes(str(shown))
         self._registered: dict[str, pa.Table] = {}
