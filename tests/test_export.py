@@ -98,6 +98,16 @@ def test_hostile_text_is_escaped() -> None:
     assert all("title" not in n for n in data["nodes"])
 
 
+def test_control_characters_in_ids_are_shown_not_written_raw() -> None:
+    # a NUL written raw into HTML or SVG is dropped or refused by the parser, so
+    # "nul\x00id" would read as "nulid": shown as the picture of NUL (U+2400) instead
+    odd = "nul\x00id\x7f"
+    page = export.render_cluster_page(make_view(92, extra_account=odd))
+    assert "\x00" not in page  # the data holds it as \u0000 (JSON)
+    assert any(row.startswith("nul\u2400id\u2421") for row in _timeline_rows(page))
+    assert any(n["name"] == odd for n in _data(page)["nodes"])  # the data keeps the id
+
+
 def test_prompts_shown_as_masked_templates_when_pseudonymised() -> None:
     # the default privacy: the masked template on the node and in the panel, no raw sample
     text = "summarise <num> for <email>: " + "and so on " * 60

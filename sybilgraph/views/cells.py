@@ -23,7 +23,20 @@ __all__ = [
     "native",
     "records",
     "value_node",
+    "visible_controls",
 ]
+
+#: the C0 control characters (but tab, line feed and carriage return) and DEL, as the
+#: Unicode pictures of them (U+2400 to U+2421)
+_CONTROL_PICTURES = {c: 0x2400 + c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)}
+_CONTROL_PICTURES[0x7F] = 0x2421
+
+
+def visible_controls(text: str) -> str:
+    """``text`` with its control characters shown as their pictures (NUL as U+2400):
+    written raw into HTML or SVG a NUL is dropped or refused by the parser, so an id
+    holding one would read as another."""
+    return text.translate(_CONTROL_PICTURES)
 
 
 def clean_cell(value: Any) -> Any:

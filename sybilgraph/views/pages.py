@@ -36,6 +36,7 @@ from sybilgraph.views.cells import (
     graph_attr,
     records,
     value_node,
+    visible_controls,
 )
 from sybilgraph.views.drawing import KIND_STYLE, graph_data
 from sybilgraph.views.graphfiles import write_graph_files
@@ -248,7 +249,16 @@ def template_env() -> jinja2.Environment:
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
+
+
+def _shown(value: Any) -> Any:
+    """A template's value as written: a text's control characters shown (markup, which
+    the code made and escaped, is left as it is)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible_controls(value)
+    return value
 
 
 @lru_cache(maxsize=1)

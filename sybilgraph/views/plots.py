@@ -8,7 +8,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
+from markupsafe import escape as escape_html
+
+from sybilgraph.views.cells import visible_controls
 
 __all__ = ["bar_chart", "line_chart", "raster"]
 
@@ -19,6 +22,11 @@ PAD_LEFT = 48
 PAD_BOTTOM = 42
 PAD_TOP = 14
 PAD_RIGHT = 22
+
+
+def escape(value: object) -> Markup:
+    """A text taken from the data, escaped for SVG, its control characters shown."""
+    return escape_html(visible_controls(str(value)))
 
 
 def _nice_max(value: float) -> float:
