@@ -44,6 +44,8 @@ __all__ = [
 #: the link keys sybilgraph builds itself; an extra key is named after its column
 BUILTIN_KEYS = ("ip", "ip_subnet", "payment", "prompt", "wrapper", "direct", "counterparty", "time")
 #: the most shared values a link keeps as a sample per key (``link.evidence_sample``)
+#: the most a key may weigh (``link.key_weights``)
+KEY_WEIGHT_MAX = 1e6
 EVIDENCE_SAMPLE_MAX = 20
 
 
@@ -312,7 +314,13 @@ class LinkConfig:
             self.coactivity_similarity,
         )
         for key, weight in self.key_weights.items():
-            _require(weight >= 0, f"link.key_weights.{key}", "0 or more", weight)
+            # the graph holds weights as 32-bit floats (at most 3.4e38)
+            _require(
+                0 <= weight <= KEY_WEIGHT_MAX,
+                f"link.key_weights.{key}",
+                f"from 0 to {KEY_WEIGHT_MAX:g}",
+                weight,
+            )
         _require(
             1 <= self.evidence_sample <= EVIDENCE_SAMPLE_MAX,
             "link.evidence_sample",
@@ -488,7 +496,10 @@ class ReportConfig:
     def __post_init__(self) -> None:
         _coerce_fields(self, "report.")
         _require(
-            self.lookback_weeks >= 1, "report.lookback_weeks", "at least 1", self.lookback_weeks
+            1 <= self.lookback_weeks <= 520,
+            "report.lookback_weeks",
+            "from 1 to 520 (ten years)",
+            self.lookback_weeks,
         )
 
 

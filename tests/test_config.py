@@ -58,6 +58,9 @@ def test_toml(tmp_path: Path) -> None:
         ({"detect": {"join_density": 1.5}}, "detect.join_density must be between 0 and 1"),
         ({"detect": {"split_keys": "payment"}}, "detect.split_keys must be a list"),
         ({"link": {"evidence_sample": 21}}, "link.evidence_sample must be between 1 and 20"),
+        # past float32's range the graph's weights overflowed (a warning, then inf)
+        ({"link": {"key_weights": {"payment": 1e39}}}, r"payment must be from 0 to 1e\+06"),
+        ({"report": {"lookback_weeks": 521}}, "report.lookback_weeks must be from 1 to 520"),
     ],
 )
 def test_bad_config_named(data: dict[str, object], message: str) -> None:
@@ -96,7 +99,10 @@ def test_max_groups_must_not_be_negative() -> None:
         ("[detect]\nresolution = -1\n", "detect.resolution must be above 0, not -1.0"),
         ('[engine]\nmemory_limit = "-5GB"\n', "engine.memory_limit = '-5GB' is not a memory size"),
         ("[export]\npages = -3\n", "export.pages must be 0 or more, not -3"),
-        ("[link]\nkey_weights = { ip = -5 }\n", "link.key_weights.ip must be 0 or more, not -5.0"),
+        (
+            "[link]\nkey_weights = { ip = -5 }\n",
+            "link.key_weights.ip must be from 0 to 1e+06, not -5.0",
+        ),
         (
             "[link]\nkey_weights = { ipp = 1.0 }\n",
             "unknown key 'link.key_weights.ipp': the link keys are ip, ip_subnet, payment, "

@@ -333,6 +333,9 @@ def test_since_until_window(inputs: list[str], tmp_path: Path) -> None:
         (["--since", "2026-04-13"], "both --since and --until"),
         (["--since", "2026-04-20", "--until", "2026-04-13"], "before --since"),
         (["--week", "2026-W30"], "lies in the window"),
+        # the lookback before it and the day after it must be dates (an OverflowError)
+        (["--week", "0001-W01"], "a report covers dates from 1900-01-01 to 9998-12-31"),
+        (["--since", "9999-12-25", "--until", "9999-12-31"], "a report covers dates"),
     ],
 )
 def test_bad_input_exits_2(

@@ -108,7 +108,9 @@ def parse_period(
             start = dt.date.fromisocalendar(year, number, 1)
         except ValueError:
             raise InputError(f"--week must be an ISO week like 2026-W16, not {week!r}") from None
-        return Period(f"{year:04d}-W{number:02d}", start, start + dt.timedelta(days=6))
+        end = start + dt.timedelta(days=6)
+        _check_range(start, end, f"--week {week}")
+        return Period(f"{year:04d}-W{number:02d}", start, end)
     if not (since and until):
         raise InputError("give --week, or both --since and --until")
     try:
@@ -120,7 +122,21 @@ def parse_period(
         ) from None
     if last < first:
         raise InputError(f"--until {until} is before --since {since}")
+    _check_range(first, last, f"--since {since} --until {until}")
     return Period(f"{first.isoformat()}_{last.isoformat()}", first, last)
+
+
+#: the dates a period may cover: its lookback (report.lookback_weeks, at most 520) and
+#: the day after it must still be dates
+_FIRST_DAY, _LAST_DAY = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
+
+
+def _check_range(first: dt.date, last: dt.date, given: str) -> None:
+    if first < _FIRST_DAY or last > _LAST_DAY:
+        raise InputError(
+            f"{given}: a report covers dates from {_FIRST_DAY.isoformat()} "
+            f"to {_LAST_DAY.isoformat()}"
+        )
 
 
 def make_report(
