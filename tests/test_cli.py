@@ -50,6 +50,18 @@ def test_evaluate_against_truth(hand_csv: Path, tmp_path: Path) -> None:
     assert code == 0
     assert "precision 1.0000  recall 1.0000" in stdout
     assert "rings recovered (Jaccard >= 0.8): 2 of 2" in stdout
+    # a truth table that would score anything as perfect is refused, naming why
+    for text, expected in [
+        ("account_id,label,group\n", "truth.csv: the truth table has no rows"),
+        (f"account_id,label,group\n{accounts[0]},SYBIL,g\n", "row 2, column 'label'"),
+        (
+            f"account_id,label,group\n{accounts[0]},sybil,g\n{accounts[0]},legit,x\n",
+            "is labelled more than once",
+        ),
+    ]:
+        truth.write_text(text)
+        code, _, stderr = _invoke("evaluate", str(out), "--truth", str(truth))
+        assert code == 2 and expected in stderr, stderr
 
 
 @pytest.mark.parametrize(

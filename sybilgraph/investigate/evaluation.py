@@ -64,6 +64,26 @@ def average_precision(positive: np.ndarray) -> float:
     return float((hits[positive] / ranks[positive]).mean())
 
 
+def _check_truth(labels: pd.DataFrame, path: str | None) -> None:
+    """Refuse a truth table that would score anything as perfect: no rows, a label
+    other than sybil or legit (the row and value named), an account labelled twice."""
+    if labels.empty:
+        raise InputError("the truth table has no rows", path=path)
+    bad = ~labels["label"].isin(["sybil", "legit"])
+    if bad.any():
+        index = int(bad.to_numpy().argmax())
+        raise InputError(
+            f"label must be sybil or legit, not {str(labels['label'].iloc[index])[:40]!r}",
+            path=path,
+            row=index + 2 if path else None,  # the header is row 1
+            column="label",
+        )
+    twice = labels["account_id"].duplicated()
+    if twice.any():
+        account = str(labels["account_id"][twice].iloc[0])[:40]
+        raise InputError(f"account {account!r} is labelled more than once", path=path)
+
+
 def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -> Evaluation:
     """Score a run against a truth table (account_id, label sybil|legit, group[, kind]).
 
@@ -80,6 +100,7 @@ def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -
         for column in ("account_id", "label", "group"):
             if column not in labels.columns:
                 raise InputError(f"missing column {column!r}", path=str(truth), column=column)
+    _check_truth(labels, None if isinstance(truth, pd.DataFrame) else str(truth))
     if "kind" not in labels.columns:
         labels["kind"] = labels["group"]
     accounts = run.accounts[["account_id", "cluster_id", "flagged", "score"]]
