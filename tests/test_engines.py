@@ -45,9 +45,7 @@ def test_full_spill_disk_is_a_resource_error_naming_the_folder(tmp_path: Path) -
 def test_a_memory_limit_too_small_to_run_a_query_is_a_setting_error(tmp_path: Path) -> None:
     # DuckDB takes "1KB", then fails the first query (before: an internal error)
     with pytest.raises(ConfigError, match=r"engine.memory_limit = '1KB': too small"):
-        make_engine(
-            EngineConfig(name="duckdb", memory_limit="1KB", temp_directory=str(tmp_path))
-        )
+        make_engine(EngineConfig(name="duckdb", memory_limit="1KB", temp_directory=str(tmp_path)))
 
 
 def _limit_gib(engine: object) -> float:
