@@ -93,6 +93,11 @@ def handle_errors(func: F) -> F:
                 _fail(str(exc), exc.exit_code)
             if isinstance(exc, MemoryError):
                 _fail("out of memory; set engine.memory_limit lower or use a bigger machine", 3)
+            if isinstance(exc, OSError) and exc.filename is not None:
+                # a path the system refused (a folder under a file, no permission): the
+                # user's to change, named; not a bug
+                named = f"{exc.filename} -> {exc.filename2}" if exc.filename2 else exc.filename
+                _fail(f"{named}: {exc.strerror or exc}", 2)
             # a bug: one line, traceback only with --debug
             _fail(
                 f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "

@@ -80,6 +80,10 @@ def prepare_out_dir(out_dir: str | Path, *, force: bool = False) -> Path:
         folder that cannot be created or written into.
     """
     path = Path(out_dir)
+    try:
+        path.resolve()
+    except RuntimeError:  # Python 3.11's pathlib: "Symlink loop from ..."
+        raise OutputError(f"{path}: a symbolic link that points back to itself") from None
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path}: exists and is not a folder")
     clean_leftovers(path)

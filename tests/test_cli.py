@@ -180,3 +180,25 @@ def test_a_stopped_run_cleans_up_and_says_so_in_one_line(
     assert list(spill_parent.iterdir()) == []
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.partial")] == []
     assert not out.exists()
+
+
+def test_paths_the_system_refuses_are_one_line_errors(hand_csv: Path, tmp_path: Path) -> None:
+    # a page or labels file asked for under a regular file, an --out that is a link to
+    # itself: the user's to change, named in one line (before: internal errors)
+    out = tmp_path / "out"
+    assert _invoke("detect", str(hand_csv), "--out", str(out))[0] == 0
+    cluster = next(p.stem for p in (out / "clusters").glob("C*.html"))
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    for args, expected in [
+        (["view", str(out), cluster, "--out", str(afile / "x.html")], f"{afile}: File exists"),
+        (["label", str(out), cluster, "sybil", "--labels", str(afile / "l.csv")], str(afile)),
+        (["detect", str(hand_csv), "--out", str(loop)], "points back to itself"),
+    ]:
+        code, _, stderr = _invoke(*args)
+        assert code == 2 and "internal error" not in stderr, stderr
+        assert stderr.strip().splitlines()[-1].startswith("sybilgraph: error: ")
+        assert expected in stderr
+    assert afile.read_text() == "mine"
