@@ -79,6 +79,11 @@ def test_evaluate_against_truth(hand_csv: Path, tmp_path: Path) -> None:
             ["detect", "{tmp}/nots.csv", "--out", "{tmp}/o", "--config", "{tmp}/type.toml"],
             "link.hub_cap must be an integer",
         ),
+        # an optional column renamed on purpose and missing: a mistake, not an absence
+        (
+            ["detect", "{tmp}/good.csv", "--out", "{tmp}/o", "--config", "{tmp}/map.toml"],
+            "missing column 'client_ip' named in columns.ip",
+        ),
     ],
 )
 def test_errors_are_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
@@ -87,6 +92,8 @@ def test_errors_are_one_line(tmp_path: Path, args: list[str], expected: str) -> 
     hand_events().drop(columns=["ts"]).to_csv(tmp_path / "nots.csv", index=False)
     (tmp_path / "bad.toml").write_text("[link]\nhub_cpa = 3\n")
     (tmp_path / "type.toml").write_text("[link]\nhub_cap = 'many'\n")
+    (tmp_path / "map.toml").write_text("[columns]\nip = 'client_ip'\n")
+    hand_events().to_csv(tmp_path / "good.csv", index=False)
     code, stdout, stderr = _invoke(*[a.format(tmp=tmp_path) for a in args])
     assert code == 2
     # log lines may come first; the error is one line, and the last
@@ -202,3 +209,27 @@ def test_paths_the_system_refuses_are_one_line_errors(hand_csv: Path, tmp_path: 
         assert stderr.strip().splitlines()[-1].startswith("sybilgraph: error: ")
         assert expected in stderr
     assert afile.read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "command"),
+    [
+        ("run.json", "{", ["view", "{out}", "{cluster}", "--out", "{tmp}/v.html"]),
+        ("links.parquet", "junk", ["explain", "{out}", "a1", "a2"]),
+        ("clusters.csv", "cluster_id,rank\n", ["evaluate", "{out}", "--truth", "{tmp}/t.csv"]),
+        ("accounts.csv", "account_id\nx\n", ["explain", "{out}", "a1", "a2"]),
+        ("values.parquet", "junk", ["view", "{out}", "{cluster}", "--out", "{tmp}/v.html"]),
+    ],
+)
+def test_a_damaged_run_folder_is_named_in_one_line(
+    hand_csv: Path, tmp_path: Path, name: str, damage: str, command: list[str]
+) -> None:
+    # a table cut short, overwritten or edited by hand (before: internal errors)
+    out = tmp_path / "out"
+    assert _invoke("detect", str(hand_csv), "--out", str(out))[0] == 0
+    cluster = next(p.stem for p in (out / "clusters").glob("C*.html"))
+    (tmp_path / "t.csv").write_text("account_id,label,group\na1,sybil,a\n")
+    (out / name).write_text(damage)
+    code, _, stderr = _invoke(*[a.format(out=out, cluster=cluster, tmp=tmp_path) for a in command])
+    assert code == 2 and "internal error" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1].startswith(f"sybilgraph: error: {out / name}: damaged")

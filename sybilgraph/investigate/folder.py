@@ -8,16 +8,42 @@ builds on it to offer those views as methods.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from sybilgraph.errors import StateError
 from sybilgraph.views.tables import ACTIVITY_COLUMNS
 
 __all__ = ["RunFolder"]
+
+#: the columns the views read of each table: a table without them is damaged
+_COLUMNS = {
+    "accounts.csv": ("account_id", "cluster_id", "flagged", "score"),
+    "clusters.csv": ("cluster_id", "rank", "score", "flagged", "reasons"),
+    "links.parquet": ("a", "b", "weight"),
+    "hubs.csv": ("key", "value"),
+    "values.parquet": ("cluster_id", "account_id", "key", "value"),
+    "prompts.parquet": ("cluster_id", "samples"),
+}
+
+
+def _read(path: Path, reader: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
+    """A table of the folder, or a one-line error naming it when it cannot be read or
+    lacks a column the views read (a file cut short, overwritten or edited by hand)."""
+    try:
+        frame = reader(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise StateError(f"{path}: damaged, cannot be read ({first}); run again") from None
+    missing: Sequence[str] = [c for c in _COLUMNS.get(path.name, ()) if c not in frame.columns]
+    if missing:
+        raise StateError(f"{path}: damaged, lacks the column {missing[0]!r}; run again")
+    return frame
 
 
 class RunFolder:
@@ -61,14 +87,22 @@ class RunFolder:
     @cached_property
     def info(self) -> dict[str, Any]:
         """run.json: inputs, config, versions, seed, counts, timings."""
-        data: dict[str, Any] = json.loads((self.out_dir / "run.json").read_text("utf-8"))
+        path = self.out_dir / "run.json"
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StateError(f"{path}: damaged, cannot be read ({exc}); run again") from None
+        if not isinstance(data, dict):
+            raise StateError(f"{path}: damaged, not a JSON object; run again")
         return data
 
     def _csv(self, name: str, **kwargs: Any) -> pd.DataFrame:
         path = self.out_dir / name
         if not path.is_file():
             raise StateError(f"{path}: missing from the run's folder")
-        return pd.read_csv(path, keep_default_na=False, na_values=[""], **kwargs)
+        return _read(
+            path, lambda p: pd.read_csv(p, keep_default_na=False, na_values=[""], **kwargs)
+        )
 
     @cached_property
     def accounts(self) -> pd.DataFrame:
@@ -87,7 +121,7 @@ class RunFolder:
     @cached_property
     def links(self) -> pd.DataFrame:
         """Every link between two accounts, with its weight and evidence per key."""
-        return pd.read_parquet(self.out_dir / "links.parquet")
+        return _read(self.out_dir / "links.parquet", pd.read_parquet)
 
     @cached_property
     def hubs(self) -> pd.DataFrame:
@@ -123,7 +157,7 @@ class RunFolder:
         path = self.out_dir / "activity.parquet"
         if not path.is_file():
             return pd.DataFrame(columns=ACTIVITY_COLUMNS)
-        return pd.read_parquet(path)
+        return _read(path, pd.read_parquet)
 
     def _parquet(self, name: str) -> pd.DataFrame:
         path = self.out_dir / name
@@ -132,7 +166,7 @@ class RunFolder:
                 f"{path}: missing from the run's folder (written by sybilgraph 0.1 runs on; "
                 "run again to get it)"
             )
-        return pd.read_parquet(path)
+        return _read(path, pd.read_parquet)
 
     @property
     def flagged(self) -> pd.DataFrame:
