@@ -13,7 +13,7 @@ import logging
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sybilgraph.config import Config
+from sybilgraph.config import ColumnsConfig, Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.engines.sources import Source
 from sybilgraph.errors import InputError
@@ -54,12 +54,21 @@ def select_list(columns: list[str], config: Config, source: Source, engine: Engi
                 column=name,
             )
         parts.append(f"{_text(name)} AS {target}")
+    defaults = ColumnsConfig()
     for target in ("ip", "payment_id", "prompt"):
         name = getattr(mapping, target)
         if name and name in present:
             parts.append(f"{_text(name)} AS {target}")
-        else:
-            parts.append(f"{engine.dialect.null_text()} AS {target}")
+            continue
+        if name and name != getattr(defaults, target):
+            # named on purpose: a column missing then is a mistake, not an absent field
+            raise InputError(
+                f"missing column {name!r} named in columns.{target} "
+                f"(has: {', '.join(columns[:12])})",
+                path=str(source.path),
+                column=name,
+            )
+        parts.append(f"{engine.dialect.null_text()} AS {target}")
     for index, name in enumerate(mapping.extra_keys):
         if name not in present:
             raise InputError(
