@@ -311,6 +311,39 @@ def _files(folder: Path) -> dict[str, bytes]:
     }
 
 
+def test_columns_of_one_name_in_a_file_are_refused_and_an_unnamed_one_is_left(
+    tmp_path: Path,
+) -> None:
+    import pyarrow.parquet as pq
+
+    # DuckDB renamed a Parquet file's second "account_id" to "account_id_1" and read
+    # the first alone; "ip" and "IP" in a CSV header failed with a DuckDB Binder error
+    dup = tmp_path / "dup.parquet"
+    pq.write_table(
+        pa.table({"account_id": ["X0"], "ts": [TS]}).append_column("account_id", pa.array(["a"])),
+        dup,
+    )
+    with pytest.raises(InputError, match=r"dup\.parquet.*duplicate column names: account_id"):
+        sybilgraph.run(dup, Config(), tmp_path / "o1")
+    cased = tmp_path / "cased.csv"
+    cased.write_text(f"account_id,ts,ip,IP\na1,{TS},10.0.0.1,10.0.0.2\n")
+    with pytest.raises(InputError, match="column names that differ only in case: IP, ip"):
+        sybilgraph.run(cased, Config(), tmp_path / "o2")
+    # a DataFrame's index written by pandas: a column without a name, which feeds nothing
+    indexed = tmp_path / "indexed.csv"
+    hand_events().to_csv(indexed)
+    result = sybilgraph.run(indexed, Config(), tmp_path / "o3")
+    assert len(result.accounts) == hand_events()["account_id"].nunique()
+
+
+def test_a_file_given_twice_is_refused(hand_csv: Path, tmp_path: Path) -> None:
+    # its rows were counted twice: every account's requests doubled
+    with pytest.raises(InputError, match="given twice"):
+        sybilgraph.run([hand_csv, hand_csv], Config(), tmp_path / "o1")
+    with pytest.raises(InputError, match="given twice"):
+        sybilgraph.run([hand_csv.parent, hand_csv], Config(), tmp_path / "o2")
+
+
 def test_force_leaves_the_users_files_inside_clusters(hand_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "d"
     (out / "clusters").mkdir(parents=True)

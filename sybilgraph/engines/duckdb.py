@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sybilgraph.engines.base import Engine
 from sybilgraph.engines.csvrepair import lone_cr_copy, mask_range, plain_copy, quote_cut
@@ -194,8 +195,7 @@ class DuckDBEngine(Engine):
                 names = [str(row[0]) for row in self.con.execute(sql).fetchall()]
             except duckdb.Error as exc:
                 raise _read_error(source, exc) from None
-            folded = [n.lower() for n in names]
-            twins = sorted({n for n in names if folded.count(n.lower()) > 1})
+            twins = _case_twins(names)
             if twins:
                 raise InputError(
                     f"keys that differ only in case: {', '.join(twins)}", path=str(source.path)
@@ -212,6 +212,11 @@ class DuckDBEngine(Engine):
             rows = self.con.execute(f"DESCRIBE SELECT * FROM {self._scan(source)}").fetchall()
         except duckdb.Error as exc:
             raise _read_error(source, exc) from None
+        if source.format == "parquet":
+            # DuckDB renames a second "ip" (or "IP") to "ip_1", so the first one alone
+            # was read, silently: refused as a CSV file's are
+            with contextlib.suppress(OSError, pa.ArrowException):  # DuckDB read it
+                _refuse_twins(pq.read_schema(source.path).names, source.path)
         return [str(row[0]) for row in rows]
 
     def read_source(self, source: Source, table: str, select: str) -> list[tuple[int, str]]:
@@ -528,10 +533,28 @@ def csv_header(path: Path) -> list[str]:
     names = [name.strip() for name in header]
     if not any(names):
         raise InputError("no header line", path=str(path), row=1)
-    if len(set(names)) != len(names):
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+    _refuse_twins(names, path)
+    # a column without a name (a DataFrame's index written by pandas) feeds no field:
+    # named so that the reader takes it, and never mapped
+    return [name or f"_unnamed_{i + 1}" for i, name in enumerate(names)]
+
+
+def _case_twins(names: list[str]) -> list[str]:
+    """The names that equal another one but for case (DuckDB's names ignore case)."""
+    folded = [n.lower() for n in names]
+    return sorted({n for n in names if folded.count(n.lower()) > 1 and names.count(n) == 1})
+
+
+def _refuse_twins(names: list[str], path: Path) -> None:
+    """Refuse a file with two columns of one name, or of names that differ in case."""
+    duplicates = sorted({n for n in names if names.count(n) > 1 and n})
+    if duplicates:
         raise InputError(f"duplicate column names: {', '.join(duplicates)}", path=str(path), row=1)
-    return names
+    twins = _case_twins([n for n in names if n])
+    if twins:
+        raise InputError(
+            f"column names that differ only in case: {', '.join(twins)}", path=str(path), row=1
+        )
 
 
 def _check_spill_folder(folder: str) -> None:

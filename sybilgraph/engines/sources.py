@@ -73,6 +73,13 @@ def discover(inputs: list[str | Path] | tuple[str | Path, ...]) -> list[Source]:
             sources.append(file_source(path))
         else:
             raise InputError("no such file or folder", path=str(path))
+    # a file given twice (or as itself and inside its folder) would count its rows twice
+    seen: dict[Path, Path] = {}
+    for source in sources:
+        real = source.path.resolve()
+        if real in seen:
+            raise InputError(f"given twice (also as {seen[real]})", path=str(source.path))
+        seen[real] = source.path
     return sources
 
 
