@@ -756,6 +756,22 @@ def test_damaged_state_exits_2_naming_the_file(
     assert line.startswith(f"sybilgraph: error: {path}: damaged state: "), line
 
 
+def test_a_file_in_place_of_the_periods_folder_is_refused_before_publishing(
+    reported: Path, week_inputs: list[str], tmp_path: Path
+) -> None:
+    # before: the week's report was published, then saving the state failed
+    base = _copy(reported, tmp_path)
+    periods = base / "state" / "periods"
+    shutil.rmtree(periods)
+    periods.write_text("x")
+    shutil.rmtree(base / "out" / "2026-W17")
+    done = _report(week_inputs, base, "--week", "2026-W17")
+    assert done.exit_code == 2, done.output
+    line = done.output.strip().splitlines()[-1]
+    assert line.startswith(f"sybilgraph: error: {periods}: damaged state: "), line
+    assert not (base / "out" / "2026-W17").exists()
+
+
 def test_leftovers_of_killed_reports_are_cleaned(
     reported: Path, week_inputs: list[str], tmp_path: Path
 ) -> None:

@@ -378,6 +378,9 @@ class State:
     def _period_files(self) -> list[tuple[Period, int]]:
         """Each remembered period with its ``next_id``."""
         root = self.path / "periods"
+        if root.exists() and not root.is_dir():
+            # found only when the report is saved, after it was published
+            raise StateError(f"{root}: damaged state: a file where the periods' folder goes")
         if not root.is_dir():
             return []
         found = []
