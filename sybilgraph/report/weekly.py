@@ -23,6 +23,7 @@ itself; a period before the latest is reported again only with every period afte
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -211,6 +212,27 @@ def make_reports(
     config = config or Config()
     ordered = sorted({p.name: p for p in periods}.values(), key=lambda p: (p.start, p.end))
     root = Path(out_dir)
+    made = [p for p in (Path(state_dir), root) if not p.exists()]
+    try:
+        return _make_reports(events, ordered, state_dir, root, config, labels, show_progress)
+    except BaseException:
+        # the folders this call made, left empty by its failure, go too
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _make_reports(
+    events: EventsInput,
+    ordered: list[Period],
+    state_dir: str | Path,
+    root: Path,
+    config: Config,
+    labels: str | Path | None,
+    show_progress: bool | None,
+) -> list[Report]:
+    """:func:`make_reports` on periods in order."""
     root.mkdir(parents=True, exist_ok=True)
     reports = []
     # one report at a time per state: two at once each compared their week with what
