@@ -286,7 +286,7 @@ def label(
     show_default=True,
     help="Approximate number of events.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
     "--format",
     "fmt",

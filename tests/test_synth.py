@@ -484,3 +484,11 @@ def test_synth_command_coordination_flag(tmp_path) -> None:  # type: ignore[no-u
     assert result.exit_code == 0, result.output
     truth = pd.read_csv(tmp_path / "truth.csv", dtype=str)
     assert set(COORDINATION_KINDS) <= set(truth["kind"])
+
+
+def test_synth_refuses_a_negative_seed_before_making_its_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # numpy refused it deep inside, an internal error, after the folder was made
+    out = tmp_path / "s"
+    result = CliRunner().invoke(main, ["synth", "--out", str(out), "--seed", "-1"])
+    assert result.exit_code == 2 and "-1 is not in the range x>=0" in result.output
+    assert not out.exists()
