@@ -29,9 +29,22 @@ EXIT_INTERNAL = 1
 log = logging.getLogger("sybilgraph")
 
 
+#: control characters as a terminal must not get them from the data (an account id
+#: holding ESC [ 2 J clears the screen): C0 but tab and line feed, and DEL, as their
+#: pictures (U+2400 to U+2421); C1 (CSI is one) as U+FFFD
+_TERMINAL = {c: 0x2400 + c for c in range(0x20) if c not in (0x09, 0x0A)}
+_TERMINAL[0x7F] = 0x2421
+_TERMINAL.update({c: 0xFFFD for c in range(0x80, 0xA0)})
+
+
+def _echo(text: str, *, err: bool = False) -> None:
+    """Print a text that may hold the data's strings, their control characters shown."""
+    click.echo(text.translate(_TERMINAL), err=err)
+
+
 def _fail(message: str, code: int) -> None:
     first = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    click.echo(f"sybilgraph: error: {first}", err=True)
+    _echo(f"sybilgraph: error: {first}", err=True)
     sys.exit(code)
 
 
@@ -220,7 +233,7 @@ def evaluate(run_dir: str, truth: str) -> None:
     """Compare the flagged accounts of RUN_DIR with ground truth."""
     from sybilgraph.investigate.evaluation import evaluate as evaluate_run
 
-    click.echo(evaluate_run(run_dir, truth).summary())
+    _echo(evaluate_run(run_dir, truth).summary())
 
 
 @main.command()
@@ -233,7 +246,7 @@ def explain(run_dir: str, account_a: str, account_b: str) -> None:
     from sybilgraph.investigate.explain import explain as explain_link
     from sybilgraph.investigate.result import open_run
 
-    click.echo(explain_link(open_run(run_dir), account_a, account_b).summary())
+    _echo(explain_link(open_run(run_dir), account_a, account_b).summary())
 
 
 @main.command()
@@ -267,7 +280,7 @@ def label(
     path = label_target(
         run_dir, target, verdict, note=note, labels_path=labels_path, is_value=is_value
     )
-    click.echo(f"{verdict}: {target} -> {path}")
+    _echo(f"{verdict}: {target} -> {path}")
 
 
 @main.command()
@@ -404,7 +417,7 @@ def view(run_dir: str, cluster_id: str, out_file: str | None, open_page: bool, f
     if target.exists() and not force:
         raise OutputError(f"{target}: exists (use --force to replace it)")
     page = cluster.to_html(target).resolve()
-    click.echo(f"{cluster!r}\npage: {page}")
+    _echo(f"{cluster!r}\npage: {page}")
     if open_page:
         import webbrowser
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -233,3 +234,22 @@ def test_a_damaged_run_folder_is_named_in_one_line(
     code, _, stderr = _invoke(*[a.format(out=out, cluster=cluster, tmp=tmp_path) for a in command])
     assert code == 2 and "internal error" not in stderr, stderr
     assert stderr.strip().splitlines()[-1].startswith(f"sybilgraph: error: {out / name}: damaged")
+
+
+def test_the_datas_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
+    # an account id holding ESC [ 2 J would clear the investigator's screen when
+    # explain prints it
+    odd = "r\x1b[2J\x9b1"
+    rows = [
+        (name, f"2026-04-13T{hour:02d}:00:00Z", "10.0.0.1", "pm_1")
+        for hour in range(4)
+        for name in (odd, "r2")
+    ]
+    events = tmp_path / "events.csv"
+    pd.DataFrame(rows, columns=["account_id", "ts", "ip", "payment_id"]).to_csv(events, index=False)
+    out = tmp_path / "out"
+    assert _invoke("detect", str(events), "--out", str(out))[0] == 0
+    code, stdout, stderr = _invoke("explain", str(out), odd, "r2")
+    assert code == 0, stderr
+    assert "\x1b" not in stdout and "\x9b" not in stdout
+    assert "r\u241b[2J\ufffd1" in stdout
