@@ -8,7 +8,7 @@ builds on it to offer those views as methods.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ def _read(path: Path, reader: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
     except (OSError, ValueError, pa.ArrowException) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise StateError(f"{path}: damaged, cannot be read ({first}); run again") from None
-    missing: Sequence[str] = [c for c in _COLUMNS.get(path.name, ()) if c not in frame.columns]
+    missing = [c for c in _COLUMNS.get(path.name, ()) if c not in frame.columns]
     if missing:
         raise StateError(f"{path}: damaged, lacks the column {missing[0]!r}; run again")
     return frame
