@@ -43,9 +43,9 @@ __all__ = [
 
 #: the link keys sybilgraph builds itself; an extra key is named after its column
 BUILTIN_KEYS = ("ip", "ip_subnet", "payment", "prompt", "wrapper", "direct", "counterparty", "time")
-#: the most shared values a link keeps as a sample per key (``link.evidence_sample``)
 #: the most a key may weigh (``link.key_weights``)
 KEY_WEIGHT_MAX = 1e6
+#: the most shared values a link keeps as a sample per key (``link.evidence_sample``)
 EVIDENCE_SAMPLE_MAX = 20
 
 

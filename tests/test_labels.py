@@ -44,6 +44,11 @@ def test_benign_office_ip_stops_linking(hand_csv: Path, tmp_path: Path) -> None:
         .exit_code
     )
     assert code == 0
+    # a key no run links through (a typo) is refused, not kept to be never used
+    typo = CliRunner().invoke(
+        main, ["label", str(first.out_dir), "ipp=192.0.2.10", "benign", "--value"]
+    )
+    assert typo.exit_code == 2 and "'ipp' is not a link key of this run" in typo.output
     second = run(hand_csv, Config(labels=str(labels)), tmp_path / "week2", show_progress=False)
     assert OFFICE not in _clusters(second)
     hubs = second.hubs

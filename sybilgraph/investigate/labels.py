@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 from pathlib import Path
 
+from sybilgraph.config import BUILTIN_KEYS
 from sybilgraph.errors import InputError
 from sybilgraph.investigate.folder import RunFolder
 from sybilgraph.outputs import atomic_path
@@ -83,6 +84,11 @@ def label_target(
         key, sep, value = target.partition("=")
         if not sep or not key or not value:
             raise InputError(f"a value label is KEY=VALUE, e.g. ip=192.0.2.10, not {target!r}")
+        extra = result.info.get("config", {}).get("columns", {}).get("extra_keys", [])
+        keys = [*BUILTIN_KEYS, *(str(k) for k in extra)]
+        if key not in keys:
+            # a verdict on a key no run links through would be kept and never used
+            raise InputError(f"{key!r} is not a link key of this run ({', '.join(keys)})")
         append_label(path, verdict, key=key, value=value, note=note)
     elif target in set(result.clusters["cluster_id"]):
         append_label(path, verdict, cluster_id=target, note=note)
