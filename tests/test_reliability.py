@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 
 import sybilgraph
 from sybilgraph import outputs
-from sybilgraph.config import Config
+from sybilgraph.config import Config, EngineConfig
 from sybilgraph.engines import duckdb as duckdb_engine
-from sybilgraph.engines.sources import frame_source
+from sybilgraph.engines.sources import discover, frame_source
 from sybilgraph.errors import InputError, OutputError, StateError
 from sybilgraph.report.tracking import State
 from sybilgraph.report.weekly import parse_period
@@ -91,6 +91,30 @@ def test_jsonl_keys_differing_only_in_case_are_refused(tmp_path: Path) -> None:
     path = _jsonl(tmp_path / "e.jsonl", [{"account_id": "a", "ts": TS, "IP": "x", "ip": "y"}])
     with pytest.raises(InputError, match="differ only in case: IP, ip"):
         _load(path)
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_jsonl_with_a_byte_order_mark_is_read(tmp_path: Path, gzipped: bool) -> None:
+    # DuckDB took the first line for no JSON object; a CSV file is read with its mark
+    import gzip
+
+    lines = [{"account_id": "a1", "ts": TS, "ip": "192.0.2.1"}, {"account_id": "a2", "ts": TS}]
+    body = b"\xef\xbb\xbf" + "".join(json.dumps(r) + "\n" for r in lines).encode()
+    path = tmp_path / ("e.jsonl.gz" if gzipped else "e.jsonl")
+    path.write_bytes(gzip.compress(body) if gzipped else body)
+    stats, events, rejects = _load(path)
+    assert (stats.used, stats.rejected) == (2, 0) and not rejects
+    assert [e["account_id"] for e in events] == ["a1", "a2"]
+    assert events[0]["_file"] == str(path)
+    # the copy without the mark goes with the engine, from a spill folder of the user's
+    spill = tmp_path / "spill"
+    engine = duckdb_engine.DuckDBEngine(EngineConfig(temp_directory=str(spill)))
+    try:
+        assert len(engine.source_columns(discover([path])[0])) == 3
+        assert [p.name[:8] for p in spill.iterdir()] == ["bomless-"]
+    finally:
+        engine.close()
+    assert list(spill.iterdir()) == []
 
 
 json_value = st.one_of(

@@ -125,6 +125,7 @@ class DuckDBEngine(Engine):
         self._views: set[str] = set()
         self._spill = Path(spill)
         self._json_columns: dict[Path, list[str]] = {}
+        self._json_files: dict[Path, Path] = {}
 
     # -- reading -----------------------------------------------------------------
 
@@ -141,9 +142,17 @@ class DuckDBEngine(Engine):
             f"{self.dialect.literal(n)}: 'VARCHAR'" for n in self._json_names(source)
         )
         return (
-            f"read_json({path}, format = 'newline_delimited', records = true, "
-            f"columns = {{{columns}}})"
+            f"read_json({self.dialect.literal(str(self._json_file(source)))}, "
+            f"format = 'newline_delimited', records = true, columns = {{{columns}}})"
         )
+
+    def _json_file(self, source: Source) -> Path:
+        """The JSONL file DuckDB reads: the source, or a copy of it in the spill folder
+        without the byte-order mark it starts with (DuckDB took a first line starting
+        with one for no JSON object; CSV files are read with theirs)."""
+        if source.path not in self._json_files:
+            self._json_files[source.path] = _without_bom(source.path, self._spill)
+        return self._json_files[source.path]
 
     def _csv_scan(
         self,
@@ -185,10 +194,11 @@ class DuckDBEngine(Engine):
     def _json_names(self, source: Source) -> list[str]:
         """The keys of a JSONL file's objects, in the order they first appear."""
         if source.path not in self._json_columns:
+            file = self.dialect.literal(str(self._json_file(source)))
             sql = f"""SELECT key FROM (
                     SELECT line, unnest(keys) AS key, generate_subscripts(keys, 1) AS place
                     FROM (SELECT row_number() OVER () AS line, json_keys(json) AS keys
-                          FROM read_json_objects({self.dialect.literal(str(source.path))},
+                          FROM read_json_objects({file},
                                                  format = 'newline_delimited'))
                 ) GROUP BY key ORDER BY min(line), arg_min(place, line)"""
             try:
@@ -436,6 +446,9 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         self.con.close()
+        for source, copy in self._json_files.items():
+            if copy != source:  # in engine.temp_directory, which outlives the run
+                copy.unlink(missing_ok=True)
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -508,6 +521,26 @@ def _first_cut(path: Path, bad: list[tuple[int, str, int | None]]) -> tuple[int,
         if quote is not None and (end := quote_cut(path, int(quote))) is not None:
             return line, int(quote), end
     return None
+
+
+def _without_bom(path: Path, spill: Path) -> Path:
+    """``path``, or a copy of it in ``spill`` without the UTF-8 byte-order mark it
+    starts with (a gzipped file is copied unpacked)."""
+    import gzip
+
+    bom = b"\xef\xbb\xbf"
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as raw:
+            if raw.read(len(bom)) != bom:
+                return path
+            spill.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix="bomless-", suffix=".jsonl", dir=spill)
+            with os.fdopen(handle, "wb") as copy:
+                shutil.copyfileobj(raw, copy, 1 << 20)
+    except (OSError, EOFError):
+        return path  # the reader says what is wrong with the file
+    return Path(name)
 
 
 def csv_header(path: Path) -> list[str]:
