@@ -9,6 +9,7 @@ whatever the data.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -398,15 +399,13 @@ def _strong_pairs(engine: Engine, config: Config, bound: float) -> dict[str, tup
     if isinstance(heaviest, float) and heaviest > 0:
         bits = min(bits, 61 - math.ceil(math.log2(heaviest)))
     unit = 2.0**bits
-    units = f"CAST(round(w * {unit!r}) AS BIGINT)"
-    infra = f"key IN ({', '.join(literal(k) for k in IP_KEYS)})"
-    # as _link_weight weighs a pair
-    rough = sql.int_sum(units)
-    cap = float(config.link.infrastructure_cap)
-    if cap > 0:
-        rest = sql.int_sum(f"CASE WHEN {infra} THEN 0 ELSE {units} END")
-        shared = sql.int_sum(f"CASE WHEN {infra} THEN {units} ELSE 0 END")
-        rough = f"({rest} + least({shared}, {round(cap * unit)}))"
+    # as the links are weighed, each term in whole units
+    rough = _link_weight(
+        config,
+        literal,
+        lambda term: sql.int_sum(f"CAST(round(({term}) * {unit!r}) AS BIGINT)"),
+        unit,
+    )
     # each key as its position in ``keys`` (no key at all: no pairs either)
     whens = " ".join(f"WHEN {literal(k)} THEN {i}" for i, k in enumerate(keys))
     code = f"CASE key {whens} END" if keys else "0"
@@ -422,8 +421,8 @@ def _strong_pairs(engine: Engine, config: Config, bound: float) -> dict[str, tup
         ),
         engine.count(_PAIR_NUMBERS),
     )
-    # the rounding moves a sum by at most half a unit a value (and the cap by half a
-    # unit): a margin of n + 2 units leaves no doubt
+    # the rounding moves a sum by at most half a unit a value: a margin of n + 2 units
+    # leaves no doubt
     target = bound * unit
     near = f"related = 0 AND abs(units - {target!r}) <= n + 2"
     engine.create_table(
@@ -451,17 +450,27 @@ def _strong_pairs(engine: Engine, config: Config, bound: float) -> dict[str, tup
 _EXACT_SUM_LIMIT = 1e12
 
 
-def _link_weight(config: Config, literal: Callable[[str], str]) -> str:
+def _link_weight(
+    config: Config,
+    literal: Callable[[str], str],
+    total: Callable[[str], str] | None = None,
+    unit: float = 1.0,
+) -> str:
     """SQL for a pair's weight from its values' weights ``w`` (by ``key``): their sum,
     with the part on shared infrastructure (IP, subnet) at most
-    ``link.infrastructure_cap`` (0: no cap)."""
+    ``link.infrastructure_cap`` (0: no cap).
+
+    ``total`` sums a term over the pair's values (by default :func:`_weight_sum`), in
+    units of ``unit`` (the cap is counted in the same units)."""
+    if total is None:
+        total = functools.partial(_weight_sum, config)
     cap = float(config.link.infrastructure_cap)
     if cap <= 0:
-        return _weight_sum(config)
+        return total("w")
     infra = f"key IN ({', '.join(literal(k) for k in IP_KEYS)})"
-    rest = _weight_sum(config, f"CASE WHEN {infra} THEN 0.0 ELSE w END")
-    shared = _weight_sum(config, f"CASE WHEN {infra} THEN w ELSE 0.0 END")
-    return f"({rest} + least({shared}, {cap}))"
+    rest = total(f"CASE WHEN {infra} THEN 0.0 ELSE w END")
+    shared = total(f"CASE WHEN {infra} THEN w ELSE 0.0 END")
+    return f"({rest} + least({shared}, {cap * unit}))"
 
 
 def _weight_sum(config: Config, term: str = "w") -> str:
