@@ -1,5 +1,5 @@
-"""Byte-level help for CSV files a strict reader would misread: lone carriage returns
-and quotes never closed on their line.
+"""Byte-level help for files a strict reader would misread: CSV files' lone carriage
+returns and quotes never closed on their line, and JSONL files' byte-order marks.
 
 The engines read CSV in bulk; these functions prepare a copy for them to read again
 when a file needs it (uncompressed, lone carriage returns masked, the rest of a line
@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO, cast
 
-__all__ = ["lone_cr_copy", "mask_range", "plain_copy", "quote_cut"]
+__all__ = ["lone_cr_copy", "mask_range", "plain_copy", "quote_cut", "without_bom_copy"]
 
 #: bytes read or written at a time
 _CHUNK = 16 << 20
@@ -25,6 +25,7 @@ _CHUNK = 16 << 20
 #: first one a file lacks stands for its lone carriage returns while it is read
 _TOKENS = tuple(chr(c).encode("utf-8") for c in range(0xFDD0, 0xFDD4))
 _LONE_CR = re.compile(rb"\r(?!\n)")
+_BOM = b"\xef\xbb\xbf"
 
 
 def _open(path: Path) -> BinaryIO:
@@ -38,6 +39,17 @@ def plain_copy(path: Path, dest: Path) -> Path:
     with _open(path) as src, dest.open("wb") as out:
         shutil.copyfileobj(src, out, _CHUNK)
     return dest
+
+
+def without_bom_copy(path: Path, dest: Path) -> bool:
+    """Copy ``path`` (uncompressed) to ``dest`` without the UTF-8 byte-order mark it
+    starts with; False (nothing written) when it starts with none."""
+    with _open(path) as src:
+        if src.read(len(_BOM)) != _BOM:
+            return False
+        with dest.open("wb") as out:
+            shutil.copyfileobj(src, out, _CHUNK)
+    return True
 
 
 def lone_cr_copy(path: Path, dest: Path) -> bytes | None:

@@ -17,7 +17,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sybilgraph.engines.base import Engine
-from sybilgraph.engines.csvrepair import lone_cr_copy, mask_range, plain_copy, quote_cut
+from sybilgraph.engines.csvrepair import (
+    lone_cr_copy,
+    mask_range,
+    plain_copy,
+    quote_cut,
+    without_bom_copy,
+)
 from sybilgraph.engines.dialect import DuckDBDialect
 from sybilgraph.errors import ConfigError, InputError, ResourceError
 from sybilgraph.outputs import is_stale
@@ -526,21 +532,20 @@ def _first_cut(path: Path, bad: list[tuple[int, str, int | None]]) -> tuple[int,
 def _without_bom(path: Path, spill: Path) -> Path:
     """``path``, or a copy of it in ``spill`` without the UTF-8 byte-order mark it
     starts with (a gzipped file is copied unpacked)."""
-    import gzip
-
-    bom = b"\xef\xbb\xbf"
-    opener = gzip.open if str(path).lower().endswith(".gz") else open
     try:
-        with opener(path, "rb") as raw:
-            if raw.read(len(bom)) != bom:
-                return path
-            spill.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(prefix="bomless-", suffix=".jsonl", dir=spill)
-            with os.fdopen(handle, "wb") as copy:
-                shutil.copyfileobj(raw, copy, 1 << 20)
+        spill.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix="bomless-", suffix=".jsonl", dir=spill)
+    except OSError:
+        return path  # the reader says what is wrong
+    os.close(handle)
+    copy = Path(name)
+    try:
+        if without_bom_copy(path, copy):
+            return copy
     except (OSError, EOFError):
-        return path  # the reader says what is wrong with the file
-    return Path(name)
+        pass  # the reader says what is wrong with the file
+    copy.unlink(missing_ok=True)
+    return path
 
 
 def csv_header(path: Path) -> list[str]:
