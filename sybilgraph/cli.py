@@ -29,17 +29,20 @@ EXIT_INTERNAL = 1
 log = logging.getLogger("sybilgraph")
 
 
-#: control characters as a terminal must not get them from the data (an account id
-#: holding ESC [ 2 J clears the screen): C0 but tab and line feed, and DEL, as their
-#: pictures (U+2400 to U+2421); C1 (CSI is one) as U+FFFD
-_TERMINAL = {c: 0x2400 + c for c in range(0x20) if c not in (0x09, 0x0A)}
-_TERMINAL[0x7F] = 0x2421
-_TERMINAL.update({c: 0xFFFD for c in range(0x80, 0xA0)})
+@functools.cache
+def _terminal() -> dict[int, int]:
+    """Control characters as a terminal must not get them from the data (an account id
+    holding ESC [ 2 J clears the screen): C0 but tab and line feed, and DEL, as their
+    pictures; C1 (CSI is one) as U+FFFD. Imported when first needed: the views' module
+    brings pandas, which ``sybilgraph --help`` does without."""
+    from sybilgraph.views.cells import control_pictures
+
+    return {**control_pictures(keep="\t\n"), **{c: 0xFFFD for c in range(0x80, 0xA0)}}
 
 
 def _echo(text: str, *, err: bool = False) -> None:
     """Print a text that may hold the data's strings, their control characters shown."""
-    click.echo(text.translate(_TERMINAL), err=err)
+    click.echo(text.translate(_terminal()), err=err)
 
 
 def _fail(message: str, code: int) -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "cell_text",
     "clean_cell",
     "column_values",
+    "control_pictures",
     "graph_attr",
     "native",
     "records",
@@ -26,10 +27,16 @@ __all__ = [
     "visible_controls",
 ]
 
-#: the C0 control characters (but tab, line feed and carriage return) and DEL, as the
-#: Unicode pictures of them (U+2400 to U+2421)
-_CONTROL_PICTURES = {c: 0x2400 + c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)}
-_CONTROL_PICTURES[0x7F] = 0x2421
+
+def control_pictures(keep: str = "\t\n\r") -> dict[int, int]:
+    """A ``str.translate`` table: the C0 control characters but those in ``keep``, and
+    DEL, to the Unicode pictures of them (U+2400 to U+2421)."""
+    table = {c: 0x2400 + c for c in range(0x20) if chr(c) not in keep}
+    table[0x7F] = 0x2421
+    return table
+
+
+_CONTROL_PICTURES = control_pictures()
 
 
 def visible_controls(text: str) -> str:
