@@ -317,6 +317,25 @@ def clean_leftovers(out: Path) -> None:
         shutil.rmtree(entry, ignore_errors=True)
 
 
+def missing(*folders: str | os.PathLike[str]) -> list[Path]:
+    """Those of ``folders`` that do not exist (yet)."""
+    return [Path(f) for f in folders if not Path(f).exists()]
+
+
+@contextmanager
+def removed_on_failure(made: Iterable[Path]) -> Iterator[None]:
+    """Remove the folders ``made`` (by the caller, for the block) if the block fails
+    and leaves them empty: a failed run or report leaves no empty folder of its own
+    behind, and a folder that was there before stays."""
+    try:
+        yield
+    except BaseException:
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place on success only."""

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import importlib.metadata
@@ -30,7 +29,9 @@ from sybilgraph.outputs import (
     MARKER,
     install_run,
     make_staging,
+    missing,
     prepare_out_dir,
+    removed_on_failure,
     run_files,
     write_json,
 )
@@ -93,18 +94,13 @@ def execute(
     config = config or Config()
     if events is None and not (config.inputs.given or config.direct_edges):
         raise InputError("no events, and no other input named in the config's [inputs]")
-    created = out_dir is None or not Path(out_dir).exists()
+    made = [] if out_dir is None else missing(out_dir)
     if out_dir is None:
         out_dir = tempfile.mkdtemp(prefix="sybilgraph-run-")
-    out = prepare_out_dir(out_dir, force=force)
-    try:
+        made = [Path(out_dir)]
+    with removed_on_failure(made):
+        out = prepare_out_dir(out_dir, force=force)
         return _execute(events, config, out, show_progress, window, memory)
-    except BaseException:
-        # a folder this run made, left empty by its failure, goes too
-        if created:
-            with contextlib.suppress(OSError):
-                out.rmdir()
-        raise
 
 
 def _execute(

@@ -360,6 +360,17 @@ def test_columns_of_one_name_in_a_file_are_refused_and_an_unnamed_one_is_left(
     assert len(result.accounts) == hand_events()["account_id"].nunique()
 
 
+def test_a_failed_run_without_a_folder_leaves_no_temporary_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sybilgraph.run without out_dir makes a temporary folder: twelve such, empty, were
+    # found on the machine after failed runs
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(InputError, match="missing required column 'ts'"):
+        sybilgraph.run(pd.DataFrame({"account_id": ["a1"]}), Config())
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_file_given_twice_is_refused(hand_csv: Path, tmp_path: Path) -> None:
     # its rows were counted twice: every account's requests doubled
     with pytest.raises(InputError, match="given twice"):

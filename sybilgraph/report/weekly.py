@@ -23,7 +23,6 @@ itself; a period before the latest is reported again only with every period afte
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -41,7 +40,7 @@ from markupsafe import Markup
 from sybilgraph.config import Config
 from sybilgraph.errors import InputError, StateError
 from sybilgraph.investigate.result import Result
-from sybilgraph.outputs import is_stale, write_csv, write_json
+from sybilgraph.outputs import is_stale, missing, removed_on_failure, write_csv, write_json
 from sybilgraph.pipeline import execute
 from sybilgraph.report.memory import MEMORY, Memory, memory_bytes
 from sybilgraph.report.tracking import (
@@ -212,15 +211,8 @@ def make_reports(
     config = config or Config()
     ordered = sorted({p.name: p for p in periods}.values(), key=lambda p: (p.start, p.end))
     root = Path(out_dir)
-    made = [p for p in (Path(state_dir), root) if not p.exists()]
-    try:
+    with removed_on_failure(missing(state_dir, root)):
         return _make_reports(events, ordered, state_dir, root, config, labels, show_progress)
-    except BaseException:
-        # the folders this call made, left empty by its failure, go too
-        for folder in made:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
 
 
 def _make_reports(
