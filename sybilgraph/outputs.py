@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -336,16 +337,31 @@ def removed_on_failure(made: Iterable[Path]) -> Iterator[None]:
         raise
 
 
+#: the mode of a file written anew: its owner alone reads it (a run's files hold
+#: account ids, IP addresses and prompts)
+NEW_FILE_MODE = 0o600
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it into place on success only."""
+    """Yield a temporary path beside ``path``; rename it into place on success only.
+
+    The file gets the mode of the file it replaces (a labels file the team shares stays
+    shared), or :data:`NEW_FILE_MODE` when there was none, whoever wrote the temporary
+    file (DuckDB writes its own with the umask's mode).
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        mode = NEW_FILE_MODE
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     finally:
         if tmp.exists():

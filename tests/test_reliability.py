@@ -1040,3 +1040,39 @@ def test_fuzz_jsonl_loader(
     counts = _fuzz_load(path)
     if counts is not None:
         assert junk is None and counts[0] == len(records)
+
+
+def _modes(folder: Path) -> dict[str, int]:
+    return {
+        str(p.relative_to(folder)): p.stat().st_mode & 0o777
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_every_file_a_run_writes_is_its_owners_alone(hand_csv: Path, tmp_path: Path) -> None:
+    # links.parquet and values.parquet, written by DuckDB, were readable by everyone
+    # while the other tables (accounts, IP addresses, prompts alike) were not
+    before = os.umask(0o022)
+    try:
+        sybilgraph.run(hand_csv, Config(), tmp_path / "d", show_progress=False)
+    finally:
+        os.umask(before)
+    modes = _modes(tmp_path / "d")
+    assert {"links.parquet", "values.parquet", "accounts.csv", "index.html"} <= set(modes)
+    assert {name: mode for name, mode in modes.items() if mode != outputs.NEW_FILE_MODE} == {}
+
+
+def test_a_replaced_file_keeps_its_mode(hand_csv: Path, tmp_path: Path) -> None:
+    # a labels file shared with the team became its writer's alone after one verdict
+    first = sybilgraph.run(hand_csv, Config(), tmp_path / "d", show_progress=False)
+    labels = tmp_path / "labels.csv"
+    clusters = first.clusters["cluster_id"].astype(str).tolist()
+    for cluster in clusters[:2]:
+        code, _, stderr = _invoke(
+            "label", str(first.out_dir), cluster, "sybil", "--labels", str(labels)
+        )
+        assert code == 0, stderr
+        assert labels.stat().st_mode & 0o777 == (0o664 if cluster != clusters[0] else 0o600)
+        labels.chmod(0o664)
+    assert len(labels.read_text().splitlines()) == 3

@@ -40,7 +40,14 @@ from markupsafe import Markup
 from sybilgraph.config import Config
 from sybilgraph.errors import InputError, StateError
 from sybilgraph.investigate.result import Result
-from sybilgraph.outputs import is_stale, missing, removed_on_failure, write_csv, write_json
+from sybilgraph.outputs import (
+    is_stale,
+    missing,
+    removed_on_failure,
+    write_csv,
+    write_json,
+    write_text_atomic,
+)
 from sybilgraph.pipeline import execute
 from sybilgraph.report.memory import MEMORY, Memory, memory_bytes
 from sybilgraph.report.tracking import (
@@ -705,7 +712,4 @@ def _write_html(
             joined_total=len(tracking.joined),
         )
     )
-    target = out / "report.html"
-    tmp = target.with_name(f".report.html.{os.getpid()}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, target)
+    write_text_atomic(out / "report.html", html)
