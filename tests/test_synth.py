@@ -30,6 +30,7 @@ from sybilgraph.synth import (
     iter_generate,
     write,
 )
+from sybilgraph.synth import output as synth_output
 from sybilgraph.synth.templates import SlotContext, Templates
 from sybilgraph.synth.texts import UA_SDK
 from sybilgraph.synth.wrappers import TASK_INTROS, TASK_OUTROS
@@ -184,6 +185,28 @@ def test_write_is_byte_identical(fmt: str, tmp_path) -> None:  # type: ignore[no
     two = write(SMALL, tmp_path / "two", fmt)  # type: ignore[arg-type]
     for key in ("events", "truth"):
         assert one[key].read_bytes() == two[key].read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
+def test_a_write_stopped_halfway_leaves_the_files_of_before(  # type: ignore[no-untyped-def]
+    fmt: str, tmp_path, monkeypatch
+) -> None:
+    # a synth stopped halfway left an events file cut short, which read as a whole log
+    before = write(SMALL, tmp_path, fmt)  # type: ignore[arg-type]
+    kept = {key: path.read_bytes() for key, path in before.items()}
+    blocks = synth_output.event_tables
+
+    def stopped(*args, **kwargs):  # type: ignore[no-untyped-def]
+        for number, table in enumerate(blocks(*args, **kwargs)):
+            if number == 2:
+                raise KeyboardInterrupt
+            yield table
+
+    monkeypatch.setattr(synth_output, "event_tables", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        write(SynthConfig(n_events=20_000, seed=99), tmp_path, fmt)  # type: ignore[arg-type]
+    assert {key: path.read_bytes() for key, path in before.items()} == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in before.values())
 
 
 # -- the population ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sybilgraph.errors import ConfigError
+from sybilgraph.outputs import atomic_path
 from sybilgraph.synth.arrays import join
 from sybilgraph.synth.build import build_population
 from sybilgraph.synth.config import EVENT_COLUMNS, SynthConfig
@@ -138,7 +139,7 @@ def write(
         What to generate.
     out_dir
         Folder to write to; created if missing. Existing files of the same names are
-        replaced.
+        replaced once the new ones are whole (a write stopped halfway leaves them).
     fmt
         ``csv`` (every string quoted, missing payment ids empty), ``parquet`` (zstd, one
         row group per block of time) or ``jsonl`` (one JSON object per line, missing
@@ -158,20 +159,24 @@ def write(
     truth_path = out / "truth.csv"
     schema = pa.schema([(name, pa.string()) for name in EVENT_COLUMNS])
     tables = event_tables(pop, config.seed)
-    if fmt == "csv":
-        with open(events_path, "wb") as handle:
-            handle.write((",".join(EVENT_COLUMNS) + "\n").encode())
-            for table in tables:
-                handle.write(_csv_rows(table))
-    elif fmt == "parquet":
-        with pq.ParquetWriter(str(events_path), schema, compression="zstd") as writer:
-            for table in tables:
-                writer.write_table(table)
-    else:
-        with open(events_path, "w", encoding="utf-8", newline="\n") as handle:
-            for table in _rechunk(tables, 500_000):
-                handle.write(
-                    table.to_pandas().to_json(orient="records", lines=True, force_ascii=False)
-                )
-    pop.truth.to_csv(truth_path, index=False, lineterminator="\n")
+    # each file is written to a temporary name and renamed: a run stopped halfway leaves
+    # the files of before (or none), never an events file cut short that reads as whole
+    with atomic_path(events_path) as tmp:
+        if fmt == "csv":
+            with open(tmp, "wb") as handle:
+                handle.write((",".join(EVENT_COLUMNS) + "\n").encode())
+                for table in tables:
+                    handle.write(_csv_rows(table))
+        elif fmt == "parquet":
+            with pq.ParquetWriter(str(tmp), schema, compression="zstd") as writer:
+                for table in tables:
+                    writer.write_table(table)
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+                for table in _rechunk(tables, 500_000):
+                    handle.write(
+                        table.to_pandas().to_json(orient="records", lines=True, force_ascii=False)
+                    )
+    with atomic_path(truth_path) as tmp:
+        pop.truth.to_csv(tmp, index=False, lineterminator="\n")
     return {"events": events_path, "truth": truth_path}
