@@ -117,6 +117,21 @@ def test_jsonl_with_a_byte_order_mark_is_read(tmp_path: Path, gzipped: bool) -> 
     assert list(spill.iterdir()) == []
 
 
+@pytest.mark.parametrize("bom", [False, True])
+def test_jsonl_line_that_is_not_utf8_is_named(tmp_path: Path, bom: bool) -> None:
+    # DuckDB's message named the line after it, and no line at all with a mark
+    good = json.dumps({"account_id": "a1", "ts": TS}).encode()
+    bad = b'{"account_id": "a2", "ts": "' + TS.encode() + b'", "prompt": "caf\xe9"}'
+    path = tmp_path / "e.jsonl"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + b"\n".join([good, good, bad, good]) + b"\n")
+    code, _, stderr = _invoke("detect", str(path), "--out", str(tmp_path / "o"))
+    assert code == 2
+    byte = bad.index(0xE9) + 1
+    assert stderr.strip().splitlines()[-1] == (
+        f"sybilgraph: error: {path}, row 3: not UTF-8 text (byte {byte} of the line)"
+    )
+
+
 json_value = st.one_of(
     st.none(),
     st.booleans(),

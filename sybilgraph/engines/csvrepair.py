@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO, cast
 
-__all__ = ["lone_cr_copy", "mask_range", "plain_copy", "quote_cut", "without_bom_copy"]
+__all__ = ["BOM", "lone_cr_copy", "mask_range", "plain_copy", "quote_cut", "without_bom_copy"]
 
 #: bytes read or written at a time
 _CHUNK = 16 << 20
@@ -25,7 +25,7 @@ _CHUNK = 16 << 20
 #: first one a file lacks stands for its lone carriage returns while it is read
 _TOKENS = tuple(chr(c).encode("utf-8") for c in range(0xFDD0, 0xFDD4))
 _LONE_CR = re.compile(rb"\r(?!\n)")
-_BOM = b"\xef\xbb\xbf"
+BOM = b"\xef\xbb\xbf"
 
 
 def _open(path: Path) -> BinaryIO:
@@ -45,7 +45,7 @@ def without_bom_copy(path: Path, dest: Path) -> bool:
     """Copy ``path`` (uncompressed) to ``dest`` without the UTF-8 byte-order mark it
     starts with; False (nothing written) when it starts with none."""
     with _open(path) as src:
-        if src.read(len(_BOM)) != _BOM:
+        if src.read(len(BOM)) != BOM:
             return False
         with dest.open("wb") as out:
             shutil.copyfileobj(src, out, _CHUNK)

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from sybilgraph.engines.base import Engine
 from sybilgraph.engines.csvrepair import (
+    BOM,
     lone_cr_copy,
     mask_range,
     plain_copy,
@@ -624,8 +625,14 @@ def _bad_json_line(path: Path) -> tuple[int, str] | None:
 
     opener = gzip.open if str(path).lower().endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8", errors="strict") as handle:
-            for number, line in enumerate(handle, start=1):
+        with opener(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if number == 1 and raw.startswith(BOM):
+                    raw = raw[len(BOM) :]
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return number, f"not UTF-8 text (byte {exc.start + 1} of the line)"
                 if not line.strip():
                     continue
                 try:
@@ -638,7 +645,7 @@ def _bad_json_line(path: Path) -> tuple[int, str] | None:
                     json.dumps(record, ensure_ascii=False).encode("utf-8")
                 except UnicodeEncodeError:
                     return number, "an escaped lone surrogate (such as \\ud800) is not text"
-    except (OSError, UnicodeDecodeError, EOFError):
+    except (OSError, EOFError):
         return None
     return None
 
