@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from sybilgraph.config import EngineConfig
-from sybilgraph.engines import make_engine
+from sybilgraph.engines import Engine, make_engine
 from sybilgraph.errors import ConfigError, ResourceError
 
 
@@ -107,3 +108,30 @@ def test_spill_folders_of_killed_runs_are_deleted(
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [live.name, unnamed.name, other.name]
     )
+
+
+def test_a_time_offset_past_18_hours_is_read_by_no_engine(engine: Engine) -> None:
+    # DuckDB read "-25:00" as it is and moved the time by a day; Spark reads no such time
+    texts = [
+        "2026-04-13T02:00:00+02:00",
+        "2026-04-13T18:00:00+18:00",
+        "2026-04-13T00:00:00.5-0530",
+        "2026-04-13T00:00:00-25:00",
+        "2026-04-13T00:00:00+99:00",
+        "2026-04-13T00:00:00+05:75",
+        "2026-04-13T00:00:00+18:30",
+    ]
+    engine.register("times_in", pa.table({"t": texts}))
+    read = engine.arrow(
+        f"SELECT t, {engine.dialect.parse_ts('t')} AS ts FROM times_in ORDER BY t"
+    ).to_pylist()
+    got = {row["t"]: row["ts"] and row["ts"].isoformat() for row in read}
+    assert got == {
+        "2026-04-13T02:00:00+02:00": "2026-04-13T00:00:00",
+        "2026-04-13T18:00:00+18:00": "2026-04-13T00:00:00",
+        "2026-04-13T00:00:00.5-0530": "2026-04-13T05:30:00.500000",
+        "2026-04-13T00:00:00-25:00": None,
+        "2026-04-13T00:00:00+99:00": None,
+        "2026-04-13T00:00:00+05:75": None,
+        "2026-04-13T00:00:00+18:30": None,
+    }

@@ -111,6 +111,15 @@ class Dialect(ABC):
         return ", ".join(f"{expr} DESC" if descending else expr for expr, descending in order)
 
 
+#: a time's offset from UTC beyond 18 hours, or of 60 minutes or more ("+25:00",
+#: "+05:75"): DuckDB reads it as it is and moves the time by a day or more; Spark (as
+#: Java) reads no such time, and neither does sybilgraph
+BAD_OFFSET = (
+    r":[0-9]{2}(\.[0-9]+)?\s*[+-]"
+    r"((19|[2-9][0-9]):?[0-9]{2}|18:?(0[1-9]|[1-5][0-9])|[0-9]{2}:?[6-9][0-9])$"
+)
+
+
 class DuckDBDialect(Dialect):
     """DuckDB's spellings."""
 
@@ -130,6 +139,7 @@ class DuckDBDialect(Dialect):
             f"  CASE WHEN abs({number}) >= 1e11"
             f"    THEN try(make_timestamp(CAST({number} * 1000 AS BIGINT)))"
             f"    ELSE try(make_timestamp(CAST({number} * 1000000 AS BIGINT))) END "
+            f"WHEN regexp_matches({text}, {self.literal(BAD_OFFSET)}) THEN NULL "
             f"ELSE CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) END"
         )
 
