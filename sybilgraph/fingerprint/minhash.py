@@ -134,22 +134,26 @@ def _minima(shingles: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarr
     text after text (``counts`` shingles each, in order in ``shingles``).
 
     Compiled (``arrays.compiled``): one pass over the shingles, each permuted ``num_perm``
-    times in registers. The numpy form (a padded matrix of shingles per block, three
-    whole-array passes per shingle row) took 6.5 s of a 1.5M-event run's 18 s of
-    fingerprinting; this takes under one.
+    times. The numpy form (a padded matrix of shingles per block, three whole-array
+    passes per shingle row) took 6.5 s of a 1.5M-event run's 18 s of fingerprinting.
+    The minima are kept in a row of their own, copied out once a text is done, and each
+    step is cut to 32 bits: the compiler then runs the ``num_perm`` steps side by side in
+    vector registers, 4.6 times as fast as with the minima updated in place in the
+    output (200,000 prompts of the realistic benchmark log, 11.5M shingles: 0.10 s
+    against 0.45 s, the same minima).
     """
     n, k = len(counts), len(a)
     out = np.empty((n, k), dtype=np.uint32)
+    minima = np.empty(k, dtype=np.uint32)
     position = 0
     for text in range(n):
-        row = out[text]
         for j in range(k):
-            row[j] = 0xFFFFFFFF
+            minima[j] = np.uint32(0xFFFFFFFF)
         for index in range(position, position + counts[text]):
-            x = shingles[index]
+            x = np.uint32(shingles[index])
             for j in range(k):
-                value = np.uint32(a[j] * x + b[j])
-                if value < row[j]:
-                    row[j] = value
+                minima[j] = min(minima[j], np.uint32(np.uint32(a[j] * x) + b[j]))
+        for j in range(k):
+            out[text, j] = minima[j]
         position += counts[text]
     return out
