@@ -123,7 +123,9 @@ def test_jsonl_line_that_is_not_utf8_is_named(tmp_path: Path, bom: bool) -> None
     good = json.dumps({"account_id": "a1", "ts": TS}).encode()
     bad = b'{"account_id": "a2", "ts": "' + TS.encode() + b'", "prompt": "caf\xe9"}'
     path = tmp_path / "e.jsonl"
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + b"\n".join([good, good, bad, good]) + b"\n")
+    path.write_bytes(
+        (b"\xef\xbb\xbf" if bom else b"") + b"\n".join([good, good, bad, good]) + b"\n"
+    )
     code, _, stderr = _invoke("detect", str(path), "--out", str(tmp_path / "o"))
     assert code == 2
     byte = bad.index(0xE9) + 1
