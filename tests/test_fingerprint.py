@@ -6,6 +6,7 @@ import random
 import re
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -127,6 +128,23 @@ def test_hash_is_stable_and_null_is_zero() -> None:
     # a fixed value: these must not change between runs, processes, platforms or releases
     assert hashed.tolist() == [16732354325915869343, 0, 1760245841805064774]
     assert hash_strings(pa.array([], pa.string())).shape == (0,)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    texts=st.lists(st.one_of(st.none(), st.text(max_size=40)), min_size=1, max_size=60),
+    large=st.booleans(),
+    cut=st.integers(0, 5),
+)
+def test_hash_is_pandas_siphash_of_the_bytes(
+    texts: list[str | None], large: bool, cut: int
+) -> None:
+    # the hashes are computed on the Arrow buffers; the ids they give must stay pandas'
+    array = pa.array(texts, pa.large_string() if large else pa.string()).slice(cut)
+    values = [t.encode("utf-8") if t is not None else b"" for t in array.to_pylist()]
+    expected = pd.util.hash_array(np.array(values, dtype=object), categorize=False)
+    expected[[t is None for t in array.to_pylist()]] = 0
+    assert hash_strings(array).tolist() == expected.tolist()
 
 
 # --- tier 2: template groups -----------------------------------------------------------------

@@ -42,6 +42,23 @@ def as_string_array(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     return texts
 
 
+def utf8_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes of a string array and its offsets into them (nulls are empty)."""
+    offset_type = np.int64 if pa.types.is_large_string(texts.type) else np.int32
+    buffers = texts.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=offset_type)[
+        texts.offset : texts.offset + len(texts) + 1
+    ]
+    offsets = offsets.astype(np.int64)
+    data = (
+        np.frombuffer(buffers[2], dtype=np.uint8)
+        if buffers[2] is not None
+        else np.zeros(0, np.uint8)
+    )
+    data = data[offsets[0] : offsets[-1]]
+    return data, offsets - offsets[0]
+
+
 def slices(array: pa.Array, size: int) -> list[pa.Array]:
     """The array cut into zero-copy slices of at most ``size`` values."""
     if len(array) <= size:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from sybilgraph.fingerprint.arrays import compiled, mix64
+from sybilgraph.fingerprint.arrays import compiled, mix64, utf8_bytes
 
 #: byte classes for splitting UTF-8 text into words: 0 separates, 1 is part of a word.
 #: ASCII letters, digits, "_", "<" and ">" (so "<num>" is one word) and all non-ASCII
@@ -18,23 +18,6 @@ _WORD_BYTES = np.zeros(256, dtype=bool)
 for _byte in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_<>":
     _WORD_BYTES[_byte] = True
 _WORD_BYTES[0x80:] = True
-
-
-def _utf8_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The UTF-8 bytes of a string array and its offsets into them (nulls are empty)."""
-    offset_type = np.int64 if pa.types.is_large_string(texts.type) else np.int32
-    buffers = texts.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=offset_type)[
-        texts.offset : texts.offset + len(texts) + 1
-    ]
-    offsets = offsets.astype(np.int64)
-    data = (
-        np.frombuffer(buffers[2], dtype=np.uint8)
-        if buffers[2] is not None
-        else np.zeros(0, np.uint8)
-    )
-    data = data[offsets[0] : offsets[-1]]
-    return data, offsets - offsets[0]
 
 
 def word_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +31,7 @@ def word_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     bytes, eight at a time (little-endian), with splitmix64's finaliser; the top 32 bits
     are kept.
     """
-    data, offsets = _utf8_bytes(texts)
+    data, offsets = utf8_bytes(texts)
     return compiled(_split_and_hash)(data, offsets, _WORD_BYTES)  # type: ignore[return-value]
 
 
