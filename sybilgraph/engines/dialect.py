@@ -56,6 +56,12 @@ class Dialect(ABC):
         """A text column (ISO 8601, epoch seconds or milliseconds) as a UTC timestamp
         without zone, NULL where it cannot be read."""
 
+    def bad_offset(self, text: str) -> str:
+        """A condition: the time ``text`` (trimmed) ends in an offset from UTC that no
+        zone has (past 18 hours, or of 60 minutes or more: "-25:00", "+05:75"), which
+        :meth:`parse_ts` may have read. An engine that reads no such time says false."""
+        return "false"
+
     @abstractmethod
     def epoch(self, column: str) -> str:
         """Seconds since 1970 of a timestamp column, as a double."""
@@ -111,10 +117,8 @@ class Dialect(ABC):
         return ", ".join(f"{expr} DESC" if descending else expr for expr, descending in order)
 
 
-#: a time's offset from UTC beyond 18 hours, or of 60 minutes or more ("+25:00",
-#: "+05:75"): DuckDB reads it as it is and moves the time by a day or more; Spark (as
-#: Java) reads no such time, and neither does sybilgraph
-BAD_OFFSET = (
+#: an offset from UTC past 18 hours, or of 60 minutes or more, after a time's seconds
+_BAD_OFFSET = (
     r":[0-9]{2}(\.[0-9]+)?\s*[+-]"
     r"((19|[2-9][0-9]):?[0-9]{2}|18:?(0[1-9]|[1-5][0-9])|[0-9]{2}:?[6-9][0-9])$"
 )
@@ -139,9 +143,14 @@ class DuckDBDialect(Dialect):
             f"  CASE WHEN abs({number}) >= 1e11"
             f"    THEN try(make_timestamp(CAST({number} * 1000 AS BIGINT)))"
             f"    ELSE try(make_timestamp(CAST({number} * 1000000 AS BIGINT))) END "
-            f"WHEN regexp_matches({text}, {self.literal(BAD_OFFSET)}) THEN NULL "
             f"ELSE CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) END"
         )
+
+    def bad_offset(self, text: str) -> str:
+        # DuckDB reads "-25:00" as it is and moves the time by a day; Spark (as Java)
+        # reads no such time. Tested on the parsed text, not inside parse_ts, which
+        # would make the text again for it (0.4 s more to load 1.5M events)
+        return f"regexp_matches({text}, {self.literal(_BAD_OFFSET)})"
 
     def epoch(self, column: str) -> str:
         return f"epoch({column})"

@@ -181,12 +181,18 @@ def _check_rows(engine: Engine, extras: list[str], raw: str) -> None:
     reason = f"""CASE
         WHEN account_id IS NULL THEN 'missing account_id'
         WHEN ts_text IS NULL THEN 'missing ts'
-        WHEN ts IS NULL THEN 'unparseable ts: ' || substr(ts_text, 1, 40)
+        WHEN ts IS NULL OR {engine.dialect.bad_offset("ts_text")}
+            THEN 'unparseable ts: ' || substr(ts_text, 1, 40)
         WHEN ts < TIMESTAMP '{TS_MIN}' OR ts >= TIMESTAMP '{TS_MAX}'
             THEN 'ts out of range: ' || substr(ts_text, 1, 40)
         WHEN ip_reason IS NOT NULL THEN 'ip: ' || ip_reason
         ELSE NULL END"""
-    # parsed and checked where the events and the rejects are taken from them: each
+    # The reason refers to the parsed columns through a condition DuckDB does not copy
+    # into its filter (the offset's regular expression): with the reason's other
+    # conditions alone, it copied the whole parse of each time into the filter and
+    # parsed every time twice (1.5M realistic events loaded in 3.4 s, now 1.9 s; 10M
+    # synth events 12.4 s, now 7.9 s; the same events).
+    # Parsed and checked where the events and the rejects are taken from them: each
     # full copy of the events costs seconds per million rows, and more once it no longer
     # fits in memory (10M synth events: 5.7 s and 1.8 GB)
     engine.create_view(
