@@ -553,6 +553,25 @@ def test_agreements_count_the_equal_values_of_each_pair(dtype: type) -> None:
     assert np.array_equal(agreements(signature, left, right), expected)
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    texts=st.lists(
+        st.one_of(st.none(), st.text(st.sampled_from(list("abZ09_<> ,.\n\téß")), max_size=30)),
+        min_size=1,
+        max_size=40,
+    ),
+    cut=st.integers(0, 3),
+)
+def test_texts_without_wide_characters_split_as_the_general_splitter_does(
+    texts: list[str | None], cut: int
+) -> None:
+    # one pass over texts with no byte of a three- or four-byte character; one such
+    # character (a dash, which makes no word) sends a batch to the general splitter
+    narrow = word_hashes(pa.array(texts, pa.string()).slice(cut))
+    tokens, owner = word_hashes(pa.array([*texts, "—"]).slice(cut))
+    assert narrow[0].tolist() == tokens.tolist() and narrow[1].tolist() == owner.tolist()
+
+
 def test_words_split_on_the_bytes_as_documented() -> None:
     # ASCII letters, digits and _<> make words; CJK ideographs and kana are a word each;
     # punctuation of the general and CJK blocks separates; no word runs across texts

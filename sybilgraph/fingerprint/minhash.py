@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from sybilgraph.errors import ConfigError
 from sybilgraph.fingerprint.arrays import compiled, parallel, seeded_words
+from sybilgraph.fingerprint.words import prepare as prepare_words
 from sybilgraph.fingerprint.words import shingle_hashes, word_hashes
 
 #: prompts per MinHash block; bounds the memory of one block to a few tens of MB
@@ -110,6 +111,7 @@ class MinHash:
         a, b = (np.ascontiguousarray(p[:, 0]) for p in self.permutations())
         dtype = self.dtype
         minima_of = compiled(_minima)  # before the threads start
+        prepare_words()
 
         def block(start: int) -> tuple[np.ndarray, np.ndarray]:
             tokens, owner = word_hashes(texts.slice(start, _BLOCK))

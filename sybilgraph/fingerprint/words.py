@@ -32,7 +32,68 @@ def word_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     are kept.
     """
     data, offsets = utf8_bytes(texts)
+    if len(data) == 0 or data.max() < _WIDE:
+        # no three- or four-byte character: no byte but a word byte's class matters
+        return compiled(_split_narrow)(data, offsets, _WORD_BYTES)  # type: ignore[return-value]
     return compiled(_split_and_hash)(data, offsets, _WORD_BYTES)  # type: ignore[return-value]
+
+
+def prepare() -> None:
+    """Compile (or load) the splitters before threads use them: once, not once a thread."""
+    for kernel in (_split_narrow, _split_and_hash):
+        compiled(kernel)
+
+
+#: the smallest lead byte of a character that may separate words or be a word alone
+_WIDE = 0xE2
+
+
+def _split_narrow(
+    data: np.ndarray, offsets: np.ndarray, word_bytes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_split_and_hash` for bytes of which none is ``_WIDE`` or more: the words are
+    the runs of word bytes within each text, found and hashed in one pass.
+
+    Compiled (``arrays.compiled``). On the realistic benchmark log's 1.4M distinct
+    templates (none with such a byte) 2.5 s against 3.5 s on one thread, the same hashes.
+    """
+    texts = len(offsets) - 1
+    # a word is one byte or more, and two words of a text have a byte between them
+    hashes = np.empty(len(data) // 2 + texts + 1, dtype=np.uint32)
+    owner = np.empty(len(data) // 2 + texts + 1, dtype=np.int64)
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    index = 0
+    for text in range(texts):
+        i, end = offsets[text], offsets[text + 1]
+        while i < end:
+            while i < end and not word_bytes[data[i]]:
+                i += 1
+            start = i
+            while i < end and word_bytes[data[i]]:
+                i += 1
+            length = i - start
+            if length == 0:
+                break
+            mixed = np.uint64(length) * golden
+            for done in range(0, length, 8):  # eight bytes at a time, little-endian
+                window = np.uint64(0)
+                if length - done >= 8:
+                    for j in range(8):
+                        window |= np.uint64(data[start + done + j]) << np.uint64(8 * j)
+                else:
+                    for j in range(length - done):
+                        window |= np.uint64(data[start + done + j]) << np.uint64(8 * j)
+                # splitmix64's finaliser (``arrays.mix64``), inline
+                mixed ^= window
+                mixed ^= mixed >> np.uint64(30)
+                mixed *= np.uint64(0xBF58476D1CE4E5B9)
+                mixed ^= mixed >> np.uint64(27)
+                mixed *= np.uint64(0x94D049BB133111EB)
+                mixed ^= mixed >> np.uint64(31)
+            hashes[index] = np.uint32(mixed >> np.uint64(32))
+            owner[index] = text
+            index += 1
+    return hashes[:index], owner[:index]
 
 
 def _split_and_hash(
