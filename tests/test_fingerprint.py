@@ -544,10 +544,15 @@ def test_signatures_are_the_minima_of_the_permuted_words() -> None:
     assert np.array_equal(signature, np.array(expected))
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32])
-def test_agreements_count_the_equal_values_of_each_pair(dtype: type) -> None:
+@pytest.mark.parametrize(
+    ("dtype", "lanes"), [(np.uint8, 64), (np.uint8, 12), (np.uint16, 64), (np.uint32, 64)]
+)
+def test_agreements_count_the_equal_values_of_each_pair(dtype: type, lanes: int) -> None:
+    # byte values are compared eight at a time: values 0 to 255, so that every byte's
+    # top bit and carry is tried
     rng = np.random.default_rng(5)
-    signature = rng.integers(0, 4, size=(200, 64)).astype(dtype)
+    signature = rng.integers(0, 4, size=(200, lanes)).astype(dtype)
+    signature[::3] = rng.integers(0, 256, size=signature[::3].shape).astype(dtype)
     left, right = rng.integers(0, 200, size=(2, 1000))
     expected = (signature[left] == signature[right]).sum(axis=1)
     assert np.array_equal(agreements(signature, left, right), expected)

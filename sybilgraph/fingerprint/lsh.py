@@ -308,6 +308,7 @@ def prepare_kernels() -> None:
     """Compile (or load) what :meth:`LSHBanding.components` runs, before threads run it."""
     prepare()
     compiled(_agreements)
+    compiled(_agreements_of_bytes)
 
 
 def agreements(signature: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -316,13 +317,15 @@ def agreements(signature: np.ndarray, left: np.ndarray, right: np.ndarray) -> np
 
     Compiled (``arrays.compiled``): pair by pair, with nothing gathered. Gathering both
     rows of each pair in chunks and counting equal lanes with numpy took 2 s of a
-    1.5M-event run's grouping (1.4M templates).
+    1.5M-event run's grouping (1.4M templates). Byte values are compared eight at a
+    time, as 64-bit words: the 8.3M checks of that grouping took 0.49 s against 0.89 s.
     """
-    return compiled(_agreements)(  # type: ignore[no-any-return]
-        np.ascontiguousarray(signature),
-        left.astype(np.int64, copy=False),
-        right.astype(np.int64, copy=False),
-    )
+    signature = np.ascontiguousarray(signature)
+    left, right = left.astype(np.int64, copy=False), right.astype(np.int64, copy=False)
+    if signature.dtype == np.uint8 and signature.shape[1] % 8 == 0:
+        words = signature.view(np.uint64)
+        return compiled(_agreements_of_bytes)(words, left, right)  # type: ignore[no-any-return]
+    return compiled(_agreements)(signature, left, right)  # type: ignore[no-any-return]
 
 
 def _agreements(signature: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -333,5 +336,23 @@ def _agreements(signature: np.ndarray, left: np.ndarray, right: np.ndarray) -> n
         for lane in range(signature.shape[1]):
             if x[lane] == y[lane]:
                 same += 1
+        equal[pair] = same
+    return equal
+
+
+def _agreements_of_bytes(words: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """:func:`_agreements` of byte values, eight to a 64-bit word: the equal bytes of
+    two words are the zero bytes of their exclusive or, each found without a branch."""
+    low7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+    ones = np.uint64(0x0101010101010101)
+    equal = np.empty(len(left), dtype=np.int64)
+    for pair in range(len(left)):
+        x, y = words[left[pair]], words[right[pair]]
+        same = 0
+        for lane in range(words.shape[1]):
+            d = x[lane] ^ y[lane]
+            # the top bit of each byte that is zero in d, moved to its lowest bit
+            zero = (~(((d & low7) + low7) | d | low7)) >> np.uint64(7)
+            same += np.int64((zero * ones) >> np.uint64(56))  # their sum, in the top byte
         equal[pair] = same
     return equal
