@@ -348,7 +348,7 @@ def _agreements_of_bytes(words: np.ndarray, left: np.ndarray, right: np.ndarray)
     equal = np.empty(len(left), dtype=np.int64)
     for pair in range(len(left)):
         x, y = words[left[pair]], words[right[pair]]
-        same = 0
+        same = np.int64(0)
         for lane in range(words.shape[1]):
             d = x[lane] ^ y[lane]
             # the top bit of each byte that is zero in d, moved to its lowest bit
