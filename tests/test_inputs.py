@@ -3,6 +3,7 @@ events, subjects and context, listed hubs, and weights fitted to verdicts."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ import pytest
 
 from sybilgraph import Config, run
 from sybilgraph.config import ColumnsConfig, InputsConfig, ScoreConfig
+from sybilgraph.engines import make_engine
+from sybilgraph.stages.inputs import load_inputs
 from sybilgraph.stages.learn import MIN_CLUSTERS, fit_logistic, fit_weights
 
 from .conftest import HAND_RINGS, hand_events
@@ -135,6 +138,25 @@ def _edges_config(tmp_path: Path, **attributes: str) -> Config:
     )
     config.link.hub_share = 1.0
     return config
+
+
+def test_an_attribute_time_is_read_as_an_events_time(tmp_path: Path) -> None:
+    # an offset no zone has ("-25:00") moved a first sight by a day on DuckDB
+    pd.DataFrame({"from": ["a"], "to": ["b"]}).to_parquet(tmp_path / "edges.parquet")
+    pd.DataFrame(
+        {"address": ["a", "b"], "first": ["2026-04-01T10:00:00+02:00", "2026-04-01T10:00:00-25:00"]}
+    ).to_csv(tmp_path / "subjects.csv", index=False)
+    config = _edges_config(tmp_path, account_id="address", first_seen="first")
+    engine = make_engine(config.engine)
+    try:
+        inputs = load_inputs(engine, config)
+        rows = engine.arrow(f"SELECT account_id, first_seen FROM {inputs.attributes}").to_pylist()
+    finally:
+        engine.close()
+    assert {r["account_id"]: r["first_seen"] for r in rows} == {
+        "a": dt.datetime(2026, 4, 1, 8, 0),
+        "b": None,
+    }
 
 
 def test_a_graph_without_events_finds_the_farm(tmp_path: Path) -> None:

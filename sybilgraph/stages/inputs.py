@@ -101,6 +101,13 @@ def _read_hubs(engine: Engine, path: str, column: str, counts: dict[str, int]) -
     return _HUBS
 
 
+def _time(engine: Engine, text: str) -> str:
+    """SQL reading a time as the events' are read: NULL where it cannot be read, or ends
+    in an offset from UTC that no zone has."""
+    sql = engine.dialect
+    return f"CASE WHEN {sql.bad_offset(f'trim({text})')} THEN NULL ELSE {sql.parse_ts(text)} END"
+
+
 def _read_attributes(engine: Engine, config: Config) -> str:
     cfg = config.inputs
     assert cfg.accounts is not None
@@ -110,7 +117,7 @@ def _read_attributes(engine: Engine, config: Config) -> str:
     first = _text(engine, cfg.first_seen) if cfg.first_seen else sql.null_text()
     volume = _text(engine, cfg.volume) if cfg.volume else sql.null_text()
     select = (
-        f"{_text(engine, cfg.account_id)} AS account_id, {sql.parse_ts(first)} AS first_seen, "
+        f"{_text(engine, cfg.account_id)} AS account_id, {_time(engine, first)} AS first_seen, "
         f"TRY_CAST({volume} AS DOUBLE) AS volume"
     )
     engine.read_source(file_source(Path(cfg.accounts)), f"{_ATTRIBUTES}_raw", select)
@@ -143,7 +150,7 @@ def _read_edges(
         listed = f" AND a NOT IN (SELECT value FROM {hubs}) AND b NOT IN (SELECT value FROM {hubs})"
     engine.create_table(
         _EDGES,
-        f"""SELECT a, b, coalesce(kind, 'edge') AS kind, {sql.parse_ts("ts")} AS ts
+        f"""SELECT a, b, coalesce(kind, 'edge') AS kind, {_time(engine, "ts")} AS ts
             FROM {_EDGES}_raw
             WHERE a IS NOT NULL AND b IS NOT NULL AND a <> b{listed}""",
     )
