@@ -32,15 +32,16 @@ def word_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     are kept.
     """
     data, offsets = utf8_bytes(texts)
-    if len(data) == 0 or data.max() < _WIDE:
-        # no three- or four-byte character: no byte but a word byte's class matters
-        return compiled(_split_narrow)(data, offsets, _WORD_BYTES)  # type: ignore[return-value]
-    return compiled(_split_and_hash)(data, offsets, _WORD_BYTES)  # type: ignore[return-value]
+    # no three- or four-byte character: no byte but a word byte's class matters
+    narrow = len(data) == 0 or data.max() < _WIDE
+    split = compiled(_narrow_words if narrow else _words)
+    first, length, owner = split(data, offsets, _WORD_BYTES)
+    return compiled(_hash_words)(data, first, length), owner
 
 
 def prepare() -> None:
-    """Compile (or load) the splitters before threads use them: once, not once a thread."""
-    for kernel in (_split_narrow, _split_and_hash):
+    """Compile (or load) the kernels before threads use them: once, not once a thread."""
+    for kernel in (_narrow_words, _words, _hash_words):
         compiled(kernel)
 
 
@@ -48,20 +49,22 @@ def prepare() -> None:
 _WIDE = 0xE2
 
 
-def _split_narrow(
+def _narrow_words(
     data: np.ndarray, offsets: np.ndarray, word_bytes: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_split_and_hash` for bytes of which none is ``_WIDE`` or more: the words are
-    the runs of word bytes within each text, found and hashed in one pass.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_words` for bytes of which none is ``_WIDE`` or more: the words are the
+    runs of word bytes within each text, found in one pass.
 
     Compiled (``arrays.compiled``). On the realistic benchmark log's 1.4M distinct
-    templates (none with such a byte) 2.5 s against 3.5 s on one thread, the same hashes.
+    templates (none with such a byte), split and hashed: 2.5 s against 3.5 s on one
+    thread, the same hashes.
     """
     texts = len(offsets) - 1
     # a word is one byte or more, and two words of a text have a byte between them
-    hashes = np.empty(len(data) // 2 + texts + 1, dtype=np.uint32)
-    owner = np.empty(len(data) // 2 + texts + 1, dtype=np.int64)
-    golden = np.uint64(0x9E3779B97F4A7C15)
+    most = len(data) // 2 + texts + 1
+    first = np.empty(most, dtype=np.int64)
+    length = np.empty(most, dtype=np.int64)
+    owner = np.empty(most, dtype=np.int64)
     index = 0
     for text in range(texts):
         i, end = offsets[text], offsets[text + 1]
@@ -71,35 +74,45 @@ def _split_narrow(
             start = i
             while i < end and word_bytes[data[i]]:
                 i += 1
-            length = i - start
-            if length == 0:
+            if i == start:
                 break
-            mixed = np.uint64(length) * golden
-            for done in range(0, length, 8):  # eight bytes at a time, little-endian
-                window = np.uint64(0)
-                if length - done >= 8:
-                    for j in range(8):
-                        window |= np.uint64(data[start + done + j]) << np.uint64(8 * j)
-                else:
-                    for j in range(length - done):
-                        window |= np.uint64(data[start + done + j]) << np.uint64(8 * j)
-                # splitmix64's finaliser (``arrays.mix64``), inline
-                mixed ^= window
-                mixed ^= mixed >> np.uint64(30)
-                mixed *= np.uint64(0xBF58476D1CE4E5B9)
-                mixed ^= mixed >> np.uint64(27)
-                mixed *= np.uint64(0x94D049BB133111EB)
-                mixed ^= mixed >> np.uint64(31)
-            hashes[index] = np.uint32(mixed >> np.uint64(32))
-            owner[index] = text
+            first[index], length[index], owner[index] = start, i - start, text
             index += 1
-    return hashes[:index], owner[:index]
+    return first[:index], length[:index], owner[:index]
 
 
-def _split_and_hash(
+def _hash_words(data: np.ndarray, first: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """The 32-bit hash of each word (``length[i]`` bytes from ``first[i]``): its length
+    and its bytes, eight at a time (little-endian), mixed by splitmix64's finaliser
+    (``arrays.mix64``, inline), the top 32 bits kept. Compiled (``arrays.compiled``)."""
+    hashes = np.empty(len(first), dtype=np.uint32)
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    for word in range(len(first)):
+        start, size = first[word], length[word]
+        mixed = np.uint64(size) * golden
+        for done in range(0, size, 8):
+            window = np.uint64(0)
+            if size - done >= 8:  # a whole window: a loop the compiler unrolls
+                for j in range(8):
+                    window |= np.uint64(data[start + done + j]) << np.uint64(8 * j)
+            else:
+                for j in range(size - done):
+                    window |= np.uint64(data[start + done + j]) << np.uint64(8 * j)
+            mixed ^= window
+            mixed ^= mixed >> np.uint64(30)
+            mixed *= np.uint64(0xBF58476D1CE4E5B9)
+            mixed ^= mixed >> np.uint64(27)
+            mixed *= np.uint64(0x94D049BB133111EB)
+            mixed ^= mixed >> np.uint64(31)
+        hashes[word] = np.uint32(mixed >> np.uint64(32))
+    return hashes
+
+
+def _words(
     data: np.ndarray, offsets: np.ndarray, word_bytes: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`word_hashes` over the UTF-8 bytes and the texts' offsets into them.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The words of :func:`word_hashes` in the UTF-8 bytes and the texts' offsets into
+    them: each word's first byte, its length and its text.
 
     Compiled (``arrays.compiled``): a few passes over the bytes. As whole-array numpy
     passes (arrays of a dozen times the bytes) it took twice as long: 1.4 s against
@@ -144,33 +157,19 @@ def _split_and_hash(
     count = 0
     for i in range(n):
         count += starts[i]
-    hashes = np.empty(count, dtype=np.uint32)
+    first = np.empty(count, dtype=np.int64)
+    length = np.empty(count, dtype=np.int64)
     owner = np.empty(count, dtype=np.int64)
-    golden = np.uint64(0x9E3779B97F4A7C15)
     index = text = start = 0
     for i in range(n):
         if starts[i]:
             start = i
         if word[i] & (starts[i + 1] | (not word[i + 1])):  # the word's last byte
-            length = i + 1 - start
-            mixed = np.uint64(length) * golden
-            for done in range(0, length, 8):  # eight bytes at a time, little-endian
-                window = np.uint64(0)
-                for j in range(min(length - done, 8)):
-                    window |= np.uint64(data[start + done + j]) << np.uint64(8 * j)
-                # splitmix64's finaliser (``arrays.mix64``), inline
-                mixed ^= window
-                mixed ^= mixed >> np.uint64(30)
-                mixed *= np.uint64(0xBF58476D1CE4E5B9)
-                mixed ^= mixed >> np.uint64(27)
-                mixed *= np.uint64(0x94D049BB133111EB)
-                mixed ^= mixed >> np.uint64(31)
             while offsets[text + 1] <= start:
                 text += 1
-            hashes[index] = np.uint32(mixed >> np.uint64(32))
-            owner[index] = text
+            first[index], length[index], owner[index] = start, i + 1 - start, text
             index += 1
-    return hashes, owner
+    return first, length, owner
 
 
 def shingle_hashes(
