@@ -319,15 +319,22 @@ def clean_leftovers(out: Path) -> None:
 
 
 def missing(*folders: str | os.PathLike[str]) -> list[Path]:
-    """Those of ``folders`` that do not exist (yet)."""
-    return [Path(f) for f in folders if not Path(f).exists()]
+    """The folders that do not exist (yet) of ``folders`` and of the folders above them,
+    deepest first: those that making ``folders`` would make."""
+    made: set[Path] = set()
+    for folder in folders:
+        path = Path(folder).absolute()
+        while not path.exists() and path != path.parent:
+            made.add(path)
+            path = path.parent
+    return sorted(made, key=lambda p: (-len(p.parts), str(p)))
 
 
 @contextmanager
 def removed_on_failure(made: Iterable[Path]) -> Iterator[None]:
-    """Remove the folders ``made`` (by the caller, for the block) if the block fails
-    and leaves them empty: a failed run or report leaves no empty folder of its own
-    behind, and a folder that was there before stays."""
+    """Remove the folders ``made`` (by the caller, for the block; deepest first) if the
+    block fails and leaves them empty: a failed run or report leaves no empty folder of
+    its own behind, and a folder that was there before stays."""
     try:
         yield
     except BaseException:

@@ -388,6 +388,16 @@ def test_a_failed_run_without_a_folder_leaves_no_temporary_one(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_failed_run_leaves_none_of_the_folders_it_made(tmp_path: Path) -> None:
+    # --out deep/er/o made deep and deep/er too, and left them behind, empty
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(InputError, match="missing required column 'ts'"):
+        sybilgraph.run(pd.DataFrame({"account_id": ["a1"]}), Config(), tmp_path / "deep/er/o")
+    with pytest.raises(InputError, match="missing required column 'ts'"):
+        sybilgraph.run(pd.DataFrame({"account_id": ["a1"]}), Config(), tmp_path / "kept/a/o")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept"]
+
+
 def test_a_file_given_twice_is_refused(hand_csv: Path, tmp_path: Path) -> None:
     # its rows were counted twice: every account's requests doubled
     with pytest.raises(InputError, match="given twice"):
