@@ -135,3 +135,35 @@ def test_a_time_offset_past_18_hours_is_read_by_no_engine(engine: Engine, tmp_pa
     assert sorted((r["account_id"], r["reason"]) for r in rejects) == [
         (f"a{i}", f"unparseable ts: {texts[i]}") for i in range(3, 7)
     ]
+
+
+def test_a_stop_as_the_spill_folder_is_made_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a SIGTERM that landed between the folder being made and its deletion being
+    # registered left the folder behind (a stopped-run test caught it now and then)
+    import signal
+    import tempfile
+
+    class Stopped(Exception):
+        pass
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped
+
+    made = tempfile.mkdtemp
+
+    def mkdtemp(*args: object, **kwargs: object) -> str:
+        path = made(*args, **kwargs)  # type: ignore[call-overload]
+        os.kill(os.getpid(), signal.SIGTERM)  # the stop lands as the folder appears
+        return str(path)
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        with pytest.raises(Stopped):
+            make_engine(EngineConfig())
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert list(tmp_path.iterdir()) == []

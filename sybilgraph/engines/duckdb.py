@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -88,14 +89,27 @@ class DuckDBEngine(Engine):
 
     def __init__(self, config: EngineConfig) -> None:
         super().__init__()
-        self._tmp = None
-        if config.temp_directory:
-            spill = config.temp_directory
-            _check_spill_folder(spill)
-        else:
-            _clean_stale_spills()
-            self._tmp = tempfile.TemporaryDirectory(prefix=f"{_SPILL_PREFIX}{os.getpid()}-")
-            spill = self._tmp.name
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        try:
+            if config.temp_directory:
+                spill = config.temp_directory
+                _check_spill_folder(spill)
+            else:
+                _clean_stale_spills()
+                # a stop that lands as the folder is made is raised once it is ours to
+                # delete: it left the folder behind (the folder appears, a scheduler
+                # stops the job before TemporaryDirectory registers its deletion)
+                with _stops_held():
+                    self._tmp = tempfile.TemporaryDirectory(prefix=f"{_SPILL_PREFIX}{os.getpid()}-")
+                spill = self._tmp.name
+            self._connect(config, spill)
+        except BaseException:  # a bad setting, or a stop (Ctrl-C, SIGTERM) meanwhile
+            if self._tmp is not None:
+                self._tmp.cleanup()
+            raise
+
+    def _connect(self, config: EngineConfig, spill: str) -> None:
+        """Open DuckDB with the settings of ``config``, spilling into ``spill``."""
         self.con = duckdb.connect(":memory:")
         self.execute("SET TimeZone = 'UTC'")
         self.execute("SET preserve_insertion_order = true")
@@ -519,6 +533,22 @@ def _size_bytes(shown: str) -> int:
 
 def _delimiter(path: Path) -> str:
     return "\t" if str(path).lower().endswith(".tsv") else ","
+
+
+@contextlib.contextmanager
+def _stops_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back while the block runs, and raised after it (where a
+    system has no signal masks, left alone)."""
+    stops = {signal.SIGINT, signal.SIGTERM}
+    try:
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _first_cut(path: Path, bad: list[tuple[int, str, int | None]]) -> tuple[int, int, int] | None:
