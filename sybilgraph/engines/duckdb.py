@@ -537,18 +537,30 @@ def _delimiter(path: Path) -> str:
 
 @contextlib.contextmanager
 def _stops_held() -> Iterator[None]:
-    """SIGINT and SIGTERM held back while the block runs, and raised after it (where a
-    system has no signal masks, left alone)."""
-    stops = {signal.SIGINT, signal.SIGTERM}
+    """SIGINT and SIGTERM held back while the block runs, and raised after it.
+
+    Held by Python's handlers, not by a signal mask: a mask holds a signal back from one
+    thread only, and the system gives a signal sent to the process to any thread that
+    does not block it. Python runs its handlers in the main thread alone, so elsewhere
+    no stop can land in the block and it runs as it is."""
+    caught: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    stops = (signal.SIGINT, signal.SIGTERM)
     try:
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
-    except (AttributeError, OSError, ValueError):
+        before = [signal.signal(s, hold) for s in stops]
+    except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for stop, handler in zip(stops, before, strict=True):
+            signal.signal(stop, handler if handler is not None else signal.SIG_DFL)
+        if caught:  # the first stop, as it would have come
+            signal.raise_signal(caught[0])
 
 
 def _first_cut(path: Path, bad: list[tuple[int, str, int | None]]) -> tuple[int, int, int] | None:
