@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 
 import numpy as np
 
@@ -192,7 +193,7 @@ class LSHBanding:
         parent = np.arange(len(signature) if rows is None else len(rows), dtype=np.int64)
         for band in range(self.bands):
             compress(parent)
-            members, bucket = _shared_buckets(_band_keys(signature, band, self.rows, rows))
+            members, bucket = _band_buckets(signature, band, self.rows, rows)
             for _ in range(_ROUNDS):
                 if len(members) < 2:
                     break
@@ -248,6 +249,66 @@ def _least_error(
     return best
 
 
+def _band_buckets(
+    signature: np.ndarray, band: int, rows: int, index: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The texts (positions in ``index``, or rows of ``signature``) whose key for a band
+    another text shares, sorted by (key, position), and their buckets (numbered from 0 in
+    that order).
+
+    Each key is packed with its position in one uint64 and the packs sorted: several
+    times faster than an argsort. Where a band is four bytes (the default 4 rows of
+    8-bit values), the keys are read and packed by a compiled loop: gathering the band's
+    columns with numpy, then packing and finding the shared keys in a dozen passes over
+    the arrays, took 2.3 s a band for 15M texts, against 0.5 s (1.1 s with the rows
+    asked for in a random order).
+    """
+    width = rows * signature.dtype.itemsize
+    whole_lanes = signature.shape[1] * signature.dtype.itemsize % 4 == 0
+    if width == 4 and whole_lanes and signature.flags.c_contiguous and sys.byteorder == "little":
+        lanes = signature.view(np.uint32)  # the band's four bytes as one little-endian key
+        count = len(signature) if index is None else len(index)
+        positions = np.arange(count, dtype=np.int64) if index is None else index
+        packed = compiled(_packed_keys)(lanes, band, positions.astype(np.int64, copy=False))
+    else:
+        keys = _band_keys(signature, band, rows, index)
+        packed = (keys.astype(np.uint64) << np.uint64(32)) | np.arange(len(keys), dtype=np.uint64)
+    packed.sort()
+    members, bucket = compiled(_shared_runs)(packed)
+    return members, bucket
+
+
+def _packed_keys(lanes: np.ndarray, band: int, rows: np.ndarray) -> np.ndarray:
+    """For each position i, the band's key of row ``rows[i]`` above i, in one uint64."""
+    packed = np.empty(len(rows), dtype=np.uint64)
+    for position in range(len(rows)):
+        packed[position] = (np.uint64(lanes[rows[position], band]) << np.uint64(32)) | np.uint64(
+            position
+        )
+    return packed
+
+
+def _shared_runs(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions (low 32 bits) of the sorted packs whose key (high 32 bits) is
+    shared, and the number of each shared key's run."""
+    members = np.empty(len(packed), dtype=np.int64)
+    bucket = np.empty(len(packed), dtype=np.int64)
+    found, runs, start = 0, 0, 0
+    while start < len(packed):
+        key = packed[start] >> np.uint64(32)
+        end = start + 1
+        while end < len(packed) and packed[end] >> np.uint64(32) == key:
+            end += 1
+        if end - start > 1:
+            for at in range(start, end):
+                members[found] = np.int64(packed[at] & np.uint64(0xFFFFFFFF))
+                bucket[found] = runs
+                found += 1
+            runs += 1
+        start = end
+    return members[:found].copy(), bucket[:found].copy()
+
+
 def _band_keys(
     signature: np.ndarray, band: int, rows: int, index: np.ndarray | None = None
 ) -> np.ndarray:
@@ -270,25 +331,6 @@ def _band_keys(
     return (mix64(wide) >> np.uint64(32)).astype(np.uint32)
 
 
-def _shared_buckets(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Texts whose key another text shares, sorted by (bucket, index), and their buckets.
-
-    Sorting keys and indices packed in one uint64 is several times faster than argsort.
-    """
-    packed = (keys.astype(np.uint64) << np.uint64(32)) | np.arange(len(keys), dtype=np.uint64)
-    packed.sort()
-    ordered = packed >> np.uint64(32)
-    same_as_next = ordered[1:] == ordered[:-1]
-    shared = np.zeros(len(keys), dtype=bool)
-    shared[1:] = same_as_next
-    shared[:-1] |= same_as_next
-    starts = np.ones(len(keys), dtype=bool)
-    starts[1:] = ~same_as_next
-    bucket = np.cumsum(starts) - 1
-    members = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    return members[shared], bucket[shared]
-
-
 def _run_starts(bucket: np.ndarray) -> np.ndarray:
     """For each position of a sorted bucket array, the position where its run starts."""
     starts = np.ones(len(bucket), dtype=bool)
@@ -307,8 +349,8 @@ def _drop_lonely(members: np.ndarray, bucket: np.ndarray) -> tuple[np.ndarray, n
 def prepare_kernels() -> None:
     """Compile (or load) what :meth:`LSHBanding.components` runs, before threads run it."""
     prepare()
-    compiled(_agreements)
-    compiled(_agreements_of_bytes)
+    for kernel in (_agreements, _agreements_of_bytes, _packed_keys, _shared_runs):
+        compiled(kernel)
 
 
 def agreements(signature: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
