@@ -18,7 +18,7 @@ import numpy as np
 
 from sybilgraph.errors import ConfigError
 from sybilgraph.fingerprint.arrays import compiled, mix64
-from sybilgraph.fingerprint.unionfind import compress, prepare, roots, union
+from sybilgraph.fingerprint.unionfind import compress, prepare, union
 
 #: weights of the area of false candidates (below the threshold) and of missed pairs
 #: (above it) when bands and rows are derived. They are not measured costs: a false
@@ -197,28 +197,22 @@ class LSHBanding:
             for _ in range(_ROUNDS):
                 if len(members) < 2:
                     break
-                start = _run_starts(bucket)
-                rep = members[start]
-                member_roots = roots(parent, members)
-                pending = member_roots != member_roots[start]  # rep is members[start]
                 # Many buckets hold unrelated texts that share common words ("the", "a",
                 # "of"); their representative matches almost no one. Check each bucket's
                 # first _SAMPLE members, and the rest only where enough of those succeed.
-                sample = pending & (np.arange(len(members)) - start < _SAMPLE)
+                # Members already in their representative's component are not checked.
+                start, sample, rest = compiled(_round_checks)(parent, members, bucket, _SAMPLE)
                 failed = np.zeros(len(members), dtype=bool)
-                fruitful = np.zeros(int(bucket[-1]) + 1, dtype=bool)
-                for checked in (sample, pending & ~sample):
-                    checked &= fruitful[bucket] | sample
-                    similar = self.similar(signature, members[checked], rep[checked], rows)
-                    union(parent, members[checked][similar], rep[checked][similar])
-                    failed[np.flatnonzero(checked)[~similar]] = True
-                    tried = np.bincount(bucket[checked], minlength=len(fruitful))
-                    found = np.bincount(bucket[checked][similar], minlength=len(fruitful))
-                    fruitful = found >= np.maximum(_FRUITFUL * tried, 1)
-                    sample = np.zeros_like(sample)
+                fruitful = np.ones(int(bucket[-1]) + 1, dtype=bool)  # every sample checked
+                for part in (sample, rest):
+                    checked = part[fruitful[bucket[part]]]
+                    left, right = members[checked], members[start[checked]]
+                    similar = self.similar(signature, left, right, rows)
+                    union(parent, left[similar], right[similar])
+                    failed[checked[~similar]] = True
+                    fruitful = compiled(_fruitful)(bucket, checked, similar, len(fruitful))
                 # members that failed try again among themselves under a new representative
-                again = failed & fruitful[bucket]
-                members, bucket = _drop_lonely(members[again], bucket[again])
+                members, bucket = compiled(_again)(members, bucket, failed, fruitful)
         compress(parent)
         return parent
 
@@ -306,7 +300,7 @@ def _shared_runs(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 found += 1
             runs += 1
         start = end
-    return members[:found].copy(), bucket[:found].copy()
+    return members[:found], bucket[:found]
 
 
 def _band_keys(
@@ -331,25 +325,87 @@ def _band_keys(
     return (mix64(wide) >> np.uint64(32)).astype(np.uint32)
 
 
-def _run_starts(bucket: np.ndarray) -> np.ndarray:
-    """For each position of a sorted bucket array, the position where its run starts."""
-    starts = np.ones(len(bucket), dtype=bool)
-    starts[1:] = bucket[1:] != bucket[:-1]
-    return np.maximum.accumulate(np.where(starts, np.arange(len(bucket)), 0))
+def _round_checks(
+    parent: np.ndarray, members: np.ndarray, bucket: np.ndarray, sample_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For members in runs of buckets: the position where each one's run starts (its
+    representative), and the positions to check, those of the first ``sample_size`` of
+    a run and those after, leaving out members already in their representative's
+    component (as ``parent`` has them before this round)."""
+    start = np.empty(len(members), dtype=np.int64)
+    sample = np.empty(len(members), dtype=np.int64)
+    rest = np.empty(len(members), dtype=np.int64)
+    sampled, others, first, rep_root = 0, 0, 0, 0
+    for position in range(len(members)):
+        if position == 0 or bucket[position] != bucket[position - 1]:
+            first = position
+            node = members[position]
+            while parent[node] != node:
+                node = parent[node]
+            rep_root = node
+        start[position] = first
+        node = members[position]
+        while parent[node] != node:
+            node = parent[node]
+        if node != rep_root:
+            if position - first < sample_size:
+                sample[sampled] = position
+                sampled += 1
+            else:
+                rest[others] = position
+                others += 1
+    return start, sample[:sampled], rest[:others]
 
 
-def _drop_lonely(members: np.ndarray, bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if len(bucket) == 0:
-        return members, bucket
-    sizes = np.bincount(bucket)
-    keep = sizes[bucket] >= 2
-    return members[keep], bucket[keep]
+def _fruitful(
+    bucket: np.ndarray, checked: np.ndarray, similar: np.ndarray, buckets: int
+) -> np.ndarray:
+    """Whether at least ``_FRUITFUL`` of each bucket's checks, and at least one,
+    succeeded."""
+    tried = np.zeros(buckets, dtype=np.int64)
+    found = np.zeros(buckets, dtype=np.int64)
+    for index in range(len(checked)):
+        tried[bucket[checked[index]]] += 1
+        if similar[index]:
+            found[bucket[checked[index]]] += 1
+    fruitful = np.empty(buckets, dtype=np.bool_)
+    for run in range(buckets):
+        fruitful[run] = found[run] >= max(_FRUITFUL * tried[run], 1.0)
+    return fruitful
+
+
+def _again(
+    members: np.ndarray, bucket: np.ndarray, failed: np.ndarray, fruitful: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The members that failed in fruitful buckets, in order, where two or more of a
+    bucket did (the others have no one left to be compared with)."""
+    kept_members = np.empty(len(members), dtype=np.int64)
+    kept_bucket = np.empty(len(members), dtype=np.int64)
+    kept, position = 0, 0
+    while position < len(members):
+        end = position + 1
+        while end < len(members) and bucket[end] == bucket[position]:
+            end += 1
+        if fruitful[bucket[position]]:
+            count = 0
+            for at in range(position, end):
+                if failed[at]:
+                    count += 1
+            if count >= 2:
+                for at in range(position, end):
+                    if failed[at]:
+                        kept_members[kept] = members[at]
+                        kept_bucket[kept] = bucket[at]
+                        kept += 1
+        position = end
+    return kept_members[:kept], kept_bucket[:kept]
 
 
 def prepare_kernels() -> None:
     """Compile (or load) what :meth:`LSHBanding.components` runs, before threads run it."""
     prepare()
-    for kernel in (_agreements, _agreements_of_bytes, _packed_keys, _shared_runs):
+    kernels = (_agreements, _agreements_of_bytes, _packed_keys, _shared_runs, _round_checks)
+    for kernel in (*kernels, _fruitful, _again):
         compiled(kernel)
 
 
