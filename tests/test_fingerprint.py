@@ -559,19 +559,28 @@ def test_agreements_count_the_equal_values_of_each_pair(dtype: type, lanes: int)
 
 
 @pytest.mark.parametrize(
-    ("dtype", "bands"), [(np.uint8, 16), (np.uint16, 32), (np.uint16, 16), (np.uint32, 64)]
+    ("dtype", "lanes", "bands"),
+    [
+        (np.uint8, 64, 16),
+        (np.uint16, 64, 32),
+        (np.uint16, 64, 16),
+        (np.uint32, 64, 64),
+        (np.uint8, 66, 16),  # four-byte bands in rows that are not whole four-byte words
+    ],
 )
-def test_band_keys_read_in_place_group_as_gathered_ones(dtype: type, bands: int) -> None:
+def test_band_keys_read_in_place_group_as_gathered_ones(
+    dtype: type, lanes: int, bands: int
+) -> None:
     # bands of four bytes are read by a compiled loop from the signature in place; a
     # signature laid out by columns goes the general way (columns gathered, then keyed):
     # both, and any order of the rows asked for, give the same components
     rng = np.random.default_rng(11)
-    signature = rng.integers(0, 256, size=(3000, 64)).astype(dtype)
+    signature = rng.integers(0, 256, size=(3000, lanes)).astype(dtype)
     signature[::5, 8:] = 7  # rows that share most bands: large buckets
     signature[1::3] = signature[::3]  # copies, and copies with a few values changed
     signature[2::3] = signature[::3]
     signature[2::3, :6] = rng.integers(0, 256, size=(1000, 6)).astype(dtype)
-    banding = LSHBanding.of(64, bands, 0.8)
+    banding = LSHBanding(lanes, bands, 64 // bands, 0.8)
     whole = banding.components(signature)
     assert len(set(whole.tolist())) < 2000  # copies were joined
     assert np.array_equal(banding.components(np.asfortranarray(signature)), whole)
