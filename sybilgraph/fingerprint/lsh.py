@@ -254,8 +254,9 @@ def _band_buckets(
     times faster than an argsort. Where a band is four bytes (the default 4 rows of
     8-bit values), the keys are read and packed by a compiled loop: gathering the band's
     columns with numpy, then packing and finding the shared keys in a dozen passes over
-    the arrays, took 2.3 s a band for 15M texts, against 0.5 s (1.1 s with the rows
-    asked for in a random order).
+    the arrays, took 1.0 s a band for the 15.3M templates of 30M synth events (a median
+    of six bands), against 0.6 s; with the rows asked for in a random order, 3.4 s
+    against 0.8 s.
     """
     width = rows * signature.dtype.itemsize
     whole_lanes = signature.shape[1] * signature.dtype.itemsize % 4 == 0
