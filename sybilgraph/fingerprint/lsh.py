@@ -262,9 +262,8 @@ def _band_buckets(
     whole_lanes = signature.shape[1] * signature.dtype.itemsize % 4 == 0
     if width == 4 and whole_lanes and signature.flags.c_contiguous and sys.byteorder == "little":
         lanes = signature.view(np.uint32)  # the band's four bytes as one little-endian key
-        count = len(signature) if index is None else len(index)
-        positions = np.arange(count, dtype=np.int64) if index is None else index
-        packed = compiled(_packed_keys)(lanes, band, positions.astype(np.int64, copy=False))
+        read = np.arange(len(signature)) if index is None else index
+        packed = compiled(_packed_keys)(lanes, band, read.astype(np.int64, copy=False))
     else:
         keys = _band_keys(signature, band, rows, index)
         packed = (keys.astype(np.uint64) << np.uint64(32)) | np.arange(len(keys), dtype=np.uint64)
@@ -405,8 +404,15 @@ def _again(
 def prepare_kernels() -> None:
     """Compile (or load) what :meth:`LSHBanding.components` runs, before threads run it."""
     prepare()
-    kernels = (_agreements, _agreements_of_bytes, _packed_keys, _shared_runs, _round_checks)
-    for kernel in (*kernels, _fruitful, _again):
+    for kernel in (
+        _agreements,
+        _agreements_of_bytes,
+        _packed_keys,
+        _shared_runs,
+        _round_checks,
+        _fruitful,
+        _again,
+    ):
         compiled(kernel)
 
 
