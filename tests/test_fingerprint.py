@@ -275,6 +275,22 @@ def test_giant_bucket_is_linear_and_correct() -> None:
     assert len(set(groups.tolist())) == 2
 
 
+@pytest.mark.parametrize(("alike", "family"), [(3, 3), (6, 20)])
+def test_members_that_fail_in_a_small_fruitful_bucket_try_again(alike: int, family: int) -> None:
+    # One bucket in band 0 holds two families: the representative's (identical rows)
+    # and another whose members are like each other (7 of 8 values) but not like the
+    # first (4 of 8). Band 1 keeps each of the second family's members apart, so only
+    # the second round in band 0 can group them, and the bucket has no more members
+    # than the sample: its sample alone says it is fruitful (a tenth of its checks or
+    # more succeed).
+    first = [[1, 1, 1, 1, 9, 9, 9, 9]] * alike
+    second = [[1, 1, 1, 1, 20 + i, 30, 31, 32] for i in range(family)]
+    signature = np.array(first + second, dtype=np.uint8)
+    banding = LSHBanding(8, 2, 4, 0.6)
+    roots = banding.components(signature)
+    assert roots.tolist() == [0] * alike + [alike] * family
+
+
 def test_bad_parameters_are_refused() -> None:
     masked = mask_prompts(pa.array(["a b c"]))
     with pytest.raises(ConfigError, match="num_perm"):

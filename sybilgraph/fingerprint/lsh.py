@@ -184,7 +184,10 @@ class LSHBanding:
         Within a bucket every member is compared with the bucket's representative (its
         first member) only, so a giant bucket costs linear work. A bucket whose first
         ``_SAMPLE`` checks mostly fail is not checked further in that band; members that
-        fail in a fruitful bucket get a new representative, up to ``_ROUNDS`` times.
+        fail in a fruitful bucket get a new representative, up to ``_ROUNDS`` times. A
+        bucket is judged by its last checks (its sample's when it has no more members
+        to check, small buckets included), and one whose sampled members are all in
+        its representative's component already is checked further.
 
         ``rows``: the rows of ``signature`` to group, in their order (all by default);
         the result is then in positions of ``rows``, as for ``signature[rows]``, without
@@ -210,7 +213,7 @@ class LSHBanding:
                     similar = self.similar(signature, left, right, rows)
                     union(parent, left[similar], right[similar])
                     failed[checked[~similar]] = True
-                    fruitful = compiled(_fruitful)(bucket, checked, similar, len(fruitful))
+                    compiled(_fruitful)(bucket, checked, similar, fruitful)
                 # members that failed try again among themselves under a new representative
                 members, bucket = compiled(_again)(members, bucket, failed, fruitful)
         compress(parent)
@@ -358,20 +361,21 @@ def _round_checks(
 
 
 def _fruitful(
-    bucket: np.ndarray, checked: np.ndarray, similar: np.ndarray, buckets: int
-) -> np.ndarray:
-    """Whether at least ``_FRUITFUL`` of each bucket's checks, and at least one,
-    succeeded."""
-    tried = np.zeros(buckets, dtype=np.int64)
-    found = np.zeros(buckets, dtype=np.int64)
+    bucket: np.ndarray, checked: np.ndarray, similar: np.ndarray, fruitful: np.ndarray
+) -> None:
+    """Set, in place, whether at least ``_FRUITFUL`` of each bucket's checks in this
+    pass, and at least one, succeeded; a bucket with no check in the pass keeps what
+    ``fruitful`` says of it (a bucket of ``_SAMPLE`` or fewer members has no rest to
+    check: what its sample found decides whether its failed members try again)."""
+    tried = np.zeros(len(fruitful), dtype=np.int64)
+    found = np.zeros(len(fruitful), dtype=np.int64)
     for index in range(len(checked)):
         tried[bucket[checked[index]]] += 1
         if similar[index]:
             found[bucket[checked[index]]] += 1
-    fruitful = np.empty(buckets, dtype=np.bool_)
-    for run in range(buckets):
-        fruitful[run] = found[run] >= max(_FRUITFUL * tried[run], 1.0)
-    return fruitful
+    for run in range(len(fruitful)):
+        if tried[run] > 0:
+            fruitful[run] = found[run] >= max(_FRUITFUL * tried[run], 1.0)
 
 
 def _again(
