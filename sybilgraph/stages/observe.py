@@ -112,17 +112,12 @@ def observe(
     if prompts is not None:
         sent = _prompt_events(engine, table, prompts, config)
         if config.prompt.wrapper_chars > 0:
-            for end in ("wrapper_head", "wrapper_tail"):
-                parts.append(
-                    f"SELECT account_id, '{KEY_WRAPPER}', {end}, {per_event} FROM {sent} "
-                    f"WHERE {end} IS NOT NULL"
-                )
+            for end, prefix in (("wrapper_head", "wh:"), ("wrapper_tail", "wt:")):
+                parts.append(_uses(sent, KEY_WRAPPER, end, f"{end} IS NOT NULL", prefix))
         if prompts.heavy_accounts:
             parts.append(_strict_uses(engine, sent))
         else:
-            parts.append(
-                f"SELECT account_id, '{KEY_PROMPT}', template_group, {per_event} FROM {sent}"
-            )
+            parts.append(_uses(sent, KEY_PROMPT, "template_group"))
     for index, name in enumerate(events.extra_keys):
         parts.append(
             f"SELECT account_id, {engine.dialect.literal(name)}, extra_{index}, {per_event} "
@@ -269,10 +264,17 @@ _PROMPT_EVENTS = "prompt_events"
 @dataclass(frozen=True)
 class _Prompts:
     """What fingerprinting made: the prompt map, and whether heavy accounts have
-    strict groups (then ``heavy_accounts`` lists them until observe is done)."""
+    strict groups (then ``heavy_accounts`` lists them until observe is done).
+
+    ``numbers`` is SQL of each distinct prompt (``prompt``) with its values as the
+    numbers their labels show (``template_group``[, ``strict_group``][,
+    ``wrapper_head``, ``wrapper_tail``]; see :func:`_label`): observe joins and
+    aggregates numbers and labels the aggregates, not every event's values.
+    """
 
     prompt_map: str
     heavy_accounts: bool
+    numbers: str
 
 
 def _activity(engine: Engine, events: EventTables, config: Config) -> str | None:
@@ -389,19 +391,24 @@ def _fingerprint(
         groups, heavy = _near_duplicates(engine, floor, config, counts)
         group = "coalesce(g.grp, f.template_hash)"
         join = "LEFT JOIN template_groups g ON g.template_hash = f.template_hash"
-    strict_col, strict_join = "", ""
+    strict_col, strict_join, strict_number = "", "", ""
     if heavy:
         strict_col = (
             f", CASE WHEN h.grp IS NULL THEN NULL ELSE {_label('h.grp')} END AS strict_group"
         )
         strict_join = " LEFT JOIN heavy_groups h ON h.template_hash = f.template_hash"
-    wrapper_cols = ""
+        strict_number = f", h.grp & {_LABEL_BITS} AS strict_group"
+    wrapper_cols, wrapper_numbers = "", ""
     if config.prompt.wrapper_chars > 0:
         wrapper_cols = (
             f", CASE WHEN f.wrapper_head IS NULL THEN NULL "
             f"ELSE {_label('f.wrapper_head', 'wh:')} END AS wrapper_head"
             f", CASE WHEN f.wrapper_tail IS NULL THEN NULL "
             f"ELSE {_label('f.wrapper_tail', 'wt:')} END AS wrapper_tail"
+        )
+        wrapper_numbers = (
+            f", f.wrapper_head & {_LABEL_BITS} AS wrapper_head"
+            f", f.wrapper_tail & {_LABEL_BITS} AS wrapper_tail"
         )
     if config.prompt.near_duplicates:
         counts["templates"] = distinct_count(groups)
@@ -424,7 +431,23 @@ def _fingerprint(
     )
     # a template's text and sample prompts are looked up in prompt_map for the few
     # templates shown (views.tables), not gathered for millions of groups here
-    return _Prompts(prompt_map=_PROMPT_MAP, heavy_accounts=heavy)
+    numbers = (
+        f"SELECT f.prompt, {group} & {_LABEL_BITS} AS template_group{strict_number}"
+        f"{wrapper_numbers} FROM prompt_fp f {join}{strict_join}"
+    )
+    return _Prompts(prompt_map=_PROMPT_MAP, heavy_accounts=heavy, numbers=numbers)
+
+
+def _uses(sent: str, key: str, value: str, where: str = "true", prefix: str = "t:") -> str:
+    """SQL of the observations (account_id, key, value, first_seen, last_seen, n) of
+    ``key`` in ``sent`` (:func:`_prompt_events`): one row per account and number of the
+    column ``value``, labelled once aggregated. At 30M synth events the prompts' labels
+    were made for each of 18.6M distinct prompts (four columns) and carried through the
+    join with 29.5M events."""
+    return (
+        f"SELECT account_id, '{key}', {_label(value, prefix)}, min(ts), max(ts), count(*) "
+        f"FROM {sent} WHERE {where} GROUP BY account_id, {value}"
+    )
 
 
 def _strict_uses(engine: Engine, sent: str) -> str:
@@ -438,15 +461,13 @@ def _strict_uses(engine: Engine, sent: str) -> str:
     """
     engine.create_table(
         _STRICT_USES,
-        f"""SELECT account_id, template_group, strict_group, min(ts) AS first_seen,
+        f"""SELECT account_id, {_label("template_group")} AS template_group,
+                   {_label("strict_group")} AS strict_group, min(ts) AS first_seen,
                    max(ts) AS last_seen, count(*) AS n
             FROM {sent} WHERE strict_group IS NOT NULL
             GROUP BY account_id, template_group, strict_group""",
     )
-    return (
-        f"SELECT account_id, '{KEY_PROMPT}', template_group, ts, ts, 1 FROM {sent} "
-        "WHERE strict_group IS NULL"
-    )
+    return _uses(sent, KEY_PROMPT, "template_group", "strict_group IS NULL")
 
 
 def fold_strict_uses(
@@ -491,15 +512,16 @@ def fold_strict_uses(
 
 def _prompt_events(engine: Engine, events: str, prompts: _Prompts, config: Config) -> str:
     """Create the table of the events that have a prompt, with the values of their prompt
-    (account_id, ts, template_group[, strict_group][, wrapper_head, wrapper_tail]).
+    as numbers (account_id, ts, template_group[, strict_group][, wrapper_head,
+    wrapper_tail]; see ``_Prompts.numbers``).
 
     The wrapper and prompt parts of ``observations`` read it: events and prompts are
     joined once, not once for each part (three or four times; on the realistic
     benchmark log, 1.5M events, the table, ``strict_uses`` and ``observations`` take
     1.3 s where the joins in each took 1.9 s). They are joined on the texts' keys
     (see ``Dialect.text_key``), not on the texts: the join's table then holds keys and
-    short labels, where it held every distinct text (at 30M synth events, 18.6M texts,
-    and the join took 42.8 s where it takes 21.8).
+    numbers, where it held every distinct text (at 30M synth events, 18.6M texts, and
+    the join took 42.8 s where it took 21.8 with short labels for the numbers).
     """
     values = ["template_group"]
     if prompts.heavy_accounts:
@@ -510,7 +532,7 @@ def _prompt_events(engine: Engine, events: str, prompts: _Prompts, config: Confi
     key = engine.dialect.text_key
     engine.create_table(
         "prompt_values",
-        f"SELECT {key('prompt')} AS prompt_key, {listed} FROM {prompts.prompt_map}",
+        f"SELECT {key('prompt')} AS prompt_key, {listed} FROM ({prompts.numbers}) p",
     )
     engine.create_table(
         _PROMPT_EVENTS,
