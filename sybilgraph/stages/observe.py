@@ -266,8 +266,8 @@ class _Prompts:
     """What fingerprinting made: the prompt map, and whether heavy accounts have
     strict groups (then ``heavy_accounts`` lists them until observe is done).
 
-    ``numbers`` is SQL of each distinct prompt (``prompt``) with its values as the
-    numbers their labels show (``template_group``[, ``strict_group``][,
+    ``numbers`` is SQL of each distinct prompt (``prompt``, ``template``) with its values
+    as the numbers their labels in the map show (``template_group``[, ``strict_group``][,
     ``wrapper_head``, ``wrapper_tail``]; see :func:`_label`): observe joins and
     aggregates numbers and labels the aggregates, not every event's values.
     """
@@ -391,25 +391,23 @@ def _fingerprint(
         groups, heavy = _near_duplicates(engine, floor, config, counts)
         group = "coalesce(g.grp, f.template_hash)"
         join = "LEFT JOIN template_groups g ON g.template_hash = f.template_hash"
-    strict_col, strict_join, strict_number = "", "", ""
+    # each value as the number its label shows (see _label), then the map of labels
+    values = [f"{group} & {_LABEL_BITS} AS template_group"]
+    labels = [f"{_label('template_group')} AS template_group"]
+    named = []
+    joins = join
     if heavy:
-        strict_col = (
-            f", CASE WHEN h.grp IS NULL THEN NULL ELSE {_label('h.grp')} END AS strict_group"
-        )
-        strict_join = " LEFT JOIN heavy_groups h ON h.template_hash = f.template_hash"
-        strict_number = f", h.grp & {_LABEL_BITS} AS strict_group"
-    wrapper_cols, wrapper_numbers = "", ""
+        joins += " LEFT JOIN heavy_groups h ON h.template_hash = f.template_hash"
+        values.append(f"h.grp & {_LABEL_BITS} AS strict_group")
+        named.append(("strict_group", "t:"))
     if config.prompt.wrapper_chars > 0:
-        wrapper_cols = (
-            f", CASE WHEN f.wrapper_head IS NULL THEN NULL "
-            f"ELSE {_label('f.wrapper_head', 'wh:')} END AS wrapper_head"
-            f", CASE WHEN f.wrapper_tail IS NULL THEN NULL "
-            f"ELSE {_label('f.wrapper_tail', 'wt:')} END AS wrapper_tail"
-        )
-        wrapper_numbers = (
-            f", f.wrapper_head & {_LABEL_BITS} AS wrapper_head"
-            f", f.wrapper_tail & {_LABEL_BITS} AS wrapper_tail"
-        )
+        values += [f"f.{end} & {_LABEL_BITS} AS {end}" for end in ("wrapper_head", "wrapper_tail")]
+        named += [("wrapper_head", "wh:"), ("wrapper_tail", "wt:")]
+    labels += [
+        f"CASE WHEN {column} IS NULL THEN NULL ELSE {_label(column, prefix)} END AS {column}"
+        for column, prefix in named
+    ]
+    numbers = f"SELECT f.prompt, f.template, {', '.join(values)} FROM prompt_fp f {joins}"
     if config.prompt.near_duplicates:
         counts["templates"] = distinct_count(groups)
     else:
@@ -420,9 +418,7 @@ def _fingerprint(
     # 16 s to make)
     engine.create_view(
         _PROMPT_MAP,
-        f"""SELECT f.prompt, f.template, {_label(group)} AS template_group{strict_col}
-                   {wrapper_cols}
-            FROM prompt_fp f {join}{strict_join}""",
+        f"SELECT prompt, template, {', '.join(labels)} FROM ({numbers}) n",
         holds=[
             "prompt_fp",
             *(["template_groups"] if config.prompt.near_duplicates else []),
@@ -431,10 +427,6 @@ def _fingerprint(
     )
     # a template's text and sample prompts are looked up in prompt_map for the few
     # templates shown (views.tables), not gathered for millions of groups here
-    numbers = (
-        f"SELECT f.prompt, {group} & {_LABEL_BITS} AS template_group{strict_number}"
-        f"{wrapper_numbers} FROM prompt_fp f {join}{strict_join}"
-    )
     return _Prompts(prompt_map=_PROMPT_MAP, heavy_accounts=heavy, numbers=numbers)
 
 
