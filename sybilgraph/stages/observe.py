@@ -112,7 +112,7 @@ def observe(
     if prompts is not None:
         sent = _prompt_events(engine, table, prompts, config)
         if config.prompt.wrapper_chars > 0:
-            for end, prefix in (("wrapper_head", "wh:"), ("wrapper_tail", "wt:")):
+            for end, prefix in _WRAPPER_ENDS:
                 parts.append(_uses(sent, KEY_WRAPPER, end, f"{end} IS NOT NULL", prefix))
         if prompts.heavy_accounts:
             parts.append(_strict_uses(engine, sent))
@@ -324,6 +324,10 @@ _LABEL_BITS = (1 << 48) - 1
 _STRICT_SALT = np.uint64(0x5BD1E9955BD1E995)
 
 
+#: the wrapper values' columns and their labels' prefixes, in the map and in observations
+_WRAPPER_ENDS = (("wrapper_head", "wh:"), ("wrapper_tail", "wt:"))
+
+
 def _label(group: str, prefix: str = "t:") -> str:
     """SQL labelling a group id (a signed 64-bit number) as ``t:`` and 12 hex digits."""
     return f"'{prefix}' || lpad(lower(hex({group} & {_LABEL_BITS})), 12, '0')"
@@ -394,15 +398,15 @@ def _fingerprint(
     # each value as the number its label shows (see _label), then the map of labels
     values = [f"{group} & {_LABEL_BITS} AS template_group"]
     labels = [f"{_label('template_group')} AS template_group"]
-    named = []
+    named: list[tuple[str, str]] = []
     joins = join
     if heavy:
         joins += " LEFT JOIN heavy_groups h ON h.template_hash = f.template_hash"
         values.append(f"h.grp & {_LABEL_BITS} AS strict_group")
         named.append(("strict_group", "t:"))
     if config.prompt.wrapper_chars > 0:
-        values += [f"f.{end} & {_LABEL_BITS} AS {end}" for end in ("wrapper_head", "wrapper_tail")]
-        named += [("wrapper_head", "wh:"), ("wrapper_tail", "wt:")]
+        values += [f"f.{end} & {_LABEL_BITS} AS {end}" for end, _ in _WRAPPER_ENDS]
+        named += _WRAPPER_ENDS
     labels += [
         f"CASE WHEN {column} IS NULL THEN NULL ELSE {_label(column, prefix)} END AS {column}"
         for column, prefix in named
