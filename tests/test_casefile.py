@@ -166,6 +166,29 @@ def test_pdf_without_chromium_exits_2_in_one_line(
     assert len(stderr.strip().splitlines()) == 1
     assert "no Chromium found" in stderr
     assert not pdf.exists()
+    assert not (tmp_path / "c.html").exists()  # nothing half done
+
+
+def test_pdf_that_chromium_fails_to_print_names_the_html_written(
+    run: Result, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "bin" / "chromium"
+    broken.parent.mkdir()
+    broken.write_text("#!/bin/sh\nexit 3\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr("sybilgraph.views.casefile.CHROMIUM_PATHS", ())
+    monkeypatch.setenv("PATH", str(broken.parent))
+    html, pdf = tmp_path / "c.html", tmp_path / "case.pdf"
+    code, _, stderr = _invoke(
+        "casefile", str(run.out_dir), "top", "--out", str(html), "--pdf", str(pdf)
+    )
+    assert code == 2
+    assert len(stderr.strip().splitlines()) == 1
+    assert "Chromium failed to print the PDF (exit 3)" in stderr
+    assert f"the HTML case file is written: {html}" in stderr
+    assert html.read_text().startswith("<!DOCTYPE html>")
+    assert not pdf.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_cli_unknown_cluster_exits_2_naming_it(run: Result, tmp_path: Path) -> None:

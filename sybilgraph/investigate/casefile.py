@@ -24,7 +24,7 @@ from sybilgraph.errors import InputError, OutputError
 from sybilgraph.investigate.folder import RunFolder
 from sybilgraph.outputs import write_text_atomic
 from sybilgraph.stages.privacy import PRIVATE_KEYS, SECRET_ENV, Pseudonymiser
-from sybilgraph.views.casefile import print_pdf, render_casefile
+from sybilgraph.views.casefile import chromium_for, print_pdf, render_casefile
 from sybilgraph.views.cells import cell_text, clean_cell
 from sybilgraph.views.pages import safe_filename, timeline
 from sybilgraph.views.tables import ClusterView
@@ -95,16 +95,22 @@ def write_casefile(
     Raises
     ------
     OutputError
-        A file exists and ``force`` is not set; no Chromium is found for ``pdf``; or
-        Chromium fails.
+        A file exists and ``force`` is not set, or no Chromium is found for ``pdf``
+        (nothing is written); or Chromium fails (the HTML file is written, and the
+        message says where).
     """
     targets = [Path(path)] + ([Path(pdf)] if pdf is not None else [])
     for target in targets:
         if target.exists() and not force:
             raise OutputError(f"{target}: exists (use --force or force=True to replace it)")
+    if pdf is not None:
+        chromium_for(pdf)  # no Chromium: nothing is written
     html = write_text_atomic(path, render_casefile(casefile_facts(run, view)))
     if pdf is not None:
-        print_pdf(html, pdf)
+        try:
+            print_pdf(html, pdf)
+        except OutputError as exc:
+            raise OutputError(f"{exc} (the HTML case file is written: {html})") from None
     return html
 
 

@@ -19,7 +19,14 @@ from sybilgraph.errors import OutputError
 from sybilgraph.outputs import atomic_path
 from sybilgraph.views.pages import template_env
 
-__all__ = ["CHROMIUM_PATHS", "PDF_TIMEOUT_S", "find_chromium", "print_pdf", "render_casefile"]
+__all__ = [
+    "CHROMIUM_PATHS",
+    "PDF_TIMEOUT_S",
+    "chromium_for",
+    "find_chromium",
+    "print_pdf",
+    "render_casefile",
+]
 
 #: where Chromium is looked for, before ``chromium`` on PATH; nothing is ever downloaded
 CHROMIUM_PATHS = ("/usr/bin/chromium",)
@@ -41,13 +48,13 @@ def find_chromium() -> str | None:
     return shutil.which("chromium")
 
 
-def print_pdf(html: str | os.PathLike[str], pdf: str | os.PathLike[str]) -> Path:
-    """Print the page ``html`` to ``pdf`` (A4, no header or footer), atomically.
+def chromium_for(pdf: str | os.PathLike[str]) -> str:
+    """Chromium's executable, to print ``pdf`` with.
 
     Raises
     ------
     OutputError
-        No Chromium is installed, it failed or timed out, or wrote no PDF.
+        No Chromium is installed.
     """
     chromium = find_chromium()
     if chromium is None:
@@ -56,6 +63,18 @@ def print_pdf(html: str | os.PathLike[str], pdf: str | os.PathLike[str]) -> Path
             f"{', '.join(CHROMIUM_PATHS)} and chromium on PATH); install it, e.g. "
             "apt-get install chromium"
         )
+    return chromium
+
+
+def print_pdf(html: str | os.PathLike[str], pdf: str | os.PathLike[str]) -> Path:
+    """Print the page ``html`` to ``pdf`` (A4, no header or footer), atomically.
+
+    Raises
+    ------
+    OutputError
+        No Chromium is installed, it failed or timed out, or wrote no PDF.
+    """
+    chromium = chromium_for(pdf)
     page = Path(html).resolve().as_uri()
     # a profile of its own, so that a browser the user has open does not take the job
     with (
