@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from sybilgraph import Config, run
+from sybilgraph.config import DetectConfig
 from sybilgraph.stages.score import score_terms
 
 
@@ -83,3 +84,37 @@ def test_content_resting_on_one_wrapper_counts_as_one_piece() -> None:
     assert terms.loc["tool", "template"] == pytest.approx(0.93 * one_piece)
     assert terms.loc["ring", "template"] == pytest.approx(1.0)
     assert terms.loc["short", "template"] == pytest.approx(0.9)
+
+
+def test_spread_share_is_the_linking_on_values_mostly_held_outside(tmp_path: Path) -> None:
+    # One IP held by 8 accounts: a ring of 3 (who also share a card and a template) and
+    # 5 others (who share a template of their own), among 400 accounts of their own
+    # values. IP alone (1 / ln(8 + 5) = 0.39) is under min_weight 0.45: two clusters.
+    # For the ring the IP is mostly held outside (8 > 2 x 3): its share of the ring's
+    # linking is spread; for the five it is not (8 <= 2 x 5).
+    start = pd.Timestamp("2026-04-13T08:00:00Z")
+    rows = []
+    for i, account in enumerate(["r1", "r2", "r3"]):
+        for k in range(5):
+            at = start + pd.Timedelta(hours=24 * (k + 1) + 3 * i)
+            rows.append((account, at, "203.0.113.9", "card-ring", f"a note of {account} no {k}"))
+    for j in range(5):
+        for k in range(2):
+            at = start + pd.Timedelta(hours=24 * k + j, minutes=7 * j)
+            rows.append((f"o{j}", at, "203.0.113.9", f"card-o{j}", f"what o{j} asks {k}"))
+    for j in range(400):
+        at = start + pd.Timedelta(minutes=11 * j)
+        rows.append((f"p{j}", at, f"198.51.{j // 200}.{j % 200 + 1}", f"card-p{j}", f"hi {j}"))
+    events = pd.DataFrame(rows, columns=["account_id", "ts", "ip", "payment_id", "prompt"])
+    config = Config(detect=DetectConfig(min_weight=0.45))
+    result = run(events, config, tmp_path / "out", show_progress=False)
+
+    clusters = result.clusters.set_index("size")
+    links = pd.read_parquet(tmp_path / "out" / "links.parquet")
+    ring = links[links["a"].str.startswith("r")]
+    assert len(ring) == 3 and (ring["b"].str.startswith("r")).all()
+    on_keys = ring[["ip_weight", "payment_weight", "prompt_weight"]].to_numpy().sum()
+    expected = round(ring["ip_weight"].sum() / on_keys, 3)  # 0.39 / (0.39 + 0.96 + 0.96)
+    assert expected == pytest.approx(0.169, abs=1e-3)
+    assert clusters.loc[3, "spread_share"] == expected
+    assert clusters.loc[5, "spread_share"] == 0.0

@@ -29,7 +29,7 @@ from sybilgraph.stages.observe import (
     KEY_SUBNET,
     KEY_WRAPPER,
 )
-from sybilgraph.stages.tables import GraphInputs, LinkTables, ObservationTables
+from sybilgraph.stages.tables import GraphInputs, LinkTables, ObservationTables, PairNumbers
 
 __all__ = [
     "IP_KEYS",
@@ -188,6 +188,7 @@ def link(
         hubs=_HUBS,
         pair_values=_PAIR_VALUES,
         links=_LINKS,
+        numbers=PairNumbers(pairs=_PAIR_NUMBERS, accounts=_ACCOUNT_NUMBERS, values=_VALUE_NUMBERS),
         keys=keys,
         lone=lone,
         infrastructure=IP_KEYS,

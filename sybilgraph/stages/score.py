@@ -571,20 +571,35 @@ def _set_own_templates(features: pd.DataFrame, own: pd.DataFrame) -> None:
 def _spread(engine: Engine, observed: ObservationTables, linked: LinkTables) -> pd.DataFrame:
     """Per cluster: link weight in all, and the part resting on values mostly held
     outside the cluster, each link's part on shared infrastructure capped as its weight
-    caps it. Staged table by table so the join order cannot blow up."""
+    caps it. Staged table by table so the join order cannot blow up, on link's numbers
+    of accounts and values (at 30M synth events, 37.8M pair values: as texts, 17 s)."""
+    numbers = linked.numbers
+    engine.create_table(
+        "member_numbers",
+        f"""SELECT n.num, m.cluster_id FROM {_MEMBERSHIP} m
+           JOIN {numbers.accounts} n ON n.account_id = m.account_id""",
+    )
     engine.create_table(
         "inner_pairs",
         f"""SELECT ma.cluster_id, p.a, p.b, p.key, p.value, p.w
-           FROM {linked.pair_values} p
-           JOIN {_MEMBERSHIP} ma ON ma.account_id = p.a
-           JOIN {_MEMBERSHIP} mb ON mb.account_id = p.b
+           FROM {numbers.pairs} p
+           JOIN member_numbers ma ON ma.num = p.a
+           JOIN member_numbers mb ON mb.num = p.b
            WHERE ma.cluster_id = mb.cluster_id""",
     )
+    engine.drop("member_numbers")
+    # the values of the pairs inside, with their holders and how many hold them inside
     engine.create_table(
         "inner_values",
-        f"""SELECT m.cluster_id, o.key, o.value, count(*) AS inside
+        f"""SELECT m.cluster_id, v.num AS value, count(*) AS inside
            FROM {observed.observations} o JOIN {_MEMBERSHIP} m ON m.account_id = o.account_id
-           GROUP BY m.cluster_id, o.key, o.value""",
+           JOIN {numbers.values} v ON v.key = o.key AND v.value = o.value
+           GROUP BY m.cluster_id, v.num""",
+    )
+    engine.create_table(
+        "value_holders",
+        f"""SELECT v.num AS value, s.holders FROM {numbers.values} v
+           JOIN {linked.values} s ON s.key = v.key AND s.value = v.value""",
     )
     literal = engine.dialect.literal
     infra = (
@@ -601,9 +616,8 @@ def _spread(engine: Engine, observed: ObservationTables, linked: LinkTables) -> 
                   sum(CASE WHEN {infra} THEN 0 ELSE p.w END) AS wo,
                   sum(CASE WHEN NOT {infra} AND {outside} THEN p.w ELSE 0 END) AS wo_spread
            FROM inner_pairs p
-           JOIN {linked.values} s ON s.key = p.key AND s.value = p.value
-           JOIN inner_values i ON i.cluster_id = p.cluster_id AND i.key = p.key
-                AND i.value = p.value
+           JOIN value_holders s ON s.value = p.value
+           JOIN inner_values i ON i.cluster_id = p.cluster_id AND i.value = p.value
            GROUP BY p.cluster_id, p.a, p.b""",
     )
     # a link's part on shared infrastructure counts as the link's weight counts it
@@ -617,6 +631,7 @@ def _spread(engine: Engine, observed: ObservationTables, linked: LinkTables) -> 
     engine.drop("inner_links")
     engine.drop("inner_pairs")
     engine.drop("inner_values")
+    engine.drop("value_holders")
     return spread
 
 

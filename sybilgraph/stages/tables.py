@@ -30,6 +30,7 @@ __all__ = [
     "LinkTables",
     "LoadStats",
     "ObservationTables",
+    "PairNumbers",
     "PrivateTables",
 ]
 
@@ -127,6 +128,15 @@ class ObservationTables:
 
 
 @dataclass(frozen=True)
+class PairNumbers:
+    """Link's pair values on numbers (see ``LinkTables.numbers``)."""
+
+    pairs: str
+    accounts: str
+    values: str
+
+
+@dataclass(frozen=True)
 class LinkTables:
     """What ``link`` made.
 
@@ -138,6 +148,11 @@ class LinkTables:
                  pays its joins, so read the pairs of some accounts, not the whole)
     links:       a, b, weight, keys, evidence, first_seen, last_seen and per key k
                  ``k_weight``, ``k_n``, ``k_values`` (see ``key_column``)
+    numbers:     the pair values as link made them, with accounts and values numbered:
+                 ``numbers.pairs`` (a, b, key, value, w, first_seen, last_seen; a, b
+                 and value numbers), ``numbers.accounts`` (account_id, num) and
+                 ``numbers.values`` (key, value, num); ``pair_values`` is a view of
+                 them. Joined and grouped on, numbers cost a third of the texts
     keys:        the link keys that link at least one pair, sorted
     lone:        per key, the account pairs resting on it alone and how many of them
                  weigh under ``detect.min_weight``; None where ``links`` keeps every
@@ -148,6 +163,7 @@ class LinkTables:
     hubs: str
     pair_values: str
     links: str
+    numbers: PairNumbers
     keys: tuple[str, ...]
     lone: dict[str, tuple[int, int]] | None = None
     #: the keys of shared infrastructure, and the most a link's weight counts of them
