@@ -275,6 +275,14 @@ def test_index_filter(browser: Any, tmp_path: Path) -> None:
         page.click("#clusters th:nth-child(4)")  # score ascending
         first = page.inner_text("#clusters tbody tr:first-child td:first-child")
         assert first == HOSTILE_ID
+        # a text sorts by the cell's own text (it has no copy in an attribute)
+        page.click("#clusters th:nth-child(1)")
+        ids = page.evaluate(
+            "Array.from(document.querySelectorAll('#clusters tbody td.c-cluster_id'))"
+            ".map(td => td.textContent)"
+        )
+        in_order = page.evaluate("ids => ids.slice().sort((x, y) => x.localeCompare(y))", ids)
+        assert ids == in_order and ids != [str(c) for c in clusters["cluster_id"]]
         assert page.title() != "pwned"
         assert errors == []
         assert all(u.startswith("file://") for u in requests)
