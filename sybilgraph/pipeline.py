@@ -39,7 +39,7 @@ from sybilgraph.progress import StageTimer
 from sybilgraph.stages.detect import detect
 from sybilgraph.stages.graph import read_graph
 from sybilgraph.stages.inputs import load_inputs
-from sybilgraph.stages.link import link
+from sybilgraph.stages.link import link, release_pairs
 from sybilgraph.stages.load import Window, keep_times, load, no_events
 from sybilgraph.stages.loading import Events, EventsInput, sources_of
 from sybilgraph.stages.observe import keep_shared_prompts, observe
@@ -241,6 +241,7 @@ def _run_stages(
                 config,
                 only_clusters=None if config.privacy.tables else pages,
             )
+    release_pairs(engine, linked)  # read last by the score and pseudonymisation
     with timer.stage("write", "writing tables"):
         private_tables = private if config.privacy.tables else None
         write_tables(

@@ -39,6 +39,7 @@ __all__ = [
     "hub_limit",
     "key_column",
     "link",
+    "release_pairs",
 ]
 
 log = logging.getLogger(__name__)
@@ -233,6 +234,17 @@ def _number(engine: Engine, observed: ObservationTables) -> None:
               SELECT key, value FROM linkable
               UNION SELECT key, value FROM {_EXTRA_PAIRS}) t""",
     )
+
+
+def release_pairs(engine: Engine, linked: LinkTables) -> None:
+    """Drop the pair values and link's numbers once the score and pseudonymisation have
+    read them: nothing after reads them, and the tables and pages are written without
+    holding them (1.5M realistic events, 10.9M pair values: the write stage's peak 3.46
+    GB with them, 2.68 GB without)."""
+    engine.drop(linked.pair_values)
+    numbers = linked.numbers
+    for table in (numbers.pairs, numbers.accounts, numbers.values):
+        engine.drop(table)
 
 
 def slices(engine: Engine, rows: int) -> list[str]:

@@ -152,7 +152,9 @@ class LinkTables:
                  ``numbers.pairs`` (a, b, key, value, w, first_seen, last_seen; a, b
                  and value numbers), ``numbers.accounts`` (account_id, num) and
                  ``numbers.values`` (key, value, num); ``pair_values`` is a view of
-                 them. Joined and grouped on, numbers cost a third of the texts
+                 them. Joined and grouped on, numbers cost a third of the texts.
+                 Both are dropped once the score and pseudonymisation have read
+                 them (``link.release_pairs``)
     keys:        the link keys that link at least one pair, sorted
     lone:        per key, the account pairs resting on it alone and how many of them
                  weigh under ``detect.min_weight``; None where ``links`` keeps every
