@@ -290,6 +290,53 @@ def test_index_filter(browser: Any, tmp_path: Path) -> None:
         page.close()
 
 
+def test_index_draws_a_page_of_rows_at_a_time(
+    browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 8 clusters, 3 rows a page: the HTML holds the first 3, the data all 8; a filter
+    # finds a row past the first page, and "show more" adds a page
+    monkeypatch.setattr("sybilgraph.views.pages.INDEX_ROWS", 3)
+    ids = [f"c-{i}" for i in range(7)] + [HOSTILE_ID]
+    clusters = pd.DataFrame(
+        {
+            "cluster_id": ids,
+            "rank": range(1, 9),
+            "size": [9, 8, 7, 6, 5, 4, 3, 2],
+            "score": [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, float("nan")],
+            "flagged": [True] * 2 + [False] * 6,
+        }
+    )
+    path = export.write_index(
+        clusters, {"accounts": 80}, tmp_path / "index.html", page_links={"c-0": "a.html"}
+    )
+    assert path.read_text().count("<tr") == 4  # the header and the first page
+    page, errors, requests = _open(browser, path)
+    try:
+        rows = "Array.from(document.querySelectorAll('#clusters tbody td.c-cluster_id'))"
+        texts = f"{rows}.map(td => td.textContent)"
+        assert page.evaluate(texts) == ids[:3]
+        assert page.inner_text("#count") == "8 of 8 clusters (the first 3 shown)"
+        page.click("#more")
+        assert page.evaluate(texts) == ids[:6]
+        page.click("#more")
+        assert page.evaluate(texts) == ids and not page.is_visible("#more")
+        page.fill("#filter", "pwned")  # the hostile id, past the first page
+        assert page.evaluate(texts) == [HOSTILE_ID]
+        assert page.inner_text("#count") == "1 of 8 clusters"
+        page.fill("#filter", "")
+        page.click("#clusters th:nth-child(3)")  # size ascending: the last rows first
+        assert page.evaluate(texts) == ids[::-1][:3]
+        assert page.evaluate(f"{rows}[0].closest('tr').className") == ""
+        page.click("#clusters th:nth-child(3)")  # descending: a flagged row with its link
+        link = "document.querySelector('#clusters tbody tr.flagged a').getAttribute('href')"
+        assert page.evaluate(link) == "a.html"
+        assert page.title() != "pwned"
+        assert errors == []
+        assert all(u.startswith("file://") for u in requests)
+    finally:
+        page.close()
+
+
 def test_300_node_page_settles_with_legible_labels(browser: Any, tmp_path: Path) -> None:
     # 200 accounts, 96 values and 20 sets of 8 proxy addresses: 316 nodes. The layout
     # settles within 3 s of opening the page (window.__layoutSettledMs, from the start
