@@ -385,16 +385,15 @@ def render_index(
                 shown = "yes" if bool(v) else "no"
             else:
                 shown = cell_text(v)
-            # numbers sort by their value, texts by themselves
-            number = isinstance(v, int | float) and not isinstance(v, bool)
             texts.append(_shown(shown))
-            sorts.append(v if isinstance(v, int | float) and number and math.isfinite(v) else None)
+            # the page sorts a number by its value, a text by itself
+            finite = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            sorts.append(v if finite else None)
             if len(rows) < INDEX_ROWS:
                 text = _html(shown)
                 if c == "cluster_id" and link:
                     text = f'<a href="{_html(link)}">{text}</a>'
-                sort = f' data-sort="{_html(v)}"' if number else ""
-                cells.append(f'<td class="c-{c}"{sort}>{text}</td>')
+                cells.append(f'<td class="c-{c}">{text}</td>')
         flagged = bool(rec.get("flagged"))
         data.append([texts, sorts, link, flagged])
         if len(rows) < INDEX_ROWS:
