@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from sybilgraph.config import DetectConfig
-from sybilgraph.stages.detect import cluster_ids, detect, join_frayed
+from sybilgraph.stages.detect import cluster_ids, detect, join_frayed, partition
 from sybilgraph.stages.graph import AccountGraph, build_graph
 
 
@@ -150,6 +150,35 @@ def test_igraph_leiden_is_seeded_and_leaves_the_global_generator_alone() -> None
     random.seed(1)
     detect(graph, config, seed=9)
     assert random.random() == marker
+
+
+@pytest.mark.parametrize("implementation", ["igraph", "leidenalg"])
+def test_accounts_linked_only_under_the_resolution_are_left_alone(implementation: str) -> None:
+    # Two rings of 6 (3.0 a pair) among 31 accounts linked only under CPM's resolution
+    # (1.0): x to all of ring a at 0.9 (5.4 against the 6.0 joining costs), a chain of
+    # 30 at 0.5 each also tied to ring b at 0.5. Those are alone. y has one link of 1.5
+    # and 0.95 to the other five of ring a: 6.25 against 6.0, so y joins ring a, which
+    # it does only if its links under the resolution are counted too. The accounts are
+    # numbered in a shuffled order, so that the ones left alone sit between the others.
+    names = [f"a{i:02d}" for i in range(6)] + [f"b{i:02d}" for i in range(6)] + ["x", "y"]
+    names += [f"w{i:02d}" for i in range(30)]
+    random.Random(3).shuffle(names)
+    edges = _clique("a", 6, 3.0) + _clique("b", 6, 3.0)
+    edges += [("x", f"a{i:02d}", 0.9) for i in range(6)]
+    edges += [("y", "a00", 1.5)] + [("y", f"a{i:02d}", 0.95) for i in range(1, 6)]
+    edges += [(f"w{i:02d}", f"w{i + 1:02d}", 0.5) for i in range(29)]
+    edges += [(f"w{i:02d}", f"b{i % 6:02d}", 0.5) for i in range(30)]
+    index = {name: i for i, name in enumerate(names)}
+    graph = ig.Graph(n=len(names), edges=[(index[x], index[y]) for x, y, _ in edges])
+    graph.es["weight"] = [w for _, _, w in edges]
+    config = DetectConfig(implementation=implementation)  # type: ignore[arg-type]
+    membership = partition(graph, config, seed=1)
+    groups: dict[int, set[str]] = {}
+    for name, label in zip(names, membership, strict=True):
+        groups.setdefault(label, set()).add(name)
+    found = sorted(sorted(g) for g in groups.values() if len(g) > 1)
+    assert found == [[*(f"a{i:02d}" for i in range(6)), "y"], [f"b{i:02d}" for i in range(6)]]
+    assert len(groups) == 2 + 31
 
 
 def _keyed(

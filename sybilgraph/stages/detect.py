@@ -39,8 +39,43 @@ _PARTITIONS = {
 RING_MIN_SIZE = 6
 
 
-def partition(graph: ig.Graph, config: DetectConfig, seed: int) -> list[int]:
-    """Leiden membership of each vertex of one connected graph (deterministic)."""
+def partition(
+    graph: ig.Graph, config: DetectConfig, seed: int, edges: Edges | None = None
+) -> list[int]:
+    """Leiden membership of each vertex of one connected graph (deterministic).
+
+    With CPM, an account all of whose links weigh less than the resolution is alone in
+    any partition that moving one account cannot improve: in a group of k others its
+    links to them weigh less than k times the resolution, what CPM charges for it, so
+    the group is better without it. So Leiden runs on the other accounts (with all
+    their links), and each account left out is a group of its own. On the realistic
+    benchmark log one component holds 20,160 accounts and 2.0M links, most on
+    mid-degree IPs at 0.3 to 0.9 a link: Leiden took 7.5 s over it and left 18,230
+    groups; over the 2,632 accounts with a link of 1 or more (85k links) it takes 0.1 s.
+    ``edges``: the graph's (:func:`edges_of`), where the caller has them.
+    """
+    if config.method != "cpm" or graph.vcount() == 0:
+        return _partition(graph, config, seed)
+    ends, weights = edges or edges_of(graph)
+    strong = weights >= config.resolution
+    if strong.all():
+        return _partition(graph, config, seed)
+    held = np.zeros(graph.vcount(), dtype=bool)
+    held[ends[strong].ravel()] = True
+    core = np.flatnonzero(held)
+    membership = np.empty(graph.vcount(), dtype=np.int64)
+    found = 0
+    if len(core):
+        sub = graph.induced_subgraph(core.tolist(), implementation="create_from_scratch")
+        membership[core] = _partition(sub, config, seed)
+        found = int(membership[core].max()) + 1
+    alone = np.flatnonzero(~held)
+    membership[alone] = found + np.arange(len(alone))
+    return membership.tolist()
+
+
+def _partition(graph: ig.Graph, config: DetectConfig, seed: int) -> list[int]:
+    """:func:`partition` by Leiden over every account of ``graph``."""
     if config.implementation == "igraph":
         return _igraph_partition(graph, config, seed)
     kind = _PARTITIONS[config.method]
@@ -111,7 +146,7 @@ def detect(graph: AccountGraph, config: DetectConfig, seed: int) -> pd.DataFrame
             continue
         sub = g.induced_subgraph(members, implementation="create_from_scratch")
         edges = edges_of(sub)
-        found = refine(sub, np.asarray(partition(sub, config, seed)), config, seed, edges)
+        found = refine(sub, np.asarray(partition(sub, config, seed, edges)), config, seed, edges)
         parts = group_leftovers(sub, found, config, edges)
         membership[np.asarray(members)] = next_label + parts
         leftovers.update(next_label + int(p) for p in np.unique(parts[parts > found.max()]))
@@ -329,13 +364,14 @@ def uniform_components(
     found = set()
     for index, start in zip(candidates.tolist(), starts.tolist(), strict=True):
         mine = held[start : start + linked[index]]
-        sub = ig.Graph(
-            n=int(sizes[index]),
-            edges=np.column_stack([local[graph.src[mine]], local[graph.dst[mine]]]),
-        )
+        ends = np.column_stack([local[graph.src[mine]], local[graph.dst[mine]]])
+        sub = ig.Graph(n=int(sizes[index]), edges=ends)
         sub.es["weight"] = content[mine].tolist()
         own = config.join_ratio * float(content[mine].sum()) / pairs[index]
-        if max(partition(sub, dataclasses.replace(config, resolution=own), seed)) == 0:
+        cut = partition(
+            sub, dataclasses.replace(config, resolution=own), seed, (ends, content[mine])
+        )
+        if max(cut) == 0:
             found.add(index)
     return found
 
@@ -377,13 +413,15 @@ def refine(
             continue
         members = np.flatnonzero(parts == label)
         sub = graph.induced_subgraph(members.tolist(), implementation="create_from_scratch")
-        cut = np.asarray(partition(sub, dataclasses.replace(config, resolution=resolution), seed))
+        sub_ends, sub_weight = sub_edges = edges_of(sub)
+        cut = np.asarray(
+            partition(sub, dataclasses.replace(config, resolution=resolution), seed, sub_edges)
+        )
         sizes = np.bincount(cut)
         big = np.flatnonzero(sizes >= 3)
         if len(big) < 2:
             continue
         small = np.flatnonzero(sizes[cut] < 3)
-        sub_ends, sub_weight = edges_of(sub)
         if len(small):
             # each account of a small piece goes to the big piece it is most tied to
             ties = np.zeros((sub.vcount(), len(sizes)))
