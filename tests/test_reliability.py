@@ -98,14 +98,21 @@ def test_jsonl_with_a_byte_order_mark_is_read(tmp_path: Path, gzipped: bool) -> 
     # DuckDB took the first line for no JSON object; a CSV file is read with its mark
     import gzip
 
-    lines = [{"account_id": "a1", "ts": TS, "ip": "192.0.2.1"}, {"account_id": "a2", "ts": TS}]
+    lines = [
+        {"account_id": "a1", "ts": TS, "ip": "192.0.2.1"},
+        {"account_id": "a2", "ts": TS},
+        {"ts": TS},
+    ]
     body = b"\xef\xbb\xbf" + "".join(json.dumps(r) + "\n" for r in lines).encode()
     path = tmp_path / ("e.jsonl.gz" if gzipped else "e.jsonl")
     path.write_bytes(gzip.compress(body) if gzipped else body)
     stats, events, rejects = _load(path)
-    assert (stats.used, stats.rejected) == (2, 0) and not rejects
+    assert (stats.used, stats.rejected) == (2, 1)
     assert [e["account_id"] for e in events] == ["a1", "a2"]
-    assert events[0]["_file"] == str(path)
+    # a reject names the user's file, not the copy read without the mark
+    assert [(r["file"], r["row"], r["reason"]) for r in rejects] == [
+        (str(path), 3, "missing account_id")
+    ]
     # the copy without the mark goes with the engine, from a spill folder of the user's
     spill = tmp_path / "spill"
     engine = duckdb_engine.DuckDBEngine(EngineConfig(temp_directory=str(spill)))

@@ -90,8 +90,10 @@ def load(
     """Read every source into an events table and unusable rows into a rejects table.
 
     The events have: account_id, ts (UTC timestamp), ip (canonical), ip_key (the address,
-    or its IPv6 network), ip_subnet (IPv4 network), payment_id, prompt, extra_<i>, _file,
-    _row. The rejects have: file, row, reason, and the raw text of each column.
+    or its IPv6 network), ip_subnet (IPv4 network), payment_id, prompt, extra_<i>, _row
+    (the row in its file: not the file's name, which no later stage reads and which
+    cost a copy of its path a row). The rejects have: file, row, reason, and the raw
+    text of each column.
 
     Edge cases: blank strings count as missing; a missing optional column is all NULL;
     an account id is trimmed of surrounding whitespace; timestamps may be ISO 8601 (with
@@ -231,7 +233,7 @@ def _split_rows(engine: Engine, extras: list[str], window: Window | None, rows: 
     engine.create_table(
         _EVENTS,
         f"""SELECT account_id, ts, ip, ip_key, ip_subnet, payment_id, prompt{extra_select},
-                   _file, _row
+                   _row
             FROM {_CHECKED} WHERE reason IS NULL{in_window}""",
     )
     some = engine.count(_EVENTS) < rows
@@ -304,7 +306,7 @@ def no_events(engine: Engine, config: Config) -> EventTables:
         _EVENTS,
         f"""SELECT {null} AS account_id, {sql.parse_ts(null)} AS ts, {null} AS ip,
                    {null} AS ip_key, {null} AS ip_subnet, {null} AS payment_id,
-                   {null} AS prompt{extras}, {null} AS _file, CAST(NULL AS BIGINT) AS _row
+                   {null} AS prompt{extras}, CAST(NULL AS BIGINT) AS _row
             WHERE false""",
     )
     engine.create_table(
