@@ -153,6 +153,12 @@ class Engine(ABC):
         self.drop(new)
         self.execute(f"ALTER TABLE {old} RENAME TO {new}")
 
+    def drop_columns(self, table: str, columns: Sequence[str]) -> None:
+        """Drop columns of ``table`` that nothing reads any more, letting go of what
+        they hold without copying the rest."""
+        for column in columns:
+            self.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+
     def count(self, table: str) -> int:
         return int(self.scalar(f"SELECT count(*) FROM {table}") or 0)  # type: ignore[call-overload]
 

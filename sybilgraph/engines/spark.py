@@ -241,6 +241,11 @@ class SparkEngine(Engine):
         self.spark.catalog.dropTempView(old)
         self._view(new, frame)
 
+    def drop_columns(self, table: str, columns: Sequence[str]) -> None:
+        # a temporary view has no columns to alter, and a projection of the frame would
+        # keep its checkpointed blocks whole: the columns stay, unread
+        return
+
     def drop(self, name: str) -> None:
         frame = self._tables.pop(name, None)
         if frame is not None:

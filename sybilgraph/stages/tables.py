@@ -143,18 +143,18 @@ class LinkTables:
     values:      key, value, holders, requests, first_seen, last_seen, reason, factor
                  (every value; ``reason`` says why a value does not link)
     hubs:        key, value, accounts, requests, reason, first_seen, last_seen
-    pair_values: a, b, key, value, w, first_seen, last_seen (one row per shared value;
-                 a view over link's pairs of numbered accounts and values: every read
-                 pays its joins, so read the pairs of some accounts, not the whole)
+    pair_values: a, b, key, value, w (one row per shared value; a view over link's
+                 pairs of numbered accounts and values: every read pays its joins, so
+                 read the pairs of some accounts, not the whole; when each pair shared
+                 a value is in the links' first_seen and last_seen)
     links:       a, b, weight, keys, evidence, first_seen, last_seen and per key k
                  ``k_weight``, ``k_n``, ``k_values`` (see ``key_column``)
     numbers:     the pair values as link made them, with accounts and values numbered:
-                 ``numbers.pairs`` (a, b, key, value, w, first_seen, last_seen; a, b
-                 and value numbers), ``numbers.accounts`` (account_id, num) and
-                 ``numbers.values`` (key, value, num); ``pair_values`` is a view of
-                 them. Joined and grouped on, numbers cost a third of the texts.
-                 Both are dropped once the score and pseudonymisation have read
-                 them (``link.release_pairs``)
+                 ``numbers.pairs`` (a, b, key, value, w; a, b and value numbers),
+                 ``numbers.accounts`` (account_id, num) and ``numbers.values`` (key,
+                 value, num); ``pair_values`` is a view of them. Joined and grouped
+                 on, numbers cost a third of the texts. Both are dropped once the
+                 score and pseudonymisation have read them (``link.release_pairs``)
     keys:        the link keys that link at least one pair, sorted
     lone:        per key, the account pairs resting on it alone and how many of them
                  weigh under ``detect.min_weight``; None where ``links`` keeps every

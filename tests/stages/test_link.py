@@ -133,7 +133,15 @@ def test_pair_values(linked_once: tuple[Engine, LinkTables]) -> None:
         columns=["a", "b", "key", "value", "w", "first_seen", "last_seen"],
     )
     engine, linked = linked_once
-    assert_table(read(engine, linked.pair_values, ["a", "b", "key", "value"]), expected)
+    pair_values = read(engine, linked.pair_values, ["a", "b", "key", "value"])
+    assert list(pair_values.columns) == ["a", "b", "key", "value", "w"]
+    assert_table(pair_values, expected[["a", "b", "key", "value", "w"]])
+    # the times are kept in the links only: a link's first sighting is its values'
+    # earliest, its last their latest
+    times = expected.groupby(["a", "b"], as_index=False).agg(
+        first_seen=("first_seen", "min"), last_seen=("last_seen", "max")
+    )
+    assert_table(read(engine, linked.links, ["a", "b"]), times)
 
 
 def test_links(linked_once: tuple[Engine, LinkTables]) -> None:
