@@ -119,6 +119,13 @@ class DuckDBEngine(Engine):
         # Jupyter without ipywidgets the bar is already off and DuckDB refuses the SET.
         with contextlib.suppress(duckdb.InvalidInputException):
             self.con.execute("SET enable_progress_bar = false")
+        # DuckDB keeps the memory of the tables it dropped and the queries it ran, and
+        # the process's size stays at DuckDB's largest while the graph is built beside
+        # it; with the allocator's background threads it hands it back (1.5M realistic
+        # events: peak 3.5 GB without, 3.0 GB with, in the same time). Where DuckDB's
+        # allocator has no such threads (not jemalloc), it has nothing to hand back.
+        with contextlib.suppress(duckdb.Error):
+            self.con.execute("SET allocator_background_threads = true")
         settings = [("temp_directory", self.dialect.literal(spill), "engine.temp_directory")]
         limit = config.memory_limit or default_memory_limit()
         if limit:
