@@ -176,16 +176,17 @@ def link(
     # the pair values as texts, for the readers, who read the pairs of a few accounts
     engine.create_view(
         _PAIR_VALUES,
-        f"""SELECT ua.account_id AS a, ub.account_id AS b, p.key, v.value, p.w
+        f"""SELECT ua.account_id AS a, ub.account_id AS b, v.key, v.value, p.w
             FROM {_PAIR_NUMBERS} p
             JOIN {_ACCOUNT_NUMBERS} ua ON ua.num = p.a
             JOIN {_ACCOUNT_NUMBERS} ub ON ub.num = p.b
             JOIN {_VALUE_NUMBERS} v ON v.num = p.value""",
     )
     keys, lone = build_links(engine, config)
-    # the pairs' times are in the links now; the score and pseudonymisation read the
-    # rest until release_pairs (1.5M realistic events, 10.9M pair values: 160 MB)
-    engine.drop_columns(_PAIR_NUMBERS, ["first_seen", "last_seen"])
+    # a value's number says its key: the score and pseudonymisation read the pairs'
+    # numbers and weights until release_pairs (1.5M realistic events, 10.9M pair
+    # values: the keys 174 MB)
+    engine.drop_columns(_PAIR_NUMBERS, ["key"])
     return LinkTables(
         values=_VALUES,
         hubs=_HUBS,
@@ -217,6 +218,8 @@ _PAIR_NUMBERS = "pair_numbers"
 _ACCOUNT_NUMBERS = "account_numbers"
 _VALUE_NUMBERS = "value_numbers"
 _EXTRA_PAIRS = "extra_pairs"
+#: the pair values' times, which only the links read
+_PAIR_TIMES = ("first_seen", "last_seen")
 
 
 def _number(engine: Engine, observed: ObservationTables) -> None:
@@ -306,6 +309,9 @@ def build_links(
         )
         engine.drop("strong_pairs")
         source = "strong_values"
+        # the times of the pairs that reach the graph are in strong_values: none are
+        # read from pair_numbers again (1.5M realistic events, 10.9M pair values: 160 MB)
+        engine.drop_columns(_PAIR_NUMBERS, _PAIR_TIMES)
     rows = engine.count(source)
     # values are numbered in the order of their texts within a key, so the sample's
     # ties break as between the texts
@@ -320,6 +326,8 @@ def build_links(
         ),
         rows,
     )
+    if source == _PAIR_NUMBERS:
+        engine.drop_columns(_PAIR_NUMBERS, _PAIR_TIMES)  # now in pair_key_numbers
     engine.drop("strong_values")
     # each sample value joined to its text (config.EVIDENCE_SAMPLE_MAX joins at most)
     picks = range(1, cfg.evidence_sample + 1)
@@ -376,7 +384,7 @@ def build_links(
             f"""SELECT {null} AS a, {null} AS b,
                       CAST(NULL AS DOUBLE) AS weight, {null} AS keys,
                       {null} AS evidence, first_seen, last_seen
-               FROM {_PAIR_VALUES} WHERE false""",
+               FROM pair_keys WHERE false""",
         )
     engine.drop("pair_keys")
     return tuple(keys), lone

@@ -581,10 +581,11 @@ def _spread(engine: Engine, observed: ObservationTables, linked: LinkTables) -> 
     )
     engine.create_table(
         "inner_pairs",
-        f"""SELECT ma.cluster_id, p.a, p.b, p.key, p.value, p.w
+        f"""SELECT ma.cluster_id, p.a, p.b, v.key, p.value, p.w
            FROM {numbers.pairs} p
            JOIN member_numbers ma ON ma.num = p.a
            JOIN member_numbers mb ON mb.num = p.b
+           JOIN {numbers.values} v ON v.num = p.value
            WHERE ma.cluster_id = mb.cluster_id""",
     )
     engine.drop("member_numbers")

@@ -150,11 +150,12 @@ class LinkTables:
     links:       a, b, weight, keys, evidence, first_seen, last_seen and per key k
                  ``k_weight``, ``k_n``, ``k_values`` (see ``key_column``)
     numbers:     the pair values as link made them, with accounts and values numbered:
-                 ``numbers.pairs`` (a, b, key, value, w; a, b and value numbers),
-                 ``numbers.accounts`` (account_id, num) and ``numbers.values`` (key,
-                 value, num); ``pair_values`` is a view of them. Joined and grouped
-                 on, numbers cost a third of the texts. Both are dropped once the
-                 score and pseudonymisation have read them (``link.release_pairs``)
+                 ``numbers.pairs`` (a, b, value, w: numbers, and a value's key is
+                 in ``numbers.values``), ``numbers.accounts`` (account_id, num) and
+                 ``numbers.values`` (key, value, num); ``pair_values`` is a view of
+                 them. Joined and grouped on, numbers cost a third of the texts. Both
+                 are dropped once the score and pseudonymisation have read them
+                 (``link.release_pairs``)
     keys:        the link keys that link at least one pair, sorted
     lone:        per key, the account pairs resting on it alone and how many of them
                  weigh under ``detect.min_weight``; None where ``links`` keeps every
