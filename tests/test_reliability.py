@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import sybilgraph
@@ -167,10 +168,18 @@ def _as_file_text(value: object) -> str | None:
     return json.dumps(value, separators=(",", ":"))
 
 
+def _escapes_lower(text: object) -> object:
+    """``text`` with the hex digits of its ``\\uXXXX`` escapes in lower case."""
+    if not isinstance(text, str):
+        return text
+    return re.sub(r"\\u[0-9A-Fa-f]{4}", lambda m: m.group(0).lower(), text)
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(json_rows)
+@example([{"account_id": "a1", "ts": TS, "ip": None, "prompt": {"\x1f": 0}}])
 def test_jsonl_mixed_types_per_column(tmp_path: Path, rows: list[dict[str, object]]) -> None:
     rows = [*rows, {"account_id": "anchor", "ts": TS, "ip": None, "prompt": "x"}]
     stats, events, rejects = _load(_jsonl(tmp_path / "mixed.jsonl", rows))
@@ -185,7 +194,8 @@ def test_jsonl_mixed_types_per_column(tmp_path: Path, rows: list[dict[str, objec
         if isinstance(value, str) and value.strip() and row["ts"] == TS and row["ip"] is None:
             assert number in kept, (row, rejects)
         if number in kept and isinstance(row["prompt"], dict | list):
-            assert kept[number]["prompt"] == _as_file_text(row["prompt"])
+            # DuckDB writes an escape's hex digits in capitals (\u001F): the same JSON
+            assert _escapes_lower(kept[number]["prompt"]) == _as_file_text(row["prompt"])
 
 
 # -- CSV: line ends, quotes, long lines -----------------------------------------------
