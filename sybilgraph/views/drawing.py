@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from itertools import zip_longest
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sybilgraph.views.cells import (
@@ -246,14 +247,21 @@ def _value_summaries(vals: pd.DataFrame) -> dict[Pair, dict[str, Any]]:
     # one aggregation at a time on one grouping: a named agg() is several times slower
     by_pair = agg.groupby(["key", "value"], sort=True, dropna=False)
     n = by_pair.size()
+    # each pair's accounts from its rows in group order: an aggregate calling frozenset
+    # once per group took a sixth of a page's time (100 pages of the realistic 1.5M log)
+    rows = np.argsort(by_pair.ngroup().to_numpy(), kind="stable")
+    ids = agg["account_id"].to_numpy(dtype=object)[rows]
+    bounds = np.cumsum(n.to_numpy())[:-1]
     parts = {
         "requests": by_pair["requests"].sum(),
         "holders": by_pair["holders"].max() if "holders" in agg.columns else n,
         "hub": by_pair["hub"].max() if "hub" in agg.columns else n,
-        "accounts": by_pair["account_id"].agg(frozenset),
+        "accounts": [frozenset(part.tolist()) for part in np.split(ids, bounds)],
         "n": n,
     }
-    columns = {name: part.tolist() for name, part in parts.items()}
+    columns = {
+        name: part if isinstance(part, list) else part.tolist() for name, part in parts.items()
+    }
     for pair, *cells in zip(n.index, *columns.values(), strict=True):
         value_info[pair] = dict(zip(columns, cells, strict=True))
     return value_info
