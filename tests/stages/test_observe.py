@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -198,39 +197,6 @@ def test_accounts_repeating_a_heavy_accounts_template_take_its_strict_group(
     ] = strict[SOLVE]
     observations = read(engine, observed.observations, ["account_id", "key", "value"])
     assert_table(observations, expected.sort_values(["account_id", "key", "value"]))
-
-
-def test_tier_2_reads_the_templates_a_range_of_hashes_at_a_time_as_all_at_once(
-    engine_name: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # tier 2 reads the templates in ranges of their hashes, about a batch each: with a
-    # batch of 3 texts, 64 ranges (most of them empty) give the observations one does
-    from sybilgraph.stages import observe as observe_stage
-
-    rng = np.random.default_rng(4)
-    words = "please write a short story about a dragon who guards a library of lost books"
-    texts = []
-    for i in range(60):
-        kept = [w for w in words.split() if rng.random() > 0.1]  # near copies
-        texts.append(" ".join(kept) if i % 3 else f"order {i}: list the {i} largest lakes")
-    traffic = pd.DataFrame(
-        [(f"u{i % 23}", "2026-04-13T10:00:00Z", None, None, t, None) for i, t in enumerate(texts)],
-        columns=["account_id", "ts", "ip", "payment_id", "prompt", "device"],
-    )
-    cfg = config()
-
-    def observations() -> pd.DataFrame:
-        engine = make_engine(EngineConfig(name=engine_name))  # type: ignore[arg-type]
-        try:
-            observed = observe_traffic(engine, cfg, traffic)
-            return read(engine, observed.observations, ["account_id", "key", "value"])
-        finally:
-            engine.close()
-
-    whole = observations()
-    assert whole["value"].nunique() < len(set(texts)) // 2  # near copies grouped
-    monkeypatch.setattr(observe_stage, "PROMPT_BATCH", 3)
-    assert_table(observations(), whole)
 
 
 def test_templates_that_share_a_hash_are_one_template_to_tier_2(
