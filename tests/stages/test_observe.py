@@ -199,6 +199,38 @@ def test_accounts_repeating_a_heavy_accounts_template_take_its_strict_group(
     assert_table(observations, expected.sort_values(["account_id", "key", "value"]))
 
 
+def test_tier_2_reads_the_templates_a_few_at_a_time_as_all_at_once(
+    engine_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # tier 2 reads the distinct templates a batch at a time: batches of 3 texts give the
+    # observations one batch does
+    from sybilgraph.stages import observe as observe_stage
+
+    words = "please write a short story about a dragon who guards a library of lost books"
+    copies = [" ".join(words.split()[:j] + words.split()[j + 1 :]) for j in range(6)]
+    texts = []
+    for i in range(60):  # six near copies, each a template of many prompts
+        texts.append(f"{copies[i % 6]} in {i} words" if i % 3 else f"list the {i} largest lakes")
+    traffic = pd.DataFrame(
+        [(f"u{i % 23}", "2026-04-13T10:00:00Z", None, None, t, None) for i, t in enumerate(texts)],
+        columns=["account_id", "ts", "ip", "payment_id", "prompt", "device"],
+    )
+    cfg = config()
+
+    def observations() -> pd.DataFrame:
+        engine = make_engine(EngineConfig(name=engine_name))  # type: ignore[arg-type]
+        try:
+            observed = observe_traffic(engine, cfg, traffic)
+            return read(engine, observed.observations, ["account_id", "key", "value"])
+        finally:
+            engine.close()
+
+    whole = observations()
+    assert whole["value"].nunique() < len(set(texts)) // 2  # near copies grouped
+    monkeypatch.setattr(observe_stage, "PROMPT_BATCH", 3)
+    assert_table(observations(), whole)
+
+
 def test_templates_that_share_a_hash_are_one_template_to_tier_2(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
