@@ -77,7 +77,7 @@ print(held, rss_mb() - start)
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
 def test_memory_of_a_dropped_table_is_handed_back(tmp_path: Path) -> None:
     # DuckDB kept it, and the graph and pages were built on top of it (1.5M realistic
-    # events: a 3.5 GB peak where 3.0 GB is needed)
+    # events: a peak of 3.3 to 3.4 GiB where 2.9 GiB is needed)
     import subprocess
     import sys
 
