@@ -20,7 +20,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -38,6 +38,8 @@ __all__ = [
     "make_staging",
     "prepare_out_dir",
     "run_files",
+    "spreadsheet_safe",
+    "text_of_cells",
     "write_csv",
     "write_json",
 ]
@@ -385,12 +387,75 @@ def write_text_atomic(path: str | os.PathLike[str], text: str | Iterable[str]) -
     return Path(path)
 
 
+#: how a spreadsheet knows a cell for a formula: it starts with one of these. A text
+#: cell of an output CSV that does is written with a ``'`` before it, which spreadsheets
+#: take as "this is text" (account ids, user agents and rejected rows are whatever the
+#: sender wrote: ``=HYPERLINK(...)`` opened in a spreadsheet would be a live link)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: a ``'`` before one of these was put there on writing (so that the mark is undone
+#: exactly: a text that itself starts with ``'=`` or ``''`` gets one more ``'``)
+_MARKED = (*FORMULA_STARTS, "'")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text that a spreadsheet would read as a formula marked as
+    text by a leading ``'`` (see ``FORMULA_STARTS``); other cells, numbers and frames
+    with nothing to mark are returned as they are. :func:`text_of_cells` undoes it."""
+
+    def mark(texts: pd.Series, first: pd.Series, second: pd.Series) -> pd.Series | None:
+        needs = first.isin(FORMULA_STARTS) | ((first == "'") & second.isin(_MARKED))
+        return texts.mask(needs, "'" + texts.where(needs, "")) if needs.any() else None
+
+    return _each_text_column(frame, mark)
+
+
+def text_of_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`spreadsheet_safe` on a table read from a CSV it wrote: a cell that
+    starts with ``'`` and then one of ``FORMULA_STARTS`` or ``'`` loses the ``'``."""
+
+    def unmark(texts: pd.Series, first: pd.Series, second: pd.Series) -> pd.Series | None:
+        marked = (first == "'") & second.isin(_MARKED)
+        return texts.mask(marked, texts.where(marked, "").str[1:]) if marked.any() else None
+
+    return _each_text_column(frame, unmark)
+
+
+def _each_text_column(
+    frame: pd.DataFrame,
+    change: Callable[[pd.Series, pd.Series, pd.Series], pd.Series | None],
+) -> pd.DataFrame:
+    """``frame`` with ``change(texts, first characters, second characters)`` made to
+    each column of texts where it returns a column (a copy only when one does)."""
+    changed = frame
+    for position in range(frame.shape[1]):
+        texts = frame.iloc[:, position]
+        starts = _starts(texts)
+        new = None if starts is None else change(texts, *starts)
+        if new is not None:
+            if changed is frame:
+                changed = frame.copy()
+            changed.isetitem(position, new.array)
+    return changed
+
+
+def _starts(column: pd.Series) -> tuple[pd.Series, pd.Series] | None:
+    """The first and second characters of a column of texts (missing where a cell is
+    not text); None for a column of numbers, flags or times."""
+    if not (pd.api.types.is_string_dtype(column) or column.dtype == object):
+        return None
+    try:
+        return column.str[:1], column.str[1:2]
+    except AttributeError:  # objects, none of them text
+        return None
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table as UTF-8 CSV (RFC 4180 line ends), atomically."""
+    """Write a table as UTF-8 CSV (RFC 4180 line ends), atomically, its texts safe to
+    open in a spreadsheet (:func:`spreadsheet_safe`)."""
     with atomic_path(path) as tmp:
         # with "\n" line ends the writer leaves a lone "\r" in a value unquoted, and a
         # reader then splits the row; "\r\n" makes it quote every value holding either
-        frame.to_csv(tmp, index=False, lineterminator="\r\n")
+        spreadsheet_safe(frame).to_csv(tmp, index=False, lineterminator="\r\n")
     return Path(path)
 
 

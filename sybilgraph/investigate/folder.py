@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sybilgraph.errors import StateError
+from sybilgraph.outputs import text_of_cells
 from sybilgraph.views.tables import ACTIVITY_COLUMNS
 
 __all__ = ["RunFolder"]
@@ -100,8 +101,8 @@ class RunFolder:
         path = self.out_dir / name
         if not path.is_file():
             raise StateError(f"{path}: missing from the run's folder")
-        return _read(
-            path, lambda p: pd.read_csv(p, keep_default_na=False, na_values=[""], **kwargs)
+        return text_of_cells(
+            _read(path, lambda p: pd.read_csv(p, keep_default_na=False, na_values=[""], **kwargs))
         )
 
     @cached_property

@@ -10,10 +10,12 @@ import csv
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
+
 from sybilgraph.config import BUILTIN_KEYS
 from sybilgraph.errors import InputError
 from sybilgraph.investigate.folder import RunFolder
-from sybilgraph.outputs import atomic_path
+from sybilgraph.outputs import atomic_path, spreadsheet_safe
 from sybilgraph.stages.verdicts import LABEL_COLUMNS, VERDICTS
 
 __all__ = ["append_label", "label_target"]
@@ -48,7 +50,8 @@ def append_label(
             if not existing.strip():
                 writer.writerow(LABEL_COLUMNS)
             now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            writer.writerow([account_id, cluster_id, key, value, verdict, note, now])
+            row = pd.DataFrame([[account_id, cluster_id, key, value, verdict, note, now]])
+            writer.writerow(spreadsheet_safe(row).iloc[0].tolist())
 
 
 def _check_header(path: Path, content: bytes) -> None:

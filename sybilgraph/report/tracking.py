@@ -53,7 +53,7 @@ from typing import Any
 import pandas as pd
 
 from sybilgraph.errors import InputError, StateError
-from sybilgraph.outputs import is_stale, write_csv, write_json
+from sybilgraph.outputs import is_stale, text_of_cells, write_csv, write_json
 from sybilgraph.report.memory import MEMORY
 from sybilgraph.stages.verdicts import LABEL_COLUMNS, read_labels
 
@@ -603,7 +603,7 @@ def _read_period(folder: Path) -> tuple[Period, int]:
 def _read_table(path: Path) -> pd.DataFrame:
     """A snapshot's CSV table, as text, with the columns it must have."""
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = text_of_cells(pd.read_csv(path, dtype=str, keep_default_na=False))
     except FileNotFoundError:
         raise StateError(f"{path}: damaged state: the file is missing") from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
@@ -696,7 +696,7 @@ def read_label_rows(path: str | Path | None) -> pd.DataFrame:
     if path is None or not Path(path).is_file():
         return pd.DataFrame(columns=LABEL_COLUMNS)
     read_labels(path)  # refuses bad verdicts with the file and row named
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = text_of_cells(pd.read_csv(path, dtype=str, keep_default_na=False))
     for column in LABEL_COLUMNS:
         if column not in frame.columns:
             frame[column] = ""

@@ -44,6 +44,7 @@ from sybilgraph.outputs import (
     is_stale,
     missing,
     removed_on_failure,
+    spreadsheet_safe,
     write_csv,
     write_json,
     write_text_atomic,
@@ -291,7 +292,8 @@ def _report_into(
         previous = state.previous(period)
         known_ids = state.tracked_ids_of()
         verdicts = _tracked_verdicts(given, known_ids)
-        _labels_for_run(given, verdicts, previous).to_csv(labels_tmp, index=False)
+        # read back as a labels file: its texts marked as every labels file's are
+        spreadsheet_safe(_labels_for_run(given, verdicts, previous)).to_csv(labels_tmp, index=False)
         lookback = config.report.lookback_weeks
         begin = period.window[0] - dt.timedelta(weeks=lookback - 1)
         folders = state.memory_folders(period, lookback)

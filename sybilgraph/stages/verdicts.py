@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from sybilgraph.errors import InputError
+from sybilgraph.outputs import text_of_cells
 
 __all__ = [
     "LABEL_COLUMNS",
@@ -78,7 +79,7 @@ def read_labels(path: str | Path | None) -> Labels:
     if path is None or not Path(path).exists():
         return Labels.empty()
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = text_of_cells(pd.read_csv(path, dtype=str, keep_default_na=False))
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read labels: {exc}", path=str(path)) from None
     if "verdict" not in frame.columns:
