@@ -96,6 +96,15 @@ def test_last_verdict_wins_and_bad_rows_are_named(tmp_path: Path) -> None:
     bad.write_text("account_id,verdict\nx,maybe\n")
     with pytest.raises(InputError, match=r"bad\.csv, row 2, column 'verdict'"):
         read_labels(bad)
+    # a row with more fields than the header is named; one with fewer is read padded
+    wide = tmp_path / "wide.csv"
+    wide.write_text("account_id,verdict,note\nx,sybil\n\ny,sybil,,extra,extra\n")
+    with pytest.raises(InputError, match=r"wide\.csv, row 4: 5 fields where the header has 3"):
+        read_labels(wide)
+    wide.write_text("account_id,verdict,note\nx,sybil\n")
+    assert read_labels(wide).accounts.to_dict("records") == [
+        {"account_id": "x", "verdict": "sybil"}
+    ]
 
 
 def test_a_verdict_is_appended_to_a_labels_file_only(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ Writing verdicts is the investigator's side: :mod:`sybilgraph.investigate.labels
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,8 +80,9 @@ def read_labels(path: str | Path | None) -> Labels:
     if path is None or not Path(path).exists():
         return Labels.empty()
     try:
+        _check_fields(Path(path))
         frame = text_of_cells(pd.read_csv(path, dtype=str, keep_default_na=False))
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"cannot read labels: {exc}", path=str(path)) from None
     if "verdict" not in frame.columns:
         raise InputError("labels file has no 'verdict' column", path=str(path), column="verdict")
@@ -117,6 +119,22 @@ def read_labels(path: str | Path | None) -> Labels:
             ["key", "value"],
         ),
     )
+
+
+def _check_fields(path: Path) -> None:
+    """Refuse a row with more fields than the header, naming it: read as a table, it
+    took its first fields for an index, without a word. A row with fewer is read with
+    the last columns empty (a note and a time left out by hand)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        for fields in reader:
+            if len(fields) > len(header):
+                raise InputError(
+                    f"{len(fields)} fields where the header has {len(header)}",
+                    path=str(path),
+                    row=reader.line_num,
+                )
 
 
 def spread_verdicts(labels: Labels, membership: pd.DataFrame) -> pd.DataFrame:
