@@ -107,6 +107,8 @@ def handle_errors(func: F) -> F:
                 traceback.print_exc()
             if isinstance(exc, SybilgraphError):
                 _fail(str(exc), exc.exit_code)
+            if isinstance(exc, click.ClickException):  # raised once the options were read
+                _fail(exc.format_message(), exc.exit_code)
             if isinstance(exc, MemoryError):
                 _fail("out of memory; set engine.memory_limit lower or use a bigger machine", 3)
             if isinstance(exc, OSError) and exc.filename is not None:

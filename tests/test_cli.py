@@ -69,6 +69,7 @@ def test_evaluate_against_truth(hand_csv: Path, tmp_path: Path) -> None:
     ("args", "expected"),
     [
         (["detect", "/no/such/file.csv", "--out", "{tmp}/o"], "/no/such/file.csv: no such file"),
+        (["detect", "--out", "{tmp}/o"], "give an INPUT file or folder"),
         (["detect", "{tmp}/events.txt", "--out", "{tmp}/o"], "unsupported file type"),
         (["detect", "{tmp}/nots.csv", "--out", "{tmp}/o"], "missing required column 'ts'"),
         (["detect", "{tmp}/empty.csv", "--out", "{tmp}/o"], "file is empty"),
@@ -216,6 +217,16 @@ def test_paths_the_system_refuses_are_one_line_errors(hand_csv: Path, tmp_path: 
     ("name", "damage", "command"),
     [
         ("run.json", "{", ["view", "{out}", "{cluster}", "--out", "{tmp}/v.html"]),
+        (
+            "run.json",
+            '{"rows": null, "config": 5}',
+            ["casefile", "{out}", "{cluster}", "--out", "{tmp}/c.html"],
+        ),
+        (
+            "run.json",
+            '{"config": {"privacy": []}}',
+            ["view", "{out}", "{cluster}", "--out", "{tmp}/v.html"],
+        ),
         ("links.parquet", "junk", ["explain", "{out}", "a1", "a2"]),
         ("clusters.csv", "cluster_id,rank\n", ["evaluate", "{out}", "--truth", "{tmp}/t.csv"]),
         ("accounts.csv", "account_id\nx\n", ["explain", "{out}", "a1", "a2"]),
