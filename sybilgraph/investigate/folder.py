@@ -47,6 +47,21 @@ def _read(path: Path, reader: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
     return frame
 
 
+#: the parts of run.json that readers take apart, and what each must be where present
+_INFO_SHAPES: dict[str, type] = {
+    "config": dict,
+    "counts": dict,
+    "rows": dict,
+    "versions": dict,
+    "privacy": dict,
+    "files": list,
+    "inputs": list,
+}
+#: the config's sections that readers look into
+_CONFIG_SECTIONS = ("columns", "engine", "export", "privacy")
+_KIND_NAMES: dict[type, str] = {dict: "an object", list: "a list"}
+
+
 class RunFolder:
     """The tables of a finished run, read from its outputs folder on first access.
 
@@ -95,6 +110,13 @@ class RunFolder:
             raise StateError(f"{path}: damaged, cannot be read ({exc}); run again") from None
         if not isinstance(data, dict):
             raise StateError(f"{path}: damaged, not a JSON object; run again")
+        config = data.get("config", {})
+        shapes = [(name, data, kind) for name, kind in _INFO_SHAPES.items()]
+        shapes += [(f"config.{name}", config, dict) for name in _CONFIG_SECTIONS]
+        for name, holder, kind in shapes:
+            found = holder.get(name.rpartition(".")[2]) if isinstance(holder, dict) else None
+            if found is not None and not isinstance(found, kind):
+                raise StateError(f"{path}: damaged, {name} is not {_KIND_NAMES[kind]}; run again")
         return data
 
     def _csv(self, name: str, **kwargs: Any) -> pd.DataFrame:
