@@ -27,6 +27,12 @@ def test_direct_path_and_none(hand_csv: Path, tmp_path: Path) -> None:
     assert "not connected" in nothing.summary()
     with pytest.raises(InputError, match="'zz' is not in this run"):
         explain(result, "a1", "zz")
+    with pytest.raises(InputError, match="two different accounts, not 'a1' twice"):
+        explain(result, "a1", "a1")
+    # linked, but not to each other (two rings): said in words, with no library warning
+    apart = CliRunner().invoke(main, ["explain", str(tmp_path / "out"), "a1", "h1"])
+    assert apart.exit_code == 0 and "not connected" in apart.stdout
+    assert apart.stderr == "", apart.stderr
 
 
 def test_path_through_a_third_account(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,8 @@ def explain(result: RunFolder, a: str, b: str) -> Explanation:
     InputError
         Either account is not in the run.
     """
+    if a == b:
+        raise InputError(f"give two different accounts, not {a!r} twice")
     accounts = result.accounts
     known = set(accounts["account_id"])
     for account in (a, b):
@@ -118,5 +121,9 @@ def shortest_path(links: pd.DataFrame, a: str, b: str) -> list[str]:
     # one hop costs 1; a strong link costs a little less than a weak one
     cost = 1.0 + 1.0 / (1.0 + links["weight"].to_numpy(float))
     start, end = int(np.searchsorted(ids, a)), int(np.searchsorted(ids, b))
-    vertices = graph.get_shortest_paths(start, to=end, weights=cost.tolist(), output="vpath")[0]
+    with warnings.catch_warnings():
+        # two accounts in different components: no path, and igraph warns of it on stderr
+        warnings.simplefilter("ignore", RuntimeWarning)
+        paths = graph.get_shortest_paths(start, to=end, weights=cost.tolist(), output="vpath")
+    vertices = paths[0]
     return [str(ids[v]) for v in vertices]
