@@ -33,11 +33,18 @@ log = logging.getLogger("sybilgraph")
 def _terminal() -> dict[int, int]:
     """Control characters as a terminal must not get them from the data (an account id
     holding ESC [ 2 J clears the screen): C0 but tab and line feed, and DEL, as their
-    pictures; C1 (CSI is one) as U+FFFD. Imported when first needed: the views' module
-    brings pandas, which ``sybilgraph --help`` does without."""
+    pictures; C1 (CSI is one) and the marks that reorder text as U+FFFD. Imported when
+    first needed: the views' module brings pandas, which ``sybilgraph --help`` does
+    without."""
     from sybilgraph.views.cells import control_pictures
 
-    return {**control_pictures(keep="\t\n"), **{c: 0xFFFD for c in range(0x80, 0xA0)}}
+    c1 = {c: 0xFFFD for c in range(0x80, 0xA0)}
+    return {**control_pictures(keep="\t\n"), **c1, **{c: 0xFFFD for c in _BIDI_CONTROLS}}
+
+
+#: the marks that reorder the text after them (U+202E shows "txt.exe" as "exe.txt"):
+#: an id holding one would print as another
+_BIDI_CONTROLS = (0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
 
 
 def _echo(text: str, *, err: bool = False) -> None:

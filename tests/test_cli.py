@@ -250,7 +250,7 @@ def test_a_damaged_run_folder_is_named_in_one_line(
 def test_the_datas_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
     # an account id holding ESC [ 2 J would clear the investigator's screen when
     # explain prints it
-    odd = "r\x1b[2J\x9b1"
+    odd = "r\x1b[2J\x9b1\n\u202eexe.txt"
     rows = [
         (name, f"2026-04-13T{hour:02d}:00:00Z", "10.0.0.1", "pm_1")
         for hour in range(4)
@@ -263,4 +263,6 @@ def test_the_datas_control_characters_never_reach_the_terminal(tmp_path: Path) -
     code, stdout, stderr = _invoke("explain", str(out), odd, "r2")
     assert code == 0, stderr
     assert "\x1b" not in stdout and "\x9b" not in stdout
-    assert "r\u241b[2J\ufffd1" in stdout
+    # nor a line break, nor a mark that shows the text after it reversed
+    assert "r\u241b[2J\ufffd1\u240a\ufffdexe.txt and r2 are linked" in stdout
+    assert "\u202e" not in stdout

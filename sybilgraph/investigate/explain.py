@@ -12,6 +12,7 @@ import pandas as pd
 
 from sybilgraph.errors import InputError
 from sybilgraph.investigate.folder import RunFolder
+from sybilgraph.views.cells import control_pictures
 
 __all__ = ["Explanation", "explain"]
 
@@ -38,27 +39,41 @@ class Explanation:
         return self.summary()
 
     def summary(self) -> str:
-        """Readable lines, as the CLI prints them."""
-        where = f" (both in cluster {self.same_cluster})" if self.same_cluster else ""
+        """Readable lines, as the CLI prints them. The data's line breaks (an account
+        id holding one would print as a line of its own) are shown as their pictures."""
+        a, b = _shown(self.a), _shown(self.b)
+        where = f" (both in cluster {_shown(self.same_cluster)})" if self.same_cluster else ""
         if self.direct is not None:
             row = self.direct.iloc[0]
-            lines = [f"{self.a} and {self.b} are linked{where}: weight {row['weight']:.3f}"]
-            lines += [f"  {part}" for part in str(row["evidence"]).split("; ") if part]
+            lines = [f"{a} and {b} are linked{where}: weight {row['weight']:.3f}"]
+            lines += [f"  {_shown(part)}" for part in str(row["evidence"]).split("; ") if part]
             lines += _when(row.get("first_seen"), row.get("last_seen"))
             return "\n".join(lines)
         if self.path:
             lines = [
-                f"{self.a} and {self.b} are not linked directly; they are connected through "
+                f"{a} and {b} are not linked directly; they are connected through "
                 f"{len(self.path) - 2} other account(s){where}:"
             ]
             assert self.steps is not None
             for step in self.steps.itertuples(index=False):
-                lines.append(f"  {step.a} -- {step.b} (weight {step.weight:.3f}): {step.evidence}")
+                lines.append(
+                    f"  {_shown(step.a)} -- {_shown(step.b)} (weight {step.weight:.3f}): "
+                    f"{_shown(step.evidence)}"
+                )
             return "\n".join(lines)
         return (
-            f"{self.a} and {self.b} are not linked and not connected by any path of links "
+            f"{a} and {b} are not linked and not connected by any path of links "
             "(links under detect.min_weight are kept only with link.keep_weak_links)"
         )
+
+
+#: every control character, line breaks too, to its picture (see ``visible_controls``)
+_PICTURES = control_pictures(keep="")
+
+
+def _shown(text: object) -> str:
+    """The data's text as one line: its control characters as their pictures."""
+    return str(text).translate(_PICTURES)
 
 
 def _when(first: Any, last: Any) -> list[str]:
