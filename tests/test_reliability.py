@@ -255,7 +255,11 @@ def test_reject_reason_with_a_line_break_gives_a_one_line_error(tmp_path: Path) 
     path.write_bytes(b'account_id,ts\na1,"\n"\n')
     with pytest.raises(InputError) as caught:
         _load(path)
-    assert str(caught.value).endswith("(most common: unparseable ts (1)); see rejects")
+    # the run writes no rejects: the error names the first row refused
+    assert str(caught.value).endswith(
+        f"(most common: unparseable ts (1)); the first: {path}, row 1: unparseable ts"
+    )
+    assert "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize("gzipped", [False, True])

@@ -120,7 +120,7 @@ def load(
     stats.outside_window = rows - engine.count(_EVENTS) - engine.count(_REJECTS)
     _add_parse_failures(engine, extras, parse_failures)
     _count(engine, stats)
-    _refuse_empty(stats, window)
+    _refuse_empty(engine, stats, window)
     return EventTables(
         events=_EVENTS,
         rejects=_REJECTS,
@@ -279,8 +279,9 @@ def _count(engine: Engine, stats: LoadStats) -> None:
         )
 
 
-def _refuse_empty(stats: LoadStats, window: Window | None) -> None:
-    """An input without a usable row is an error that says why."""
+def _refuse_empty(engine: Engine, stats: LoadStats, window: Window | None) -> None:
+    """An input without a usable row is an error that says why, and names the first
+    row refused: the run that stops writes no rejects to look in."""
     if stats.read == 0:
         raise InputError("no events in input", path=", ".join(stats.files))
     if stats.used == 0 and stats.outside_window and window is not None:
@@ -290,9 +291,19 @@ def _refuse_empty(stats: LoadStats, window: Window | None) -> None:
             path=", ".join(stats.files),
         )
     if stats.used == 0:
+        row = engine.dialect.quote_ident("row")
+        first = engine.arrow(
+            f"SELECT file, {row}, reason FROM {_REJECTS} ORDER BY file, {row} LIMIT 1"
+        ).to_pylist()
+        example = ""
+        if first:
+            # the reason's kind: the value it quotes is the sender's text, and may hold
+            # a line break
+            kind = str(first[0]["reason"]).split(": ", 1)[0]
+            example = f"; the first: {first[0]['file']}, row {first[0]['row']}: {kind}"
         raise InputError(
             f"none of the {stats.read} rows is usable "
-            f"({_top_reason(stats.reject_reasons)}); see rejects",
+            f"({_top_reason(stats.reject_reasons)}){example}",
             path=", ".join(stats.files),
         )
 
