@@ -49,6 +49,21 @@ def test_benign_office_ip_stops_linking(hand_csv: Path, tmp_path: Path) -> None:
         main, ["label", str(first.out_dir), "ipp=192.0.2.10", "benign", "--value"]
     )
     assert typo.exit_code == 2 and "'ipp' is not a link key of this run" in typo.output
+    # an address is written as the run links on it (an IPv6 one: its /64, as pages show
+    # it); a text that is no address would match nothing, and is refused
+    for given, written in [
+        ("2001:DB8:0:7:0:0:0:1", "2001:db8:0:7::/64"),
+        ("2001:db8:0:7::/64", "2001:db8:0:7::/64"),
+        (" 192.0.2.11", "192.0.2.11"),
+    ]:
+        cmd = ["label", str(first.out_dir), f"ip={given}", "sybil", "--value"]
+        added = CliRunner().invoke(main, [*cmd, "--labels", str(tmp_path / "v6.csv")])
+        assert added.exit_code == 0, added.output
+        assert read_labels(tmp_path / "v6.csv").values["value"].iloc[-1] == written
+    bad = CliRunner().invoke(
+        main, ["label", str(first.out_dir), "ip=not-an-ip", "benign", "--value"]
+    )
+    assert bad.exit_code == 2 and "'not-an-ip' is not an IP address" in bad.output
     second = run(hand_csv, Config(labels=str(labels)), tmp_path / "week2", show_progress=False)
     assert OFFICE not in _clusters(second)
     hubs = second.hubs
@@ -105,6 +120,16 @@ def test_last_verdict_wins_and_bad_rows_are_named(tmp_path: Path) -> None:
     assert read_labels(wide).accounts.to_dict("records") == [
         {"account_id": "x", "verdict": "sybil"}
     ]
+
+
+def test_a_run_named_as_the_current_folder_gets_its_labels_beside_it(
+    hand_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(hand_csv, Config(), tmp_path / "week1", show_progress=False)
+    monkeypatch.chdir(tmp_path / "week1")
+    done = CliRunner().invoke(main, ["label", ".", "a1", "sybil"])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "labels.csv").is_file() and not (tmp_path / "week1" / "labels.csv").exists()
 
 
 def test_a_verdict_is_appended_to_a_labels_file_only(tmp_path: Path) -> None:

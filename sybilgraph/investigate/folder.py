@@ -204,4 +204,4 @@ class RunFolder:
         run's folder, where :meth:`Result.label` and ``sybilgraph label`` write by default.
         """
         given = self.info.get("config", {}).get("labels")
-        return Path(given) if given else self.out_dir.parent / "labels.csv"
+        return Path(given) if given else self.out_dir.resolve().parent / "labels.csv"
