@@ -360,6 +360,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     file (DuckDB writes its own with the umask's mode).
     """
     target = Path(path)
+    if target.is_symlink():
+        # the file it points to is replaced and the link kept (a labels file the team
+        # shares through a link stays shared); replaced itself, a link to a device
+        # (/dev/stdout) became a file in its place
+        target = target.resolve()
+    if target.exists() and not target.is_file():
+        raise OutputError(f"{path}: not a regular file; name a file to write")
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = stat.S_IMODE(target.stat().st_mode)

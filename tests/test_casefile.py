@@ -118,6 +118,24 @@ def test_cluster_casefile_refuses_to_overwrite(run: Result, tmp_path: Path) -> N
     with pytest.raises(OutputError, match="exists"):
         cluster.casefile(path)
     assert cluster.casefile(path, force=True) == path
+    # the PDF may not replace the HTML, named alike or through a link
+    link = tmp_path / "link.html"
+    link.symlink_to(path)
+    for pdf in (path, link):
+        with pytest.raises(OutputError, match="the PDF would replace the HTML case file"):
+            cluster.casefile(path, pdf=pdf, force=True)
+    # written through a link, the file it points to is replaced and the link kept
+    link.unlink()
+    link.symlink_to(tmp_path / "elsewhere.html")
+    (tmp_path / "elsewhere.html").write_text("old")
+    cluster.casefile(link, force=True)
+    assert link.is_symlink() and cluster.id in (tmp_path / "elsewhere.html").read_text("utf-8")
+    # and a device (a link to one: /dev/stdout) is never replaced by a file
+    device = tmp_path / "out.html"
+    device.symlink_to("/dev/null")
+    with pytest.raises(OutputError, match="not a regular file"):
+        cluster.casefile(device, force=True)
+    assert Path("/dev/null").is_char_device() and device.is_symlink()
 
 
 def test_opens_offline_in_chromium(browser: Any, case: Path) -> None:

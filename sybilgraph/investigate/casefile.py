@@ -100,6 +100,8 @@ def write_casefile(
         message says where).
     """
     targets = [Path(path)] + ([Path(pdf)] if pdf is not None else [])
+    if pdf is not None and _same_file(Path(path), Path(pdf)):
+        raise OutputError(f"{pdf}: the PDF would replace the HTML case file; name another")
     for target in targets:
         if target.exists() and not force:
             raise OutputError(f"{target}: exists (use --force or force=True to replace it)")
@@ -109,9 +111,14 @@ def write_casefile(
     if pdf is not None:
         try:
             print_pdf(html, pdf)
-        except OutputError as exc:
+        except (OutputError, OSError) as exc:
             raise OutputError(f"{exc} (the HTML case file is written: {html})") from None
     return html
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    """Whether two paths name one file (as written, or through links)."""
+    return one.absolute() == other.absolute() or one.resolve() == other.resolve()
 
 
 def casefile_facts(run: RunFolder, view: ClusterView) -> dict[str, Any]:
