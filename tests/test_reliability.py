@@ -425,6 +425,10 @@ def test_a_file_given_twice_is_refused(hand_csv: Path, tmp_path: Path) -> None:
         sybilgraph.run([hand_csv, hand_csv], Config(), tmp_path / "o1")
     with pytest.raises(InputError, match="given twice"):
         sybilgraph.run([hand_csv.parent, hand_csv], Config(), tmp_path / "o2")
+    # a hard link is the same file under another name
+    (tmp_path / "again.csv").hardlink_to(hand_csv)
+    with pytest.raises(InputError, match=r"given twice \(also as .*again\.csv\)"):
+        sybilgraph.run(tmp_path, Config(), tmp_path / "o3")
 
 
 def test_force_leaves_the_users_files_inside_clusters(hand_csv: Path, tmp_path: Path) -> None:

@@ -73,13 +73,15 @@ def discover(inputs: list[str | Path] | tuple[str | Path, ...]) -> list[Source]:
             sources.append(file_source(path))
         else:
             raise InputError("no such file or folder", path=str(path))
-    # a file given twice (or as itself and inside its folder) would count its rows twice
-    seen: dict[Path, Path] = {}
+    # a file given twice (or as itself and inside its folder, or through a link of
+    # either kind) would count its rows twice: known by its device and inode
+    seen: dict[tuple[int, int], Path] = {}
     for source in sources:
-        real = source.path.resolve()
-        if real in seen:
-            raise InputError(f"given twice (also as {seen[real]})", path=str(source.path))
-        seen[real] = source.path
+        status = source.path.stat()
+        inode = (status.st_dev, status.st_ino)
+        if inode in seen:
+            raise InputError(f"given twice (also as {seen[inode]})", path=str(source.path))
+        seen[inode] = source.path
     return sources
 
 
