@@ -350,3 +350,15 @@ def test_verdicts_decide_a_cluster_where_they_lean_one_way(tmp_path: Path) -> No
     assert ring_a["rank"] <= 2 and ring_b["rank"] <= 2
     assert ring_b["flagged"] == (ring_b["score"] >= 0.5)
     assert "2 accounts looked at and not found to be sybil" in ring_a["reasons"]
+
+
+def test_accounts_csv_lists_the_subjects_only(tmp_path: Path) -> None:
+    # events of many accounts, seven of them under review: the others are context, and
+    # accounts.csv (as the README says) lists none of them
+    hand_events().to_csv(tmp_path / "events.csv", index=False)
+    subjects = ["a1", "a2", "a3", "a4", "a5", "a6", "h1"]
+    pd.DataFrame({"account_id": subjects}).to_csv(tmp_path / "subjects.csv", index=False)
+    config = Config(inputs=InputsConfig(subjects=str(tmp_path / "subjects.csv")))
+    result = run(tmp_path / "events.csv", config, tmp_path / "out", show_progress=False)
+    assert sorted(result.accounts["account_id"]) == subjects
+    assert result.info["counts"]["accounts"] > len(subjects)  # the context is still read

@@ -68,10 +68,12 @@ def write_tables(
 def _accounts(
     engine: Engine, observed: ObservationTables, membership: pd.DataFrame, clusters: pd.DataFrame
 ) -> pd.DataFrame:
-    """Every account with its cluster, flag and score (no cluster: empty, False, 0)."""
+    """Every account with its cluster, flag and score (no cluster: empty, False, 0);
+    with a list of subjects, the subjects only (the others are context)."""
+    subjects = "WHERE subject " if observed.context else ""
     accounts = engine.arrow(
         f"SELECT account_id, requests, first_seen, last_seen FROM {observed.accounts} "
-        "ORDER BY account_id"
+        f"{subjects}ORDER BY account_id"
     ).to_pandas()
     accounts = accounts.merge(membership, on="account_id", how="left")
     if len(clusters):
