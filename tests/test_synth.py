@@ -6,6 +6,7 @@ import hashlib
 import ipaddress
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -514,4 +515,22 @@ def test_synth_refuses_a_negative_seed_before_making_its_folder(tmp_path) -> Non
     out = tmp_path / "s"
     result = CliRunner().invoke(main, ["synth", "--out", str(out), "--seed", "-1"])
     assert result.exit_code == 2 and "-1 is not in the range x>=0" in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--days", "100000"], "days must be between 1 and 3660, not 100000"),
+        (["--start", "9999-12-30"], "start '9999-12-30' and 7 days must lie within"),
+        (["--start", "1960-01-01"], "start '1960-01-01' and 7 days must lie within"),
+    ],
+)
+def test_synth_refuses_a_span_it_cannot_write(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    # 100,000 days ran for minutes; a log ending in 10000 wrote times no reader takes
+    out = tmp_path / "s"
+    result = CliRunner().invoke(main, ["synth", "--out", str(out), "--events", "1000", *args])
+    assert result.exit_code == 2 and expected in result.output, result.output
     assert not out.exists()

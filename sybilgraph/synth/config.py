@@ -84,17 +84,31 @@ class SynthConfig:
     coordination: bool = False
 
 
+#: the most days a log may span: ten years of traffic
+MAX_DAYS = 3660
+#: the last day a log may end on (a time after it has a five-digit year)
+_LAST_START = np.datetime64("9999-12-31", "D")
+
+
 def check_config(config: SynthConfig) -> None:
     """Raise :class:`~sybilgraph.errors.ConfigError` on settings nothing can be made of."""
     if config.n_events < 1_000:
         raise ConfigError(f"n_events must be at least 1000, not {config.n_events}")
-    if config.days < 1:
-        raise ConfigError(f"days must be at least 1, not {config.days}")
+    if not 1 <= config.days <= MAX_DAYS:
+        # the schedules are laid out day by day: 100,000 days took minutes to make
+        # nothing a traffic log holds
+        raise ConfigError(f"days must be between 1 and {MAX_DAYS}, not {config.days}")
     if not 0 <= config.sybil_event_share < 0.9:
         raise ConfigError("sybil_event_share must be in [0, 0.9)")
     if config.events_per_account < 2:
         raise ConfigError("events_per_account must be at least 2")
     try:
-        np.datetime64(config.start, "D")
+        start = np.datetime64(config.start, "D")
     except ValueError:
         raise ConfigError(f"start must be a date like 2026-04-13, not {config.start!r}") from None
+    # every time written must read back: four-digit years, after the epoch
+    if not np.datetime64("1970-01-01") <= start <= _LAST_START - np.timedelta64(config.days, "D"):
+        raise ConfigError(
+            f"start {config.start!r} and {config.days} days must lie within 1970-01-01 to "
+            "9999-12-31"
+        )

@@ -152,9 +152,9 @@ def write(
     """
     if fmt not in ("csv", "parquet", "jsonl"):
         raise ConfigError(f"fmt must be csv, parquet or jsonl, not {fmt!r}")
+    pop = build_population(config)  # checks the config: nothing made when it is refused
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pop = build_population(config)
     events_path = out / f"events.{fmt}"
     truth_path = out / "truth.csv"
     schema = pa.schema([(name, pa.string()) for name in EVENT_COLUMNS])
