@@ -39,7 +39,15 @@ __all__ = [
     "PrivacyConfig",
     "PromptConfig",
     "ScoreConfig",
+    "key_column",
 ]
+
+
+def key_column(key: str) -> str:
+    """The column-name stem of a link key (extra keys may hold any character)."""
+    stem = re.sub(r"[^0-9a-zA-Z]+", "_", key).strip("_").lower()
+    return stem or "key"
+
 
 #: the link keys sybilgraph builds itself; an extra key is named after its column
 BUILTIN_KEYS = ("ip", "ip_subnet", "payment", "prompt", "wrapper", "direct", "counterparty", "time")
@@ -76,6 +84,7 @@ class ColumnsConfig:
                     f"{name} = {_shown(key)} is the name of a built-in link key "
                     f"({', '.join(BUILTIN_KEYS)}): its values would be pooled with that key's"
                 )
+
         # a column mapped twice (account_id = "ip") makes one input feed two fields: the
         # run then links and flags whatever that column holds, IP addresses as accounts
         named: dict[str, str] = {}
@@ -91,6 +100,17 @@ class ColumnsConfig:
                     "each field needs a column of its own"
                 )
             named[column] = setting
+        # each key has columns of its own in the links, named by its stem
+        stems = {key_column(key): key for key in BUILTIN_KEYS}
+        for index, key in enumerate(self.extra_keys):
+            stem = key_column(key)
+            if stem in stems:
+                raise ConfigError(
+                    f"columns.extra_keys[{index}] = {_shown(key)} and the key "
+                    f"{_shown(stems[stem])} would both name the links' columns {stem}_*: "
+                    "rename one"
+                )
+            stems[stem] = key
 
 
 @dataclass

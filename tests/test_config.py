@@ -163,6 +163,14 @@ def test_extra_keys_are_link_keys(tmp_path: Path) -> None:
     # an extra column named like a built-in key would pool its values with that key's
     with pytest.raises(ConfigError, match="'payment' is the name of a built-in link key"):
         Config.from_dict({"columns": {"extra_keys": ["payment"]}})
+    # two keys whose names clean up alike would name the same columns of the links
+    for keys, clash in [
+        (["dev id", "dev_id"], r"extra_keys\[1\] = 'dev_id' and the key 'dev id'"),
+        (["<b>x</b>", "b-x-b"], r"extra_keys\[1\] = 'b-x-b' and the key '<b>x</b>'"),
+        (["IP"], r"extra_keys\[0\] = 'IP' and the key 'ip' would both name"),
+    ]:
+        with pytest.raises(ConfigError, match=clash):
+            Config.from_dict({"columns": {"extra_keys": keys}})
     # an optional field left unmapped maps no column
     assert Config.from_dict({"columns": {"ip": "", "payment_id": ""}}).columns.ip == ""
 

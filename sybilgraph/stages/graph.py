@@ -10,8 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sybilgraph.config import key_column
 from sybilgraph.engines.base import Engine
-from sybilgraph.stages.link import RELATION_KEYS, key_column
+from sybilgraph.stages.link import RELATION_KEYS
 from sybilgraph.stages.tables import LinkTables
 
 __all__ = ["AccountGraph", "build_graph", "lone_links", "read_graph", "warn_light_keys"]

@@ -12,12 +12,11 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import re
 from collections.abc import Callable
 
 import pyarrow as pa
 
-from sybilgraph.config import Config
+from sybilgraph.config import Config, key_column
 from sybilgraph.engines.base import Engine
 from sybilgraph.stages.lockstep import add_lockstep_pairs
 from sybilgraph.stages.normalize import in_cidrs
@@ -37,7 +36,6 @@ __all__ = [
     "create_in_slices",
     "evidence_sql",
     "hub_limit",
-    "key_column",
     "link",
     "release_pairs",
 ]
@@ -54,12 +52,6 @@ IP_KEYS = (KEY_IP, KEY_SUBNET)
 #: so a link on one reaches the graph whatever its weight (``detect.min_weight`` is for
 #: shared values) and a component of them is taken whole (``detect.cut_relations``)
 RELATION_KEYS = (KEY_DIRECT, KEY_COUNTERPARTY)
-
-
-def key_column(key: str) -> str:
-    """The column-name stem of a link key (extra keys may hold any character)."""
-    stem = re.sub(r"[^0-9a-zA-Z]+", "_", key).strip("_").lower()
-    return stem or "key"
 
 
 def link(

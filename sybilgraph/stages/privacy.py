@@ -23,9 +23,9 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 import pyarrow as pa
 
-from sybilgraph.config import Config
+from sybilgraph.config import Config, key_column
 from sybilgraph.engines.base import Engine
-from sybilgraph.stages.link import create_in_slices, evidence_sql, key_column
+from sybilgraph.stages.link import create_in_slices, evidence_sql
 from sybilgraph.stages.tables import ClusterTables, LinkTables, ObservationTables, PrivateTables
 
 __all__ = [
