@@ -641,7 +641,8 @@ class Config:
         """Read a TOML file; errors name the file and the key."""
         path = Path(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            # a byte-order mark (Windows editors write one) is no part of the TOML
+            data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such config file") from None
         except (OSError, UnicodeDecodeError) as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import re
 import shutil
@@ -1128,3 +1129,25 @@ def test_a_replaced_file_keeps_its_mode(hand_csv: Path, tmp_path: Path) -> None:
         assert labels.stat().st_mode & 0o777 == (0o664 if cluster != clusters[0] else 0o600)
         labels.chmod(0o664)
     assert len(labels.read_text().splitlines()) == 3
+
+
+def test_a_folders_hidden_files_are_not_read(
+    hand_csv: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a Mac's copy leaves ._events.csv beside the file (binary), an editor a lock file:
+    # read as events, the run failed on them
+    folder = tmp_path / "week"
+    (folder / ".git").mkdir(parents=True)
+    shutil.copy(hand_csv, folder / "events.csv")
+    (folder / "._events.csv").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    (folder / ".~lock.events.csv#").write_text("x")
+    (folder / ".git" / "old.csv").write_text("not,events\n")
+    (folder / "README.txt").write_text("notes")
+    with caplog.at_level(logging.INFO, logger="sybilgraph"):
+        result = sybilgraph.run(folder, Config(), tmp_path / "out")
+    assert result.info["rows"]["read"] == len(pd.read_csv(hand_csv))
+    assert "1 file(s) not read, not .csv, .parquet or .jsonl (README.txt)" in caplog.text
+    # and a config written with a byte-order mark reads as without
+    config = tmp_path / "c.toml"
+    config.write_bytes(b"\xef\xbb\xbfseed = 5\n")
+    assert Config.from_toml(config).seed == 5

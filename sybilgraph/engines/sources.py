@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,8 @@ import pandas as pd
 import pyarrow as pa
 
 from sybilgraph.errors import InputError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["EXTENSIONS", "Format", "Source", "discover", "file_source", "frame_source"]
 
@@ -48,6 +51,13 @@ def _format_of(path: Path) -> Format | None:
     return None
 
 
+def _hidden(file: Path, folder: Path) -> bool:
+    """Whether a file of a folder is hidden (it, or a folder on the way, starts with a
+    dot): an editor's lock file, a copy's ``._events.csv`` (the resource fork a Mac
+    writes beside a file on a foreign disk, binary), a tool's own folder (``.git``)."""
+    return any(part.startswith(".") for part in file.relative_to(folder).parts)
+
+
 def discover(inputs: list[str | Path] | tuple[str | Path, ...]) -> list[Source]:
     """Turn paths (files or folders of files) into sources, in a stable order.
 
@@ -63,10 +73,18 @@ def discover(inputs: list[str | Path] | tuple[str | Path, ...]) -> list[Source]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and _format_of(p))
-            found = [p for p in found if p.name != "truth.csv"]
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
+            found = [p for p in files if _format_of(p) and p.name != "truth.csv"]
             if not found:
                 raise InputError("folder holds no .csv, .parquet or .jsonl file", path=str(path))
+            others = [p for p in files if not _format_of(p)]
+            if others:
+                log.info(
+                    "%s: %d file(s) not read, not .csv, .parquet or .jsonl (%s)",
+                    path,
+                    len(others),
+                    ", ".join(str(p.relative_to(path)) for p in others[:3]),
+                )
             for file in found:
                 sources.append(file_source(file))
         elif path.exists():
