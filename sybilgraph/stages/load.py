@@ -20,7 +20,7 @@ from sybilgraph.errors import InputError
 from sybilgraph.stages.normalize import normalize_ips
 from sybilgraph.stages.tables import EventTables, LoadStats
 
-__all__ = ["Window", "load", "no_events", "select_list"]
+__all__ = ["Window", "add_rejects", "load", "no_events", "select_list", "time_checks"]
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +183,7 @@ def _check_rows(engine: Engine, extras: list[str], raw: str) -> None:
     reason = f"""CASE
         WHEN account_id IS NULL THEN 'missing account_id'
         WHEN ts_text IS NULL THEN 'missing ts'
-        WHEN ts IS NULL OR {engine.dialect.bad_offset("ts_text")}
-            THEN 'unparseable ts: ' || substr(ts_text, 1, 40)
-        WHEN ts < TIMESTAMP '{TS_MIN}' OR ts >= TIMESTAMP '{TS_MAX}'
-            THEN 'ts out of range: ' || substr(ts_text, 1, 40)
+        {time_checks(engine, "ts", "ts_text", "ts")}
         WHEN ip_reason IS NOT NULL THEN 'ip: ' || ip_reason
         ELSE NULL END"""
     # The reason refers to the parsed columns through a condition DuckDB does not copy
@@ -214,6 +211,18 @@ def _check_rows(engine: Engine, extras: list[str], raw: str) -> None:
         """,
         holds=(raw, "ip_map"),
     )
+
+
+def time_checks(engine: Engine, parsed: str, text: str, name: str) -> str:
+    """The ``WHEN`` clauses of a reason ``CASE`` that refuse a time: ``parsed`` (read by
+    the dialect's ``parse_ts`` from ``text``, trimmed and not NULL) that could not be
+    read or lies outside 1990-2100, with ``name`` and the text's first 40 characters
+    (``unparseable ts: yesterday``, ``ts out of range: 1900-01-01``). The events' times
+    and the other inputs' are refused alike."""
+    return f"""WHEN {parsed} IS NULL OR {engine.dialect.bad_offset(text)}
+            THEN {engine.dialect.literal(f"unparseable {name}: ")} || substr({text}, 1, 40)
+        WHEN {parsed} < TIMESTAMP '{TS_MIN}' OR {parsed} >= TIMESTAMP '{TS_MAX}'
+            THEN {engine.dialect.literal(f"{name} out of range: ")} || substr({text}, 1, 40)"""
 
 
 def _in_window(window: Window | None) -> str:
@@ -253,13 +262,31 @@ def _add_parse_failures(
     if parse_failures:
         engine.register("parse_failures", pa.Table.from_pylist(parse_failures))
         null = engine.dialect.null_text()
-        null_extras = "".join(f", {null} AS {c}" for c in extras)
-        engine.insert(
-            _REJECTS,
-            f"""SELECT _file, _row, reason, {null}, {null}, {null}, {null},
-                {null}{null_extras} FROM parse_failures""",
-        )
+        _insert_rejects(engine, len(extras), f"_file, _row, reason, {null}", "parse_failures")
         engine.drop("parse_failures")
+
+
+def add_rejects(engine: Engine, events: EventTables, table: str) -> None:
+    """The rows of other inputs (edges, accounts, subjects, hubs) that could not be used,
+    among the events' rejects, so that ``rejects.csv`` holds every row left out.
+
+    ``table`` has file, row, reason and account_id (NULL where the row names no one
+    account); the other columns are left empty. ``events.stats`` still counts the
+    events' rows alone (``rows.read = rows.used + rows.rejected`` is about them).
+    """
+    row = engine.dialect.quote_ident("row")
+    _insert_rejects(engine, len(events.extra_keys), f"file, {row}, reason, account_id", table)
+
+
+def _insert_rejects(engine: Engine, extras: int, columns: str, source: str) -> None:
+    """Append ``columns`` (a file, row, reason and account id) of ``source`` to the
+    rejects, the columns of the events' values empty."""
+    null = engine.dialect.null_text()
+    null_extras = "".join(f", {null} AS extra_{i}" for i in range(extras))
+    engine.insert(
+        _REJECTS,
+        f"SELECT {columns}, {null}, {null}, {null}, {null}{null_extras} FROM {source}",
+    )
 
 
 def _count(engine: Engine, stats: LoadStats) -> None:
