@@ -442,3 +442,24 @@ def test_verdicts_decide_a_cluster_where_they_lean_one_way(tmp_path: Path) -> No
     assert ring_a["rank"] <= 2 and ring_b["rank"] <= 2
     assert ring_b["flagged"] == (ring_b["score"] >= 0.5)
     assert "2 accounts looked at and not found to be sybil" in ring_a["reasons"]
+
+
+def test_an_inputs_columns_are_found_as_the_events_are(tmp_path: Path) -> None:
+    # a direct_edges file whose time is headed TS had its times left unread, silently
+    # (and A, B were refused as missing a and b)
+    edges = tmp_path / "edges.csv"
+    edges.write_text("A,B,Kind,TS\ns1,s2,referral,2026-04-01T10:00:00Z\n")
+    (tmp_path / "hubs.csv").write_text("Value\nX\n")
+    config = Config(direct_edges=str(edges), inputs=InputsConfig(hubs=str(tmp_path / "hubs.csv")))
+    engine = make_engine(config.engine)
+    try:
+        inputs = load_inputs(engine, config)
+        assert inputs.edges is not None and inputs.hubs is not None
+        rows = engine.arrow(f"SELECT * FROM {inputs.edges}").to_pylist()
+        hubs = engine.arrow(f"SELECT * FROM {inputs.hubs}").to_pylist()
+    finally:
+        engine.close()
+    assert rows == [
+        {"a": "s1", "b": "s2", "kind": "referral", "ts": dt.datetime(2026, 4, 1, 10, 0)}
+    ]
+    assert hubs == [{"value": "X"}]

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
-from sybilgraph.engines.sources import file_source
+from sybilgraph.engines.sources import file_source, find_column
 from sybilgraph.errors import InputError
 from sybilgraph.stages.load import time_checks
 from sybilgraph.stages.tables import GraphInputs
@@ -62,7 +62,7 @@ def load_inputs(engine: Engine, config: Config) -> GraphInputs:
     hubs = _read_hubs(engine, cfg.hubs, cfg.hub_column, counts) if cfg.hubs else None
     subjects = None
     if cfg.subjects:
-        names = ("subjects", "inputs.subjects")
+        names = ("subjects", "inputs.subjects", "inputs.subject_column")
         subjects = _read_ids(engine, cfg.subjects, cfg.subject_column, _SUBJECTS, names, counts)
         counts["subjects"] = engine.count(_SUBJECTS)
     attributes = None
@@ -71,13 +71,21 @@ def load_inputs(engine: Engine, config: Config) -> GraphInputs:
         counts["account_attributes"] = engine.count(_ATTRIBUTES)
     edges = None
     if cfg.edges:
-        columns = (cfg.edge_a, cfg.edge_b, cfg.edge_kind, cfg.edge_ts)
-        edges = _read_edges(engine, "inputs.edges", cfg.edges, columns, hubs, counts)
+        named = [
+            ("inputs.edge_a", cfg.edge_a),
+            ("inputs.edge_b", cfg.edge_b),
+            ("inputs.edge_kind", cfg.edge_kind),
+            ("inputs.edge_ts", cfg.edge_ts),
+        ]
+        edges = _read_edges(engine, "inputs.edges", cfg.edges, named, hubs, counts)
     elif config.direct_edges:
-        found = engine.source_columns(file_source(Path(config.direct_edges)))
-        ts = "ts" if "ts" in found else None
+        path = config.direct_edges
+        found = engine.source_columns(file_source(Path(path)))
+        # the time is optional: read where the file has it
+        ts = find_column("ts", found, path, "direct_edges")
+        named = [("direct_edges", "a"), ("direct_edges", "b"), ("direct_edges", "kind")]
         edges = _read_edges(
-            engine, "direct_edges", config.direct_edges, ("a", "b", "kind", ts), hubs, counts
+            engine, "direct_edges", path, [*named, ("direct_edges", ts)], hubs, counts
         )
     # a file given as two inputs (accounts and subjects) has its unreadable lines once
     engine.create_table(f"{_REJECTS}_once", f"SELECT DISTINCT * FROM {_REJECTS}")
@@ -92,16 +100,21 @@ def load_inputs(engine: Engine, config: Config) -> GraphInputs:
     )
 
 
-def _columns(engine: Engine, path: str, needed: list[str]) -> None:
-    """Refuse a file that lacks a column the config names."""
+def _columns(engine: Engine, path: str, named: list[tuple[str, str | None]]) -> list[str | None]:
+    """The file's columns for the (setting, name) pairs ``named`` (None where the
+    setting is not given), found as the events' columns are (``find_column``: a name
+    that differs in case alone is taken and logged); refuses a file that lacks one."""
     columns = engine.source_columns(file_source(Path(path)))
-    for name in needed:
-        if name not in columns:
+    found: list[str | None] = []
+    for setting, name in named:
+        found.append(name and find_column(name, columns, path, setting))
+        if name and found[-1] is None:
             raise InputError(
                 f"missing column {name!r} (has: {', '.join(columns[:12])})",
                 path=path,
                 column=name,
             )
+    return found
 
 
 def _text(engine: Engine, column: str) -> str:
@@ -170,12 +183,16 @@ def _read_ids(
     path: str,
     column: str,
     table: str,
-    names: tuple[str, str],
+    names: tuple[str, str, str],
     counts: dict[str, int],
 ) -> str:
     """A table of the distinct non-blank values of one column; returns its name. Blank
-    values are rejects; ``names`` are the input's counts' and its setting's."""
-    _columns(engine, path, [column])
+    values are rejects; ``names`` are the input's counts', its setting's and its
+    column's setting's."""
+    count, setting, column_setting = names
+    (found,) = _columns(engine, path, [(column_setting, column)])
+    assert found is not None
+    column = found
     read, rejected = _read_rows(engine, path, f"{table}_raw", f"{_text(engine, column)} AS v")
     missing = engine.dialect.literal(f"missing {column}")
     engine.create_view(
@@ -189,12 +206,13 @@ def _read_ids(
         f"SELECT DISTINCT v AS account_id FROM {table}_checked WHERE reason IS NULL",
     )
     engine.drop(f"{table}_checked")
-    _tally(counts, *names, path, read, rejected)
+    _tally(counts, count, setting, path, read, rejected)
     return table
 
 
 def _read_hubs(engine: Engine, path: str, column: str, counts: dict[str, int]) -> str:
-    _read_ids(engine, path, column, f"{_HUBS}_ids", ("listed_hubs", "inputs.hubs"), counts)
+    names = ("listed_hubs", "inputs.hubs", "inputs.hub_column")
+    _read_ids(engine, path, column, f"{_HUBS}_ids", names, counts)
     engine.create_table(_HUBS, f"SELECT account_id AS value FROM {_HUBS}_ids")
     engine.drop(f"{_HUBS}_ids")
     counts["listed_hubs"] = engine.count(_HUBS)
@@ -204,22 +222,30 @@ def _read_hubs(engine: Engine, path: str, column: str, counts: dict[str, int]) -
 def _read_attributes(engine: Engine, config: Config, counts: dict[str, int]) -> str:
     cfg = config.inputs
     assert cfg.accounts is not None
-    named = [c for c in (cfg.account_id, cfg.first_seen, cfg.volume) if c]
-    _columns(engine, cfg.accounts, named)
+    account_id, first_seen, volume_column = _columns(
+        engine,
+        cfg.accounts,
+        [
+            ("inputs.account_id", cfg.account_id),
+            ("inputs.first_seen", cfg.first_seen),
+            ("inputs.volume", cfg.volume),
+        ],
+    )
+    assert account_id is not None
     sql = engine.dialect
-    first = _text(engine, cfg.first_seen) if cfg.first_seen else sql.null_text()
-    volume = _text(engine, cfg.volume) if cfg.volume else sql.null_text()
+    first = _text(engine, first_seen) if first_seen else sql.null_text()
+    volume = _text(engine, volume_column) if volume_column else sql.null_text()
     raw = f"{_ATTRIBUTES}_raw"
-    select = f"{_text(engine, cfg.account_id)} AS account_id, {first} AS first_text, "
+    select = f"{_text(engine, account_id)} AS account_id, {first} AS first_text, "
     select += f"{volume} AS volume_text"
     read, rejected = _read_rows(engine, cfg.accounts, raw, select)
     # a volume is a count or an amount: NaN (which sorts above every number) and the
     # infinities are not one
-    not_volume = sql.literal(f"{cfg.volume or 'volume'}: not a non-negative number: ")
+    not_volume = sql.literal(f"{volume_column or 'volume'}: not a non-negative number: ")
     reason = f"""CASE
-        WHEN account_id IS NULL THEN {sql.literal(f"missing {cfg.account_id}")}
+        WHEN account_id IS NULL THEN {sql.literal(f"missing {account_id}")}
         WHEN first_text IS NULL THEN NULL
-        {time_checks(engine, "first_seen", "first_text", cfg.first_seen or "first_seen")}
+        {time_checks(engine, "first_seen", "first_text", first_seen or "first_seen")}
         ELSE NULL END"""
     volume_reason = f"""CASE
         WHEN volume_text IS NULL THEN NULL
@@ -251,12 +277,14 @@ def _read_edges(
     engine: Engine,
     setting: str,
     path: str,
-    columns: tuple[str, str, str | None, str | None],
+    named: list[tuple[str, str | None]],
     hubs: str | None,
     counts: dict[str, int],
 ) -> str:
-    a, b, kind, ts = columns
-    _columns(engine, path, [c for c in columns if c])
+    """The edges of the columns ``named`` (setting, name): both ends, kind and time
+    (those two optional)."""
+    a, b, kind, ts = _columns(engine, path, named)
+    assert a is not None and b is not None
     sql = engine.dialect
     kind_sql = _text(engine, kind) if kind else sql.null_text()
     ts_sql = _text(engine, ts) if ts else sql.null_text()

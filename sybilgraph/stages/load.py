@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from sybilgraph.config import ColumnsConfig, Config
 from sybilgraph.engines.base import Engine
-from sybilgraph.engines.sources import Source
+from sybilgraph.engines.sources import Source, find_column
 from sybilgraph.errors import InputError
 from sybilgraph.stages.normalize import normalize_ips
 from sybilgraph.stages.tables import EventTables, LoadStats
@@ -32,51 +32,72 @@ TS_MAX = "2100-01-01"
 def select_list(columns: list[str], config: Config, source: Source, engine: Engine) -> str:
     """A select list mapping a source's columns onto the events' schema, each as text.
 
+    A column is the one of the name the config gives (or the default name), or else the
+    one whose name differs from it in case alone (``IP`` for ``ip``), which is logged.
+
     Raises
     ------
     InputError
-        The source lacks a required column or an extra key the config names; the
-        message names the file and the column.
+        The source lacks a required column or an extra key the config names, or two
+        settings name one column (``ip`` and an extra key ``IP``); the message names
+        the file and the column.
     """
+    path = str(source.path)
+    read: dict[str, str] = {}  # the columns read, and the setting each is read for
+
+    def _find(name: str, setting: str) -> str | None:
+        found = find_column(name, columns, path, setting)
+        if found is not None and found in read:
+            raise InputError(
+                f"{read[found]} and {setting} both name this column: each field needs "
+                "a column of its own",
+                path=path,
+                column=found,
+            )
+        if found is not None:
+            read[found] = setting
+        return found
 
     def _text(column: str) -> str:
         return engine.dialect.text(engine.dialect.quote_ident(column))
 
     mapping = config.columns
-    present = set(columns)
     parts = []
     for target in ("account_id", "ts"):
         name = getattr(mapping, target)
-        if name not in present:
+        found = _find(name, f"columns.{target}")
+        if found is None:
             raise InputError(
                 f"missing required column {name!r} (has: {', '.join(columns[:12])})",
-                path=str(source.path),
+                path=path,
                 column=name,
             )
-        parts.append(f"{_text(name)} AS {target}")
+        parts.append(f"{_text(found)} AS {target}")
     defaults = ColumnsConfig()
     for target in ("ip", "payment_id", "prompt"):
         name = getattr(mapping, target)
-        if name and name in present:
-            parts.append(f"{_text(name)} AS {target}")
+        found = _find(name, f"columns.{target}") if name else None
+        if found is not None:
+            parts.append(f"{_text(found)} AS {target}")
             continue
         if name and name != getattr(defaults, target):
             # named on purpose: a column missing then is a mistake, not an absent field
             raise InputError(
                 f"missing column {name!r} named in columns.{target} "
                 f"(has: {', '.join(columns[:12])})",
-                path=str(source.path),
+                path=path,
                 column=name,
             )
         parts.append(f"{engine.dialect.null_text()} AS {target}")
     for index, name in enumerate(mapping.extra_keys):
-        if name not in present:
+        found = _find(name, f"columns.extra_keys[{index}]")
+        if found is None:
             raise InputError(
                 f"missing column {name!r} named in columns.extra_keys",
-                path=str(source.path),
+                path=path,
                 column=name,
             )
-        parts.append(f"{_text(name)} AS extra_{index}")
+        parts.append(f"{_text(found)} AS extra_{index}")
     return ", ".join(parts)
 
 
