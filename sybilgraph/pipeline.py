@@ -40,7 +40,7 @@ from sybilgraph.stages.detect import detect
 from sybilgraph.stages.graph import read_graph
 from sybilgraph.stages.inputs import load_inputs
 from sybilgraph.stages.link import link, release_pairs
-from sybilgraph.stages.load import Window, keep_times, load, no_events
+from sybilgraph.stages.load import Window, add_rejects, keep_times, load, no_events
 from sybilgraph.stages.loading import Events, EventsInput, sources_of
 from sybilgraph.stages.observe import keep_shared_prompts, observe
 from sybilgraph.stages.privacy import pseudonymise, pseudonymiser
@@ -176,6 +176,8 @@ def _run_stages(
             inputs = load_inputs(engine, config)
     with timer.stage("load", "reading events"):
         events = load(engine, sources, config, window) if sources else no_events(engine, config)
+        if inputs is not None and inputs.rejects:
+            add_rejects(engine, events, inputs.rejects)
     stats = events.stats
     log.info(
         "%d rows read, %d used, %d rejected, %d outside the window",

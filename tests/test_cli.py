@@ -59,10 +59,25 @@ def test_evaluate_against_truth(hand_csv: Path, tmp_path: Path) -> None:
             f"account_id,label,group\n{accounts[0]},sybil,g\n{accounts[0]},legit,x\n",
             "is labelled more than once",
         ),
+        # these two scored precision 1.0000 and average precision 1.0000, exit 0
+        (
+            f"account_id,label,group\n{accounts[0]},sybil,g\n,legit,x\n",
+            "truth.csv, row 3, column 'account_id': empty account_id",
+        ),
+        (
+            "account_id,label,group\nnobody,sybil,g\n",
+            "truth.csv: none of the 1 truth accounts is in the run (first: 'nobody')",
+        ),
     ]:
         truth.write_text(text)
         code, _, stderr = _invoke("evaluate", str(out), "--truth", str(truth))
         assert code == 2 and expected in stderr, stderr
+    # a truth account the run does not list is said, and counted as not flagged
+    truth.write_text(f"account_id,label,group\nnobody,sybil,g\n{accounts[0]},legit,x\n")
+    code, stdout, _ = _invoke("evaluate", str(out), "--truth", str(truth))
+    assert code == 0
+    assert "1 of the 2 truth accounts are not in the run (counted as not flagged)" in stdout
+    assert "recall 0.0000" in stdout
 
 
 @pytest.mark.parametrize(

@@ -151,12 +151,104 @@ def test_an_attribute_time_is_read_as_an_events_time(tmp_path: Path) -> None:
     try:
         inputs = load_inputs(engine, config)
         rows = engine.arrow(f"SELECT account_id, first_seen FROM {inputs.attributes}").to_pylist()
+        rejected = [
+            (r["row"], r["reason"], r["account_id"])
+            for r in engine.arrow(f"SELECT * FROM {inputs.rejects}").to_pylist()
+        ]
     finally:
         engine.close()
-    assert {r["account_id"]: r["first_seen"] for r in rows} == {
-        "a": dt.datetime(2026, 4, 1, 8, 0),
-        "b": None,
+    # b's time is refused as an event's would be: its row is a reject, not a first
+    # sight a day off
+    assert {r["account_id"]: r["first_seen"] for r in rows} == {"a": dt.datetime(2026, 4, 1, 8, 0)}
+    assert rejected == [(2, "unparseable first: 2026-04-01T10:00:00-25:00", "b")]
+
+
+def _side_files(tmp_path: Path) -> Config:
+    """Edges, subjects, hubs and accounts whose rows end every way a row can.
+
+    edges.csv: record 1 used; line 3 has a field too many, line 4 one too few (the
+    reader's line numbers); records 2-4 lack an end, loop on s2, have a time that is
+    none; record 5 (s1 to the listed hub X) is left out, not rejected; record 6 used.
+    subjects.csv: s1; line 3 a field too many; record 2 blank; s3.
+    hubs.csv: X; line 3 a field too many.
+    accounts.csv: record 1 used, 2-7 refused for their time, volume or id; line 9 a field
+    too many; record 8 used.
+    """
+    (tmp_path / "edges.csv").write_text(
+        "a,b,kind,ts\ns1,s2,referral,2026-04-01T10:00:00Z\ns3,s4,invite,,extra\ns5,s6\n"
+        "s1,,referral,\ns2,s2,referral,\ns3,s4,invite,yesterday\ns1,X,referral,\n"
+        "s3,s4,invite,\n"
+    )
+    (tmp_path / "subjects.csv").write_text("account_id\ns1\ns2,extra\n\ns3\n")
+    (tmp_path / "hubs.csv").write_text("value\nX\n1.2.3.4,extra\n")
+    (tmp_path / "accounts.csv").write_text(
+        "account_id,first_seen,volume\ns1,2026-04-01,5\ns2,yesterday,3\ns3,9999-01-01,\n"
+        "s4,,-7\ns5,,lots\n,2026-04-01,1\ns6,,inf\ns6,2026-04-01,nan,x\ns3,2026-04-02,\n"
+    )
+    inputs = InputsConfig(
+        edges=str(tmp_path / "edges.csv"),
+        edge_kind="kind",
+        edge_ts="ts",
+        subjects=str(tmp_path / "subjects.csv"),
+        hubs=str(tmp_path / "hubs.csv"),
+        accounts=str(tmp_path / "accounts.csv"),
+        first_seen="first_seen",
+        volume="volume",
+    )
+    return Config(inputs=inputs)
+
+
+def test_every_row_of_an_input_is_used_or_rejected_with_its_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # they were left out silently: a run said edges_read 1 of 3 rows, and no reject
+    config = _side_files(tmp_path)
+    with caplog.at_level("INFO", logger="sybilgraph"):
+        result = run(None, config, tmp_path / "run", show_progress=False)
+    rejects = pd.read_csv(tmp_path / "run" / "rejects.csv", dtype=str, keep_default_na=False)
+    found = {
+        (Path(r.file).name, int(r.row), r.reason.split(": Expected")[0], r.account_id)
+        for r in rejects.itertuples()
     }
+    assert found == {
+        ("edges.csv", 3, "TOO MANY COLUMNS", ""),
+        ("edges.csv", 4, "MISSING COLUMNS", ""),
+        ("edges.csv", 2, "missing b", ""),
+        ("edges.csv", 3, "self-loop", ""),
+        ("edges.csv", 4, "unparseable ts: yesterday", ""),
+        ("subjects.csv", 3, "TOO MANY COLUMNS", ""),
+        ("subjects.csv", 2, "missing account_id", ""),
+        ("hubs.csv", 3, "TOO MANY COLUMNS", ""),
+        ("accounts.csv", 2, "unparseable first_seen: yesterday", "s2"),
+        ("accounts.csv", 3, "first_seen out of range: 9999-01-01", "s3"),
+        ("accounts.csv", 4, "volume: not a non-negative number: -7", "s4"),
+        ("accounts.csv", 5, "volume: not a non-negative number: lots", "s5"),
+        ("accounts.csv", 6, "missing account_id", ""),
+        ("accounts.csv", 7, "volume: not a non-negative number: inf", "s6"),
+        ("accounts.csv", 9, "TOO MANY COLUMNS", ""),
+    }
+    assert len(rejects) == len(found)
+    counts = result.info["counts"]
+    # read = used + rejected (+ edges left out for a listed hub at an end)
+    assert {k: counts[k] for k in counts if k.split("_")[0] in {"edges", "direct"}} == {
+        "edges_read": 8,
+        "edges_rejected": 5,
+        "direct_edges_dropped": 1,
+        "edges": 2,
+    }
+    assert (counts["subjects_read"], counts["subjects_rejected"], counts["subjects"]) == (4, 2, 2)
+    assert (counts["listed_hubs_read"], counts["listed_hubs_rejected"]) == (2, 1)
+    assert (counts["account_attributes_read"], counts["account_attributes_rejected"]) == (9, 7)
+    assert counts["account_attributes"] == 2  # s1, s3 (its second row)
+    # each input's rows are counted in one log line naming the file
+    assert f"{tmp_path / 'edges.csv'} (inputs.edges): 8 rows read, 2 used, 5 rejected, " in (
+        caplog.text
+    )
+    assert f"{tmp_path / 'hubs.csv'} (inputs.hubs): 2 rows read, 1 used, 1 rejected" in (
+        caplog.text
+    )
+    # the events' own counts are untouched: there are none
+    assert result.info["rows"]["rejected"] == 0
 
 
 def test_a_graph_without_events_finds_the_farm(tmp_path: Path) -> None:
@@ -362,3 +454,24 @@ def test_accounts_csv_lists_the_subjects_only(tmp_path: Path) -> None:
     result = run(tmp_path / "events.csv", config, tmp_path / "out", show_progress=False)
     assert sorted(result.accounts["account_id"]) == subjects
     assert result.info["counts"]["accounts"] > len(subjects)  # the context is still read
+
+
+def test_an_inputs_columns_are_found_as_the_events_are(tmp_path: Path) -> None:
+    # a direct_edges file whose time is headed TS had its times left unread, silently
+    # (and A, B were refused as missing a and b)
+    edges = tmp_path / "edges.csv"
+    edges.write_text("A,B,Kind,TS\ns1,s2,referral,2026-04-01T10:00:00Z\n")
+    (tmp_path / "hubs.csv").write_text("Value\nX\n")
+    config = Config(direct_edges=str(edges), inputs=InputsConfig(hubs=str(tmp_path / "hubs.csv")))
+    engine = make_engine(config.engine)
+    try:
+        inputs = load_inputs(engine, config)
+        assert inputs.edges is not None and inputs.hubs is not None
+        rows = engine.arrow(f"SELECT * FROM {inputs.edges}").to_pylist()
+        hubs = engine.arrow(f"SELECT * FROM {inputs.hubs}").to_pylist()
+    finally:
+        engine.close()
+    assert rows == [
+        {"a": "s1", "b": "s2", "kind": "referral", "ts": dt.datetime(2026, 4, 1, 10, 0)}
+    ]
+    assert hubs == [{"value": "X"}]

@@ -174,7 +174,14 @@ def test_direct_edges_link_and_explain(hand_csv: Path, tmp_path: Path) -> None:
     assert accounts.loc["s01", "cluster_id"] == accounts.loc["s02", "cluster_id"] != ""
     link = result.links[(result.links["a"] == "s01") & (result.links["b"] == "s02")].iloc[0]
     assert link["evidence"] == "direct: 1 shared (referral)"
-    assert result.info["counts"]["direct_edges_dropped"] == 2
+    # the self-loop and the edge without an end are rejects, with their rows; no edge
+    # had a listed hub at an end
+    counts = result.info["counts"]
+    assert (counts["edges_read"], counts["edges_rejected"], counts["edges"]) == (3, 2, 1)
+    assert counts["direct_edges_dropped"] == 0
+    rejects = pd.read_csv(tmp_path / "out" / "rejects.csv")
+    assert rejects[["row", "reason"]].values.tolist() == [[2, "self-loop"], [3, "missing a"]]
+    assert set(rejects["file"]) == {str(edges)}
 
 
 def _prompt_events(rows: list[tuple[str, str]]) -> pd.DataFrame:

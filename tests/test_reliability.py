@@ -32,10 +32,12 @@ import sybilgraph
 from sybilgraph import outputs
 from sybilgraph.config import Config, EngineConfig
 from sybilgraph.engines import duckdb as duckdb_engine
+from sybilgraph.engines import make_engine
 from sybilgraph.engines.sources import discover, frame_source
 from sybilgraph.errors import InputError, OutputError, StateError
 from sybilgraph.report.tracking import State
 from sybilgraph.report.weekly import parse_period
+from sybilgraph.stages.load import load
 
 from .conftest import hand_events
 from .test_hardening import _invoke, _load
@@ -93,6 +95,55 @@ def test_jsonl_keys_differing_only_in_case_are_refused(tmp_path: Path) -> None:
     path = _jsonl(tmp_path / "e.jsonl", [{"account_id": "a", "ts": TS, "IP": "x", "ip": "y"}])
     with pytest.raises(InputError, match="differ only in case: IP, ip"):
         _load(path)
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl", "parquet", "frame"])
+def test_columns_named_in_another_case_are_read(
+    tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the sample under the header account_id,ts,IP,Payment_Id,Prompt gave 0 clusters
+    # where it gives 65, without a word: IP, cards and prompts all left unread
+    frame = pd.DataFrame(
+        {
+            "ACCOUNT_ID": ["a1", "a2"],
+            "Ts": [TS, TS],
+            "IP": ["10.0.0.1", "10.0.0.2"],
+            "Payment_Id": ["pm_1", "pm_1"],
+            "Prompt": ["hi", "ho"],
+        }
+    )
+    path = tmp_path / f"e.{kind}"
+    if kind == "csv":
+        frame.to_csv(path, index=False)
+    elif kind == "jsonl":
+        _jsonl(path, frame.to_dict("records"))
+    elif kind == "parquet":
+        frame.to_parquet(path)
+    engine = make_engine(EngineConfig())
+    try:
+        with caplog.at_level("INFO", logger="sybilgraph"):
+            source = frame_source(frame) if kind == "frame" else discover([path])[0]
+            loaded = load(engine, [source], Config())
+        events = engine.arrow(f"SELECT * FROM {loaded.events} ORDER BY _row").to_pylist()
+    finally:
+        engine.close()
+    assert [(e["account_id"], e["ip"], e["payment_id"], e["prompt"]) for e in events] == [
+        ("a1", "10.0.0.1", "pm_1", "hi"),
+        ("a2", "10.0.0.2", "pm_1", "ho"),
+    ]
+    assert "column 'IP' read for columns.ip ('ip': the names differ in case alone)" in (caplog.text)
+
+
+def test_columns_that_match_a_name_only_ignoring_case_twice_are_refused() -> None:
+    # which of IP and Ip is the address is not for the run to guess
+    twins = pd.DataFrame({"account_id": ["a"], "ts": [TS], "IP": ["x"], "Ip": ["y"]})
+    with pytest.raises(InputError, match="columns IP, Ip all differ from 'ip' in case alone"):
+        sybilgraph.run(twins, Config())
+    # nor may one column feed the addresses and an extra key
+    config = Config.from_dict({"columns": {"extra_keys": ["IP"]}})
+    one = pd.DataFrame({"account_id": ["a"], "ts": [TS], "Ip": ["x"]})
+    with pytest.raises(InputError, match=r"columns\.ip and columns\.extra_keys\[0\] both name"):
+        sybilgraph.run(one, config)
 
 
 @pytest.mark.parametrize("gzipped", [False, True])

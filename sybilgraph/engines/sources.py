@@ -15,9 +15,17 @@ import pyarrow as pa
 
 from sybilgraph.errors import InputError
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "EXTENSIONS",
+    "Format",
+    "Source",
+    "discover",
+    "file_source",
+    "find_column",
+    "frame_source",
+]
 
-__all__ = ["EXTENSIONS", "Format", "Source", "discover", "file_source", "frame_source"]
+log = logging.getLogger(__name__)
 
 Format = Literal["csv", "parquet", "jsonl", "arrow"]
 
@@ -117,6 +125,39 @@ def file_source(path: Path) -> Source:
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror}", path=str(path)) from None
     return Source(path=path, format=fmt)
+
+
+def find_column(name: str, columns: list[str], source: str, setting: str) -> str | None:
+    """The input column that ``setting`` (``columns.ip``) names as ``name``: the one of
+    that name, else the one whose name differs from it in case alone (``IP`` for
+    ``ip``: a file's header is written by whoever exported it), logged; None if there is
+    none. DuckDB and Spark read a column by its name ignoring case, so either is read.
+
+    Raises
+    ------
+    InputError
+        No column has the name, and several differ from it in case alone (a DataFrame
+        may have ``IP`` and ``Ip``; a file with such columns is refused when read).
+    """
+    if name in columns:
+        return name
+    folded = [column for column in columns if column.lower() == name.lower()]
+    if len(folded) > 1:
+        raise InputError(
+            f"columns {', '.join(folded)} all differ from {name!r} in case alone; "
+            f"name one of them in {setting}",
+            path=source,
+        )
+    if not folded:
+        return None
+    log.info(
+        "%s: column %r read for %s (%r: the names differ in case alone)",
+        source,
+        folded[0],
+        setting,
+        name,
+    )
+    return folded[0]
 
 
 def frame_source(frame: pd.DataFrame | pa.Table, name: str = "<dataframe>") -> Source:

@@ -29,13 +29,22 @@ class Evaluation:
     average_precision: float
     by_kind: pd.DataFrame = field(repr=False)
     legit_groups_flagged: pd.DataFrame = field(repr=False)
+    #: truth accounts the run does not list (counted as not flagged), of ``truth_accounts``
+    not_in_run: int = 0
+    truth_accounts: int = 0
 
     @property
     def ring_recovery(self) -> float:
         return self.rings_recovered / self.rings if self.rings else 1.0
 
     def summary(self) -> str:
-        lines = [
+        lines = []
+        if self.not_in_run:
+            lines.append(
+                f"{self.not_in_run} of the {self.truth_accounts} truth accounts are not in "
+                "the run (counted as not flagged)"
+            )
+        lines += [
             f"flagged accounts: precision {self.precision:.4f}  recall {self.recall:.4f}  "
             f"F1 {self.f1:.4f}",
             f"rings recovered (Jaccard >= {RECOVERY_JACCARD}): {self.rings_recovered} of "
@@ -65,17 +74,26 @@ def average_precision(positive: np.ndarray) -> float:
 
 
 def _check_truth(labels: pd.DataFrame, path: str | None) -> None:
-    """Refuse a truth table that would score anything as perfect: no rows, a label
-    other than sybil or legit (the row and value named), an account labelled twice."""
+    """Refuse a truth table that would score anything as perfect: no rows, a blank
+    account or a label other than sybil or legit (the row and value named), an account
+    labelled twice."""
     if labels.empty:
         raise InputError("the truth table has no rows", path=path)
+    blank = labels["account_id"].isna() | (labels["account_id"].astype(str).str.strip() == "")
+    if blank.any():
+        raise InputError(
+            "empty account_id",
+            path=path,
+            row=_row(blank, path),
+            column="account_id",
+        )
     bad = ~labels["label"].isin(["sybil", "legit"])
     if bad.any():
         index = int(bad.to_numpy().argmax())
         raise InputError(
             f"label must be sybil or legit, not {str(labels['label'].iloc[index])[:40]!r}",
             path=path,
-            row=index + 2 if path else None,  # the header is row 1
+            row=_row(bad, path),
             column="label",
         )
     twice = labels["account_id"].duplicated()
@@ -84,10 +102,25 @@ def _check_truth(labels: pd.DataFrame, path: str | None) -> None:
         raise InputError(f"account {account!r} is labelled more than once", path=path)
 
 
+def _row(rows: pd.Series, path: str | None) -> int | None:
+    """The file's row of the first of ``rows`` that holds (the header is row 1); None
+    for a DataFrame given in Python."""
+    return int(rows.to_numpy().argmax()) + 2 if path else None
+
+
 def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -> Evaluation:
     """Score a run against a truth table (account_id, label sybil|legit, group[, kind]).
 
-    ``result`` is a :class:`~sybilgraph.Result` or the path of a run's folder.
+    ``result`` is a :class:`~sybilgraph.Result` or the path of a run's folder. A truth
+    account the run does not list counts as not flagged, and ``not_in_run`` says how
+    many there are.
+
+    Raises
+    ------
+    InputError
+        The truth table cannot be read, lacks a column, has no rows, a blank account, a
+        label other than sybil or legit, or an account twice; or none of its accounts is
+        in the run (every figure would then be about accounts the run never saw).
     """
     run = result if isinstance(result, RunFolder) else RunFolder(result)
     if isinstance(truth, pd.DataFrame):
@@ -104,6 +137,14 @@ def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -
     if "kind" not in labels.columns:
         labels["kind"] = labels["group"]
     accounts = run.accounts[["account_id", "cluster_id", "flagged", "score"]]
+    not_in_run = int((~labels["account_id"].isin(accounts["account_id"])).sum())
+    if not_in_run == len(labels):
+        raise InputError(
+            f"none of the {len(labels)} truth accounts is in the run "
+            f"(first: {str(labels['account_id'].iloc[0])[:40]!r}); is it the truth of "
+            "another data set?",
+            path=None if isinstance(truth, pd.DataFrame) else str(truth),
+        )
     merged = labels.merge(accounts, on="account_id", how="left")
     merged["flagged"] = merged["flagged"].fillna(False).astype(bool)
     merged["cluster_id"] = merged["cluster_id"].fillna("")
@@ -163,6 +204,8 @@ def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -
         average_precision=round(ap, 4),
         by_kind=by_kind,
         legit_groups_flagged=legit_flagged,
+        not_in_run=not_in_run,
+        truth_accounts=len(labels),
     )
 
 

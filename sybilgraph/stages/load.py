@@ -15,12 +15,12 @@ import pyarrow.compute as pc
 
 from sybilgraph.config import ColumnsConfig, Config
 from sybilgraph.engines.base import Engine
-from sybilgraph.engines.sources import Source
+from sybilgraph.engines.sources import Source, find_column
 from sybilgraph.errors import InputError
 from sybilgraph.stages.normalize import normalize_ips
 from sybilgraph.stages.tables import EventTables, LoadStats
 
-__all__ = ["Window", "load", "no_events", "select_list"]
+__all__ = ["Window", "add_rejects", "load", "no_events", "select_list", "time_checks"]
 
 log = logging.getLogger(__name__)
 
@@ -32,51 +32,72 @@ TS_MAX = "2100-01-01"
 def select_list(columns: list[str], config: Config, source: Source, engine: Engine) -> str:
     """A select list mapping a source's columns onto the events' schema, each as text.
 
+    A column is the one of the name the config gives (or the default name), or else the
+    one whose name differs from it in case alone (``IP`` for ``ip``), which is logged.
+
     Raises
     ------
     InputError
-        The source lacks a required column or an extra key the config names; the
-        message names the file and the column.
+        The source lacks a required column or an extra key the config names, or two
+        settings name one column (``ip`` and an extra key ``IP``); the message names
+        the file and the column.
     """
+    path = str(source.path)
+    read: dict[str, str] = {}  # the columns read, and the setting each is read for
+
+    def _find(name: str, setting: str) -> str | None:
+        found = find_column(name, columns, path, setting)
+        if found is not None and found in read:
+            raise InputError(
+                f"{read[found]} and {setting} both name this column: each field needs "
+                "a column of its own",
+                path=path,
+                column=found,
+            )
+        if found is not None:
+            read[found] = setting
+        return found
 
     def _text(column: str) -> str:
         return engine.dialect.text(engine.dialect.quote_ident(column))
 
     mapping = config.columns
-    present = set(columns)
     parts = []
     for target in ("account_id", "ts"):
         name = getattr(mapping, target)
-        if name not in present:
+        found = _find(name, f"columns.{target}")
+        if found is None:
             raise InputError(
                 f"missing required column {name!r} (has: {', '.join(columns[:12])})",
-                path=str(source.path),
+                path=path,
                 column=name,
             )
-        parts.append(f"{_text(name)} AS {target}")
+        parts.append(f"{_text(found)} AS {target}")
     defaults = ColumnsConfig()
     for target in ("ip", "payment_id", "prompt"):
         name = getattr(mapping, target)
-        if name and name in present:
-            parts.append(f"{_text(name)} AS {target}")
+        found = _find(name, f"columns.{target}") if name else None
+        if found is not None:
+            parts.append(f"{_text(found)} AS {target}")
             continue
         if name and name != getattr(defaults, target):
             # named on purpose: a column missing then is a mistake, not an absent field
             raise InputError(
                 f"missing column {name!r} named in columns.{target} "
                 f"(has: {', '.join(columns[:12])})",
-                path=str(source.path),
+                path=path,
                 column=name,
             )
         parts.append(f"{engine.dialect.null_text()} AS {target}")
     for index, name in enumerate(mapping.extra_keys):
-        if name not in present:
+        found = _find(name, f"columns.extra_keys[{index}]")
+        if found is None:
             raise InputError(
                 f"missing column {name!r} named in columns.extra_keys",
-                path=str(source.path),
+                path=path,
                 column=name,
             )
-        parts.append(f"{_text(name)} AS extra_{index}")
+        parts.append(f"{_text(found)} AS extra_{index}")
     return ", ".join(parts)
 
 
@@ -183,10 +204,7 @@ def _check_rows(engine: Engine, extras: list[str], raw: str) -> None:
     reason = f"""CASE
         WHEN account_id IS NULL THEN 'missing account_id'
         WHEN ts_text IS NULL THEN 'missing ts'
-        WHEN ts IS NULL OR {engine.dialect.bad_offset("ts_text")}
-            THEN 'unparseable ts: ' || substr(ts_text, 1, 40)
-        WHEN ts < TIMESTAMP '{TS_MIN}' OR ts >= TIMESTAMP '{TS_MAX}'
-            THEN 'ts out of range: ' || substr(ts_text, 1, 40)
+        {time_checks(engine, "ts", "ts_text", "ts")}
         WHEN ip_reason IS NOT NULL THEN 'ip: ' || ip_reason
         ELSE NULL END"""
     # The reason refers to the parsed columns through a condition DuckDB does not copy
@@ -214,6 +232,18 @@ def _check_rows(engine: Engine, extras: list[str], raw: str) -> None:
         """,
         holds=(raw, "ip_map"),
     )
+
+
+def time_checks(engine: Engine, parsed: str, text: str, name: str) -> str:
+    """The ``WHEN`` clauses of a reason ``CASE`` that refuse a time: ``parsed`` (read by
+    the dialect's ``parse_ts`` from ``text``, trimmed and not NULL) that could not be
+    read or lies outside 1990-2100, with ``name`` and the text's first 40 characters
+    (``unparseable ts: yesterday``, ``ts out of range: 1900-01-01``). The events' times
+    and the other inputs' are refused alike."""
+    return f"""WHEN {parsed} IS NULL OR {engine.dialect.bad_offset(text)}
+            THEN {engine.dialect.literal(f"unparseable {name}: ")} || substr({text}, 1, 40)
+        WHEN {parsed} < TIMESTAMP '{TS_MIN}' OR {parsed} >= TIMESTAMP '{TS_MAX}'
+            THEN {engine.dialect.literal(f"{name} out of range: ")} || substr({text}, 1, 40)"""
 
 
 def _in_window(window: Window | None) -> str:
@@ -253,13 +283,31 @@ def _add_parse_failures(
     if parse_failures:
         engine.register("parse_failures", pa.Table.from_pylist(parse_failures))
         null = engine.dialect.null_text()
-        null_extras = "".join(f", {null} AS {c}" for c in extras)
-        engine.insert(
-            _REJECTS,
-            f"""SELECT _file, _row, reason, {null}, {null}, {null}, {null},
-                {null}{null_extras} FROM parse_failures""",
-        )
+        _insert_rejects(engine, len(extras), f"_file, _row, reason, {null}", "parse_failures")
         engine.drop("parse_failures")
+
+
+def add_rejects(engine: Engine, events: EventTables, table: str) -> None:
+    """The rows of other inputs (edges, accounts, subjects, hubs) that could not be used,
+    among the events' rejects, so that ``rejects.csv`` holds every row left out.
+
+    ``table`` has file, row, reason and account_id (NULL where the row names no one
+    account); the other columns are left empty. ``events.stats`` still counts the
+    events' rows alone (``rows.read = rows.used + rows.rejected`` is about them).
+    """
+    row = engine.dialect.quote_ident("row")
+    _insert_rejects(engine, len(events.extra_keys), f"file, {row}, reason, account_id", table)
+
+
+def _insert_rejects(engine: Engine, extras: int, columns: str, source: str) -> None:
+    """Append ``columns`` (a file, row, reason and account id) of ``source`` to the
+    rejects, the columns of the events' values empty."""
+    null = engine.dialect.null_text()
+    null_extras = "".join(f", {null} AS extra_{i}" for i in range(extras))
+    engine.insert(
+        _REJECTS,
+        f"SELECT {columns}, {null}, {null}, {null}, {null}{null_extras} FROM {source}",
+    )
 
 
 def _count(engine: Engine, stats: LoadStats) -> None:

@@ -81,12 +81,15 @@ class GraphInputs:
     attributes: account_id, first_seen, volume (one row per account)
     subjects:   account_id (the accounts under review; the others are context)
     hubs:       value (values never linked through)
+    rejects:    file, row, reason, account_id (the rows of these inputs that could not
+                be used; ``stages.load.add_rejects`` puts them among the events')
     """
 
     edges: str | None = None
     attributes: str | None = None
     subjects: str | None = None
     hubs: str | None = None
+    rejects: str | None = None
     counts: dict[str, int] = field(default_factory=dict, compare=False)
 
 
