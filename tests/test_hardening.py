@@ -272,6 +272,12 @@ def test_timestamp_forms(tmp_path: Path, text: str, expected: str) -> None:
             b'{"account_id": "a1", "ts": "2026-04-13"}\nnot json\n',
             "row 2: not a JSON",
         ),
+        # a JSON array of the events, not one object a line: read as no key at all
+        (
+            "array.jsonl",
+            b'[{"account_id": "a1", "ts": "2026-04-13"}, {"account_id": "a2"}]\n',
+            "row 1: a JSON array, not a JSON object",
+        ),
         ("all_bad.csv", HEADER + b"a1,never,,,\n", "none of the 1 rows is usable"),
     ],
 )

@@ -234,6 +234,9 @@ class DuckDBEngine(Engine):
                 names = [str(row[0]) for row in self.con.execute(sql).fetchall()]
             except duckdb.Error as exc:
                 raise _read_error(source, exc) from None
+            bad = None if names else _bad_json_line(source.path)
+            if bad is not None:  # no key at all: a JSON array, say, read as no object
+                raise InputError(bad[1], path=str(source.path), row=bad[0])
             twins = _case_twins(names)
             if twins:
                 raise InputError(
@@ -689,6 +692,8 @@ def _bad_json_line(path: Path) -> tuple[int, str] | None:
                     record = json.loads(line)
                 except ValueError:
                     return number, "not a JSON object"
+                if isinstance(record, list):
+                    return number, "a JSON array, not a JSON object (JSONL: one object a line)"
                 if not isinstance(record, dict):
                     return number, "not a JSON object"
                 try:
