@@ -160,6 +160,20 @@ def _staging_dir(out: Path) -> Path:
         ) from None
 
 
+def _warn_unused_value_verdicts(labels: Labels, keys: tuple[str, ...]) -> None:
+    """Say so where verdicts name values of a key this run has none of (a key typed by
+    hand, ``bogus=1``, or ``ip`` on data without addresses): they are kept in the file
+    and change nothing."""
+    values = labels.values
+    unused = sorted(set(values["key"]) - set(keys))
+    if unused:
+        log.warning(
+            "labels: %d verdict(s) on values of %s, a key this run has no values of: not used",
+            int(values["key"].isin(unused).sum()),
+            ", ".join(repr(key) for key in unused),
+        )
+
+
 def _run_stages(
     engine: Engine,
     sources: list[Source],
@@ -201,6 +215,7 @@ def _run_stages(
         events = keep_times(engine, events)
         observed = keep_shared_prompts(engine, observed)
     counts = {**(inputs.counts if inputs else {}), **observed.counts}
+    _warn_unused_value_verdicts(labels, observed.keys)
     with timer.stage("link", "linking accounts through shared values"):
         benign_values = pa.Table.from_pandas(labels.benign_values, preserve_index=False)
         linked = link(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,21 @@ def test_a_verdict_is_appended_to_a_labels_file_only(tmp_path: Path) -> None:
         {"account_id": "x", "verdict": "sybil"},
         {"account_id": "y", "verdict": "benign"},
     ]
+
+
+def test_verdicts_on_a_key_the_run_has_no_values_of_are_said_to_be_unused(
+    hand_csv: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a labels file written by hand may name any key; one the run has no values of
+    # changes nothing, and the run says so instead of keeping quiet
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "account_id,cluster_id,key,value,verdict,note\n"
+        ",,bogus,1,benign,\n,,bogus,2,sybil,\n,,ip,192.0.2.10,benign,office\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="sybilgraph"):
+        run(hand_csv, Config(labels=str(labels)), tmp_path / "out", show_progress=False)
+    assert "labels: 2 verdict(s) on values of 'bogus', a key this run has no values of" in (
+        caplog.text
+    )
+    assert "'ip'" not in caplog.text
