@@ -310,6 +310,12 @@ def _insert_rejects(engine: Engine, extras: int, columns: str, source: str) -> N
     )
 
 
+#: SQL: a reject's kind, its reason without the value it quotes. (?s): a reason may end
+#: in a value holding a line break, which must not end up in the kind (nor in the
+#: one-line errors that name one)
+_REASON_KIND = "regexp_replace(reason, '(?s):.*', '')"
+
+
 def _count(engine: Engine, stats: LoadStats) -> None:
     """Rows used and rejected, and the rejects' reasons by kind."""
     stats.used = engine.count(_EVENTS)
@@ -317,9 +323,7 @@ def _count(engine: Engine, stats: LoadStats) -> None:
     stats.read = stats.used + stats.rejected + stats.outside_window
     if stats.rejected:
         by_reason = engine.arrow(
-            # (?s): a reason may end in a value holding a line break, which must not
-            # end up in the kind (nor in the one-line error naming the commonest)
-            "SELECT regexp_replace(reason, '(?s):.*', '') AS kind, count(*) AS n "
+            f"SELECT {_REASON_KIND} AS kind, count(*) AS n "
             f"FROM {_REJECTS} GROUP BY 1 ORDER BY 2 DESC, 1"
         )
         stats.reject_reasons = dict(
@@ -340,15 +344,14 @@ def _refuse_empty(engine: Engine, stats: LoadStats, window: Window | None) -> No
         )
     if stats.used == 0:
         row = engine.dialect.quote_ident("row")
+        # its kind only: the value a reason quotes is the sender's text
         first = engine.arrow(
-            f"SELECT file, {row}, reason FROM {_REJECTS} ORDER BY file, {row} LIMIT 1"
+            f"SELECT file, {row}, {_REASON_KIND} AS kind FROM {_REJECTS} "
+            f"ORDER BY file, {row} LIMIT 1"
         ).to_pylist()
         example = ""
         if first:
-            # the reason's kind: the value it quotes is the sender's text, and may hold
-            # a line break
-            kind = str(first[0]["reason"]).split(": ", 1)[0]
-            example = f"; the first: {first[0]['file']}, row {first[0]['row']}: {kind}"
+            example = f"; the first: {first[0]['file']}, row {first[0]['row']}: {first[0]['kind']}"
         raise InputError(
             f"none of the {stats.read} rows is usable "
             f"({_top_reason(stats.reject_reasons)}){example}",
