@@ -113,7 +113,7 @@ def _execute(
 ) -> Path:
     """:func:`execute` once the outputs folder is ready."""
     sources = sources_of(events) if events is not None else []
-    labels = read_labels(config.labels)
+    labels = read_labels(config.labels, ipv6_prefix=config.link.ipv6_prefix)
     timer = StageTimer(show=show_progress)
     started = dt.datetime.now(dt.UTC)
     # the run is built in a hidden sibling folder and moved into place at the end, so

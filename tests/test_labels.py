@@ -117,6 +117,18 @@ def test_last_verdict_wins_and_bad_rows_are_named(tmp_path: Path) -> None:
     wide.write_text("account_id,verdict,note\nx,sybil\n\ny,sybil,,extra,extra\n")
     with pytest.raises(InputError, match=r"wide\.csv, row 4: 5 fields where the header has 3"):
         read_labels(wide)
+    # an address written by hand is one target whatever its spelling: an IPv6 one its
+    # /64, as the run links on it; a text that is no address is kept as written
+    spelled = tmp_path / "spelled.csv"
+    spelled.write_text(
+        "key,value,verdict\nip,2001:DB8:0:7:0:0:0:1,benign\nip,2001:db8:0:7::5,sybil\n"
+        "ip,not-an-ip,benign\nip, 192.0.2.10,benign\n"
+    )
+    assert read_labels(spelled).values.to_dict("records") == [
+        {"key": "ip", "value": "2001:db8:0:7::/64", "verdict": "sybil"},
+        {"key": "ip", "value": "not-an-ip", "verdict": "benign"},
+        {"key": "ip", "value": "192.0.2.10", "verdict": "benign"},
+    ]
     wide.write_text("account_id,verdict,note\nx,sybil\n")
     assert read_labels(wide).accounts.to_dict("records") == [
         {"account_id": "x", "verdict": "sybil"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import ipaddress
 from pathlib import Path
 
 import pandas as pd
@@ -17,9 +16,8 @@ from sybilgraph.config import BUILTIN_KEYS
 from sybilgraph.errors import InputError
 from sybilgraph.investigate.folder import RunFolder
 from sybilgraph.outputs import atomic_path, spreadsheet_safe
-from sybilgraph.stages.normalize import normalize_ips
 from sybilgraph.stages.observe import KEY_IP
-from sybilgraph.stages.verdicts import LABEL_COLUMNS, VERDICTS
+from sybilgraph.stages.verdicts import LABEL_COLUMNS, VERDICTS, ip_label_values
 
 __all__ = ["append_label", "label_target"]
 
@@ -70,26 +68,6 @@ def _check_header(path: Path, content: bytes) -> None:
         )
 
 
-def _ip_value(text: str, link: dict[str, object]) -> str:
-    """An address as the run links on it (an IPv6 address: its network, as the pages
-    show it), or such a network as given; a verdict on any other text would match no
-    value. Raises InputError for a text that is neither."""
-    v6 = link.get("ipv6_prefix", 64)
-    v4 = link.get("ipv4_prefix", 24)
-    found = normalize_ips(
-        [text],
-        ipv6_prefix=v6 if isinstance(v6, int) else 64,
-        ipv4_prefix=v4 if isinstance(v4, int) else 24,
-    )
-    key = found.column("ip_key")[0].as_py()
-    if key is not None:
-        return str(key)
-    try:  # a network copied from a page ("2001:db8:1:2::/64")
-        return str(ipaddress.ip_network(text.strip(), strict=False))
-    except ValueError:
-        raise InputError(f"{text!r} is not an IP address or network") from None
-
-
 def label_target(
     run_dir: str | Path,
     target: str,
@@ -118,7 +96,11 @@ def label_target(
             # a verdict on a key no run links through would be kept and never used
             raise InputError(f"{key!r} is not a link key of this run ({', '.join(keys)})")
         if key == KEY_IP:
-            value = _ip_value(value, result.info.get("config", {}).get("link", {}))
+            prefix = result.info.get("config", {}).get("link", {}).get("ipv6_prefix", 64)
+            (shown,) = ip_label_values([value], prefix if isinstance(prefix, int) else 64)
+            if shown is None:
+                raise InputError(f"{value!r} is not an IP address or network")
+            value = shown
         append_label(path, verdict, key=key, value=value, note=note)
     elif target in set(result.clusters["cluster_id"]):
         append_label(path, verdict, cluster_id=target, note=note)

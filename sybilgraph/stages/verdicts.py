@@ -22,6 +22,7 @@ Writing verdicts is the investigator's side: :mod:`sybilgraph.investigate.labels
 from __future__ import annotations
 
 import csv
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +30,15 @@ import pandas as pd
 
 from sybilgraph.errors import InputError
 from sybilgraph.outputs import text_of_cells
+from sybilgraph.stages.normalize import normalize_ips
+from sybilgraph.stages.observe import KEY_IP
 
 __all__ = [
     "LABEL_COLUMNS",
     "VERDICTS",
     "Labels",
     "apply_cluster_verdicts",
+    "ip_label_values",
     "read_labels",
     "spread_verdicts",
 ]
@@ -71,11 +75,13 @@ class Labels:
         return self.values.loc[self.values["verdict"] == "benign", ["key", "value"]]
 
 
-def read_labels(path: str | Path | None) -> Labels:
+def read_labels(path: str | Path | None, *, ipv6_prefix: int = 64) -> Labels:
     """Read a labels file; the last verdict given for a target wins.
 
     A missing file gives no labels (a first run has none). Rows with an unknown verdict
-    or no target are refused with the file and row named.
+    or no target are refused with the file and row named. An IP value is taken as the
+    run links on it (:func:`ip_label_values`; an IPv6 address as its ``ipv6_prefix``
+    network), so that any spelling of one address is one target.
     """
     if path is None or not Path(path).exists():
         return Labels.empty()
@@ -106,6 +112,14 @@ def read_labels(path: str | Path | None) -> Labels:
                 row=line,
             )
 
+    ip = frame["key"] == KEY_IP
+    if ip.any():
+        written = frame.loc[ip, "value"].tolist()
+        shown = ip_label_values(written, ipv6_prefix)
+        frame.loc[ip, "value"] = [
+            w if k is None else k for w, k in zip(written, shown, strict=True)
+        ]
+
     def last(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         return frame.drop_duplicates(keys, keep="last")[[*keys, "verdict"]].reset_index(drop=True)
 
@@ -119,6 +133,26 @@ def read_labels(path: str | Path | None) -> Labels:
             ["key", "value"],
         ),
     )
+
+
+def ip_label_values(texts: list[str], ipv6_prefix: int = 64) -> list[str | None]:
+    """The values verdicts on the IPs ``texts`` name, as the run links on them: an
+    address's key (an IPv4 address itself, an IPv6 address its ``ipv6_prefix`` network,
+    as the pages show it), or a network as given, written canonically; None for a text
+    that is neither (a verdict on it would match nothing)."""
+    keys = normalize_ips(texts, ipv6_prefix=ipv6_prefix).column("ip_key").to_pylist()
+    return [
+        str(key) if key is not None else _network(text)
+        for text, key in zip(texts, keys, strict=True)
+    ]
+
+
+def _network(text: str) -> str | None:
+    """A network as written on a page ("2001:db8:1:2::/64"), canonical; None if not."""
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=False))
+    except ValueError:
+        return None
 
 
 def _check_fields(path: Path) -> None:
