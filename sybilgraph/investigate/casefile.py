@@ -118,7 +118,7 @@ def write_casefile(
 
 def _same_file(one: Path, other: Path) -> bool:
     """Whether two paths name one file (as written, or through links)."""
-    return one.absolute() == other.absolute() or one.resolve() == other.resolve()
+    return one.resolve() == other.resolve()
 
 
 def casefile_facts(run: RunFolder, view: ClusterView) -> dict[str, Any]:
