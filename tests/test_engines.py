@@ -180,6 +180,33 @@ def test_a_time_offset_past_18_hours_is_read_by_no_engine(engine: Engine, tmp_pa
     ]
 
 
+def test_rfc_3339_lowercase_t_and_z_are_read_by_every_engine(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # RFC 3339 allows "t" and "z" in lower case; both engines refused them as unparseable
+    texts = [
+        "2026-04-13t10:00:00z",
+        "2026-04-13T10:00:00z",
+        "2026-04-13t12:00:00+02:00",
+        "2026-04-13 10:00:00.250z",
+        "2026-04-13x10:00:00z",
+    ]
+    path = tmp_path / "events.csv"
+    path.write_text("account_id,ts\n" + "".join(f"a{i},{t}\n" for i, t in enumerate(texts)))
+    loaded = load(engine, discover([path]), Config())
+    events = engine.arrow(f"SELECT account_id, ts FROM {loaded.events}").to_pylist()
+    assert {e["account_id"]: e["ts"].isoformat() for e in events} == {
+        "a0": "2026-04-13T10:00:00",
+        "a1": "2026-04-13T10:00:00",
+        "a2": "2026-04-13T10:00:00",
+        "a3": "2026-04-13T10:00:00.250000",
+    }
+    rejects = engine.arrow(f"SELECT account_id, reason FROM {loaded.rejects}").to_pylist()
+    assert [(r["account_id"], r["reason"]) for r in rejects] == [
+        ("a4", "unparseable ts: 2026-04-13x10:00:00z")
+    ]
+
+
 def test_a_stop_as_the_spill_folder_is_made_leaves_no_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -143,7 +143,10 @@ class DuckDBDialect(Dialect):
             f"  CASE WHEN abs({number}) >= 1e11"
             f"    THEN try(make_timestamp(CAST({number} * 1000 AS BIGINT)))"
             f"    ELSE try(make_timestamp(CAST({number} * 1000000 AS BIGINT))) END "
-            f"ELSE CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) END"
+            f"ELSE CAST(coalesce(TRY_CAST({text} AS TIMESTAMPTZ), "
+            # RFC 3339's lowercase "t" and "z", read by neither engine as written; upper()
+            # only for the texts the cast failed on (a zone name would not survive it)
+            f"TRY_CAST(upper({text}) AS TIMESTAMPTZ)) AS TIMESTAMP) END"
         )
 
     def bad_offset(self, text: str) -> str:
@@ -214,7 +217,8 @@ class SparkDialect(Dialect):
             f"  CASE WHEN abs({number}) >= 1e11"
             f"    THEN CASE WHEN abs({number}) < 9.2e15 THEN {millis} END"
             f"    ELSE {seconds} END "
-            f"ELSE CAST(TRY_CAST({text} AS TIMESTAMP_LTZ) AS TIMESTAMP_NTZ) END"
+            f"ELSE CAST(coalesce(TRY_CAST({text} AS TIMESTAMP_LTZ), "
+            f"TRY_CAST(upper({text}) AS TIMESTAMP_LTZ)) AS TIMESTAMP_NTZ) END"
         )
 
     def epoch(self, column: str) -> str:
