@@ -207,6 +207,49 @@ def test_rfc_3339_lowercase_t_and_z_are_read_by_every_engine(
     ]
 
 
+def test_nested_parquet_values_are_read_as_the_json_a_jsonl_file_holds(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # a prompt stored as chat messages: DuckDB read "[{'role': user, ...}]" and Spark
+    # "[{user, ...}]" from one Parquet file, and neither matched the same rows in JSONL
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [
+        {
+            "account_id": f"a{i}",
+            "ts": "2026-04-13T10:00:00Z",
+            "prompt": [
+                {"role": "system", "content": 'You are "exact", é'},
+                {"role": "user", "content": f"question {i}", "name": None},
+            ],
+            "meta": {"k": i, "tags": ["x", "y"]},
+        }
+        for i in range(3)
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "events.parquet")
+    (tmp_path / "events.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows),
+        encoding="utf-8",
+    )
+    config = Config.from_dict({"columns": {"extra_keys": ["meta"]}})
+    read = {}
+    for name in ("events.parquet", "events.jsonl"):
+        loaded = load(engine, discover([tmp_path / name]), config)
+        table = engine.arrow(f"SELECT account_id, prompt, extra_0 FROM {loaded.events}")
+        read[name] = sorted(tuple(r.values()) for r in table.to_pylist())
+    assert read["events.parquet"][0] == (
+        "a0",
+        '[{"role":"system","content":"You are \\"exact\\", é","name":null},'
+        '{"role":"user","content":"question 0","name":null}]',
+        '{"k":0,"tags":["x","y"]}',
+    )
+    # the JSONL rows hold no "name" in the first message: the struct has it as null
+    assert [r[2] for r in read["events.parquet"]] == [r[2] for r in read["events.jsonl"]]
+
+
 def test_a_stop_as_the_spill_folder_is_made_leaves_no_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

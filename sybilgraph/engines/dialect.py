@@ -47,6 +47,11 @@ class Dialect(ABC):
     def text(self, expr: str) -> str:
         """An expression cast to text."""
 
+    @abstractmethod
+    def json_text(self, expr: str) -> str:
+        """A nested value (a list, a struct, a map) as its compact JSON text, nulls
+        inside kept: ``[{"role":"user","content":"hi"}]``, as a JSONL file holds it."""
+
     def null_text(self) -> str:
         """A NULL of the text type (a column of an empty table keeps its type)."""
         return self.text("NULL")
@@ -135,6 +140,9 @@ class DuckDBDialect(Dialect):
     def text(self, expr: str) -> str:
         return f"CAST({expr} AS VARCHAR)"
 
+    def json_text(self, expr: str) -> str:
+        return f"CAST(to_json({expr}) AS VARCHAR)"
+
     def parse_ts(self, column: str) -> str:
         text = f"trim({column})"
         number = f"TRY_CAST({text} AS DOUBLE)"
@@ -206,6 +214,10 @@ class SparkDialect(Dialect):
 
     def text(self, expr: str) -> str:
         return f"CAST({expr} AS STRING)"
+
+    def json_text(self, expr: str) -> str:
+        # Spark's JSON leaves out a struct's null fields unless told
+        return f"to_json({expr}, map('ignoreNullFields', 'false'))"
 
     def parse_ts(self, column: str) -> str:
         text = f"trim({column})"

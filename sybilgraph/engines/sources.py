@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sybilgraph.errors import InputError
 
@@ -23,6 +24,7 @@ __all__ = [
     "file_source",
     "find_column",
     "frame_source",
+    "nested_columns",
 ]
 
 log = logging.getLogger(__name__)
@@ -190,6 +192,20 @@ def frame_source(frame: pd.DataFrame | pa.Table, name: str = "<dataframe>") -> S
             cells = frame.iloc[:, index] if own else table.column(index).to_pylist()
             table = table.set_column(index, field_.name, _as_text(cells))
     return Source(path=Path(name), format="arrow", table=table)
+
+
+def nested_columns(source: Source) -> frozenset[str]:
+    """The columns of a Parquet file that hold lists, structs or maps (a prompt stored as
+    chat messages): read as their JSON text, as a JSONL file's or a DataFrame's are.
+    Cast as they are, DuckDB wrote ``[{'role': user, ...}]`` and Spark ``[{user, ...}]``:
+    one file, two values, and neither a JSON text."""
+    if source.format != "parquet" or source.table is not None:
+        return frozenset()
+    try:
+        schema = pq.read_schema(source.path)
+    except (OSError, pa.ArrowException):
+        return frozenset()  # the engine's reader says what is wrong with the file
+    return frozenset(f.name for f in schema if pa.types.is_nested(f.type))
 
 
 def _column(values: pd.Series) -> pa.Array:

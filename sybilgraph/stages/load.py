@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from sybilgraph.config import ColumnsConfig, Config
 from sybilgraph.engines.base import Engine
-from sybilgraph.engines.sources import Source, find_column
+from sybilgraph.engines.sources import Source, find_column, nested_columns
 from sybilgraph.errors import InputError
 from sybilgraph.stages.normalize import normalize_ips
 from sybilgraph.stages.tables import EventTables, LoadStats
@@ -58,8 +58,11 @@ def select_list(columns: list[str], config: Config, source: Source, engine: Engi
             read[found] = setting
         return found
 
+    nested = nested_columns(source)
+
     def _text(column: str) -> str:
-        return engine.dialect.text(engine.dialect.quote_ident(column))
+        quoted = engine.dialect.quote_ident(column)
+        return engine.dialect.json_text(quoted) if column in nested else engine.dialect.text(quoted)
 
     mapping = config.columns
     parts = []
