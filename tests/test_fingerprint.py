@@ -669,3 +669,40 @@ def test_union_find_keeps_each_component_under_its_smallest_member() -> None:
     assert np.array_equal(roots(parent, nodes), smallest[nodes])
     compress(parent)
     assert np.array_equal(parent, smallest)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.text(max_size=12)), max_size=30),
+    st.integers(1, 8),
+    st.integers(1, 40),
+    st.booleans(),
+)
+def test_slices_by_bytes_keep_every_text_in_order_within_both_bounds(
+    texts: list[str | None], size: int, max_bytes: int, large: bool
+) -> None:
+    from sybilgraph.fingerprint.arrays import slices
+
+    array = pa.array(["pad", *texts], pa.large_string() if large else pa.string()).slice(1)
+    parts = slices(array, size, max_bytes)
+    assert [t for part in parts for t in part.to_pylist()] == texts
+    for part in parts:
+        assert len(part) <= size
+        held = sum(len(t.encode()) for t in part.to_pylist() if t)
+        # a text longer than the bound is a slice of its own
+        assert held <= max_bytes or len(part) == 1
+
+
+def test_long_prompts_are_masked_in_slices_that_change_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 2,000 documents of 180k characters were one slice, masked on one thread
+    import sybilgraph.fingerprint.masking as masking
+
+    texts = pa.array(
+        [f"Summarise item {i}:\n" + "word 42 'x' " * (i % 50) for i in range(300)] + [None]
+    )
+    whole = mask_prompts(texts)
+    monkeypatch.setattr(masking, "_SLICE_BYTES", 64)
+    assert len(masking.slices(texts, masking._SLICE, 64)) > 100
+    assert mask_prompts(texts).equals(whole)

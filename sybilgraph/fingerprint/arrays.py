@@ -42,14 +42,17 @@ def as_string_array(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     return texts
 
 
+def _offsets(texts: pa.Array) -> np.ndarray:
+    """A string array's offsets into its data buffer (``len + 1`` of them), as int64."""
+    offset_type = np.int64 if pa.types.is_large_string(texts.type) else np.int32
+    offsets = np.frombuffer(texts.buffers()[1], dtype=offset_type)
+    return offsets[texts.offset : texts.offset + len(texts) + 1].astype(np.int64)
+
+
 def utf8_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """The UTF-8 bytes of a string array and its offsets into them (nulls are empty)."""
-    offset_type = np.int64 if pa.types.is_large_string(texts.type) else np.int32
     buffers = texts.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=offset_type)[
-        texts.offset : texts.offset + len(texts) + 1
-    ]
-    offsets = offsets.astype(np.int64)
+    offsets = _offsets(texts)
     data = (
         np.frombuffer(buffers[2], dtype=np.uint8)
         if buffers[2] is not None
@@ -59,11 +62,28 @@ def utf8_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return data, offsets - offsets[0]
 
 
-def slices(array: pa.Array, size: int) -> list[pa.Array]:
-    """The array cut into zero-copy slices of at most ``size`` values."""
-    if len(array) <= size:
+def slices(array: pa.Array, size: int, max_bytes: int = 0) -> list[pa.Array]:
+    """The array cut into zero-copy slices of at most ``size`` values and, for a string
+    array with ``max_bytes``, of at most that many bytes of text (a longer text makes
+    a slice of its own): long texts are spread over the threads, not left to one."""
+    n = len(array)
+    if max_bytes <= 0 or not (
+        pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+    ):
+        if n <= size:
+            return [array]
+        return [array.slice(start, size) for start in range(0, n, size)]
+    offsets = _offsets(array)
+    if n <= size and int(offsets[-1] - offsets[0]) <= max_bytes:
         return [array]
-    return [array.slice(start, size) for start in range(0, len(array), size)]
+    parts, start = [], 0
+    while start < n:
+        # the last end at which the slice holds at most max_bytes, at least one text
+        within = int(np.searchsorted(offsets, offsets[start] + max_bytes, side="right")) - 1
+        end = min(start + size, max(within, start + 1), n)
+        parts.append(array.slice(start, end - start))
+        start = end
+    return parts
 
 
 def concat(parts: list[pa.Array], type_: pa.DataType) -> pa.Array:

@@ -316,6 +316,19 @@ def _exclude(engine: Engine, accounts: Sequence[str], others: Sequence[str | Non
 
 #: distinct prompts masked and hashed per batch: bounds what Python holds of the texts
 PROMPT_BATCH = 1 << 19
+#: ... and characters of them per batch, for long texts: 2,000 prompts of 180k
+#: characters (a document in each) were one batch, 4.0 GB at the peak of observe
+PROMPT_BATCH_CHARS = 1 << 27
+
+
+def _batch_rows(engine: Engine, table: str, column: str) -> int:
+    """Rows of ``table`` per batch: :data:`PROMPT_BATCH`, fewer where the texts of
+    ``column`` are long on average (at least 1,024). The batches' size changes no
+    result, only what Python holds at once."""
+    mean = engine.scalar(f"SELECT avg(length({column})) FROM {table}")
+    chars = float(mean) if isinstance(mean, int | float) else 0.0
+    return min(PROMPT_BATCH, max(1024, int(PROMPT_BATCH_CHARS // max(chars, 1.0))))
+
 
 #: a template group's value is ``t:`` and 12 hex digits: the low 48 bits of its id
 _LABEL_BITS = (1 << 48) - 1
@@ -368,7 +381,8 @@ def _fingerprint(
     created = False
     cfg = config.prompt
     read = "prompt" if floor is None else "prompt, heavy"
-    for batch in engine.batches(f"SELECT {read} FROM prompt_texts", PROMPT_BATCH):
+    rows = _batch_rows(engine, "prompt_texts", "prompt")
+    for batch in engine.batches(f"SELECT {read} FROM prompt_texts", rows):
         texts = batch.column(0)
         templates = mask_prompts(texts)
         hashes = hash_strings(templates).view(np.int64)  # engines lack unsigned 64 bits
@@ -571,7 +585,7 @@ def _grouped(
     distinct = engine.batches(
         "SELECT DISTINCT template_hash, template FROM prompt_fp "
         "ORDER BY template_hash < 0, template_hash, template",
-        PROMPT_BATCH,
+        _batch_rows(engine, "prompt_fp", "template"),
     )
     signed = TemplateSignatures.of(_first_per_hash(distinct), cfg, config.seed)
     heavy = None if floor is None else _heavy_templates(engine, floor, signed.hashes)
