@@ -428,7 +428,7 @@ def view(run_dir: str, cluster_id: str, out_file: str | None, open_page: bool, f
     target = Path(out_file or f"{safe_filename(cluster.id)}.html")
     if target.exists() and not force:
         raise OutputError(f"{target}: exists (use --force to replace it)")
-    page = cluster.to_html(target).resolve()
+    page = cluster.to_html(target, force=force).resolve()
     _echo(f"{cluster!r}\npage: {page}")
     if open_page:
         import webbrowser

@@ -95,6 +95,16 @@ def test_cluster_graph_and_pages(
     assert again == (private.out_dir / "clusters" / f"{top.id}.html").read_text("utf-8")
     inline = top.view(height=500)._repr_html_()
     assert inline.startswith("<iframe srcdoc=") and "height:500px" in inline
+    # a file that exists is replaced with force=True only (it overwrote ground truth)
+    truth = tmp_path / "truth.csv"
+    truth.write_text("account_id,group\na1,r1\n")
+    with pytest.raises(sybilgraph.OutputError, match="exists"):
+        top.to_html(truth)
+    assert truth.read_text() == "account_id,group\na1,r1\n"
+    assert top.to_html(truth, force=True).read_text("utf-8") == page
+    for bad in (None, 5, ""):
+        with pytest.raises(sybilgraph.OutputError, match="expected the path of a file"):
+            top.to_html(bad)  # type: ignore[arg-type]
 
 
 def test_unknown_cluster_is_a_clear_error(result: sybilgraph.Result) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from sybilgraph.errors import InputError, StateError
+from sybilgraph.errors import InputError, OutputError, StateError
 from sybilgraph.investigate.folder import RunFolder
 from sybilgraph.stages.verdicts import read_labels, spread_verdicts
 from sybilgraph.views.tables import ClusterView, activity_of, view_from_tables
@@ -102,10 +102,20 @@ class Subgraph:
         )
         return ViewHTML(page, height)
 
-    def to_html(self, path: str | os.PathLike[str]) -> Path:
-        """Write the interactive page to ``path`` (atomically) and return the path."""
+    def to_html(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write the interactive page to ``path`` (atomically) and return the path.
+
+        Raises
+        ------
+        OutputError
+            ``path`` exists and ``force`` is not set (a page written again over a
+            file of another kind would lose it), or is not a path.
+        """
         from sybilgraph.views.pages import write_cluster_page
 
+        target = _file_path(path, "to_html")
+        if target.exists() and not force:
+            raise OutputError(f"{target}: exists (use force=True to replace it)")
         return write_cluster_page(
             self._view, path, node_budget=self.node_budget, pseudonymised=self.pseudonymised
         )
@@ -189,6 +199,9 @@ class Cluster(Subgraph):
         """
         from sybilgraph.investigate.casefile import write_casefile
 
+        _file_path(path, "casefile")
+        if pdf is not None:
+            _file_path(pdf, "casefile pdf")
         if self.run is None:
             raise StateError(f"cluster {self.id}: no run folder to write a case file from")
         return write_casefile(self.run, self._view, path, pdf=pdf, force=force)
@@ -382,3 +395,10 @@ def _pseudonymised(result: RunFolder) -> bool:
 def _node_budget(result: RunFolder) -> int:
     export: dict[str, Any] = result.info.get("config", {}).get("export", {})
     return int(export.get("node_budget", 300))
+
+
+def _file_path(path: object, what: str) -> Path:
+    """``path`` as a Path; a value that is no path (None, a number) is refused."""
+    if not isinstance(path, str | os.PathLike) or str(path) == "":
+        raise OutputError(f"{what}: expected the path of a file to write, not {path!r}")
+    return Path(path)
