@@ -1205,3 +1205,15 @@ def test_a_folders_hidden_files_are_not_read(
     config = tmp_path / "c.toml"
     config.write_bytes(b"\xef\xbb\xbfseed = 5\n")
     assert Config.from_toml(config).seed == 5
+
+
+def test_a_report_given_a_labels_file_that_is_not_there_exits_2(
+    week_inputs: list[str], tmp_path: Path
+) -> None:
+    # it was read as no verdicts at all, exit 0, while detect refused it
+    done = _report(
+        week_inputs, tmp_path, "--week", "2026-W16", "--labels", str(tmp_path / "nope.csv")
+    )
+    assert done.exit_code == 2, done.output
+    assert "nope.csv" in done.output and "no such file" in done.output
+    assert not (tmp_path / "state").exists() and not (tmp_path / "out").exists()

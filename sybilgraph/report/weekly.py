@@ -217,6 +217,10 @@ def make_reports(
         The state holds a period after the first of ``periods`` that is not among them.
     """
     config = config or Config()
+    if labels is not None and not Path(labels).is_file():
+        # read as no verdicts at all, silently, as the config's labels once were
+        reason = "is a folder" if Path(labels).is_dir() else "no such file"
+        raise InputError(f"labels file: {reason}", path=str(labels))
     ordered = sorted({p.name: p for p in periods}.values(), key=lambda p: (p.start, p.end))
     root = Path(out_dir)
     with removed_on_failure(missing(state_dir, root)):
