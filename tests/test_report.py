@@ -25,6 +25,7 @@ from click.testing import CliRunner
 
 from sybilgraph import api
 from sybilgraph.cli import main
+from sybilgraph.errors import StateError
 from sybilgraph.report.tracking import Period, Snapshot, track
 from tests.conftest import hand_events
 
@@ -836,3 +837,58 @@ def test_heavy_accounts_strict_groups_are_counted_over_the_lookback(tmp_path: Pa
     assert prompt_pairs(reports[17].path) == expected
     # a week alone: h0..h2 observe the strict group twice; h3..h5 its broad group, once
     assert prompt_pairs(reports[16].path) == {("h0", "h1"), ("h0", "h2"), ("h1", "h2")}
+
+
+def test_weeks_whose_lookback_memory_was_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Reported with a lookback of 2, W18's save drops W16's memory. W17 reported again
+    # (with W18, as a backfill must) needs it: refused before the state is changed (it
+    # failed as "damaged state" once W17 and W18 were already dropped, and the same
+    # command failed every time). A longer lookback than before reads the weeks kept.
+    from sybilgraph.report.weekly import make_reports, parse_period
+
+    events = _slow_ring([2, 1, 1])
+    short = api.Config.from_dict({"link": {"hub_share": 1.0}, "report": {"lookback_weeks": 2}})
+    weeks = [parse_period(f"2026-W{w}") for w in (16, 17, 18)]
+    state, out = tmp_path / "state", tmp_path / "out"
+    make_reports(events, weeks, state, out, short, show_progress=False)
+    periods = state / "periods"
+    before = sorted(str(p.relative_to(state)) for p in periods.rglob("*"))
+    assert sorted(p.parent.name for p in periods.glob("*/memory")) == ["2026-W17", "2026-W18"]
+    with pytest.raises(StateError, match=r"memory of 2026-W16.*report from 2026-W16 on"):
+        make_reports(events, weeks[1:], state, out, short, show_progress=False)
+    assert sorted(str(p.relative_to(state)) for p in periods.rglob("*")) == before
+    # W18's own rerun needs only what is kept
+    make_reports(events, weeks[2:], state, out, short, show_progress=False)
+    # the lookback grown from 1 to 4: W16's memory is gone, said, and W18 is reported
+    grown = tmp_path / "grown"
+    one = api.Config.from_dict({"link": {"hub_share": 1.0}, "report": {"lookback_weeks": 1}})
+    make_reports(events, weeks[:2], grown / "state", grown / "out", one, show_progress=False)
+    four = api.Config.from_dict({"link": {"hub_share": 1.0}, "report": {"lookback_weeks": 4}})
+    with caplog.at_level("WARNING"):
+        (done,) = make_reports(
+            events, weeks[2:], grown / "state", grown / "out", four, show_progress=False
+        )
+    assert "the memory of 2026-W16, in the lookback of 2026-W18, was dropped" in caplog.text
+    assert done.facts["window"]["periods"] == ["2026-W17", "2026-W18"]
+
+
+def test_a_period_of_dates_before_a_later_one_is_told_what_can_work(tmp_path: Path) -> None:
+    # the refusal prescribed "--week 2026-04-13_2026-04-19 --week ...", which --week
+    # refuses and which --since/--until cannot be given with
+    from sybilgraph.report.weekly import make_report, parse_period
+
+    events = _slow_ring([2, 1, 1])
+    later = parse_period(since="2026-04-20", until="2026-04-26")
+    make_report(events, later, tmp_path / "state", tmp_path / "out", show_progress=False)
+    with pytest.raises(StateError) as refused:
+        make_report(
+            events,
+            parse_period(since="2026-04-13", until="2026-04-19"),
+            tmp_path / "state",
+            tmp_path / "out",
+            show_progress=False,
+        )
+    assert "--week" not in str(refused.value)
+    assert str(refused.value).endswith("report 2026-04-13_2026-04-19 into a new state folder")

@@ -405,17 +405,41 @@ class State:
         StateError
             A period saved with memory (format version 2 on) has lost it.
         """
-        begin = period.start - dt.timedelta(weeks=weeks - 1)
         folders = []
+        dropped = self.dropped_memory(period, weeks)
+        if dropped:
+            # a report of a later period, with a shorter lookback than this one's, dropped
+            # it: the run links over the weeks whose memory is kept (as a first report)
+            log.warning(
+                "the memory of %s, in the lookback of %s, was dropped by an earlier report "
+                "with a shorter lookback: the run links over the weeks kept",
+                ", ".join(p.name for p in dropped),
+                period.name,
+            )
         for p, version in self._versions():
-            if p.name == period.name or p.end >= period.start or p.start < begin:
+            if p.name == period.name or p.end >= period.start or p.start < _begin(period, weeks):
                 continue
             folder = self.path / "periods" / p.name / MEMORY
-            if version >= 2 and not folder.is_dir():
-                raise StateError(f"{folder}: damaged state: the period's memory is missing")
             if folder.is_dir():
                 folders.append(folder)
+            elif version >= 2 and p not in dropped:
+                raise StateError(f"{folder}: damaged state: the period's memory is missing")
         return folders
+
+    def dropped_memory(self, period: Period, weeks: int) -> list[Period]:
+        """The periods of ``period``'s lookback of ``weeks`` weeks whose memory a save
+        dropped (:meth:`age_out`): saved with memory (format version 2 on), without it
+        now, and followed in the state by a later period, whose save drops it. Without a
+        later period, a missing memory is damage (:meth:`memory_folders`)."""
+        saved = self._versions()
+        dropped = []
+        for p, version in saved:
+            if p.name == period.name or p.end >= period.start or p.start < _begin(period, weeks):
+                continue
+            folder = self.path / "periods" / p.name / MEMORY
+            if version >= 2 and not folder.is_dir() and any(q.start > p.start for q, _ in saved):
+                dropped.append(p)
+        return dropped
 
     def _versions(self) -> list[tuple[Period, int]]:
         """Each remembered period, oldest first, with the format version it was saved in."""
@@ -551,6 +575,11 @@ class State:
             old = self.path / "periods" / f".{p.name}.old-{os.getpid()}"
             os.replace(self.path / "periods" / p.name, old)
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _begin(period: Period, weeks: int) -> dt.date:
+    """The first day of ``period``'s lookback of ``weeks`` weeks."""
+    return period.start - dt.timedelta(weeks=weeks - 1)
 
 
 #: a leftover of a killed save or replace: ``.NAME.PID-XXXX.tmp`` (``.NAME.XXXX.tmp`` from

@@ -250,6 +250,8 @@ def _make_reports(
         missing = [p for p in later if p.name not in {o.name for o in ordered}]
         if missing:
             raise StateError(_later_message(state, first, later))
+        if later:
+            _refuse_lost_lookback(state, ordered, config.report.lookback_weeks)
         state.forget(later)
         for period in ordered:
             reports.append(_report_into(events, period, state, root, config, labels, show_progress))
@@ -259,11 +261,52 @@ def _make_reports(
 
 def _later_message(state: State, period: Period, later: list[Period]) -> str:
     """What to do when ``period`` comes before periods the state holds."""
-    redo = " ".join(f"--week {p.name}" for p in [period, *later])
-    return (
+    held = (
         f"{state.path}: the state holds {', '.join(p.name for p in later)} after "
-        f"{period.name}, linked with what the weeks before remember: report {period.name} "
-        f"again with every week after it, in order ({redo}), or into a new state folder"
+        f"{period.name}, linked with what the weeks before remember: "
+    )
+    if all(_ISO_WEEK.fullmatch(p.name) for p in [period, *later]):
+        redo = " ".join(f"--week {p.name}" for p in [period, *later])
+        return (
+            f"{held}report {period.name} again with every week after it, in order "
+            f"({redo}), or into a new state folder"
+        )
+    # --since/--until name one period: the periods after it cannot be given with it
+    return f"{held}report {period.name} into a new state folder"
+
+
+#: a period named as an ISO week, which ``--week`` takes
+_ISO_WEEK = re.compile(r"\d{4}-W\d{2}")
+
+
+def _refuse_lost_lookback(state: State, ordered: list[Period], weeks: int) -> None:
+    """Refuse to report periods again (before the state is changed) when the memory of
+    weeks in their lookback that stay in the state is gone: dropped as the state's
+    later periods were saved, it cannot be had again, and the periods would be linked
+    over fewer weeks than when first reported.
+
+    Raises
+    ------
+    StateError
+        Naming the weeks lost and what to do.
+    """
+    first = ordered[0]
+    lost = sorted(
+        {
+            p
+            for period in ordered
+            for p in state.dropped_memory(period, weeks)
+            if p.start < first.start
+        },
+        key=lambda p: p.start,
+    )
+    if not lost:
+        return
+    names = ", ".join(p.name for p in lost)
+    raise StateError(
+        f"{state.path}: {first.name} cannot be reported again in this state: the memory of "
+        f"{names}, in its lookback of {weeks} weeks, was dropped as the weeks after it "
+        f"were reported; report from {lost[0].name} on into a new state folder"
     )
 
 
