@@ -500,26 +500,39 @@ def _tracked_verdicts(given: pd.DataFrame, tracked_ids: dict[str, str]) -> dict[
 
 
 def _labels_for_run(given: pd.DataFrame, verdicts: dict[str, str], previous: Any) -> pd.DataFrame:
-    """The labels handed to the pipeline: those given, plus carried sybil clusters.
+    """The labels handed to the pipeline: those given, plus carried cluster verdicts.
 
     A cluster confirmed sybil in an earlier period may come back under another cluster
     id; its members of the previous period are handed on as confirmed sybil accounts, so
-    the cluster they are in ranks first and says so.
+    the cluster they are in ranks first and says so. The members of a cluster cleared
+    (benign, by its tracked id or an earlier cluster id) are handed on as looked at and
+    not sybil: they link as before, and the cluster they are in is not flagged unless
+    more of its accounts are confirmed sybils (the run knows no tracked id, and the
+    cluster's id changes with its members; the cluster stayed flagged). An account's own
+    verdict wins over a carried one (the last verdict of an account is the one read).
     """
     if previous is None:
         return given
-    sybil = {t for t, v in verdicts.items() if v == "sybil"}
-    carried = previous.members[previous.members["tracked_id"].isin(sybil)]
-    if carried.empty:
+    parts = []
+    for verdict, carried_as, note in (
+        ("benign", "not_sybil", "carried: member of cleared cluster "),
+        ("sybil", "sybil", "carried: member of confirmed cluster "),
+    ):
+        chosen = {t for t, v in verdicts.items() if v == verdict}
+        carried = previous.members[previous.members["tracked_id"].isin(chosen)]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "account_id": carried["account_id"],
+                    "verdict": carried_as,
+                    "note": note + carried["tracked_id"],
+                }
+            )
+        )
+    cleared, confirmed = parts
+    if cleared.empty and confirmed.empty:
         return given
-    extra = pd.DataFrame(
-        {
-            "account_id": carried["account_id"],
-            "verdict": "sybil",
-            "note": "carried: member of confirmed cluster " + carried["tracked_id"],
-        }
-    )
-    return pd.concat([given, extra], ignore_index=True).fillna("")
+    return pd.concat([cleared, confirmed, given], ignore_index=True).fillna("")
 
 
 def _cluster_table(
