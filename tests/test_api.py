@@ -161,7 +161,23 @@ def test_save_and_open_give_identical_tables(result: sybilgraph.Result, tmp_path
     pdt.assert_frame_equal(reopened.cluster(top_id).members, result.cluster(top_id).members)
     with pytest.raises(OutputError, match="not empty"):
         result.save(tmp_path / "saved")
+    # with force, only the run's files are replaced, as detect --out --force does
+    (tmp_path / "saved" / "notes.txt").write_text("mine")
     assert result.save(tmp_path / "saved", force=True).out_dir == tmp_path / "saved"
+    assert (tmp_path / "saved" / "notes.txt").read_text() == "mine"
+    # a folder holding the run (it was deleted with the folder's other files), or one
+    # inside it, is refused
+    inner = sybilgraph.open(tmp_path / "saved")
+    with pytest.raises(OutputError, match="holds the run being saved"):
+        inner.save(tmp_path, force=True)
+    with pytest.raises(OutputError, match="is inside the run being saved"):
+        inner.save(tmp_path / "saved" / "copy", force=True)
+    assert (tmp_path / "saved" / "notes.txt").exists() and (
+        tmp_path / "saved" / "run.json"
+    ).exists()
+    for bad in (None, 5):
+        with pytest.raises(OutputError, match="expected the path of a folder"):
+            result.save(bad)  # type: ignore[arg-type]
 
 
 def test_label_round_trip(result: sybilgraph.Result, tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +13,7 @@ from sybilgraph.investigate.cluster import Cluster, Neighborhood, cluster, neigh
 from sybilgraph.investigate.explain import Explanation, explain
 from sybilgraph.investigate.folder import RunFolder
 from sybilgraph.investigate.labels import label_target
+from sybilgraph.outputs import install_run, make_staging, prepare_out_dir
 
 __all__ = ["Result", "open_run"]
 
@@ -124,28 +124,39 @@ class Result(RunFolder):
     def save(self, out_dir: str | Path, *, force: bool = False) -> Result:
         """Copy the run's folder to ``out_dir`` and return the run reopened from there.
 
+        With ``force``, a folder that is not empty takes the run as ``detect --out
+        --force`` does: the files of the run it held (those its run.json lists) and of
+        this one are replaced, anything else stays.
+
         Raises
         ------
         OutputError
-            ``out_dir`` exists and is not empty (unless ``force``), or cannot be written.
+            ``out_dir`` exists and is not empty (unless ``force``), is a file, holds
+            the run or is inside it, or cannot be written.
         """
+        if not isinstance(out_dir, str | os.PathLike) or str(out_dir) == "":
+            raise OutputError(f"save: expected the path of a folder, not {out_dir!r}")
         target = Path(out_dir)
-        if target.resolve() == self.out_dir.resolve():
+        here, there = self.out_dir.resolve(), target.resolve()
+        if there == here:
             return self
-        if target.exists() and (not target.is_dir() or any(target.iterdir())) and not force:
+        if here.is_relative_to(there) or there.is_relative_to(here):
+            # replacing a folder that holds the run deleted the run (and the folder's
+            # other files); a copy inside the run is copied into itself
+            where = "holds" if here.is_relative_to(there) else "is inside"
+            raise OutputError(f"{target}: {where} the run being saved; choose another folder")
+        if target.exists() and not target.is_dir():
+            raise OutputError(f"{target}: exists and is not a folder")
+        if target.exists() and any(target.iterdir()) and not force:
             raise OutputError(f"{target}: exists and is not empty (use force=True to replace)")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        prepare_out_dir(target, force=True)
+        staging = make_staging(target)
         try:
             shutil.copytree(self.out_dir, staging, dirs_exist_ok=True)
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-            os.replace(staging, target)
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise OutputError(f"{target}: cannot save the run: {exc.strerror}") from None
+        install_run(staging, target)
         return Result(target)
 
 
