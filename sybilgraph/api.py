@@ -38,9 +38,10 @@ def run(
     config
         Settings; defaults when omitted.
     out_dir
-        Where the outputs go; a temporary folder when omitted (kept until the process
-        ends). An existing folder must be empty or an earlier sybilgraph output, unless
-        ``force``.
+        Where the outputs go; a temporary folder of its own when omitted, deleted
+        when the process ends, with the verdicts :meth:`Result.label` writes beside
+        the run (:meth:`Result.save` keeps a copy). An existing folder must be empty or
+        an earlier sybilgraph output, unless ``force``.
     force
         Write into a folder that holds other files (they are left alone; the run's own
         files are replaced).

@@ -7,11 +7,14 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import datetime as dt
 import importlib.metadata
 import logging
+import os
 import platform
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,6 +31,7 @@ from sybilgraph.errors import InputError, OutputError
 from sybilgraph.outputs import (
     MARKER,
     install_run,
+    is_stale,
     make_staging,
     missing,
     prepare_out_dir,
@@ -96,8 +100,8 @@ def execute(
         raise InputError("no events, and no other input named in the config's [inputs]")
     made = [] if out_dir is None else missing(out_dir)
     if out_dir is None:
-        out_dir = tempfile.mkdtemp(prefix="sybilgraph-run-")
-        made = [Path(out_dir)]
+        folder = _temporary_folder()
+        out_dir, made = folder / "run", [folder]
     with removed_on_failure(made):
         out = prepare_out_dir(out_dir, force=force)
         return _execute(events, config, out, show_progress, window, memory)
@@ -149,6 +153,26 @@ def _execute(
     install_run(staging, out)
     log.info("results in %s", out)
     return out
+
+
+#: the folders of runs given no outputs folder: ``sybilgraph-run-PID-XXXX`` in the
+#: system's temporary folder, each holding ``run/`` and the labels written beside it
+_TEMPORARY_PREFIX = "sybilgraph-run-"
+
+
+def _temporary_folder() -> Path:
+    """A folder of its own for a run given no outputs folder, deleted when the process
+    ends; those of processes that were killed are deleted first. The run goes in a
+    folder inside it: ``labels.csv`` beside the run (where a verdict is written) is
+    then the run's own, not the system temporary folder's, shared by every such run and
+    every user."""
+    for entry in Path(tempfile.gettempdir()).glob(f"{_TEMPORARY_PREFIX}*"):
+        owner = re.match(r"(\d+)-", entry.name[len(_TEMPORARY_PREFIX) :])
+        if owner and entry.is_dir() and is_stale(entry, int(owner.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{_TEMPORARY_PREFIX}{os.getpid()}-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def _staging_dir(out: Path) -> Path:

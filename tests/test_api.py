@@ -253,3 +253,33 @@ def test_cli_view_writes_the_page(
     missing = runner.invoke(main, ["view", str(result.out_dir), "C000"])
     assert missing.exit_code == 2
     assert missing.output.startswith("sybilgraph: error: ") and "C000" in missing.output
+
+
+def test_a_run_without_a_folder_keeps_its_verdicts_to_itself_and_is_removed(
+    hand_csv: Path, tmp_path: Path
+) -> None:
+    # such runs wrote their verdicts to the system's temporary folder (labels.csv beside
+    # /tmp/sybilgraph-run-XXXX, shared by every such run and user), and were never removed
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    killed = tmp_path / f"sybilgraph-run-{int(gone.stdout)}-abc"
+    (killed / "run").mkdir(parents=True)
+    script = (
+        "import sybilgraph\n"
+        f"r = sybilgraph.run({str(hand_csv)!r}, show_progress=False)\n"
+        "print(r.out_dir)\n"
+        "print(r.label(r.clusters.cluster_id[0], 'sybil'))\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path), "SYBILGRAPH_SECRET": "x"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    out_dir, labels = (Path(line) for line in done.stdout.split())
+    assert labels == out_dir.parent / "labels.csv" and out_dir.parent.parent == tmp_path
+    assert not (tmp_path / "labels.csv").exists()
+    assert not out_dir.parent.exists()  # removed as the process ended
+    assert not killed.exists()  # a killed process's, removed by the next run
