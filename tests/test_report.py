@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import sybilgraph
 from sybilgraph import api
 from sybilgraph.cli import main
 from sybilgraph.errors import StateError
@@ -293,6 +294,13 @@ def test_labels_carry_forward(inputs: list[str], tmp_path: Path) -> None:
     assert joined["confirmed"].astype(str).eq("True").all() and len(joined) == 2
     state_labels = pd.read_csv(tmp_path / "state" / "labels.csv", keep_default_na=False)
     assert ring_b in set(state_labels["cluster_id"])
+
+    # the report folder keeps the verdicts its run was given, and its views show them
+    # (run.json named a file beside the folder being built, deleted once it was done)
+    reopened = sybilgraph.open_run(tmp_path / "out" / "2026-W17")
+    assert Path(reopened.info["config"]["labels"]) == tmp_path / "out" / "2026-W17" / "verdicts.csv"
+    ring = reopened.cluster(row["cluster_id"]).members
+    assert set(ring.loc[ring["account_id"].isin(["b1", "b2"]), "verdict"]) == {"sybil"}
 
     # the labels file is lost: the state still carries the verdict
     (tmp_path / "out" / "labels.csv").unlink()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 import os
 import re
@@ -44,7 +45,6 @@ from sybilgraph.outputs import (
     is_stale,
     missing,
     removed_on_failure,
-    spreadsheet_safe,
     write_csv,
     write_json,
     write_text_atomic,
@@ -323,7 +323,10 @@ def _report_into(
     building = Path(
         tempfile.mkdtemp(prefix=f".{period.name}.{os.getpid()}-", suffix=".tmp", dir=root)
     )
-    labels_tmp = building.with_name(building.name + ".labels.csv")
+    # the verdicts the run is given, kept in the report folder: its run.json names
+    # them, and the views and case files of the report read them (they named a file
+    # beside the folder being built, deleted once the report was done)
+    labels_tmp = building / VERDICTS
     # the week's memory, moved into the state when it is saved
     memory_tmp = state.path / f".{period.name}.{os.getpid()}-{MEMORY}.tmp"
     try:
@@ -340,7 +343,7 @@ def _report_into(
         known_ids = state.tracked_ids_of()
         verdicts = _tracked_verdicts(given, known_ids)
         # read back as a labels file: its texts marked as every labels file's are
-        spreadsheet_safe(_labels_for_run(given, verdicts, previous)).to_csv(labels_tmp, index=False)
+        write_csv(_labels_for_run(given, verdicts, previous), labels_tmp)
         lookback = config.report.lookback_weeks
         begin = period.window[0] - dt.timedelta(weeks=lookback - 1)
         folders = state.memory_folders(period, lookback)
@@ -374,6 +377,7 @@ def _report_into(
             .fillna(False)
             .astype(bool)
         )
+        _name_verdicts(building, root / period.name / VERDICTS)
         _write_tracked_ids(result, tracked, building, active)
         daily = _daily_requests(events, config, members, table, period)
         facts = _facts(result, period, tracking, table, daily)
@@ -408,7 +412,6 @@ def _report_into(
     finally:
         shutil.rmtree(building, ignore_errors=True)
         shutil.rmtree(memory_tmp, ignore_errors=True)
-        labels_tmp.unlink(missing_ok=True)
     return Report(final, Result(final), tracking, facts)
 
 
@@ -465,6 +468,20 @@ def _period_members(accounts: pd.DataFrame, active: pd.Series) -> pd.DataFrame:
     clustered = accounts["cluster_id"] != ""
     current = set(accounts.loc[clustered & active, "cluster_id"])
     return accounts.loc[clustered & accounts["cluster_id"].isin(current)]
+
+
+#: the verdicts a report's run was given, in the report's folder
+VERDICTS = "verdicts.csv"
+
+
+def _name_verdicts(folder: Path, final: Path) -> None:
+    """Make the run.json of the run in ``folder`` name its verdicts where they will be
+    once the folder is in place (``final``)."""
+    marker = folder / "run.json"
+    info = json.loads(marker.read_text(encoding="utf-8"))
+    info["config"]["labels"] = str(final)
+    info["labels"]["file"] = str(final)
+    write_json(info, marker)
 
 
 def _write_tracked_ids(
