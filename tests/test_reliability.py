@@ -898,6 +898,41 @@ def test_damaged_state_exits_2_naming_the_file(
     assert line.startswith(f"sybilgraph: error: {path}: damaged state: "), line
 
 
+#: a remembered table rewritten without a column, or with one of another type
+PARQUET_DAMAGE = {
+    "observations_without_n": ("observations", lambda t: t.drop_columns(["n"])),
+    "accounts_without_volume": ("accounts", lambda t: t.drop_columns(["volume"])),
+    "groups_without_their_group": ("groups", lambda t: t.drop_columns(["template_group"])),
+    "counts_as_text": (
+        "observations",
+        lambda t: t.set_column(t.schema.get_field_index("n"), "n", t["n"].cast("string")),
+    ),
+    "times_as_text": (
+        "accounts",
+        lambda t: t.set_column(
+            t.schema.get_field_index("first_seen"), "first_seen", t["first_seen"].cast("string")
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PARQUET_DAMAGE))
+def test_a_remembered_table_of_the_wrong_shape_exits_2_naming_it(
+    reported: Path, week_inputs: list[str], tmp_path: Path, case: str
+) -> None:
+    # each stopped the report with an internal error (a SQL binder's), exit 1
+    import pyarrow.parquet as pq
+
+    base = _copy(reported, tmp_path)
+    name, damage = PARQUET_DAMAGE[case]
+    path = base / "state" / "periods" / "2026-W16" / "memory" / f"{name}.parquet"
+    pq.write_table(damage(pq.read_table(path)), path)
+    done = _report(week_inputs, base, "--week", "2026-W17")
+    assert done.exit_code == 2, done.output
+    line = done.output.strip().splitlines()[-1]
+    assert line.startswith(f"sybilgraph: error: {path}: damaged state: the column "), line
+
+
 def test_a_file_in_place_of_the_periods_folder_is_refused_before_publishing(
     reported: Path, week_inputs: list[str], tmp_path: Path
 ) -> None:

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -462,9 +462,42 @@ def _read(path: Path) -> pa.Table | None:
             return None
         raise StateError(f"{path}: damaged state: the file is missing")
     try:
-        return pq.read_table(path)
+        table = pq.read_table(path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise StateError(f"{path}: damaged state: not a readable Parquet file ({exc})") from None
+    for column in COLUMNS[path.stem]:
+        if column not in table.column_names:
+            if path.stem == "templates" and column in _TEMPLATE_EXTRAS:
+                continue  # a week without heavy accounts or wrappers (see _aligned)
+            raise StateError(f"{path}: damaged state: the column {column!r} is missing")
+        kind = table.schema.field(column).type
+        if not _KINDS.get(column, _text)(kind):
+            # it stopped the run with an internal error (a SQL binder's)
+            raise StateError(f"{path}: damaged state: the column {column!r} holds {kind}")
+    return table
+
+
+#: the columns of a remembered prompt map that a week may lack
+_TEMPLATE_EXTRAS = ("strict_group", "wrapper_head", "wrapper_tail")
+
+
+def _text(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+    )
+
+
+def _number(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
+
+
+#: the type each remembered column must have (text where not listed)
+_KINDS: dict[str, Callable[[pa.DataType], bool]] = {
+    **dict.fromkeys(("first_seen", "last_seen", "first_ts", "last_ts"), pa.types.is_timestamp),
+    **dict.fromkeys(("n", "requests", "slot"), pa.types.is_integer),
+    "volume": _number,
+    "subject": pa.types.is_boolean,
+}
 
 
 def _union(name: str, own: str, past: list[pa.Table | None]) -> str:
