@@ -101,7 +101,7 @@ def execute(
     made = [] if out_dir is None else missing(out_dir)
     if out_dir is None:
         folder = _temporary_folder()
-        out_dir, made = folder / "run", [folder]
+        out_dir, made = folder / "run", [folder / "run", folder]
     with removed_on_failure(made):
         out = prepare_out_dir(out_dir, force=force)
         return _execute(events, config, out, show_progress, window, memory)

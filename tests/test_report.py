@@ -928,3 +928,28 @@ def test_a_period_of_dates_before_a_later_one_is_told_what_can_work(tmp_path: Pa
         )
     assert "--week" not in str(refused.value)
     assert str(refused.value).endswith("report 2026-04-13_2026-04-19 into a new state folder")
+
+
+def test_memory_made_with_other_settings_is_not_joined(inputs: list[str], tmp_path: Path) -> None:
+    # a week remembered with an extra key (or IPv6 networks of another size, or other
+    # prompt groups) was joined to a week whose config has none: it linked on values
+    # its config does not make, silently
+    from sybilgraph.report.weekly import make_report, parse_period
+
+    extra = api.Config.from_dict({"link": {"ipv6_prefix": 48}})
+    make_report(
+        inputs, parse_period("2026-W16"), tmp_path / "s", tmp_path / "o", extra, show_progress=False
+    )
+    with pytest.raises(
+        StateError, match=r"2026-W16 was made with link.ipv6_prefix = 48, the config now says 64"
+    ):
+        make_report(
+            inputs, parse_period("2026-W17"), tmp_path / "s", tmp_path / "o", show_progress=False
+        )
+    assert not (tmp_path / "s" / "periods" / "2026-W17").exists()
+    # the same settings: joined; other detection or score settings do not matter
+    other = api.Config.from_dict({"link": {"ipv6_prefix": 48}, "score": {"threshold": 0.6}})
+    done = make_report(
+        inputs, parse_period("2026-W17"), tmp_path / "s", tmp_path / "o", other, show_progress=False
+    )
+    assert done.facts["window"]["periods"] == ["2026-W16", "2026-W17"]

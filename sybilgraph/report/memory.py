@@ -51,9 +51,11 @@ again.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -66,7 +68,7 @@ from sybilgraph.fingerprint import TemplateSignatures, hash_strings
 from sybilgraph.stages.observe import fold_strict_uses, shared_prompt_groups
 from sybilgraph.stages.tables import ObservationTables
 
-__all__ = ["MEMORY", "Memory", "memory_bytes"]
+__all__ = ["MEMORY", "Memory", "memory_bytes", "memory_settings"]
 
 #: the folder of a period's compact memory inside its state folder
 MEMORY = "memory"
@@ -514,6 +516,26 @@ def _aligned(engine: Engine, table: str, have: set[str]) -> str:
     null = engine.dialect.null_text()
     picked = [c if c in have else f"{null} AS {c}" for c in COLUMNS["templates"]]
     return f"SELECT {', '.join(picked)} FROM {table}"
+
+
+def memory_settings(config: Config) -> dict[str, Any]:
+    """The settings a week's memory is made with, by name (``prompt.threshold``): the
+    keys and values its observations hold and how prompts are grouped. Weeks made with
+    other ones cannot be joined; the others (detection, score, hub caps) apply to the
+    joined weeks as to one run's."""
+    link = config.link
+    settings: dict[str, Any] = {
+        "seed": config.seed,
+        "columns.extra_keys": list(config.columns.extra_keys),
+        "link.ipv6_prefix": link.ipv6_prefix,
+        "link.ipv4_subnet": link.ipv4_subnet,
+        "link.ipv4_prefix": link.ipv4_prefix,
+        "link.coactivity_minutes": link.coactivity_minutes,
+    }
+    prompt = config.to_dict()["prompt"]
+    settings.update({f"prompt.{k}": v for k, v in sorted(prompt.items())})
+    # as period.json gives them back (lists, not tuples), to compare with those kept
+    return dict(json.loads(json.dumps(settings)))
 
 
 def memory_bytes(folder: Path) -> int:

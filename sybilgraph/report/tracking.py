@@ -426,6 +426,19 @@ class State:
                 raise StateError(f"{folder}: damaged state: the period's memory is missing")
         return folders
 
+    def memory_settings(self, folder: Path) -> dict[str, Any] | None:
+        """The settings the memory ``folder`` (of a period) was made with; None when
+        its period.json has none (saved by an earlier version)."""
+        meta = folder.parent / "period.json"
+        try:
+            data = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StateError(f"{meta}: damaged state: not readable JSON ({exc})") from None
+        settings = data.get("memory_settings") if isinstance(data, dict) else None
+        if settings is not None and not isinstance(settings, dict):
+            raise StateError(f"{meta}: damaged state: memory_settings is not a JSON object")
+        return settings
+
     def dropped_memory(self, period: Period, weeks: int) -> list[Period]:
         """The periods of ``period``'s lookback of ``weeks`` weeks whose memory a save
         dropped (:meth:`age_out`): saved with memory (format version 2 on), without it
@@ -522,8 +535,12 @@ class State:
         labels: pd.DataFrame,
         memory: Path | None = None,
         keep_weeks: int | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> None:
         """Remember this period: snapshot first (renamed into place), then labels, marker.
+
+        ``settings`` are those the period's memory was made with (see
+        :meth:`memory_settings`), kept in its period.json.
 
         ``clusters`` has tracked_id, cluster_id, size, flagged, score; ``members`` has
         account_id, tracked_id. ``memory``, a folder, is moved into the snapshot as its
@@ -544,6 +561,7 @@ class State:
                     "end": period.end.isoformat(),
                     "next_id": tracking.next_id,
                     "format_version": FORMAT_VERSION,
+                    **({"memory_settings": settings} if settings is not None else {}),
                 },
                 building / "period.json",
             )

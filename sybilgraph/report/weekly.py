@@ -50,7 +50,7 @@ from sybilgraph.outputs import (
     write_text_atomic,
 )
 from sybilgraph.pipeline import execute
-from sybilgraph.report.memory import MEMORY, Memory, memory_bytes
+from sybilgraph.report.memory import MEMORY, Memory, memory_bytes, memory_settings
 from sybilgraph.report.tracking import (
     Period,
     State,
@@ -347,6 +347,8 @@ def _report_into(
         lookback = config.report.lookback_weeks
         begin = period.window[0] - dt.timedelta(weeks=lookback - 1)
         folders = state.memory_folders(period, lookback)
+        settings = memory_settings(config)
+        _refuse_other_settings(state, folders, settings)
         memory = Memory(folders, memory_tmp, config, read_labels(str(labels_tmp)).benign_accounts)
         result = Result(
             execute(
@@ -408,6 +410,7 @@ def _report_into(
             labels=given,
             memory=memory_tmp,
             keep_weeks=lookback,
+            settings=settings,
         )
     finally:
         shutil.rmtree(building, ignore_errors=True)
@@ -468,6 +471,28 @@ def _period_members(accounts: pd.DataFrame, active: pd.Series) -> pd.DataFrame:
     clustered = accounts["cluster_id"] != ""
     current = set(accounts.loc[clustered & active, "cluster_id"])
     return accounts.loc[clustered & accounts["cluster_id"].isin(current)]
+
+
+def _refuse_other_settings(state: State, folders: list[Path], settings: dict[str, Any]) -> None:
+    """Refuse to join the memory of weeks made with other settings than the run's (an
+    extra key, IPv6 networks of another size, other prompt groups): the run would link
+    on values its config does not make, or fail to match its own with theirs.
+
+    Raises
+    ------
+    StateError
+        Naming the week, the setting, and its value then and now.
+    """
+    for folder in folders:
+        then = state.memory_settings(folder)
+        if then is None or then == settings:
+            continue
+        name = next(k for k in sorted({*then, *settings}) if then.get(k) != settings.get(k))
+        raise StateError(
+            f"{folder.parent}: the memory of {folder.parent.name} was made with {name} = "
+            f"{then.get(name)!r}, the config now says {settings.get(name)!r}: report with "
+            "the config the state was made with, or into a new state folder"
+        )
 
 
 #: the verdicts a report's run was given, in the report's folder
