@@ -47,7 +47,7 @@ from sybilgraph.stages.link import link, release_pairs
 from sybilgraph.stages.load import Window, add_rejects, keep_times, load, no_events
 from sybilgraph.stages.loading import Events, EventsInput, sources_of
 from sybilgraph.stages.observe import keep_shared_prompts, observe
-from sybilgraph.stages.privacy import pseudonymise, pseudonymiser
+from sybilgraph.stages.privacy import named_values, pseudonymise, pseudonymiser
 from sybilgraph.stages.score import score_clusters
 from sybilgraph.stages.tables import ObservationTables
 from sybilgraph.stages.verdicts import Labels, apply_cluster_verdicts, read_labels, spread_verdicts
@@ -241,7 +241,8 @@ def _run_stages(
     counts = {**(inputs.counts if inputs else {}), **observed.counts}
     _warn_unused_value_verdicts(labels, observed.keys)
     with timer.stage("link", "linking accounts through shared values"):
-        benign_values = pa.Table.from_pandas(labels.benign_values, preserve_index=False)
+        benign = named_values(engine, observed.observations, labels.benign_values, config)
+        benign_values = pa.Table.from_pandas(benign, preserve_index=False)
         linked = link(
             engine,
             observed,

@@ -283,3 +283,33 @@ def test_a_run_without_a_folder_keeps_its_verdicts_to_itself_and_is_removed(
     assert not (tmp_path / "labels.csv").exists()
     assert not out_dir.parent.exists()  # removed as the process ended
     assert not killed.exists()  # a killed process's, removed by the next run
+
+
+def test_a_verdict_on_a_pseudonym_names_the_value_it_stands_for(
+    private: sybilgraph.Result, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the pages (and, with privacy.tables, the tables) show "ip~..." and "pay~...": a
+    # verdict written on one was taken and matched nothing, silently
+    from sybilgraph.stages.privacy import Pseudonymiser
+
+    office = Pseudonymiser(b"s3cret").pseudonym("ip", OFFICE_IP)
+    assert office in set(private.values["value"])
+    labels = tmp_path / "labels.csv"
+    private.label(f"ip={office}", "benign", value=True, labels_path=labels)
+    private.label("payment=pay~0123456789ab", "benign", value=True, labels_path=labels)
+    config = sybilgraph.Config.from_dict(
+        {"labels": str(labels), "privacy": {"tables": True, "secret": "s3cret"}}
+    )
+    with caplog.at_level("WARNING"):
+        rerun = sybilgraph.run(SAMPLE, config, tmp_path / "rerun", show_progress=False)
+    hubs = rerun.hubs
+    assert hubs.loc[hubs["value"] == office, "reason"].tolist() == ["labelled benign"]
+    assert "1 verdict(s) on pseudonyms name no value of this run" in caplog.text
+    # under another secret, none can be named
+    other = sybilgraph.Config.from_dict({"labels": str(labels), "privacy": {"secret": "other"}})
+    again = sybilgraph.run(SAMPLE, other, tmp_path / "other", show_progress=False)
+    assert "labelled benign" not in set(again.hubs["reason"])
+    # an IPv4 network or an IPv6 one of another size is refused: the key matches neither
+    for network in ("186.79.240.0/24", "2001:db8::/48"):
+        with pytest.raises(sybilgraph.InputError, match="links each IPv4 address"):
+            private.label(f"ip={network}", "benign", value=True, labels_path=labels)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import ipaddress
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,7 @@ from sybilgraph.errors import InputError
 from sybilgraph.investigate.folder import RunFolder
 from sybilgraph.outputs import atomic_path, spreadsheet_safe
 from sybilgraph.stages.observe import KEY_IP
+from sybilgraph.stages.privacy import is_pseudonym
 from sybilgraph.stages.verdicts import LABEL_COLUMNS, VERDICTS, ip_label_values
 
 __all__ = ["append_label", "label_target"]
@@ -95,11 +97,21 @@ def label_target(
         if key not in keys:
             # a verdict on a key no run links through would be kept and never used
             raise InputError(f"{key!r} is not a link key of this run ({', '.join(keys)})")
-        if key == KEY_IP:
+        if key == KEY_IP and not is_pseudonym(key, value):
             prefix = result.info.get("config", {}).get("link", {}).get("ipv6_prefix", 64)
             (shown,) = ip_label_values([value], prefix if isinstance(prefix, int) else 64)
             if shown is None:
                 raise InputError(f"{value!r} is not an IP address or network")
+            if "/" in shown:
+                network = ipaddress.ip_network(shown)
+                want = 64 if not isinstance(prefix, int) else prefix
+                if network.version == 4 or network.prefixlen != want:
+                    # the key links an IPv4 address itself and an IPv6 one's /N network:
+                    # a verdict on another network would be kept and match nothing
+                    raise InputError(
+                        f"{value!r}: the key ip links each IPv4 address, and IPv6 "
+                        f"addresses by their /{want} network; name one of those"
+                    )
             value = shown
         append_label(path, verdict, key=key, value=value, note=note)
     elif target in set(result.clusters["cluster_id"]):

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 
@@ -32,6 +33,8 @@ __all__ = [
     "PRIVATE_KEYS",
     "SECRET_ENV",
     "Pseudonymiser",
+    "is_pseudonym",
+    "named_values",
     "private_links",
     "pseudonymise",
     "pseudonymiser",
@@ -95,6 +98,74 @@ class Pseudonymiser:
             for k, v in zip(out["key"].tolist(), out["value"].tolist(), strict=True)
         ]
         return out
+
+
+def is_pseudonym(key: str, value: str) -> bool:
+    """Whether ``value`` is written as a pseudonym of a value of ``key`` (``ip~`` and
+    12 hex digits for an IP), as the pages show them."""
+    prefix = PRIVATE_KEYS.get(key)
+    return (
+        prefix is not None
+        and _PSEUDONYM.fullmatch(value) is not None
+        and (value.startswith(f"{prefix}~"))
+    )
+
+
+_PSEUDONYM = re.compile(rf"[a-z]+~[0-9a-f]{{{DIGITS}}}")
+
+
+def named_values(
+    engine: Engine, observations: str, values: pd.DataFrame, config: Config
+) -> pd.DataFrame:
+    """Verdicts' (key, value) rows with each value written as a pseudonym (what an
+    investigator sees on the pages, and in the tables with ``privacy.tables``) replaced
+    by the value of this run it names; a verdict on a pseudonym matched nothing, so the
+    value linked on as before.
+
+    A pseudonym names a value under the secret that made it: without
+    ``SYBILGRAPH_SECRET`` or ``privacy.secret`` none can be matched. Those that name no
+    value of the run are left as written, and a warning counts them.
+    """
+    chosen = [
+        is_pseudonym(str(k), str(v)) for k, v in zip(values["key"], values["value"], strict=True)
+    ]
+    if not any(chosen):
+        return values
+    named = values.copy()
+    secret = os.environ.get(SECRET_ENV) or config.privacy.secret
+    if not secret:
+        log.warning(
+            "labels: %d verdict(s) name pseudonyms (ip~..., pay~...): without %s or "
+            "privacy.secret none can be matched; not used",
+            sum(chosen),
+            SECRET_ENV,
+        )
+        return named
+    names = Pseudonymiser(secret.encode())
+    found: dict[tuple[str, str], str] = {}
+    for key in sorted({str(k) for k, c in zip(named["key"], chosen, strict=True) if c}):
+        held = (
+            engine.arrow(
+                f"SELECT DISTINCT value FROM {observations} "
+                f"WHERE key = {engine.dialect.literal(key)} AND value IS NOT NULL"
+            )
+            .column(0)
+            .to_pylist()
+        )
+        found.update(((key, names.pseudonym(key, v)), v) for v in held)
+    raw = [
+        found.get((str(k), str(v)), v) if c else v
+        for k, v, c in zip(named["key"], named["value"], chosen, strict=True)
+    ]
+    unmatched = sum(1 for r, v, c in zip(raw, named["value"], chosen, strict=True) if c and r == v)
+    if unmatched:
+        log.warning(
+            "labels: %d verdict(s) on pseudonyms name no value of this run (made under "
+            "another secret, or of values not in these events): not used",
+            unmatched,
+        )
+    named["value"] = raw
+    return named
 
 
 def pseudonymiser(config: Config) -> Pseudonymiser:
