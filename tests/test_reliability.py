@@ -1205,6 +1205,23 @@ def test_every_file_a_run_writes_is_its_owners_alone(hand_csv: Path, tmp_path: P
     assert {name: mode for name, mode in modes.items() if mode != outputs.NEW_FILE_MODE} == {}
 
 
+def test_every_file_a_report_and_its_state_hold_is_their_owners_alone(
+    week_inputs: list[str], tmp_path: Path
+) -> None:
+    # the state's memory (raw addresses, payment tokens and prompts), written by DuckDB,
+    # was readable by everyone
+    before = os.umask(0o022)
+    try:
+        done = _report(week_inputs, tmp_path, "--week", "2026-W16")
+    finally:
+        os.umask(before)
+    assert done.exit_code == 0, done.output
+    for folder in ("state", "out"):
+        modes = _modes(tmp_path / folder)
+        assert {n: m for n, m in modes.items() if m != outputs.NEW_FILE_MODE} == {}, folder
+    assert any(name.endswith("memory/observations.parquet") for name in _modes(tmp_path / "state"))
+
+
 def test_a_replaced_file_keeps_its_mode(hand_csv: Path, tmp_path: Path) -> None:
     # a labels file shared with the team became its writer's alone after one verdict
     first = sybilgraph.run(hand_csv, Config(), tmp_path / "d", show_progress=False)

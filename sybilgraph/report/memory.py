@@ -65,6 +65,7 @@ from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.errors import StateError
 from sybilgraph.fingerprint import TemplateSignatures, hash_strings
+from sybilgraph.outputs import atomic_path
 from sybilgraph.stages.observe import fold_strict_uses, shared_prompt_groups
 from sybilgraph.stages.tables import ObservationTables
 
@@ -134,13 +135,15 @@ class Memory:
         renamed = _rename_groups(engine, observed, past, self.config)
         week = _renamed_observations(_union("observations", observed.observations, []), renamed)
         listed = ", ".join(COLUMNS["observations"])
-        engine.write_parquet(
+        _write_parquet(
+            engine,
             f"SELECT {listed} FROM ({_aggregated(week)}) w ORDER BY {listed}",
             self.out / "observations.parquet",
             compression=_COMPRESSION,
         )
         listed = ", ".join(COLUMNS["accounts"])
-        engine.write_parquet(
+        _write_parquet(
+            engine,
             f"SELECT {listed} FROM {observed.accounts} ORDER BY {listed}",
             self.out / "accounts.parquet",
             compression=_COMPRESSION,
@@ -222,7 +225,8 @@ class Memory:
         listed = ", ".join(COLUMNS["strict"])
         parts = []
         if observed.strict_uses is not None:
-            engine.write_parquet(
+            _write_parquet(
+                engine,
                 f"""SELECT {listed} FROM ({_renamed_strict(observed.strict_uses, renamed)}) s
                     ORDER BY {listed}""",
                 self.out / "strict.parquet",
@@ -255,7 +259,8 @@ class Memory:
         if observed.activity is None:
             return None
         listed = ", ".join(COLUMNS["activity"])
-        engine.write_parquet(
+        _write_parquet(
+            engine,
             f"SELECT {listed} FROM {observed.activity} ORDER BY account_id, slot",
             self.out / "activity.parquet",
             compression=_COMPRESSION,
@@ -302,14 +307,16 @@ class Memory:
             parts.append("SELECT * FROM memory_week_map")
             group = "template_group, strict_group"
             keep = f"template_group IN ({_SHARED}) OR strict_group IN ({_SHARED})"
-            engine.write_parquet(
+            _write_parquet(
+                engine,
                 f"""SELECT DISTINCT template, template_group FROM memory_week_map
                     WHERE template_group IN ({_SHARED}) ORDER BY template_group, template""",
                 self.out / "groups.parquet",
                 compression=_COMPRESSION,
             )
             listed = ", ".join(columns)
-            engine.write_parquet(
+            _write_parquet(
+                engine,
                 f"""SELECT {listed} FROM (
                       SELECT {listed}, row_number() OVER (
                                PARTITION BY {group} ORDER BY prompt
@@ -455,6 +462,13 @@ def _aggregated(rows: str) -> str:
     return f"""SELECT account_id, key, value, min(first_seen) AS first_seen,
                       max(last_seen) AS last_seen, CAST(sum(n) AS BIGINT) AS n
                FROM ({rows}) o GROUP BY account_id, key, value"""
+
+
+def _write_parquet(engine: Engine, sql: str, path: Path, *, compression: str) -> None:
+    """Write a remembered table, atomically and readable by its owner alone, as a run's
+    files are: it holds raw values and prompts."""
+    with atomic_path(path) as tmp:
+        engine.write_parquet(sql, tmp, compression=compression)
 
 
 def _read(path: Path) -> pa.Table | None:
