@@ -264,7 +264,7 @@ def explain(run_dir: str, account_a: str, account_b: str) -> None:
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.argument("target")
-@click.argument("verdict", type=click.Choice(["sybil", "benign"]))
+@click.argument("verdict", type=click.Choice(["sybil", "benign", "not_sybil"]))
 @click.option("--note", default="", help="Why; kept with the verdict.")
 @click.option(
     "--labels",
@@ -284,8 +284,9 @@ def label(
 ) -> None:
     """Record a VERDICT on an account, a cluster or a shared value of RUN_DIR.
 
-    TARGET is an account id or a cluster id of the run, or KEY=VALUE with --value. The
-    next run given the same labels file (--labels) honours it.
+    TARGET is an account id or a cluster id of the run (a tracked id in a weekly
+    report's folder), or KEY=VALUE with --value. VERDICT not_sybil: looked at and not
+    found to be one. The next run given the same labels file (--labels) honours it.
     """
     from sybilgraph.investigate.labels import label_target
 

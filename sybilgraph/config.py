@@ -20,6 +20,7 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -626,6 +627,25 @@ class Config:
             if path is not None and not Path(path).is_file():
                 reason = "is a folder" if path and Path(path).is_dir() else "no such file"
                 raise ConfigError(f"{name} = {path!r}: {reason}")
+
+    @classmethod
+    def of(cls, value: object) -> Config:
+        """``value`` as a config: itself, the defaults for None, a dict read as
+        :meth:`from_dict` reads it; a dict passed where a config goes failed with
+        Python's own error.
+
+        Raises
+        ------
+        ConfigError
+            ``value`` is none of these, or a dict :meth:`from_dict` refuses.
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, Mapping):
+            return cls.from_dict(dict(value))
+        raise ConfigError(f"config is a sybilgraph.Config or a dict, not {type(value).__name__}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> Config:

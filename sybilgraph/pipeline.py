@@ -44,7 +44,7 @@ from sybilgraph.stages.detect import detect
 from sybilgraph.stages.graph import read_graph
 from sybilgraph.stages.inputs import load_inputs
 from sybilgraph.stages.link import link, release_pairs
-from sybilgraph.stages.load import Window, add_rejects, keep_times, load, no_events
+from sybilgraph.stages.load import Window, add_rejects, as_window, keep_times, load, no_events
 from sybilgraph.stages.loading import Events, EventsInput, sources_of
 from sybilgraph.stages.observe import keep_shared_prompts, observe
 from sybilgraph.stages.privacy import named_values, pseudonymise, pseudonymiser
@@ -95,7 +95,8 @@ def execute(
     objects, for callers that need only the folder. ``memory`` joins observations of
     earlier runs to the run's own before they are linked.
     """
-    config = config or Config()
+    config = Config.of(config)
+    window = as_window(window)
     if events is None and not (config.inputs.given or config.direct_edges):
         raise InputError("no events, and no other input named in the config's [inputs]")
     made = [] if out_dir is None else missing(out_dir)

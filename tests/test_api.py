@@ -5,6 +5,7 @@ from __future__ import annotations
 import webbrowser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 import pytest
@@ -313,3 +314,70 @@ def test_a_verdict_on_a_pseudonym_names_the_value_it_stands_for(
     for network in ("186.79.240.0/24", "2001:db8::/48"):
         with pytest.raises(sybilgraph.InputError, match="links each IPv4 address"):
             private.label(f"ip={network}", "benign", value=True, labels_path=labels)
+
+
+def test_wrong_arguments_get_the_projects_errors(
+    result: sybilgraph.Result, top: sybilgraph.Cluster, tmp_path: Path
+) -> None:
+    # each of these failed with Python's own TypeError, AttributeError, ValueError or
+    # KeyError from deep inside
+    member = str(top.members["account_id"].iloc[0])
+    errors = (sybilgraph.InputError, sybilgraph.ConfigError, sybilgraph.OutputError)
+    calls = {
+        "cluster of a list": lambda: result.cluster([top.id]),  # type: ignore[arg-type]
+        "neighborhood of a list": lambda: result.neighborhood([member]),  # type: ignore[arg-type]
+        "hops as text": lambda: result.neighborhood(member, hops="2"),  # type: ignore[arg-type]
+        "hops as a fraction": lambda: result.neighborhood(member, hops=1.5),  # type: ignore[arg-type]
+        "hops as a flag": lambda: result.neighborhood(member, hops=True),
+        "explain None": lambda: result.explain(member, None),  # type: ignore[arg-type]
+        "label None": lambda: result.label(None, "sybil"),  # type: ignore[arg-type]
+        "casefile None": lambda: result.casefile(None, tmp_path / "c.html"),  # type: ignore[arg-type]
+        "view of a text height": lambda: top.view(height="abc"),  # type: ignore[arg-type]
+        "evaluate None": lambda: sybilgraph.evaluate(None, tmp_path),  # type: ignore[arg-type]
+        "truth without group": lambda: sybilgraph.evaluate(
+            result, pd.DataFrame({"account_id": [member], "label": ["sybil"]})
+        ),
+        "truth with a blank group": lambda: sybilgraph.evaluate(
+            result, pd.DataFrame({"account_id": [member], "label": ["sybil"], "group": [""]})
+        ),
+        "load_events of None": lambda: sybilgraph.load_events(None),  # type: ignore[arg-type]
+        "load_events of a number": lambda: sybilgraph.load_events(5),  # type: ignore[arg-type]
+        "load_events of DataFrames": lambda: sybilgraph.load_events([pd.DataFrame()]),  # type: ignore[list-item]
+        "a config of another type": lambda: sybilgraph.load_events(SAMPLE, 5),  # type: ignore[arg-type]
+        "a window of one moment": lambda: sybilgraph.run(
+            SAMPLE, None, tmp_path / "w", window=("2026-04-14",)
+        ),  # type: ignore[arg-type]
+        "a window running back": lambda: sybilgraph.run(
+            SAMPLE, None, tmp_path / "w", window=("2026-04-15", "2026-04-14")
+        ),
+    }
+    for what, call in calls.items():
+        with pytest.raises(errors):
+            call()
+            pytest.fail(what)
+    # a Cluster where an id goes, and a config as a dict, are taken
+    assert result.cluster(top).id == top.id
+    assert sybilgraph.load_events(SAMPLE, {"seed": 3}).sources
+
+
+def test_account_ids_given_as_numbers_are_the_runs_ids(tmp_path: Path) -> None:
+    # a DataFrame's integer ids are read as their digits; given back as numbers they
+    # were "not in this run", and evaluate found none of the truth accounts
+    import datetime as dt
+
+    frame = pd.read_csv(SAMPLE / "events.csv")
+    truth = pd.read_csv(SAMPLE / "truth.csv")
+    numbers = {a: 1000 + i for i, a in enumerate(sorted(set(frame["account_id"])))}
+    frame["account_id"] = frame["account_id"].map(numbers)
+    truth["account_id"] = truth["account_id"].map(numbers)
+    run = sybilgraph.run(frame, None, tmp_path / "run", show_progress=False)
+    top = run.cluster(run.clusters.cluster_id[0])
+    first, second = (int(a) for a in top.members["account_id"].iloc[:2])
+    assert run.neighborhood(np.int64(first), hops=1).center == str(first)
+    assert run.explain(first, np.int64(second)).a == str(first)
+    assert run.label(first, "sybil", labels_path=tmp_path / "l.csv").exists()
+    assert sybilgraph.evaluate(run, truth).not_in_run == 0
+    # a window of dates and texts, as a notebook writes it
+    start = dt.date(2026, 4, 13)
+    windowed = sybilgraph.run(frame, None, tmp_path / "w", window=(start, "2026-04-16T00:00:00"))
+    assert windowed.info["window"][0].startswith("2026-04-13T00:00:00")

@@ -336,6 +336,29 @@ def test_a_cluster_cleared_by_tracked_id_is_not_flagged_when_it_comes_back(
     assert not clusters.set_index("cluster_id").loc[row["cluster_id"], "flagged"]
 
 
+def test_a_tracked_id_is_labelled_and_viewed_in_a_report_folder(
+    inputs: list[str], tmp_path: Path
+) -> None:
+    # "neither an account nor a cluster of this run", while the README says a tracked
+    # id may be labelled; not_sybil was refused by the command alone
+    assert _report(inputs, tmp_path, "--week", "2026-W16").exit_code == 0
+    week = tmp_path / "out" / "2026-W16"
+    tracked = _tracked(tmp_path, "2026-W16").iloc[0]
+    runner = CliRunner()
+    for verdict in ("not_sybil", "sybil"):
+        done = runner.invoke(main, ["label", str(week), tracked["tracked_id"], verdict])
+        assert done.exit_code == 0, done.output
+    rows = pd.read_csv(tmp_path / "out" / "labels.csv", keep_default_na=False)
+    assert rows[["cluster_id", "verdict"]].values.tolist() == [
+        [tracked["tracked_id"], "not_sybil"],
+        [tracked["tracked_id"], "sybil"],
+    ]
+    page = tmp_path / "page.html"
+    shown = runner.invoke(main, ["view", str(week), tracked["tracked_id"], "--out", str(page)])
+    assert shown.exit_code == 0, shown.output
+    assert tracked["cluster_id"] in shown.output
+
+
 def test_since_until_window(inputs: list[str], tmp_path: Path) -> None:
     done = _report(inputs, tmp_path, "--since", "2026-04-20", "--until", "2026-04-26")
     assert done.exit_code == 0, done.output

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from sybilgraph.errors import InputError, OutputError
-from sybilgraph.investigate.folder import RunFolder
+from sybilgraph.investigate.folder import RunFolder, id_text
 from sybilgraph.outputs import write_text_atomic
 from sybilgraph.stages.privacy import PRIVATE_KEYS, SECRET_ENV, Pseudonymiser
 from sybilgraph.views.casefile import chromium_for, print_pdf, render_casefile
@@ -51,7 +51,7 @@ def resolve_cluster_id(run: RunFolder, cluster_id: str) -> str:
         ``top`` was asked for and the run has no clusters.
     """
     if cluster_id != TOP:
-        return cluster_id
+        return id_text(cluster_id, "cluster")
     clusters = run.clusters
     if clusters.empty:
         raise InputError("no top cluster: the run has no clusters", path=str(run.out_dir))

@@ -8,6 +8,7 @@ HTML page, or converted to networkx.
 
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sybilgraph.errors import InputError, OutputError, StateError
-from sybilgraph.investigate.folder import RunFolder
+from sybilgraph.investigate.folder import RunFolder, id_text
 from sybilgraph.stages.verdicts import read_labels, spread_verdicts
 from sybilgraph.views.tables import ClusterView, activity_of, view_from_tables
 
@@ -97,6 +98,8 @@ class Subgraph:
         """
         from sybilgraph.views.pages import ViewHTML, render_cluster_page
 
+        if isinstance(height, bool) or not isinstance(height, numbers.Integral) or height < 1:
+            raise InputError(f"height is a number of pixels, not {height!r}")
         page = render_cluster_page(
             self._view, node_budget=self.node_budget, pseudonymised=self.pseudonymised
         )
@@ -251,8 +254,14 @@ def cluster(result: RunFolder, cluster_id: str) -> Cluster:
     StateError
         The run's folder lacks a table the view needs.
     """
+    given = cluster_id.id if isinstance(cluster_id, Cluster) else cluster_id
+    cluster_id = id_text(given, "cluster")
     clusters = result.clusters
     rows = clusters[clusters["cluster_id"] == cluster_id]
+    if rows.empty and "tracked_id" in clusters.columns:
+        # a weekly report's folder: the id its report and the next weeks' speak of
+        rows = clusters[clusters["tracked_id"] == cluster_id]
+        cluster_id = str(rows["cluster_id"].iloc[0]) if len(rows) else cluster_id
     if rows.empty:
         top = ", ".join(clusters["cluster_id"].head(3))
         hint = f" (the top clusters are {top})" if top else " (the run has no clusters)"
@@ -299,6 +308,10 @@ def neighborhood(result: RunFolder, account: str, hops: int = 2) -> Neighborhood
     InputError
         The account is not in the run, or ``hops`` is negative.
     """
+    account = id_text(account, "account")
+    if isinstance(hops, bool) or not isinstance(hops, numbers.Integral):
+        raise InputError(f"hops is a whole number of links, not {type(hops).__name__} {hops!r}")
+    hops = int(hops)
     if hops < 0:
         raise InputError(f"hops must be 0 or more, not {hops}")
     accounts = result.accounts

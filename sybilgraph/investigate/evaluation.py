@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sybilgraph.errors import InputError
-from sybilgraph.investigate.folder import RunFolder
+from sybilgraph.investigate.folder import RunFolder, id_text
 
 __all__ = ["Evaluation", "average_precision", "evaluate"]
 
@@ -96,6 +97,14 @@ def _check_truth(labels: pd.DataFrame, path: str | None) -> None:
             row=_row(bad, path),
             column="label",
         )
+    blank_group = (labels["label"] == "sybil") & (
+        labels["group"].isna() | (labels["group"].astype(str).str.strip() == "")
+    )
+    if blank_group.any():
+        # rings are the sybils' groups: without one, rings_recovered was 0 of 0, silently
+        raise InputError(
+            "a sybil with an empty group", path=path, row=_row(blank_group, path), column="group"
+        )
     twice = labels["account_id"].duplicated()
     if twice.any():
         account = str(labels["account_id"][twice].iloc[0])[:40]
@@ -122,9 +131,21 @@ def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -
         label other than sybil or legit, or an account twice; or none of its accounts is
         in the run (every figure would then be about accounts the run never saw).
     """
+    if not isinstance(result, RunFolder | str | os.PathLike):
+        raise InputError(f"evaluate: expected a Result or a run's folder, not {result!r}")
     run = result if isinstance(result, RunFolder) else RunFolder(result)
     if isinstance(truth, pd.DataFrame):
         labels = truth.copy()
+        for column in ("account_id", "label", "group"):
+            if column not in labels.columns:
+                raise InputError(f"the truth table lacks the column {column!r}", column=column)
+        # ids a DataFrame holds as numbers, as the run read them: their digits
+        labels["account_id"] = [
+            "" if v is None or (isinstance(v, float) and pd.isna(v)) else id_text(v, "account_id")
+            for v in labels["account_id"]
+        ]
+    elif not isinstance(truth, str | os.PathLike):
+        raise InputError(f"evaluate: expected a truth file or DataFrame, not {truth!r}")
     else:
         try:
             labels = pd.read_csv(truth, dtype=str, keep_default_na=False)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sybilgraph.errors import InputError
-from sybilgraph.investigate.folder import RunFolder
+from sybilgraph.investigate.folder import RunFolder, id_text
 from sybilgraph.views.cells import control_pictures
 
 __all__ = ["Explanation", "explain"]
@@ -98,6 +98,7 @@ def explain(result: RunFolder, a: str, b: str) -> Explanation:
     InputError
         Either account is not in the run.
     """
+    a, b = id_text(a, "account"), id_text(b, "account")
     if a == b:
         raise InputError(f"give two different accounts, not {a!r} twice")
     accounts = result.accounts

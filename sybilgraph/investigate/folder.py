@@ -8,6 +8,7 @@ builds on it to offer those views as methods.
 from __future__ import annotations
 
 import json
+import numbers
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -16,11 +17,31 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from sybilgraph.errors import StateError
+from sybilgraph.errors import InputError, StateError
 from sybilgraph.outputs import text_of_cells
 from sybilgraph.views.tables import ACTIVITY_COLUMNS
 
-__all__ = ["RunFolder"]
+__all__ = ["RunFolder", "id_text"]
+
+
+def id_text(value: object, what: str) -> str:
+    """An account or cluster id a caller gave, as the run holds it: a string as it
+    is, an integer (ids a DataFrame held as numbers, which the run read as their
+    digits) as its digits. Anything else is refused: an integer id such as
+    ``np.int64(2257)`` was said to be "not in this run", and a list or None failed
+    with Python's own errors.
+
+    Raises
+    ------
+    InputError
+        ``value`` is not a string or an integer.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return str(int(value))
+    raise InputError(f"{what} is an id (a string), not {type(value).__name__} {value!r}")
+
 
 #: the columns the views read of each table: a table without them is damaged
 _COLUMNS = {

@@ -114,7 +114,8 @@ def label_target(
                     )
             value = shown
         append_label(path, verdict, key=key, value=value, note=note)
-    elif target in set(result.clusters["cluster_id"]):
+    elif target in set(result.clusters["cluster_id"]) or target in _tracked_ids(result):
+        # a weekly report follows a verdict on a tracked id into later weeks
         append_label(path, verdict, cluster_id=target, note=note)
     elif target in set(result.accounts["account_id"]):
         append_label(path, verdict, account_id=target, note=note)
@@ -123,3 +124,9 @@ def label_target(
             f"{target!r} is neither an account nor a cluster of this run", path=str(result.out_dir)
         )
     return path
+
+
+def _tracked_ids(result: RunFolder) -> set[str]:
+    """The tracked ids of a weekly report's clusters (none for a run of ``detect``)."""
+    clusters = result.clusters
+    return set(clusters["tracked_id"]) - {""} if "tracked_id" in clusters.columns else set()

@@ -11,7 +11,7 @@ from sybilgraph.errors import OutputError
 from sybilgraph.investigate.casefile import resolve_cluster_id
 from sybilgraph.investigate.cluster import Cluster, Neighborhood, cluster, neighborhood
 from sybilgraph.investigate.explain import Explanation, explain
-from sybilgraph.investigate.folder import RunFolder
+from sybilgraph.investigate.folder import RunFolder, id_text
 from sybilgraph.investigate.labels import label_target
 from sybilgraph.outputs import install_run, make_staging, prepare_out_dir
 
@@ -89,7 +89,7 @@ class Result(RunFolder):
     def label(
         self,
         target: str | Cluster,
-        verdict: Literal["sybil", "benign"],
+        verdict: Literal["sybil", "benign", "not_sybil"],
         *,
         note: str = "",
         value: bool = False,
@@ -102,7 +102,7 @@ class Result(RunFolder):
         target : str or Cluster
             An account id or cluster id of this run, a :class:`Cluster`, or with
             ``value=True`` a shared value as ``KEY=VALUE`` (e.g. ``ip=192.0.2.10``).
-        verdict : {"sybil", "benign"}
+        verdict : {"sybil", "benign", "not_sybil"}
         note : str
             Why; kept with the verdict.
         value : bool
@@ -116,7 +116,7 @@ class Result(RunFolder):
         Path
             The labels file written; pass it as ``Config(labels=...)`` to the next run.
         """
-        name = target if isinstance(target, str) else target.id
+        name = target.id if isinstance(target, Cluster) else id_text(target, "label target")
         return label_target(
             self.out_dir, name, verdict, note=note, labels_path=labels_path, is_value=value
         )

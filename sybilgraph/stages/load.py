@@ -20,7 +20,15 @@ from sybilgraph.errors import InputError
 from sybilgraph.stages.normalize import normalize_ips
 from sybilgraph.stages.tables import EventTables, LoadStats
 
-__all__ = ["Window", "add_rejects", "load", "no_events", "select_list", "time_checks"]
+__all__ = [
+    "Window",
+    "add_rejects",
+    "as_window",
+    "load",
+    "no_events",
+    "select_list",
+    "time_checks",
+]
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +255,40 @@ def time_checks(engine: Engine, parsed: str, text: str, name: str) -> str:
             THEN {engine.dialect.literal(f"unparseable {name}: ")} || substr({text}, 1, 40)
         WHEN {parsed} < TIMESTAMP '{TS_MIN}' OR {parsed} >= TIMESTAMP '{TS_MAX}'
             THEN {engine.dialect.literal(f"{name} out of range: ")} || substr({text}, 1, 40)"""
+
+
+def as_window(value: object) -> Window | None:
+    """A window a caller gave as two datetimes, dates or ISO 8601 texts (a date is its
+    midnight, a time without a zone UTC), as :func:`load` takes it; None as None.
+
+    Raises
+    ------
+    InputError
+        Not two such moments, or the end not after the start: the strings of
+        ``window=("2026-04-14", "2026-04-15")`` failed with Python's own error.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise InputError(f"window is (start, end), not {value!r}")
+    moments = []
+    for moment in value:
+        if isinstance(moment, str):
+            try:
+                moment = dt.datetime.fromisoformat(moment.strip())
+            except ValueError:
+                raise InputError(f"window: {moment!r} is not an ISO 8601 date or time") from None
+        elif isinstance(moment, dt.date) and not isinstance(moment, dt.datetime):
+            moment = dt.datetime.combine(moment, dt.time())
+        if not isinstance(moment, dt.datetime):
+            raise InputError(f"window: {moment!r} is not a date or time")
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        moments.append(moment)
+    start, end = moments
+    if end <= start:
+        raise InputError(f"window: the end {end} is not after the start {start}")
+    return start, end
 
 
 def _in_window(window: Window | None) -> str:

@@ -7,7 +7,8 @@ config's column names, so that a wrong path or a missing column is reported at o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
@@ -17,6 +18,7 @@ import pyarrow as pa
 
 from sybilgraph.config import Config
 from sybilgraph.engines.sources import Source, discover, frame_source
+from sybilgraph.errors import InputError
 
 __all__ = ["Events", "EventsInput", "load_events", "sources_of"]
 
@@ -68,9 +70,21 @@ def sources_of(events: EventsInput | Events) -> list[Source]:
         return list(events.sources)
     if isinstance(events, pd.DataFrame | pa.Table):
         return [frame_source(events)]
-    if isinstance(events, str | Path):
-        return discover([events])
-    return discover(list(events))
+    if isinstance(events, pa.RecordBatch):
+        return [frame_source(pa.Table.from_batches([events]))]
+    if isinstance(events, str | os.PathLike):
+        return discover([Path(events)])
+    iterable = isinstance(events, Iterable) and not isinstance(events, bytes)
+    given = list(events) if iterable else None
+    if given == []:
+        raise InputError("no events: the list of paths is empty")
+    if given is None or not all(isinstance(e, str | os.PathLike) for e in given):
+        # None, a number, a list of DataFrames: Python's own TypeError before
+        raise InputError(
+            "events are a path, a list of paths, a DataFrame or an Arrow table, "
+            f"not {type(events).__name__}" + (" holding other things than paths" if given else "")
+        )
+    return discover(given)
 
 
 def load_events(
@@ -108,7 +122,7 @@ def load_events(
     from sybilgraph.engines.duckdb import DuckDBEngine
     from sybilgraph.stages.load import select_list
 
-    config = config or Config()
+    config = Config.of(config)
     sources = sources_of(events)
     columns: dict[str, list[str]] = {}
     engine = DuckDBEngine(config.engine)
