@@ -381,3 +381,20 @@ def test_account_ids_given_as_numbers_are_the_runs_ids(tmp_path: Path) -> None:
     start = dt.date(2026, 4, 13)
     windowed = sybilgraph.run(frame, None, tmp_path / "w", window=(start, "2026-04-16T00:00:00"))
     assert windowed.info["window"][0].startswith("2026-04-13T00:00:00")
+
+
+def test_a_run_replaced_in_its_folder_is_not_mixed_with_the_one_opened(
+    hand_csv: Path, tmp_path: Path
+) -> None:
+    # tables are read on first access: after another run into the folder, a cluster of
+    # the first came back with 0 accounts, and its case file mixed the two runs
+    first = sybilgraph.run(hand_csv, None, tmp_path / "run", show_progress=False)
+    top = str(first.clusters["cluster_id"].iloc[0])
+    frame = pd.read_csv(hand_csv)
+    frame = frame[~frame["account_id"].str.startswith("a")]
+    sybilgraph.run(frame, None, tmp_path / "run", show_progress=False)
+    with pytest.raises(sybilgraph.StateError, match="replaced since it was opened; open it again"):
+        first.cluster(top)
+    assert len(sybilgraph.open(tmp_path / "run").accounts) < len(
+        pd.read_csv(hand_csv).account_id.unique()
+    )

@@ -110,6 +110,25 @@ class RunFolder:
         self.out_dir = Path(out_dir)
         if not (self.out_dir / "run.json").is_file():
             raise StateError(f"{self.out_dir}: not a sybilgraph output folder (no run.json)")
+        self._opened = self._identity()
+
+    def _identity(self) -> tuple[int, int, int] | None:
+        """run.json's file as it is now: a run into the folder replaces it."""
+        try:
+            stat = (self.out_dir / "run.json").stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+    def _read_table(self, path: Path, reader: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
+        """A table of the run, refused once another run has replaced it in the folder:
+        read on first access, it would come from the new run beside the old one's
+        tables and run.json (a cluster of 0 accounts, a case file of the two mixed)."""
+        if self._identity() != self._opened:
+            raise StateError(
+                f"{self.out_dir}: the run was replaced since it was opened; open it again"
+            )
+        return _read(path, reader)
 
     def __repr__(self) -> str:
         info = self.info
@@ -125,6 +144,10 @@ class RunFolder:
     def info(self) -> dict[str, Any]:
         """run.json: inputs, config, versions, seed, counts, timings."""
         path = self.out_dir / "run.json"
+        if self._identity() != self._opened:
+            raise StateError(
+                f"{self.out_dir}: the run was replaced since it was opened; open it again"
+            )
         try:
             data = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError) as exc:
@@ -145,7 +168,9 @@ class RunFolder:
         if not path.is_file():
             raise StateError(f"{path}: missing from the run's folder")
         return text_of_cells(
-            _read(path, lambda p: pd.read_csv(p, keep_default_na=False, na_values=[""], **kwargs))
+            self._read_table(
+                path, lambda p: pd.read_csv(p, keep_default_na=False, na_values=[""], **kwargs)
+            )
         )
 
     @cached_property
@@ -165,7 +190,7 @@ class RunFolder:
     @cached_property
     def links(self) -> pd.DataFrame:
         """Every link between two accounts, with its weight and evidence per key."""
-        return _read(self.out_dir / "links.parquet", pd.read_parquet)
+        return self._read_table(self.out_dir / "links.parquet", pd.read_parquet)
 
     @cached_property
     def hubs(self) -> pd.DataFrame:
@@ -201,7 +226,7 @@ class RunFolder:
         path = self.out_dir / "activity.parquet"
         if not path.is_file():
             return pd.DataFrame(columns=ACTIVITY_COLUMNS)
-        return _read(path, pd.read_parquet)
+        return self._read_table(path, pd.read_parquet)
 
     def _parquet(self, name: str) -> pd.DataFrame:
         path = self.out_dir / name
@@ -210,7 +235,7 @@ class RunFolder:
                 f"{path}: missing from the run's folder (written by sybilgraph 0.1 runs on; "
                 "run again to get it)"
             )
-        return _read(path, pd.read_parquet)
+        return self._read_table(path, pd.read_parquet)
 
     @property
     def flagged(self) -> pd.DataFrame:

@@ -379,7 +379,6 @@ def _report_into(
             .fillna(False)
             .astype(bool)
         )
-        _name_verdicts(building, root / period.name / VERDICTS)
         _write_tracked_ids(result, tracked, building, active)
         daily = _daily_requests(events, config, members, table, period)
         facts = _facts(result, period, tracking, table, daily)
@@ -399,6 +398,8 @@ def _report_into(
         write_json(facts, building / "report.json")
         _write_html(facts, table, tracking, building, _timelines(result, table))
         final = root / period.name
+        # last: ``result`` refuses its tables once its run.json is replaced
+        _name_verdicts(building, final / VERDICTS)
         replace_dir(building, final)
         state.save(
             period,
