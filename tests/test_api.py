@@ -398,3 +398,21 @@ def test_a_run_replaced_in_its_folder_is_not_mixed_with_the_one_opened(
     assert len(sybilgraph.open(tmp_path / "run").accounts) < len(
         pd.read_csv(hand_csv).account_id.unique()
     )
+
+
+def test_a_run_without_clusters_has_an_empty_flagged_table_with_its_columns(
+    tmp_path: Path,
+) -> None:
+    # the empty flagged column was read as text and picked columns, not rows: no
+    # cluster_id column, an AttributeError
+    frame = pd.DataFrame(
+        {
+            "account_id": ["x1", "x2"],
+            "ts": ["2026-04-14T10:00:00Z"] * 2,
+            "ip": ["1.2.3.4", "5.6.7.8"],
+        }
+    )
+    empty = sybilgraph.run(frame, None, tmp_path / "run", show_progress=False)
+    assert empty.clusters.empty
+    assert empty.flagged.cluster_id.tolist() == []
+    assert list(empty.flagged.columns) == list(empty.clusters.columns)

@@ -239,8 +239,13 @@ class RunFolder:
 
     @property
     def flagged(self) -> pd.DataFrame:
-        """The flagged clusters, best first."""
-        return self.clusters[self.clusters["flagged"]]
+        """The flagged clusters, best first (with every column when there are none:
+        an empty ``flagged`` column read as text picked no row but no column either)."""
+        clusters = self.clusters
+        flags = clusters["flagged"]
+        if flags.dtype != bool:
+            flags = flags.astype(str).str.strip().str.lower().eq("true")
+        return clusters[flags]
 
     @property
     def labels_path(self) -> Path:
