@@ -878,6 +878,17 @@ DAMAGE = {
     "members_gone": ("members.csv", None),
     "memory_gone": ("memory/observations.parquet", None),
     "memory_not_parquet": ("memory/accounts.parquet", lambda text: "half"),
+    # read as version 1 (no memory) whatever they said
+    "later_format": (
+        "period.json",
+        lambda text: json.dumps({**json.loads(text), "format_version": 99}),
+    ),
+    "format_as_text": (
+        "period.json",
+        lambda text: json.dumps({**json.loads(text), "format_version": "2"}),
+    ),
+    # an account in two tracked clusters was taken as it came
+    "member_twice": ("members.csv", lambda text: text + text.splitlines()[1] + "\n"),
 }
 
 

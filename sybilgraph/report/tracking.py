@@ -460,7 +460,18 @@ class State:
         for period in self.periods():
             meta = self.path / "periods" / period.name / "period.json"
             version = json.loads(meta.read_text(encoding="utf-8")).get("format_version", 1)
-            found.append((period, version if isinstance(version, int) else 1))
+            if isinstance(version, bool) or not isinstance(version, int):
+                raise StateError(
+                    f"{meta}: damaged state: format_version {version!r} is not a number"
+                )
+            if not 1 <= version <= FORMAT_VERSION:
+                # a period saved by a later sybilgraph, or edited: read as version 1 it was
+                # taken as having no memory
+                raise StateError(
+                    f"{meta}: damaged state: format_version {version} is not one this "
+                    f"sybilgraph reads (1 to {FORMAT_VERSION})"
+                )
+            found.append((period, version))
         return found
 
     def snapshot(self, period: Period) -> Snapshot:
@@ -474,6 +485,13 @@ class State:
         folder = self.path / "periods" / period.name
         _, next_id = _read_period(folder)
         tables = {name: _read_table(folder / name) for name in SNAPSHOT_COLUMNS}
+        twice = tables["members.csv"]["account_id"].duplicated()
+        if twice.any():
+            account = str(tables["members.csv"]["account_id"][twice].iloc[0])[:40]
+            raise StateError(
+                f"{folder / 'members.csv'}: damaged state: account {account!r} is in two "
+                "tracked clusters"
+            )
         highest = max(_highest_tracked(table, folder / name) for name, table in tables.items())
         if highest >= next_id:
             raise StateError(
