@@ -920,6 +920,26 @@ def test_weeks_whose_lookback_memory_was_dropped(
     assert sorted(str(p.relative_to(state)) for p in periods.rglob("*")) == before
     # W18's own rerun needs only what is kept
     make_reports(events, weeks[2:], state, out, short, show_progress=False)
+    # W17 and W18 again under other settings, W16's memory kept (lookback 4): refused
+    # before W17 and W18 are forgotten (they were dropped, then W17 was refused, and
+    # the same command failed every time)
+    kept = api.Config.from_dict({"link": {"hub_share": 1.0}, "report": {"lookback_weeks": 4}})
+    make_reports(events, weeks, tmp_path / "s4", tmp_path / "o4", kept, show_progress=False)
+    other = api.Config.from_dict(
+        {"link": {"hub_share": 1.0, "ipv6_prefix": 48}, "report": {"lookback_weeks": 4}}
+    )
+    held = sorted(str(p.relative_to(tmp_path / "s4")) for p in (tmp_path / "s4").rglob("*"))
+    with pytest.raises(StateError, match=r"2026-W16 was made with link.ipv6_prefix = 64"):
+        make_reports(
+            events, weeks[1:], tmp_path / "s4", tmp_path / "o4", other, show_progress=False
+        )
+    assert sorted(str(p.relative_to(tmp_path / "s4")) for p in (tmp_path / "s4").rglob("*")) == held
+    # a memory lost (deleted by hand), not dropped by a save, is damage, as before
+    lost = tmp_path / "lost"
+    shutil.copytree(state, lost)
+    shutil.rmtree(lost / "periods" / "2026-W17" / "memory")
+    with pytest.raises(StateError, match="damaged state: the period's memory is missing"):
+        make_reports(events, weeks[2:], lost, out, short, show_progress=False)
     # the lookback grown from 1 to 4: W16's memory is gone, said, and W18 is reported
     grown = tmp_path / "grown"
     one = api.Config.from_dict({"link": {"hub_share": 1.0}, "report": {"lookback_weeks": 1}})
@@ -970,6 +990,12 @@ def test_memory_made_with_other_settings_is_not_joined(inputs: list[str], tmp_pa
             inputs, parse_period("2026-W17"), tmp_path / "s", tmp_path / "o", show_progress=False
         )
     assert not (tmp_path / "s" / "periods" / "2026-W17").exists()
+    # settings one side has not heard of (a later sybilgraph's new ones) are not compared
+    meta = tmp_path / "s" / "periods" / "2026-W16" / "period.json"
+    saved = json.loads(meta.read_text())
+    saved["memory_settings"].pop("prompt.threshold")
+    saved["memory_settings"]["prompt.some_later_setting"] = 7
+    meta.write_text(json.dumps(saved))
     # the same settings: joined; other detection or score settings do not matter
     other = api.Config.from_dict({"link": {"ipv6_prefix": 48}, "score": {"threshold": 0.6}})
     done = make_report(

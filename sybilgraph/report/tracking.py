@@ -396,7 +396,12 @@ class State:
         """The periods remembered, other than ``period``, that end on or after its start."""
         return [p for p in self.periods() if p.name != period.name and p.end >= period.start]
 
-    def memory_folders(self, period: Period, weeks: int) -> list[Path]:
+    def period_of(self, folder: Path) -> Period:
+        """The period whose memory ``folder`` is."""
+        period, _ = _read_period(folder.parent)
+        return period
+
+    def memory_folders(self, period: Period, weeks: int, *, warn: bool = True) -> list[Path]:
         """The memory folders of the periods before ``period`` in its lookback of
         ``weeks`` weeks (its own included), oldest first.
 
@@ -407,7 +412,7 @@ class State:
         """
         folders = []
         dropped = self.dropped_memory(period, weeks)
-        if dropped:
+        if dropped and warn:
             # a report of a later period, with a shorter lookback than this one's, dropped
             # it: the run links over the weeks whose memory is kept (as a first report)
             log.warning(
@@ -441,16 +446,14 @@ class State:
 
     def dropped_memory(self, period: Period, weeks: int) -> list[Period]:
         """The periods of ``period``'s lookback of ``weeks`` weeks whose memory a save
-        dropped (:meth:`age_out`): saved with memory (format version 2 on), without it
-        now, and followed in the state by a later period, whose save drops it. Without a
-        later period, a missing memory is damage (:meth:`memory_folders`)."""
-        saved = self._versions()
+        dropped (:meth:`age_out`, which marks their period.json so): a memory missing
+        without the mark is damage (:meth:`memory_folders`)."""
         dropped = []
-        for p, version in saved:
+        for p, _ in self._versions():
             if p.name == period.name or p.end >= period.start or p.start < _begin(period, weeks):
                 continue
             folder = self.path / "periods" / p.name / MEMORY
-            if version >= 2 and not folder.is_dir() and any(q.start > p.start for q, _ in saved):
+            if not folder.is_dir() and _meta(folder.parent).get("memory_dropped") is True:
                 dropped.append(p)
         return dropped
 
@@ -600,7 +603,10 @@ class State:
         for p in self.periods():
             folder = self.path / "periods" / p.name / MEMORY
             if p.start < begin and folder.is_dir():
-                # out of sight in one rename; a killed delete leaves a leftover
+                # marked first (a memory missing without the mark is damage), then out
+                # of sight in one rename; a killed delete leaves a leftover
+                meta = _meta(folder.parent)
+                write_json({**meta, "memory_dropped": True}, folder.parent / "period.json")
                 old = self.path / "periods" / f".{p.name}-{MEMORY}.old-{os.getpid()}"
                 os.replace(folder, old)
                 shutil.rmtree(old, ignore_errors=True)
@@ -611,6 +617,12 @@ class State:
             old = self.path / "periods" / f".{p.name}.old-{os.getpid()}"
             os.replace(self.path / "periods" / p.name, old)
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _meta(folder: Path) -> dict[str, Any]:
+    """A period folder's period.json as read (checked by :func:`_read_period`)."""
+    data = json.loads((folder / "period.json").read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
 
 
 def _begin(period: Period, weeks: int) -> dt.date:

@@ -252,6 +252,17 @@ def _make_reports(
             raise StateError(_later_message(state, first, later))
         if later:
             _refuse_lost_lookback(state, ordered, config.report.lookback_weeks)
+        # before any week is forgotten: the memory that stays must be joinable
+        _refuse_other_settings(
+            state,
+            [
+                folder
+                for period in ordered
+                for folder in state.memory_folders(period, config.report.lookback_weeks, warn=False)
+                if state.period_of(folder).start < first.start
+            ],
+            memory_settings(config),
+        )
         state.forget(later)
         for period in ordered:
             reports.append(_report_into(events, period, state, root, config, labels, show_progress))
@@ -486,9 +497,13 @@ def _refuse_other_settings(state: State, folders: list[Path], settings: dict[str
     """
     for folder in folders:
         then = state.memory_settings(folder)
-        if then is None or then == settings:
+        # a setting one side has not heard of (added by a later sybilgraph) is not
+        # compared: an upgrade would otherwise stop every state made before it
+        shared = sorted(set(then or {}) & set(settings))
+        differ = [k for k in shared if then is not None and then[k] != settings[k]]
+        if then is None or not differ:
             continue
-        name = next(k for k in sorted({*then, *settings}) if then.get(k) != settings.get(k))
+        name = differ[0]
         raise StateError(
             f"{folder.parent}: the memory of {folder.parent.name} was made with {name} = "
             f"{then.get(name)!r}, the config now says {settings.get(name)!r}: report with "
