@@ -308,32 +308,33 @@ def test_labels_carry_forward(inputs: list[str], tmp_path: Path) -> None:
     assert _ring(_tracked(tmp_path, "2026-W17"), acc17, "b1")["verdict"] == "sybil"
 
 
-def test_a_cluster_cleared_by_tracked_id_is_not_flagged_when_it_comes_back(
+def test_a_cluster_cleared_by_tracked_id_does_not_come_back(
     inputs: list[str], tmp_path: Path
 ) -> None:
     # benign given by tracked id (as the README allows), or by a cluster id of an earlier
     # week that has changed: the run knows no tracked id, so ring B's cluster stayed
-    # flagged with the verdict "benign" beside it
+    # flagged with the verdict "benign" beside it. Its members are now handed on as
+    # benign accounts: they link to no one, and the accounts that joined ring B in week
+    # 17 (b6, b7) are clustered on their own merit
     assert _report(inputs, tmp_path, "--week", "2026-W16").exit_code == 0
     acc16 = pd.read_csv(tmp_path / "out" / "2026-W16" / "accounts.csv", keep_default_na=False)
     w16 = _tracked(tmp_path, "2026-W16")
     ring_b, ring_a = _ring(w16, acc16, "b1"), _ring(w16, acc16, "a1")
     assert ring_b["flagged"] and ring_a["flagged"]
     labels = tmp_path / "verdicts.csv"
-    labels.write_text(f"cluster_id,verdict,note\n{ring_b['tracked_id']},benign,a family\n")
+    labels.write_text(f"cluster_id,verdict,note\n{ring_b['tracked_id']},not_sybil,a family\n")
     done = _report(inputs, tmp_path, "--week", "2026-W17", "--labels", str(labels))
     assert done.exit_code == 0, done.output
     w17 = _tracked(tmp_path, "2026-W17")
     acc17 = pd.read_csv(tmp_path / "out" / "2026-W17" / "accounts.csv", keep_default_na=False)
-    row = _ring(w17, acc17, "b1")
-    assert row["tracked_id"] == ring_b["tracked_id"]
-    assert (row["verdict"], bool(row["flagged"])) == ("benign", False)
+    cleared = acc17[acc17["account_id"].isin([f"b{i}" for i in range(1, 6)])]
+    assert len(cleared) == 5 and (cleared["cluster_id"] == "").all()
+    assert not cleared["flagged"].astype(bool).any()
     assert bool(_ring(w17, acc17, "a1")["flagged"])
+    flagged = set(w17.loc[w17["flagged"].astype(bool), "tracked_id"])
+    assert ring_b["tracked_id"] not in flagged
     facts = json.loads((tmp_path / "out" / "2026-W17" / "report.json").read_text())
     assert ring_b["tracked_id"] not in json.dumps(facts.get("flagged", []))
-    # the week's own tables say so too
-    clusters = pd.read_csv(tmp_path / "out" / "2026-W17" / "clusters.csv", keep_default_na=False)
-    assert not clusters.set_index("cluster_id").loc[row["cluster_id"], "flagged"]
 
 
 def test_a_tracked_id_is_labelled_and_viewed_in_a_report_folder(

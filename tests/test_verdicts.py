@@ -42,6 +42,16 @@ def test_a_benign_cluster_is_unflagged_and_says_why() -> None:
     assert out["reasons"].tolist() == ["labelled benign by an investigator; shared card", "x"]
 
 
+def test_a_cluster_found_not_sybil_is_cleared_as_a_benign_one() -> None:
+    # label offers not_sybil for a cluster: it was written and changed nothing
+    clusters = pd.DataFrame(
+        {"cluster_id": ["C1", "C2"], "flagged": [True, True], "reasons": ["shared card", "x"]}
+    )
+    out = apply_cluster_verdicts(clusters, _labels([], [("C1", "not_sybil")]))
+    assert out["flagged"].tolist() == [False, True]
+    assert out["reasons"].tolist() == ["labelled not sybil by an investigator; shared card", "x"]
+
+
 def test_no_cluster_verdicts_change_nothing() -> None:
     clusters = pd.DataFrame({"cluster_id": ["C1"], "flagged": [True], "reasons": ["x"]})
     out = apply_cluster_verdicts(clusters.copy(), _labels([("a", "benign")], []))

@@ -61,7 +61,7 @@ from sybilgraph.report.tracking import (
     track,
 )
 from sybilgraph.stages.loading import EventsInput, sources_of
-from sybilgraph.stages.verdicts import read_labels
+from sybilgraph.stages.verdicts import CLEARED, read_labels
 from sybilgraph.views.pages import safe_filename, template_env, timeline
 from sybilgraph.views.plots import bar_chart, line_chart
 
@@ -563,20 +563,22 @@ def _labels_for_run(given: pd.DataFrame, verdicts: dict[str, str], previous: Any
     A cluster confirmed sybil in an earlier period may come back under another cluster
     id; its members of the previous period are handed on as confirmed sybil accounts, so
     the cluster they are in ranks first and says so. The members of a cluster cleared
-    (benign, by its tracked id or an earlier cluster id) are handed on as looked at and
-    not sybil: they link as before, and the cluster they are in is not flagged unless
-    more of its accounts are confirmed sybils (the run knows no tracked id, and the
-    cluster's id changes with its members; the cluster stayed flagged). An account's own
+    (``benign`` or ``not_sybil``, by its tracked id or an earlier cluster id) are handed
+    on as benign accounts: they take no part in linking, so the cleared group does not
+    come back, and accounts that join what it shared form clusters on their own merit
+    (the run knows no tracked id, so the cluster stayed flagged beside its verdict; and
+    as looked-at accounts they would have cleared any cluster they were more of than
+    its confirmed sybils, however many unreviewed accounts it gained). An account's own
     verdict wins over a carried one (the last verdict of an account is the one read).
     """
     if previous is None:
         return given
     parts = []
-    for verdict, carried_as, note in (
-        ("benign", "not_sybil", "carried: member of cleared cluster "),
-        ("sybil", "sybil", "carried: member of confirmed cluster "),
+    for kinds, carried_as, note in (
+        (CLEARED, "benign", "carried: member of cleared cluster "),
+        (("sybil",), "sybil", "carried: member of confirmed cluster "),
     ):
-        chosen = {t for t, v in verdicts.items() if v == verdict}
+        chosen = {t for t, v in verdicts.items() if v in kinds}
         carried = previous.members[previous.members["tracked_id"].isin(chosen)]
         parts.append(
             pd.DataFrame(
@@ -587,10 +589,9 @@ def _labels_for_run(given: pd.DataFrame, verdicts: dict[str, str], previous: Any
                 }
             )
         )
-    cleared, confirmed = parts
-    if cleared.empty and confirmed.empty:
+    if all(part.empty for part in parts):
         return given
-    return pd.concat([cleared, confirmed, given], ignore_index=True).fillna("")
+    return pd.concat([*parts, given], ignore_index=True).fillna("")
 
 
 def _cluster_table(

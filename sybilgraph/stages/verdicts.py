@@ -14,7 +14,8 @@ such as an office IP or a family card). What a run does with them:
 - with verdicts on enough clusters the score's weights are fitted to them
   (:mod:`sybilgraph.stages.learn`);
 - a value marked **benign** links nobody (it is listed in hubs.csv as "labelled benign");
-- a cluster id marked sybil or benign applies to the cluster of that id in the run.
+- a cluster id marked sybil, benign or not_sybil applies to the cluster of that id in
+  the run (not_sybil on a cluster clears it, as benign).
 
 Writing verdicts is the investigator's side: :mod:`sybilgraph.investigate.labels`.
 """
@@ -34,6 +35,7 @@ from sybilgraph.stages.normalize import normalize_ips
 from sybilgraph.stages.observe import KEY_IP
 
 __all__ = [
+    "CLEARED",
     "LABEL_COLUMNS",
     "VERDICTS",
     "Labels",
@@ -193,8 +195,13 @@ def spread_verdicts(labels: Labels, membership: pd.DataFrame) -> pd.DataFrame:
     return combined.drop_duplicates("account_id", keep="last")
 
 
+#: the verdicts that clear a cluster: ``not_sybil`` on a cluster is "looked at and not
+#: found to be one", as ``benign`` (it was written and changed nothing)
+CLEARED = ("benign", "not_sybil")
+
+
 def apply_cluster_verdicts(clusters: pd.DataFrame, labels: Labels) -> pd.DataFrame:
-    """Unflag the clusters labelled benign, saying so first in their reasons.
+    """Unflag the clusters labelled benign or not_sybil, saying so first in their reasons.
 
     ``clusters`` (cluster_id, flagged, reasons, ...) is changed in place and returned.
     Clusters labelled sybil are not touched here: their members' spread verdicts
@@ -202,10 +209,12 @@ def apply_cluster_verdicts(clusters: pd.DataFrame, labels: Labels) -> pd.DataFra
     """
     if clusters.empty or labels.clusters.empty:
         return clusters
-    benign = set(labels.clusters.loc[labels.clusters["verdict"] == "benign", "cluster_id"])
-    hit = clusters["cluster_id"].isin(benign)
+    given = dict(zip(labels.clusters["cluster_id"], labels.clusters["verdict"], strict=True))
+    verdict = clusters["cluster_id"].map(given)
+    hit = verdict.isin(CLEARED)
     clusters.loc[hit, "flagged"] = False
-    clusters.loc[hit, "reasons"] = "labelled benign by an investigator; " + clusters.loc[
-        hit, "reasons"
-    ].astype(str)
+    said = verdict[hit].map({"benign": "labelled benign", "not_sybil": "labelled not sybil"})
+    clusters.loc[hit, "reasons"] = (
+        said + " by an investigator; " + clusters.loc[hit, "reasons"].astype(str)
+    )
     return clusters
