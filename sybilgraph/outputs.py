@@ -31,10 +31,12 @@ from sybilgraph.errors import OutputError
 
 __all__ = [
     "MARKER",
+    "TEMPORARY_PREFIX",
     "atomic_path",
     "clean_leftovers",
     "install_run",
     "is_stale",
+    "is_temporary_run",
     "make_staging",
     "prepare_out_dir",
     "run_files",
@@ -344,6 +346,21 @@ def removed_on_failure(made: Iterable[Path]) -> Iterator[None]:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
+
+
+#: the folders of runs given no outputs folder: ``sybilgraph-run-PID-XXXX`` in the
+#: system's temporary folder, each holding ``run/`` and the labels written beside it,
+#: deleted when the process ends
+TEMPORARY_PREFIX = "sybilgraph-run-"
+
+
+def is_temporary_run(folder: Path) -> bool:
+    """Whether ``folder`` is the run of a process given no outputs folder."""
+    holder = folder.resolve().parent
+    return (
+        holder.name.startswith(TEMPORARY_PREFIX)
+        and holder.parent == Path(tempfile.gettempdir()).resolve()
+    )
 
 
 #: the mode of a file written anew: its owner alone reads it (a run's files hold

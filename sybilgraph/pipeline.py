@@ -30,6 +30,7 @@ from sybilgraph.engines.sources import Source
 from sybilgraph.errors import InputError, OutputError
 from sybilgraph.outputs import (
     MARKER,
+    TEMPORARY_PREFIX,
     install_run,
     is_stale,
     make_staging,
@@ -156,22 +157,17 @@ def _execute(
     return out
 
 
-#: the folders of runs given no outputs folder: ``sybilgraph-run-PID-XXXX`` in the
-#: system's temporary folder, each holding ``run/`` and the labels written beside it
-_TEMPORARY_PREFIX = "sybilgraph-run-"
-
-
 def _temporary_folder() -> Path:
     """A folder of its own for a run given no outputs folder, deleted when the process
     ends; those of processes that were killed are deleted first. The run goes in a
     folder inside it: ``labels.csv`` beside the run (where a verdict is written) is
     then the run's own, not the system temporary folder's, shared by every such run and
     every user."""
-    for entry in Path(tempfile.gettempdir()).glob(f"{_TEMPORARY_PREFIX}*"):
-        owner = re.match(r"(\d+)-", entry.name[len(_TEMPORARY_PREFIX) :])
+    for entry in Path(tempfile.gettempdir()).glob(f"{TEMPORARY_PREFIX}*"):
+        owner = re.match(r"(\d+)-", entry.name[len(TEMPORARY_PREFIX) :])
         if owner and entry.is_dir() and is_stale(entry, int(owner.group(1))):
             shutil.rmtree(entry, ignore_errors=True)
-    folder = Path(tempfile.mkdtemp(prefix=f"{_TEMPORARY_PREFIX}{os.getpid()}-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
 

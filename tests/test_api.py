@@ -275,6 +275,7 @@ def test_a_run_without_a_folder_keeps_its_verdicts_to_itself_and_is_removed(
         f"r = sybilgraph.run({str(hand_csv)!r}, show_progress=False)\n"
         "print(r.out_dir)\n"
         "print(r.label(r.clusters.cluster_id[0], 'sybil'))\n"
+        f"r.save({str(tmp_path / 'kept' / 'run')!r})\n"
     )
     env = {**os.environ, "TMPDIR": str(tmp_path), "SYBILGRAPH_SECRET": "x"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
@@ -284,6 +285,9 @@ def test_a_run_without_a_folder_keeps_its_verdicts_to_itself_and_is_removed(
     assert not (tmp_path / "labels.csv").exists()
     assert not out_dir.parent.exists()  # removed as the process ended
     assert not killed.exists()  # a killed process's, removed by the next run
+    # the saved copy keeps the verdicts, and labelling the temporary run warned of them
+    assert "sybil" in (tmp_path / "kept" / "labels.csv").read_text()
+    assert "temporary, deleted when the process ends" in done.stderr
 
 
 def test_a_verdict_on_a_pseudonym_names_the_value_it_stands_for(

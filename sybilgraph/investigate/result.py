@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -13,9 +14,18 @@ from sybilgraph.investigate.cluster import Cluster, Neighborhood, cluster, neigh
 from sybilgraph.investigate.explain import Explanation, explain
 from sybilgraph.investigate.folder import RunFolder, id_text
 from sybilgraph.investigate.labels import label_target
-from sybilgraph.outputs import install_run, make_staging, prepare_out_dir
+from sybilgraph.outputs import (
+    NEW_FILE_MODE,
+    install_run,
+    is_temporary_run,
+    make_staging,
+    prepare_out_dir,
+)
 
 __all__ = ["Result", "open_run"]
+
+
+log = logging.getLogger(__name__)
 
 
 class Result(RunFolder):
@@ -117,6 +127,12 @@ class Result(RunFolder):
             The labels file written; pass it as ``Config(labels=...)`` to the next run.
         """
         name = target.id if isinstance(target, Cluster) else id_text(target, "label target")
+        if labels_path is None and is_temporary_run(self.out_dir):
+            log.warning(
+                "this run's folder is temporary, deleted when the process ends with the "
+                "verdicts beside it: save() it first (the verdicts go with it) or give "
+                "labels_path"
+            )
         return label_target(
             self.out_dir, name, verdict, note=note, labels_path=labels_path, is_value=value
         )
@@ -157,7 +173,22 @@ class Result(RunFolder):
             shutil.rmtree(staging, ignore_errors=True)
             raise OutputError(f"{target}: cannot save the run: {exc.strerror}") from None
         install_run(staging, target)
+        _keep_verdicts(self.out_dir, target)
         return Result(target)
+
+
+def _keep_verdicts(run: Path, target: Path) -> None:
+    """The verdicts written beside a temporary run (deleted with it when the process
+    ends) go beside its saved copy, unless a labels file is there already."""
+    given = run.resolve().parent / "labels.csv"
+    if not is_temporary_run(run) or not given.is_file():
+        return
+    kept = target.resolve().parent / "labels.csv"
+    if kept.exists():
+        log.warning("%s exists: the verdicts of the temporary run stay in %s", kept, given)
+        return
+    shutil.copyfile(given, kept)
+    os.chmod(kept, NEW_FILE_MODE)
 
 
 def open_run(out_dir: str | Path) -> Result:
