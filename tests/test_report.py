@@ -301,6 +301,12 @@ def test_labels_carry_forward(inputs: list[str], tmp_path: Path) -> None:
     assert Path(reopened.info["config"]["labels"]) == tmp_path / "out" / "2026-W17" / "verdicts.csv"
     ring = reopened.cluster(row["cluster_id"]).members
     assert set(ring.loc[ring["account_id"].isin(["b1", "b2"]), "verdict"]) == {"sybil"}
+    # the folder moved: the verdicts it keeps are read there
+    moved = tmp_path / "moved"
+    (tmp_path / "out" / "2026-W17").rename(moved)
+    ring = sybilgraph.open_run(moved).cluster(row["cluster_id"]).members
+    assert set(ring.loc[ring["account_id"].isin(["b1", "b2"]), "verdict"]) == {"sybil"}
+    moved.rename(tmp_path / "out" / "2026-W17")
 
     # the labels file is lost: the state still carries the verdict
     (tmp_path / "out" / "labels.csv").unlink()

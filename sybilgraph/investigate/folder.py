@@ -21,7 +21,11 @@ from sybilgraph.errors import InputError, StateError
 from sybilgraph.outputs import text_of_cells
 from sybilgraph.views.tables import ACTIVITY_COLUMNS
 
-__all__ = ["RunFolder", "id_text"]
+__all__ = ["KEPT_VERDICTS", "RunFolder", "id_text"]
+
+
+#: the verdicts a weekly report's run was given, kept in its folder
+KEPT_VERDICTS = "verdicts.csv"
 
 
 def id_text(value: object, what: str) -> str:
@@ -255,4 +259,7 @@ class RunFolder:
         run's folder, where :meth:`Result.label` and ``sybilgraph label`` write by default.
         """
         given = self.info.get("config", {}).get("labels")
+        if given and not Path(given).exists() and (self.out_dir / KEPT_VERDICTS).is_file():
+            # a weekly report's folder moved or copied: the verdicts it keeps
+            return self.out_dir / KEPT_VERDICTS
         return Path(given) if given else self.out_dir.resolve().parent / "labels.csv"

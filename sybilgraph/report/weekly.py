@@ -40,6 +40,7 @@ from markupsafe import Markup
 
 from sybilgraph.config import Config
 from sybilgraph.errors import InputError, StateError
+from sybilgraph.investigate.folder import KEPT_VERDICTS
 from sybilgraph.investigate.result import Result
 from sybilgraph.outputs import (
     is_stale,
@@ -410,7 +411,7 @@ def _report_into(
         _write_html(facts, table, tracking, building, _timelines(result, table))
         final = root / period.name
         # last: ``result`` refuses its tables once its run.json is replaced
-        _name_verdicts(building, final / VERDICTS)
+        _name_verdicts(building, (final / VERDICTS).resolve())
         replace_dir(building, final)
         state.save(
             period,
@@ -512,7 +513,7 @@ def _refuse_other_settings(state: State, folders: list[Path], settings: dict[str
 
 
 #: the verdicts a report's run was given, in the report's folder
-VERDICTS = "verdicts.csv"
+VERDICTS = KEPT_VERDICTS
 
 
 def _name_verdicts(folder: Path, final: Path) -> None:
