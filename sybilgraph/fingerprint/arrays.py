@@ -35,7 +35,7 @@ def as_string_array(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
         texts = texts.dictionary_decode()
     if pa.types.is_null(texts.type):
         return pa.nulls(len(texts), pa.string())
-    if pa.types.is_string_view(texts.type):
+    if getattr(pa.types, "is_string_view", lambda _: False)(texts.type):  # pyarrow 16 on
         texts = texts.cast(pa.large_string())
     if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
         raise TypeError(f"prompts must be strings, not {texts.type}")

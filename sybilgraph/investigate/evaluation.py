@@ -141,7 +141,9 @@ def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -
                 raise InputError(f"the truth table lacks the column {column!r}", column=column)
         # ids a DataFrame holds as numbers, as the run read them: their digits
         labels["account_id"] = [
-            "" if v is None or (isinstance(v, float) and pd.isna(v)) else id_text(v, "account_id")
+            ""
+            if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v))
+            else id_text(v, "account_id")
             for v in labels["account_id"]
         ]
     elif not isinstance(truth, str | os.PathLike):

@@ -124,14 +124,21 @@ class RunFolder:
             return None
         return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
+    def _check_same_run(self) -> None:
+        """Refuse to read the folder once another run has replaced the one opened."""
+        now = self._identity()
+        if now is None:
+            raise StateError(f"{self.out_dir}: the run opened is gone (no run.json)")
+        if now != self._opened:
+            raise StateError(
+                f"{self.out_dir}: the run was replaced since it was opened; open it again"
+            )
+
     def _read_table(self, path: Path, reader: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
         """A table of the run, refused once another run has replaced it in the folder:
         read on first access, it would come from the new run beside the old one's
         tables and run.json (a cluster of 0 accounts, a case file of the two mixed)."""
-        if self._identity() != self._opened:
-            raise StateError(
-                f"{self.out_dir}: the run was replaced since it was opened; open it again"
-            )
+        self._check_same_run()
         return _read(path, reader)
 
     def __repr__(self) -> str:
@@ -148,10 +155,7 @@ class RunFolder:
     def info(self) -> dict[str, Any]:
         """run.json: inputs, config, versions, seed, counts, timings."""
         path = self.out_dir / "run.json"
-        if self._identity() != self._opened:
-            raise StateError(
-                f"{self.out_dir}: the run was replaced since it was opened; open it again"
-            )
+        self._check_same_run()
         try:
             data = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError) as exc:

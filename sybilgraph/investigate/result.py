@@ -93,7 +93,8 @@ class Result(RunFolder):
         OutputError
             A file exists and ``force`` is not set, or the PDF cannot be printed.
         """
-        chosen = resolve_cluster_id(self, cluster_id)
+        given = cluster_id.id if isinstance(cluster_id, Cluster) else cluster_id
+        chosen = resolve_cluster_id(self, given)
         return self.cluster(chosen).casefile(path, pdf=pdf, force=force)
 
     def label(

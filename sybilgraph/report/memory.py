@@ -295,7 +295,8 @@ class Memory:
         columns = COLUMNS["templates"]
         tables = [t for t in past if t is not None]
         strict = observed.strict_groups or any(
-            t.column("strict_group").null_count < t.num_rows for t in tables
+            "strict_group" in t.column_names and t.column("strict_group").null_count < t.num_rows
+            for t in tables
         )
         if observed.prompt_map is None and not tables:
             return None, False
@@ -499,7 +500,10 @@ _TEMPLATE_EXTRAS = ("strict_group", "wrapper_head", "wrapper_tail")
 
 def _text(kind: pa.DataType) -> bool:
     return bool(
-        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        # string views: pyarrow 16 on
+        or getattr(pa.types, "is_string_view", lambda _: False)(kind)
     )
 
 

@@ -217,7 +217,7 @@ def make_reports(
     StateError
         The state holds a period after the first of ``periods`` that is not among them.
     """
-    config = config or Config()
+    config = Config.of(config)
     if labels is not None and not Path(labels).is_file():
         # read as no verdicts at all, silently, as the config's labels once were
         reason = "is a folder" if Path(labels).is_dir() else "no such file"

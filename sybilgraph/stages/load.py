@@ -280,7 +280,7 @@ def as_window(value: object) -> Window | None:
                 raise InputError(f"window: {moment!r} is not an ISO 8601 date or time") from None
         elif isinstance(moment, dt.date) and not isinstance(moment, dt.datetime):
             moment = dt.datetime.combine(moment, dt.time())
-        if not isinstance(moment, dt.datetime):
+        if not isinstance(moment, dt.datetime) or moment != moment:  # pandas' NaT too
             raise InputError(f"window: {moment!r} is not a date or time")
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)

@@ -132,7 +132,7 @@ def named_values(
     if not any(chosen):
         return values
     named = values.copy()
-    secret = os.environ.get(SECRET_ENV) or config.privacy.secret
+    secret = _secret(config)
     if not secret:
         log.warning(
             "labels: %d verdict(s) name pseudonyms (ip~..., pay~...): without %s or "
@@ -168,9 +168,14 @@ def named_values(
     return named
 
 
+def _secret(config: Config) -> str | None:
+    """The secret of stable pseudonyms: from the environment, else the config."""
+    return os.environ.get(SECRET_ENV) or config.privacy.secret or None
+
+
 def pseudonymiser(config: Config) -> Pseudonymiser:
     """The run's pseudonymiser: secret from the environment, the config, or drawn."""
-    secret = os.environ.get(SECRET_ENV) or config.privacy.secret
+    secret = _secret(config)
     if secret:
         return Pseudonymiser(secret.encode())
     log.warning(
