@@ -420,3 +420,11 @@ def test_a_run_without_clusters_has_an_empty_flagged_table_with_its_columns(
     assert empty.clusters.empty
     assert empty.flagged.cluster_id.tolist() == []
     assert list(empty.flagged.columns) == list(empty.clusters.columns)
+
+
+def test_an_empty_kind_in_the_truth_is_its_groups(result: sybilgraph.Result) -> None:
+    # a truth frame whose kind column was all empty gave an empty table by kind
+    truth = pd.read_csv(SAMPLE / "truth.csv")
+    whole = sybilgraph.evaluate(result, truth.drop(columns=["kind"]))
+    blank = sybilgraph.evaluate(result, truth.assign(kind=None))
+    assert len(blank.by_kind) == len(whole.by_kind) > 0

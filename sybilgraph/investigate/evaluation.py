@@ -159,6 +159,9 @@ def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -
     _check_truth(labels, None if isinstance(truth, pd.DataFrame) else str(truth))
     if "kind" not in labels.columns:
         labels["kind"] = labels["group"]
+    # an empty kind is its group's, as a missing column is (the table by kind was empty)
+    blank_kind = labels["kind"].isna() | (labels["kind"].astype(str).str.strip() == "")
+    labels.loc[blank_kind, "kind"] = labels.loc[blank_kind, "group"]
     accounts = run.accounts[["account_id", "cluster_id", "flagged", "score"]]
     not_in_run = int((~labels["account_id"].isin(accounts["account_id"])).sum())
     if not_in_run == len(labels):
