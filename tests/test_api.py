@@ -428,3 +428,17 @@ def test_an_empty_kind_in_the_truth_is_its_groups(result: sybilgraph.Result) -> 
     whole = sybilgraph.evaluate(result, truth.drop(columns=["kind"]))
     blank = sybilgraph.evaluate(result, truth.assign(kind=None))
     assert len(blank.by_kind) == len(whole.by_kind) > 0
+
+
+def test_a_failed_save_leaves_no_folder_of_its_own(
+    result: sybilgraph.Result, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copytree", full)
+    with pytest.raises(OutputError, match="cannot save the run: No space left on device"):
+        result.save(tmp_path / "deep" / "copy")
+    assert list(tmp_path.iterdir()) == []

@@ -19,7 +19,9 @@ from sybilgraph.outputs import (
     install_run,
     is_temporary_run,
     make_staging,
+    missing,
     prepare_out_dir,
+    removed_on_failure,
 )
 
 __all__ = ["Result", "open_run"]
@@ -166,14 +168,15 @@ class Result(RunFolder):
             raise OutputError(f"{target}: exists and is not a folder")
         if target.exists() and any(target.iterdir()) and not force:
             raise OutputError(f"{target}: exists and is not empty (use force=True to replace)")
-        prepare_out_dir(target, force=True)
-        staging = make_staging(target)
-        try:
-            shutil.copytree(self.out_dir, staging, dirs_exist_ok=True)
-        except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise OutputError(f"{target}: cannot save the run: {exc.strerror}") from None
-        install_run(staging, target)
+        with removed_on_failure(missing(target)):  # a failed copy leaves no folder made
+            prepare_out_dir(target, force=True)
+            staging = make_staging(target)
+            try:
+                shutil.copytree(self.out_dir, staging, dirs_exist_ok=True)
+            except OSError as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise OutputError(f"{target}: cannot save the run: {exc.strerror}") from None
+            install_run(staging, target)
         _keep_verdicts(self.out_dir, target)
         return Result(target)
 
