@@ -250,6 +250,41 @@ def test_nested_parquet_values_are_read_as_the_json_a_jsonl_file_holds(
     assert [r[2] for r in read["events.parquet"]] == [r[2] for r in read["events.jsonl"]]
 
 
+def test_typed_parquet_columns_are_read_as_one_text_by_every_engine(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # a prompt stored as bytes (some writers leave out the UTF-8 mark) was "hello
+    # \\xC3\\xA9" on DuckDB and "hello é" on Spark; the other types read alike
+    import datetime as dt
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    at = dt.datetime(2026, 4, 13, 10, 0, 0, 123456, tzinfo=dt.UTC)
+    table = pa.table(
+        {
+            "account_id": pa.array([7, 2**40], pa.int64()),
+            "ts": pa.array([at, at], pa.timestamp("us", tz="UTC")),
+            "payment_id": pa.array([decimal.Decimal("12.50")] * 2, pa.decimal128(10, 2)),
+            "prompt": pa.array(["hello é".encode(), None], pa.binary()),
+            "flag": pa.array([True, None]),
+            "day": pa.array([dt.date(2026, 4, 13)] * 2, pa.date32()),
+        }
+    )
+    pq.write_table(table, tmp_path / "events.parquet")
+    config = Config.from_dict({"columns": {"extra_keys": ["flag", "day"]}})
+    loaded = load(engine, discover([tmp_path / "events.parquet"]), config)
+    rows = engine.arrow(
+        f"SELECT account_id, ts, payment_id, prompt, extra_0, extra_1 FROM {loaded.events} "
+        "ORDER BY account_id"
+    ).to_pylist()
+    assert [tuple(r.values()) for r in rows] == [
+        ("1099511627776", at.replace(tzinfo=None), "12.50", None, None, "2026-04-13"),
+        ("7", at.replace(tzinfo=None), "12.50", "hello é", "true", "2026-04-13"),
+    ]
+
+
 def test_a_stop_as_the_spill_folder_is_made_leaves_no_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -52,6 +52,11 @@ class Dialect(ABC):
         """A nested value (a list, a struct, a map) as its compact JSON text, nulls
         inside kept: ``[{"role":"user","content":"hi"}]``, as a JSONL file holds it."""
 
+    @abstractmethod
+    def bytes_text(self, expr: str) -> str:
+        """A binary value as the UTF-8 text it holds (bytes that are not UTF-8: each
+        engine's own rendering)."""
+
     def null_text(self) -> str:
         """A NULL of the text type (a column of an empty table keeps its type)."""
         return self.text("NULL")
@@ -143,6 +148,10 @@ class DuckDBDialect(Dialect):
     def json_text(self, expr: str) -> str:
         return f"CAST(to_json({expr}) AS VARCHAR)"
 
+    def bytes_text(self, expr: str) -> str:
+        # decode() refuses bytes that are not UTF-8: those keep DuckDB's \xNN escapes
+        return f"coalesce(try(decode({expr})), CAST({expr} AS VARCHAR))"
+
     def parse_ts(self, column: str) -> str:
         text = f"trim({column})"
         number = f"TRY_CAST({text} AS DOUBLE)"
@@ -218,6 +227,10 @@ class SparkDialect(Dialect):
     def json_text(self, expr: str) -> str:
         # Spark's JSON leaves out a struct's null fields unless told
         return f"to_json({expr}, map('ignoreNullFields', 'false'))"
+
+    def bytes_text(self, expr: str) -> str:
+        # bytes that are not UTF-8 become U+FFFD
+        return f"CAST({expr} AS STRING)"
 
     def parse_ts(self, column: str) -> str:
         text = f"trim({column})"

@@ -24,7 +24,7 @@ __all__ = [
     "file_source",
     "find_column",
     "frame_source",
-    "nested_columns",
+    "parquet_kinds",
 ]
 
 log = logging.getLogger(__name__)
@@ -194,18 +194,31 @@ def frame_source(frame: pd.DataFrame | pa.Table, name: str = "<dataframe>") -> S
     return Source(path=Path(name), format="arrow", table=table)
 
 
-def nested_columns(source: Source) -> frozenset[str]:
-    """The columns of a Parquet file that hold lists, structs or maps (a prompt stored as
-    chat messages): read as their JSON text, as a JSONL file's or a DataFrame's are.
-    Cast as they are, DuckDB wrote ``[{'role': user, ...}]`` and Spark ``[{user, ...}]``:
-    one file, two values, and neither a JSON text."""
+def parquet_kinds(source: Source) -> dict[str, str]:
+    """The columns of a Parquet file that are not read by a plain cast to text, and how
+    they are read:
+
+    - ``json``: lists, structs and maps (a prompt stored as chat messages), as their
+      JSON text, as a JSONL file's or a DataFrame's are. Cast as they are, DuckDB wrote
+      ``[{'role': user, ...}]`` and Spark ``[{user, ...}]``: one file, two values, and
+      neither a JSON text;
+    - ``bytes``: binary columns (texts some writers store without their UTF-8 mark),
+      as the UTF-8 text they hold. DuckDB wrote ``hello \\xC3\\xA9`` where Spark
+      wrote ``hello é``.
+    """
     if source.format != "parquet" or source.table is not None:
-        return frozenset()
+        return {}
     try:
         schema = pq.read_schema(source.path)
     except (OSError, pa.ArrowException):
-        return frozenset()  # the engine's reader says what is wrong with the file
-    return frozenset(f.name for f in schema if pa.types.is_nested(f.type))
+        return {}  # the engine's reader says what is wrong with the file
+    kinds = {}
+    for f in schema:
+        if pa.types.is_nested(f.type):
+            kinds[f.name] = "json"
+        elif pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
+            kinds[f.name] = "bytes"
+    return kinds
 
 
 def _column(values: pd.Series) -> pa.Array:

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from sybilgraph.config import ColumnsConfig, Config
 from sybilgraph.engines.base import Engine
-from sybilgraph.engines.sources import Source, find_column, nested_columns
+from sybilgraph.engines.sources import Source, find_column, parquet_kinds
 from sybilgraph.errors import InputError
 from sybilgraph.stages.normalize import normalize_ips
 from sybilgraph.stages.tables import EventTables, LoadStats
@@ -66,11 +66,16 @@ def select_list(columns: list[str], config: Config, source: Source, engine: Engi
             read[found] = setting
         return found
 
-    nested = nested_columns(source)
+    kinds = parquet_kinds(source)
 
     def _text(column: str) -> str:
         quoted = engine.dialect.quote_ident(column)
-        return engine.dialect.json_text(quoted) if column in nested else engine.dialect.text(quoted)
+        kind = kinds.get(column)
+        if kind == "json":
+            return engine.dialect.json_text(quoted)
+        if kind == "bytes":
+            return engine.dialect.bytes_text(quoted)
+        return engine.dialect.text(quoted)
 
     mapping = config.columns
     parts = []
