@@ -39,6 +39,7 @@ __all__ = [
     "is_temporary_run",
     "make_staging",
     "prepare_out_dir",
+    "remove_stale_folders",
     "run_files",
     "spreadsheet_safe",
     "text_of_cells",
@@ -352,6 +353,17 @@ def removed_on_failure(made: Iterable[Path]) -> Iterator[None]:
 #: system's temporary folder, each holding ``run/`` and the labels written beside it,
 #: deleted when the process ends
 TEMPORARY_PREFIX = "sybilgraph-run-"
+
+
+def remove_stale_folders(prefix: str, what: str) -> None:
+    """Delete the folders ``PREFIX PID-...`` in the system's temporary folder whose
+    process is gone (killed outright, SIGKILL or out of memory: nothing else removes
+    them), logging each as ``what``."""
+    for entry in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        owner = re.match(r"(\d+)-", entry.name[len(prefix) :])
+        if owner and entry.is_dir() and is_stale(entry, int(owner.group(1))):
+            log.info("deleting %s of a process that was killed: %s", what, entry)
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def is_temporary_run(folder: Path) -> bool:

@@ -14,7 +14,6 @@ import importlib.metadata
 import logging
 import os
 import platform
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -32,10 +31,10 @@ from sybilgraph.outputs import (
     MARKER,
     TEMPORARY_PREFIX,
     install_run,
-    is_stale,
     make_staging,
     missing,
     prepare_out_dir,
+    remove_stale_folders,
     removed_on_failure,
     run_files,
     write_json,
@@ -163,10 +162,7 @@ def _temporary_folder() -> Path:
     folder inside it: ``labels.csv`` beside the run (where a verdict is written) is
     then the run's own, not the system temporary folder's, shared by every such run and
     every user."""
-    for entry in Path(tempfile.gettempdir()).glob(f"{TEMPORARY_PREFIX}*"):
-        owner = re.match(r"(\d+)-", entry.name[len(TEMPORARY_PREFIX) :])
-        if owner and entry.is_dir() and is_stale(entry, int(owner.group(1))):
-            shutil.rmtree(entry, ignore_errors=True)
+    remove_stale_folders(TEMPORARY_PREFIX, "the temporary run")
     folder = Path(tempfile.mkdtemp(prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder

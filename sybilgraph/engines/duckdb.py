@@ -6,7 +6,6 @@ import contextlib
 import logging
 import os
 import re
-import shutil
 import signal
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -28,7 +27,7 @@ from sybilgraph.engines.csvrepair import (
 )
 from sybilgraph.engines.dialect import DuckDBDialect
 from sybilgraph.errors import ConfigError, InputError, ResourceError
-from sybilgraph.outputs import is_stale
+from sybilgraph.outputs import remove_stale_folders
 
 if TYPE_CHECKING:
     from sybilgraph.config import EngineConfig
@@ -60,11 +59,7 @@ _SPILL_PREFIX = "sybilgraph-duckdb-"
 def _clean_stale_spills() -> None:
     """Delete the spill folders of runs that were killed (SIGKILL, the kernel out of
     memory), which nothing else removes: a 30M-event run's held 12 GB."""
-    for entry in Path(tempfile.gettempdir()).glob(f"{_SPILL_PREFIX}*"):
-        owner = re.match(r"(\d+)-", entry.name[len(_SPILL_PREFIX) :])
-        if owner and entry.is_dir() and is_stale(entry, int(owner.group(1))):
-            log.info("deleting the spill folder of a run that was killed: %s", entry)
-            shutil.rmtree(entry, ignore_errors=True)
+    remove_stale_folders(_SPILL_PREFIX, "the spill folder")
 
 
 def default_memory_limit() -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sybilgraph.errors import InputError, OutputError, StateError
-from sybilgraph.investigate.folder import RunFolder, id_text
+from sybilgraph.investigate.folder import RunFolder, id_text, path_argument
 from sybilgraph.stages.verdicts import read_labels, spread_verdicts
 from sybilgraph.views.tables import ClusterView, activity_of, view_from_tables
 
@@ -116,7 +116,7 @@ class Subgraph:
         """
         from sybilgraph.views.pages import write_cluster_page
 
-        target = _file_path(path, "to_html")
+        target = path_argument(path, "to_html")
         if target.exists() and not force:
             raise OutputError(f"{target}: exists (use force=True to replace it)")
         return write_cluster_page(
@@ -202,9 +202,9 @@ class Cluster(Subgraph):
         """
         from sybilgraph.investigate.casefile import write_casefile
 
-        _file_path(path, "casefile")
+        path_argument(path, "casefile")
         if pdf is not None:
-            _file_path(pdf, "casefile pdf")
+            path_argument(pdf, "casefile pdf")
         if self.run is None:
             raise StateError(f"cluster {self.id}: no run folder to write a case file from")
         return write_casefile(self.run, self._view, path, pdf=pdf, force=force)
@@ -408,10 +408,3 @@ def _pseudonymised(result: RunFolder) -> bool:
 def _node_budget(result: RunFolder) -> int:
     export: dict[str, Any] = result.info.get("config", {}).get("export", {})
     return int(export.get("node_budget", 300))
-
-
-def _file_path(path: object, what: str) -> Path:
-    """``path`` as a Path; a value that is no path (None, a number) is refused."""
-    if not isinstance(path, str | os.PathLike) or str(path) == "":
-        raise OutputError(f"{what}: expected the path of a file to write, not {path!r}")
-    return Path(path)

@@ -80,7 +80,7 @@ def _check_truth(labels: pd.DataFrame, path: str | None) -> None:
     labelled twice."""
     if labels.empty:
         raise InputError("the truth table has no rows", path=path)
-    blank = labels["account_id"].isna() | (labels["account_id"].astype(str).str.strip() == "")
+    blank = _blank(labels["account_id"])
     if blank.any():
         raise InputError(
             "empty account_id",
@@ -97,9 +97,7 @@ def _check_truth(labels: pd.DataFrame, path: str | None) -> None:
             row=_row(bad, path),
             column="label",
         )
-    blank_group = (labels["label"] == "sybil") & (
-        labels["group"].isna() | (labels["group"].astype(str).str.strip() == "")
-    )
+    blank_group = (labels["label"] == "sybil") & _blank(labels["group"])
     if blank_group.any():
         # rings are the sybils' groups: without one, rings_recovered was 0 of 0, silently
         raise InputError(
@@ -109,6 +107,11 @@ def _check_truth(labels: pd.DataFrame, path: str | None) -> None:
     if twice.any():
         account = str(labels["account_id"][twice].iloc[0])[:40]
         raise InputError(f"account {account!r} is labelled more than once", path=path)
+
+
+def _blank(column: pd.Series) -> pd.Series:
+    """Whether each cell is missing or blank."""
+    return column.isna() | (column.astype(str).str.strip() == "")
 
 
 def _row(rows: pd.Series, path: str | None) -> int | None:
@@ -160,7 +163,7 @@ def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -
     if "kind" not in labels.columns:
         labels["kind"] = labels["group"]
     # an empty kind is its group's, as a missing column is (the table by kind was empty)
-    blank_kind = labels["kind"].isna() | (labels["kind"].astype(str).str.strip() == "")
+    blank_kind = _blank(labels["kind"])
     labels.loc[blank_kind, "kind"] = labels.loc[blank_kind, "group"]
     accounts = run.accounts[["account_id", "cluster_id", "flagged", "score"]]
     not_in_run = int((~labels["account_id"].isin(accounts["account_id"])).sum())

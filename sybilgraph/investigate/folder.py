@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import numbers
+import os
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -17,11 +18,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from sybilgraph.errors import InputError, StateError
+from sybilgraph.errors import InputError, OutputError, StateError
 from sybilgraph.outputs import text_of_cells
 from sybilgraph.views.tables import ACTIVITY_COLUMNS
 
-__all__ = ["KEPT_VERDICTS", "RunFolder", "id_text"]
+__all__ = ["KEPT_VERDICTS", "RunFolder", "id_text", "path_argument"]
 
 
 #: the verdicts a weekly report's run was given, kept in its folder
@@ -45,6 +46,20 @@ def id_text(value: object, what: str) -> str:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return str(int(value))
     raise InputError(f"{what} is an id (a string), not {type(value).__name__} {value!r}")
+
+
+def path_argument(value: object, what: str, thing: str = "file") -> Path:
+    """A path a caller gave for a ``thing`` to write; a value that is no path (None, a
+    number, an empty text) is refused, as it failed with Python's own errors.
+
+    Raises
+    ------
+    OutputError
+        ``value`` is not a non-empty text or path.
+    """
+    if not isinstance(value, str | os.PathLike) or str(value) == "":
+        raise OutputError(f"{what}: expected the path of a {thing} to write, not {value!r}")
+    return Path(value)
 
 
 #: the columns the views read of each table: a table without them is damaged

@@ -12,7 +12,7 @@ from sybilgraph.errors import OutputError
 from sybilgraph.investigate.casefile import resolve_cluster_id
 from sybilgraph.investigate.cluster import Cluster, Neighborhood, cluster, neighborhood
 from sybilgraph.investigate.explain import Explanation, explain
-from sybilgraph.investigate.folder import RunFolder, id_text
+from sybilgraph.investigate.folder import RunFolder, id_text, path_argument
 from sybilgraph.investigate.labels import label_target
 from sybilgraph.outputs import (
     NEW_FILE_MODE,
@@ -153,9 +153,7 @@ class Result(RunFolder):
             ``out_dir`` exists and is not empty (unless ``force``), is a file, holds
             the run or is inside it, or cannot be written.
         """
-        if not isinstance(out_dir, str | os.PathLike) or str(out_dir) == "":
-            raise OutputError(f"save: expected the path of a folder, not {out_dir!r}")
-        target = Path(out_dir)
+        target = path_argument(out_dir, "save", "folder")
         here, there = self.out_dir.resolve(), target.resolve()
         if there == here:
             return self

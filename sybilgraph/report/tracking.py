@@ -396,11 +396,6 @@ class State:
         """The periods remembered, other than ``period``, that end on or after its start."""
         return [p for p in self.periods() if p.name != period.name and p.end >= period.start]
 
-    def period_of(self, folder: Path) -> Period:
-        """The period whose memory ``folder`` is."""
-        period, _ = _read_period(folder.parent)
-        return period
-
     def memory_folders(self, period: Period, weeks: int, *, warn: bool = True) -> list[Path]:
         """The memory folders of the periods before ``period`` in its lookback of
         ``weeks`` weeks (its own included), oldest first.
@@ -421,9 +416,7 @@ class State:
                 ", ".join(p.name for p in dropped),
                 period.name,
             )
-        for p, version in self._versions():
-            if p.name == period.name or p.end >= period.start or p.start < _begin(period, weeks):
-                continue
+        for p, version in self._lookback(period, weeks):
             folder = self.path / "periods" / p.name / MEMORY
             if folder.is_dir():
                 folders.append(folder)
@@ -434,14 +427,12 @@ class State:
     def memory_settings(self, folder: Path) -> dict[str, Any] | None:
         """The settings the memory ``folder`` (of a period) was made with; None when
         its period.json has none (saved by an earlier version)."""
-        meta = folder.parent / "period.json"
-        try:
-            data = json.loads(meta.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise StateError(f"{meta}: damaged state: not readable JSON ({exc})") from None
-        settings = data.get("memory_settings") if isinstance(data, dict) else None
+        settings = _meta(folder.parent).get("memory_settings")
         if settings is not None and not isinstance(settings, dict):
-            raise StateError(f"{meta}: damaged state: memory_settings is not a JSON object")
+            raise StateError(
+                f"{folder.parent / 'period.json'}: damaged state: memory_settings is not a "
+                "JSON object"
+            )
         return settings
 
     def dropped_memory(self, period: Period, weeks: int) -> list[Period]:
@@ -449,20 +440,28 @@ class State:
         dropped (:meth:`age_out`, which marks their period.json so): a memory missing
         without the mark is damage (:meth:`memory_folders`)."""
         dropped = []
-        for p, _ in self._versions():
-            if p.name == period.name or p.end >= period.start or p.start < _begin(period, weeks):
-                continue
-            folder = self.path / "periods" / p.name / MEMORY
-            if not folder.is_dir() and _meta(folder.parent).get("memory_dropped") is True:
+        for p, _ in self._lookback(period, weeks):
+            folder = self.path / "periods" / p.name
+            if not (folder / MEMORY).is_dir() and _meta(folder).get("memory_dropped") is True:
                 dropped.append(p)
         return dropped
+
+    def _lookback(self, period: Period, weeks: int) -> list[tuple[Period, int]]:
+        """The remembered periods before ``period`` in its lookback of ``weeks`` weeks,
+        oldest first, with the format version each was saved in."""
+        begin = period.start - dt.timedelta(weeks=weeks - 1)
+        return [
+            (p, version)
+            for p, version in self._versions()
+            if p.name != period.name and p.end < period.start and p.start >= begin
+        ]
 
     def _versions(self) -> list[tuple[Period, int]]:
         """Each remembered period, oldest first, with the format version it was saved in."""
         found = []
         for period in self.periods():
             meta = self.path / "periods" / period.name / "period.json"
-            version = json.loads(meta.read_text(encoding="utf-8")).get("format_version", 1)
+            version = _meta(meta.parent).get("format_version", 1)
             if isinstance(version, bool) or not isinstance(version, int):
                 raise StateError(
                     f"{meta}: damaged state: format_version {version!r} is not a number"
@@ -620,14 +619,14 @@ class State:
 
 
 def _meta(folder: Path) -> dict[str, Any]:
-    """A period folder's period.json as read (checked by :func:`_read_period`)."""
-    data = json.loads((folder / "period.json").read_text(encoding="utf-8"))
+    """A period folder's period.json as read (its fields are checked by
+    :func:`_read_period`)."""
+    meta = folder / "period.json"
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StateError(f"{meta}: damaged state: not readable JSON ({exc})") from None
     return data if isinstance(data, dict) else {}
-
-
-def _begin(period: Period, weeks: int) -> dt.date:
-    """The first day of ``period``'s lookback of ``weeks`` weeks."""
-    return period.start - dt.timedelta(weeks=weeks - 1)
 
 
 #: a leftover of a killed save or replace: ``.NAME.PID-XXXX.tmp`` (``.NAME.XXXX.tmp`` from

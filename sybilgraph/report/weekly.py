@@ -253,14 +253,16 @@ def _make_reports(
             raise StateError(_later_message(state, first, later))
         if later:
             _refuse_lost_lookback(state, ordered, config.report.lookback_weeks)
-        # before any week is forgotten: the memory that stays must be joinable
+        # before any week is forgotten: the memory that stays must be joinable (the
+        # weeks reported here are remade with the config's settings)
+        remade = {p.name for p in ordered}
         _refuse_other_settings(
             state,
             [
                 folder
                 for period in ordered
                 for folder in state.memory_folders(period, config.report.lookback_weeks, warn=False)
-                if state.period_of(folder).start < first.start
+                if folder.parent.name not in remade
             ],
             memory_settings(config),
         )
@@ -338,7 +340,7 @@ def _report_into(
     # the verdicts the run is given, kept in the report folder: its run.json names
     # them, and the views and case files of the report read them (they named a file
     # beside the folder being built, deleted once the report was done)
-    labels_tmp = building / VERDICTS
+    labels_tmp = building / KEPT_VERDICTS
     # the week's memory, moved into the state when it is saved
     memory_tmp = state.path / f".{period.name}.{os.getpid()}-{MEMORY}.tmp"
     try:
@@ -359,8 +361,6 @@ def _report_into(
         lookback = config.report.lookback_weeks
         begin = period.window[0] - dt.timedelta(weeks=lookback - 1)
         folders = state.memory_folders(period, lookback)
-        settings = memory_settings(config)
-        _refuse_other_settings(state, folders, settings)
         memory = Memory(folders, memory_tmp, config, read_labels(str(labels_tmp)).benign_accounts)
         result = Result(
             execute(
@@ -411,7 +411,7 @@ def _report_into(
         _write_html(facts, table, tracking, building, _timelines(result, table))
         final = root / period.name
         # last: ``result`` refuses its tables once its run.json is replaced
-        _name_verdicts(building, (final / VERDICTS).resolve())
+        _name_verdicts(building, (final / KEPT_VERDICTS).resolve())
         replace_dir(building, final)
         state.save(
             period,
@@ -423,7 +423,7 @@ def _report_into(
             labels=given,
             memory=memory_tmp,
             keep_weeks=lookback,
-            settings=settings,
+            settings=memory_settings(config),
         )
     finally:
         shutil.rmtree(building, ignore_errors=True)
@@ -497,23 +497,17 @@ def _refuse_other_settings(state: State, folders: list[Path], settings: dict[str
         Naming the week, the setting, and its value then and now.
     """
     for folder in folders:
-        then = state.memory_settings(folder)
+        then = state.memory_settings(folder) or {}
         # a setting one side has not heard of (added by a later sybilgraph) is not
         # compared: an upgrade would otherwise stop every state made before it
-        shared = sorted(set(then or {}) & set(settings))
-        differ = [k for k in shared if then is not None and then[k] != settings[k]]
-        if then is None or not differ:
-            continue
-        name = differ[0]
-        raise StateError(
-            f"{folder.parent}: the memory of {folder.parent.name} was made with {name} = "
-            f"{then.get(name)!r}, the config now says {settings.get(name)!r}: report with "
-            "the config the state was made with, or into a new state folder"
-        )
-
-
-#: the verdicts a report's run was given, in the report's folder
-VERDICTS = KEPT_VERDICTS
+        differ = [k for k in sorted(then.keys() & settings.keys()) if then[k] != settings[k]]
+        if differ:
+            name = differ[0]
+            raise StateError(
+                f"{folder.parent}: the memory of {folder.parent.name} was made with {name} = "
+                f"{then[name]!r}, the config now says {settings[name]!r}: report with the "
+                "config the state was made with, or into a new state folder"
+            )
 
 
 def _name_verdicts(folder: Path, final: Path) -> None:

@@ -104,14 +104,7 @@ def is_pseudonym(key: str, value: str) -> bool:
     """Whether ``value`` is written as a pseudonym of a value of ``key`` (``ip~`` and
     12 hex digits for an IP), as the pages show them."""
     prefix = PRIVATE_KEYS.get(key)
-    return (
-        prefix is not None
-        and _PSEUDONYM.fullmatch(value) is not None
-        and (value.startswith(f"{prefix}~"))
-    )
-
-
-_PSEUDONYM = re.compile(rf"[a-z]+~[0-9a-f]{{{DIGITS}}}")
+    return prefix is not None and re.fullmatch(rf"{prefix}~[0-9a-f]{{{DIGITS}}}", value) is not None
 
 
 def named_values(
