@@ -430,6 +430,29 @@ def test_an_empty_kind_in_the_truth_is_its_groups(result: sybilgraph.Result) -> 
     assert len(blank.by_kind) == len(whole.by_kind) > 0
 
 
+def test_a_run_that_flags_nothing_is_not_scored_perfect(
+    result: sybilgraph.Result, tmp_path: Path
+) -> None:
+    # a run with no cluster scored precision 1.0000 and average precision 1.0000 against
+    # a truth of sybils it all missed: a scheduled job watching the figures saw no fall
+    frame = pd.DataFrame({"account_id": ["x1", "x2", "x3"], "ts": ["2026-04-14T10:00:00Z"] * 3})
+    empty = sybilgraph.run(frame, None, tmp_path / "run", show_progress=False)
+    truth = pd.DataFrame(
+        {"account_id": ["x1", "x2", "x3"], "label": ["sybil", "sybil", "legit"], "group": "g"}
+    )
+    missed = sybilgraph.evaluate(empty, truth)
+    assert (missed.precision, missed.recall, missed.f1, missed.average_precision) == (0, 0, 0, 0)
+    # with no sybil to find, flagging nothing is right
+    clean = sybilgraph.evaluate(empty, truth.assign(label="legit"))
+    assert (clean.precision, clean.recall, clean.average_precision) == (1, 1, 1)
+    # a kind that holds sybils and legitimate accounts is mixed, and its rings counted
+    sample = pd.read_csv(SAMPLE / "truth.csv")
+    whole = sybilgraph.evaluate(result, sample)
+    one = sybilgraph.evaluate(result, sample.assign(kind="k")).by_kind.iloc[0]
+    assert one["label"] == "mixed"
+    assert one["groups_recovered"] == whole.rings_recovered > 0
+
+
 def test_a_failed_save_leaves_no_folder_of_its_own(
     result: sybilgraph.Result, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -57,7 +57,7 @@ def test_evaluate_against_truth(hand_csv: Path, tmp_path: Path) -> None:
         (f"account_id,label,group\n{accounts[0]},SYBIL,g\n", "row 2, column 'label'"),
         (
             f"account_id,label,group\n{accounts[0]},sybil,g\n{accounts[0]},legit,x\n",
-            "is labelled more than once",
+            "truth.csv, row 3, column 'account_id': account",
         ),
         # these two scored precision 1.0000 and average precision 1.0000, exit 0
         (

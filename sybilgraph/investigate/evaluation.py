@@ -65,10 +65,11 @@ class Evaluation:
 
 
 def average_precision(positive: np.ndarray) -> float:
-    """Average precision of a ranked list of booleans (True = a real ring)."""
+    """Average precision of a ranked list of booleans (True = a real ring); 0 where
+    none is True (a ranking that holds no ring finds none)."""
     positive = np.asarray(positive, dtype=bool)
     if not positive.any():
-        return 1.0
+        return 0.0
     hits = np.cumsum(positive)
     ranks = np.arange(1, len(positive) + 1)
     return float((hits[positive] / ranks[positive]).mean())
@@ -106,7 +107,12 @@ def _check_truth(labels: pd.DataFrame, path: str | None) -> None:
     twice = labels["account_id"].duplicated()
     if twice.any():
         account = str(labels["account_id"][twice].iloc[0])[:40]
-        raise InputError(f"account {account!r} is labelled more than once", path=path)
+        raise InputError(
+            f"account {account!r} is labelled more than once",
+            path=path,
+            row=_row(twice, path),
+            column="account_id",
+        )
 
 
 def _blank(column: pd.Series) -> pd.Series:
@@ -181,7 +187,10 @@ def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -
     tp = int((merged["flagged"] & sybil).sum())
     fp = int((merged["flagged"] & ~sybil).sum())
     fn = int((~merged["flagged"] & sybil).sum())
-    precision = tp / (tp + fp) if tp + fp else 1.0
+    # with sybils in the truth, a run that flags nothing scores 0, not a perfect 1 (a
+    # scheduled job watching these figures must see it); without any, nothing was missed
+    has_sybils = bool(sybil.any())
+    precision = tp / (tp + fp) if tp + fp else float(not has_sybils)
     recall = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
@@ -189,17 +198,20 @@ def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -
     recovered = _recovered_rings(rings, merged)
     kinds = []
     for kind, part in merged.groupby("kind"):
-        is_sybil = bool((part["label"] == "sybil").all())
+        sybils = part["label"] == "sybil"
+        # a kind that holds both (a truth file's own naming) is said to be mixed; its
+        # sybils' groups are counted as rings
+        label = "sybil" if sybils.all() else "mixed" if sybils.any() else "legit"
         groups = part["group"].nunique()
         row = {
             "kind": kind,
-            "label": "sybil" if is_sybil else "legit",
+            "label": label,
             "accounts": len(part),
             "flagged": int(part["flagged"].sum()),
             "groups": groups,
             "groups_recovered": (
-                int(sum(recovered.get(g, False) for g in part["group"].unique()))
-                if is_sybil
+                int(sum(recovered.get(g, False) for g in part.loc[sybils, "group"].unique()))
+                if sybils.any()
                 else ""
             ),
         }
@@ -221,9 +233,9 @@ def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -
             .apply(lambda s: (s == "sybil").mean())
         )
         positive = clusters["cluster_id"].map(share).fillna(0.0).to_numpy() > 0.5
-        ap = average_precision(positive)
+        ap = average_precision(positive) if has_sybils else 1.0
     else:
-        ap = 1.0
+        ap = float(not has_sybils)
     return Evaluation(
         precision=round(precision, 4),
         recall=round(recall, 4),
