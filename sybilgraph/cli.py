@@ -328,17 +328,35 @@ def label(
     help="Also make dataset operators behind instruction wrappers, rings hidden among VPN "
     "users, and the users of shared tools and of the common SDK.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a folder that holds other files too (events.* and truth.csv there "
+    "are replaced).",
+)
 @handle_errors
 def synth(
-    out_dir: str, n_events: int, seed: int, fmt: str, days: int, start: str, coordination: bool
+    out_dir: str,
+    n_events: int,
+    seed: int,
+    fmt: str,
+    days: int,
+    start: str,
+    coordination: bool,
+    force: bool,
 ) -> None:
-    """Generate AI-API traffic with planted sybil rings and ground truth."""
+    """Generate AI-API traffic with planted sybil rings and ground truth.
+
+    OUT gets events.<format> and truth.csv; an earlier output there is replaced (its
+    events in another format too), a folder holding other files is refused without
+    --force.
+    """
     from sybilgraph.synth import SynthConfig, write
 
     config = SynthConfig(
         n_events=n_events, seed=seed, days=days, start=start, coordination=coordination
     )
-    paths = write(config, out_dir, fmt)  # type: ignore[arg-type]
+    paths = write(config, out_dir, fmt, force=force)  # type: ignore[arg-type]
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
 

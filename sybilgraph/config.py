@@ -58,6 +58,12 @@ KEY_WEIGHT_MAX = 1e6
 EVIDENCE_SAMPLE_MAX = 20
 
 
+#: earliest and latest timestamps taken as real: a time outside is rejected on load, and
+#: the synth generator writes none
+TS_MIN = "1990-01-01"
+TS_MAX = "2100-01-01"
+
+
 @dataclass
 class ColumnsConfig:
     """Names of the input columns, mapped onto sybilgraph's schema."""

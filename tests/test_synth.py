@@ -534,3 +534,37 @@ def test_synth_refuses_a_span_it_cannot_write(
     result = CliRunner().invoke(main, ["synth", "--out", str(out), "--events", "1000", *args])
     assert result.exit_code == 2 and expected in result.output, result.output
     assert not out.exists()
+
+
+def test_synth_keeps_a_folder_of_other_files_and_leaves_one_log(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["synth", "--events", "1000", "--out"]
+    # a user's own events.csv was replaced without a word
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "events.csv").write_text("mine\n")
+    refused = runner.invoke(main, [*args, str(mine)])
+    assert refused.exit_code == 2, refused.output
+    assert "holds files synth did not write (events.csv)" in refused.output
+    assert (mine / "events.csv").read_text() == "mine\n"
+    forced = runner.invoke(main, [*args, str(mine), "--force"])
+    assert forced.exit_code == 0 and (mine / "truth.csv").exists()
+    # an earlier output in another format was left beside the new one: detect on the
+    # folder read every event twice
+    log = tmp_path / "log"
+    for fmt in ("parquet", "jsonl"):
+        assert runner.invoke(main, [*args, str(log), "--format", fmt]).exit_code == 0
+    assert sorted(p.name for p in log.iterdir()) == ["events.jsonl", "truth.csv"]
+
+
+def test_synth_writes_no_time_detect_rejects_and_names_the_option(tmp_path: Path) -> None:
+    # a log of 1975 was written and every row of it rejected by detect (ts out of range)
+    runner = CliRunner()
+    out = tmp_path / "s"
+    early = runner.invoke(
+        main, ["synth", "--events", "1000", "--start", "1975-01-01", "--out", str(out)]
+    )
+    assert early.exit_code == 2 and "within 1990-01-01 to 2100-01-01" in early.output
+    few = runner.invoke(main, ["synth", "--events", "0", "--out", str(out)])
+    assert few.exit_code == 2 and "(--events, n_events) must be at least 1000" in few.output
+    assert not out.exists()

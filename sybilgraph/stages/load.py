@@ -13,7 +13,7 @@ import logging
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sybilgraph.config import ColumnsConfig, Config
+from sybilgraph.config import TS_MAX, TS_MIN, ColumnsConfig, Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.engines.sources import Source, find_column, parquet_kinds
 from sybilgraph.errors import InputError
@@ -31,10 +31,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: earliest and latest timestamps taken as real; anything outside is rejected
-TS_MIN = "1990-01-01"
-TS_MAX = "2100-01-01"
 
 
 def select_list(columns: list[str], config: Config, source: Source, engine: Engine) -> str:

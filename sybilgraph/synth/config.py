@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sybilgraph.config import TS_MAX, TS_MIN
 from sybilgraph.errors import ConfigError
 
 EVENT_COLUMNS = ("account_id", "ts", "ip", "payment_id", "prompt", "user_agent")
@@ -86,14 +87,15 @@ class SynthConfig:
 
 #: the most days a log may span: ten years of traffic
 MAX_DAYS = 3660
-#: the last day a log may end on (a time after it has a five-digit year)
-_LAST_START = np.datetime64("9999-12-31", "D")
 
 
 def check_config(config: SynthConfig) -> None:
     """Raise :class:`~sybilgraph.errors.ConfigError` on settings nothing can be made of."""
     if config.n_events < 1_000:
-        raise ConfigError(f"n_events must be at least 1000, not {config.n_events}")
+        raise ConfigError(
+            f"the number of events (--events, n_events) must be at least 1000, "
+            f"not {config.n_events}"
+        )
     if not 1 <= config.days <= MAX_DAYS:
         # the schedules are laid out day by day: 100,000 days took minutes to make
         # nothing a traffic log holds
@@ -106,9 +108,11 @@ def check_config(config: SynthConfig) -> None:
         start = np.datetime64(config.start, "D")
     except ValueError:
         raise ConfigError(f"start must be a date like 2026-04-13, not {config.start!r}") from None
-    # every time written must read back: four-digit years, after the epoch
-    if not np.datetime64("1970-01-01") <= start <= _LAST_START - np.timedelta64(config.days, "D"):
+    # every time written must be read back by detect, which takes times from TS_MIN to
+    # TS_MAX (a log of 1975 wrote 1,036 rows that were all rejected)
+    first, last = np.datetime64(TS_MIN, "D"), np.datetime64(TS_MAX, "D")
+    if not first <= start <= last - np.timedelta64(config.days, "D"):
         raise ConfigError(
-            f"start {config.start!r} and {config.days} days must lie within 1970-01-01 to "
-            "9999-12-31"
+            f"start {config.start!r} and {config.days} days must lie within {TS_MIN} to "
+            f"{TS_MAX}, the times detect reads"
         )

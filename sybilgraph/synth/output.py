@@ -126,10 +126,36 @@ def generate(config: SynthConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     return events, pop.truth.copy()
 
 
+#: the files :func:`write` makes: the events in one of three formats, and the truth
+_EVENT_FILES = ("events.csv", "events.parquet", "events.jsonl")
+_TRUTH_FILE = "truth.csv"
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse a folder ``write`` would spoil: one holding files it did not write
+    (``detect OUT`` reads every .csv, .parquet and .jsonl file of a folder, and a file
+    named as one of its own would be replaced), unless ``force``. An earlier output of
+    ``write`` (its truth, events and nothing else) is replaced as it is."""
+    if force or not out.is_dir():
+        return
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    ours = set(_EVENT_FILES) | {_TRUTH_FILE}
+    if not names or (_TRUTH_FILE in names and set(names) <= ours):
+        return
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    raise ConfigError(
+        f"{out} holds files synth did not write ({shown}); give another folder, or "
+        "--force (force=True) to write events and truth.csv there, replacing files of "
+        "those names"
+    )
+
+
 def write(
     config: SynthConfig,
     out_dir: str | Path,
     fmt: Literal["csv", "parquet", "jsonl"] = "csv",
+    *,
+    force: bool = False,
 ) -> dict[str, Path]:
     """Write ``events.<fmt>`` and ``truth.csv`` to ``out_dir``, streaming block by block.
 
@@ -138,12 +164,17 @@ def write(
     config
         What to generate.
     out_dir
-        Folder to write to; created if missing. Existing files of the same names are
-        replaced once the new ones are whole (a write stopped halfway leaves them).
+        Folder to write to; created if missing. An earlier output is replaced once the
+        new files are whole (a write stopped halfway leaves it), its events in another
+        format included, so that the folder holds one log. A folder holding other files
+        is refused unless ``force``.
     fmt
         ``csv`` (every string quoted, missing payment ids empty), ``parquet`` (zstd, one
         row group per block of time) or ``jsonl`` (one JSON object per line, missing
         payment ids ``null``).
+    force
+        Write into a folder that holds files of its own too: those named ``events.*``
+        and ``truth.csv`` are replaced, the others left.
 
     Returns
     -------
@@ -152,11 +183,12 @@ def write(
     """
     if fmt not in ("csv", "parquet", "jsonl"):
         raise ConfigError(f"fmt must be csv, parquet or jsonl, not {fmt!r}")
-    pop = build_population(config)  # checks the config: nothing made when it is refused
     out = Path(out_dir)
+    _check_out(out, force)
+    pop = build_population(config)  # checks the config: nothing made when it is refused
     out.mkdir(parents=True, exist_ok=True)
     events_path = out / f"events.{fmt}"
-    truth_path = out / "truth.csv"
+    truth_path = out / _TRUTH_FILE
     schema = pa.schema([(name, pa.string()) for name in EVENT_COLUMNS])
     tables = event_tables(pop, config.seed)
     # each file is written to a temporary name and renamed: a run stopped halfway leaves
@@ -179,4 +211,8 @@ def write(
                     )
     with atomic_path(truth_path) as tmp:
         pop.truth.to_csv(tmp, index=False, lineterminator="\n")
+    # an earlier log in another format would be read beside this one (every event twice)
+    for name in _EVENT_FILES:
+        if name != events_path.name:
+            (out / name).unlink(missing_ok=True)
     return {"events": events_path, "truth": truth_path}
