@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from sybilgraph.config import Config, EngineConfig
 from sybilgraph.engines import Engine, make_engine
 from sybilgraph.engines.sources import discover
-from sybilgraph.errors import ConfigError, ResourceError
+from sybilgraph.errors import ConfigError, InputError, ResourceError
 from sybilgraph.stages.load import load
 
 
@@ -315,3 +317,60 @@ def test_a_stop_as_the_spill_folder_is_made_leaves_no_folder(
     finally:
         signal.signal(signal.SIGTERM, before)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_quote_never_closed_loses_no_row_on_any_engine(engine: Engine, tmp_path: Path) -> None:
+    # Spark read the lines after the quote as one broken record and dropped them unsaid
+    # (1 of 4 rows used, 3 gone); DuckDB rejects the row alone
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "account_id,ts\na1,2026-04-13T00:00:00Z\n"
+        'a2,"2026-04-13T00:00:01Z\na3,2026-04-13T00:00:02Z\na4,2026-04-13T00:00:03Z\n'
+    )
+    if engine.name == "duckdb":
+        loaded = load(engine, discover([path]), Config())
+        assert (loaded.stats.read, loaded.stats.used, loaded.stats.rejected) == (4, 3, 1)
+        return
+    with pytest.raises(InputError) as caught:
+        load(engine, discover([path]), Config())
+    assert str(caught.value).startswith(f"{path}, row 3: a quote never closed on this line")
+
+
+def test_a_time_of_epoch_seconds_as_a_float_is_read_by_every_engine(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # Spark wrote a double as 1.77603847425E9 and rejected every row as unparseable
+    path = tmp_path / "events.parquet"
+    seconds = [1776038474.25, 1776038400.0, 1776038474.5]
+    pq.write_table(pa.table({"account_id": ["a0", "a1", "a2"], "ts": seconds}), path)
+    loaded = load(engine, discover([path]), Config())
+    events = engine.arrow(f"SELECT account_id, ts FROM {loaded.events}").to_pylist()
+    assert {e["account_id"]: e["ts"].isoformat() for e in events} == {
+        "a0": "2026-04-13T00:01:14.250000",
+        "a1": "2026-04-13T00:00:00",
+        "a2": "2026-04-13T00:01:14.500000",
+    }
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 1 << 20])
+def test_the_line_of_a_quote_left_open_is_found_across_chunks(
+    tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+
+    from sybilgraph.engines import csvrepair
+
+    monkeypatch.setattr(csvrepair, "_CHUNK", chunk)
+    cases = {
+        'a,b\n1,"x ""y"" z"\n2,"two\nlines"\n': None,  # every quote closes
+        'a,b\n1,x\n2,"open\n3,y\n4,z\n': 3,  # rows 3 and 4 would be taken into it
+        'a,b\n1,x\n2,"open\n': None,  # open on the last row: no row after it lost
+        'a,b\n2,"open\n\n\n': None,
+        'a,b\n1,"x\n2,y\n3,"z\n4,w\n': None,  # two open quotes pair up: not found
+    }
+    for index, (text, line) in enumerate(cases.items()):
+        plain = tmp_path / f"{index}.csv"
+        plain.write_text(text)
+        packed = tmp_path / f"{index}.csv.gz"
+        packed.write_bytes(gzip.compress(text.encode()))
+        assert csvrepair.open_quote_line(plain) == csvrepair.open_quote_line(packed) == line

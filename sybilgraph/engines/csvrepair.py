@@ -17,7 +17,15 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO, cast
 
-__all__ = ["BOM", "lone_cr_copy", "mask_range", "plain_copy", "quote_cut", "without_bom_copy"]
+__all__ = [
+    "BOM",
+    "lone_cr_copy",
+    "mask_range",
+    "open_quote_line",
+    "plain_copy",
+    "quote_cut",
+    "without_bom_copy",
+]
 
 #: bytes read or written at a time
 _CHUNK = 16 << 20
@@ -119,3 +127,35 @@ def mask_range(path: Path, start: int, stop: int) -> None:
     with path.open("r+b") as handle, mmap.mmap(handle.fileno(), 0) as data:
         data[start:stop] = b"\xff" * (stop - start)
         data.flush()
+
+
+def open_quote_line(path: Path) -> int | None:
+    """The line of CSV file ``path`` whose quote is still open at the end of the file,
+    when rows follow that line; None when its quotes pair up, or the quote is open on
+    the last row only.
+
+    An escaped quote is two, so the quotes of a file whose values all close pair up; an
+    odd count leaves the last quote open, and a reader that takes quoted values over
+    lines reads every line after it as part of that value. Counted in bulk, not parsed.
+    """
+    quotes, lines = 0, 1
+    last: int | None = None
+    # after the last quote so far: whether a line feed came, and then a row's text
+    fed = text = False
+    with _open(path) as src:
+        while chunk := src.read(_CHUNK):
+            found = chunk.count(b'"')
+            if found:
+                quotes += found
+                at = chunk.rfind(b'"')
+                last = lines + chunk.count(b"\n", 0, at)
+                fed, text, rest = False, False, chunk[at + 1 :]
+            else:
+                rest = chunk
+            if not text:
+                feed = 0 if fed else rest.find(b"\n")
+                if feed >= 0:
+                    fed = True
+                    text = rest[feed:].strip(b"\r\n") != b""
+            lines += chunk.count(b"\n")
+    return last if quotes % 2 and text else None

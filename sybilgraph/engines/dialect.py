@@ -57,6 +57,11 @@ class Dialect(ABC):
         """A binary value as the UTF-8 text it holds (bytes that are not UTF-8: each
         engine's own rendering)."""
 
+    @abstractmethod
+    def seconds_text(self, expr: str) -> str:
+        """A floating-point time (epoch seconds with a fraction) as the plain decimal
+        text a time parser reads, to the microsecond: ``1776038474.25``."""
+
     def null_text(self) -> str:
         """A NULL of the text type (a column of an empty table keeps its type)."""
         return self.text("NULL")
@@ -152,6 +157,10 @@ class DuckDBDialect(Dialect):
         # decode() refuses bytes that are not UTF-8: those keep DuckDB's \xNN escapes
         return f"coalesce(try(decode({expr})), CAST({expr} AS VARCHAR))"
 
+    def seconds_text(self, expr: str) -> str:
+        # DuckDB writes a double's shortest decimal, without an exponent in this range
+        return self.text(expr)
+
     def parse_ts(self, column: str) -> str:
         text = f"trim({column})"
         number = f"TRY_CAST({text} AS DOUBLE)"
@@ -231,6 +240,18 @@ class SparkDialect(Dialect):
     def bytes_text(self, expr: str) -> str:
         # bytes that are not UTF-8 become U+FFFD
         return f"CAST({expr} AS STRING)"
+
+    def seconds_text(self, expr: str) -> str:
+        # Spark writes a double of 10^7 or more with an exponent (1.77603847425E9),
+        # which no time parser reads: as a decimal to the microsecond instead, its
+        # trailing zeros cut as DuckDB writes it (1776038474.25, 5.0). Past 10^15
+        # seconds (or NaN) a time is out of range whichever way it is written
+        decimal = f"CAST(CAST({expr} AS DECIMAL(38, 6)) AS STRING)"
+        trimmed = f"regexp_replace(regexp_replace({decimal}, '0+$', ''), '[.]$', '.0')"
+        return (
+            f"CASE WHEN isnan({expr}) OR abs({expr}) >= 1e15 THEN CAST({expr} AS STRING) "
+            f"ELSE {trimmed} END"
+        )
 
     def parse_ts(self, column: str) -> str:
         text = f"trim({column})"

@@ -204,7 +204,9 @@ def parquet_kinds(source: Source) -> dict[str, str]:
       neither a JSON text;
     - ``bytes``: binary columns (texts some writers store without their UTF-8 mark),
       as the UTF-8 text they hold. DuckDB wrote ``hello \\xC3\\xA9`` where Spark
-      wrote ``hello é``.
+      wrote ``hello é``;
+    - ``float``: floating-point columns, which a time column may be (epoch seconds
+      with a fraction): Spark writes ``1.77603847425E9``, which no time parser reads.
     """
     if source.format != "parquet" or source.table is not None:
         return {}
@@ -218,6 +220,8 @@ def parquet_kinds(source: Source) -> dict[str, str]:
             kinds[f.name] = "json"
         elif pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
             kinds[f.name] = "bytes"
+        elif pa.types.is_floating(f.type):
+            kinds[f.name] = "float"
     return kinds
 
 

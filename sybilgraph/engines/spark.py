@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sybilgraph.engines.base import Engine
+from sybilgraph.engines.csvrepair import open_quote_line
 from sybilgraph.engines.dialect import SparkDialect
 from sybilgraph.engines.duckdb import csv_header
 from sybilgraph.errors import ConfigError, InputError
@@ -140,6 +141,17 @@ class SparkEngine(Engine):
             ) from None
 
     def read_source(self, source: Source, table: str, select: str) -> list[tuple[int, str]]:
+        if source.format == "csv" and (line := open_quote_line(source.path)) is not None:
+            # Spark reads quoted values over lines: every row after a quote never closed
+            # became part of its value, and was lost unsaid. DuckDB's reader says where
+            # the quote is, and rejects that row alone (see csvrepair)
+            raise InputError(
+                "a quote never closed on this line takes every line after it into one "
+                "value, which Spark cannot read apart: close the quote, or read the file "
+                "with --engine duckdb, which rejects that row alone",
+                path=str(source.path),
+                row=line,
+            )
         frame = self._reader(source)
         corrupt = _CORRUPT in frame.columns
         try:  # Spark reads lazily: a file it cannot parse fails here, not in _reader
@@ -159,6 +171,7 @@ class SparkEngine(Engine):
             ).collect()
             # the header is line 1; a broken record is reported by its data row + 1
             bad = [(int(r[0]) + 1, "malformed record: wrong number of fields") for r in broken]
+
             if bad and source.format == "jsonl":
                 line = bad[0][0] - 1
                 raise InputError(

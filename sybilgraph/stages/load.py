@@ -64,13 +64,15 @@ def select_list(columns: list[str], config: Config, source: Source, engine: Engi
 
     kinds = parquet_kinds(source)
 
-    def _text(column: str) -> str:
+    def _text(column: str, *, time: bool = False) -> str:
         quoted = engine.dialect.quote_ident(column)
         kind = kinds.get(column)
         if kind == "json":
             return engine.dialect.json_text(quoted)
         if kind == "bytes":
             return engine.dialect.bytes_text(quoted)
+        if kind == "float" and time:
+            return engine.dialect.seconds_text(quoted)
         return engine.dialect.text(quoted)
 
     mapping = config.columns
@@ -84,7 +86,7 @@ def select_list(columns: list[str], config: Config, source: Source, engine: Engi
                 path=path,
                 column=name,
             )
-        parts.append(f"{_text(found)} AS {target}")
+        parts.append(f"{_text(found, time=target == 'ts')} AS {target}")
     defaults = ColumnsConfig()
     for target in ("ip", "payment_id", "prompt"):
         name = getattr(mapping, target)
