@@ -123,6 +123,26 @@ def test_explain(result: sybilgraph.Result, top: sybilgraph.Cluster) -> None:
         result.explain(link["a"], "nobody")
 
 
+def test_ids_given_with_spaces_around_are_the_run_s(
+    result: sybilgraph.Result, top: sybilgraph.Cluster, tmp_path: Path
+) -> None:
+    # load cuts the spaces around the ids it reads; an id given with them was "not in
+    # this run" to explain and cluster, and a truth file's was counted as missed
+    link = top.links.iloc[0]
+    assert result.explain(f" {link['a']} ", f"{link['b']}  ").linked
+    assert result.cluster(f" {top.id} ").id == top.id
+    truth = pd.read_csv(SAMPLE / "truth.csv", dtype=str)
+    padded = tmp_path / "truth.csv"
+    truth.assign(account_id=" " + truth["account_id"] + " ").to_csv(padded, index=False)
+    given, read = sybilgraph.evaluate(result, padded), sybilgraph.evaluate(result, truth)
+    assert given.not_in_run == read.not_in_run == 0
+    assert (given.precision, given.recall, given.rings_recovered) == (
+        read.precision,
+        read.recall,
+        read.rings_recovered,
+    )
+
+
 def test_neighborhood_grows_with_hops(result: sybilgraph.Result) -> None:
     # the best-ranked cluster with links leaving it (the top ring links to no one outside)
     links = result.links

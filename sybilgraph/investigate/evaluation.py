@@ -165,6 +165,8 @@ def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -
         for column in ("account_id", "label", "group"):
             if column not in labels.columns:
                 raise InputError(f"missing column {column!r}", path=str(truth), column=column)
+        # the run's ids are cut of the spaces around them, as load reads them
+        labels["account_id"] = labels["account_id"].str.strip(" ")
     _check_truth(labels, None if isinstance(truth, pd.DataFrame) else str(truth))
     if "kind" not in labels.columns:
         labels["kind"] = labels["group"]

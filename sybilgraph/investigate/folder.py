@@ -30,11 +30,11 @@ KEPT_VERDICTS = "verdicts.csv"
 
 
 def id_text(value: object, what: str) -> str:
-    """An account or cluster id a caller gave, as the run holds it: a string as it
-    is, an integer (ids a DataFrame held as numbers, which the run read as their
-    digits) as its digits. Anything else is refused: an integer id such as
-    ``np.int64(2257)`` was said to be "not in this run", and a list or None failed
-    with Python's own errors.
+    """An account or cluster id a caller gave, as the run holds it: a string without
+    the spaces around it (load cuts them from the ids it reads), an integer (ids a
+    DataFrame held as numbers, which the run read as their digits) as its digits.
+    Anything else is refused: an integer id such as ``np.int64(2257)`` was said to be
+    "not in this run", and a list or None failed with Python's own errors.
 
     Raises
     ------
@@ -42,7 +42,7 @@ def id_text(value: object, what: str) -> str:
         ``value`` is not a string or an integer.
     """
     if isinstance(value, str):
-        return value
+        return value.strip(" ")
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return str(int(value))
     raise InputError(f"{what} is an id (a string), not {type(value).__name__} {value!r}")
