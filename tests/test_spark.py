@@ -94,6 +94,43 @@ BAD_CSV = (
 )
 
 
+def test_the_weekly_report_on_spark_is_duckdb_s(spark: Any, tmp_path: Path) -> None:
+    # the report's requests per day were counted with a DuckDB cast Spark cannot parse:
+    # every report on Spark stopped with an internal error
+    import json
+
+    events = tmp_path / "events.csv"
+    with SAMPLE.open() as source, events.open("w") as head:
+        head.writelines(line for _, line in zip(range(8001), source, strict=False))
+    reports = {}
+    for engine in ("duckdb", "spark"):
+        config = tmp_path / f"{engine}.toml"
+        config.write_text(f'[engine]\nname = "{engine}"\n')
+        base = tmp_path / engine
+        args = ["--week", "2026-W16", "--config", str(config), "--state", str(base / "state")]
+        done = CliRunner().invoke(
+            main, ["-q", "report", str(events), *args, "--out", str(base / "out")]
+        )
+        assert done.exit_code == 0, done.output
+        report = json.loads((base / "out" / "2026-W16" / "report.json").read_text())
+        report.pop("state")  # the memory's file sizes, which each engine's writer sets
+        reports[engine] = report
+    assert reports["spark"] == reports["duckdb"]
+    assert sum(sum(days) for days in reports["spark"]["daily_requests"]["clusters"].values()) > 0
+
+
+def test_a_failed_query_prints_no_java_stack(spark: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    # a query Spark could not parse printed its Java stack as a JSON record of some 100
+    # lines on stderr, above the one-line error
+    engine = make_engine(EngineConfig(name="spark"))
+    try:
+        with pytest.raises(Exception, match="DATATYPE_MISSING_SIZE"):
+            engine.arrow("SELECT CAST(1 AS VARCHAR) AS x")
+    finally:
+        engine.close()
+    assert "SQLQueryContextLogger" not in capfd.readouterr().err
+
+
 def test_load_and_rejects_match_duckdb(spark: Any, tmp_path: Path) -> None:
     path = tmp_path / "events.csv"
     path.write_text(BAD_CSV, encoding="utf-8")

@@ -11,6 +11,7 @@ session (one SparkContext may serve several engines, as in the tests).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,9 +45,23 @@ def _pyspark() -> Any:
     return pyspark.sql
 
 
+def _quiet_query_errors() -> None:
+    """Keep pyspark from printing a failed query's Java stack as a JSON log record on
+    stderr (hundreds of lines): the failure reaches sybilgraph as an exception, and the
+    user one line. Made through pyspark's own logger class, whose calls pass fields a
+    plain logger refuses."""
+    try:
+        from pyspark.logger import PySparkLogger
+    except ImportError:  # no such loggers before pyspark 4
+        return
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def spark_session(master: str = "local[*]", driver_memory: str = "") -> Any:
     """The process's SparkSession, started with local-friendly settings if none runs."""
     sql = _pyspark()
+    _quiet_query_errors()
     active = sql.SparkSession.getActiveSession()
     if active is not None:
         return active

@@ -654,8 +654,9 @@ def _daily_requests(
                 }
             ),
         )
+        day = engine.dialect.text("CAST(e.ts AS DATE)")
         counts = engine.arrow(
-            "SELECT m.cluster_id, CAST(CAST(e.ts AS DATE) AS VARCHAR) AS day, count(*) AS n "
+            f"SELECT m.cluster_id, {day} AS day, count(*) AS n "
             f"FROM {loaded.events} e JOIN report_members m ON e.account_id = m.account_id "
             "GROUP BY 1, 2"
         ).to_pandas()
