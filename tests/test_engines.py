@@ -367,6 +367,8 @@ def test_the_line_of_a_quote_left_open_is_found_across_chunks(
         'a,b\n1,x\n2,"open\n': None,  # open on the last row: no row after it lost
         'a,b\n2,"open\n\n\n': None,
         'a,b\n1,"x\n2,y\n3,"z\n4,w\n': None,  # two open quotes pair up: not found
+        'a,b\n1,5" screen\n2,y\n': None,  # a quote inside a value opens nothing
+        'a,b\n1,"a ""b"" c"\n2,\t"open\n3,y\n': None,  # a tab before: inside the value
     }
     for index, (text, line) in enumerate(cases.items()):
         plain = tmp_path / f"{index}.csv"
@@ -374,3 +376,6 @@ def test_the_line_of_a_quote_left_open_is_found_across_chunks(
         packed = tmp_path / f"{index}.csv.gz"
         packed.write_bytes(gzip.compress(text.encode()))
         assert csvrepair.open_quote_line(plain) == csvrepair.open_quote_line(packed) == line
+    tabbed = tmp_path / "events.tsv"
+    tabbed.write_text('a\tb\n1\t"open\n3\ty\n')
+    assert csvrepair.open_quote_line(tabbed, b"\t") == 2

@@ -129,33 +129,38 @@ def mask_range(path: Path, start: int, stop: int) -> None:
         data.flush()
 
 
-def open_quote_line(path: Path) -> int | None:
-    """The line of CSV file ``path`` whose quote is still open at the end of the file,
-    when rows follow that line; None when its quotes pair up, or the quote is open on
-    the last row only.
+def open_quote_line(path: Path, sep: bytes = b",") -> int | None:
+    """The line of CSV file ``path`` (fields separated by ``sep``) whose quote is still
+    open at the end of the file, when rows follow that line; None when its quotes pair
+    up, or the quote is open on the last row only.
 
     An escaped quote is two, so the quotes of a file whose values all close pair up; an
     odd count leaves the last quote open, and a reader that takes quoted values over
-    lines reads every line after it as part of that value. Counted in bulk, not parsed.
+    lines reads every line after it as part of that value. A last quote inside a value
+    (``5" screen``, which readers take as it is) opens nothing: only one that starts a
+    value counts. Counted in bulk, not parsed.
     """
     quotes, lines = 0, 1
     last: int | None = None
     # after the last quote so far: whether a line feed came, and then a row's text
     fed = text = False
+    before = b"\n"  # the byte before the chunk
     with _open(path) as src:
         while chunk := src.read(_CHUNK):
             found = chunk.count(b'"')
             if found:
                 quotes += found
                 at = chunk.rfind(b'"')
-                last = lines + chunk.count(b"\n", 0, at)
+                opens = (chunk[at - 1 : at] if at else before) in (sep, b"\n")
+                last = lines + chunk.count(b"\n", 0, at) if opens else None
                 fed, text, rest = False, False, chunk[at + 1 :]
             else:
                 rest = chunk
+            before = chunk[-1:]
             if not text:
                 feed = 0 if fed else rest.find(b"\n")
                 if feed >= 0:
                     fed = True
                     text = rest[feed:].strip(b"\r\n") != b""
             lines += chunk.count(b"\n")
-    return last if quotes % 2 and text else None
+    return last if quotes % 2 and text and last is not None else None

@@ -156,7 +156,8 @@ class SparkEngine(Engine):
             ) from None
 
     def read_source(self, source: Source, table: str, select: str) -> list[tuple[int, str]]:
-        if source.format == "csv" and (line := open_quote_line(source.path)) is not None:
+        sep = b"\t" if str(source.path).lower().endswith(".tsv") else b","
+        if source.format == "csv" and (line := open_quote_line(source.path, sep)) is not None:
             # Spark reads quoted values over lines: every row after a quote never closed
             # became part of its value, and was lost unsaid. DuckDB's reader says where
             # the quote is, and rejects that row alone (see csvrepair)
