@@ -378,4 +378,4 @@ def test_the_line_of_a_quote_left_open_is_found_across_chunks(
         assert csvrepair.open_quote_line(plain) == csvrepair.open_quote_line(packed) == line
     tabbed = tmp_path / "events.tsv"
     tabbed.write_text('a\tb\n1\t"open\n3\ty\n')
-    assert csvrepair.open_quote_line(tabbed, b"\t") == 2
+    assert csvrepair.open_quote_line(tabbed, csvrepair.csv_delimiter(tabbed)) == 2

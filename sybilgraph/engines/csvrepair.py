@@ -19,6 +19,7 @@ from typing import BinaryIO, cast
 
 __all__ = [
     "BOM",
+    "csv_delimiter",
     "lone_cr_copy",
     "mask_range",
     "open_quote_line",
@@ -34,6 +35,11 @@ _CHUNK = 16 << 20
 _TOKENS = tuple(chr(c).encode("utf-8") for c in range(0xFDD0, 0xFDD4))
 _LONE_CR = re.compile(rb"\r(?!\n)")
 BOM = b"\xef\xbb\xbf"
+
+
+def csv_delimiter(path: Path) -> str:
+    """The field separator of a CSV file: a tab for ``.tsv``, else a comma."""
+    return "\t" if str(path).lower().endswith(".tsv") else ","
 
 
 def _open(path: Path) -> BinaryIO:
@@ -129,7 +135,7 @@ def mask_range(path: Path, start: int, stop: int) -> None:
         data.flush()
 
 
-def open_quote_line(path: Path, sep: bytes = b",") -> int | None:
+def open_quote_line(path: Path, sep: str = ",") -> int | None:
     """The line of CSV file ``path`` (fields separated by ``sep``) whose quote is still
     open at the end of the file, when rows follow that line; None when its quotes pair
     up, or the quote is open on the last row only.
@@ -140,6 +146,7 @@ def open_quote_line(path: Path, sep: bytes = b",") -> int | None:
     (``5" screen``, which readers take as it is) opens nothing: only one that starts a
     value counts. Counted in bulk, not parsed.
     """
+    separator = sep.encode()
     quotes, lines = 0, 1
     last: int | None = None
     # after the last quote so far: whether a line feed came, and then a row's text
@@ -151,7 +158,7 @@ def open_quote_line(path: Path, sep: bytes = b",") -> int | None:
             if found:
                 quotes += found
                 at = chunk.rfind(b'"')
-                opens = (chunk[at - 1 : at] if at else before) in (sep, b"\n")
+                opens = (chunk[at - 1 : at] if at else before) in (separator, b"\n")
                 last = lines + chunk.count(b"\n", 0, at) if opens else None
                 fed, text, rest = False, False, chunk[at + 1 :]
             else:

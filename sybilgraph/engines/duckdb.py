@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from sybilgraph.engines.base import Engine
 from sybilgraph.engines.csvrepair import (
     BOM,
+    csv_delimiter,
     lone_cr_copy,
     mask_range,
     plain_copy,
@@ -156,7 +157,7 @@ class DuckDBEngine(Engine):
     def _scan(self, source: Source) -> str:
         path = self.dialect.literal(str(source.path))
         if source.format == "csv":
-            return self._csv_scan(source.path, _delimiter(source.path), csv_header(source.path))
+            return self._csv_scan(source.path, csv_delimiter(source.path), csv_header(source.path))
         if source.format == "parquet":
             return f"read_parquet({path})"
         # every value as text, as a CSV cell would be: inferred types fall back to JSON
@@ -287,7 +288,9 @@ class DuckDBEngine(Engine):
         :mod:`sybilgraph.engines.csvrepair`); returns the rejected lines."""
         select = f"{select}, row_number() OVER () AS _row, "
         select += f"{self.dialect.literal(str(source.path))} AS _file"
-        file = _CsvFile(source.path, csv_header(source.path), _delimiter(source.path), self._spill)
+        file = _CsvFile(
+            source.path, csv_header(source.path), csv_delimiter(source.path), self._spill
+        )
         try:
             bad, strict = self._read_masked(file, table, select)
             return (
@@ -537,10 +540,6 @@ def _size_bytes(shown: str) -> int:
     return int(float(match[1]) * (1 << _SIZE_UNITS[match[2]]))
 
 
-def _delimiter(path: Path) -> str:
-    return "\t" if str(path).lower().endswith(".tsv") else ","
-
-
 @contextlib.contextmanager
 def _stops_held() -> Iterator[None]:
     """SIGINT and SIGTERM held back while the block runs, and raised after it.
@@ -611,7 +610,7 @@ def csv_header(path: Path) -> list[str]:
     if head.startswith(BINARY_MAGIC) or b"\x00" in head.split(b"\n", 1)[0]:
         raise InputError("not a CSV file: the content is binary data", path=str(path))
     opener = gzip.open if gzipped else open
-    delimiter = "\t" if str(path).lower().endswith(".tsv") else ","
+    delimiter = csv_delimiter(path)
     try:
         with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
             header = next(csv.reader(handle, delimiter=delimiter), [])

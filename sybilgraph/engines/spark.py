@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sybilgraph.engines.base import Engine
-from sybilgraph.engines.csvrepair import open_quote_line
+from sybilgraph.engines.csvrepair import csv_delimiter, open_quote_line
 from sybilgraph.engines.dialect import SparkDialect
 from sybilgraph.engines.duckdb import csv_header
 from sybilgraph.errors import ConfigError, InputError
@@ -124,7 +124,7 @@ class SparkEngine(Engine):
 
                 names = csv_header(source.path)
                 schema = StructType([StructField(n, StringType()) for n in [*names, _CORRUPT]])
-                sep = "\t" if path.lower().endswith(".tsv") else ","
+                sep = csv_delimiter(source.path)
                 return read.csv(
                     path,
                     schema=schema,
@@ -156,7 +156,7 @@ class SparkEngine(Engine):
             ) from None
 
     def read_source(self, source: Source, table: str, select: str) -> list[tuple[int, str]]:
-        sep = b"\t" if str(source.path).lower().endswith(".tsv") else b","
+        sep = csv_delimiter(source.path)
         if source.format == "csv" and (line := open_quote_line(source.path, sep)) is not None:
             # Spark reads quoted values over lines: every row after a quote never closed
             # became part of its value, and was lost unsaid. DuckDB's reader says where
@@ -187,7 +187,6 @@ class SparkEngine(Engine):
             ).collect()
             # the header is line 1; a broken record is reported by its data row + 1
             bad = [(int(r[0]) + 1, "malformed record: wrong number of fields") for r in broken]
-
             if bad and source.format == "jsonl":
                 line = bad[0][0] - 1
                 raise InputError(
