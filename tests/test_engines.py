@@ -379,3 +379,25 @@ def test_the_line_of_a_quote_left_open_is_found_across_chunks(
     tabbed = tmp_path / "events.tsv"
     tabbed.write_text('a\tb\n1\t"open\n3\ty\n')
     assert csvrepair.open_quote_line(tabbed, csvrepair.csv_delimiter(tabbed)) == 2
+
+
+def test_a_view_made_again_keeps_the_tables_made_anew_for_it(engine: Engine) -> None:
+    # A stage run twice on one engine makes its tables anew under the same names, then
+    # its view again: replacing the view dropped the tables it held by those names,
+    # the new ones (observe run twice: "Table with name prompt_fp does not exist")
+    for run in (1, 2):
+        engine.store("held_part", pa.table({"x": pa.array([run], pa.int64())}))
+        engine.store(f"held_once_{run}", pa.table({"y": pa.array([run], pa.int64())}))
+        engine.create_view(
+            "held_view",
+            f"SELECT x, y FROM held_part, held_once_{run}",
+            holds=["held_part", f"held_once_{run}"],
+        )
+        assert engine.arrow("SELECT x, y FROM held_view").to_pylist() == [{"x": run, "y": run}]
+    # what the first view alone held went with it
+    assert engine.count("held_part") == engine.count("held_once_2") == 1
+    with pytest.raises(Exception):  # noqa: B017 - each engine says so its own way
+        engine.count("held_once_1")
+    engine.drop("held_view")
+    with pytest.raises(Exception):  # noqa: B017
+        engine.count("held_part")

@@ -94,9 +94,16 @@ class Engine(ABC):
         ``holds``: tables the view reads that no one else does, dropped with the view,
         so that its readers need know the view alone.
         """
+        self._hold_anew(name, holds)
         self.drop(name)
         self.execute(f"CREATE VIEW {name} AS {sql}")
         self._held[name] = tuple(holds)
+
+    def _hold_anew(self, name: str, holds: Sequence[str]) -> None:
+        """Before a view ``name`` is made again: the tables it is to hold were made anew
+        under the names the view held before (a stage run twice on one engine), so
+        replacing the view must not drop them; it drops the others it held."""
+        self._held[name] = tuple(t for t in self._held.get(name, ()) if t not in holds)
 
     def _release(self, name: str) -> None:
         """Drop the tables a dropped view held (see :meth:`create_view`)."""

@@ -251,6 +251,7 @@ class SparkEngine(Engine):
         self._view(name, frame)
 
     def create_view(self, name: str, sql: str, *, holds: Sequence[str] = ()) -> None:
+        self._hold_anew(name, holds)
         self._view(name, self._sql(sql))  # a plan, run each time it is read
         self._held[name] = tuple(holds)
 
