@@ -269,6 +269,12 @@ class LinkConfig:
     #: too; off, only the links that reach the graph get their evidence and are kept:
     #: on realistic traffic most pairs share one busy IP and never reach it
     keep_weak_links: bool = False
+    #: an IP or subnet too busy to tie two accounts alone (its weight under
+    #: ``detect.min_weight``: at ip's weight 1.0, one held by 24 or more accounts):
+    #: "tied" pairs its holders only where they are tied otherwise, directly or through
+    #: other accounts (by a template, a card, a quieter address); "all" pairs every two
+    #: of them, as any value. See stages.link._busy and the README's "Scale"
+    busy_addresses: Literal["tied", "all"] = "tied"
 
     def __post_init__(self) -> None:
         _coerce_fields(self, "link.")

@@ -423,10 +423,11 @@ def test_only_links_that_reach_the_graph_are_kept_unless_asked(
     # Four café IPs, each the address of 30 accounts: 4 x 435 = 1,740 pairs, each resting
     # on one IP alone at 1 / ln(30 + 5) = 0.281, under detect.min_weight 0.3. Two of the
     # accounts also pay with one card: 1 / ln(35) + 2 / ln(2 + 5) = 1.309, the one link
-    # that reaches the graph. By default it is the only link kept (the light ones are
-    # found from their weights alone, and the run warns of them); with keep_weak_links
-    # every pair is a link, with its evidence. (The card pair rests on two keys: 1,739
-    # rest on the IP alone.)
+    # that reaches the graph. By default it is the only pair made: an address that
+    # cannot tie two accounts alone pairs only accounts tied otherwise. With
+    # busy_addresses "all" every pair is made, and the light ones are found from their
+    # weights alone (the run warns of them); with keep_weak_links every pair is a link,
+    # with its evidence. (The card pair rests on two keys: 1,739 rest on the IP alone.)
     accounts = [f"a{i:03d}" for i in range(120)]
     events = pd.DataFrame(
         {
@@ -443,7 +444,15 @@ def test_only_links_that_reach_the_graph_are_kept_unless_asked(
     links = result.links
     assert links[["a", "b"]].values.tolist() == [["a000", "a001"]]
     assert links["weight"].iloc[0] == pytest.approx(1 / math.log(35) + 2 / math.log(7))
+    assert result.info["counts"]["pair_values"] == 2
+    assert "links resting on ip alone" not in caplog.text
+    config["link"]["busy_addresses"] = "all"
+    with caplog.at_level("WARNING", logger="sybilgraph"):
+        result = run(events, Config.from_dict(config), tmp_path / "busy", show_progress=False)
+    assert result.links[["a", "b"]].values.tolist() == [["a000", "a001"]]
+    assert result.info["counts"]["pair_values"] == 1741
     assert "1739 of the 1739 links resting on ip alone weigh less than" in caplog.text
+    config["link"]["busy_addresses"] = "tied"
     config["link"]["keep_weak_links"] = True
     result = run(events, Config.from_dict(config), tmp_path / "all", show_progress=False)
     assert len(result.links) == 1740

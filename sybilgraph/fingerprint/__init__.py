@@ -18,12 +18,14 @@ from sybilgraph.fingerprint.grouping import (
 from sybilgraph.fingerprint.lsh import LSHBanding
 from sybilgraph.fingerprint.masking import hash_strings, mask_prompts
 from sybilgraph.fingerprint.minhash import MinHash
+from sybilgraph.fingerprint.unionfind import components
 from sybilgraph.fingerprint.wrappers import wrapper_hashes
 
 __all__ = [
     "LSHBanding",
     "MinHash",
     "TemplateSignatures",
+    "components",
     "distinct_count",
     "fingerprint_prompts",
     "hash_strings",

@@ -11,6 +11,8 @@ groupings) compressing and finding roots took about 20 s of the groupings' threa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from sybilgraph.fingerprint.arrays import compiled
@@ -35,6 +37,16 @@ def roots(parent: np.ndarray, nodes: np.ndarray) -> np.ndarray:
 def union(parent: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
     """Join the components of each pair, always under the smaller root."""
     compiled(_union)(parent, left.astype(np.int64, copy=False), right.astype(np.int64, copy=False))
+
+
+def components(size: int, pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The component of each node ``0 .. size - 1`` under ``pairs`` (batches of left and
+    right nodes): its smallest node, whatever the order of the pairs."""
+    parent = np.arange(size, dtype=np.int64)
+    for left, right in pairs:
+        union(parent, left, right)
+    compress(parent)
+    return parent
 
 
 def _compress(parent: np.ndarray) -> np.ndarray:

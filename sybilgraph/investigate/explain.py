@@ -63,7 +63,9 @@ class Explanation:
             return "\n".join(lines)
         return (
             f"{a} and {b} are not linked and not connected by any path of links "
-            "(links under detect.min_weight are kept only with link.keep_weak_links)"
+            "(links under detect.min_weight are kept only with link.keep_weak_links; "
+            "an address too busy to tie two accounts alone pairs only accounts tied "
+            "otherwise, unless link.busy_addresses is 'all')"
         )
 
 

@@ -4,7 +4,8 @@ A value held by ``d`` accounts weighs ``1 / ln(d + c)`` (FRAUDAR's column weight
 card shared by two accounts says far more than an IP shared by two hundred. A value held
 by more than ``hub_cap`` accounts is a *hub*: listed in ``hubs`` and never expanded into
 pairs, so the pair count is at most ``sum(min(d, hub_cap)^2) / 2`` over all values,
-whatever the data.
+whatever the data. An address too busy to tie two accounts alone pairs only accounts
+the other values tie, directly or through others (see :func:`_busy`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import logging
 import math
 from collections.abc import Callable
 
+import numpy as np
 import pyarrow as pa
 
 from sybilgraph.config import Config, key_column
 from sybilgraph.engines.base import Engine
+from sybilgraph.fingerprint import components
 from sybilgraph.stages.lockstep import add_lockstep_pairs
 from sybilgraph.stages.normalize import in_cidrs
 from sybilgraph.stages.observe import (
@@ -87,10 +90,11 @@ def link(
         f"WHEN {literal(k)} THEN {float(w)}" for k, w in sorted(cfg.key_weights.items())
     )
     key_weight = f"CASE s.key {weights} ELSE 1.0 END" if weights else "1.0"
+    weight = f"{key_weight} * s.factor / ln(s.holders + {float(cfg.hub_c)})"
+    busy = _busy(config, weight, literal)
     engine.create_table(
         "linkable",
-        f"""SELECT s.key, s.value, s.holders,
-                   {key_weight} * s.factor / ln(s.holders + {float(cfg.hub_c)}) AS w
+        f"""SELECT s.key, s.value, s.holders, {weight} AS w, {busy} AS busy
             FROM {_VALUES} s
             WHERE s.holders >= 2 AND s.holders <= {cap} AND s.reason IS NULL""",
     )
@@ -110,7 +114,7 @@ def link(
         _add_direct_pairs(engine, config, inputs.edges, observed)
     coactivity = add_lockstep_pairs(engine, observed, config, _EXTRA_PAIRS, cap)
     _number(engine, observed)
-    columns = "ua.num AS account, o.key, v.num AS value, o.first_seen, o.last_seen, l.w"
+    columns = "ua.num AS account, o.key, v.num AS value, o.first_seen, o.last_seen, l.w, l.busy"
     source = f"""FROM {observed.observations} o
            JOIN linkable l ON o.key = l.key AND o.value = l.value
            JOIN {_VALUE_NUMBERS} v ON v.key = o.key AND v.value = o.value
@@ -126,7 +130,7 @@ def link(
             f"CASE WHEN o.key = {literal(KEY_PROMPT)} THEN row_number() OVER ("
             "PARTITION BY o.account_id, o.key ORDER BY o.n DESC, o.value) ELSE 0 END"
         )
-        linkable_obs = f"""SELECT account, key, value, first_seen, last_seen, w
+        linkable_obs = f"""SELECT account, key, value, first_seen, last_seen, w, busy
             FROM (SELECT {columns}, {rank} AS prompt_rank {source}) t
             WHERE prompt_rank <= {int(config.prompt.max_groups)}"""
     engine.create_table("linkable_obs", linkable_obs)
@@ -145,17 +149,16 @@ def link(
         )
     # accounts and values as numbers: joined and grouped on, they cost a third of the
     # texts (realistic benchmark log, 11.8M pair values: the pairs 0.5 s, not 1.5 s)
+    pair = f"""x.w * {time_factor} AS w,
+                   greatest(x.first_seen, y.first_seen) AS first_seen,
+                   least(x.last_seen, y.last_seen) AS last_seen"""
     engine.create_table(
         _PAIR_NUMBERS,
-        f"""SELECT x.account AS a, y.account AS b, x.key, x.value,
-                   x.w * {time_factor} AS w,
-                   greatest(x.first_seen, y.first_seen) AS first_seen,
-                   least(x.last_seen, y.last_seen) AS last_seen
+        f"""SELECT x.account AS a, y.account AS b, x.key, x.value, {pair}
             FROM linkable_obs x JOIN linkable_obs y
-              ON x.value = y.value AND x.account < y.account""",
+              ON x.value = y.value AND x.account < y.account
+            WHERE NOT x.busy""",
     )
-    engine.drop("linkable_obs")
-    engine.drop("linkable")
     engine.insert(
         _PAIR_NUMBERS,
         f"""SELECT ua.num, ub.num, e.key, v.num, e.w, e.first_seen, e.last_seen
@@ -165,6 +168,27 @@ def link(
             JOIN {_VALUE_NUMBERS} v ON v.key = e.key AND v.value = e.value""",
     )
     engine.drop(_EXTRA_PAIRS)
+    if busy != "false" and engine.scalar("SELECT count(*) FROM linkable_obs WHERE busy"):
+        # a busy address pairs its holders tied otherwise (see _busy): joined on the
+        # address and the component, so that its other holders are never paired
+        _tied_components(engine)
+        engine.create_table(
+            "busy_obs",
+            """SELECT x.account, x.key, x.value, x.first_seen, x.last_seen, x.w, c.component
+                FROM linkable_obs x JOIN tied_components c ON c.account = x.account
+                WHERE x.busy""",
+        )
+        engine.drop("tied_components")
+        engine.insert(
+            _PAIR_NUMBERS,
+            f"""SELECT x.account, y.account, x.key, x.value, {pair}
+                FROM busy_obs x JOIN busy_obs y
+                  ON x.value = y.value AND x.component = y.component
+                     AND x.account < y.account""",
+        )
+        engine.drop("busy_obs")
+    engine.drop("linkable_obs")
+    engine.drop("linkable")
     # the pair values as texts, for the readers, who read the pairs of a few accounts
     engine.create_view(
         _PAIR_VALUES,
@@ -212,6 +236,65 @@ _VALUE_NUMBERS = "value_numbers"
 _EXTRA_PAIRS = "extra_pairs"
 #: the pair values' times, which only the links read
 _PAIR_TIMES = ("first_seen", "last_seen")
+
+
+def _busy(config: Config, weight: str, literal: Callable[[str], str]) -> str:
+    """SQL: whether a value (of ``linkable``, weighing ``weight``) is a busy address,
+    whose holders are paired only where they are tied otherwise
+    (``link.busy_addresses = "tied"``): an IP or subnet held by so many accounts that it
+    cannot tie two of them alone (its weight under ``detect.min_weight``).
+
+    Two such addresses can (two of 200 holders: 0.38 a pair), and behind a carrier's NAT
+    every user holds dozens of addresses each held by hundreds, so that 6% of the pairs
+    of users share two by chance. On a log of 1M requests of 20,000 such users
+    (``benchmarks/carrier_nat.py``) their pairs were 99M pair values and 17.4M links,
+    one component of every user that no cluster came out of, in 6:55 and 8.0 GB. An
+    operator drawing its accounts' addresses from such a pool shares them with the
+    pool's users as much as among its accounts; what ties its accounts is what else
+    they share. So a busy address pairs two of its holders only where they are in one
+    component of the pairs the other values make (tied directly or through others):
+    there it adds its weight to every pair as before, the pairs it alone ties included
+    (a VPN ring's accounts share its exits pair by pair, their content only here and
+    there: without those pairs 2 of the realistic log's 15 VPN rings came apart).
+    Never with ``detect.min_weight`` 0 or ``link.keep_weak_links``, which keep every
+    pair."""
+    bound = float(config.detect.min_weight)
+    cfg = config.link
+    if cfg.busy_addresses == "all" or bound <= 0 or cfg.keep_weak_links:
+        return "false"
+    keys = ", ".join(literal(k) for k in IP_KEYS)
+    return f"(s.key IN ({keys}) AND {weight} < {bound!r})"
+
+
+def _tied_components(engine: Engine) -> None:
+    """Create ``tied_components`` (account, component): for each account that holds a
+    busy address and is tied to another by the pairs made so far, its component among
+    them (named after its smallest account number). Streamed from the engine in
+    batches: Python holds one number per account."""
+    top = engine.scalar(f"SELECT max(num) FROM {_ACCOUNT_NUMBERS}")
+    size = int(top) + 1 if isinstance(top, int) else 1
+    batches = engine.batches(f"SELECT a, b FROM {_PAIR_NUMBERS}", _PAIRS_PER_BATCH)
+    component = components(
+        size,
+        (
+            (b.column(0).to_numpy(zero_copy_only=False), b.column(1).to_numpy(zero_copy_only=False))
+            for b in batches
+        ),
+    )
+    # an account is tied to another when it is not alone in its component
+    tied = np.bincount(component, minlength=size) > 1
+    holders = (
+        engine.arrow("SELECT DISTINCT account FROM linkable_obs WHERE busy")
+        .column(0)
+        .to_numpy(zero_copy_only=False)
+        .astype(np.int64)
+    )
+    holders = np.sort(holders[tied[component[holders]]])
+    engine.store("tied_components", pa.table({"account": holders, "component": component[holders]}))
+
+
+#: pairs read at once to find the components of the tied accounts (16 bytes each)
+_PAIRS_PER_BATCH = 1 << 22
 
 
 def _number(engine: Engine, observed: ObservationTables) -> None:

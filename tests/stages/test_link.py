@@ -217,6 +217,48 @@ def test_one_more_holder_than_the_hub_cap_makes_a_hub(
     assert len(pair_values) == 11 + 6
 
 
+def test_a_busy_address_pairs_only_accounts_tied_otherwise(engine: Engine) -> None:
+    # u8 also sends from the carrier address and shares a card with u6 alone: the
+    # carrier is held by u4 .. u8, and at a hub cap of 5 links them at 1/ln 10 = 0.434
+    # a pair. At a bound of 0.44 it cannot tie two accounts alone: it is busy. The
+    # device ties u4, u5, u6 (1/ln 8 = 0.481) and the card u6, u8, so those four are
+    # one component; u7 shares nothing else with anyone. "tied" pairs the carrier's
+    # holders in that component, u8 with u4 and u5 too (tied through u6), each at the
+    # weight "all" gives it, and never u7; "all" makes every one of its 10 pairs
+    extra = pd.DataFrame(
+        [
+            ("u8", "2026-04-13T14:00:00Z", "100.64.0.1", "pm_68"),
+            ("u6", "2026-04-13T14:10:00Z", None, "pm_68"),
+        ],
+        columns=["account_id", "ts", "ip", "payment_id"],
+    )
+    traffic = pd.concat([events(), extra], ignore_index=True)
+    carrier = {}
+    others = {}
+    for busy in ("tied", "all"):
+        cfg = config(hub_cap=5, busy_addresses=busy)
+        cfg.detect.min_weight = 0.44
+        _, linked = link_traffic(engine, cfg, traffic)
+        pair_values = read(engine, linked.pair_values, ["a", "b", "key", "value"])
+        on_carrier = pair_values["value"] == "100.64.0.1"
+        carrier[busy] = pair_values[on_carrier].reset_index(drop=True)
+        others[busy] = pair_values[~on_carrier].reset_index(drop=True)
+
+    assert carrier["tied"][["a", "b"]].values.tolist() == [
+        ["u4", "u5"],
+        ["u4", "u6"],
+        ["u4", "u8"],
+        ["u5", "u6"],
+        ["u5", "u8"],
+        ["u6", "u8"],
+    ]
+    assert carrier["tied"]["w"].tolist() == pytest.approx([w(1, 5)] * 6)
+    assert len(carrier["all"]) == 10
+    tied_pairs = carrier["all"]["a"] + carrier["all"]["b"]
+    assert_table(carrier["tied"], carrier["all"][~tied_pairs.str.contains("u7")])
+    assert_table(others["tied"], others["all"])
+
+
 def test_without_prompts_link_still_works(engine: Engine) -> None:
     # No prompts: no prompt map, and the links are those above without the template:
     # u1 u2 weigh min(1/ln 7 + 1/ln 8, 0.9) + 2/ln 8 and share ip and payment only
