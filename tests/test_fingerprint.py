@@ -19,6 +19,7 @@ from sybilgraph.fingerprint import (
     LSHBanding,
     MinHash,
     TemplateSignatures,
+    components,
     fingerprint_prompts,
     hash_strings,
     mask_prompts,
@@ -706,3 +707,35 @@ def test_long_prompts_are_masked_in_slices_that_change_nothing(
     monkeypatch.setattr(masking, "_SLICE_BYTES", 64)
     assert len(masking.slices(texts, masking._SLICE, 64)) > 100
     assert mask_prompts(texts).equals(whole)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 19), st.integers(0, 19)), max_size=40),
+    st.randoms(use_true_random=False),
+)
+def test_components_are_named_after_their_smallest_node_in_any_order(
+    pairs: list[tuple[int, int]], rng: random.Random
+) -> None:
+    # each node's component, found by a search, is named after its smallest node, and
+    # the pairs' order and batches change nothing
+    neighbours: dict[int, set[int]] = {n: {n} for n in range(20)}
+    for a, b in pairs:
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    expected = np.arange(20)
+    for start in range(20):
+        seen, todo = {start}, [start]
+        while todo:
+            for other in neighbours[todo.pop()] - seen:
+                seen.add(other)
+                todo.append(other)
+        expected[start] = min(seen)
+    shuffled = pairs[:]
+    rng.shuffle(shuffled)
+    batches = [shuffled[i : i + 3] for i in range(0, len(shuffled), 3)]
+    found = components(
+        20,
+        ((np.array([a for a, _ in batch]), np.array([b for _, b in batch])) for batch in batches),
+    )
+    assert found.tolist() == expected.tolist()
