@@ -94,7 +94,7 @@ def link(
     busy = _busy(config, weight, literal)
     engine.create_table(
         "linkable",
-        f"""SELECT s.key, s.value, s.holders, {weight} AS w, {busy} AS busy
+        f"""SELECT s.key, s.value, s.holders, {weight} AS w, {busy or "false"} AS busy
             FROM {_VALUES} s
             WHERE s.holders >= 2 AND s.holders <= {cap} AND s.reason IS NULL""",
     )
@@ -168,7 +168,7 @@ def link(
             JOIN {_VALUE_NUMBERS} v ON v.key = e.key AND v.value = e.value""",
     )
     engine.drop(_EXTRA_PAIRS)
-    if busy != "false" and engine.scalar("SELECT count(*) FROM linkable_obs WHERE busy"):
+    if busy and engine.scalar("SELECT count(*) FROM linkable_obs WHERE busy"):
         # a busy address pairs its holders tied otherwise (see _busy): joined on the
         # address and the component, so that its other holders are never paired
         _tied_components(engine)
@@ -238,7 +238,7 @@ _EXTRA_PAIRS = "extra_pairs"
 _PAIR_TIMES = ("first_seen", "last_seen")
 
 
-def _busy(config: Config, weight: str, literal: Callable[[str], str]) -> str:
+def _busy(config: Config, weight: str, literal: Callable[[str], str]) -> str | None:
     """SQL: whether a value (of ``linkable``, weighing ``weight``) is a busy address,
     whose holders are paired only where they are tied otherwise
     (``link.busy_addresses = "tied"``): an IP or subnet held by so many accounts that it
@@ -248,7 +248,7 @@ def _busy(config: Config, weight: str, literal: Callable[[str], str]) -> str:
     every user holds dozens of addresses each held by hundreds, so that 6% of the pairs
     of users share two by chance. On a log of 1M requests of 20,000 such users
     (``benchmarks/carrier_nat.py``) their pairs were 99M pair values and 17.4M links,
-    one component of every user that no cluster came out of, in 6:55 and 8.0 GB. An
+    one component of every user that no cluster came out of, in 6:38 and 7.9 GB. An
     operator drawing its accounts' addresses from such a pool shares them with the
     pool's users as much as among its accounts; what ties its accounts is what else
     they share. So a busy address pairs two of its holders only where they are in one
@@ -256,12 +256,12 @@ def _busy(config: Config, weight: str, literal: Callable[[str], str]) -> str:
     there it adds its weight to every pair as before, the pairs it alone ties included
     (a VPN ring's accounts share its exits pair by pair, their content only here and
     there: without those pairs 2 of the realistic log's 15 VPN rings came apart).
-    Never with ``detect.min_weight`` 0 or ``link.keep_weak_links``, which keep every
-    pair."""
+    None (no value is busy) with ``link.busy_addresses = "all"``, ``detect.min_weight``
+    0 or ``link.keep_weak_links``, which keep every pair."""
     bound = float(config.detect.min_weight)
     cfg = config.link
     if cfg.busy_addresses == "all" or bound <= 0 or cfg.keep_weak_links:
-        return "false"
+        return None
     keys = ", ".join(literal(k) for k in IP_KEYS)
     return f"(s.key IN ({keys}) AND {weight} < {bound!r})"
 
