@@ -401,3 +401,38 @@ def test_a_view_made_again_keeps_the_tables_made_anew_for_it(engine: Engine) -> 
     engine.drop("held_view")
     with pytest.raises(Exception):  # noqa: B017
         engine.count("held_part")
+
+
+def test_batches_stream_the_result_in_order_with_its_types(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Spark's batches were the whole result collected as one Arrow table, then sliced:
+    # the driver held every distinct prompt of a log at once (tier 1)
+    engine.store(
+        "streamed",
+        pa.table(
+            {
+                "n": pa.array(range(100), pa.int64()),
+                "text": pa.array([f"t{i}" if i % 4 else None for i in range(100)]),
+                "flag": pa.array([i % 3 == 0 for i in range(100)]),
+                "x": pa.array([i / 4 for i in range(100)]),
+            }
+        ),
+    )
+    sql = (
+        "SELECT n, text, flag, x, TIMESTAMP '2026-04-13 10:00:00' AS ts FROM streamed "
+        "ORDER BY n DESC"
+    )
+    whole = engine.arrow(sql)
+
+    def collected(sql: str) -> pa.Table:
+        raise AssertionError("the whole result was collected")
+
+    monkeypatch.setattr(engine, "arrow", collected)
+    # a sorted result lies in several partitions on Spark: batches span them
+    batches = list(engine.batches(sql, 7))
+    assert max(b.num_rows for b in batches) <= 7
+    assert sum(b.num_rows for b in batches) == 100
+    streamed = pa.Table.from_batches(batches)
+    assert streamed.schema == whole.schema
+    assert streamed.to_pylist() == whole.to_pylist()

@@ -12,7 +12,7 @@ session (one SparkContext may serve several engines, as in the tests).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -290,6 +290,40 @@ class SparkEngine(Engine):
             raise _translate(exc) from None
         return _plain_strings(table)
 
+    def batches(self, sql: str, size: int) -> Iterator[pa.RecordBatch]:
+        # the driver never holds the whole result, as ``arrow`` does (the distinct
+        # prompts of a log for tier 1, the pair values' account numbers for the
+        # components of link): the result is materialised with each row's position
+        # (its partition and place in it, in the result's order) and read back as Arrow
+        # a range of positions at a time. Rows fetched one by one as Python objects
+        # (``toLocalIterator``) took twice the time and, at 280k prompts, more memory
+        # than the whole result as Arrow
+        from pyspark.sql import functions as F
+
+        place = "_batch_place"
+        try:
+            frame = (
+                self._sql(sql)
+                .withColumn(place, F.monotonically_increasing_id())
+                .localCheckpoint(eager=True)
+            )
+            part = (F.col(place) / (1 << 33)).cast("long")
+            counts = sorted((int(p), int(n)) for p, n in frame.groupBy(part).count().collect())
+        except Exception as exc:
+            raise _translate(exc) from None
+        try:
+            for ranges in _batch_ranges(counts, size):
+                held = F.lit(False)
+                for start, end in ranges:
+                    held = held | ((F.col(place) >= start) & (F.col(place) < end))
+                try:
+                    table = frame.where(held).drop(place).toArrow()
+                except Exception as exc:
+                    raise _translate(exc) from None
+                yield from _plain_strings(table).to_batches()
+        finally:
+            frame.unpersist()
+
     def count(self, table: str) -> int:
         return int(self.spark.table(table).count())
 
@@ -327,6 +361,27 @@ def _plain_strings(table: pa.Table) -> pa.Table:
         else:
             fields.append(f)
     return table.cast(pa.schema(fields)) if changed else table
+
+
+def _batch_ranges(counts: Sequence[tuple[int, int]], size: int) -> Iterator[list[tuple[int, int]]]:
+    """The ranges of row positions (``monotonically_increasing_id``: a partition's
+    number in the high bits, the row's place in it in the low 33) of each batch of at
+    most ``size`` rows, in the result's order; ``counts`` are the partitions' numbers
+    and row counts, in order."""
+    ranges: list[tuple[int, int]] = []
+    room = size
+    for part, rows in counts:
+        start = 0
+        while start < rows:
+            take = min(room, rows - start)
+            ranges.append(((part << 33) + start, (part << 33) + start + take))
+            start += take
+            room -= take
+            if room == 0:
+                yield ranges
+                ranges, room = [], size
+    if ranges:
+        yield ranges
 
 
 def _spark_schema(table: pa.Table) -> Any:
