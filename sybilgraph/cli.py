@@ -53,9 +53,18 @@ def _echo(text: str, *, err: bool = False) -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    _echo(f"sybilgraph: error: {first}", err=True)
+    """Print ``message`` as one line and exit with ``code``.
+
+    A line break in the message (a file or column named with one) is shown as its
+    picture: cut at the first break, the error of a file named "bad", a break and
+    "name.csv" said only "bad"."""
+    text = (message.strip() or "unknown error").translate(_LINE_BREAKS)
+    _echo(f"sybilgraph: error: {text}", err=True)
     sys.exit(code)
+
+
+#: line breaks as their pictures, for a message printed as one line
+_LINE_BREAKS = {0x0A: 0x2424, 0x0D: 0x240D}
 
 
 #: signals that stop a command as Ctrl-C does, with their exit codes (128 + the number)
@@ -124,8 +133,9 @@ def handle_errors(func: F) -> F:
                 named = f"{exc.filename} -> {exc.filename2}" if exc.filename2 else exc.filename
                 _fail(f"{named}: {exc.strerror or exc}", 2)
             # a bug: one line, traceback only with --debug
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             _fail(
-                f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+                f"internal error: {type(exc).__name__}: {first} (rerun with --debug for the "
                 "traceback)",
                 EXIT_INTERNAL,
             )

@@ -156,6 +156,24 @@ def test_impossible_setting_exits_2_in_one_line(hand_csv: Path, tmp_path: Path) 
     assert not out.exists()
 
 
+def test_an_error_naming_a_line_break_is_one_line_and_whole(tmp_path: Path) -> None:
+    # the error was cut at the line break a file or column name held: "in/bad" alone,
+    # "(has: account_id, t" without the rest of the columns
+    empty = tmp_path / "bad\nname.csv"
+    empty.write_text("")
+    code, _, stderr = _invoke("detect", str(empty), "--out", str(tmp_path / "r1"))
+    assert code == 2
+    assert stderr.strip().splitlines() == [
+        f"sybilgraph: error: {tmp_path}/bad\u2424name.csv: file is empty"
+    ]
+    columns = tmp_path / "columns.csv"
+    columns.write_text('account_id,"t\ns",ip\nu1,2026-04-14T00:00:00Z,1.2.3.4\n')
+    code, _, stderr = _invoke("detect", str(columns), "--out", str(tmp_path / "r2"))
+    assert code == 2
+    (line,) = [x for x in stderr.strip().splitlines() if "error" in x]
+    assert line.endswith("missing required column 'ts' (has: account_id, t\u2424s, ip)")
+
+
 def test_a_labels_option_naming_no_file_is_refused(hand_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "r"
     code, _, stderr = _invoke(
@@ -246,6 +264,17 @@ def test_paths_the_system_refuses_are_one_line_errors(hand_csv: Path, tmp_path: 
         ("clusters.csv", "cluster_id,rank\n", ["evaluate", "{out}", "--truth", "{tmp}/t.csv"]),
         ("accounts.csv", "account_id\nx\n", ["explain", "{out}", "a1", "a2"]),
         ("values.parquet", "junk", ["view", "{out}", "{cluster}", "--out", "{tmp}/v.html"]),
+        # a score of "abc" was an internal error; a flag of "maybe" counted as flagged
+        (
+            "clusters.csv",
+            "cluster_id,rank,score,flagged,reasons\nC1,1,abc,True,x\n",
+            ["casefile", "{out}", "top", "--out", "{tmp}/c.html"],
+        ),
+        (
+            "accounts.csv",
+            "account_id,cluster_id,flagged,score\na1,C1,maybe,0.5\n",
+            ["evaluate", "{out}", "--truth", "{tmp}/t.csv"],
+        ),
     ],
 )
 def test_a_damaged_run_folder_is_named_in_one_line(
