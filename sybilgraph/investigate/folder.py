@@ -84,7 +84,35 @@ def _read(path: Path, reader: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
     missing = [c for c in _COLUMNS.get(path.name, ()) if c not in frame.columns]
     if missing:
         raise StateError(f"{path}: damaged, lacks the column {missing[0]!r}; run again")
+    for column in _NUMBERS.get(path.name, ()):
+        parsed = pd.to_numeric(frame[column], errors="coerce")
+        _refuse_first(path, column, frame[column], parsed.isna(), "a number")
+        frame[column] = parsed
+    for column in _FLAGS.get(path.name, ()):
+        flags = frame[column]
+        if flags.dtype != bool:
+            # "True"/"TRUE"/"true" as pandas reads them; an empty cell is not flagged
+            text = flags.map(lambda v: str(v).strip().lower() if isinstance(v, str | bool) else "")
+            _refuse_first(path, column, flags, ~text.isin(["true", "false", ""]), "True or False")
+            frame[column] = text.eq("true")
     return frame
+
+
+#: the columns of each table that hold numbers and flags: a score of "abc" failed as an
+#: internal error, a flag of "maybe" counted as flagged (every account, in evaluate)
+_NUMBERS = {"accounts.csv": ("score",), "clusters.csv": ("rank", "score")}
+_FLAGS = {"accounts.csv": ("flagged",), "clusters.csv": ("flagged",)}
+
+
+def _refuse_first(path: Path, column: str, values: pd.Series, bad: pd.Series, kind: str) -> None:
+    """Refuse the table where a cell of ``column`` that is not blank is ``bad``."""
+    bad = bad & values.notna() & values.astype(str).str.strip().ne("")
+    if bad.any():
+        index = int(bad.to_numpy().argmax())
+        raise StateError(
+            f"{path}: damaged, row {index + 2} column {column!r} is not {kind} "
+            f"({str(values.iloc[index])[:40]!r}); run again"
+        )
 
 
 #: the parts of run.json that readers take apart, and what each must be where present
@@ -126,6 +154,8 @@ class RunFolder:
     """
 
     def __init__(self, out_dir: str | Path) -> None:
+        if not isinstance(out_dir, str | os.PathLike) or str(out_dir) == "":
+            raise InputError(f"expected the path of a run's folder, not {out_dir!r}")
         self.out_dir = Path(out_dir)
         if not (self.out_dir / "run.json").is_file():
             raise StateError(f"{self.out_dir}: not a sybilgraph output folder (no run.json)")
