@@ -475,3 +475,21 @@ def test_an_inputs_columns_are_found_as_the_events_are(tmp_path: Path) -> None:
         {"a": "s1", "b": "s2", "kind": "referral", "ts": dt.datetime(2026, 4, 1, 10, 0)}
     ]
     assert hubs == [{"value": "X"}]
+
+
+@pytest.mark.parametrize(("a", "b"), [("from", "from"), ("from", "FROM")])
+def test_one_column_named_for_both_ends_of_an_edge_is_refused(
+    a: str, b: str, tmp_path: Path
+) -> None:
+    # edge_a = edge_b: every edge became a self-loop among the rejects and the run ended
+    # with an empty graph, exit 0
+    from sybilgraph.errors import InputError
+
+    edges = tmp_path / "edges.csv"
+    edges.write_text("from,to\ns1,s2\ns2,s3\n")
+    config = Config(inputs=InputsConfig(edges=str(edges), edge_a=a, edge_b=b))
+    with pytest.raises(
+        InputError, match=r"inputs\.edge_a and inputs\.edge_b both name the column 'from'"
+    ):
+        run(None, config, tmp_path / "run", show_progress=False)
+    assert not (tmp_path / "run").exists()

@@ -106,14 +106,28 @@ def _columns(engine: Engine, path: str, named: list[tuple[str, str | None]]) -> 
     that differs in case alone is taken and logged); refuses a file that lacks one."""
     columns = engine.source_columns(file_source(Path(path)))
     found: list[str | None] = []
+    setting_of: dict[str, str] = {}
     for setting, name in named:
         found.append(name and find_column(name, columns, path, setting))
-        if name and found[-1] is None:
+        column = found[-1]
+        if name and column is None:
             raise InputError(
                 f"missing column {name!r} (has: {', '.join(columns[:12])})",
                 path=path,
                 column=name,
             )
+        if column is None:
+            continue
+        if column in setting_of and setting_of[column] != setting:
+            # edge_a = edge_b = "a": every edge became a self-loop, rejected, and the
+            # run ended with nothing to say why
+            raise InputError(
+                f"{setting_of[column]} and {setting} both name the column {column!r}: "
+                "each needs a column of its own",
+                path=path,
+                column=column,
+            )
+        setting_of[column] = setting
     return found
 
 
