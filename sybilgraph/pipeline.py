@@ -99,6 +99,8 @@ def execute(
     window = as_window(window)
     if events is None and not (config.inputs.given or config.direct_edges):
         raise InputError("no events, and no other input named in the config's [inputs]")
+    if out_dir is not None and (not isinstance(out_dir, str | os.PathLike) or str(out_dir) == ""):
+        raise OutputError(f"out_dir: expected the path of a folder to write, not {out_dir!r}")
     made = [] if out_dir is None else missing(out_dir)
     if out_dir is None:
         folder = _temporary_folder()

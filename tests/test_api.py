@@ -374,6 +374,11 @@ def test_wrong_arguments_get_the_projects_errors(
         "a window running back": lambda: sybilgraph.run(
             SAMPLE, None, tmp_path / "w", window=("2026-04-15", "2026-04-14")
         ),
+        # these failed with DuckDB's own error and Python's TypeError
+        "events without columns": lambda: sybilgraph.run(pd.DataFrame(), None, tmp_path / "e"),
+        "a folder of a number": lambda: sybilgraph.run(SAMPLE, None, 5),  # type: ignore[arg-type]
+        "open None": lambda: sybilgraph.open(None),  # type: ignore[arg-type]
+        "open a number": lambda: sybilgraph.open(5),  # type: ignore[arg-type]
     }
     for what, call in calls.items():
         with pytest.raises(errors):

@@ -172,9 +172,11 @@ def frame_source(frame: pd.DataFrame | pa.Table, name: str = "<dataframe>") -> S
     Raises
     ------
     InputError
-        Two columns have the same name.
+        The table has no columns, or two of the same name.
     """
     names = [str(c) for c in (frame.column_names if isinstance(frame, pa.Table) else frame.columns)]
+    if not names:  # the engine refused it with its own error
+        raise InputError("no columns: the events need account_id and ts at least", path=name)
     if len(set(names)) != len(names):
         twins = sorted({n for n in names if names.count(n) > 1})
         raise InputError(f"duplicate column names: {', '.join(twins)}", path=name)
