@@ -149,6 +149,19 @@ def test_columns_that_match_a_name_only_ignoring_case_twice_are_refused() -> Non
         sybilgraph.run(one, config)
 
 
+def test_an_address_refused_is_named_by_why_not_by_its_column_alone(tmp_path: Path) -> None:
+    # the kind was cut at the first colon of "ip: not an IPv4 or IPv6 address: '...'":
+    # "most common: ip (2)"; the value, the sender's text, stays out of it
+    path = tmp_path / "e.csv"
+    path.write_text("account_id,ts,ip\na1,2026-04-14T00:00:00Z,bad: 'x\na2,2026-04-14,999.1.1.1\n")
+    with pytest.raises(InputError) as caught:
+        _load(path)
+    kind = "ip: not an IPv4 or IPv6 address"
+    assert str(caught.value).endswith(
+        f"(most common: {kind} (2)); the first: {path}, row 1: {kind}"
+    )
+
+
 @pytest.mark.parametrize("gzipped", [False, True])
 def test_jsonl_with_a_byte_order_mark_is_read(tmp_path: Path, gzipped: bool) -> None:
     # DuckDB took the first line for no JSON object; a CSV file is read with its mark

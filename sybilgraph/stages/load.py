@@ -17,7 +17,7 @@ from sybilgraph.config import TS_MAX, TS_MIN, ColumnsConfig, Config
 from sybilgraph.engines.base import Engine
 from sybilgraph.engines.sources import Source, find_column, parquet_kinds
 from sybilgraph.errors import InputError
-from sybilgraph.stages.normalize import normalize_ips
+from sybilgraph.stages.normalize import NOT_AN_ADDRESS, normalize_ips
 from sybilgraph.stages.tables import EventTables, LoadStats
 
 __all__ = [
@@ -358,10 +358,16 @@ def _insert_rejects(engine: Engine, extras: int, columns: str, source: str) -> N
     )
 
 
-#: SQL: a reject's kind, its reason without the value it quotes. (?s): a reason may end
-#: in a value holding a line break, which must not end up in the kind (nor in the
-#: one-line errors that name one)
-_REASON_KIND = "regexp_replace(reason, '(?s):.*', '')"
+def _reason_kind(engine: Engine) -> str:
+    """SQL: a reject's kind, its reason without the value it quotes. (?s): a reason may
+    end in a value holding a line break, which must not end up in the kind (nor in the
+    one-line errors that name one). An address's reason says why before the value
+    (``ip: not an IPv4 or IPv6 address: '...'``): cut at the first colon, its kind
+    was ``ip`` alone."""
+    kind = f"ip: {NOT_AN_ADDRESS}"  # no % or _ to match more in LIKE
+    literal = engine.dialect.literal
+    return f"""CASE WHEN reason LIKE {literal(kind + "%")} THEN {literal(kind)}
+                ELSE regexp_replace(reason, '(?s):.*', '') END"""
 
 
 def _count(engine: Engine, stats: LoadStats) -> None:
@@ -371,7 +377,7 @@ def _count(engine: Engine, stats: LoadStats) -> None:
     stats.read = stats.used + stats.rejected + stats.outside_window
     if stats.rejected:
         by_reason = engine.arrow(
-            f"SELECT {_REASON_KIND} AS kind, count(*) AS n "
+            f"SELECT {_reason_kind(engine)} AS kind, count(*) AS n "
             f"FROM {_REJECTS} GROUP BY 1 ORDER BY 2 DESC, 1"
         )
         stats.reject_reasons = dict(
@@ -394,7 +400,7 @@ def _refuse_empty(engine: Engine, stats: LoadStats, window: Window | None) -> No
         row = engine.dialect.quote_ident("row")
         # its kind only: the value a reason quotes is the sender's text
         first = engine.arrow(
-            f"SELECT file, {row}, {_REASON_KIND} AS kind FROM {_REJECTS} "
+            f"SELECT file, {row}, {_reason_kind(engine)} AS kind FROM {_REJECTS} "
             f"ORDER BY file, {row} LIMIT 1"
         ).to_pylist()
         example = ""

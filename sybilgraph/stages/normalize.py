@@ -20,13 +20,15 @@ import pyarrow.compute as pc
 
 from sybilgraph.errors import ConfigError
 
-__all__ = ["in_cidrs", "normalize_ips"]
+__all__ = ["NOT_AN_ADDRESS", "in_cidrs", "normalize_ips"]
 
 #: an octet without leading zeros, 0-255; ipaddress refuses "001" and so do we
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _PLAIN_IPV4 = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$"
 _IPV4_NETWORK = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}/(?:3[0-2]|[12]?[0-9])$"
 _REASON_WIDTH = 40
+#: why a value is not an address: the start of every reason an address is refused for
+NOT_AN_ADDRESS = "not an IPv4 or IPv6 address"
 
 _IpArray: TypeAlias = pa.Array | pa.ChunkedArray | Sequence[str | None]
 
@@ -354,7 +356,7 @@ def _unwrap_ipv6(text: pa.Array) -> pa.Array:
 
 def _reason(value: str) -> str:
     shown = value if len(value) <= _REASON_WIDTH else value[:_REASON_WIDTH] + "…"
-    return f"not an IPv4 or IPv6 address: {shown!r}"
+    return f"{NOT_AN_ADDRESS}: {shown!r}"
 
 
 def _parse_one(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
