@@ -257,18 +257,20 @@ def test_crash_leaves_last_report_and_state(
     assert leftovers == []
 
 
+@pytest.mark.parametrize(("version", "shown"), [(99, "99"), (True, "true")])
 def test_unknown_state_version_is_refused(
-    two_weeks: Path, inputs: list[str], tmp_path: Path
+    two_weeks: Path, inputs: list[str], tmp_path: Path, version: object, shown: str
 ) -> None:
+    # true (== 1 in Python) was taken for version 1 and upgraded
     base = _copy(two_weeks, tmp_path)
     marker = base / "state" / "state.json"
-    marker.write_text(json.dumps({"format_version": 99, "tool": "sybilgraph-report-state"}))
+    marker.write_text(json.dumps({"format_version": version, "tool": "sybilgraph-report-state"}))
     out_before = _digests(base / "out")
     done = _report(inputs, base, "--week", "2026-W17")
     assert done.exit_code == 2
     line = done.output.strip().splitlines()[-1]
     assert line.startswith("sybilgraph: error: ")
-    assert "format_version 99 is not supported" in line and str(marker) in line
+    assert f"format_version {shown} is not supported" in line and str(marker) in line
     assert _digests(base / "out") == out_before
 
 

@@ -344,7 +344,9 @@ class State:
         except (OSError, ValueError) as exc:
             raise StateError(f"{marker}: cannot read state: {exc}") from None
         version = data.get("format_version") if isinstance(data, dict) else None
-        if version in UPGRADED_VERSIONS:
+        # true == 1 in Python: it was taken for version 1 and "upgraded"
+        number = not isinstance(version, bool)
+        if number and version in UPGRADED_VERSIONS:
             log.warning(
                 "%s: state format_version %s is upgraded to %s by this report: its periods "
                 "have no compact memory, so the next weeks link over the weeks reported "
@@ -354,9 +356,10 @@ class State:
                 FORMAT_VERSION,
             )
             return
-        if version != FORMAT_VERSION:
+        if not number or version != FORMAT_VERSION:
+            shown = json.dumps(version) if not number else repr(version)
             raise StateError(
-                f"{marker}: state format_version {version!r} is not supported by this "
+                f"{marker}: state format_version {shown} is not supported by this "
                 f"sybilgraph (it reads version {FORMAT_VERSION}); use a matching sybilgraph "
                 "version or start a new state folder"
             )
