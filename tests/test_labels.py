@@ -101,7 +101,9 @@ def test_benign_cluster_is_not_flagged(hand_csv: Path, tmp_path: Path) -> None:
     assert row["reasons"].startswith("labelled benign")
 
 
-def test_last_verdict_wins_and_bad_rows_are_named(tmp_path: Path) -> None:
+def test_last_verdict_wins_and_bad_rows_are_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     labels = tmp_path / "labels.csv"
     append_label(labels, "sybil", account_id="x")
     append_label(labels, "benign", account_id="x")
@@ -124,11 +126,16 @@ def test_last_verdict_wins_and_bad_rows_are_named(tmp_path: Path) -> None:
         "key,value,verdict\nip,2001:DB8:0:7:0:0:0:1,benign\nip,2001:db8:0:7::5,sybil\n"
         "ip,not-an-ip,benign\nip, 192.0.2.10,benign\n"
     )
-    assert read_labels(spelled).values.to_dict("records") == [
-        {"key": "ip", "value": "2001:db8:0:7::/64", "verdict": "sybil"},
-        {"key": "ip", "value": "not-an-ip", "verdict": "benign"},
-        {"key": "ip", "value": "192.0.2.10", "verdict": "benign"},
-    ]
+    with caplog.at_level(logging.WARNING):
+        assert read_labels(spelled).values.to_dict("records") == [
+            {"key": "ip", "value": "2001:db8:0:7::/64", "verdict": "sybil"},
+            {"key": "ip", "value": "not-an-ip", "verdict": "benign"},
+            {"key": "ip", "value": "192.0.2.10", "verdict": "benign"},
+        ]
+    # ... and said to match nothing (it was dropped unsaid)
+    assert "1 verdict(s) on ip values that are no address or network (first: row 4)" in (
+        caplog.text
+    )
     wide.write_text("account_id,verdict,note\nx,sybil\n")
     assert read_labels(wide).accounts.to_dict("records") == [
         {"account_id": "x", "verdict": "sybil"}

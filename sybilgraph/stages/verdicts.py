@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import ipaddress
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,8 @@ from sybilgraph.errors import InputError
 from sybilgraph.outputs import text_of_cells
 from sybilgraph.stages.normalize import normalize_ips
 from sybilgraph.stages.observe import KEY_IP
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CLEARED",
@@ -121,6 +124,21 @@ def read_labels(path: str | Path | None, *, ipv6_prefix: int = 64) -> Labels:
         frame.loc[ip, "value"] = [
             w if k is None else k for w, k in zip(written, shown, strict=True)
         ]
+        # neither an address, a network nor a pseudonym (ip~...): written by hand, it
+        # matches nothing (``sybilgraph label`` refuses it), and was dropped unsaid
+        lines = [
+            i + 2
+            for i, w, k in zip(frame.index[ip], written, shown, strict=True)
+            if k is None and not w.startswith("ip~")
+        ]
+        if lines:
+            log.warning(
+                "%s: %d verdict(s) on ip values that are no address or network (first: "
+                "row %d): they match nothing",
+                path,
+                len(lines),
+                lines[0],
+            )
 
     def last(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         return frame.drop_duplicates(keys, keep="last")[[*keys, "verdict"]].reset_index(drop=True)
