@@ -902,6 +902,13 @@ DAMAGE = {
     ),
     # an account in two tracked clusters was taken as it came
     "member_twice": ("members.csv", lambda text: text + text.splitlines()[1] + "\n"),
+    # each of these was reported on silently: the settings not compared, the heavy
+    # accounts' strict groups of the week forgotten
+    "memory_settings_empty": (
+        "period.json",
+        lambda text: json.dumps({**json.loads(text), "memory_settings": {}}),
+    ),
+    "strict_gone": ("memory/strict.parquet", None),
 }
 
 
@@ -930,6 +937,14 @@ PARQUET_DAMAGE = {
     "counts_as_text": (
         "observations",
         lambda t: t.set_column(t.schema.get_field_index("n"), "n", t["n"].cast("string")),
+    ),
+    "an_account_of_no_name": (
+        "observations",
+        lambda t: t.set_column(
+            t.schema.get_field_index("account_id"),
+            "account_id",
+            pa.array([None, *t["account_id"].to_pylist()[1:]], pa.string()),
+        ),
     ),
     "times_as_text": (
         "accounts",

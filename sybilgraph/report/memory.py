@@ -128,6 +128,16 @@ class Memory:
         past = {
             name: [_read(folder / f"{name}.parquet") for folder in self.folders] for name in COLUMNS
         }
+        for folder, templates, strict in zip(
+            self.folders, past["templates"], past["strict"], strict=True
+        ):
+            # a week without heavy accounts has no strict.parquet; one whose templates
+            # have strict groups does, and without it reported on silently
+            if strict is None and _has_strict_groups(templates):
+                raise StateError(
+                    f"{folder / 'strict.parquet'}: damaged state: the file is missing (the "
+                    "week's templates have strict groups)"
+                )
         for name in COLUMNS:
             for i, table in enumerate(past[name]):
                 if table is not None:
@@ -294,10 +304,7 @@ class Memory:
         whether it has strict groups; writes the week's groups and templates to remember."""
         columns = COLUMNS["templates"]
         tables = [t for t in past if t is not None]
-        strict = observed.strict_groups or any(
-            "strict_group" in t.column_names and t.column("strict_group").null_count < t.num_rows
-            for t in tables
-        )
+        strict = observed.strict_groups or any(_has_strict_groups(t) for t in tables)
         if observed.prompt_map is None and not tables:
             return None, False
         parts = []
@@ -491,7 +498,19 @@ def _read(path: Path) -> pa.Table | None:
         if not _KINDS.get(column, _text)(kind):
             # it stopped the run with an internal error (a SQL binder's)
             raise StateError(f"{path}: damaged state: the column {column!r} holds {kind}")
+        if column == "account_id" and table.column(column).null_count:
+            # rows of no account were linked as one account named by nothing
+            raise StateError(f"{path}: damaged state: the column 'account_id' has empty cells")
     return table
+
+
+def _has_strict_groups(templates: pa.Table | None) -> bool:
+    """Whether a remembered prompt map has the strict groups of heavy accounts."""
+    return (
+        templates is not None
+        and "strict_group" in templates.column_names
+        and templates.column("strict_group").null_count < templates.num_rows
+    )
 
 
 #: the columns of a remembered prompt map that a week may lack

@@ -436,6 +436,11 @@ class State:
                 f"{folder.parent / 'period.json'}: damaged state: memory_settings is not a "
                 "JSON object"
             )
+        if settings is not None and "seed" not in settings:
+            # saved with the seed from the first; without it ({}) nothing was compared
+            raise StateError(
+                f"{folder.parent / 'period.json'}: damaged state: memory_settings lacks 'seed'"
+            )
         return settings
 
     def dropped_memory(self, period: Period, weeks: int) -> list[Period]:
