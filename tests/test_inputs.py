@@ -493,3 +493,26 @@ def test_one_column_named_for_both_ends_of_an_edge_is_refused(
     ):
         run(None, config, tmp_path / "run", show_progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_column_named_as_a_setting_left_unset_is_said_to_be_unread(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the accounts' first_seen and volume settings have no default: columns of those
+    # names were left unread without a word
+    pd.DataFrame({"from": ["a"], "to": ["b"]}).to_parquet(tmp_path / "edges.parquet")
+    pd.DataFrame(
+        {"address": ["a", "b"], "First_Seen": ["2026-04-01", "2026-04-02"], "volume": [1, 2]}
+    ).to_csv(tmp_path / "subjects.csv", index=False)
+    config = _edges_config(tmp_path, account_id="address", volume="volume")
+    engine = make_engine(config.engine)
+    try:
+        with caplog.at_level("WARNING", logger="sybilgraph"):
+            load_inputs(engine, config)
+    finally:
+        engine.close()
+    said = [r.getMessage() for r in caplog.records if "is not read" in r.getMessage()]
+    assert said == [
+        f"{tmp_path / 'subjects.csv'}: the column 'First_Seen' is not read: set "
+        "inputs.first_seen = 'First_Seen' to use it"
+    ]

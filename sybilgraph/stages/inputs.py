@@ -236,6 +236,23 @@ def _read_hubs(engine: Engine, path: str, column: str, counts: dict[str, int]) -
     return _HUBS
 
 
+def _say_unread(engine: Engine, path: str, settings: dict[str, str | None]) -> None:
+    """Say so where a file of accounts has a column named as a setting left unset
+    (``first_seen`` with no ``inputs.first_seen``): the settings have no default, and
+    such a column was left unread without a word."""
+    columns = {c.lower(): c for c in engine.source_columns(file_source(Path(path)))}
+    for setting, found in settings.items():
+        name = setting.rpartition(".")[2]
+        if found is None and name in columns:
+            log.warning(
+                "%s: the column %r is not read: set %s = %r to use it",
+                path,
+                columns[name],
+                setting,
+                columns[name],
+            )
+
+
 def _read_attributes(engine: Engine, config: Config, counts: dict[str, int]) -> str:
     cfg = config.inputs
     assert cfg.accounts is not None
@@ -249,6 +266,9 @@ def _read_attributes(engine: Engine, config: Config, counts: dict[str, int]) -> 
         ],
     )
     assert account_id is not None
+    _say_unread(
+        engine, cfg.accounts, {"inputs.first_seen": first_seen, "inputs.volume": volume_column}
+    )
     sql = engine.dialect
     first = _text(engine, first_seen) if first_seen else sql.null_text()
     volume = _text(engine, volume_column) if volume_column else sql.null_text()
