@@ -516,3 +516,16 @@ def test_a_column_named_as_a_setting_left_unset_is_said_to_be_unread(
         f"{tmp_path / 'subjects.csv'}: the column 'First_Seen' is not read: set "
         "inputs.first_seen = 'First_Seen' to use it"
     ]
+
+
+def test_an_input_of_which_no_row_is_usable_is_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # said at info level, which -q hides: the run ended empty, exit 0, without a word
+    edges = tmp_path / "edges.csv"
+    edges.write_text("a,b\nu1,u1\nu2,\n")
+    config = Config(inputs=InputsConfig(edges=str(edges)))
+    with caplog.at_level("WARNING", logger="sybilgraph"):
+        run(None, config, tmp_path / "run", show_progress=False)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"{edges} (inputs.edges): 2 rows read, 0 used, 2 rejected; see rejects.csv" in warned

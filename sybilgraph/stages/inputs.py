@@ -183,7 +183,10 @@ def _tally(
     counts[f"{name}_rejected"] = rejected
     used = read - rejected - left_out
     shown = f", {left_out} left out (a listed hub at an end)" if left_out else ""
-    log.info(
+    # a file of which no row is usable is a warning: at info level, a run on edges that
+    # were all rejected said nothing on a terminal with -q and ended empty, exit 0
+    log.log(
+        logging.WARNING if read and not used and rejected else logging.INFO,
         "%s (%s): %d rows read, %d used, %d rejected%s%s",
         path,
         setting,
