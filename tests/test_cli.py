@@ -68,6 +68,11 @@ def test_evaluate_against_truth(hand_csv: Path, tmp_path: Path) -> None:
             "account_id,label,group\nnobody,sybil,g\n",
             "truth.csv: none of the 1 truth accounts is in the run (first: 'nobody')",
         ),
+        # its fields shifted: "label must be sybil or legit, not 'g'"
+        (
+            f"account_id,label,group\n{accounts[0]},sybil,g,extra\n",
+            "truth.csv, row 2: 4 fields where the header has 3",
+        ),
     ]:
         truth.write_text(text)
         code, _, stderr = _invoke("evaluate", str(out), "--truth", str(truth))

@@ -21,6 +21,7 @@ __all__ = [
     "BOM",
     "csv_delimiter",
     "lone_cr_copy",
+    "long_row",
     "mask_range",
     "open_quote_line",
     "plain_copy",
@@ -35,6 +36,21 @@ _CHUNK = 16 << 20
 _TOKENS = tuple(chr(c).encode("utf-8") for c in range(0xFDD0, 0xFDD4))
 _LONE_CR = re.compile(rb"\r(?!\n)")
 BOM = b"\xef\xbb\xbf"
+
+
+def long_row(path: Path) -> tuple[int, int, int] | None:
+    """The first row of a small CSV file (labels, truth) with more fields than its
+    header: (line, fields, the header's fields), or None. Read as a table, such a row
+    took its first fields for an index and shifted the others, without a word."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        for fields in reader:
+            if len(fields) > len(header):
+                return reader.line_num, len(fields), len(header)
+    return None
 
 
 def csv_delimiter(path: Path) -> str:

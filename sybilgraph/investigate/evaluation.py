@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sybilgraph.engines.csvrepair import long_row
 from sybilgraph.errors import InputError
 from sybilgraph.investigate.folder import RunFolder, id_text
 
@@ -159,9 +161,16 @@ def evaluate(result: RunFolder | str | Path, truth: str | Path | pd.DataFrame) -
         raise InputError(f"evaluate: expected a truth file or DataFrame, not {truth!r}")
     else:
         try:
+            found = None if str(truth).lower().endswith(".gz") else long_row(Path(truth))
             labels = pd.read_csv(truth, dtype=str, keep_default_na=False)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, csv.Error) as exc:
             raise InputError(f"cannot read truth: {exc}", path=str(truth)) from None
+        if found is not None:
+            # its fields shifted: "label must be sybil or legit, not 'g'"
+            line, fields, header = found
+            raise InputError(
+                f"{fields} fields where the header has {header}", path=str(truth), row=line
+            )
         for column in ("account_id", "label", "group"):
             if column not in labels.columns:
                 raise InputError(f"missing column {column!r}", path=str(truth), column=column)

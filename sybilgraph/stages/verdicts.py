@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sybilgraph.engines.csvrepair import long_row
 from sybilgraph.errors import InputError
 from sybilgraph.outputs import text_of_cells
 from sybilgraph.stages.normalize import normalize_ips
@@ -176,19 +177,13 @@ def _network(text: str) -> str | None:
 
 
 def _check_fields(path: Path) -> None:
-    """Refuse a row with more fields than the header, naming it: read as a table, it
-    took its first fields for an index, without a word. A row with fewer is read with
-    the last columns empty (a note and a time left out by hand)."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, [])
-        for fields in reader:
-            if len(fields) > len(header):
-                raise InputError(
-                    f"{len(fields)} fields where the header has {len(header)}",
-                    path=str(path),
-                    row=reader.line_num,
-                )
+    """Refuse a row with more fields than the header, naming it (see ``long_row``). A
+    row with fewer is read with the last columns empty (a note and a time left out by
+    hand)."""
+    found = long_row(path)
+    if found is not None:
+        line, fields, header = found
+        raise InputError(f"{fields} fields where the header has {header}", path=str(path), row=line)
 
 
 def spread_verdicts(labels: Labels, membership: pd.DataFrame) -> pd.DataFrame:
