@@ -38,6 +38,7 @@ __all__ = [
     "is_stale",
     "is_temporary_run",
     "make_staging",
+    "path_argument",
     "prepare_out_dir",
     "remove_stale_folders",
     "run_files",
@@ -69,6 +70,20 @@ SET_ASIDE = ".previous"
 #: a leftover whose process is unknown is taken as abandoned after this long; runs
 #: record their process id, and a leftover of a process that is gone is abandoned
 STALE_AFTER_S = 3600
+
+
+def path_argument(value: object, what: str, thing: str = "file") -> Path:
+    """A path a caller gave for a ``thing`` to write; a value that is no path (None, a
+    number, an empty text) is refused, as it failed with Python's own errors.
+
+    Raises
+    ------
+    OutputError
+        ``value`` is not a non-empty text or path.
+    """
+    if not isinstance(value, str | os.PathLike) or str(value) == "":
+        raise OutputError(f"{what}: expected the path of a {thing} to write, not {value!r}")
+    return Path(value)
 
 
 def prepare_out_dir(out_dir: str | Path, *, force: bool = False) -> Path:

@@ -33,6 +33,7 @@ from sybilgraph.outputs import (
     install_run,
     make_staging,
     missing,
+    path_argument,
     prepare_out_dir,
     remove_stale_folders,
     removed_on_failure,
@@ -99,8 +100,8 @@ def execute(
     window = as_window(window)
     if events is None and not (config.inputs.given or config.direct_edges):
         raise InputError("no events, and no other input named in the config's [inputs]")
-    if out_dir is not None and (not isinstance(out_dir, str | os.PathLike) or str(out_dir) == ""):
-        raise OutputError(f"out_dir: expected the path of a folder to write, not {out_dir!r}")
+    if out_dir is not None:
+        out_dir = path_argument(out_dir, "out_dir", "folder")
     made = [] if out_dir is None else missing(out_dir)
     if out_dir is None:
         folder = _temporary_folder()

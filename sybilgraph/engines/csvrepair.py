@@ -10,6 +10,7 @@ on the bytes and never parse a whole file in Python.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import mmap
 import re
@@ -42,8 +43,6 @@ def long_row(path: Path) -> tuple[int, int, int] | None:
     """The first row of a small CSV file (labels, truth) with more fields than its
     header: (line, fields, the header's fields), or None. Read as a table, such a row
     took its first fields for an index and shifted the others, without a word."""
-    import csv
-
     with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])

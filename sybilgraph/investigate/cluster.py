@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sybilgraph.errors import InputError, OutputError, StateError
-from sybilgraph.investigate.folder import RunFolder, id_text, path_argument
+from sybilgraph.investigate.folder import RunFolder, id_text
+from sybilgraph.outputs import path_argument
 from sybilgraph.stages.verdicts import read_labels, spread_verdicts
 from sybilgraph.views.tables import ClusterView, activity_of, view_from_tables
 

@@ -18,11 +18,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from sybilgraph.errors import InputError, OutputError, StateError
+from sybilgraph.errors import InputError, StateError
 from sybilgraph.outputs import text_of_cells
 from sybilgraph.views.tables import ACTIVITY_COLUMNS
 
-__all__ = ["KEPT_VERDICTS", "RunFolder", "id_text", "path_argument"]
+__all__ = ["KEPT_VERDICTS", "RunFolder", "id_text"]
 
 
 #: the verdicts a weekly report's run was given, kept in its folder
@@ -46,20 +46,6 @@ def id_text(value: object, what: str) -> str:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return str(int(value))
     raise InputError(f"{what} is an id (a string), not {type(value).__name__} {value!r}")
-
-
-def path_argument(value: object, what: str, thing: str = "file") -> Path:
-    """A path a caller gave for a ``thing`` to write; a value that is no path (None, a
-    number, an empty text) is refused, as it failed with Python's own errors.
-
-    Raises
-    ------
-    OutputError
-        ``value`` is not a non-empty text or path.
-    """
-    if not isinstance(value, str | os.PathLike) or str(value) == "":
-        raise OutputError(f"{what}: expected the path of a {thing} to write, not {value!r}")
-    return Path(value)
 
 
 #: the columns the views read of each table: a table without them is damaged
@@ -106,6 +92,8 @@ _FLAGS = {"accounts.csv": ("flagged",), "clusters.csv": ("flagged",)}
 
 def _refuse_first(path: Path, column: str, values: pd.Series, bad: pd.Series, kind: str) -> None:
     """Refuse the table where a cell of ``column`` that is not blank is ``bad``."""
+    if not bad.any():  # a run's own table: its cells were not read as text
+        return
     bad = bad & values.notna() & values.astype(str).str.strip().ne("")
     if bad.any():
         index = int(bad.to_numpy().argmax())
@@ -295,10 +283,7 @@ class RunFolder:
         """The flagged clusters, best first (with every column when there are none:
         an empty ``flagged`` column read as text picked no row but no column either)."""
         clusters = self.clusters
-        flags = clusters["flagged"]
-        if flags.dtype != bool:
-            flags = flags.astype(str).str.strip().str.lower().eq("true")
-        return clusters[flags]
+        return clusters[clusters["flagged"]]  # read as True or False (see _read)
 
     @property
     def labels_path(self) -> Path:

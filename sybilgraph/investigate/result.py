@@ -12,7 +12,7 @@ from sybilgraph.errors import OutputError
 from sybilgraph.investigate.casefile import resolve_cluster_id
 from sybilgraph.investigate.cluster import Cluster, Neighborhood, cluster, neighborhood
 from sybilgraph.investigate.explain import Explanation, explain
-from sybilgraph.investigate.folder import RunFolder, id_text, path_argument
+from sybilgraph.investigate.folder import RunFolder, id_text
 from sybilgraph.investigate.labels import label_target
 from sybilgraph.outputs import (
     NEW_FILE_MODE,
@@ -20,6 +20,7 @@ from sybilgraph.outputs import (
     is_temporary_run,
     make_staging,
     missing,
+    path_argument,
     prepare_out_dir,
     removed_on_failure,
 )
