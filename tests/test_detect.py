@@ -367,6 +367,30 @@ def test_accounts_left_alone_are_grouped_only_where_nearly_all_pairs_link() -> N
     assert groups == [set(wrapped)]
 
 
+def test_two_groups_left_alone_in_one_component_are_two_groups() -> None:
+    # two operators' accounts, each all tied on its wrapper (0.42 a pair: CPM leaves
+    # each alone), three pairs across tied on a phrase both append: 0.59 of the pairs
+    # of the 42 linked, so neither was grouped (synth seed 1234: 67 and 17 accounts)
+    first = [f"w{i:02d}" for i in range(30)]
+    second = [f"v{i:02d}" for i in range(12)]
+    edges = [(x, y, 0.42, 0.0) for g in (first, second) for x, y in itertools.combinations(g, 2)]
+    edges += [("w00", "v00", 0.35, 0.0), ("w01", "v00", 0.35, 0.0), ("w02", "v01", 0.35, 0.0)]
+    keys = ("wrapper", "payment")
+    membership = detect(build_graph(_keyed(edges, keys)), DetectConfig(), seed=1)
+    assert {frozenset(g["account_id"]) for _, g in membership.groupby("cluster_id")} == {
+        frozenset(first),
+        frozenset(second),
+    }
+    # a web with a dense part is no group: the 10 holders of a value users of a tool
+    # share, in a chain of 30 of its other users, as tied to the chain as to each other
+    held = [f"h{i:02d}" for i in range(10)]
+    chain = [f"c{i:02d}" for i in range(30)]
+    edges = [(x, y, 0.42, 0.0) for x, y in itertools.combinations(held, 2)]
+    edges += [(x, y, 0.42, 0.0) for x, y in itertools.pairwise(chain)]
+    edges += [(h, chain[3 * i], 0.42, 0.0) for i, h in enumerate(held)]
+    assert detect(build_graph(_keyed(edges, keys)), DetectConfig(), seed=1).empty
+
+
 def test_two_rings_linked_a_little_over_the_resolution_are_cut_apart() -> None:
     # Two typo rings of 8 and 16 accounts, 4.0 and 3.5 a pair inside (IPs and their
     # templates), and every pair across sharing two near-duplicate template groups at
