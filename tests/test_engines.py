@@ -436,3 +436,32 @@ def test_batches_stream_the_result_in_order_with_its_types(
     streamed = pa.Table.from_batches(batches)
     assert streamed.schema == whole.schema
     assert streamed.to_pylist() == whole.to_pylist()
+
+
+def test_rows_inserted_are_read_by_every_later_statement(engine: Engine) -> None:
+    # what tier 1 and link's slices ask of an insert, on each engine: a narrower type
+    # widened, the table's own rows read back, a rename and a drop after inserts
+    engine.store("grown", pa.table({"n": pa.array([1], pa.int64()), "s": ["a"]}))
+    engine.insert("grown", "SELECT CAST(2 AS INT), 'b'")  # a narrower type, widened
+    engine.insert("grown", "SELECT n + 10, s FROM grown")  # reads the rows inserted
+    assert engine.count("grown") == 4
+    engine.insert("grown", "SELECT 100, 'z'")
+    rows = engine.arrow("SELECT n, s FROM grown ORDER BY n").to_pylist()
+    assert rows == [
+        {"n": 1, "s": "a"},
+        {"n": 2, "s": "b"},
+        {"n": 11, "s": "a"},
+        {"n": 12, "s": "b"},
+        {"n": 100, "s": "z"},
+    ]
+    engine.insert("grown", "SELECT 200, 'y'")
+    engine.rename("grown", "grown_again")
+    assert engine.scalar("SELECT max(n) FROM grown_again") == 200
+    engine.insert("grown_again", "SELECT 300, 'x'")
+    engine.drop("grown_again")  # with rows inserted and never read
+    engine.store("grown_again", pa.table({"n": pa.array([7], pa.int64()), "s": ["q"]}))
+    assert engine.arrow("SELECT n FROM grown_again").to_pylist() == [{"n": 7}]
+    # a table's name inside another's is not that table
+    engine.store("grown_again_too", pa.table({"n": pa.array([8], pa.int64())}))
+    engine.insert("grown_again", "SELECT n, 'r' FROM grown_again_too")
+    assert engine.count("grown_again") == 2
