@@ -409,7 +409,8 @@ def content_gate(
 
 def content_breadth(features: pd.DataFrame, weights: ScoreWeights = WEIGHTS) -> pd.Series:
     """How much of a cluster's shared content counts by how many pieces of text it owns
-    (templates or wrappers, whichever more): 1 from ``content_breadth`` of them, less
+    (the templates, or the wrappers where the content rests on them): 1 from
+    ``content_breadth`` of them, less
     below on a log scale (one: 0.43 at 4), and 1 where it shares a template with a
     flagged cluster. Sharing one text is what the users of one tool (its system prompt)
     or of one class (its homework) do; an operator sweeping tasks through its accounts
@@ -419,7 +420,11 @@ def content_breadth(features: pd.DataFrame, weights: ScoreWeights = WEIGHTS) -> 
     share), the pieces are the wrappers alone: a long opening shared word for word
     makes near-duplicate templates of the different short tasks it precedes, so one
     tool's system prompt would otherwise count as several templates. A wrapper's ends
-    are compared exactly, and an operator repeating its tasks shares their ends too."""
+    are compared exactly, and an operator repeating its tasks shares their ends too.
+    Where the content rests on templates, the wrappers are not counted: the heavy users
+    of a popular tool share one strict group of its system prompt (97% of their
+    requests) and, by chance, a few wrapper ends (1% of them), which counted as pieces
+    owned and flagged them (coordinated synth seeds 1234 and 5005)."""
     if weights.content_breadth <= 1:
         return pd.Series(1.0, index=features.index)
     owned = _pieces_owned(features).astype(float)
@@ -436,9 +441,8 @@ def _rests_on_wrappers(features: pd.DataFrame) -> pd.Series:
 
 def _pieces_owned(features: pd.DataFrame) -> pd.Series:
     """The pieces of shared text content_breadth counts: the wrappers where the content
-    rests on them, else the templates or wrappers, whichever more."""
-    either = np.maximum(features["templates"], features["wrappers"])
-    return features["wrappers"].where(_rests_on_wrappers(features), either)
+    rests on them, else the templates."""
+    return features["wrappers"].where(_rests_on_wrappers(features), features["templates"])
 
 
 def score_terms(
