@@ -571,7 +571,7 @@ def _dense_parts(graph: ig.Graph, density: float) -> list[np.ndarray] | None:
             return None
         sub = graph.induced_subgraph(vertices.tolist(), implementation="create_from_scratch")
         size = len(vertices)
-        if sub.ecount() >= density * size * (size - 1) / 2 and sub.is_connected():
+        if sub.ecount() >= density * size * (size - 1) / 2:
             parts.append(vertices)
             continue
         core = np.asarray(sub.coreness())
