@@ -548,28 +548,25 @@ def _dense_groups(graph: ig.Graph, density: float) -> list[np.ndarray]:
     for members in graph.connected_components():
         if len(members) < 3:
             continue
-        part = graph.induced_subgraph(members)
         ids = np.asarray(members)
-        size = len(members)
-        if part.ecount() >= density * size * (size - 1) / 2:
-            found.append(ids)
-        elif (pieces := _dense_parts(part, density)) is not None:
-            found.extend(ids[piece] for piece in pieces)
+        pieces = _dense_parts(graph.induced_subgraph(members), density)
+        found.extend(ids[piece] for piece in pieces or [])
     return found
 
 
 def _dense_parts(graph: ig.Graph, density: float) -> list[np.ndarray] | None:
-    """The dense groups (``density``, three or more vertices) a connected graph falls into
-    when its densest cores (the vertices of the highest coreness) are taken one after
-    the other, the rest searched again without each; None unless every vertex is in one
-    (so that a web with a dense part is no group)."""
+    """The dense groups (``density``, three or more vertices) a connected graph falls into:
+    itself where it is dense, else its densest cores (the vertices of the highest
+    coreness) taken one after the other, the rest searched again without each; None
+    unless every vertex is in one (so that a web with a dense part is no group)."""
     parts: list[np.ndarray] = []
     todo = [np.arange(graph.vcount())]
     while todo:
         vertices = todo.pop()
         if len(vertices) < 3:
             return None
-        sub = graph.induced_subgraph(vertices.tolist(), implementation="create_from_scratch")
+        whole = len(vertices) == graph.vcount()
+        sub = graph if whole else graph.induced_subgraph(vertices.tolist())
         size = len(vertices)
         if sub.ecount() >= density * size * (size - 1) / 2:
             parts.append(vertices)
