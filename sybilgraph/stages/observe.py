@@ -8,7 +8,6 @@ distinct text, into template groups so that near-identical prompts share one val
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -583,15 +582,10 @@ def _grouped(
     # hash's smallest template, should two share one, first. Made distinct as pairs, not
     # a hash's min(template): that aggregate of strings cannot spill (at 10M synth
     # events, 5.7M templates, 2.8 s against 3.2 to 3.8 s)
-    rows = _batch_rows(engine, "prompt_fp", "template")
-    distinct = (
-        batch
-        for part in _hash_slices(-(-counts["distinct_prompts"] // rows))
-        for batch in engine.batches(
-            f"SELECT DISTINCT template_hash, template FROM prompt_fp WHERE ({part}) "
-            "ORDER BY template_hash < 0, template_hash, template",
-            rows,
-        )
+    distinct = engine.batches(
+        "SELECT DISTINCT template_hash, template FROM prompt_fp "
+        "ORDER BY template_hash < 0, template_hash, template",
+        _batch_rows(engine, "prompt_fp", "template"),
     )
     signed = TemplateSignatures.of(_first_per_hash(distinct), cfg, config.seed)
     heavy = None if floor is None else _heavy_templates(engine, floor, signed.hashes)
@@ -610,36 +604,6 @@ def _grouped(
     if heavy is not None:
         _store_heavy_groups(engine, config, counts, hashes[heavy.positions], strict[0], heavy)
     return groups, heavy is not None
-
-
-def _hash_slices(parts: int) -> list[str]:
-    """SQL conditions on ``template_hash`` (a signed 64-bit number) that cut the hashes,
-    as unsigned numbers, into ``parts`` ranges of equal width, in ascending order.
-
-    Tier 2 reads the distinct templates sorted by hash a slice at a time: the engine
-    then makes distinct and sorts a slice of the texts, not all of them at once (on the
-    realistic benchmark log, 1.3M templates, that was 0.6 GB held beside the growing
-    signatures, the run's peak). The hashes are uniform, so the slices are even."""
-    bounds = [(1 << 64) * i // max(parts, 1) for i in range(max(parts, 1) + 1)]
-    conditions = []
-    for low, high in itertools.pairwise(bounds):
-        # as signed numbers: below 2^63 as they are, from 2^63 up less 2^64
-        ranges = [
-            (max(low, start) - shift, min(high, end) - shift)
-            for start, end, shift in ((0, 1 << 63, 0), (1 << 63, 1 << 64, 1 << 64))
-            if max(low, start) < min(high, end)
-        ]
-        conditions.append(" OR ".join(_signed_range(a, b - 1) for a, b in ranges))
-    return conditions
-
-
-def _signed_range(low: int, high: int) -> str:
-    """SQL: ``template_hash`` from ``low`` to ``high`` (inclusive), the bounds of the
-    signed 64-bit range left out (their literals are not 64-bit numbers to every
-    engine)."""
-    sides = [f"template_hash >= {low}"] if low > -(1 << 63) else []
-    sides += [f"template_hash <= {high}"] if high < (1 << 63) - 1 else []
-    return "(" + " AND ".join(sides) + ")" if sides else "true"
 
 
 def _first_per_hash(

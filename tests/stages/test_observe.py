@@ -231,33 +231,6 @@ def test_tier_2_reads_the_templates_a_few_at_a_time_as_all_at_once(
     assert_table(observations(), whole)
 
 
-@pytest.mark.parametrize("parts", [1, 2, 3, 7])
-def test_the_hash_slices_cut_every_hash_once_in_unsigned_order(parts: int) -> None:
-    # tier 2 reads the templates a slice of hashes at a time and relies on the slices
-    # coming in the hashes' order as unsigned numbers (the order it sorts and searches in)
-    import duckdb
-    import numpy as np
-
-    from sybilgraph.stages import observe as observe_stage
-
-    edges = [-(1 << 63), -(1 << 63) + 1, -1, 0, 1, (1 << 63) - 1]
-    randoms = np.random.default_rng(7).integers(-(1 << 63), (1 << 63) - 1, 500, dtype=np.int64)
-    hashes = [*edges, *(int(h) for h in randoms)]
-    slices = observe_stage._hash_slices(parts)
-    assert len(slices) == parts
-    con = duckdb.connect()
-    con.execute("CREATE TABLE h (template_hash BIGINT)")
-    con.executemany("INSERT INTO h VALUES (?)", [(h,) for h in hashes])
-    found = [
-        sorted(v for (v,) in con.execute(f"SELECT template_hash FROM h WHERE ({c})").fetchall())
-        for c in slices
-    ]
-    assert sorted(h for part in found for h in part) == sorted(hashes)  # each hash once
-    in_order = [h % (1 << 64) for part in found for h in sorted(part, key=lambda v: v % (1 << 64))]
-    assert in_order == sorted(h % (1 << 64) for h in hashes)
-    assert all(found)  # uniform hashes: no slice of seven is empty among 506
-
-
 def test_templates_that_share_a_hash_are_one_template_to_tier_2(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
