@@ -440,6 +440,15 @@ def no_events(engine: Engine, config: Config) -> EventTables:
     )
 
 
+def drop_prompt_texts(engine: Engine, events: EventTables) -> None:
+    """Let go of the events' prompt texts (the column ``prompt``, without copying the
+    rest), once observe has read each distinct text and keyed each event's: later
+    statements read the events' other columns while the distinct texts and their
+    templates are fingerprinted, and each text was held twice (on the realistic
+    benchmark log, 1.5M events, 0.43 GB through observe)."""
+    engine.drop_columns(events.events, ["prompt"])
+
+
 def keep_times(engine: Engine, events: EventTables) -> EventTables:
     """The events cut to ``account_id, ts`` once observe has read them: what later stages
     need (the pages' timelines). The prompts live on in observe's prompt map; on the

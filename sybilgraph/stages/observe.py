@@ -24,6 +24,7 @@ from sybilgraph.fingerprint import (
     mask_prompts,
     wrapper_hashes,
 )
+from sybilgraph.stages.load import drop_prompt_texts
 from sybilgraph.stages.tables import EventTables, GraphInputs, ObservationTables
 
 __all__ = [
@@ -110,7 +111,7 @@ def observe(
         "WHERE payment_id IS NOT NULL"
     )
     if prompts is not None:
-        sent = _prompt_events(engine, table, prompts, config)
+        sent = _prompt_events(engine, prompts, config)
         if config.prompt.wrapper_chars > 0:
             for end, prefix in _WRAPPER_ENDS:
                 parts.append(_uses(sent, KEY_WRAPPER, end, f"{end} IS NOT NULL", prefix))
@@ -259,6 +260,8 @@ def keep_shared_prompts(engine: Engine, observed: ObservationTables) -> Observat
 
 #: the events that have a prompt, with its values: made and dropped by observe
 _PROMPT_EVENTS = "prompt_events"
+#: each event's prompt as its key (account_id, ts, prompt_key), from tier 1 to the join
+_PROMPT_KEYS = "prompt_keys"
 
 
 @dataclass(frozen=True)
@@ -402,6 +405,14 @@ def _fingerprint(
         engine.drop("prompt_fp_in")
     engine.drop("prompt_texts")
     pa.default_memory_pool().release_unused()  # the batches' buffers, before tier 2
+    # each event's prompt as its key (see _prompt_events), and the events' texts let go:
+    # the distinct texts are in prompt_fp
+    engine.create_table(
+        _PROMPT_KEYS,
+        f"""SELECT account_id, ts, {engine.dialect.text_key("prompt")} AS prompt_key
+            FROM {events.events} WHERE prompt IS NOT NULL""",
+    )
+    drop_prompt_texts(engine, events)
 
     group, join = "f.template_hash", ""
     heavy = False
@@ -520,10 +531,11 @@ def fold_strict_uses(
         engine.drop(strict_uses)
 
 
-def _prompt_events(engine: Engine, events: str, prompts: _Prompts, config: Config) -> str:
+def _prompt_events(engine: Engine, prompts: _Prompts, config: Config) -> str:
     """Create the table of the events that have a prompt, with the values of their prompt
     as numbers (account_id, ts, template_group[, strict_group][, wrapper_head,
-    wrapper_tail]; see ``_Prompts.numbers``).
+    wrapper_tail]; see ``_Prompts.numbers``), from the events' prompt keys (made by
+    :func:`_fingerprint`, dropped here).
 
     The wrapper and prompt parts of ``observations`` read it: events and prompts are
     joined once, not once for each part (three or four times; on the realistic
@@ -547,9 +559,10 @@ def _prompt_events(engine: Engine, events: str, prompts: _Prompts, config: Confi
     engine.create_table(
         _PROMPT_EVENTS,
         f"""SELECT e.account_id, e.ts, {", ".join(f"p.{v}" for v in values)}
-            FROM {events} e JOIN prompt_values p ON {key("e.prompt")} = p.prompt_key""",
+            FROM {_PROMPT_KEYS} e JOIN prompt_values p ON e.prompt_key = p.prompt_key""",
     )
     engine.drop("prompt_values")
+    engine.drop(_PROMPT_KEYS)
     return _PROMPT_EVENTS
 
 

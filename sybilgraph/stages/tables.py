@@ -64,7 +64,9 @@ class EventTables:
              (one per ``columns.extra_keys``, in that order)
     rejects: file, row, reason, account_id, ts, ip, payment_id, prompt, extras as read
 
-    After observe, ``stages.load.keep_times`` leaves ``events`` with account_id and ts.
+    Observe drops ``prompt`` once it has fingerprinted the texts
+    (``stages.load.drop_prompt_texts``); after observe, ``stages.load.keep_times``
+    leaves ``events`` with account_id and ts.
     """
 
     events: str

@@ -269,3 +269,21 @@ def test_templates_that_share_a_hash_are_one_template_to_tier_2(
         assert prompts["n"].tolist() == [1] * 5
     finally:
         engine.close()
+
+
+def test_the_events_texts_are_let_go_once_fingerprinted() -> None:
+    # each prompt's text is held once past tier 1 (in the fingerprints), not also in
+    # every event that sent it: the events keep their other columns for the later parts
+    engine = make_engine(EngineConfig(name="duckdb"))
+    try:
+        cfg = config()
+        events_ = load(engine, [frame_source(events())], cfg)
+        before = set(engine.arrow(f"SELECT * FROM {events_.events} LIMIT 0").column_names)
+        observed = observe(engine, events_, cfg)
+        after = set(engine.arrow(f"SELECT * FROM {events_.events} LIMIT 0").column_names)
+        assert before - after == {"prompt"}
+        assert engine.count(events_.events) == len(events())
+        kept = read(engine, observed.observations, ["account_id", "key", "value"])
+        assert set(kept[kept["key"] == "prompt"]["account_id"]) == {"u1", "u2", "u3"}
+    finally:
+        engine.close()
