@@ -567,21 +567,26 @@ def _dense_parts(graph: ig.Graph, density: float) -> list[np.ndarray] | None:
             return None
         whole = len(vertices) == graph.vcount()
         sub = graph if whole else graph.induced_subgraph(vertices.tolist())
-        size = len(vertices)
-        if sub.ecount() >= density * size * (size - 1) / 2:
+        if _is_dense(sub, density):
             parts.append(vertices)
             continue
         core = np.asarray(sub.coreness())
         top = core == core.max()
         k = int(top.sum())
-        if k < 3 or k == size:
+        if k < 3 or k == len(vertices):
             return None
-        if sub.induced_subgraph(np.flatnonzero(top).tolist()).ecount() < density * k * (k - 1) / 2:
+        if not _is_dense(sub.induced_subgraph(np.flatnonzero(top).tolist()), density):
             return None
         parts.append(vertices[top])
         rest = sub.induced_subgraph(np.flatnonzero(~top).tolist())
         todo.extend(vertices[~top][np.asarray(c)] for c in rest.connected_components())
     return parts
+
+
+def _is_dense(graph: ig.Graph, density: float) -> bool:
+    """Whether at least ``density`` of the pairs of ``graph``'s vertices are linked."""
+    size = graph.vcount()
+    return bool(graph.ecount() >= density * size * (size - 1) / 2)
 
 
 def join_pieces(

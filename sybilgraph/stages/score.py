@@ -410,11 +410,10 @@ def content_gate(
 def content_breadth(features: pd.DataFrame, weights: ScoreWeights = WEIGHTS) -> pd.Series:
     """How much of a cluster's shared content counts by how many pieces of text it owns
     (the templates, or the wrappers where the content rests on them): 1 from
-    ``content_breadth`` of them, less
-    below on a log scale (one: 0.43 at 4), and 1 where it shares a template with a
-    flagged cluster. Sharing one text is what the users of one tool (its system prompt)
-    or of one class (its homework) do; an operator sweeping tasks through its accounts
-    shares many.
+    ``content_breadth`` of them, less below on a log scale (one: 0.43 at 4), and 1
+    where it shares a template with a flagged cluster. Sharing one text is what the
+    users of one tool (its system prompt) or of one class (its homework) do; an
+    operator sweeping tasks through its accounts shares many.
 
     Where the shared content rests on wrappers (``wrapper_share`` at least the template
     share), the pieces are the wrappers alone: a long opening shared word for word
