@@ -381,6 +381,14 @@ def _fingerprint(
         engine.drop("prompt_texts")
         engine.drop("heavy_accounts")
         return None
+    # each event's prompt as its key (see _prompt_events), and the events' texts let go
+    # before the batches: the distinct texts are in prompt_texts, then prompt_fp
+    engine.create_table(
+        _PROMPT_KEYS,
+        f"""SELECT account_id, ts, {engine.dialect.text_key("prompt")} AS prompt_key
+            FROM {events.events} WHERE prompt IS NOT NULL""",
+    )
+    drop_prompt_texts(engine, events)
     created = False
     cfg = config.prompt
     read = "prompt" if floor is None else "prompt, heavy"
@@ -405,14 +413,6 @@ def _fingerprint(
         engine.drop("prompt_fp_in")
     engine.drop("prompt_texts")
     pa.default_memory_pool().release_unused()  # the batches' buffers, before tier 2
-    # each event's prompt as its key (see _prompt_events), and the events' texts let go:
-    # the distinct texts are in prompt_fp
-    engine.create_table(
-        _PROMPT_KEYS,
-        f"""SELECT account_id, ts, {engine.dialect.text_key("prompt")} AS prompt_key
-            FROM {events.events} WHERE prompt IS NOT NULL""",
-    )
-    drop_prompt_texts(engine, events)
 
     group, join = "f.template_hash", ""
     heavy = False
