@@ -118,6 +118,10 @@ def test_room_made_for_arrays_lowers_the_limit_for_a_while(tmp_path: Path) -> No
         assert _limit_gib(engine) == pytest.approx(4.0, abs=0.05)
         with engine.room_for(0):
             assert _limit_gib(engine) == pytest.approx(4.0, abs=0.05)
+        # a quarter while the caller runs no statement
+        with engine.room_for(10 << 30, idle=True):
+            assert _limit_gib(engine) == pytest.approx(1.0, abs=0.05)
+        assert _limit_gib(engine) == pytest.approx(4.0, abs=0.05)
     finally:
         engine.close()
 

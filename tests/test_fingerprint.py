@@ -539,6 +539,62 @@ def test_signatures_group_a_subset_at_another_threshold_as_a_run_over_it_alone()
         signed.groups(1.5)
 
 
+def test_signatures_of_repeated_rows_are_those_of_the_distinct_texts_in_hash_order() -> None:
+    # tier 2 streams the fingerprints' table as it is: a template comes once per prompt,
+    # in no order; the signatures must be those of the distinct templates, sorted
+    rng = random.Random(12)
+    base = "write a short story about a dragon who guards a library of lost books"
+    texts = sorted({_typo(base, rng) for _ in range(20)} | set(_UNRELATED) | {"hi", "two"})
+    array = pa.array(texts)
+    hashes = hash_strings(array)
+    order = np.argsort(hashes)
+    alone = TemplateSignatures.of([(hashes[order], array.take(pa.array(order)))], PromptConfig(), 3)
+    repeated = [rng.randrange(len(texts)) for _ in range(200)] + list(range(len(texts)))
+    rng.shuffle(repeated)
+    batches = [
+        (hashes[repeated[i : i + 37]], array.take(pa.array(repeated[i : i + 37])))
+        for i in range(0, len(repeated), 37)
+    ]
+    signed = TemplateSignatures.of_distinct(hashes[::-1].copy(), batches, PromptConfig(), 3)
+    assert signed.hashes.tolist() == alone.hashes.tolist()
+    assert signed.counts.tolist() == alone.counts.tolist()
+    assert np.array_equal(signed.signature, alone.signature)
+    assert signed.groups(0.6).tolist() == alone.groups(0.6).tolist()
+    with pytest.raises(ValueError, match="among the distinct"):
+        TemplateSignatures.of_distinct(hashes[:3], batches, PromptConfig(), 3)
+    with pytest.raises(ValueError, match="in no row"):
+        TemplateSignatures.of_distinct(np.append(hashes, np.uint64(7)), batches, PromptConfig(), 3)
+
+
+def test_two_texts_of_one_hash_are_settled_by_the_texts_not_their_order() -> None:
+    # should two texts share a tier-1 hash, the one with fewer words, then the least
+    # signature, stands for it, whichever row comes first
+    texts = [
+        "alpha beta gamma delta epsilon",
+        "zeta eta theta iota kappa",
+        "one two three four five six seven",
+        "one two",
+    ]
+    array = pa.array(texts)
+    apart = np.array([1, 2], dtype=np.uint64)  # the two five-word texts, hashed apart
+    signatures = TemplateSignatures.of([(apart, array[:2])], PromptConfig(), 3).signature
+    assert signatures[0].tobytes() != signatures[1].tobytes()
+    least = min((0, 1), key=lambda i: signatures[i].tobytes())
+    shared = np.full(4, 42, dtype=np.uint64)  # every text under one hash
+    for rows in ([0, 1, 2, 3], [3, 2, 1, 0], [2, 1, 0], [2, 0, 1], [0, 1], [1, 0]):
+        signed = TemplateSignatures.of_distinct(
+            np.array([42], dtype=np.uint64),
+            [(shared[: len(rows)], array.take(pa.array(rows)))],
+            PromptConfig(),
+            3,
+        )
+        words, signature = signed.counts.tolist(), signed.signature
+        if 3 in rows:  # two words: too short to sign, and the fewest
+            assert words == [2] and len(signature) == 0
+        elif 0 in rows:
+            assert words == [5] and signature[0].tobytes() == signatures[least].tobytes()
+
+
 def test_signatures_are_the_minima_of_the_permuted_words() -> None:
     # the compiled MinHash against its definition: per text with min_words words, the
     # minimum over its words x of a * x + b (mod 2**32), bits 8 to 15 kept

@@ -119,12 +119,13 @@ class Engine(ABC):
         """Run a query and return its result as an Arrow table."""
 
     @contextlib.contextmanager
-    def room_for(self, nbytes: int) -> Iterator[None]:
+    def room_for(self, nbytes: int, *, idle: bool = False) -> Iterator[None]:
         """Hold about ``nbytes`` less while the caller holds that much of its own beside
         the engine (arrays it builds from a query's rows), so that the process stays
         near the engine's limit rather than at the limit and the arrays together. What
-        the engine gives up it spills. Engines whose memory is not in this process
-        (Spark's JVM) need no room made: they ignore it."""
+        the engine gives up it spills. ``idle``: the caller runs no statement meanwhile,
+        so the engine may give up more (it need not keep room to run one). Engines whose
+        memory is not in this process (Spark's JVM) need no room made: they ignore it."""
         yield
 
     def batches(self, sql: str, size: int) -> Iterator[pa.RecordBatch]:

@@ -444,12 +444,13 @@ class DuckDBEngine(Engine):
             cursor.close()
 
     @contextlib.contextmanager
-    def room_for(self, nbytes: int) -> Iterator[None]:
+    def room_for(self, nbytes: int, *, idle: bool = False) -> Iterator[None]:
         # at 30M synth events, DuckDB at its limit (a sixth of 24 GB) beside tier 2's
         # MinHash signatures took the run to its peak, 6.5 GiB; with the limit lowered
-        # by them, 5.4 GiB. Never below half the limit: aggregates of strings (and
-        # the distinct templates sorted for tier 2) must still fit
-        lowered = max(self._limit_bytes - max(int(nbytes), 0), self._limit_bytes // 2)
+        # by them, 5.4 GiB. Never below half the limit while statements run (aggregates
+        # of strings must still fit), a quarter while none does
+        least = self._limit_bytes // (4 if idle else 2)
+        lowered = max(self._limit_bytes - max(int(nbytes), 0), least)
         if not self._limit_bytes or lowered >= self._limit_bytes:
             yield
             return

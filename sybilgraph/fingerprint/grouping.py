@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sybilgraph.config import PromptConfig
-from sybilgraph.fingerprint.arrays import as_string_array, expand, parallel
+from sybilgraph.fingerprint.arrays import as_string_array, compiled, expand, parallel
 from sybilgraph.fingerprint.lsh import LSHBanding, prepare_kernels
 from sybilgraph.fingerprint.masking import hash_strings, mask_prompts
 from sybilgraph.fingerprint.minhash import MinHash
@@ -213,6 +213,54 @@ class TemplateSignatures:
         hashes, counts = np.concatenate(hash_parts), np.concatenate(count_parts)
         return cls(hashes, counts, signature[:filled], config)
 
+    @classmethod
+    def of_distinct(
+        cls,
+        distinct: np.ndarray,
+        rows: Iterable[tuple[np.ndarray, pa.Array]],
+        config: PromptConfig,
+        seed: int,
+    ) -> TemplateSignatures:
+        """Signatures of the distinct texts among ``rows``, one per hash, in the order of
+        the hashes as unsigned numbers.
+
+        ``distinct`` holds each hash of the rows once, in any order; ``rows`` come in
+        batches of (tier-1 hashes, texts), in any order, a text in any number of rows.
+        Each row is signed and its signature put in its hash's place at once, so the
+        engine streams its table as it is, without making the pairs distinct and sorting
+        every text (at 1.5M realistic events that sort held 0.47 GB beside 1.1 GB of
+        tables).
+        Should two texts share a hash, the one with fewer words, then the least
+        signature, stands for it: the choice rests on the texts alone, not on the order
+        of the rows, and texts that tie on both give the same groups.
+        """
+        minhash = _minhash_of(config, seed)
+        hashes = np.sort(np.asarray(distinct, dtype=np.uint64))
+        counts = np.full(len(hashes), -1, dtype=np.int64)  # -1: no row yet
+        signature = np.zeros((len(hashes), config.num_perm), minhash.dtype)
+        place = compiled(_place_rows)
+        for batch_hashes, texts in rows:
+            words, part = minhash.signatures(as_string_array(texts))
+            at = _positions(hashes, batch_hashes)
+            if len(at) and (
+                int(at.max()) >= len(hashes) or not np.array_equal(hashes[at], batch_hashes)
+            ):
+                raise ValueError("a row's hash is not among the distinct hashes given")
+            eligible = words >= config.min_words
+            place(
+                at, words, np.where(eligible, np.cumsum(eligible) - 1, -1), part, counts, signature
+            )
+        if (counts < 0).any():
+            raise ValueError("a distinct hash given came in no row")
+        kept = np.flatnonzero(counts >= config.min_words)
+        compiled(_compact_rows)(signature, kept)
+        return cls(hashes, counts, signature[: len(kept)], config)
+
+    #: what the two groupings of a run (:meth:`groupings`) hold per text while they run,
+    #: beside the signatures: the components' parents, each band's members and buckets,
+    #: the pairs checked (measured: 124 bytes at 30M synth events, 137 at 10M)
+    GROUPING_BYTES_PER_TEXT = 128
+
     @staticmethod
     def bytes_per_text(config: PromptConfig) -> int:
         """What :meth:`of` holds per text: its signature, tier-1 hash and word count."""
@@ -251,6 +299,67 @@ class TemplateSignatures:
         """
         prepare_kernels()
         return parallel(lambda request: self.groups(*request), requests)
+
+
+def _positions(sorted_hashes: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """Where each of ``hashes`` falls in ``sorted_hashes``, looked up in sorted order:
+    one after the other the searches stay in the cache (a batch of 520k hashes among
+    15.3M: 0.2 s against 1.1 s)."""
+    order = np.argsort(hashes)
+    at = np.empty(len(hashes), dtype=np.int64)
+    at[order] = np.searchsorted(sorted_hashes, hashes[order])
+    return at
+
+
+def _place_rows(
+    at: np.ndarray,
+    words: np.ndarray,
+    row: np.ndarray,
+    part: np.ndarray,
+    counts: np.ndarray,
+    signature: np.ndarray,
+) -> None:
+    """Put each text of a batch in its hash's place ``at[i]``: its words in ``counts``,
+    its signature (row ``row[i]`` of ``part``, -1 for a text too short to sign) in
+    ``signature``. A place already taken keeps the text with fewer words, then the
+    least signature.
+
+    Compiled (``arrays.compiled``).
+    """
+    width = signature.shape[1]
+    for i in range(len(at)):
+        place, own = at[i], row[i]
+        if counts[place] >= 0:  # taken: by the same text, or by another of the hash
+            if words[i] > counts[place]:
+                continue
+            if words[i] == counts[place]:
+                if own < 0:
+                    continue
+                less = False
+                for lane in range(width):
+                    if part[own, lane] != signature[place, lane]:
+                        less = part[own, lane] < signature[place, lane]
+                        break
+                if not less:
+                    continue
+        counts[place] = words[i]
+        if own >= 0:
+            for lane in range(width):
+                signature[place, lane] = part[own, lane]
+
+
+def _compact_rows(signature: np.ndarray, ascending: np.ndarray) -> None:
+    """Move rows ``ascending`` (increasing) of ``signature`` to its front, in place.
+
+    Compiled (``arrays.compiled``): row ``ascending[i] >= i`` is read before anything
+    is written over it.
+    """
+    width = signature.shape[1]
+    for i in range(len(ascending)):
+        source = ascending[i]
+        if source != i:
+            for lane in range(width):
+                signature[i, lane] = signature[source, lane]
 
 
 def _minhash_of(config: PromptConfig, seed: int) -> MinHash:

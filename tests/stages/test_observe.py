@@ -235,14 +235,15 @@ def test_templates_that_share_a_hash_are_one_template_to_tier_2(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # two templates with one 64-bit hash (as likely as not never, but possible): tier 2
-    # reads each hash once, with its smallest template, as a hash's min(template) did
+    # signs each hash once, with its template of fewer words (then the least signature),
+    # whichever row comes first
     import numpy as np
     import pyarrow as pa
 
     from sybilgraph.stages import observe as observe_stage
 
     sea, ocean = "write a poem about the sea", "write a poem about the ocean"
-    puzzle = "solve the puzzle for me now please"  # smaller than ``ocean``, unlike it
+    puzzle = "solve this puzzle now"  # fewer words than ``ocean``, and unlike it
     real = observe_stage.hash_strings
     (ocean_hash,) = real(pa.array([ocean]))
 
@@ -262,8 +263,8 @@ def test_templates_that_share_a_hash_are_one_template_to_tier_2(
         observed = observe_traffic(engine, traffic=traffic)
         prompts = read(engine, observed.observations, ["account_id", "value"])
         group = dict(zip(prompts["account_id"], prompts["value"], strict=True))
-        # the hash's template is ``puzzle``, which is no near copy of ``sea``: without
-        # it made distinct, ``ocean`` joined ``sea``'s group and took ``puzzle`` along
+        # the hash's template is ``puzzle``, which is no near copy of ``sea``: had
+        # ``ocean`` stood for it, it joined ``sea``'s group and took ``puzzle`` along
         assert group["u3"] == group["u4"] == group["u5"]
         assert group["u1"] == group["u2"] != group["u3"]
         assert prompts["n"].tolist() == [1] * 5
