@@ -442,10 +442,10 @@ def no_events(engine: Engine, config: Config) -> EventTables:
 
 def drop_prompt_texts(engine: Engine, events: EventTables) -> None:
     """Let go of the events' prompt texts (the column ``prompt``, without copying the
-    rest), once observe has read each distinct text and keyed each event's: later
+    rest), once observe has made the distinct texts and keyed each event's: later
     statements read the events' other columns while the distinct texts and their
     templates are fingerprinted, and each text was held twice (on the realistic
-    benchmark log, 1.5M events, 0.43 GB through observe)."""
+    benchmark log, 1.5M events, 0.43 GB from tier 1's batches to the end of observe)."""
     engine.drop_columns(events.events, ["prompt"])
 
 

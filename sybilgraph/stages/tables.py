@@ -64,7 +64,7 @@ class EventTables:
              (one per ``columns.extra_keys``, in that order)
     rejects: file, row, reason, account_id, ts, ip, payment_id, prompt, extras as read
 
-    Observe drops ``prompt`` once it has fingerprinted the texts
+    Observe drops ``prompt`` once it has made the distinct texts and keyed each event's
     (``stages.load.drop_prompt_texts``); after observe, ``stages.load.keep_times``
     leaves ``events`` with account_id and ts.
     """
