@@ -469,3 +469,42 @@ def test_rows_inserted_are_read_by_every_later_statement(engine: Engine) -> None
     engine.store("grown_again_too", pa.table({"n": pa.array([8], pa.int64())}))
     engine.insert("grown_again", "SELECT n, 'r' FROM grown_again_too")
     assert engine.count("grown_again") == 2
+
+
+def test_a_table_written_sorted_in_parts_is_the_whole_table_in_order(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # links.parquet: the links cut into parts by their first account, each part sorted
+    # on its own; a value's rows stay in one part however many they are
+    firsts = ["d", "b", "a", "c", "b", "e", "a", "b", "b", "b", "é", "a'; --", "ab"]
+    engine.store(
+        "unsorted",
+        pa.table(
+            {
+                "a": firsts,
+                "b": [f"x{(i * 7) % 13}" for i in range(len(firsts))],
+                "n": pa.array(range(len(firsts)), pa.int64()),
+                "text": [None if i % 5 == 0 else f"t{i}" for i in range(len(firsts))],
+            }
+        ),
+    )
+    whole = engine.arrow("SELECT * FROM unsorted ORDER BY a, b").to_pylist()
+    for part_rows in (1, 2, 4, 100):
+        out = tmp_path / f"sorted-{part_rows}.parquet"
+        engine.write_sorted_parquet("unsorted", ("a", "b"), out, part_rows=part_rows)
+        written = pq.read_table(out)
+        assert written.to_pylist() == whole
+        assert written.schema.field("n").type == pa.int64()
+        if part_rows == 2:  # parts were made, each sorted alone
+            assert pq.ParquetFile(out).metadata.num_row_groups > 1
+    assert engine.count("unsorted") == len(firsts)  # the cut points are gone, not the table
+    engine.store(
+        "nothing", pa.table({"a": pa.array([], pa.string()), "w": pa.array([], pa.float64())})
+    )
+    empty = tmp_path / "empty.parquet"
+    engine.write_sorted_parquet("nothing", ("a",), empty)
+    assert pq.read_table(empty).num_rows == 0
+    assert pq.read_schema(empty).names == ["a", "w"]
+    engine.store("holes", pa.table({"a": ["x", None]}))
+    with pytest.raises(ValueError, match="holds NULL"):
+        engine.write_sorted_parquet("holes", ("a",), tmp_path / "holes.parquet")

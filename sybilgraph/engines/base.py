@@ -16,7 +16,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, final
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sybilgraph.engines.dialect import Dialect
 
@@ -178,6 +180,62 @@ class Engine(ABC):
     def write_parquet(self, sql: str, path: Path, *, compression: str = "snappy") -> None:
         """Write a query's result to one Parquet file (``compression``: snappy, fast,
         or zstd, smaller, for files kept long)."""
+
+    @final
+    def write_sorted_parquet(
+        self,
+        table: str,
+        order: Sequence[str],
+        path: Path,
+        *,
+        part_rows: int = 1 << 18,
+        compression: str = "snappy",
+    ) -> None:
+        """Write ``table`` to one Parquet file, its rows in the order of the columns
+        ``order`` (ascending; the first never NULL), without sorting it whole.
+
+        The first column's values cut the table into parts of about ``part_rows`` rows
+        (all the rows of a value in one part); each part is sorted on its own and its
+        rows streamed into the file, so that the engine holds one part's sort, not the
+        table's (the 1.6M links of the realistic 1.5M benchmark log with their evidence:
+        0.5 GB sorted whole)."""
+        first = order[0]
+        counts = self.arrow(
+            f"SELECT {first} AS v, count(*) AS n FROM {table} GROUP BY {first} ORDER BY {first}"
+        )
+        if counts.column("v").null_count:
+            raise ValueError(f"{table}.{first} holds NULL: it cannot cut the table in order")
+        rows = np.asarray(counts.column("n").to_numpy(zero_copy_only=False), dtype=np.int64)
+        # each value in the part its first row falls in
+        part = (np.cumsum(rows) - rows) // max(int(part_rows), 1)
+        starts = np.flatnonzero(np.diff(part)) + 1
+        cuts = f"{table}_cuts"
+        self.store(
+            cuts,
+            pa.table({"part": np.arange(1, len(starts) + 1), "v": counts.column("v").take(starts)}),
+        )
+        bound = f"(SELECT v FROM {cuts} WHERE part = {{}})"
+        ordered = ", ".join(order)
+        writer: pq.ParquetWriter | None = None
+        try:
+            for index in range(len(starts) + 1):
+                where = [f"{first} >= {bound.format(index)}"] if index else []
+                if index < len(starts):
+                    where.append(f"{first} < {bound.format(index + 1)}")
+                condition = f" WHERE {' AND '.join(where)}" if where else ""
+                sql = f"SELECT * FROM {table}{condition} ORDER BY {ordered}"
+                for batch in self.batches(sql, part_rows):
+                    if writer is None:
+                        schema = batch.schema
+                        writer = pq.ParquetWriter(path, schema, compression=compression)
+                    writer.write_batch(batch.cast(schema))
+            if writer is None:  # no rows: the columns alone
+                empty = self.arrow(f"SELECT * FROM {table} WHERE 1 = 0")
+                writer = pq.ParquetWriter(path, empty.schema, compression=compression)
+        finally:
+            if writer is not None:
+                writer.close()
+            self.drop(cuts)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the engine's resources."""

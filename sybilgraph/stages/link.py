@@ -429,7 +429,7 @@ def build_links(
         lit = literal(key)
         per_key.append(
             f"sum(CASE WHEN key = {lit} THEN w ELSE 0 END) AS {stem}_weight, "
-            f"sum(CASE WHEN key = {lit} THEN n ELSE 0 END) AS {stem}_n, "
+            f"CAST(sum(CASE WHEN key = {lit} THEN n ELSE 0 END) AS BIGINT) AS {stem}_n, "
             f"max(CASE WHEN key = {lit} THEN sample END) AS {stem}_values"
         )
     if keys:

@@ -62,7 +62,7 @@ def write_tables(
     write_csv(hub_rows, out / "hubs.csv")
     write_csv(reject_rows, out / "rejects.csv")
     with atomic_path(out / "links.parquet") as tmp:
-        engine.write_parquet(f"SELECT * FROM {links} ORDER BY a, b", tmp)
+        engine.write_sorted_parquet(links, ("a", "b"), tmp)
 
 
 def _accounts(
