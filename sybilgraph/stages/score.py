@@ -220,10 +220,11 @@ def score_clusters(
     population_span = float(population["span"] or 0.0) / 3600.0
     defined = _defined_terms(observed, linked, population)
     values = engine.arrow(
-        f"""SELECT m.cluster_id, o.account_id, o.key, o.value, o.n, s.holders
+        f"""SELECT m.cluster_id, o.account_id, o.key, o.value, o.n,
+                  coalesce(s.holders, 1) AS holders
            FROM {_MEMBERSHIP} m
            JOIN {observed.observations} o ON o.account_id = m.account_id
-           JOIN {linked.values} s ON s.key = o.key AND s.value = o.value
+           LEFT JOIN {linked.values} s ON s.key = o.key AND s.value = o.value
            WHERE o.key IN ('payment', 'prompt', 'wrapper')"""
     ).to_pandas()
     # the links inside clusters, each with its weight on each key: their evidence (texts)

@@ -146,7 +146,9 @@ class LinkTables:
     """What ``link`` made.
 
     values:      key, value, holders, requests, first_seen, last_seen, reason, factor
-                 (every value; ``reason`` says why a value does not link)
+                 (every value two or more accounts hold, and every value with a
+                 ``reason``, which says why it does not link; a value of the
+                 observations not in it is held by one account alone)
     hubs:        key, value, accounts, requests, reason, first_seen, last_seen
     pair_values: a, b, key, value, w (one row per shared value; a view over link's
                  pairs of numbered accounts and values: every read pays its joins, so
