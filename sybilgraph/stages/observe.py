@@ -252,7 +252,12 @@ def keep_shared_prompts(engine: Engine, observed: ObservationTables) -> Observat
     kept = f"template_group {shared}"
     if observed.strict_groups:
         kept += f" OR strict_group {shared}"
-    engine.create_table(_SHARED_PROMPTS, f"SELECT * FROM {table} WHERE {kept}")
+    rows = f"SELECT * FROM {table} WHERE {kept}"
+    if table == _PROMPT_MAP:
+        # observe's own map: the rows kept are chosen before their texts are joined (the
+        # whole map's join held every text in its hash table: 0.5 GB at 1.5M events)
+        rows = _texts_joined(engine, _PROMPT_LABELS, kept)
+    engine.create_table(_SHARED_PROMPTS, rows)
     engine.drop(_SHARED_GROUPS)
     engine.drop(table)
     return dataclasses.replace(observed, prompt_map=_SHARED_PROMPTS)
@@ -262,6 +267,21 @@ def keep_shared_prompts(engine: Engine, observed: ObservationTables) -> Observat
 _PROMPT_EVENTS = "prompt_events"
 #: each event's prompt as its key (account_id, ts, prompt_key), from tier 1 to the join
 _PROMPT_KEYS = "prompt_keys"
+#: each distinct prompt (pos, prompt_key, prompt[, heavy]): its text, its key and the
+#: place its fingerprint (``prompt_fp``) names it by; held by the prompt map
+_PROMPT_TEXTS = "prompt_texts"
+#: the prompt map without its texts (pos, template, template_group, ...): held by it
+_PROMPT_LABELS = "prompt_labels"
+
+
+def _texts_joined(engine: Engine, labels: str, where: str = "true") -> str:
+    """SQL of the prompt map: the rows of ``labels`` (``_PROMPT_LABELS``) that meet
+    ``where``, each with its text, joined by its place once they are chosen."""
+    columns = [c for c in engine.arrow(f"SELECT * FROM {labels} LIMIT 0").column_names]
+    shown = ", ".join(f"l.{c}" for c in columns if c != "pos")
+    return f"""SELECT t.prompt, {shown}
+        FROM (SELECT * FROM {labels} WHERE {where}) l
+        JOIN {_PROMPT_TEXTS} t ON t.pos = l.pos"""
 
 
 @dataclass(frozen=True)
@@ -269,10 +289,11 @@ class _Prompts:
     """What fingerprinting made: the prompt map, and whether heavy accounts have
     strict groups (then ``heavy_accounts`` lists them until observe is done).
 
-    ``numbers`` is SQL of each distinct prompt (``prompt``, ``template``) with its values
-    as the numbers their labels in the map show (``template_group``[, ``strict_group``][,
-    ``wrapper_head``, ``wrapper_tail``]; see :func:`_label`): observe joins and
-    aggregates numbers and labels the aggregates, not every event's values.
+    ``numbers`` is SQL of each distinct prompt (``prompt``, its ``prompt_key``,
+    ``template``) with its values as the numbers their labels in the map show
+    (``template_group``[, ``strict_group``][, ``wrapper_head``, ``wrapper_tail``]; see
+    :func:`_label`): observe joins and aggregates numbers and labels the aggregates,
+    not every event's values.
     """
 
     prompt_map: str
@@ -353,53 +374,56 @@ def _fingerprint(
     engine: Engine, events: EventTables, config: Config, counts: dict[str, int]
 ) -> _Prompts | None:
     """Fingerprint each distinct prompt once; make ``prompt_map`` (prompt, template,
-    template_group), a view of the fingerprints and groups that holds them.
+    template_group), a view of the texts, fingerprints and groups that holds them.
 
     The texts stay in the engine and pass through Python a batch at a time: tier 1 masks
     and hashes each batch, tier 2 keeps only the MinHash signatures of the distinct
     templates. Group ids come back as numbers and are labelled in SQL.
     """
     floor = _heavy_accounts(engine, config)
+    sql = engine.dialect
+    # each distinct text once, with its key (see _prompt_events) and its place: the
+    # fingerprints name their text by its place, and the texts are held here alone (in
+    # the fingerprints too, they were held twice at tier 1's last batch: on the realistic
+    # benchmark log, 1.4M texts, 0.4 GB more at observe's peak)
     if floor is None:
-        engine.create_table(
-            "prompt_texts",
-            f"SELECT DISTINCT prompt FROM {events.events} WHERE prompt IS NOT NULL",
-        )
+        distinct = f"SELECT DISTINCT prompt FROM {events.events} WHERE prompt IS NOT NULL"
     else:
         # whether a heavy account sent the text, found as the texts are made distinct:
         # looked up afterwards, the texts were joined with the heavy accounts' own (at
         # 30M synth events, 9.3M of 18.6M texts, 11.8 s)
-        engine.create_table(
-            "prompt_texts",
-            f"""SELECT e.prompt, bool_or(h.account_id IS NOT NULL) AS heavy
+        distinct = f"""SELECT e.prompt, bool_or(h.account_id IS NOT NULL) AS heavy
                 FROM {events.events} e
                 LEFT JOIN heavy_accounts h ON h.account_id = e.account_id
-                WHERE e.prompt IS NOT NULL GROUP BY e.prompt""",
-        )
-    counts["distinct_prompts"] = engine.count("prompt_texts")
+                WHERE e.prompt IS NOT NULL GROUP BY e.prompt"""
+    engine.create_table(
+        _PROMPT_TEXTS,
+        f"""SELECT {sql.row_number()} AS pos, {sql.text_key("prompt")} AS prompt_key, d.*
+            FROM ({distinct}) d""",
+    )
+    counts["distinct_prompts"] = engine.count(_PROMPT_TEXTS)
     if counts["distinct_prompts"] == 0:
-        engine.drop("prompt_texts")
+        engine.drop(_PROMPT_TEXTS)
         engine.drop("heavy_accounts")
         return None
     # each event's prompt as its key (see _prompt_events), and the events' texts let go
-    # before the batches: the distinct texts are in prompt_texts, then prompt_fp
+    # before the batches: the distinct texts are in prompt_texts
     engine.create_table(
         _PROMPT_KEYS,
-        f"""SELECT account_id, ts, {engine.dialect.text_key("prompt")} AS prompt_key
+        f"""SELECT account_id, ts, {sql.text_key("prompt")} AS prompt_key
             FROM {events.events} WHERE prompt IS NOT NULL""",
     )
     drop_prompt_texts(engine, events)
     created = False
     cfg = config.prompt
-    read = "prompt" if floor is None else "prompt, heavy"
-    rows = _batch_rows(engine, "prompt_texts", "prompt")
-    for batch in engine.batches(f"SELECT {read} FROM prompt_texts", rows):
-        texts = batch.column(0)
-        templates = mask_prompts(texts)
+    read = "pos, prompt" if floor is None else "pos, prompt, heavy"
+    rows = _batch_rows(engine, _PROMPT_TEXTS, "prompt")
+    for batch in engine.batches(f"SELECT {read} FROM {_PROMPT_TEXTS}", rows):
+        templates = mask_prompts(batch.column(1))
         hashes = hash_strings(templates).view(np.int64)  # engines lack unsigned 64 bits
-        columns = {"prompt": texts, "template": templates, "template_hash": hashes}
+        columns = {"pos": batch.column(0), "template": templates, "template_hash": hashes}
         if floor is not None:
-            columns["heavy"] = batch.column(1)
+            columns["heavy"] = batch.column(2)
         if cfg.wrapper_chars > 0:
             ends = wrapper_hashes(templates, cfg.wrapper_chars, cfg.wrapper_min_chars)
             columns["wrapper_head"] = ends.column("head")
@@ -411,7 +435,6 @@ def _fingerprint(
             engine.create_table("prompt_fp", "SELECT * FROM prompt_fp_in")
             created = True
         engine.drop("prompt_fp_in")
-    engine.drop("prompt_texts")
     pa.default_memory_pool().release_unused()  # the batches' buffers, before tier 2
 
     group, join = "f.template_hash", ""
@@ -436,23 +459,28 @@ def _fingerprint(
         f"CASE WHEN {column} IS NULL THEN NULL ELSE {_label(column, prefix)} END AS {column}"
         for column, prefix in named
     ]
-    numbers = f"SELECT f.prompt, f.template, {', '.join(values)} FROM prompt_fp f {joins}"
+    fingerprints = f"SELECT f.pos, f.template, {', '.join(values)} FROM prompt_fp f {joins}"
+    numbers = f"""SELECT t.prompt_key, n.* FROM ({fingerprints}) n
+        JOIN {_PROMPT_TEXTS} t ON t.pos = n.pos"""
     if config.prompt.near_duplicates:
         counts["templates"] = distinct_count(groups)
     else:
         n_distinct = engine.scalar("SELECT count(DISTINCT template_hash) FROM prompt_fp")
         counts["templates"] = int(n_distinct) if isinstance(n_distinct, int) else 0
-    # a view, read whole twice (the prompts' values; the prompts kept): a copy held
+    # views, read whole twice (the prompts' values; the prompts kept): a copy held
     # every text and its template a second time (at 30M synth events, 18.6M of them,
-    # 16 s to make)
+    # 16 s to make). The texts are joined last, by their place, to the labels
     engine.create_view(
-        _PROMPT_MAP,
-        f"SELECT prompt, template, {', '.join(labels)} FROM ({numbers}) n",
+        _PROMPT_LABELS,
+        f"SELECT pos, template, {', '.join(labels)} FROM ({fingerprints}) n",
         holds=[
             "prompt_fp",
             *(["template_groups"] if config.prompt.near_duplicates else []),
             *(["heavy_groups"] if heavy else []),
         ],
+    )
+    engine.create_view(
+        _PROMPT_MAP, _texts_joined(engine, _PROMPT_LABELS), holds=[_PROMPT_LABELS, _PROMPT_TEXTS]
     )
     # a template's text and sample prompts are looked up in prompt_map for the few
     # templates shown (views.tables), not gathered for millions of groups here
@@ -551,11 +579,7 @@ def _prompt_events(engine: Engine, prompts: _Prompts, config: Config) -> str:
     if config.prompt.wrapper_chars > 0:
         values.extend(["wrapper_head", "wrapper_tail"])
     listed = ", ".join(values)
-    key = engine.dialect.text_key
-    engine.create_table(
-        "prompt_values",
-        f"SELECT {key('prompt')} AS prompt_key, {listed} FROM ({prompts.numbers}) p",
-    )
+    engine.create_table("prompt_values", f"SELECT prompt_key, {listed} FROM ({prompts.numbers}) p")
     engine.create_table(
         _PROMPT_EVENTS,
         f"""SELECT e.account_id, e.ts, {", ".join(f"p.{v}" for v in values)}

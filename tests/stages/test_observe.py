@@ -6,6 +6,7 @@ worked out from it by hand.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pandas as pd
@@ -149,6 +150,31 @@ def test_the_prompt_map_keeps_a_strict_group_two_accounts_sent(engine: Engine) -
     prompts = read(engine, kept.prompt_map, ["prompt"])
     assert prompts["template"].tolist() == [SOLVE] * 5
     assert prompts["strict_group"].notna().all()
+
+
+@pytest.mark.parametrize("heavy_volume", [1.0, 3.0])
+def test_the_prompts_kept_are_those_of_the_whole_map_filtered(heavy_volume: float) -> None:
+    # observe's own map chooses the rows kept before their texts are joined; a map that
+    # is a table (a weekly memory's) is filtered whole: the same rows and columns
+    kept = []
+    for own in (True, False):
+        engine = make_engine(EngineConfig(name="duckdb"))
+        try:
+            cfg = config()
+            cfg.prompt.heavy_volume = heavy_volume
+            observed = observe_traffic(engine, cfg)
+            assert observed.prompt_map is not None
+            if not own:
+                engine.create_table("map_copy", f"SELECT * FROM {observed.prompt_map}")
+                observed = dataclasses.replace(observed, prompt_map="map_copy")
+            shared = keep_shared_prompts(engine, observed)
+            assert shared.prompt_map is not None
+            kept.append(read(engine, shared.prompt_map, ["prompt"]))
+        finally:
+            engine.close()
+    pd.testing.assert_frame_equal(kept[0], kept[1])
+    assert list(kept[0].columns[:3]) == ["prompt", "template", "template_group"]
+    assert kept[0]["template"].tolist() == [SOLVE] * 5
 
 
 def test_without_prompts_there_is_no_prompt_map(engine: Engine) -> None:
