@@ -280,7 +280,7 @@ _PROMPT_LABELS = "prompt_labels"
 def _texts_joined(engine: Engine, labels: str, where: str = "true") -> str:
     """SQL of the prompt map: the rows of ``labels`` (``_PROMPT_LABELS``) that meet
     ``where``, each with its text, joined by its place once they are chosen."""
-    columns = [c for c in engine.arrow(f"SELECT * FROM {labels} LIMIT 0").column_names]
+    columns = engine.arrow(f"SELECT * FROM {labels} LIMIT 0").column_names
     shown = ", ".join(f"l.{c}" for c in columns if c != "pos")
     return f"""SELECT t.prompt, {shown}
         FROM (SELECT * FROM {labels} WHERE {where}) l
@@ -292,7 +292,7 @@ class _Prompts:
     """What fingerprinting made: the prompt map, and whether heavy accounts have
     strict groups (then ``heavy_accounts`` lists them until observe is done).
 
-    ``numbers`` is SQL of each distinct prompt (``prompt``, its ``prompt_key``,
+    ``numbers`` is SQL of each distinct prompt (its ``prompt_key``, ``pos`` and
     ``template``) with its values as the numbers their labels in the map show
     (``template_group``[, ``strict_group``][, ``wrapper_head``, ``wrapper_tail``]; see
     :func:`_label`): observe joins and aggregates numbers and labels the aggregates,
@@ -401,7 +401,7 @@ def _fingerprint(
                 WHERE e.prompt IS NOT NULL GROUP BY e.prompt"""
     engine.create_table(
         _PROMPT_TEXTS,
-        f"""SELECT {sql.row_number()} AS pos, {sql.text_key("prompt")} AS prompt_key, d.*
+        f"""SELECT {sql.row_id()} AS pos, {sql.text_key("prompt")} AS prompt_key, d.*
             FROM ({distinct}) d""",
     )
     counts["distinct_prompts"] = engine.count(_PROMPT_TEXTS)
