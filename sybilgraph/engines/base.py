@@ -230,7 +230,7 @@ class Engine(ABC):
                         writer = pq.ParquetWriter(path, schema, compression=compression)
                     writer.write_batch(batch.cast(schema))
             if writer is None:  # no rows: the columns alone
-                empty = self.arrow(f"SELECT * FROM {table} WHERE 1 = 0")
+                empty = self.arrow(f"SELECT * FROM {table} LIMIT 0")
                 writer = pq.ParquetWriter(path, empty.schema, compression=compression)
         finally:
             if writer is not None:

@@ -676,8 +676,9 @@ def _mark_values(
     # reason are kept (listed or labelled benign), the hubs' list is made of them
     engine.create_table(
         _VALUES,
-        f"""SELECT s.*, {reason} AS reason, {factor} AS factor FROM value_stats s{joins}
-            WHERE s.holders >= 2 OR ({reason}) IS NOT NULL""",
+        f"""SELECT * FROM (
+              SELECT s.*, {reason} AS reason, {factor} AS factor FROM value_stats s{joins}
+            ) v WHERE holders >= 2 OR reason IS NOT NULL""",
     )
     engine.drop("benign_values")
     engine.drop("infra_values")
