@@ -54,7 +54,7 @@ def test_spark_detect_matches_duckdb_on_the_sample(
     # slices, with its own bucket SQL; DuckDB folds the sample's at once
     from sybilgraph.engines.spark import SparkEngine
 
-    monkeypatch.setattr(SparkEngine, "fold_rows", 5_000)
+    monkeypatch.setattr(SparkEngine, "fold_groups", 5_000)
     result = CliRunner().invoke(
         main, ["-q", "detect", str(SAMPLE), "--engine", "spark", "--out", str(tmp_path / "spark")]
     )

@@ -36,9 +36,9 @@ class Engine(ABC):
     name: str = "engine"
     #: how this engine spells SQL
     dialect: Dialect
-    #: rows an aggregate with string or list states (evidence samples) may take in one
-    #: statement; larger inputs are folded in slices (``link.slices``). 0: no limit
-    fold_rows: int = 0
+    #: groups an aggregate with string or list states (evidence samples) may hold in one
+    #: statement; one that makes more is folded in slices (``link.slices``). 0: no limit
+    fold_groups: int = 0
 
     def __init__(self) -> None:
         #: the tables each view holds (see :meth:`create_view`)

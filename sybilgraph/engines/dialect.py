@@ -87,6 +87,11 @@ class Dialect(ABC):
         equal values: cuts a table into slices without sorting it."""
 
     @abstractmethod
+    def distinct_estimate(self, columns: Sequence[str]) -> str:
+        """Aggregate: about how many distinct combinations of ``columns`` there are (a
+        sketch of their hashes, within a few percent): what a fold over them holds."""
+
+    @abstractmethod
     def text_key(self, column: str) -> str:
         """A number or short text for each text of ``column``, equal for equal texts and,
         in practice, different for different ones (128 bits of MD5): a join key far
@@ -193,6 +198,9 @@ class DuckDBDialect(Dialect):
     def bucket(self, column: str, count: int) -> str:
         return f"hash({column}) % {int(count)}"
 
+    def distinct_estimate(self, columns: Sequence[str]) -> str:
+        return f"approx_count_distinct(hash({', '.join(columns)}))"
+
     def text_key(self, column: str) -> str:
         return f"md5_number({column})"
 
@@ -281,6 +289,9 @@ class SparkDialect(Dialect):
 
     def bucket(self, column: str, count: int) -> str:
         return f"pmod(hash({column}), {int(count)})"  # Spark's hash is a signed 32 bits
+
+    def distinct_estimate(self, columns: Sequence[str]) -> str:
+        return f"approx_count_distinct(xxhash64({', '.join(columns)}))"
 
     def text_key(self, column: str) -> str:
         return f"md5({column})"

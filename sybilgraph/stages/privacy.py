@@ -300,7 +300,6 @@ def private_links(
                 LEFT JOIN {_VALUE_LABELS} d ON d.key = p.key AND d.value = p.value
                 WHERE p.key IN ({names}) AND {within("p")}""",
         )
-        rows = engine.count("private_pairs")
         create_in_slices(
             engine,
             "private_samples",
@@ -309,7 +308,8 @@ def private_links(
                        {sql.top_values("value", "w", config.link.evidence_sample)} AS sample
                 FROM private_pairs WHERE {where} GROUP BY a, b, key"""
             ),
-            rows,
+            "private_pairs",
+            ("a", "b", "key"),
         )
         engine.drop("private_pairs")
         pivot = ", ".join(
@@ -320,7 +320,8 @@ def private_links(
             engine,
             "private_evidence",
             lambda where: f"SELECT a, b, {pivot} FROM private_samples WHERE {where} GROUP BY a, b",
-            rows,
+            "private_samples",
+            ("a", "b"),
         )
         engine.drop("private_samples")
     if not keys:  # no links: the empty table as it is

@@ -423,3 +423,45 @@ def test_pairs_and_evidence_follow_the_texts_order(engine: Engine) -> None:
     pairs = read(engine, linked.pair_values, ["value"])
     assert pairs[["a", "b"]].drop_duplicates().values.tolist() == [["n10", "n9"]]
     assert sorted(pairs["value"]) == sorted(devices)
+
+
+def test_slices_hold_each_row_once_and_a_groups_rows_together(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a fold run once per slice gives the rows of one run over all: numbers are cut into
+    # ranges of about as many rows each, texts by their hash, a NULL in one slice; how
+    # many slices follows the groups the fold holds, not the rows it reads
+    from sybilgraph.stages.link import slices
+
+    a = [i % 40 for i in range(400)] + [None, 7]
+    engine.store(
+        "pairs",
+        pa.table(
+            {
+                "id": pa.array(range(len(a)), pa.int64()),
+                "a": pa.array(a, pa.int32()),
+                "b": pa.array([(i * 7) % 3 for i in range(len(a))], pa.int32()),
+                "name": [None if x is None else f"u{x}'; --" for x in a],
+            }
+        ),
+    )
+    monkeypatch.setattr(type(engine), "fold_groups", 10)
+    for by, on in ((("a", "b"), None), (("name", "b"), None), (("name", "b"), "a")):
+        conditions = slices(engine, "pairs", by, on)
+        assert len(conditions) >= 5  # about 120 groups of (a, b), 10 a slice
+        seen: list[int] = []
+        groups: set[tuple[object, ...]] = set()
+        for condition in conditions:
+            part = engine.arrow(f"SELECT * FROM pairs WHERE {condition}").to_pylist()
+            seen += [row["id"] for row in part]
+            mine = {tuple(row[c] for c in by) for row in part}
+            assert not mine & groups
+            groups |= mine
+            if by == ("a", "b"):  # ranges of about as many rows: none more than twice
+                assert len(part) <= 2 * len(a) / len(conditions)
+        assert sorted(seen) == list(range(len(a)))
+    # 400 rows in 3 groups: one fold holds them
+    engine.store("few", pa.table({"a": [i % 3 for i in range(400)], "b": [1] * 400}))
+    assert slices(engine, "few", ("a", "b")) == ["true"]
+    monkeypatch.setattr(type(engine), "fold_groups", 0)  # no limit
+    assert slices(engine, "pairs", ("a", "b")) == ["true"]
