@@ -508,3 +508,25 @@ def test_a_table_written_sorted_in_parts_is_the_whole_table_in_order(
     engine.store("holes", pa.table({"a": ["x", None]}))
     with pytest.raises(ValueError, match="holds NULL"):
         engine.write_sorted_parquet("holes", ("a",), tmp_path / "holes.parquet")
+
+
+def test_a_numbered_table_names_each_row_once_and_keeps_the_names(engine: Engine) -> None:
+    # the distinct prompts' places: a number per row, unique, the same at every read and
+    # in a join, the first column; dropped whole with its name
+    engine.store("texts", pa.table({"text": [f"t{i % 50}" for i in range(200)]}))
+    engine.create_numbered_table("numbered", "SELECT DISTINCT text FROM texts", "pos")
+    first = engine.arrow("SELECT * FROM numbered").to_pylist()
+    assert list(first[0]) == ["pos", "text"]
+    assert len({row["pos"] for row in first}) == len(first) == 50
+    again = engine.arrow("SELECT pos, text FROM numbered ORDER BY text").to_pylist()
+    assert sorted(first, key=lambda row: row["text"]) == again
+    engine.store("wanted", pa.table({"pos": [first[3]["pos"], first[40]["pos"]]}))
+    joined = engine.arrow(
+        "SELECT n.text FROM wanted w JOIN numbered n ON n.pos = w.pos ORDER BY n.text"
+    ).column(0)
+    assert joined.to_pylist() == sorted([first[3]["text"], first[40]["text"]])
+    engine.drop("numbered")
+    left = engine.arrow("SELECT * FROM texts LIMIT 0")  # the engine still answers
+    assert left.column_names == ["text"]
+    with pytest.raises(Exception):  # noqa: B017 - each engine says so its own way
+        engine.count("numbered")

@@ -88,6 +88,12 @@ class Engine(ABC):
         self.drop(name)
         self.execute(f"CREATE TABLE {name} AS {sql}")
 
+    def create_numbered_table(self, name: str, sql: str, column: str) -> None:
+        """Materialise a query as ``name`` with a first column ``column`` naming each row:
+        a number unique to it, in no set order, the same however often the table is read
+        (see ``Dialect.row_id``). ``name`` may be a view of the rows and their numbers."""
+        self.create_table(name, f"SELECT {self.dialect.row_id()} AS {column}, q.* FROM ({sql}) q")
+
     def create_view(self, name: str, sql: str, *, holds: Sequence[str] = ()) -> None:
         """Name a query, run again each time it is read, replacing any table of that
         name: for a table that is a few joins of others and is read in small parts, or

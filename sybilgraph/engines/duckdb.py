@@ -109,6 +109,14 @@ class DuckDBEngine(Engine):
                 self._tmp.cleanup()
             raise
 
+    def create_numbered_table(self, name: str, sql: str, column: str) -> None:
+        # a table's own row ids name its rows, as long as none is deleted (none is: the
+        # table is made once): numbered as they were made, by a window over every row,
+        # the 18.6M distinct prompts of 30M synth events took 16.3 s against 11.9 s
+        rows = f"{name}_rows"
+        self.create_table(rows, sql)
+        self.create_view(name, f"SELECT rowid AS {column}, * FROM {rows}", holds=[rows])
+
     def _connect(self, config: EngineConfig, spill: str) -> None:
         """Open DuckDB with the settings of ``config``, spilling into ``spill``."""
         self.con = duckdb.connect(":memory:")

@@ -399,10 +399,10 @@ def _fingerprint(
                 FROM {events.events} e
                 LEFT JOIN heavy_accounts h ON h.account_id = e.account_id
                 WHERE e.prompt IS NOT NULL GROUP BY e.prompt"""
-    engine.create_table(
+    engine.create_numbered_table(
         _PROMPT_TEXTS,
-        f"""SELECT {sql.row_id()} AS pos, {sql.text_key("prompt")} AS prompt_key, d.*
-            FROM ({distinct}) d""",
+        f"SELECT {sql.text_key('prompt')} AS prompt_key, d.* FROM ({distinct}) d",
+        "pos",
     )
     counts["distinct_prompts"] = engine.count(_PROMPT_TEXTS)
     if counts["distinct_prompts"] == 0:
