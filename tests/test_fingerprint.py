@@ -795,3 +795,18 @@ def test_components_are_named_after_their_smallest_node_in_any_order(
         ((np.array([a for a, _ in batch]), np.array([b for _, b in batch])) for batch in batches),
     )
     assert found.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("keys", [0, 1, 2, 5_000, 1 << 32])
+def test_the_radix_sort_of_packs_is_numpys_sort(keys: int) -> None:
+    # LSH's buckets: each band's keys packed above their positions and sorted; the radix
+    # sort of the keys alone must give what sorting the whole packs gives
+    from sybilgraph.fingerprint import lsh
+    from sybilgraph.fingerprint.arrays import compiled
+
+    count = 0 if keys == 0 else 200_003
+    rng = np.random.default_rng(keys)
+    drawn = rng.integers(0, max(keys, 1), count, dtype=np.int64).astype(np.uint64)
+    packed = (drawn << np.uint64(32)) | np.arange(count, dtype=np.uint64)
+    expected = np.sort(packed)
+    assert np.array_equal(compiled(lsh._sorted_packs)(packed), expected)

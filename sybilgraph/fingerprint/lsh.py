@@ -253,13 +253,13 @@ def _band_buckets(
     another text shares, sorted by (key, position), and their buckets (numbered from 0 in
     that order).
 
-    Each key is packed with its position in one uint64 and the packs sorted: several
-    times faster than an argsort. Where a band is four bytes (the default 4 rows of
-    8-bit values), the keys are read and packed by a compiled loop: gathering the band's
-    columns with numpy, then packing and finding the shared keys in a dozen passes over
-    the arrays, took 1.0 s a band for the 15.3M templates of 30M synth events (a median
-    of six bands), against 0.6 s; with the rows asked for in a random order, 3.4 s
-    against 0.8 s.
+    Each key is packed with its position in one uint64 and the packs sorted by a radix
+    sort of the keys (:func:`_sorted_packs`): several times faster than an argsort.
+    Where a band is four bytes (the default 4 rows of 8-bit values), the keys are read
+    and packed by a compiled loop: gathering the band's columns with numpy, then
+    packing and finding the shared keys in a dozen passes over the arrays, took 1.0 s a
+    band for the 15.3M templates of 30M synth events (a median of six bands), against
+    0.6 s; with the rows asked for in a random order, 3.4 s against 0.8 s.
     """
     width = rows * signature.dtype.itemsize
     whole_lanes = signature.shape[1] * signature.dtype.itemsize % 4 == 0
@@ -270,9 +270,43 @@ def _band_buckets(
     else:
         keys = _band_keys(signature, band, rows, index)
         packed = (keys.astype(np.uint64) << np.uint64(32)) | np.arange(len(keys), dtype=np.uint64)
-    packed.sort()
+    packed = compiled(_sorted_packs)(packed)
     members, bucket = compiled(_shared_runs)(packed)
     return members, bucket
+
+
+#: bits of the key sorted on in each pass of :func:`_sorted_packs` (three passes)
+_RADIX_BITS = 11
+
+
+def _sorted_packs(packed: np.ndarray) -> np.ndarray:
+    """The packs (a 32-bit key above a position) sorted, when they come in the order of
+    their positions: a radix sort of the keys alone, 11 bits a pass, each pass keeping
+    the order of packs of equal digits, so that equal keys stay in the order of their
+    positions, as a sort of the whole packs puts them. Four to five times faster than
+    numpy's sort (15.3M packs: 0.23 s against 1.04 s). The packs given are written over
+    (the passes take turns between them and one array more)."""
+    count = len(packed)
+    digits = 1 << _RADIX_BITS
+    mask = np.uint64(digits - 1)
+    source, target = packed, np.empty(count, dtype=np.uint64)
+    starts = np.zeros(digits, dtype=np.int64)
+    for shift in range(32, 64, _RADIX_BITS):
+        bits = np.uint64(shift)
+        starts[:] = 0
+        for at in range(count):
+            starts[(source[at] >> bits) & mask] += 1
+        total = 0
+        for digit in range(digits):
+            size = starts[digit]
+            starts[digit] = total
+            total += size
+        for at in range(count):
+            digit = (source[at] >> bits) & mask
+            target[starts[digit]] = source[at]
+            starts[digit] += 1
+        source, target = target, source
+    return source
 
 
 def _packed_keys(lanes: np.ndarray, band: int, rows: np.ndarray) -> np.ndarray:
@@ -412,6 +446,7 @@ def prepare_kernels() -> None:
         _agreements,
         _agreements_of_bytes,
         _packed_keys,
+        _sorted_packs,
         _shared_runs,
         _round_checks,
         _fruitful,
