@@ -384,7 +384,8 @@ def _ranges(engine: Engine, source: str, column: str, count: int) -> list[str]:
         return ["true"]
     width = max(1, -(-(int(high) - int(low) + 1) // _HISTOGRAM_BINS))
     bins = engine.arrow(
-        f"""SELECT CAST(({column} - {int(low)}) / {width} AS BIGINT) AS bin, count(*) AS n
+        f"""SELECT CAST(floor(({column} - {int(low)}) / {width}) AS BIGINT) AS bin,
+                   count(*) AS n
             FROM {source} WHERE {column} IS NOT NULL GROUP BY 1 ORDER BY 1"""
     )
     starts = bins.column("bin").to_numpy() * width + int(low)
