@@ -88,7 +88,7 @@ def test_jsonl_key_first_seen_late_in_the_file_is_read(tmp_path: Path) -> None:
     records: list[dict[str, object]] = [{"account_id": f"a{i}", "ts": TS} for i in range(25_000)]
     records.append({"account_id": "late", "ts": TS, "ip": "192.0.2.7"})
     _, events, _ = _load(_jsonl(tmp_path / "e.jsonl", records))
-    assert events[-1]["ip"] == "192.0.2.7"
+    assert events[-1]["ip_key"] == "192.0.2.7"  # an IPv4 address links as itself
 
 
 def test_jsonl_keys_differing_only_in_case_are_refused(tmp_path: Path) -> None:
@@ -127,7 +127,7 @@ def test_columns_named_in_another_case_are_read(
         events = engine.arrow(f"SELECT * FROM {loaded.events} ORDER BY _row").to_pylist()
     finally:
         engine.close()
-    assert [(e["account_id"], e["ip"], e["payment_id"], e["prompt"]) for e in events] == [
+    assert [(e["account_id"], e["ip_key"], e["payment_id"], e["prompt"]) for e in events] == [
         ("a1", "10.0.0.1", "pm_1", "hi"),
         ("a2", "10.0.0.2", "pm_1", "ho"),
     ]

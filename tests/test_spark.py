@@ -141,7 +141,7 @@ def test_load_and_rejects_match_duckdb(spark: Any, tmp_path: Path) -> None:
             loaded = load(engine, discover([path]), Config())
             stats, sql = loaded.stats, engine.dialect
             events = engine.arrow(
-                f"SELECT account_id, ts, ip, ip_key, payment_id, prompt, _row, "
+                f"SELECT account_id, ts, ip_key, payment_id, prompt, _row, "
                 f"{sql.epoch('ts')} AS epoch FROM {loaded.events} ORDER BY _row"
             ).to_pandas()
             rejects = engine.arrow(
@@ -149,11 +149,12 @@ def test_load_and_rejects_match_duckdb(spark: Any, tmp_path: Path) -> None:
             ).to_pandas()
             two = sql.join_list(sql.list_head("account_id", [desc("account_id")], 2))
             heads = engine.arrow(
-                f"""SELECT ip, {two} AS two,
+                f"""SELECT ip_key, {two} AS two,
                            {sql.list_head("account_id", [asc("account_id")], 5)} AS firsts,
                            {sql.list_item(sql.top_list("account_id", "1.0", 3), 2)} AS second,
                            {sql.list_item(sql.top_list("account_id", "1.0", 3), 4)} AS past
-                    FROM {loaded.events} WHERE ip IS NOT NULL GROUP BY ip ORDER BY ip"""
+                    FROM {loaded.events} WHERE ip_key IS NOT NULL
+                    GROUP BY ip_key ORDER BY ip_key"""
             ).to_pandas()
         finally:
             engine.close()
