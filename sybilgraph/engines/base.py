@@ -88,11 +88,11 @@ class Engine(ABC):
         self.drop(name)
         self.execute(f"CREATE TABLE {name} AS {sql}")
 
+    @abstractmethod
     def create_numbered_table(self, name: str, sql: str, column: str) -> None:
         """Materialise a query as ``name`` with a first column ``column`` naming each row:
-        a number unique to it, in no set order, the same however often the table is read
-        (see ``Dialect.row_id``). ``name`` may be a view of the rows and their numbers."""
-        self.create_table(name, f"SELECT {self.dialect.row_id()} AS {column}, q.* FROM ({sql}) q")
+        a number unique to it, in no set order and not counted, the same however often
+        the table is read. ``name`` may be a view of the rows and their numbers."""
 
     def create_view(self, name: str, sql: str, *, holds: Sequence[str] = ()) -> None:
         """Name a query, run again each time it is read, replacing any table of that
@@ -188,6 +188,18 @@ class Engine(ABC):
         or zstd, smaller, for files kept long)."""
 
     @final
+    def cut_values(self, table: str, column: str, part_rows: int) -> pa.Array:
+        """The values of ``column`` where the parts of about ``part_rows`` rows of
+        ``table`` begin, in order, the first part's left out: all the rows of a value in
+        one part, each value in the part its first row falls in (NULLs in none)."""
+        counts = self.arrow(
+            f"""SELECT {column} AS v, count(*) AS n FROM {table}
+                WHERE {column} IS NOT NULL GROUP BY {column} ORDER BY {column}"""
+        )
+        rows = np.asarray(counts.column("n").to_numpy(zero_copy_only=False), dtype=np.int64)
+        part = (np.cumsum(rows) - rows) // max(int(part_rows), 1)
+        return counts.column("v").take(np.flatnonzero(np.diff(part)) + 1)
+
     def write_sorted_parquet(
         self,
         table: str,
@@ -206,27 +218,18 @@ class Engine(ABC):
         table's (the 1.6M links of the realistic 1.5M benchmark log with their evidence:
         0.5 GB sorted whole)."""
         first = order[0]
-        counts = self.arrow(
-            f"SELECT {first} AS v, count(*) AS n FROM {table} GROUP BY {first} ORDER BY {first}"
-        )
-        if counts.column("v").null_count:
+        if self.scalar(f"SELECT count(*) FROM {table} WHERE {first} IS NULL"):
             raise ValueError(f"{table}.{first} holds NULL: it cannot cut the table in order")
-        rows = np.asarray(counts.column("n").to_numpy(zero_copy_only=False), dtype=np.int64)
-        # each value in the part its first row falls in
-        part = (np.cumsum(rows) - rows) // max(int(part_rows), 1)
-        starts = np.flatnonzero(np.diff(part)) + 1
+        values = self.cut_values(table, first, part_rows)
         cuts = f"{table}_cuts"
-        self.store(
-            cuts,
-            pa.table({"part": np.arange(1, len(starts) + 1), "v": counts.column("v").take(starts)}),
-        )
+        self.store(cuts, pa.table({"part": np.arange(1, len(values) + 1), "v": values}))
         bound = f"(SELECT v FROM {cuts} WHERE part = {{}})"
         ordered = ", ".join(order)
         writer: pq.ParquetWriter | None = None
         try:
-            for index in range(len(starts) + 1):
+            for index in range(len(values) + 1):
                 where = [f"{first} >= {bound.format(index)}"] if index else []
-                if index < len(starts):
+                if index < len(values):
                     where.append(f"{first} < {bound.format(index + 1)}")
                 condition = f" WHERE {' AND '.join(where)}" if where else ""
                 sql = f"SELECT * FROM {table}{condition} ORDER BY {ordered}"

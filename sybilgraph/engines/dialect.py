@@ -107,12 +107,6 @@ class Dialect(ABC):
     def row_number(self) -> str:
         """Numbers a query's rows 1, 2, ... in the order they are read."""
 
-    @abstractmethod
-    def row_id(self) -> str:
-        """A number unique to each row of a query, in no set order and not counted: for a
-        table made once from the query, a name each row is known by (Spark's ids, made
-        where the rows are, need no single partition to count them)."""
-
     # -- aggregates ----------------------------------------------------------------
 
     @abstractmethod
@@ -210,9 +204,6 @@ class DuckDBDialect(Dialect):
     def row_number(self) -> str:
         return "row_number() OVER ()"
 
-    def row_id(self) -> str:
-        return "row_number() OVER ()"
-
     def list_head(self, column: str, order: Sequence[Order], limit: int) -> str:
         if list(order) == [asc(column)]:
             # the n smallest values, kept as they stream by: bounded memory per group
@@ -302,9 +293,6 @@ class SparkDialect(Dialect):
 
     def row_number(self) -> str:
         return "row_number() OVER (ORDER BY monotonically_increasing_id())"
-
-    def row_id(self) -> str:
-        return "monotonically_increasing_id()"
 
     def list_head(self, column: str, order: Sequence[Order], limit: int) -> str:
         # collect_list keeps no order: the list is sorted by a comparator over a struct

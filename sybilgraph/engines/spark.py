@@ -260,6 +260,13 @@ class SparkEngine(Engine):
             raise _translate(exc) from None
         self._view(name, frame)
 
+    def create_numbered_table(self, name: str, sql: str, column: str) -> None:
+        # ids made where the rows are, with no single partition to count them; the table
+        # is materialised once, so they stay as they are
+        self.create_table(
+            name, f"SELECT monotonically_increasing_id() AS {column}, q.* FROM ({sql}) q"
+        )
+
     def create_view(self, name: str, sql: str, *, holds: Sequence[str] = ()) -> None:
         self._hold_anew(name, holds)
         self._view(name, self._sql(sql))  # a plan, run each time it is read
