@@ -14,6 +14,7 @@ from sybilgraph.engines import Engine, make_engine
 from sybilgraph.engines.sources import discover
 from sybilgraph.errors import ConfigError, InputError, ResourceError
 from sybilgraph.stages.load import load
+from tests.loaded import with_texts
 
 
 class _Failing:
@@ -244,7 +245,7 @@ def test_nested_parquet_values_are_read_as_the_json_a_jsonl_file_holds(
     read = {}
     for name in ("events.parquet", "events.jsonl"):
         loaded = load(engine, discover([tmp_path / name]), config)
-        table = engine.arrow(f"SELECT account_id, prompt, extra_0 FROM {loaded.events}")
+        table = engine.arrow(f"SELECT account_id, prompt, extra_0 FROM {with_texts(loaded)}")
         read[name] = sorted(tuple(r.values()) for r in table.to_pylist())
     assert read["events.parquet"][0] == (
         "a0",
@@ -282,7 +283,7 @@ def test_typed_parquet_columns_are_read_as_one_text_by_every_engine(
     config = Config.from_dict({"columns": {"extra_keys": ["flag", "day"]}})
     loaded = load(engine, discover([tmp_path / "events.parquet"]), config)
     rows = engine.arrow(
-        f"SELECT account_id, ts, payment_id, prompt, extra_0, extra_1 FROM {loaded.events} "
+        f"SELECT account_id, ts, payment_id, prompt, extra_0, extra_1 FROM {with_texts(loaded)} "
         "ORDER BY account_id"
     ).to_pylist()
     assert [tuple(r.values()) for r in rows] == [

@@ -34,6 +34,7 @@ from sybilgraph.stages.load import load
 from sybilgraph.stages.normalize import normalize_ips
 from sybilgraph.stages.privacy import SECRET_ENV, Pseudonymiser
 from sybilgraph.stages.tables import LoadStats
+from tests.loaded import with_texts
 
 from .conftest import hand_events
 
@@ -47,7 +48,7 @@ def _load(path: Path) -> tuple[LoadStats, list[dict[str, object]], list[dict[str
     try:
         loaded = load(engine, discover([path]), Config())
         stats = loaded.stats
-        events = engine.arrow(f"SELECT * FROM {loaded.events} ORDER BY _row").to_pylist()
+        events = engine.arrow(f"SELECT * FROM {with_texts(loaded)} ORDER BY _row").to_pylist()
         rejects = engine.arrow(f'SELECT * FROM {loaded.rejects} ORDER BY "row"').to_pylist()
     finally:
         engine.close()

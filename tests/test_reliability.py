@@ -38,6 +38,7 @@ from sybilgraph.errors import InputError, OutputError, StateError
 from sybilgraph.report.tracking import State
 from sybilgraph.report.weekly import parse_period
 from sybilgraph.stages.load import load
+from tests.loaded import with_texts
 
 from .conftest import hand_events
 from .test_hardening import _invoke, _load
@@ -124,7 +125,7 @@ def test_columns_named_in_another_case_are_read(
         with caplog.at_level("INFO", logger="sybilgraph"):
             source = frame_source(frame) if kind == "frame" else discover([path])[0]
             loaded = load(engine, [source], Config())
-        events = engine.arrow(f"SELECT * FROM {loaded.events} ORDER BY _row").to_pylist()
+        events = engine.arrow(f"SELECT * FROM {with_texts(loaded)} ORDER BY _row").to_pylist()
     finally:
         engine.close()
     assert [(e["account_id"], e["ip_key"], e["payment_id"], e["prompt"]) for e in events] == [

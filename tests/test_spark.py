@@ -24,6 +24,7 @@ from sybilgraph.engines.dialect import asc, desc
 from sybilgraph.engines.sources import discover
 from sybilgraph.errors import ConfigError
 from sybilgraph.stages.load import load
+from tests.loaded import with_texts
 
 SAMPLE = Path(__file__).parents[1] / "data" / "samples" / "week" / "events.csv"
 
@@ -142,7 +143,7 @@ def test_load_and_rejects_match_duckdb(spark: Any, tmp_path: Path) -> None:
             stats, sql = loaded.stats, engine.dialect
             events = engine.arrow(
                 f"SELECT account_id, ts, ip_key, payment_id, prompt, _row, "
-                f"{sql.epoch('ts')} AS epoch FROM {loaded.events} ORDER BY _row"
+                f"{sql.epoch('ts')} AS epoch FROM {with_texts(loaded)} ORDER BY _row"
             ).to_pandas()
             rejects = engine.arrow(
                 f"SELECT {sql.quote_ident('row')}, reason FROM {loaded.rejects} ORDER BY 1"

@@ -125,12 +125,14 @@ def load(
     """Read every source into an events table and unusable rows into a rejects table.
 
     The events have: account_id, ts (UTC timestamp), ip_key (the address, or its IPv6
-    network), ip_subnet (IPv4 network), payment_id, prompt, extra_<i>, _row (the row in
-    its file: not the file's name, which no later stage reads and which cost a copy of
-    its path a row). Not the canonical address, which no later stage reads either and
-    which equals ``ip_key`` for IPv4: at 10M synth events it held 0.20 GB of the 2.06 GB
-    the engine held after the load (at 30M the events are past DuckDB's limit, so every
-    byte less spills less).
+    network), ip_subnet (IPv4 network, with ``link.ipv4_subnet``), payment_id,
+    prompt_key (the prompt's ``Dialect.text_key``), extra_<i>, _row (the row in its file:
+    not the file's name, which no later stage reads and which cost a copy of its path a
+    row). The prompts' texts are apart, each distinct text once: pos (see
+    ``Engine.create_numbered_table``), prompt_key, prompt. Not the canonical address,
+    which no later stage reads either and which equals ``ip_key`` for IPv4: at 10M synth
+    events it held 0.20 GB of the 2.06 GB the engine held after the load (at 30M the
+    events are past DuckDB's limit, so every byte less spills less).
     The rejects have: file, row, reason, and the raw text of each column.
 
     Edge cases: blank strings count as missing; a missing optional column is all NULL;
@@ -153,7 +155,7 @@ def load(
         raw, parse_failures = _read_sources(engine, sources, config, stats)
         rows = _normalise_ips(engine, config, raw)
         _check_rows(engine, extras, raw)
-        _split_rows(engine, extras, window, rows)
+        _split_rows(engine, extras, window, rows, subnets=config.link.ipv4_subnet)
     # a row read is used, rejected or outside the window
     stats.outside_window = rows - engine.count(_EVENTS) - engine.count(_REJECTS)
     _add_parse_failures(engine, extras, parse_failures)
@@ -161,6 +163,7 @@ def load(
     _refuse_empty(engine, stats, window)
     return EventTables(
         events=_EVENTS,
+        prompts=_PROMPTS,
         rejects=_REJECTS,
         stats=stats,
         extra_keys=tuple(config.columns.extra_keys),
@@ -169,6 +172,7 @@ def load(
 
 #: the tables load makes: known to the others only through ``EventTables``
 _EVENTS = "events"
+_PROMPTS = "prompts"
 _EVENT_TIMES = "event_times"
 _REJECTS = "rejects"
 #: load's own view of the rows parsed and checked
@@ -305,16 +309,32 @@ def _in_window(window: Window | None) -> str:
     return f"ts >= TIMESTAMP '{start}' AND ts < TIMESTAMP '{end}'"
 
 
-def _split_rows(engine: Engine, extras: list[str], window: Window | None, rows: int) -> None:
+def _split_rows(
+    engine: Engine, extras: list[str], window: Window | None, rows: int, *, subnets: bool
+) -> None:
     """The checked rows into the events (usable, in the window) and the rejects, which
     are looked for only where some of the ``rows`` are not among the events (each
-    look parses every row: 10M synth events, 5.6 s)."""
+    look parses every row: 10M synth events, 5.6 s). The events' ``ip_subnet`` is NULL
+    unless ``subnets`` (``link.ipv4_subnet``: no one reads it otherwise; at 30M synth
+    events it held 0.58 GB, and a column of NULLs a third of that)."""
     extra_select = "".join(f", {c}" for c in extras)
     in_window = "" if window is None else f" AND {_in_window(window)}"
+    key = engine.dialect.text_key("prompt")
+    subnet = "ip_subnet" if subnets else f"{engine.dialect.null_text()} AS ip_subnet"
     engine.create_table(
         _EVENTS,
-        f"""SELECT account_id, ts, ip_key, ip_subnet, payment_id, prompt{extra_select}, _row
+        f"""SELECT account_id, ts, ip_key, {subnet}, payment_id, {key} AS prompt_key
+                   {extra_select}, _row
             FROM {_CHECKED} WHERE reason IS NULL{in_window}""",
+    )
+    # the texts apart, each once: the events held every text (at 30M synth events 2.5 of
+    # the events' 5.2 GB, past DuckDB's limit, so that the load and observe spilled)
+    engine.create_numbered_table(
+        _PROMPTS,
+        f"""SELECT {key} AS prompt_key, prompt FROM (
+                SELECT DISTINCT prompt FROM {_CHECKED}
+                WHERE reason IS NULL{in_window} AND prompt IS NOT NULL) d""",
+        "pos",
     )
     some = engine.count(_EVENTS) < rows
     engine.create_table(
@@ -424,8 +444,11 @@ def no_events(engine: Engine, config: Config) -> EventTables:
         _EVENTS,
         f"""SELECT {null} AS account_id, {sql.parse_ts(null)} AS ts,
                    {null} AS ip_key, {null} AS ip_subnet, {null} AS payment_id,
-                   {null} AS prompt{extras}, CAST(NULL AS BIGINT) AS _row
+                   {sql.text_key(null)} AS prompt_key{extras}, CAST(NULL AS BIGINT) AS _row
             WHERE false""",
+    )
+    engine.create_numbered_table(
+        _PROMPTS, f"SELECT {sql.text_key(null)} AS prompt_key, {null} AS prompt WHERE false", "pos"
     )
     engine.create_table(
         _REJECTS,
@@ -436,19 +459,11 @@ def no_events(engine: Engine, config: Config) -> EventTables:
     )
     return EventTables(
         events=_EVENTS,
+        prompts=_PROMPTS,
         rejects=_REJECTS,
         stats=LoadStats(),
         extra_keys=tuple(config.columns.extra_keys),
     )
-
-
-def drop_prompt_texts(engine: Engine, events: EventTables) -> None:
-    """Let go of the events' prompt texts (the column ``prompt``, without copying the
-    rest), once observe has made the distinct texts and keyed each event's: later
-    statements read the events' other columns while the distinct texts and their
-    templates are fingerprinted, and each text was held twice (on the realistic
-    benchmark log, 1.5M events, 0.43 GB from tier 1's batches to the end of observe)."""
-    engine.drop_columns(events.events, ["prompt"])
 
 
 def keep_times(engine: Engine, events: EventTables) -> EventTables:

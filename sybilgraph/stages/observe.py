@@ -24,7 +24,6 @@ from sybilgraph.fingerprint import (
     mask_prompts,
     wrapper_hashes,
 )
-from sybilgraph.stages.load import drop_prompt_texts
 from sybilgraph.stages.tables import EventTables, GraphInputs, ObservationTables
 
 __all__ = [
@@ -118,7 +117,7 @@ def observe(
     if inputs.edges:
         parts.append(" UNION ALL ".join(_counterparties(inputs)))
     if prompts is not None:
-        sent = _prompt_events(engine, prompts, config)
+        sent = _prompt_events(engine, events, prompts, config)
         if config.prompt.wrapper_chars > 0:
             ends = [
                 _uses(sent, KEY_WRAPPER, end, f"{end} IS NOT NULL", pre)
@@ -268,10 +267,8 @@ def keep_shared_prompts(engine: Engine, observed: ObservationTables) -> Observat
 
 #: the events that have a prompt, with its values: made and dropped by observe
 _PROMPT_EVENTS = "prompt_events"
-#: each event's prompt as its key (account_id, ts, prompt_key), from tier 1 to the join
-_PROMPT_KEYS = "prompt_keys"
-#: each distinct prompt (pos, prompt_key, prompt[, heavy]): its text, its key and the
-#: place its fingerprint (``prompt_fp``) names it by; held by the prompt map
+#: each distinct prompt (pos, prompt_key, prompt): its text, its key and the place its
+#: fingerprint (``prompt_fp``) names it by; a view of load's texts, held by the prompt map
 _PROMPT_TEXTS = "prompt_texts"
 #: the prompt map without its texts (pos, template, template_group, ...): held by it
 _PROMPT_LABELS = "prompt_labels"
@@ -384,49 +381,25 @@ def _fingerprint(
     templates. Group ids come back as numbers and are labelled in SQL.
     """
     floor = _heavy_accounts(engine, config)
-    sql = engine.dialect
-    # each distinct text once, with its key (see _prompt_events) and its place: the
-    # fingerprints name their text by its place, and the texts are held here alone (in
-    # the fingerprints too, they were held twice at tier 1's last batch: on the realistic
-    # benchmark log, 1.4M texts, 0.4 GB more at observe's peak)
-    if floor is None:
-        distinct = f"SELECT DISTINCT prompt FROM {events.events} WHERE prompt IS NOT NULL"
-    else:
-        # whether a heavy account sent the text, found as the texts are made distinct:
-        # looked up afterwards, the texts were joined with the heavy accounts' own (at
-        # 30M synth events, 9.3M of 18.6M texts, 11.8 s)
-        distinct = f"""SELECT e.prompt, bool_or(h.account_id IS NOT NULL) AS heavy
-                FROM {events.events} e
-                LEFT JOIN heavy_accounts h ON h.account_id = e.account_id
-                WHERE e.prompt IS NOT NULL GROUP BY e.prompt"""
-    engine.create_numbered_table(
-        _PROMPT_TEXTS,
-        f"SELECT {sql.text_key('prompt')} AS prompt_key, d.* FROM ({distinct}) d",
-        "pos",
-    )
+    # each distinct text once, with its key and its place, as load made them: the
+    # fingerprints name their text by its place, and the texts are held there alone
+    engine.create_view(_PROMPT_TEXTS, f"SELECT * FROM {events.prompts}", holds=[events.prompts])
     counts["distinct_prompts"] = engine.count(_PROMPT_TEXTS)
     if counts["distinct_prompts"] == 0:
         engine.drop(_PROMPT_TEXTS)
         engine.drop("heavy_accounts")
         return None
-    # each event's prompt as its key (see _prompt_events), and the events' texts let go
-    # before the batches: the distinct texts are in prompt_texts
-    engine.create_table(
-        _PROMPT_KEYS,
-        f"""SELECT account_id, ts, {sql.text_key("prompt")} AS prompt_key
-            FROM {events.events} WHERE prompt IS NOT NULL""",
-    )
-    drop_prompt_texts(engine, events)
+    heavy_places = None if floor is None else _heavy_places(engine, events)
     created = False
     cfg = config.prompt
-    read = "pos, prompt" if floor is None else "pos, prompt, heavy"
     rows = _batch_rows(engine, _PROMPT_TEXTS, "prompt")
-    for batch in engine.batches(f"SELECT {read} FROM {_PROMPT_TEXTS}", rows):
+    for batch in engine.batches(f"SELECT pos, prompt FROM {_PROMPT_TEXTS}", rows):
         templates = mask_prompts(batch.column(1))
         hashes = hash_strings(templates).view(np.int64)  # engines lack unsigned 64 bits
         columns = {"pos": batch.column(0), "template": templates, "template_hash": hashes}
-        if floor is not None:
-            columns["heavy"] = batch.column(2)
+        if heavy_places is not None:
+            places = batch.column(0).to_numpy(zero_copy_only=False)
+            columns["heavy"] = pa.array(_isin_sorted(places, heavy_places))
         if cfg.wrapper_chars > 0:
             ends = wrapper_hashes(templates, cfg.wrapper_chars, cfg.wrapper_min_chars)
             columns["wrapper_head"] = ends.column("head")
@@ -488,6 +461,26 @@ def _fingerprint(
     # a template's text and sample prompts are looked up in prompt_map for the few
     # templates shown (views.tables), not gathered for millions of groups here
     return _Prompts(prompt_map=_PROMPT_MAP, heavy_accounts=heavy, numbers=numbers)
+
+
+def _heavy_places(engine: Engine, events: EventTables) -> np.ndarray:
+    """The places (``pos``) of the texts a heavy account sent, sorted: found by the
+    events' keys, not their texts (the texts are apart, in ``events.prompts``)."""
+    sent = engine.arrow(
+        f"""SELECT t.pos FROM {_PROMPT_TEXTS} t JOIN (
+                SELECT DISTINCT e.prompt_key FROM {events.events} e
+                JOIN heavy_accounts h ON h.account_id = e.account_id) k
+            ON k.prompt_key = t.prompt_key"""
+    ).column(0)
+    return np.sort(sent.to_numpy().astype(np.int64, copy=False))
+
+
+def _isin_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Whether each of ``values`` is in ``sorted_set`` (sorted, no duplicates)."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.searchsorted(sorted_set, values)
+    return sorted_set[np.minimum(at, len(sorted_set) - 1)] == values
 
 
 def _uses(sent: str, key: str, value: str, where: str = "true", prefix: str = "t:") -> str:
@@ -576,11 +569,11 @@ def fold_strict_uses(
         engine.drop(strict_uses)
 
 
-def _prompt_events(engine: Engine, prompts: _Prompts, config: Config) -> str:
+def _prompt_events(engine: Engine, events: EventTables, prompts: _Prompts, config: Config) -> str:
     """Create the table of the events that have a prompt, with the values of their prompt
     as numbers (account_id, ts, template_group[, strict_group][, wrapper_head,
     wrapper_tail]; see ``_Prompts.numbers``), from the events' prompt keys (made by
-    :func:`_fingerprint`, dropped here).
+    load).
 
     The wrapper and prompt parts of ``observations`` read it: events and prompts are
     joined once, not once for each part (three or four times; on the realistic
@@ -600,10 +593,9 @@ def _prompt_events(engine: Engine, prompts: _Prompts, config: Config) -> str:
     engine.create_table(
         _PROMPT_EVENTS,
         f"""SELECT e.account_id, e.ts, {", ".join(f"p.{v}" for v in values)}
-            FROM {_PROMPT_KEYS} e JOIN prompt_values p ON e.prompt_key = p.prompt_key""",
+            FROM {events.events} e JOIN prompt_values p ON e.prompt_key = p.prompt_key""",
     )
     engine.drop("prompt_values")
-    engine.drop(_PROMPT_KEYS)
     return _PROMPT_EVENTS
 
 

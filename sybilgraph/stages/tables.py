@@ -60,16 +60,19 @@ class LoadStats:
 class EventTables:
     """What ``load`` made.
 
-    events:  account_id, ts, ip_key, ip_subnet, payment_id, prompt, extra_0 .. extra_n
-             (one per ``columns.extra_keys``, in that order)
+    events:  account_id, ts, ip_key, ip_subnet, payment_id, prompt_key, extra_0 .. extra_n
+             (one per ``columns.extra_keys``, in that order; ip_subnet NULL unless
+             ``link.ipv4_subnet``)
+    prompts: pos, prompt_key, prompt (each distinct text of the events once; an event
+             names its text by ``prompt_key``, NULL without a prompt)
     rejects: file, row, reason, account_id, ts, ip, payment_id, prompt, extras as read
 
-    Observe drops ``prompt`` once it has made the distinct texts and keyed each event's
-    (``stages.load.drop_prompt_texts``); after observe, ``stages.load.keep_times``
-    leaves ``events`` with account_id and ts.
+    Observe takes ``prompts`` over (its prompt map holds it); after observe,
+    ``stages.load.keep_times`` leaves ``events`` with account_id and ts.
     """
 
     events: str
+    prompts: str
     rejects: str
     stats: LoadStats
     extra_keys: tuple[str, ...] = ()

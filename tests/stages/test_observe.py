@@ -298,19 +298,54 @@ def test_templates_that_share_a_hash_are_one_template_to_tier_2(
         engine.close()
 
 
-def test_the_events_texts_are_let_go_once_fingerprinted() -> None:
-    # each prompt's text is held once past tier 1 (in the fingerprints), not also in
-    # every event that sent it: the events keep their other columns for the later parts
+def test_the_events_name_their_text_which_is_held_once() -> None:
+    # each prompt's text is held once (load's distinct texts), not also in every event
+    # that sent it: an event names its text by its key, and observe reads the texts there
     engine = make_engine(EngineConfig(name="duckdb"))
     try:
         cfg = config()
-        events_ = load(engine, [frame_source(events())], cfg)
-        before = set(engine.arrow(f"SELECT * FROM {events_.events} LIMIT 0").column_names)
+        sent = events()
+        events_ = load(engine, [frame_source(sent)], cfg)
+        columns = engine.arrow(f"SELECT * FROM {events_.events} LIMIT 0").column_names
+        assert "prompt" not in columns and "prompt_key" in columns
+        texts = engine.arrow(f"SELECT * FROM {events_.prompts}").to_pandas()
+        assert sorted(texts["prompt"]) == sorted(sent["prompt"].dropna().unique())
+        assert texts["pos"].is_unique and texts["prompt_key"].is_unique
+        joined = engine.arrow(
+            f"""SELECT e._row, p.prompt FROM {events_.events} e
+                LEFT JOIN {events_.prompts} p ON p.prompt_key = e.prompt_key ORDER BY e._row"""
+        ).to_pandas()
+        assert joined["prompt"].tolist() == sent["prompt"].tolist()
         observed = observe(engine, events_, cfg)
-        after = set(engine.arrow(f"SELECT * FROM {events_.events} LIMIT 0").column_names)
-        assert before - after == {"prompt"}
-        assert engine.count(events_.events) == len(events())
+        assert engine.count(events_.events) == len(sent)
         kept = read(engine, observed.observations, ["account_id", "key", "value"])
         assert set(kept[kept["key"] == "prompt"]["account_id"]) == {"u1", "u2", "u3"}
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("subnets", [False, True])
+def test_the_subnet_is_observed_and_kept_only_when_asked(subnets: bool) -> None:
+    # link.ipv4_subnet on: each IPv4 event also observes its /24; off, no one reads the
+    # subnet, and the events do not hold it
+    engine = make_engine(EngineConfig(name="duckdb"))
+    try:
+        cfg = config(ipv4_subnet=subnets)
+        events_ = load(engine, [frame_source(events())], cfg)
+        held = engine.arrow(f"SELECT DISTINCT ip_subnet FROM {events_.events}").column(0)
+        expected = {"10.0.0.0/24", "100.64.0.0/24"} if subnets else {None}
+        assert set(held.to_pylist()) == expected
+        observed = observe(engine, events_, cfg)
+        kept = read(engine, observed.observations, ["account_id", "key", "value"])
+        on_subnet = kept[kept["key"] == "ip_subnet"]
+        if subnets:
+            assert set(on_subnet[on_subnet["value"] == "10.0.0.0/24"]["account_id"]) == {
+                "u1",
+                "u2",
+                "u3",
+                "u7",
+            }
+        else:
+            assert on_subnet.empty
     finally:
         engine.close()
