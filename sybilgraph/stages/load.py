@@ -24,6 +24,7 @@ __all__ = [
     "Window",
     "add_rejects",
     "as_window",
+    "drop_values",
     "load",
     "no_events",
     "select_list",
@@ -464,6 +465,14 @@ def no_events(engine: Engine, config: Config) -> EventTables:
         stats=LoadStats(),
         extra_keys=tuple(config.columns.extra_keys),
     )
+
+
+def drop_values(engine: Engine, events: EventTables) -> None:
+    """Let go of the events' values (addresses, subnets, cards, extra keys, and ``_row``,
+    which no stage reads), without copying the rest, once observe has made them
+    observations: the events keep account_id, ts and prompt_key."""
+    extras = [f"extra_{index}" for index in range(len(events.extra_keys))]
+    engine.drop_columns(events.events, ["ip_key", "ip_subnet", "payment_id", *extras, "_row"])
 
 
 def keep_times(engine: Engine, events: EventTables) -> EventTables:

@@ -67,8 +67,10 @@ class EventTables:
              names its text by ``prompt_key``, NULL without a prompt)
     rejects: file, row, reason, account_id, ts, ip, payment_id, prompt, extras as read
 
-    Observe takes ``prompts`` over (its prompt map holds it); after observe,
-    ``stages.load.keep_times`` leaves ``events`` with account_id and ts.
+    Observe takes ``prompts`` over (its prompt map holds it) and, once it has observed
+    the events' values, leaves them with account_id, ts and prompt_key
+    (``stages.load.drop_values``); after observe, ``stages.load.keep_times`` leaves
+    ``events`` with account_id and ts.
     """
 
     events: str

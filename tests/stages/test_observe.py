@@ -317,6 +317,9 @@ def test_the_events_name_their_text_which_is_held_once() -> None:
         ).to_pandas()
         assert joined["prompt"].tolist() == sent["prompt"].tolist()
         observed = observe(engine, events_, cfg)
+        # observe lets go of the values it has observed: who sent which prompt when stays
+        after = engine.arrow(f"SELECT * FROM {events_.events} LIMIT 0").column_names
+        assert after == ["account_id", "ts", "prompt_key"]
         assert engine.count(events_.events) == len(sent)
         kept = read(engine, observed.observations, ["account_id", "key", "value"])
         assert set(kept[kept["key"] == "prompt"]["account_id"]) == {"u1", "u2", "u3"}
