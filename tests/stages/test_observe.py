@@ -352,3 +352,24 @@ def test_the_subnet_is_observed_and_kept_only_when_asked(subnets: bool) -> None:
             assert on_subnet.empty
     finally:
         engine.close()
+
+
+def test_the_texts_held_are_those_of_the_events_used() -> None:
+    # a text sent only by rows that are rejected (no account) or outside the window is
+    # not among the texts held; with every row used, every text is
+    import datetime as dt
+
+    sent = events()
+    sent.loc[0, "account_id"] = None  # rejected: its text is sent by no other row
+    sent.loc[5, "ts"] = "2026-04-20T00:00:00Z"  # the poem, after the window below
+    engine = make_engine(EngineConfig(name="duckdb"))
+    try:
+        window = (dt.datetime(2026, 4, 13), dt.datetime(2026, 4, 14))
+        loaded = load(engine, [frame_source(sent)], config(), window)
+        held = set(engine.arrow(f"SELECT prompt FROM {loaded.prompts}").column(0).to_pylist())
+        assert held == set(sent["prompt"].dropna()) - {sent.loc[0, "prompt"], sent.loc[5, "prompt"]}
+        every = load(engine, [frame_source(events())], config())
+        held = set(engine.arrow(f"SELECT prompt FROM {every.prompts}").column(0).to_pylist())
+        assert held == set(events()["prompt"].dropna())
+    finally:
+        engine.close()
