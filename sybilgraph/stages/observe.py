@@ -122,7 +122,7 @@ def observe(
     # what is left to read of the events is who sent which prompt when. Let go of before
     # the prompts are fingerprinted, the engine holds less beside the fingerprints (30M
     # synth events: the events held 2.7 GB, past DuckDB's limit; the run's peak 5.30 GiB,
-    # now 5.18)
+    # 5.18 to 5.26 since)
     drop_values(engine, events)
     prompts = _fingerprint(engine, events, config, counts)
     parts = []
