@@ -119,10 +119,43 @@ def test_room_made_for_arrays_lowers_the_limit_for_a_while(tmp_path: Path) -> No
         assert _limit_gib(engine) == pytest.approx(4.0, abs=0.05)
         with engine.room_for(0):
             assert _limit_gib(engine) == pytest.approx(4.0, abs=0.05)
-        # a quarter while the caller runs no statement
+        # while the caller runs no statement, the engine gives up what it holds, to
+        # 64 MiB at the least
         with engine.room_for(10 << 30, idle=True):
-            assert _limit_gib(engine) == pytest.approx(1.0, abs=0.05)
+            assert _limit_gib(engine) * 1024 == pytest.approx(64, abs=1)
         assert _limit_gib(engine) == pytest.approx(4.0, abs=0.05)
+    finally:
+        engine.close()
+
+
+def _buffers(engine: object) -> int:
+    """The bytes DuckDB's buffers hold."""
+    ((held,),) = engine.con.execute(  # type: ignore[attr-defined]
+        "SELECT sum(memory_usage_bytes) FROM duckdb_memory()"
+    ).fetchall()
+    return int(held)
+
+
+def test_room_made_while_idle_is_taken_from_what_the_engine_holds(tmp_path: Path) -> None:
+    # far under its limit, the engine gives up what the caller takes of what it holds
+    # (the graph built beside 0.96 GB of tables, under a limit of 4 GB)
+    engine = make_engine(
+        EngineConfig(name="duckdb", memory_limit="4GiB", temp_directory=str(tmp_path))
+    )
+    try:
+        engine.execute("CREATE TABLE t AS SELECT range AS i FROM range(40000000)")  # 320 MB
+        held = _buffers(engine)
+        assert held > 300 << 20
+        with engine.room_for(100 << 20, idle=True):
+            lowered = _limit_gib(engine) * (1 << 30)
+            assert lowered == pytest.approx(held - (100 << 20), rel=0.02)
+            left = _buffers(engine)
+            assert left <= lowered  # the rest went to disk
+        assert _limit_gib(engine) == pytest.approx(4.0, abs=0.05)
+        assert engine.scalar("SELECT sum(i) FROM t") == 40000000 * 39999999 // 2
+        # while statements run it keeps half its limit: 2 GiB are left it here
+        with engine.room_for(3 << 30):
+            assert _limit_gib(engine) == pytest.approx(2.0, abs=0.05)
     finally:
         engine.close()
 

@@ -131,9 +131,11 @@ class Engine(ABC):
         """Hold about ``nbytes`` less while the caller holds that much of its own beside
         the engine (arrays it builds from a query's rows), so that the process stays
         near the engine's limit rather than at the limit and the arrays together. What
-        the engine gives up it spills. ``idle``: the caller runs no statement meanwhile,
-        so the engine may give up more (it need not keep room to run one). Engines whose
-        memory is not in this process (Spark's JVM) need no room made: they ignore it."""
+        the engine gives up it spills. ``idle``: the caller runs no statement meanwhile
+        but reads of a table's rows, so the engine may give up more: what the caller
+        takes of what it holds now, however far under its limit that is (it need not
+        keep room to run a statement). Engines whose memory is not in this process
+        (Spark's JVM) need no room made: they ignore it."""
         yield
 
     def batches(self, sql: str, size: int) -> Iterator[pa.RecordBatch]:

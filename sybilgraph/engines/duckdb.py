@@ -461,10 +461,16 @@ class DuckDBEngine(Engine):
         # at 30M synth events, DuckDB at its limit (a sixth of 24 GB) beside tier 2's
         # MinHash signatures took the run to its peak, 6.5 GiB; with the limit lowered
         # by them, 5.4 GiB. Never below half the limit while statements run (aggregates
-        # of strings must still fit), a quarter while none does
-        least = self._limit_bytes // (4 if idle else 2)
-        lowered = max(self._limit_bytes - max(int(nbytes), 0), least)
-        if not self._limit_bytes or lowered >= self._limit_bytes:
+        # of strings must still fit). While none runs, DuckDB gives up what the caller
+        # takes of what it holds now, well under its limit as it may be: at 1.5M
+        # realistic events it held 0.96 GB of its 4 GB beside the graph and its
+        # communities, and the run's peak (2.1 GiB) was reached there
+        nbytes = max(int(nbytes), 0)
+        if idle:
+            lowered = max(min(self._limit_bytes, self._buffers()) - nbytes, _IDLE_LEAST)
+        else:
+            lowered = max(self._limit_bytes - nbytes, self._limit_bytes // 2)
+        if not self._limit_bytes or not nbytes or lowered >= self._limit_bytes:
             yield
             return
         try:
@@ -473,11 +479,23 @@ class DuckDBEngine(Engine):
             log.debug("memory limit kept at %s: %s", self._limit, _first_line(exc))
             yield
             return
-        log.debug("memory limit %s lowered by %.2f GiB", self._limit, nbytes / (1 << 30))
+        log.debug(
+            "memory limit %s lowered to %.2f GiB for %.2f GiB",
+            self._limit,
+            lowered / (1 << 30),
+            nbytes / (1 << 30),
+        )
         try:
             yield
         finally:
             self.con.execute(f"SET memory_limit = {self.dialect.literal(self._limit)}")
+
+    def _buffers(self) -> int:
+        """The bytes DuckDB's buffers hold now (its tables, what its queries keep)."""
+        ((held,),) = self.con.execute(
+            "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()"
+        ).fetchall()
+        return int(held)
 
     def register(self, name: str, table: pa.Table) -> None:
         self.drop(name)
@@ -540,6 +558,10 @@ class _CsvFile:
         if self._copy is not None:
             self._copy.unlink(missing_ok=True)
 
+
+#: the least DuckDB is held to while no statement runs (:meth:`DuckDBEngine.room_for`):
+#: it needs no room then, but a limit of a few bytes is one no query could start under
+_IDLE_LEAST = 64 << 20
 
 #: the units DuckDB shows a memory size in (``current_setting('memory_limit')``)
 _SHOWN_SIZE = re.compile(r"\s*([0-9.]+)\s*(bytes|KiB|MiB|GiB|TiB|PiB|EiB)\s*")
