@@ -105,7 +105,7 @@ def test_a_run_without_pseudonyms_shows_raw_samples(tmp_path: Path) -> None:
     result = sybilgraph.run(str(events), config, tmp_path / "run")
     events.unlink()  # the case file says so rather than failing
     page = result.casefile("top", tmp_path / "case.html").read_text("utf-8")
-    assert "Solve step by step: 10 * 6 + 1" in page
+    assert re.search(r"Solve step by step: \d+ \* \d+ \+ \d+", page)  # a raw sample
     assert "203.0.113.1" in page
     assert "pm_ringA_1" in page
     assert '<code class="sha256">not found</code>' in page

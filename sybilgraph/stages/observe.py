@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from sybilgraph.config import Config
 from sybilgraph.engines.base import Engine
+from sybilgraph.engines.dialect import asc
 from sybilgraph.fingerprint import (
     TemplateSignatures,
     distinct_count,
@@ -25,7 +26,12 @@ from sybilgraph.fingerprint import (
     wrapper_hashes,
 )
 from sybilgraph.stages.load import drop_values
-from sybilgraph.stages.tables import EventTables, GraphInputs, ObservationTables
+from sybilgraph.stages.tables import (
+    PROMPT_SAMPLES,
+    EventTables,
+    GraphInputs,
+    ObservationTables,
+)
 
 __all__ = [
     "KEY_COUNTERPARTY",
@@ -242,6 +248,10 @@ _ACCOUNTS = "accounts"
 _PROMPT_MAP = "prompt_map"
 _SHARED_GROUPS = "shared_prompt_groups"
 _SHARED_PROMPTS = "shared_prompts"
+#: made and dropped by keep_shared_prompts: the shared groups' prompts by key, and each
+#: group's last sample
+_KEYED = "shared_prompt_keys"
+_CUTS = "prompt_sample_cuts"
 _ACTIVITY = "activity"
 _STRICT_USES = "strict_uses"
 
@@ -256,25 +266,77 @@ def shared_prompt_groups(observations: str) -> str:
 
 
 def keep_shared_prompts(engine: Engine, observed: ObservationTables) -> ObservationTables:
-    """The prompt map cut to the prompts of groups two or more accounts sent: what later
-    stages read of it (a text one account sent alone is no evidence, and no page shows
-    it). Called once the observations are final (a weekly memory reads the whole map
-    first). On the realistic benchmark log (1.5M events, 93% of texts distinct) the map
-    held 1.4M prompts with their templates (0.9 GB in the engine); 7% of them are kept."""
+    """The prompt map cut to samples of the groups two or more accounts sent: what later
+    stages read of it. A text one account sent alone is no evidence, and no page shows
+    it; of a group, a page shows its template and :data:`PROMPT_SAMPLES` of its prompts.
+    Called once the observations are final (a weekly memory reads the whole map first).
+
+    Each group keeps the :data:`PROMPT_SAMPLES` prompts of least key (the MD5 of the
+    text, ``Dialect.text_key``), found among numbers before any text is read; a row kept
+    names only the groups it is a sample of (its other group column is NULL). The map
+    kept has prompt, template, template_group[, strict_group].
+
+    On the realistic benchmark log (1.5M events, 93% of texts distinct) the map held
+    1.4M prompts with their templates (0.9 GB in the engine), 7% of them in shared
+    groups. At 30M synth events 18.2M of the 18.6M prompts are in shared groups: every
+    one of them kept, with its text joined, took 18 to 23 s and 3.7 GB the engine
+    spilled; 63k groups need at most 5 samples each.
+    """
     table = observed.prompt_map
     if table is None:
         return observed
     engine.create_table(_SHARED_GROUPS, shared_prompt_groups(observed.observations))
+    kinds = ["template_group", *(["strict_group"] if observed.strict_groups else [])]
     shared = f"IN (SELECT value FROM {_SHARED_GROUPS})"
-    kept = f"template_group {shared}"
-    if observed.strict_groups:
-        kept += f" OR strict_group {shared}"
-    rows = f"SELECT * FROM {table} WHERE {kept}"
-    if table == _PROMPT_MAP:
-        # observe's own map: the rows kept are chosen before their texts are joined (the
-        # whole map's join held every text in its hash table: 0.5 GB at 1.5M events)
-        rows = _texts_joined(engine, _PROMPT_LABELS, kept)
+    kept = " OR ".join(f"{kind} {shared}" for kind in kinds)
+    own = table == _PROMPT_MAP
+    if own:
+        # observe's own map: numbers and labels only; the texts of the samples are
+        # joined once they are chosen
+        listed = ", ".join(f"l.{kind}" for kind in kinds)
+        engine.create_table(
+            _KEYED,
+            f"""SELECT t.prompt_key, l.pos, {listed}
+                FROM (SELECT * FROM {_PROMPT_LABELS} WHERE {kept}) l
+                JOIN {_PROMPT_TEXTS} t ON t.pos = l.pos""",
+        )
+    else:
+        key = engine.dialect.text_key("prompt")
+        engine.create_table(
+            _KEYED,
+            f"""SELECT {key} AS prompt_key, prompt, template, {", ".join(kinds)}
+                FROM {table} WHERE {kept}""",
+        )
+    dialect = engine.dialect
+    least = dialect.list_head("prompt_key", [asc("prompt_key")], PROMPT_SAMPLES)
+    joins, sampled, named = [], [], []
+    for i, kind in enumerate(kinds):
+        # each group's last sample: NULL where the group has fewer prompts (all kept)
+        engine.create_table(
+            f"{_CUTS}_{i}",
+            f"""SELECT {kind} AS grp, {dialect.list_item(least, PROMPT_SAMPLES)} AS last
+                FROM {_KEYED} WHERE {kind} {shared} GROUP BY {kind}""",
+        )
+        joins.append(
+            f"LEFT JOIN {_CUTS}_{i} c{i} ON c{i}.grp = k.{kind} "
+            f"AND (c{i}.last IS NULL OR k.prompt_key <= c{i}.last)"
+        )
+        sampled.append(f"c{i}.grp IS NOT NULL")
+        named.append(f"CASE WHEN c{i}.grp IS NULL THEN NULL ELSE k.{kind} END AS {kind}")
+    carried = ["pos"] if own else ["prompt", "template"]
+    samples = f"""SELECT {", ".join(f"k.{c}" for c in carried)}, {", ".join(named)}
+        FROM {_KEYED} k {" ".join(joins)} WHERE {" OR ".join(sampled)}"""
+    columns = ", ".join(f"s.{kind}" for kind in kinds)
+    if own:
+        rows = f"""SELECT t.prompt, f.template, {columns} FROM ({samples}) s
+            JOIN prompt_fp f ON f.pos = s.pos
+            JOIN {_PROMPT_TEXTS} t ON t.pos = s.pos"""
+    else:
+        rows = f"SELECT s.prompt, s.template, {columns} FROM ({samples}) s"
     engine.create_table(_SHARED_PROMPTS, rows)
+    for i in range(len(kinds)):
+        engine.drop(f"{_CUTS}_{i}")
+    engine.drop(_KEYED)
     engine.drop(_SHARED_GROUPS)
     engine.drop(table)
     return dataclasses.replace(observed, prompt_map=_SHARED_PROMPTS)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 __all__ = [
+    "PROMPT_SAMPLES",
     "ClusterTables",
     "EventTables",
     "GraphInputs",
@@ -33,6 +34,10 @@ __all__ = [
     "PairNumbers",
     "PrivateTables",
 ]
+
+#: the prompts of a prompt group a page shows, and all the prompt map keeps of a group
+#: once observe is done (``stages.observe.keep_shared_prompts``)
+PROMPT_SAMPLES = 5
 
 
 @dataclass
@@ -109,8 +114,9 @@ class ObservationTables:
                   (``volume`` is the accounts' own volume where given, else requests;
                   ``subject`` is false for context accounts)
     prompt_map:   prompt, template, template_group[, strict_group]; None without prompts
-                  (after observe, ``stages.observe.keep_shared_prompts`` keeps the rows
-                  of groups two or more accounts sent)
+                  (after observe, ``stages.observe.keep_shared_prompts`` keeps
+                  ``PROMPT_SAMPLES`` prompts of each group two or more accounts sent,
+                  each row naming only the groups it is a sample of)
     activity:     account_id, slot, first_ts, last_ts, n (each account's active time
                   windows: ``slot`` counts ``link.coactivity_minutes`` since 1970); None
                   when co-activity is off

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from sybilgraph.engines.base import Engine
 from sybilgraph.engines.dialect import asc
 from sybilgraph.stages.tables import (
+    PROMPT_SAMPLES,
     ClusterTables,
     EventTables,
     LinkTables,
@@ -355,7 +356,9 @@ def _prompts(
 
     Only templates held by two or more accounts in all data, like the shared values (a
     text one account sent alone is no evidence), and per cluster the
-    :data:`PROMPTS_PER_CLUSTER` with the most requests.
+    :data:`PROMPTS_PER_CLUSTER` with the most requests. A template's samples are the
+    ``PROMPT_SAMPLES`` prompts the prompt map keeps of its group, in text order, and its
+    text the least of their templates.
     """
     if observed.prompt_map is None:
         return pa.table(
@@ -389,7 +392,11 @@ def _prompts(
             WHERE p.place <= {PROMPTS_PER_CLUSTER}""",
     )
     prompt_map = observed.prompt_map
-    groups = f"SELECT template_group, template, prompt FROM {prompt_map}"
+    # each group's samples (all the map keeps of it); its text is their least template
+    groups = (
+        f"SELECT template_group, template, prompt FROM {prompt_map}"
+        " WHERE template_group IS NOT NULL"
+    )
     if observed.strict_groups:  # the heavy accounts' strict groups
         groups += (
             f" UNION ALL SELECT strict_group, template, prompt FROM {prompt_map}"
@@ -400,7 +407,8 @@ def _prompts(
             FROM shown_prompts p
             JOIN (
               SELECT template_group, min(template) AS text,
-                     {engine.dialect.list_head("prompt", [asc("prompt")], 5)} AS samples
+                     {engine.dialect.list_head("prompt", [asc("prompt")], PROMPT_SAMPLES)}
+                       AS samples
               FROM ({groups}) g
               WHERE template_group IN (SELECT template FROM shown_prompts)
               GROUP BY template_group

@@ -17,7 +17,7 @@ from sybilgraph.engines import Engine, make_engine
 from sybilgraph.engines.sources import frame_source
 from sybilgraph.stages.load import load
 from sybilgraph.stages.observe import keep_shared_prompts, observe
-from sybilgraph.stages.tables import ObservationTables
+from sybilgraph.stages.tables import PROMPT_SAMPLES, ObservationTables
 from tests.stages.traffic import (
     POEM,
     SOLVE,
@@ -175,6 +175,76 @@ def test_the_prompts_kept_are_those_of_the_whole_map_filtered(heavy_volume: floa
     pd.testing.assert_frame_equal(kept[0], kept[1])
     assert list(kept[0].columns[:3]) == ["prompt", "template", "template_group"]
     assert kept[0]["template"].tolist() == [SOLVE] * 5
+
+
+def _many_sums() -> pd.DataFrame:
+    """u1 and u2 each send SOLVE's template with twelve sums of their own, u3 POEM."""
+    rows = [
+        (f"u{1 + i % 2}", f"10:{i:02d}", "10.0.0.1", None, f"solve {i} + {i * 7} step by step")
+        for i in range(24)
+    ]
+    rows.append(("u3", "11:00", "10.0.0.3", None, "write a poem about the sea"))
+    frame = pd.DataFrame(rows, columns=["account_id", "ts", "ip", "payment_id", "prompt"])
+    frame["ts"] = "2026-04-13T" + frame["ts"] + ":00Z"
+    frame["device"] = None
+    return frame
+
+
+def _least_keys(engine: Engine, texts: list[str], n: int) -> list[str]:
+    """The ``n`` of ``texts`` of least key (the engine's own ``text_key``), sorted."""
+    values = ", ".join(f"({engine.dialect.literal(t)})" for t in texts)
+    rows = engine.arrow(
+        f"SELECT prompt FROM (SELECT * FROM (VALUES {values}) v(prompt)) t "
+        f"ORDER BY {engine.dialect.text_key('prompt')} LIMIT {n}"
+    )
+    return sorted(rows.column(0).to_pylist())
+
+
+@pytest.mark.parametrize("heavy_volume", [1.0, 100.0])
+def test_a_shared_group_keeps_its_samples_of_least_key(engine: Engine, heavy_volume: float) -> None:
+    # 24 distinct sums of one template, sent by u1 and u2: the map keeps the
+    # PROMPT_SAMPLES of least key, the same on every engine and run, and what a page
+    # shows of the group; POEM (u3's alone) is dropped. With every account heavy, the
+    # sums are observed as their strict group (one template: one group): the rows are
+    # its samples and name no broad group, which no one is observed sending
+    traffic = _many_sums()
+    cfg = config()
+    cfg.prompt.heavy_volume = heavy_volume
+    observed = observe_traffic(engine, cfg, traffic)
+    kept = keep_shared_prompts(engine, observed)
+    assert kept.prompt_map is not None
+    prompts = read(engine, kept.prompt_map, ["prompt"])
+    sums = traffic["prompt"].tolist()[:24]
+    assert prompts["prompt"].tolist() == _least_keys(engine, sums, PROMPT_SAMPLES)
+    assert prompts["template"].tolist() == [SOLVE] * PROMPT_SAMPLES
+    if heavy_volume > 1:
+        assert prompts["template_group"].tolist() == [template_group(SOLVE)] * PROMPT_SAMPLES
+        assert "strict_group" not in prompts
+    else:
+        assert prompts["template_group"].isna().all()
+        assert prompts["strict_group"].nunique() == 1
+        assert prompts["strict_group"].notna().all()
+
+
+def test_a_weekly_map_keeps_the_same_samples_as_observes_own() -> None:
+    # a map that is a table (a weekly memory's, the texts in it) keys its texts as they
+    # are read: the same samples as observe's own map, which keys them at load
+    kept = []
+    for own in (True, False):
+        engine = make_engine(EngineConfig(name="duckdb"))
+        try:
+            observed = observe_traffic(engine, config(), _many_sums())
+            assert observed.prompt_map is not None
+            if not own:
+                engine.create_table("map_copy", f"SELECT * FROM {observed.prompt_map}")
+                observed = dataclasses.replace(observed, prompt_map="map_copy")
+            shared = keep_shared_prompts(engine, observed)
+            assert shared.prompt_map is not None
+            kept.append(read(engine, shared.prompt_map, ["prompt"]))
+        finally:
+            engine.close()
+    pd.testing.assert_frame_equal(kept[0], kept[1])
+    assert len(kept[0]) == PROMPT_SAMPLES
 
 
 def test_without_prompts_there_is_no_prompt_map(engine: Engine) -> None:
