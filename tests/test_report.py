@@ -736,6 +736,36 @@ def test_a_slow_ring_from_the_memory_alone(tmp_path: Path) -> None:
     assert ids[0] == ids[1] == ids[2] and len(ids[0]) == 1 and "" not in ids[0]
 
 
+def test_a_groups_samples_over_the_weeks_are_the_least_of_all_its_prompts(
+    tmp_path: Path,
+) -> None:
+    # The slow ring's template, W16 and W17 each reported from its own file: the W17
+    # page's samples of it are the PROMPT_SAMPLES of least key among the prompts of both
+    # weeks (each week remembers its own least), as one run over both weeks keeps them
+    from sybilgraph.engines import make_engine
+    from sybilgraph.stages.tables import PROMPT_SAMPLES
+
+    events = _slow_ring([2, 1])
+    files = _by_week(events, tmp_path, [16, 17])
+    config = api.Config.from_dict({"link": {"hub_share": 1.0}})
+    done = list(_report_weeks(files, tmp_path, config))[-1][1]
+    prompts = pd.read_parquet(done.path / "prompts.parquet")
+    quiz = prompts[prompts["text"].str.startswith("generate ten quiz")]
+    assert len(quiz) == 1
+    texts = events.loc[events["prompt"].str.startswith("Generate"), "prompt"].unique()
+    engine = make_engine(api.Config().engine)
+    try:
+        values = ", ".join(f"({engine.dialect.literal(t)})" for t in texts)
+        least = engine.arrow(
+            f"SELECT prompt FROM (VALUES {values}) v(prompt) "
+            f"ORDER BY {engine.dialect.text_key('prompt')} LIMIT {PROMPT_SAMPLES}"
+        )
+    finally:
+        engine.close()
+    assert len(texts) == 36
+    assert list(quiz["samples"].iloc[0]) == sorted(least.column(0).to_pylist())
+
+
 def _flagged_in_week(accounts: pd.DataFrame, week: int) -> set[str]:
     """The accounts a run flagged that were active in the week."""
     start = pd.Timestamp(dt.date.fromisocalendar(2026, week, 1))

@@ -67,14 +67,12 @@ from sybilgraph.errors import StateError
 from sybilgraph.fingerprint import TemplateSignatures, hash_strings
 from sybilgraph.outputs import atomic_path
 from sybilgraph.stages.observe import fold_strict_uses, shared_prompt_groups
-from sybilgraph.stages.tables import ObservationTables
+from sybilgraph.stages.tables import PROMPT_SAMPLES, ObservationTables
 
 __all__ = ["MEMORY", "Memory", "memory_bytes", "memory_settings"]
 
 #: the folder of a period's compact memory inside its state folder
 MEMORY = "memory"
-#: prompts kept per remembered template (a cluster's page shows five)
-SAMPLES = 5
 #: kept for weeks and read once a week: zstd keeps it about a third smaller than the
 #: snappy of a run's own files (realistic log, seed 7, W13: 4.5 MB against 7.1 MB)
 _COMPRESSION = "zstd"
@@ -323,14 +321,17 @@ class Memory:
                 compression=_COMPRESSION,
             )
             listed = ", ".join(columns)
+            # the samples of least key, as observe keeps them: the window's samples of a
+            # group are then the least of all its weeks' prompts
+            key = engine.dialect.text_key("prompt")
             _write_parquet(
                 engine,
                 f"""SELECT {listed} FROM (
                       SELECT {listed}, row_number() OVER (
-                               PARTITION BY {group} ORDER BY prompt
+                               PARTITION BY {group} ORDER BY {key}
                              ) AS place
                       FROM memory_week_map WHERE {keep}
-                    ) p WHERE place <= {SAMPLES} ORDER BY {group}, prompt""",
+                    ) p WHERE place <= {PROMPT_SAMPLES} ORDER BY {group}, prompt""",
                 self.out / "templates.parquet",
                 compression=_COMPRESSION,
             )
