@@ -272,9 +272,9 @@ def keep_shared_prompts(engine: Engine, observed: ObservationTables) -> Observat
     Called once the observations are final (a weekly memory reads the whole map first).
 
     Each group keeps the :data:`PROMPT_SAMPLES` prompts of least key (the MD5 of the
-    text, ``Dialect.text_key``), found among numbers before any text is read; a row kept
-    names only the groups it is a sample of (its other group column is NULL). The map
-    kept has prompt, template, template_group[, strict_group].
+    text, ``Dialect.text_key``), found among numbers before any text is read. The map
+    kept has prompt, template, template_group[, strict_group]: a row for each group a
+    prompt is a sample of, naming that group alone (the other column NULL).
 
     On the realistic benchmark log (1.5M events, 93% of texts distinct) the map held
     1.4M prompts with their templates (0.9 GB in the engine), 7% of them in shared
@@ -301,38 +301,47 @@ def keep_shared_prompts(engine: Engine, observed: ObservationTables) -> Observat
                 JOIN {_PROMPT_TEXTS} t ON t.pos = l.pos""",
         )
     else:
+        # a weekly memory's map: a text sent again in a later week is there once for
+        # each week that kept it, and is one sample
         key = engine.dialect.text_key("prompt")
         engine.create_table(
             _KEYED,
-            f"""SELECT {key} AS prompt_key, prompt, template, {", ".join(kinds)}
+            f"""SELECT DISTINCT {key} AS prompt_key, prompt, template, {", ".join(kinds)}
                 FROM {table} WHERE {kept}""",
         )
     dialect = engine.dialect
     least = dialect.list_head("prompt_key", [asc("prompt_key")], PROMPT_SAMPLES)
-    joins, sampled, named = [], [], []
+    carried = ", ".join(f"k.{c}" for c in (["pos"] if own else ["prompt", "template"]))
+    # observe's own map holds each text once; a weekly one may hold a text once for each
+    # pair of groups it was remembered with
+    distinct = "" if own else "DISTINCT "
+    samples = []
     for i, kind in enumerate(kinds):
         # each group's last sample: NULL where the group has fewer prompts (all kept)
+        uses = f"SELECT {distinct}{kind}, prompt_key FROM {_KEYED} WHERE {kind} {shared}"
         engine.create_table(
             f"{_CUTS}_{i}",
             f"""SELECT {kind} AS grp, {dialect.list_item(least, PROMPT_SAMPLES)} AS last
-                FROM {_KEYED} WHERE {kind} {shared} GROUP BY {kind}""",
+                FROM ({uses}) u GROUP BY {kind}""",
         )
-        joins.append(
-            f"LEFT JOIN {_CUTS}_{i} c{i} ON c{i}.grp = k.{kind} "
-            f"AND (c{i}.last IS NULL OR k.prompt_key <= c{i}.last)"
+        named = ", ".join(
+            f"k.{other}" if other == kind else f"{dialect.null_text()} AS {other}"
+            for other in kinds
         )
-        sampled.append(f"c{i}.grp IS NOT NULL")
-        named.append(f"CASE WHEN c{i}.grp IS NULL THEN NULL ELSE k.{kind} END AS {kind}")
-    carried = ["pos"] if own else ["prompt", "template"]
-    samples = f"""SELECT {", ".join(f"k.{c}" for c in carried)}, {", ".join(named)}
-        FROM {_KEYED} k {" ".join(joins)} WHERE {" OR ".join(sampled)}"""
+        samples.append(
+            f"""SELECT {distinct}{carried}, {named} FROM {_KEYED} k
+                JOIN {_CUTS}_{i} c ON c.grp = k.{kind}
+                 AND (c.last IS NULL OR k.prompt_key <= c.last)"""
+        )
+    # a row for each group a prompt is a sample of, naming that group alone
+    sampled = " UNION ALL ".join(samples)
     columns = ", ".join(f"s.{kind}" for kind in kinds)
     if own:
-        rows = f"""SELECT t.prompt, f.template, {columns} FROM ({samples}) s
+        rows = f"""SELECT t.prompt, f.template, {columns} FROM ({sampled}) s
             JOIN prompt_fp f ON f.pos = s.pos
             JOIN {_PROMPT_TEXTS} t ON t.pos = s.pos"""
     else:
-        rows = f"SELECT s.prompt, s.template, {columns} FROM ({samples}) s"
+        rows = f"SELECT s.prompt, s.template, {columns} FROM ({sampled}) s"
     engine.create_table(_SHARED_PROMPTS, rows)
     for i in range(len(kinds)):
         engine.drop(f"{_CUTS}_{i}")
