@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
-from sybilgraph.config import EngineConfig
+from sybilgraph.config import Config, EngineConfig
 from sybilgraph.engines import Engine, make_engine
 from sybilgraph.engines.sources import frame_source
 from sybilgraph.stages.load import load
@@ -152,17 +152,14 @@ def test_the_prompt_map_keeps_a_strict_group_two_accounts_sent(engine: Engine) -
     assert prompts["strict_group"].notna().all()
 
 
-@pytest.mark.parametrize("heavy_volume", [1.0, 3.0])
-def test_the_prompts_kept_are_those_of_the_whole_map_filtered(heavy_volume: float) -> None:
-    # observe's own map chooses the rows kept before their texts are joined; a map that
-    # is a table (a weekly memory's) is filtered whole: the same rows and columns
+def _kept_from_the_map_and_a_copy(cfg: Config, traffic: pd.DataFrame) -> list[pd.DataFrame]:
+    """The prompt map kept of ``traffic``: from observe's own map, then from a copy of it
+    in a table (as a weekly memory's map is)."""
     kept = []
     for own in (True, False):
         engine = make_engine(EngineConfig(name="duckdb"))
         try:
-            cfg = config()
-            cfg.prompt.heavy_volume = heavy_volume
-            observed = observe_traffic(engine, cfg)
+            observed = observe_traffic(engine, cfg, traffic)
             assert observed.prompt_map is not None
             if not own:
                 engine.create_table("map_copy", f"SELECT * FROM {observed.prompt_map}")
@@ -172,6 +169,16 @@ def test_the_prompts_kept_are_those_of_the_whole_map_filtered(heavy_volume: floa
             kept.append(read(engine, shared.prompt_map, ["prompt"]))
         finally:
             engine.close()
+    return kept
+
+
+@pytest.mark.parametrize("heavy_volume", [1.0, 3.0])
+def test_the_prompts_kept_are_those_of_the_whole_map_filtered(heavy_volume: float) -> None:
+    # observe's own map chooses the rows kept before their texts are joined; a map that
+    # is a table (a weekly memory's) is filtered whole: the same rows and columns
+    cfg = config()
+    cfg.prompt.heavy_volume = heavy_volume
+    kept = _kept_from_the_map_and_a_copy(cfg, events())
     pd.testing.assert_frame_equal(kept[0], kept[1])
     assert list(kept[0].columns[:3]) == ["prompt", "template", "template_group"]
     assert kept[0]["template"].tolist() == [SOLVE] * 5
@@ -229,20 +236,7 @@ def test_a_shared_group_keeps_its_samples_of_least_key(engine: Engine, heavy_vol
 def test_a_weekly_map_keeps_the_same_samples_as_observes_own() -> None:
     # a map that is a table (a weekly memory's, the texts in it) keys its texts as they
     # are read: the same samples as observe's own map, which keys them at load
-    kept = []
-    for own in (True, False):
-        engine = make_engine(EngineConfig(name="duckdb"))
-        try:
-            observed = observe_traffic(engine, config(), _many_sums())
-            assert observed.prompt_map is not None
-            if not own:
-                engine.create_table("map_copy", f"SELECT * FROM {observed.prompt_map}")
-                observed = dataclasses.replace(observed, prompt_map="map_copy")
-            shared = keep_shared_prompts(engine, observed)
-            assert shared.prompt_map is not None
-            kept.append(read(engine, shared.prompt_map, ["prompt"]))
-        finally:
-            engine.close()
+    kept = _kept_from_the_map_and_a_copy(config(), _many_sums())
     pd.testing.assert_frame_equal(kept[0], kept[1])
     assert len(kept[0]) == PROMPT_SAMPLES
 
