@@ -360,13 +360,12 @@ _PROMPT_TEXTS = "prompt_texts"
 _PROMPT_LABELS = "prompt_labels"
 
 
-def _texts_joined(engine: Engine, labels: str, where: str = "true") -> str:
-    """SQL of the prompt map: the rows of ``labels`` (``_PROMPT_LABELS``) that meet
-    ``where``, each with its text, joined by its place once they are chosen."""
+def _texts_joined(engine: Engine, labels: str) -> str:
+    """SQL of the prompt map: each row of ``labels`` (``_PROMPT_LABELS``) with its text,
+    joined by its place."""
     columns = engine.arrow(f"SELECT * FROM {labels} LIMIT 0").column_names
     shown = ", ".join(f"l.{c}" for c in columns if c != "pos")
-    return f"""SELECT t.prompt, {shown}
-        FROM (SELECT * FROM {labels} WHERE {where}) l
+    return f"""SELECT t.prompt, {shown} FROM {labels} l
         JOIN {_PROMPT_TEXTS} t ON t.pos = l.pos"""
 
 

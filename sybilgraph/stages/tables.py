@@ -115,8 +115,8 @@ class ObservationTables:
                   ``subject`` is false for context accounts)
     prompt_map:   prompt, template, template_group[, strict_group]; None without prompts
                   (after observe, ``stages.observe.keep_shared_prompts`` keeps
-                  ``PROMPT_SAMPLES`` prompts of each group two or more accounts sent,
-                  each row naming only the groups it is a sample of)
+                  ``PROMPT_SAMPLES`` prompts of each group two or more accounts sent:
+                  a row for each group a prompt is a sample of, naming that group alone)
     activity:     account_id, slot, first_ts, last_ts, n (each account's active time
                   windows: ``slot`` counts ``link.coactivity_minutes`` since 1970); None
                   when co-activity is off
