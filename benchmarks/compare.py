@@ -1,6 +1,7 @@
 """Time `sybilgraph detect` against the naive method on realistic traffic, in one run.
 
     python benchmarks/compare.py --events 1500000 [--seed 7] [--config sybilgraph.toml]
+                                 [--runs 5]
 
 Generates the realistic profile (benchmarks/realistic.py) once into
 benchmarks/data/realistic-<events>-<seed>/ (ignored by git; reused when present), then
@@ -10,6 +11,12 @@ process, as benchmarks/run.py measures it). Prints a markdown table: method, sec
 peak GB, both against the naive method's, the rings each recovers (Jaccard >= 0.8
 with a cluster, as `sybilgraph evaluate` counts them), and sybilgraph's per-stage
 seconds from its run.json (`timings_s`).
+
+With ``--runs N`` the two methods run in turn N times (naive first each time): the
+table gives each method's median seconds and peak and the ratio of the medians, and a
+line lists the ratio of each turn. A machine's speed moves from minute to minute (on
+this project's machine the naive method's 1.5M run took 12.5 to 14.3 s within an hour),
+and a method timed in the same turn as the other shares its minute.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -69,7 +77,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_500_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--config", help="a sybilgraph config (TOML) for its run")
+    parser.add_argument("--runs", type=int, default=1, help="turns of the two methods")
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be 1 or more")
 
     data = HERE / "data" / f"realistic-{args.events}-{args.seed}"
     events, truth_path = data / "events.parquet", data / "truth.csv"
@@ -98,10 +109,18 @@ def main() -> None:
         detect += ["--config", args.config]
     naive = [sys.executable, str(HERE / "naive.py"), str(events), "--out", str(naive_out)]
 
-    naive_seconds, naive_peak = measure(naive, "naive.py")
-    print(f"naive: {naive_seconds:.1f} s, {naive_peak:.2f} GB", flush=True)
-    seconds, peak = measure(detect, "sybilgraph detect")
-    print(f"sybilgraph: {seconds:.1f} s, {peak:.2f} GB", flush=True)
+    turns: list[tuple[float, float, float, float]] = []
+    stage_runs: list[dict[str, float]] = []
+    for turn in range(1, args.runs + 1):
+        naive_turn = measure(naive, "naive.py")
+        print(f"turn {turn}, naive: {naive_turn[0]:.1f} s, {naive_turn[1]:.2f} GB", flush=True)
+        ours = measure(detect, "sybilgraph detect")
+        print(f"turn {turn}, sybilgraph: {ours[0]:.1f} s, {ours[1]:.2f} GB", flush=True)
+        turns.append((*ours, *naive_turn))
+        stage_runs.append(json.loads((sybilgraph_out / "run.json").read_text())["timings_s"])
+    seconds, peak, naive_seconds, naive_peak = (
+        statistics.median(t[i] for t in turns) for i in range(4)
+    )
 
     info = json.loads((sybilgraph_out / "run.json").read_text())
     accounts = pd.read_csv(sybilgraph_out / "accounts.csv", dtype=str, keep_default_na=False)
@@ -110,7 +129,7 @@ def main() -> None:
     found, rings = rings_recovered(accounts, truth)
     naive_found, _ = rings_recovered(naive_clusters, truth)
 
-    timings = info["timings_s"]
+    timings = {k: statistics.median(r.get(k, 0.0) for r in stage_runs) for k in stage_runs[0]}
     in_order = [s for s in STAGES if s in timings] + [s for s in timings if s not in STAGES]
     stages = ", ".join(f"{s} {timings[s]:.1f}" for s in in_order)
     rows = [
@@ -121,8 +140,12 @@ def main() -> None:
     print(
         f"\n{info['rows']['used']:,} events, {info['counts']['accounts']:,} accounts, "
         f"{rings} rings (seed {args.seed}); {platform.machine()}, {cores} cores, "
-        f"Python {platform.python_version()}\n"
+        f"Python {platform.python_version()}"
     )
+    if args.runs > 1:
+        each = ", ".join(f"{t[0] / t[2]:.2f}" for t in turns)
+        print(f"medians of {args.runs} turns; time × naive in each turn: {each}")
+    print()
     print(
         "| method | seconds | peak GB | time × naive | memory × naive | rings recovered "
         "| stages (s) |"
