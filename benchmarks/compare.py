@@ -111,18 +111,19 @@ def main() -> None:
 
     turns: list[tuple[float, float, float, float]] = []
     stage_runs: list[dict[str, float]] = []
+    info: dict = {}
     for turn in range(1, args.runs + 1):
         naive_turn = measure(naive, "naive.py")
         print(f"turn {turn}, naive: {naive_turn[0]:.1f} s, {naive_turn[1]:.2f} GB", flush=True)
         ours = measure(detect, "sybilgraph detect")
         print(f"turn {turn}, sybilgraph: {ours[0]:.1f} s, {ours[1]:.2f} GB", flush=True)
         turns.append((*ours, *naive_turn))
-        stage_runs.append(json.loads((sybilgraph_out / "run.json").read_text())["timings_s"])
+        info = json.loads((sybilgraph_out / "run.json").read_text())
+        stage_runs.append(info["timings_s"])
     seconds, peak, naive_seconds, naive_peak = (
         statistics.median(t[i] for t in turns) for i in range(4)
     )
 
-    info = json.loads((sybilgraph_out / "run.json").read_text())
     accounts = pd.read_csv(sybilgraph_out / "accounts.csv", dtype=str, keep_default_na=False)
     accounts["cluster_id"] = accounts["cluster_id"].replace("", None)
     naive_clusters = pd.read_csv(naive_out / "clusters.csv", dtype=str)
