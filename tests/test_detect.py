@@ -13,7 +13,14 @@ import pyarrow as pa
 import pytest
 
 from sybilgraph.config import DetectConfig
-from sybilgraph.stages.detect import cluster_ids, detect, join_frayed, partition
+from sybilgraph.stages.detect import (
+    cluster_ids,
+    component_links,
+    detect,
+    edges_of,
+    join_frayed,
+    partition,
+)
 from sybilgraph.stages.graph import AccountGraph, build_graph
 
 
@@ -103,6 +110,34 @@ def test_components_match_networkx_on_random_graphs() -> None:
         reference.add_edges_from((x, y) for x, y, _ in edges)
         theirs = {frozenset(c) for c in nx.connected_components(reference) if len(c) >= 2}
         assert ours == theirs
+
+
+def test_a_components_links_as_arrays_are_those_of_its_subgraph() -> None:
+    """Detection hands each component's links to Leiden's helpers as arrays it cut from
+    the graph's, not as read back from the component's subgraph: the same links, ends
+    and weights, in the same order (so the same sums and the same clusters)."""
+    rng = random.Random(11)
+    nodes = [f"n{i:03d}" for i in range(rng.randint(150, 200))]
+    edges = {
+        (x, y) if rng.random() < 0.5 else (y, x): round(rng.uniform(0.3, 3.0), 3)
+        for x, y in (rng.sample(nodes, 2) for _ in range(140))
+    }
+    listed = list(edges.items())
+    rng.shuffle(listed)
+    graph = build_graph(_links([(a, b, w) for (a, b), w in listed]))
+    components = graph.graph.connected_components()
+    linked = component_links(
+        graph,
+        np.asarray(components.membership, dtype=np.int64),
+        np.asarray(components.sizes(), dtype=np.int64),
+    )
+    assert max(components.sizes()) > 20 and len(components) > 3
+    for index, members in enumerate(components):
+        sub = graph.graph.induced_subgraph(members, implementation="create_from_scratch")
+        ends, weight = linked.edges(index)
+        read_ends, read_weight = edges_of(sub)
+        assert ends.tolist() == read_ends.tolist()
+        assert weight.tolist() == read_weight.tolist()
 
 
 def test_ids_do_not_depend_on_order_and_survive_small_changes() -> None:

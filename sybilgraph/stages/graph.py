@@ -21,6 +21,7 @@ __all__ = [
     "graph_bytes",
     "graph_links",
     "lone_links",
+    "pair_key",
     "read_graph",
     "warn_light_keys",
 ]
@@ -44,6 +45,8 @@ class AccountGraph:
     #: each link's end vertices, in the graph's edge order
     src: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False)
     dst: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False)
+    #: each link's weight (the graph's ``weight`` attribute), in edge order
+    weight: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     #: per key (ip, payment, prompt, ...), each link's weight on it, in edge order;
     #: empty when the links came without their ``<key>_weight`` columns
     key_weights: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
@@ -75,8 +78,9 @@ def build_graph(links: pa.Table, *, min_weight: float = 0.0) -> AccountGraph:
     keep = (weight >= min_weight) | _related(links)
     weight = weight[keep]
     ids, src, dst = _numbered(links.filter(pa.array(keep)))
-    # edges in a fixed order too: engines return links in any order
-    order = np.lexsort((dst, src))
+    # edges in a fixed order too: engines return links in any order (each pair once,
+    # so one key per link: a tenth the time of a lexsort of 4.6M)
+    order = np.argsort(pair_key(src, dst, len(ids)))
     src, dst, weight = src[order], dst[order], weight[order]
     graph = ig.Graph(n=len(ids), directed=False)
     # as a numpy array of (src, dst) rows: python-igraph 1.0 reads it as fast as a list
@@ -96,8 +100,15 @@ def build_graph(links: pa.Table, *, min_weight: float = 0.0) -> AccountGraph:
         ids=ids,
         src=src.astype(np.int32),
         dst=dst.astype(np.int32),
+        weight=weight,
         key_weights=key_weights,
     )
+
+
+def pair_key(first: np.ndarray, second: np.ndarray, n: int) -> np.ndarray:
+    """One number per pair of vertices of a graph of ``n`` that sorts as the pairs do,
+    ``first`` then ``second``."""
+    return first.astype(np.int64) * n + second
 
 
 def _numbered(links: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
