@@ -15,9 +15,9 @@ import pytest
 from sybilgraph.config import DetectConfig
 from sybilgraph.stages.detect import (
     cluster_ids,
-    component_links,
     detect,
     edges_of,
+    group_links,
     join_frayed,
     partition,
 )
@@ -112,10 +112,11 @@ def test_components_match_networkx_on_random_graphs() -> None:
         assert ours == theirs
 
 
-def test_a_components_links_as_arrays_are_those_of_its_subgraph() -> None:
-    """Detection hands each component's links to Leiden's helpers as arrays it cut from
-    the graph's, not as read back from the component's subgraph: the same links, ends
-    and weights, in the same order (so the same sums and the same clusters)."""
+def test_a_groups_links_as_arrays_are_those_of_its_subgraph() -> None:
+    """Detection hands the links of each component, and of each of Leiden's groups it
+    cuts again, to the next step as arrays cut from the graph's, not as read back from
+    the group's induced subgraph: the same links, ends and weights, in the same order
+    (so the same sums and the same clusters)."""
     rng = random.Random(11)
     nodes = [f"n{i:03d}" for i in range(rng.randint(150, 200))]
     edges = {
@@ -126,18 +127,21 @@ def test_a_components_links_as_arrays_are_those_of_its_subgraph() -> None:
     rng.shuffle(listed)
     graph = build_graph(_links([(a, b, w) for (a, b), w in listed]))
     components = graph.graph.connected_components()
-    linked = component_links(
-        graph,
-        np.asarray(components.membership, dtype=np.int64),
-        np.asarray(components.sizes(), dtype=np.int64),
-    )
+    groupings = {
+        "components": np.asarray(components.membership, dtype=np.int64),
+        "any groups": np.asarray([rng.randrange(4) for _ in graph.ids], dtype=np.int64),
+    }
     assert max(components.sizes()) > 20 and len(components) > 3
-    for index, members in enumerate(components):
-        sub = graph.graph.induced_subgraph(members, implementation="create_from_scratch")
-        ends, weight = linked.edges(index)
-        read_ends, read_weight = edges_of(sub)
-        assert ends.tolist() == read_ends.tolist()
-        assert weight.tolist() == read_weight.tolist()
+    for name, of_vertex in groupings.items():
+        sizes = np.bincount(of_vertex)
+        inside = group_links(graph.src, graph.dst, graph.weight, of_vertex, sizes)
+        for group in range(len(sizes)):
+            members = np.flatnonzero(of_vertex == group).tolist()
+            sub = graph.graph.induced_subgraph(members, implementation="create_from_scratch")
+            ends, weight = inside.edges(group)
+            read_ends, read_weight = edges_of(sub)
+            assert ends.tolist() == read_ends.tolist(), name
+            assert weight.tolist() == read_weight.tolist(), name
 
 
 def test_ids_do_not_depend_on_order_and_survive_small_changes() -> None:

@@ -24,13 +24,13 @@ from sybilgraph.stages.graph import AccountGraph, pair_key
 from sybilgraph.stages.link import IP_KEYS, RELATION_KEYS
 
 __all__ = [
-    "ComponentLinks",
     "Edges",
+    "GroupLinks",
     "cluster_ids",
-    "component_links",
     "detect",
     "edges_of",
     "group_leftovers",
+    "group_links",
     "partition",
     "refine",
 ]
@@ -142,7 +142,7 @@ def detect(graph: AccountGraph, config: DetectConfig, seed: int) -> pd.DataFrame
     components = g.connected_components()
     of_vertex = np.asarray(components.membership, dtype=np.int64)
     sizes = np.asarray(components.sizes(), dtype=np.int64)
-    linked = component_links(graph, of_vertex, sizes)
+    linked = group_links(graph.src, graph.dst, graph.weight, of_vertex, sizes)
     whole = set() if config.cut_relations else relation_components(graph, components)
     if whole:
         log.info("%d components tied by relations between accounts alone taken whole", len(whole))
@@ -384,41 +384,50 @@ def uniform_components(
 
 
 @dataclasses.dataclass(frozen=True)
-class ComponentLinks:
-    """A graph's links grouped by connected component, to hand each component's links
-    to detection as arrays (:data:`Edges`) without reading them back from igraph (for
-    the 4.0M links of the 30M synth log's largest component, 1.8 s a read)."""
+class GroupLinks:
+    """A graph's links inside groups of its vertices (its connected components, or
+    Leiden's groups of one), grouped by group: each group's links handed on as arrays
+    (:data:`Edges`), not read back from the group's induced subgraph (for the 4.0M
+    links of the 30M synth log's largest component, 1.8 s a read)."""
 
-    graph: AccountGraph
-    #: the graph's link numbers, component by component, each component's in the order
-    #: an induced subgraph of it has them (by the higher end, then the lower)
-    order: np.ndarray
-    #: where each component's links begin in ``order``, and where the last ends
+    #: the ends (a vertex each, the lower first) and the weight of the links inside
+    #: groups, group by group, each group's in the order an induced subgraph of it has
+    #: them (by the higher end, then the lower)
+    low: np.ndarray
+    high: np.ndarray
+    weight: np.ndarray
+    #: where each group's links begin, and where the last ends
     bounds: np.ndarray
-    #: each account's place in its component, as the component lists its accounts
+    #: each vertex's place in its group, as the group lists its vertices
     local: np.ndarray
 
-    def edges(self, component: int) -> Edges:
-        """The links of ``component`` as :func:`edges_of` reads them from the component's
-        induced subgraph: its accounts numbered by their places in it, in its edge
+    def edges(self, group: int) -> Edges:
+        """The links of ``group`` as :func:`edges_of` reads them from the group's
+        induced subgraph: its vertices numbered by their places in it, in its edge
         order; so Leiden's sums, and so the clusters, are those of that read."""
-        mine = self.order[self.bounds[component] : self.bounds[component + 1]]
-        src, dst = self.local[self.graph.src[mine]], self.local[self.graph.dst[mine]]
-        ends = np.column_stack([np.minimum(src, dst), np.maximum(src, dst)])
-        return ends, self.graph.weight[mine]
+        mine = slice(self.bounds[group], self.bounds[group + 1])
+        ends = np.column_stack([self.local[self.low[mine]], self.local[self.high[mine]]])
+        return ends, self.weight[mine]
 
 
-def component_links(
-    graph: AccountGraph, of_vertex: np.ndarray, sizes: np.ndarray
-) -> ComponentLinks:
-    """``graph``'s links grouped by the components ``of_vertex`` (each account's
-    component) and ``sizes`` give (see :class:`ComponentLinks`)."""
-    low = np.minimum(graph.src, graph.dst)
-    high = np.maximum(graph.src, graph.dst)
-    by_ends = np.argsort(pair_key(high, low, len(of_vertex)))
+def group_links(
+    src: np.ndarray, dst: np.ndarray, weight: np.ndarray, of_vertex: np.ndarray, sizes: np.ndarray
+) -> GroupLinks:
+    """The links (``src``, ``dst``, ``weight``) whose two ends are in one group, grouped
+    by the groups ``of_vertex`` (each vertex's group, numbered from 0) and ``sizes`` give
+    (see :class:`GroupLinks`)."""
+    low, high = np.minimum(src, dst), np.maximum(src, dst)
+    inside = np.flatnonzero(of_vertex[low] == of_vertex[high])
+    by_ends = inside[np.argsort(pair_key(high[inside], low[inside], len(of_vertex)))]
     order, starts = _grouped(of_vertex[low[by_ends]], len(sizes))
-    bounds = np.append(starts, len(order))
-    return ComponentLinks(graph, by_ends[order], bounds, _places(of_vertex, sizes))
+    taken = by_ends[order]
+    return GroupLinks(
+        low[taken],
+        high[taken],
+        weight[taken],
+        np.append(starts, len(taken)),
+        _places(of_vertex, sizes),
+    )
 
 
 def _grouped(of_item: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -465,17 +474,21 @@ def refine(
     """
     if config.method != "cpm" or config.join_ratio <= 0 or graph.ecount() == 0:
         return parts
-    counts, n_in, held = _held(edges or edges_of(graph), parts)
+    ends, weight = edges = edges or edges_of(graph)
+    counts, n_in, held = _held(edges, parts)
     labels = parts.copy()
     next_label = int(parts.max()) + 1
     pairs = counts * (counts - 1) / 2
-    for label in np.flatnonzero((counts >= RING_MIN_SIZE) & (n_in > 0)):
-        resolution = config.join_ratio * held[label] / pairs[label]
-        if resolution <= config.resolution:
-            continue
+    resolutions = config.join_ratio * held / np.maximum(pairs, 1)
+    cut_again = (counts >= RING_MIN_SIZE) & (n_in > 0) & (resolutions > config.resolution)
+    if not cut_again.any():
+        return labels
+    inside = group_links(ends[:, 0], ends[:, 1], weight, parts, counts)
+    for label in np.flatnonzero(cut_again):
+        resolution = resolutions[label]
         members = np.flatnonzero(parts == label)
         sub = graph.induced_subgraph(members.tolist(), implementation="create_from_scratch")
-        sub_ends, sub_weight = sub_edges = edges_of(sub)
+        sub_ends, sub_weight = sub_edges = inside.edges(int(label))
         cut = np.asarray(
             partition(sub, dataclasses.replace(config, resolution=resolution), seed, sub_edges)
         )

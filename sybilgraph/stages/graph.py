@@ -77,7 +77,8 @@ def build_graph(links: pa.Table, *, min_weight: float = 0.0) -> AccountGraph:
     weight = np.round(weight, _DECIMALS)
     keep = (weight >= min_weight) | _related(links)
     weight = weight[keep]
-    ids, src, dst = _numbered(links.filter(pa.array(keep)))
+    # the ends alone are filtered: the whole table's copy took 0.6 s of 4.6M links
+    ids, src, dst = _numbered(links.select(["a", "b"]).filter(pa.array(keep)))
     # edges in a fixed order too: engines return links in any order (each pair once,
     # so one key per link: a tenth the time of a lexsort of 4.6M)
     order = np.argsort(pair_key(src, dst, len(ids)))
