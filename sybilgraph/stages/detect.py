@@ -439,11 +439,11 @@ def _grouped(of_item: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _places(of_vertex: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Each account's place in its component, as the component lists its accounts (in
-    the graph's vertex order)."""
-    by_component, starts = _grouped(of_vertex, len(sizes))
+    """Each vertex's place in its group (``of_vertex``, of ``sizes``), as the group
+    lists its vertices: in the graph's vertex order."""
+    by_group, starts = _grouped(of_vertex, len(sizes))
     local = np.empty(len(of_vertex), dtype=np.int64)
-    local[by_component] = np.arange(len(of_vertex)) - starts[of_vertex[by_component]]
+    local[by_group] = np.arange(len(of_vertex)) - starts[of_vertex[by_group]]
     return local
 
 
