@@ -629,10 +629,10 @@ def _dense_groups(graph: ig.Graph, density: float, ends: np.ndarray) -> list[np.
     settled = _settled_components(graph, components, density, ends)
     found: list[np.ndarray] = []
     for index, members in enumerate(components):
-        if len(members) < 3 or settled[index] is False:
+        if len(members) < 3 or settled[index] == 0:
             continue
         ids = np.asarray(members)
-        if settled[index] is True:
+        if settled[index] == 1:
             found.append(ids)
             continue
         pieces = _dense_parts(graph.induced_subgraph(members), density)
@@ -642,13 +642,13 @@ def _dense_groups(graph: ig.Graph, density: float, ends: np.ndarray) -> list[np.
 
 def _settled_components(
     graph: ig.Graph, components: ig.VertexClustering, density: float, ends: np.ndarray
-) -> list[bool | None]:
+) -> np.ndarray:
     """Per component of ``graph`` (``ends``: its links' ends), what :func:`_dense_parts`
-    makes of it where its first step decides, from counts of links alone: True where it
-    is dense (one group), False where its densest core is all of it, under three
-    vertices, or not dense (no group); None where :func:`_dense_parts` must search on.
-    Without the subgraph of each component: of the 30M realistic benchmark log's
-    leftovers, one component of a sparse web held most of the links (3.6 s)."""
+    makes of it where its first step decides, from counts of links alone: 1 where it is
+    dense (one group), 0 where its densest core is all of it, under three vertices, or
+    not dense (no group); -1 where :func:`_dense_parts` must search on. Without the
+    subgraph of each component: of the 30M realistic benchmark log's leftovers, one
+    component of a sparse web held most of the links (3.6 s)."""
     of_vertex = np.asarray(components.membership, dtype=np.int64)
     sizes = np.asarray(components.sizes(), dtype=np.int64)
     of_link = of_vertex[ends[:, 0]]
@@ -661,15 +661,8 @@ def _settled_components(
     in_top = np.bincount(of_vertex[top], minlength=len(sizes))
     top_links = np.bincount(of_link[top[ends[:, 0]] & top[ends[:, 1]]], minlength=len(sizes))
     top_dense = top_links >= density * in_top * (in_top - 1) / 2
-    settled: list[bool | None] = []
-    for index in range(len(sizes)):
-        if dense[index]:
-            settled.append(True)
-        elif in_top[index] < 3 or in_top[index] == sizes[index] or not top_dense[index]:
-            settled.append(False)
-        else:
-            settled.append(None)
-    return settled
+    none = (in_top < 3) | (in_top == sizes) | ~top_dense
+    return np.where(dense, 1, np.where(none, 0, -1))
 
 
 def _dense_parts(graph: ig.Graph, density: float) -> list[np.ndarray] | None:
