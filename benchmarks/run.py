@@ -9,6 +9,7 @@ from its run.json, the peak memory of the whole process from the kernel's accoun
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import resource
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--engine", default="duckdb", choices=["duckdb", "spark"])
     args = parser.parse_args()
     rows = []
+    work: list[tuple[int, int, dict[str, float]]] = []  # events, links, stage seconds
     for size in args.sizes:
         data = HERE / "data" / f"synth-{size}-{args.seed}"
         if not (data / "truth.csv").exists():
@@ -104,6 +106,9 @@ def main() -> None:
             }
         )
         print(json.dumps(rows[-1]), flush=True)
+        work.append(
+            (int(info["rows"]["used"]), int(info["counts"].get("links", 0)), info["timings_s"])
+        )
     machine = f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}"
     print(f"\nmachine: {machine}")
     columns = list(rows[0])
@@ -111,6 +116,28 @@ def main() -> None:
     print("|" + " --- |" * len(columns))
     for row in rows:
         print("| " + " | ".join(str(row[c]) for c in columns) + " |")
+    _print_growth(work)
+
+
+def _print_growth(work: list[tuple[int, int, dict[str, float]]]) -> None:
+    """How many times each stage's time grew from one size to the next, beside how many
+    times the events and the links grew: a stage about linear in its work grows about
+    as much as the events (load, observe) or the links (link, graph, detect)."""
+    if len(work) < 2:
+        return
+    stages = list(work[0][2])
+    print("\ngrowth from each size to the next (times):")
+    print("| from | to | events | links | " + " | ".join(stages) + " |")
+    print("|" + " --- |" * (4 + len(stages)))
+    for (events, links, before), (events_to, links_to, after) in itertools.pairwise(work):
+        ratios = [_ratio(after.get(s, 0.0), before.get(s, 0.0)) for s in stages]
+        cells = [str(events), str(events_to), _ratio(events_to, events), _ratio(links_to, links)]
+        print("| " + " | ".join(cells + ratios) + " |")
+
+
+def _ratio(after: float, before: float) -> str:
+    """``after / before`` to one decimal place; a dash where ``before`` is nothing."""
+    return f"{after / before:.1f}" if before > 0 else "-"
 
 
 def _cores() -> int:
