@@ -229,6 +229,7 @@ def _run_stages(
             inputs=inputs,
             exclude_accounts=labels.benign_accounts,
             keep_strict_uses=memory is not None,
+            keep_templates=memory is not None,
         )
         if memory is not None:
             observed = memory.combine(engine, observed)

@@ -19,6 +19,7 @@ from sybilgraph.fingerprint import (
     LSHBanding,
     MinHash,
     TemplateSignatures,
+    TemplateSigner,
     components,
     fingerprint_prompts,
     hash_strings,
@@ -555,15 +556,25 @@ def test_signatures_of_repeated_rows_are_those_of_the_distinct_texts_in_hash_ord
         (hashes[repeated[i : i + 37]], array.take(pa.array(repeated[i : i + 37])))
         for i in range(0, len(repeated), 37)
     ]
-    signed = TemplateSignatures.of_distinct(hashes[::-1].copy(), batches, PromptConfig(), 3)
+    for expected in (0, 5, len(repeated)):  # fewer rows foreseen than come, or as many
+        signer = TemplateSigner(PromptConfig(), 3, expected)
+        for batch_hashes, batch_texts in batches:
+            signer.add(batch_hashes, batch_texts)
+        signed = signer.signatures()
+        assert signed.hashes.tolist() == alone.hashes.tolist()
+        assert signed.counts.tolist() == alone.counts.tolist()
+        assert np.array_equal(signed.signature, alone.signature)
+        assert signed.groups(0.6).tolist() == alone.groups(0.6).tolist()
+    # each text once, in an order of its own: every signature moves to its hash's place
+    once = list(range(len(texts)))
+    rng.shuffle(once)
+    signer = TemplateSigner(PromptConfig(), 3, len(once))
+    signer.add(hashes[once], array.take(pa.array(once)))
+    signed = signer.signatures()
     assert signed.hashes.tolist() == alone.hashes.tolist()
-    assert signed.counts.tolist() == alone.counts.tolist()
     assert np.array_equal(signed.signature, alone.signature)
-    assert signed.groups(0.6).tolist() == alone.groups(0.6).tolist()
-    with pytest.raises(ValueError, match="among the distinct"):
-        TemplateSignatures.of_distinct(hashes[:3], batches, PromptConfig(), 3)
-    with pytest.raises(ValueError, match="in no row"):
-        TemplateSignatures.of_distinct(np.append(hashes, np.uint64(7)), batches, PromptConfig(), 3)
+    with pytest.raises(ValueError, match="2 hashes for 3 texts"):
+        TemplateSigner(PromptConfig(), 3).add(hashes[:2], array[:3])
 
 
 def test_two_texts_of_one_hash_are_settled_by_the_texts_not_their_order() -> None:
@@ -582,12 +593,9 @@ def test_two_texts_of_one_hash_are_settled_by_the_texts_not_their_order() -> Non
     least = min((0, 1), key=lambda i: signatures[i].tobytes())
     shared = np.full(4, 42, dtype=np.uint64)  # every text under one hash
     for rows in ([0, 1, 2, 3], [3, 2, 1, 0], [2, 1, 0], [2, 0, 1], [0, 1], [1, 0]):
-        signed = TemplateSignatures.of_distinct(
-            np.array([42], dtype=np.uint64),
-            [(shared[: len(rows)], array.take(pa.array(rows)))],
-            PromptConfig(),
-            3,
-        )
+        signer = TemplateSigner(PromptConfig(), 3)
+        signer.add(shared[: len(rows)], array.take(pa.array(rows)))
+        signed = signer.signatures()
         words, signature = signed.counts.tolist(), signed.signature
         if 3 in rows:  # two words: too short to sign, and the fewest
             assert words == [2] and len(signature) == 0

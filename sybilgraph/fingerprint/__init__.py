@@ -11,6 +11,7 @@ of each other with MinHash signatures (:class:`MinHash`) and banded LSH
 from sybilgraph.fingerprint.arrays import distinct_count
 from sybilgraph.fingerprint.grouping import (
     TemplateSignatures,
+    TemplateSigner,
     fingerprint_prompts,
     near_duplicate_groups,
     template_groups,
@@ -25,6 +26,7 @@ __all__ = [
     "LSHBanding",
     "MinHash",
     "TemplateSignatures",
+    "TemplateSigner",
     "components",
     "distinct_count",
     "fingerprint_prompts",

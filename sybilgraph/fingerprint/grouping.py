@@ -213,49 +213,6 @@ class TemplateSignatures:
         hashes, counts = np.concatenate(hash_parts), np.concatenate(count_parts)
         return cls(hashes, counts, signature[:filled], config)
 
-    @classmethod
-    def of_distinct(
-        cls,
-        distinct: np.ndarray,
-        rows: Iterable[tuple[np.ndarray, pa.Array]],
-        config: PromptConfig,
-        seed: int,
-    ) -> TemplateSignatures:
-        """Signatures of the distinct texts among ``rows``, one per hash, in the order of
-        the hashes as unsigned numbers.
-
-        ``distinct`` holds each hash of the rows once, in any order; ``rows`` come in
-        batches of (tier-1 hashes, texts), in any order, a text in any number of rows.
-        Each row is signed and its signature put in its hash's place at once, so the
-        engine streams its table as it is, without making the pairs distinct and sorting
-        every text (at 1.5M realistic events that sort held 0.47 GB beside 1.1 GB of
-        tables).
-        Should two texts share a hash, the one with fewer words, then the least
-        signature, stands for it: the choice rests on the texts alone, not on the order
-        of the rows, and texts that tie on both give the same groups.
-        """
-        minhash = _minhash_of(config, seed)
-        hashes = np.sort(np.asarray(distinct, dtype=np.uint64))
-        counts = np.full(len(hashes), -1, dtype=np.int64)  # -1: no row yet
-        signature = np.zeros((len(hashes), config.num_perm), minhash.dtype)
-        place = compiled(_place_rows)
-        for batch_hashes, texts in rows:
-            words, part = minhash.signatures(as_string_array(texts))
-            at = _positions(hashes, batch_hashes)
-            if len(at) and (
-                int(at.max()) >= len(hashes) or not np.array_equal(hashes[at], batch_hashes)
-            ):
-                raise ValueError("a row's hash is not among the distinct hashes given")
-            eligible = words >= config.min_words
-            place(
-                at, words, np.where(eligible, np.cumsum(eligible) - 1, -1), part, counts, signature
-            )
-        if (counts < 0).any():
-            raise ValueError("a distinct hash given came in no row")
-        kept = np.flatnonzero(counts >= config.min_words)
-        compiled(_compact_rows)(signature, kept)
-        return cls(hashes, counts, signature[: len(kept)], config)
-
     #: what the two groupings of a run (:meth:`groupings`) hold per text while they run,
     #: beside the signatures: the components' parents, each band's members and buckets,
     #: the pairs checked (measured: 124 bytes at 30M synth events, 137 at 10M)
@@ -301,65 +258,153 @@ class TemplateSignatures:
         return parallel(lambda request: self.groups(*request), requests)
 
 
-def _positions(sorted_hashes: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-    """Where each of ``hashes`` falls in ``sorted_hashes``, looked up in sorted order:
-    one after the other the searches stay in the cache (a batch of 520k hashes among
-    15.3M: 0.2 s against 1.1 s)."""
-    order = np.argsort(hashes)
-    at = np.empty(len(hashes), dtype=np.int64)
-    at[order] = np.searchsorted(sorted_hashes, hashes[order])
-    return at
+class TemplateSigner:
+    """Signs texts batch by batch as they pass, a text in any number of rows, in any
+    order, and gives the :class:`TemplateSignatures` of the distinct texts at the end,
+    in the order of their hashes as unsigned numbers.
+
+    Tier 1 signs each batch of masked prompts while it has them: the texts are not kept
+    to be read again (at 30M synth events, 18.6M templates the engine held and spilled
+    beside the events, for tier 2 to stream them back). It holds every row's signature
+    until :meth:`signatures` keeps one per hash, in place.
+
+    Should two texts share a hash, the one with fewer words, then the least signature,
+    stands for it: the choice rests on the texts alone, not on the order of the rows,
+    and texts that tie on both give the same groups.
+    """
+
+    def __init__(self, config: PromptConfig, seed: int, rows: int = 0) -> None:
+        self.config = config
+        self._minhash = _minhash_of(config, seed)
+        rows = max(int(rows), 0)
+        # zeros: the pages are the system's until a row is written in them
+        self._hashes = np.zeros(rows, dtype=np.uint64)
+        self._words = np.zeros(rows, dtype=np.int32)
+        self._signature = np.zeros((rows, config.num_perm), dtype=self._minhash.dtype)
+        self._rows = 0
+        self._signed = 0
+
+    def add(self, hashes: np.ndarray, texts: pa.Array | pa.ChunkedArray) -> None:
+        """Sign a batch: ``hashes`` (uint64, tier 1) and their masked ``texts``."""
+        words, part = self._minhash.signatures(as_string_array(texts))
+        if len(words) != len(hashes):
+            raise ValueError(f"{len(hashes)} hashes for {len(words)} texts")
+        start, end = self._rows, self._rows + len(words)
+        self._hashes = _room(self._hashes, end)
+        self._words = _room(self._words, end)
+        self._hashes[start:end] = hashes
+        self._words[start:end] = words
+        top = self._signed + len(part)
+        self._signature = _room(self._signature, top)
+        self._signature[self._signed : top] = part
+        self._rows, self._signed = end, top
+
+    def signatures(self) -> TemplateSignatures:
+        """The signatures of the distinct texts of the rows signed; the signer is spent."""
+        hashes, words = self._hashes[: self._rows], self._words[: self._rows].astype(np.int64)
+        eligible = words >= self.config.min_words
+        row = np.where(eligible, np.cumsum(eligible) - 1, -1)
+        signature = self._signature[: self._signed]
+        chosen = compiled(_choose_rows)(np.argsort(hashes), hashes, words, row, signature)
+        kept = row[chosen]
+        kept = kept[kept >= 0]
+        compiled(_gather_rows)(signature, kept)
+        signed = TemplateSignatures(
+            hashes[chosen], words[chosen], signature[: len(kept)], self.config
+        )
+        # what the signer held, let go of (the signatures' rows are the result's)
+        self._hashes = np.zeros(0, dtype=np.uint64)
+        self._words = np.zeros(0, dtype=np.int32)
+        self._signature = self._minhash.empty()
+        self._rows = self._signed = 0
+        return signed
 
 
-def _place_rows(
-    at: np.ndarray,
+def _room(array: np.ndarray, rows: int) -> np.ndarray:
+    """``array``, or a copy twice as long where it has fewer than ``rows`` rows."""
+    if rows <= len(array):
+        return array
+    grown = np.zeros((max(2 * len(array), rows), *array.shape[1:]), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
+def _choose_rows(
+    order: np.ndarray,
+    hashes: np.ndarray,
     words: np.ndarray,
     row: np.ndarray,
-    part: np.ndarray,
-    counts: np.ndarray,
     signature: np.ndarray,
-) -> None:
-    """Put each text of a batch in its hash's place ``at[i]``: its words in ``counts``,
-    its signature (row ``row[i]`` of ``part``, -1 for a text too short to sign) in
-    ``signature``. A place already taken keeps the text with fewer words, then the
-    least signature.
+) -> np.ndarray:
+    """One row per distinct hash, in the order ``order`` sorts the hashes: of the rows of
+    a hash, the one with fewest ``words``, then the least signature (row ``row[i]`` of
+    ``signature``; -1 for a text too short to sign).
 
     Compiled (``arrays.compiled``).
     """
+    n = len(order)
+    chosen = np.empty(n, dtype=np.int64)
     width = signature.shape[1]
-    for i in range(len(at)):
-        place, own = at[i], row[i]
-        if counts[place] >= 0:  # taken: by the same text, or by another of the hash
-            if words[i] > counts[place]:
-                continue
-            if words[i] == counts[place]:
-                if own < 0:
-                    continue
-                less = False
+    found = 0
+    i = 0
+    while i < n:
+        best = order[i]
+        j = i + 1
+        while j < n and hashes[order[j]] == hashes[best]:
+            other = order[j]
+            if words[other] < words[best]:
+                best = other
+            elif words[other] == words[best] and row[other] >= 0:
                 for lane in range(width):
-                    if part[own, lane] != signature[place, lane]:
-                        less = part[own, lane] < signature[place, lane]
+                    a, b = signature[row[other], lane], signature[row[best], lane]
+                    if a != b:
+                        if a < b:
+                            best = other
                         break
-                if not less:
-                    continue
-        counts[place] = words[i]
-        if own >= 0:
-            for lane in range(width):
-                signature[place, lane] = part[own, lane]
+            j += 1
+        chosen[found] = best
+        found += 1
+        i = j
+    return chosen[:found]
 
 
-def _compact_rows(signature: np.ndarray, ascending: np.ndarray) -> None:
-    """Move rows ``ascending`` (increasing) of ``signature`` to its front, in place.
+def _gather_rows(signature: np.ndarray, source: np.ndarray) -> None:
+    """Row ``i`` of ``signature`` becomes its row ``source[i]``, in place, for each
+    ``i`` below ``len(source)`` (distinct rows); the rows past are left in any order.
 
-    Compiled (``arrays.compiled``): row ``ascending[i] >= i`` is read before anything
-    is written over it.
+    Compiled (``arrays.compiled``): the rows move along the cycles of one permutation of
+    them all (``source``, then the rows it leaves out), each row once.
     """
-    width = signature.shape[1]
-    for i in range(len(ascending)):
-        source = ascending[i]
-        if source != i:
+    n, width = signature.shape
+    taken = np.zeros(n, dtype=np.bool_)
+    permutation = np.empty(n, dtype=np.int64)
+    for i in range(len(source)):
+        permutation[i] = source[i]
+        taken[source[i]] = True
+    at = len(source)
+    for i in range(n):
+        if not taken[i]:
+            permutation[at] = i
+            at += 1
+    done = np.zeros(n, dtype=np.bool_)
+    first = np.empty(width, dtype=signature.dtype)
+    for start in range(n):
+        if done[start]:
+            continue
+        done[start] = True
+        if permutation[start] == start:
+            continue
+        for lane in range(width):
+            first[lane] = signature[start, lane]
+        at = start
+        while permutation[at] != start:
+            source_row = permutation[at]
             for lane in range(width):
-                signature[i, lane] = signature[source, lane]
+                signature[at, lane] = signature[source_row, lane]
+            done[source_row] = True
+            at = source_row
+        for lane in range(width):
+            signature[at, lane] = first[lane]
 
 
 def _minhash_of(config: PromptConfig, seed: int) -> MinHash:

@@ -7,6 +7,7 @@ distinct text, into template groups so that near-identical prompts share one val
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from sybilgraph.engines.base import Engine
 from sybilgraph.engines.dialect import asc
 from sybilgraph.fingerprint import (
     TemplateSignatures,
+    TemplateSigner,
     distinct_count,
     hash_strings,
     mask_prompts,
@@ -80,6 +82,7 @@ def observe(
     inputs: GraphInputs | None = None,
     exclude_accounts: Sequence[str] = (),
     keep_strict_uses: bool = False,
+    keep_templates: bool = False,
 ) -> ObservationTables:
     """Turn the events (and edges between accounts) into distinct (account, key, value)
     observations, and list the accounts.
@@ -94,6 +97,10 @@ def observe(
     out of ``observations`` and returned as ``strict_uses``, for a caller that joins
     them with remembered uses before :func:`fold_strict_uses` (whether an account sent
     a group ``prompt.min_uses`` times is then decided over the remembered weeks too).
+
+    With ``keep_templates``, the prompt map has every prompt's template, for a caller
+    that reads them (a weekly memory remembers the templates of the groups it keeps);
+    without, it has none, and :func:`keep_shared_prompts` masks its samples again.
     """
     counts: dict[str, int] = {}
     inputs = inputs or GraphInputs()
@@ -130,7 +137,7 @@ def observe(
     # synth events: the events held 2.7 GB, past DuckDB's limit; the run's peak 5.30 GiB,
     # 5.18 to 5.26 since)
     drop_values(engine, events)
-    prompts = _fingerprint(engine, events, config, counts)
+    prompts = _fingerprint(engine, events, config, counts, keep_templates=keep_templates)
     parts = []
     if prompts is not None:
         sent = _prompt_events(engine, events, prompts, config)
@@ -337,12 +344,20 @@ def keep_shared_prompts(engine: Engine, observed: ObservationTables) -> Observat
     sampled = " UNION ALL ".join(samples)
     columns = ", ".join(f"s.{kind}" for kind in kinds)
     if own:
-        rows = f"""SELECT t.prompt, f.template, {columns} FROM ({sampled}) s
-            JOIN prompt_fp f ON f.pos = s.pos
-            JOIN {_PROMPT_TEXTS} t ON t.pos = s.pos"""
+        # observe's own map holds no templates: each sample's is its text masked again
+        # (the templates of 18.6M prompts at 30M synth events, for 196k samples)
+        texts = engine.arrow(
+            f"""SELECT t.prompt, {columns} FROM ({sampled}) s
+                JOIN {_PROMPT_TEXTS} t ON t.pos = s.pos"""
+        )
+        engine.store(
+            _SHARED_PROMPTS,
+            texts.add_column(1, "template", mask_prompts(texts.column("prompt"))),
+        )
     else:
-        rows = f"SELECT s.prompt, s.template, {columns} FROM ({sampled}) s"
-    engine.create_table(_SHARED_PROMPTS, rows)
+        engine.create_table(
+            _SHARED_PROMPTS, f"SELECT s.prompt, s.template, {columns} FROM ({sampled}) s"
+        )
     for i in range(len(kinds)):
         engine.drop(f"{_CUTS}_{i}")
     engine.drop(_KEYED)
@@ -456,14 +471,20 @@ def _label(group: str, prefix: str = "t:") -> str:
 
 
 def _fingerprint(
-    engine: Engine, events: EventTables, config: Config, counts: dict[str, int]
+    engine: Engine,
+    events: EventTables,
+    config: Config,
+    counts: dict[str, int],
+    *,
+    keep_templates: bool = False,
 ) -> _Prompts | None:
-    """Fingerprint each distinct prompt once; make ``prompt_map`` (prompt, template,
-    template_group), a view of the texts, fingerprints and groups that holds them.
+    """Fingerprint each distinct prompt once; make ``prompt_map`` (prompt, template
+    with ``keep_templates``, template_group), a view of the texts, fingerprints and
+    groups that holds them.
 
     The texts stay in the engine and pass through Python a batch at a time: tier 1 masks
-    and hashes each batch, tier 2 keeps only the MinHash signatures of the distinct
-    templates. Group ids come back as numbers and are labelled in SQL.
+    and hashes each batch, and tier 2 signs its templates there and then, keeping only
+    the MinHash signatures. Group ids come back as numbers and are labelled in SQL.
     """
     floor = _heavy_accounts(engine, config)
     # each distinct text once, with its key and its place, as load made them: the
@@ -478,30 +499,50 @@ def _fingerprint(
     created = False
     cfg = config.prompt
     rows = _batch_rows(engine, _PROMPT_TEXTS, "prompt")
-    for batch in engine.batches(f"SELECT pos, prompt FROM {_PROMPT_TEXTS}", rows):
-        templates = mask_prompts(batch.column(1))
-        hashes = hash_strings(templates).view(np.int64)  # engines lack unsigned 64 bits
-        columns = {"pos": batch.column(0), "template": templates, "template_hash": hashes}
-        if heavy_places is not None:
-            places = batch.column(0).to_numpy(zero_copy_only=False)
-            columns["heavy"] = pa.array(_isin_sorted(places, heavy_places))
-        if cfg.wrapper_chars > 0:
-            ends = wrapper_hashes(templates, cfg.wrapper_chars, cfg.wrapper_min_chars)
-            columns["wrapper_head"] = ends.column("head")
-            columns["wrapper_tail"] = ends.column("tail")
-        engine.register("prompt_fp_in", pa.table(columns))
-        if created:
-            engine.insert("prompt_fp", "SELECT * FROM prompt_fp_in")
-        else:
-            engine.create_table("prompt_fp", "SELECT * FROM prompt_fp_in")
-            created = True
-        engine.drop("prompt_fp_in")
-    pa.default_memory_pool().release_unused()  # the batches' buffers, before tier 2
+    # tier 2's signatures of each batch's templates, made while tier 1 has them: the
+    # templates were kept in the engine for tier 2 to read back (at 30M synth events,
+    # 18.6M of them beside the events and texts, past DuckDB's limit); the engine makes
+    # room for the signatures beside it (a row for each distinct prompt)
+    signer = None
+    room: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if cfg.near_duplicates:
+        signer = TemplateSigner(cfg, config.seed, counts["distinct_prompts"])
+        per_text = TemplateSignatures.bytes_per_text(cfg)
+        room = engine.room_for(counts["distinct_prompts"] * per_text)
+    with room:
+        for batch in engine.batches(f"SELECT pos, prompt FROM {_PROMPT_TEXTS}", rows):
+            templates = mask_prompts(batch.column(1))
+            hashes = hash_strings(templates)
+            if signer is not None:
+                signer.add(hashes, templates)
+            # engines lack unsigned 64 bits
+            columns = {"pos": batch.column(0), "template_hash": hashes.view(np.int64)}
+            if keep_templates:
+                columns["template"] = templates
+            if heavy_places is not None:
+                places = batch.column(0).to_numpy(zero_copy_only=False)
+                columns["heavy"] = pa.array(_isin_sorted(places, heavy_places))
+            if cfg.wrapper_chars > 0:
+                ends = wrapper_hashes(templates, cfg.wrapper_chars, cfg.wrapper_min_chars)
+                columns["wrapper_head"] = ends.column("head")
+                columns["wrapper_tail"] = ends.column("tail")
+            engine.register("prompt_fp_in", pa.table(columns))
+            if created:
+                engine.insert("prompt_fp", "SELECT * FROM prompt_fp_in")
+            else:
+                engine.create_table("prompt_fp", "SELECT * FROM prompt_fp_in")
+                created = True
+            engine.drop("prompt_fp_in")
+        pa.default_memory_pool().release_unused()  # the batches' buffers
+        signed = None if signer is None else signer.signatures()
+        heavy_templates = (
+            None if signed is None or floor is None else _heavy_templates(engine, floor, signed)
+        )
 
     group, join = "f.template_hash", ""
     heavy = False
-    if config.prompt.near_duplicates:
-        groups, heavy = _near_duplicates(engine, floor, config, counts)
+    if signed is not None:
+        groups, heavy = _near_duplicates(engine, signed, heavy_templates, config, counts)
         group = "coalesce(g.grp, f.template_hash)"
         join = "LEFT JOIN template_groups g ON g.template_hash = f.template_hash"
     # each value as the number its label shows (see _label), then the map of labels
@@ -520,10 +561,11 @@ def _fingerprint(
         f"CASE WHEN {column} IS NULL THEN NULL ELSE {_label(column, prefix)} END AS {column}"
         for column, prefix in named
     ]
-    fingerprints = f"SELECT f.pos, f.template, {', '.join(values)} FROM prompt_fp f {joins}"
+    template = "f.template, " if keep_templates else ""
+    fingerprints = f"SELECT f.pos, {template}{', '.join(values)} FROM prompt_fp f {joins}"
     numbers = f"""SELECT t.prompt_key, n.* FROM ({fingerprints}) n
         JOIN {_PROMPT_TEXTS} t ON t.pos = n.pos"""
-    if config.prompt.near_duplicates:
+    if signed is not None:
         counts["templates"] = distinct_count(groups)
     else:
         n_distinct = engine.scalar("SELECT count(DISTINCT template_hash) FROM prompt_fp")
@@ -533,7 +575,8 @@ def _fingerprint(
     # 16 s to make). The texts are joined last, by their place, to the labels
     engine.create_view(
         _PROMPT_LABELS,
-        f"SELECT pos, template, {', '.join(labels)} FROM ({fingerprints}) n",
+        f"SELECT pos, {'template, ' if keep_templates else ''}{', '.join(labels)} "
+        f"FROM ({fingerprints}) n",
         holds=[
             "prompt_fp",
             *(["template_groups"] if config.prompt.near_duplicates else []),
@@ -687,25 +730,24 @@ def _prompt_events(engine: Engine, events: EventTables, prompts: _Prompts, confi
 
 
 def _near_duplicates(
-    engine: Engine, floor: float | None, config: Config, counts: dict[str, int]
+    engine: Engine,
+    signed: TemplateSignatures,
+    heavy: _HeavyTemplates | None,
+    config: Config,
+    counts: dict[str, int],
 ) -> tuple[np.ndarray, bool]:
-    """Tier 2 over the distinct templates of ``prompt_fp``: their groups at
-    ``prompt.threshold``, and the heavy accounts' templates' at ``prompt.heavy_threshold``
-    (``floor``: the requests that made an account heavy; None when none is).
+    """Tier 2 over the distinct templates ``signed``: their groups at
+    ``prompt.threshold``, and the heavy accounts' templates' (``heavy``; None when no
+    account is heavy) at ``prompt.heavy_threshold``.
 
     Creates ``template_groups`` (template_hash, grp) of the templates that are not their
     own group and, when some account is heavy, ``heavy_groups``;
     returns the group of each template (in the order of the hashes as unsigned numbers)
-    and whether heavy accounts have strict groups. The signatures are made once and
-    both groupings read them, side by side.
+    and whether heavy accounts have strict groups. Both groupings read the signatures,
+    side by side.
     """
     cfg = config.prompt
     per_text = TemplateSignatures.bytes_per_text(cfg)
-    # the engine makes room for the signatures beside it (distinct prompts: at least as
-    # many as their templates)
-    with engine.room_for(counts["distinct_prompts"] * per_text):
-        signed = _signed(engine, config)
-        heavy = None if floor is None else _heavy_templates(engine, floor, signed.hashes)
     requests: list[tuple[float, np.ndarray | None]] = [(cfg.threshold, None)]
     if heavy is not None:
         requests.append((cfg.heavy_threshold, heavy.positions))
@@ -726,25 +768,6 @@ def _near_duplicates(
     if heavy is not None:
         _store_heavy_groups(engine, config, counts, hashes[heavy.positions], strict[0], heavy)
     return groups, heavy is not None
-
-
-def _signed(engine: Engine, config: Config) -> TemplateSignatures:
-    """The MinHash signatures of the distinct templates of ``prompt_fp``, in the order
-    of their hashes as unsigned numbers."""
-    # the table streamed as it is, a template in as many rows as its prompts: made
-    # distinct and sorted by the engine, the pairs took as much memory again as the
-    # fingerprints' table (at 1.5M realistic events, 0.47 GB for the sort)
-    distinct = engine.arrow("SELECT DISTINCT template_hash FROM prompt_fp").column(0)
-    rows = (
-        (batch.column(0).to_numpy(zero_copy_only=False).view(np.uint64), batch.column(1))
-        for batch in engine.batches(
-            "SELECT template_hash, template FROM prompt_fp",
-            _batch_rows(engine, "prompt_fp", "template"),
-        )
-    )
-    return TemplateSignatures.of_distinct(
-        distinct.to_numpy(zero_copy_only=False).view(np.uint64), rows, config.prompt, config.seed
-    )
 
 
 @dataclass(frozen=True)
@@ -779,13 +802,12 @@ def _heavy_accounts(engine: Engine, config: Config) -> float | None:
     return floor
 
 
-def _heavy_templates(engine: Engine, floor: float, hashes: np.ndarray) -> _HeavyTemplates:
+def _heavy_templates(engine: Engine, floor: float, signed: TemplateSignatures) -> _HeavyTemplates:
     """The templates that heavy accounts sent (``prompt_fp``'s ``heavy``), to group again
-    at ``prompt.heavy_threshold``. ``hashes`` are the distinct templates' hashes, sorted
-    as unsigned numbers."""
+    at ``prompt.heavy_threshold``, as positions among the ``signed`` templates."""
     sent = engine.arrow("SELECT DISTINCT template_hash FROM prompt_fp WHERE heavy")
     heavy = np.sort(sent.column(0).to_numpy(zero_copy_only=False).view(np.uint64))
-    return _HeavyTemplates(positions=np.searchsorted(hashes, heavy), floor=floor)
+    return _HeavyTemplates(positions=np.searchsorted(signed.hashes, heavy), floor=floor)
 
 
 def _store_heavy_groups(

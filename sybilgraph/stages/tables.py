@@ -114,7 +114,8 @@ class ObservationTables:
                   (``volume`` is the accounts' own volume where given, else requests;
                   ``subject`` is false for context accounts)
     prompt_map:   prompt, template, template_group[, strict_group]; None without prompts
-                  (after observe, ``stages.observe.keep_shared_prompts`` keeps
+                  (``template`` only where observe was asked to keep the templates;
+                  after observe, ``stages.observe.keep_shared_prompts`` keeps
                   ``PROMPT_SAMPLES`` prompts of each group two or more accounts sent:
                   a row for each group a prompt is a sample of, naming that group alone)
     activity:     account_id, slot, first_ts, last_ts, n (each account's active time

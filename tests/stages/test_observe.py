@@ -127,7 +127,16 @@ def test_accounts_and_prompt_map(observed_once: tuple[Engine, ObservationTables]
     engine, tables = observed_once
     assert_table(read(engine, tables.accounts, ["account_id"]), accounts)
     assert tables.prompt_map is not None
-    assert_table(read(engine, tables.prompt_map, ["prompt"]), prompt_map)
+    # the templates only where asked for (a weekly memory reads them)
+    assert_table(read(engine, tables.prompt_map, ["prompt"]), prompt_map.drop(columns="template"))
+
+
+def test_the_prompt_map_has_the_templates_where_asked(engine: Engine) -> None:
+    # a weekly memory remembers the templates of the groups it keeps
+    observed = observe_traffic(engine, keep_templates=True)
+    assert observed.prompt_map is not None
+    prompts = read(engine, observed.prompt_map, ["prompt"])
+    assert prompts["template"].tolist() == [SOLVE] * 5 + [POEM]
 
 
 def test_the_prompt_map_keeps_the_groups_two_accounts_sent(engine: Engine) -> None:
@@ -159,7 +168,9 @@ def _kept_from_the_map_and_a_copy(cfg: Config, traffic: pd.DataFrame) -> list[pd
     for own in (True, False):
         engine = make_engine(EngineConfig(name="duckdb"))
         try:
-            observed = observe_traffic(engine, cfg, traffic)
+            # a weekly memory's map holds the templates observe kept; observe's own map
+            # has none, and its samples are masked again
+            observed = observe_traffic(engine, cfg, traffic, keep_templates=not own)
             assert observed.prompt_map is not None
             if not own:
                 engine.create_table("map_copy", f"SELECT * FROM {observed.prompt_map}")
@@ -274,7 +285,7 @@ def test_accounts_repeating_a_heavy_accounts_template_take_its_strict_group(
     # u2 SOLVE; u3 sent SOLVE and POEM once each and keeps their broad groups
     cfg = config()
     cfg.prompt.heavy_volume = 1.0
-    observed = observe_traffic(engine, cfg)
+    observed = observe_traffic(engine, cfg, keep_templates=True)
 
     assert observed.strict_groups
     assert observed.prompt_map is not None

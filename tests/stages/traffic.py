@@ -45,7 +45,7 @@ from sybilgraph.engines.sources import frame_source
 from sybilgraph.fingerprint import hash_strings
 from sybilgraph.stages.link import link
 from sybilgraph.stages.load import load
-from sybilgraph.stages.observe import observe
+from sybilgraph.stages.observe import keep_shared_prompts, observe
 from sybilgraph.stages.tables import LinkTables, ObservationTables
 
 HUB_CAP = 3
@@ -109,12 +109,16 @@ def config(**link: object) -> Config:
 
 
 def observe_traffic(
-    engine: Engine, cfg: Config | None = None, traffic: pd.DataFrame | None = None
+    engine: Engine,
+    cfg: Config | None = None,
+    traffic: pd.DataFrame | None = None,
+    **options: Any,
 ) -> ObservationTables:
-    """Load and observe ``traffic`` (the table above unless given) with ``cfg``."""
+    """Load and observe ``traffic`` (the table above unless given) with ``cfg``;
+    ``options`` go to ``observe``."""
     cfg = config() if cfg is None else cfg
     traffic = events() if traffic is None else traffic
-    return observe(engine, load(engine, [frame_source(traffic)], cfg), cfg)
+    return observe(engine, load(engine, [frame_source(traffic)], cfg), cfg, **options)
 
 
 def link_traffic(
@@ -123,9 +127,10 @@ def link_traffic(
     traffic: pd.DataFrame | None = None,
     **options: Any,
 ) -> tuple[ObservationTables, LinkTables]:
-    """Load, observe and link ``traffic``; ``options`` go to ``link``."""
+    """Load, observe and link ``traffic``, the prompt map cut to the samples of shared
+    groups between, as a run does; ``options`` go to ``link``."""
     cfg = config() if cfg is None else cfg
-    observed = observe_traffic(engine, cfg, traffic)
+    observed = keep_shared_prompts(engine, observe_traffic(engine, cfg, traffic))
     return observed, link(engine, observed, cfg, **options)
 
 
