@@ -247,6 +247,41 @@ def test_rfc_3339_lowercase_t_and_z_are_read_by_every_engine(
     ]
 
 
+def test_white_space_of_every_kind_around_a_value_is_trimmed_by_every_engine(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # the engines' own trim takes spaces alone: an account id of a carriage return was
+    # an account, and a tab before a time made it unparseable
+    ids = ["\r", " a1\t", "\u3000a2\u2003", "\x1fa3\x85", "a 4", "\n\xa0"]
+    path = tmp_path / "events.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "account_id": ids,
+                "ts": ["\t2026-04-13T10:00:00Z\r\n"] * len(ids),
+                "payment_id": ["\u2028pm_1 "] * len(ids),
+            }
+        ),
+        path,
+    )
+    loaded = load(engine, discover([path]), Config())
+    events = engine.arrow(
+        f"SELECT account_id, ts, payment_id FROM {loaded.events} ORDER BY account_id"
+    ).to_pylist()
+    assert [(e["account_id"], e["ts"].isoformat(), e["payment_id"]) for e in events] == [
+        ("a 4", "2026-04-13T10:00:00", "pm_1"),
+        ("a1", "2026-04-13T10:00:00", "pm_1"),
+        ("a2", "2026-04-13T10:00:00", "pm_1"),
+        ("a3", "2026-04-13T10:00:00", "pm_1"),
+    ]
+    row = engine.dialect.quote_ident("row")
+    rejects = engine.arrow(f"SELECT {row}, reason FROM {loaded.rejects} ORDER BY {row}")
+    assert rejects.to_pylist() == [
+        {"row": 1, "reason": "missing account_id"},
+        {"row": 6, "reason": "missing account_id"},
+    ]
+
+
 def test_nested_parquet_values_are_read_as_the_json_a_jsonl_file_holds(
     engine: Engine, tmp_path: Path
 ) -> None:

@@ -321,7 +321,7 @@ def test_lone_carriage_return_in_a_file_of_mixed_line_ends(
 
 def test_reject_reason_with_a_line_break_gives_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
-    path.write_bytes(b'account_id,ts\na1,"\n"\n')
+    path.write_bytes(b'account_id,ts\na1,"2026\nx"\n')
     with pytest.raises(InputError) as caught:
         _load(path)
     # the run writes no rejects: the error names the first row refused

@@ -26,6 +26,10 @@ def desc(expr: str) -> Order:
     return (expr, True)
 
 
+#: every character that is white space to Python (``str.isspace``)
+_WHITE_SPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+
+
 class Dialect(ABC):
     """The spellings one engine's SQL needs; every stage spells through these."""
 
@@ -42,6 +46,23 @@ class Dialect(ABC):
         return '"' + name.replace('"', '""') + '"'
 
     # -- expressions ---------------------------------------------------------------
+
+    def trim(self, expr: str) -> str:
+        """Text ``expr`` without the white space around it: every character Python's
+        ``str.strip()`` takes (tabs, line breaks, no-break and ideographic spaces), where
+        the engines' own ``trim`` takes spaces alone (an account id of a carriage return
+        was an account). A text that begins and ends with a printable ASCII character
+        is as it is: the trim of the whole set took DuckDB ten times the time of its
+        own (the load of 10M synth events 15 s against 8)."""
+        first, last = f"ascii({expr})", f"ascii(right({expr}, 1))"
+        return (
+            f"CASE WHEN {first} BETWEEN 33 AND 126 AND {last} BETWEEN 33 AND 126 "
+            f"THEN {expr} ELSE {self._trim_chars(expr, self.literal(_WHITE_SPACE))} END"
+        )
+
+    @abstractmethod
+    def _trim_chars(self, expr: str, chars: str) -> str:
+        """Text ``expr`` without the characters of the literal ``chars`` around it."""
 
     @abstractmethod
     def text(self, expr: str) -> str:
@@ -152,6 +173,9 @@ class DuckDBDialect(Dialect):
     def literal(self, text: str) -> str:
         return "'" + text.replace("'", "''") + "'"
 
+    def _trim_chars(self, expr: str, chars: str) -> str:
+        return f"trim({expr}, {chars})"
+
     def text(self, expr: str) -> str:
         return f"CAST({expr} AS VARCHAR)"
 
@@ -167,7 +191,7 @@ class DuckDBDialect(Dialect):
         return self.text(expr)
 
     def parse_ts(self, column: str) -> str:
-        text = f"trim({column})"
+        text = self.trim(column)
         number = f"TRY_CAST({text} AS DOUBLE)"
         return (
             f"CASE WHEN regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') THEN "
@@ -238,6 +262,9 @@ class SparkDialect(Dialect):
     def quote_ident(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
 
+    def _trim_chars(self, expr: str, chars: str) -> str:
+        return f"trim(BOTH {chars} FROM {expr})"
+
     def text(self, expr: str) -> str:
         return f"CAST({expr} AS STRING)"
 
@@ -262,7 +289,7 @@ class SparkDialect(Dialect):
         )
 
     def parse_ts(self, column: str) -> str:
-        text = f"trim({column})"
+        text = self.trim(column)
         number = f"TRY_CAST({text} AS DOUBLE)"
         micros = "CAST(timestamp_micros(CAST({0} AS BIGINT)) AS TIMESTAMP_NTZ)"
         millis, seconds = micros.format(number + " * 1000"), micros.format(number + " * 1000000")

@@ -134,7 +134,7 @@ def _columns(engine: Engine, path: str, named: list[tuple[str, str | None]]) -> 
 def _text(engine: Engine, column: str) -> str:
     """A column as trimmed text, NULL when blank."""
     sql = engine.dialect
-    return f"NULLIF(trim({sql.text(sql.quote_ident(column))}), '')"
+    return f"NULLIF({sql.trim(sql.text(sql.quote_ident(column)))}, '')"
 
 
 def _read_rows(engine: Engine, path: str, table: str, select: str) -> tuple[int, int]:

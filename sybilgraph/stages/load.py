@@ -137,8 +137,9 @@ def load(
     The rejects have: file, row, reason, and the raw text of each column.
 
     Edge cases: blank strings count as missing; a missing optional column is all NULL;
-    an account id is trimmed of surrounding whitespace; timestamps may be ISO 8601 (with
-    or without zone; without is taken as UTC), epoch seconds or epoch milliseconds. A
+    an account id is trimmed of the white space around it (any, not spaces alone);
+    timestamps may be ISO 8601 (with or without zone; without is taken as UTC), epoch
+    seconds or epoch milliseconds. A
     JSONL value is read as text whatever its type: a number or boolean as its JSON text,
     an object or array as its compact JSON text.
 
@@ -221,7 +222,7 @@ def _read_sources(
 def _check_rows(engine: Engine, extras: list[str], raw: str) -> None:
     """Every raw row parsed and checked, with a reject reason or NULL: the view
     ``checked_events``, which holds ``raw`` and the addresses' map."""
-    blank = "NULLIF(trim({0}), '')"
+    blank = f"NULLIF({engine.dialect.trim('{0}')}, '')"
     extra_cols = "".join(f", {blank.format(c)} AS {c}" for c in extras)
     reason = f"""CASE
         WHEN account_id IS NULL THEN 'missing account_id'
@@ -244,7 +245,7 @@ def _check_rows(engine: Engine, extras: list[str], raw: str) -> None:
             SELECT r._file, r._row,
                    {blank.format("r.account_id")} AS account_id,
                    {engine.dialect.parse_ts("r.ts")} AS ts,
-                   NULLIF(trim(r.ts), '') AS ts_text,
+                   {blank.format("r.ts")} AS ts_text,
                    m.ip, m.ip_key, m.subnet AS ip_subnet, m.reason AS ip_reason,
                    {blank.format("r.payment_id")} AS payment_id,
                    NULLIF(r.prompt, '') AS prompt,
