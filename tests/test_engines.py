@@ -11,6 +11,7 @@ import pytest
 
 from sybilgraph.config import Config, EngineConfig
 from sybilgraph.engines import Engine, make_engine
+from sybilgraph.engines.dialect import WHITE_SPACE
 from sybilgraph.engines.sources import discover
 from sybilgraph.errors import ConfigError, InputError, ResourceError
 from sybilgraph.stages.load import load
@@ -245,6 +246,10 @@ def test_rfc_3339_lowercase_t_and_z_are_read_by_every_engine(
     assert [(r["account_id"], r["reason"]) for r in rejects] == [
         ("a4", "unparseable ts: 2026-04-13x10:00:00z")
     ]
+
+
+def test_the_white_space_trimmed_is_what_python_strips() -> None:
+    assert "".join(c for c in map(chr, range(0x110000)) if c.isspace()) == WHITE_SPACE
 
 
 def test_white_space_of_every_kind_around_a_value_is_trimmed_by_every_engine(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-__all__ = ["Dialect", "DuckDBDialect", "Order", "SparkDialect", "asc", "desc"]
+__all__ = ["WHITE_SPACE", "Dialect", "DuckDBDialect", "Order", "SparkDialect", "asc", "desc"]
 
 #: one term of an ORDER BY: an expression and whether it sorts descending
 Order = tuple[str, bool]
@@ -26,8 +26,12 @@ def desc(expr: str) -> Order:
     return (expr, True)
 
 
-#: every character that is white space to Python (``str.isspace``)
-_WHITE_SPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+#: every character that is white space to Python (``str.isspace``), written out: found
+#: by a loop over every code point, it cost each import 40 ms
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 class Dialect(ABC):
@@ -57,7 +61,7 @@ class Dialect(ABC):
         first, last = f"ascii({expr})", f"ascii(right({expr}, 1))"
         return (
             f"CASE WHEN {first} BETWEEN 33 AND 126 AND {last} BETWEEN 33 AND 126 "
-            f"THEN {expr} ELSE {self._trim_chars(expr, self.literal(_WHITE_SPACE))} END"
+            f"THEN {expr} ELSE {self._trim_chars(expr, self.literal(WHITE_SPACE))} END"
         )
 
     @abstractmethod

@@ -172,7 +172,8 @@ def near_duplicate_groups(
 class TemplateSignatures:
     """The MinHash signatures of distinct masked texts, to group them at any threshold.
 
-    ``hashes`` are the texts' tier-1 hashes in the order they came, ``counts`` their
+    ``hashes`` are the texts' tier-1 hashes (in the order they came to :meth:`of`; a
+    :class:`TemplateSigner` gives them sorted as unsigned numbers), ``counts`` their
     words, ``signature`` one row per text with ``min_words`` words or more (in the same
     order). Grouping again at another threshold, or a subset of the texts, reuses the
     signatures and runs only the banding and checks (at 10M events: 23 s of hashing
@@ -300,24 +301,31 @@ class TemplateSigner:
         self._rows, self._signed = end, top
 
     def signatures(self) -> TemplateSignatures:
-        """The signatures of the distinct texts of the rows signed; the signer is spent."""
-        hashes, words = self._hashes[: self._rows], self._words[: self._rows].astype(np.int64)
-        eligible = words >= self.config.min_words
-        row = np.where(eligible, np.cumsum(eligible) - 1, -1)
-        signature = self._signature[: self._signed]
-        chosen = compiled(_choose_rows)(np.argsort(hashes), hashes, words, row, signature)
+        """The signatures of the distinct texts of the rows signed; the signer is spent.
+
+        Beside what the signer holds, this takes three numbers a row for a while (the
+        rows' order by hash, each row's signature, the rows chosen), then two; the rows
+        not kept are let go of at the end, so that the result holds one row a text."""
+        hashes, words = self._hashes[: self._rows], self._words[: self._rows]
+        row = compiled(_signature_rows)(words, self.config.min_words)
+        order = np.argsort(hashes)
+        chosen = compiled(_choose_rows)(order, hashes, words, row, self._signature)
+        del order
         kept = row[chosen]
+        del row
         kept = kept[kept >= 0]
-        compiled(_gather_rows)(signature, kept)
-        signed = TemplateSignatures(
-            hashes[chosen], words[chosen], signature[: len(kept)], self.config
-        )
-        # what the signer held, let go of (the signatures' rows are the result's)
+        compiled(_gather_rows)(self._signature[: self._signed], kept)
+        unique, counts = hashes[chosen], words[chosen].astype(np.int64)
+        del chosen
+        signature = self._signature
         self._hashes = np.zeros(0, dtype=np.uint64)
         self._words = np.zeros(0, dtype=np.int32)
         self._signature = self._minhash.empty()
         self._rows = self._signed = 0
-        return signed
+        # the rows past those kept go back to the system (the array is the signer's
+        # own, and no view of it is left)
+        signature.resize((len(kept), signature.shape[1]), refcheck=False)
+        return TemplateSignatures(unique, counts, signature, self.config)
 
 
 def _room(array: np.ndarray, rows: int) -> np.ndarray:
@@ -327,6 +335,23 @@ def _room(array: np.ndarray, rows: int) -> np.ndarray:
     grown = np.zeros((max(2 * len(array), rows), *array.shape[1:]), dtype=array.dtype)
     grown[: len(array)] = array
     return grown
+
+
+def _signature_rows(words: np.ndarray, min_words: int) -> np.ndarray:
+    """Each text's row among the signatures: texts of ``min_words`` words or more are
+    signed, in order; -1 for the others.
+
+    Compiled (``arrays.compiled``).
+    """
+    row = np.empty(len(words), dtype=np.int64)
+    signed = 0
+    for i in range(len(words)):
+        if words[i] >= min_words:
+            row[i] = signed
+            signed += 1
+        else:
+            row[i] = -1
+    return row
 
 
 def _choose_rows(
@@ -365,7 +390,7 @@ def _choose_rows(
         chosen[found] = best
         found += 1
         i = j
-    return chosen[:found]
+    return chosen[:found].copy()
 
 
 def _gather_rows(signature: np.ndarray, source: np.ndarray) -> None:

@@ -371,7 +371,7 @@ _PROMPT_EVENTS = "prompt_events"
 #: each distinct prompt (pos, prompt_key, prompt): its text, its key and the place its
 #: fingerprint (``prompt_fp``) names it by; a view of load's texts, held by the prompt map
 _PROMPT_TEXTS = "prompt_texts"
-#: the prompt map without its texts (pos, template, template_group, ...): held by it
+#: the prompt map without its texts (pos[, template], template_group, ...): held by it
 _PROMPT_LABELS = "prompt_labels"
 
 
@@ -389,11 +389,11 @@ class _Prompts:
     """What fingerprinting made: the prompt map, and whether heavy accounts have
     strict groups (then ``heavy_accounts`` lists them until observe is done).
 
-    ``numbers`` is SQL of each distinct prompt (its ``prompt_key``, ``pos`` and
-    ``template``) with its values as the numbers their labels in the map show
-    (``template_group``[, ``strict_group``][, ``wrapper_head``, ``wrapper_tail``]; see
-    :func:`_label`): observe joins and aggregates numbers and labels the aggregates,
-    not every event's values.
+    ``numbers`` is SQL of each distinct prompt (its ``prompt_key``, ``pos`` and, where
+    observe keeps the templates, ``template``) with its values as the numbers their
+    labels in the map show (``template_group``[, ``strict_group``][, ``wrapper_head``,
+    ``wrapper_tail``]; see :func:`_label`): observe joins and aggregates numbers and
+    labels the aggregates, not every event's values.
     """
 
     prompt_map: str
