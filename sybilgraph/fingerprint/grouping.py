@@ -200,12 +200,7 @@ class TemplateSignatures:
             counts, part = minhash.signatures(as_string_array(texts))
             hash_parts.append(np.asarray(batch_hashes, dtype=np.uint64))
             count_parts.append(counts)
-            if filled + len(part) > len(signature):
-                grown = np.zeros(
-                    (max(2 * len(signature), filled + len(part)), config.num_perm), part.dtype
-                )
-                grown[:filled] = signature[:filled]
-                signature = grown
+            signature = _room(signature, filled + len(part))
             signature[filled : filled + len(part)] = part
             filled += len(part)
         if not hash_parts:

@@ -139,9 +139,8 @@ def load(
     Edge cases: blank strings count as missing; a missing optional column is all NULL;
     an account id is trimmed of the white space around it (any, not spaces alone);
     timestamps may be ISO 8601 (with or without zone; without is taken as UTC), epoch
-    seconds or epoch milliseconds. A
-    JSONL value is read as text whatever its type: a number or boolean as its JSON text,
-    an object or array as its compact JSON text.
+    seconds or epoch milliseconds. A JSONL value is read as text whatever its type: a
+    number or boolean as its JSON text, an object or array as its compact JSON text.
 
     With a ``window`` [start, end), valid rows outside it are left out of the events and
     counted in ``outside_window``: they are not bad rows, so they are not rejects.
@@ -222,8 +221,11 @@ def _read_sources(
 def _check_rows(engine: Engine, extras: list[str], raw: str) -> None:
     """Every raw row parsed and checked, with a reject reason or NULL: the view
     ``checked_events``, which holds ``raw`` and the addresses' map."""
-    blank = f"NULLIF({engine.dialect.trim('{0}')}, '')"
-    extra_cols = "".join(f", {blank.format(c)} AS {c}" for c in extras)
+
+    def blank(column: str) -> str:
+        return f"NULLIF({engine.dialect.trim(column)}, '')"
+
+    extra_cols = "".join(f", {blank(c)} AS {c}" for c in extras)
     reason = f"""CASE
         WHEN account_id IS NULL THEN 'missing account_id'
         WHEN ts_text IS NULL THEN 'missing ts'
@@ -243,11 +245,11 @@ def _check_rows(engine: Engine, extras: list[str], raw: str) -> None:
         f"""
         SELECT *, {reason} AS reason FROM (
             SELECT r._file, r._row,
-                   {blank.format("r.account_id")} AS account_id,
+                   {blank("r.account_id")} AS account_id,
                    {engine.dialect.parse_ts("r.ts")} AS ts,
-                   {blank.format("r.ts")} AS ts_text,
+                   {blank("r.ts")} AS ts_text,
                    m.ip, m.ip_key, m.subnet AS ip_subnet, m.reason AS ip_reason,
-                   {blank.format("r.payment_id")} AS payment_id,
+                   {blank("r.payment_id")} AS payment_id,
                    NULLIF(r.prompt, '') AS prompt,
                    r.ip AS ip_raw {extra_cols}
             FROM {raw} r LEFT JOIN ip_map m ON r.ip = m.raw
