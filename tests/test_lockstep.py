@@ -3,6 +3,8 @@ not."""
 
 from __future__ import annotations
 
+import itertools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from sybilgraph import Config, run
 from sybilgraph.errors import ConfigError
 from sybilgraph.fingerprint.arrays import mix64, seeded_words
 from sybilgraph.fingerprint.sets import set_signatures, shared_counts, similar_set_candidates
+from sybilgraph.stages.lockstep import day_surprise_bounds
 
 
 def _events(operators: int = 2, per_window: int = 1) -> pd.DataFrame:
@@ -74,6 +77,9 @@ def test_accounts_in_lockstep_link_and_a_shared_busy_hour_does_not(tmp_path: Pat
     assert timed["time_weight"].iloc[0] == pytest.approx(1.0)
     assert timed["evidence"].iloc[0] == "time: 1 shared (together in 14 of 14 15-minute windows)"
     assert result.info["counts"]["coactivity_accounts"] == 44
+    # compared: only op0 and op1 could pass the bound by their days (21.64); a person's
+    # best term a day is 0.788 (7 days: 5.52), busy0's and busy1's 0.693 (4.85)
+    assert result.info["counts"]["coactivity_able"] == 2
 
 
 def test_an_operator_in_lockstep_at_high_volume_is_flagged_for_it(tmp_path: Path) -> None:
@@ -170,6 +176,51 @@ def test_shared_counts_are_the_sizes_of_the_intersections() -> None:
     left, right = rng.integers(0, len(sets), size=(2, 500))
     expected = [len(set(sets[a]) & set(sets[b])) for a, b in zip(left, right, strict=True)]
     assert shared_counts(owner, items, left, right).tolist() == expected
+
+
+def _pair_sums(
+    windows: dict[int, float], a: list[int], b: list[int], average: float, per_day: int
+) -> tuple[float, float]:
+    """A pair's sums by day and by time of day of its most surprising shared windows,
+    by their definition (the module's docstring): its surprise is the lesser."""
+    lr = math.log(max(len(a), len(b)) / average)
+    by_day: dict[int, float] = {}
+    by_hour: dict[int, float] = {}
+    for w in set(a) & set(b):
+        term = max(windows[w] - lr, 0.0)
+        by_day[w // per_day] = max(by_day.get(w // per_day, 0.0), term)
+        by_hour[w % per_day] = max(by_hour.get(w % per_day, 0.0), term)
+    return sum(by_day.values()), sum(by_hour.values())
+
+
+def test_no_pair_shares_more_surprise_than_either_accounts_bound() -> None:
+    # 120 accounts over 5 days of 8 windows each, each in 1 to 20 windows, and a copy of
+    # account 0's windows: every pair's surprise against both accounts' bounds
+    rng = np.random.default_rng(11)
+    per_day, average = 8, 6.0
+    idf = {w: float(rng.uniform(0.0, 5.0)) for w in range(5 * per_day)}
+    sets = [
+        sorted(rng.choice(5 * per_day, size=rng.integers(1, 21), replace=False).tolist())
+        for _ in range(120)
+    ]
+    sets.append(sets[0])
+    owner = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+    items = np.concatenate([np.array(s, dtype=np.int64) for s in sets])
+    bounds = day_surprise_bounds(
+        owner,
+        items,
+        np.array([idf[w] for w in items.tolist()]),
+        average=average,
+        per_day=float(per_day),
+    )
+    assert len(bounds) == len(sets)
+    for a, b in itertools.combinations(range(len(sets)), 2):
+        surprise = min(_pair_sums(idf, sets[a], sets[b], average, per_day))
+        assert surprise <= min(bounds[a], bounds[b]) + 1e-9
+    # the bound is reached by the days' sum of the account and its copy
+    by_day, _ = _pair_sums(idf, sets[0], sets[-1], average, per_day)
+    assert len(sets[0]) != average and by_day > 0
+    assert bounds[0] == pytest.approx(by_day)
 
 
 def test_accounts_active_around_the_clock_say_so(tmp_path: Path) -> None:

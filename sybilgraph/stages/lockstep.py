@@ -5,7 +5,9 @@ An operator's scheduler runs its accounts in shifts: they act in the same window
 whatever IPs, cards or prompts each uses. People act when they please; those who share a
 routine (an office's working hours) share the busy windows that everyone shares.
 
-Each account's active windows (``link.coactivity_minutes`` wide) are a set. Candidate
+Each account's active windows (``link.coactivity_minutes`` wide) are a set. An account
+whose windows could not pass the bound below with any other is not compared (see
+:func:`day_surprise_bounds`): most people, whose few windows fall on a few days. Candidate
 pairs come from MinHash and banded LSH over the sets (no comparison of all pairs); those
 whose signatures put their similarity two standard errors or more below the similarity
 asked for are dropped, and each other candidate is checked exactly. A pair links when
@@ -43,7 +45,7 @@ from sybilgraph.fingerprint.sets import shared_counts, similar_set_candidates
 from sybilgraph.stages.observe import KEY_TIME
 from sybilgraph.stages.tables import ObservationTables
 
-__all__ = ["ALPHA", "add_lockstep_pairs"]
+__all__ = ["ALPHA", "add_lockstep_pairs", "day_surprise_bounds"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,9 @@ ALPHA = 0.01
 #: LSH banding over the window sets: pairs at Jaccard 0.5 become candidates with
 #: probability 0.80, at 0.7 with 0.99, at 0.2 with 0.09
 BANDS, ROWS = 12, 3
+#: sums of the same terms in another order differ in their last bits: an account whose
+#: bound falls short of the pairs' by less is compared all the same
+_SLACK = 1e-6
 
 
 def add_lockstep_pairs(
@@ -103,14 +108,32 @@ def add_lockstep_pairs(
             JOIN (SELECT slot, count(*) AS holders FROM {activity} t GROUP BY slot) h
               ON h.slot = t.slot""",
     )
-    sets = engine.arrow("SELECT num, slot FROM lockstep_slots")
+    sets = engine.arrow("SELECT num, slot, idf FROM lockstep_slots")
     numbers = sets.column("num").to_numpy().astype(np.int64)
     slots = sets.column("slot").to_numpy().astype(np.int64)
+    idf = sets.column("idf").to_numpy()
     del sets
     # by account, and each account's windows in order (for the exact count)
     order = _by_account(numbers, slots)
-    owner, items = numbers[order], slots[order]
+    owner, items, idf = numbers[order], slots[order], idf[order]
     del numbers, slots, order
+    windows = np.bincount(owner, minlength=compared)
+    average = rows / max(active, 1)
+    per_day = 1440.0 / float(cfg.coactivity_minutes)
+    bound = math.log(compared * (compared - 1) / 2.0) + math.log(1.0 / ALPHA)
+    # only the accounts that could pass the bound with some other are compared: at 10M
+    # synth events 5.1k of the 194k with enough windows, whose chance meetings in LSH
+    # buckets grew as the square of the accounts (30M: 1.7M candidates, none linked)
+    can = day_surprise_bounds(owner, items, idf, average=average, per_day=per_day) >= (
+        bound - _SLACK
+    )
+    del idf
+    able = np.flatnonzero(can)
+    counts["coactivity_able"] = len(able)
+    # the able accounts numbered anew from 0, as the candidates' search takes them
+    kept = can[owner]
+    owner, items = (np.cumsum(can) - 1)[owner[kept]], items[kept]
+    del can, kept
     left, right, skipped = similar_set_candidates(
         owner,
         items,
@@ -132,7 +155,7 @@ def add_lockstep_pairs(
     # each candidate checked exactly here, with the sets at hand: at 30M synth events
     # the 1.7M candidates took 19 s joined with their windows in the engine
     shared = shared_counts(owner, items, left, right)
-    windows = np.bincount(owner, minlength=compared)
+    left, right = able[left], able[right]
     na, nb = windows[left], windows[right]
     similar = _similar(shared, na, nb, cfg)
     del owner, items
@@ -146,8 +169,6 @@ def add_lockstep_pairs(
         "lockstep_similar",
         pa.table({"a": left[similar], "b": right[similar], "na": na[similar], "nb": nb[similar]}),
     )
-    average = rows / max(active, 1)
-    per_day = 1440.0 / float(cfg.coactivity_minutes)
     day = f"CAST(floor(slot / {per_day}) AS BIGINT)"
     engine.create_table(
         "lockstep_shared",
@@ -184,7 +205,6 @@ def add_lockstep_pairs(
     )
     engine.drop("lockstep_shared")
     engine.drop("lockstep_slots")
-    bound = math.log(compared * (compared - 1) / 2.0) + math.log(1.0 / ALPHA)
     sql = engine.dialect
     weight = float(cfg.key_weights.get(KEY_TIME, 1.0))
     minutes = f"{float(cfg.coactivity_minutes):g}"
@@ -208,6 +228,30 @@ def add_lockstep_pairs(
     engine.drop("lockstep_accounts")
     counts["coactivity_pairs"] = engine.count(pair_values) - before
     return counts
+
+
+def day_surprise_bounds(
+    owner: np.ndarray, items: np.ndarray, idf: np.ndarray, *, average: float, per_day: float
+) -> np.ndarray:
+    """For each account, the most surprise it could share with any other by the sum
+    over days: the sum over its days of its most surprising window that day.
+
+    ``owner`` numbers the accounts from 0 (each present), ``items`` their windows and
+    ``idf`` the windows' ``-ln(h(w) / N)``, sorted by account, then window. A pair's
+    term for a shared window is ``idf - ln(r)``, ``r`` the more active one's windows
+    over ``average``: never more than the account's own ``idf - ln(its windows /
+    average)``. A pair's surprise is the lesser of its sums by day and by time of day,
+    so at most either account's bound here: one whose bound is short of the pairs'
+    links with no one.
+    """
+    if len(owner) == 0:
+        return np.zeros(0, dtype=np.float64)
+    windows = np.bincount(owner)
+    term = np.maximum(idf - np.log(windows / average)[owner], 0.0)
+    day = np.floor(items / per_day)
+    starts = np.flatnonzero(np.r_[True, (owner[1:] != owner[:-1]) | (day[1:] != day[:-1])])
+    top = np.maximum.reduceat(term, starts)
+    return np.bincount(owner[starts], weights=top, minlength=len(windows))  # type: ignore[no-any-return]
 
 
 def _similar(shared: np.ndarray, na: np.ndarray, nb: np.ndarray, cfg: LinkConfig) -> np.ndarray:
