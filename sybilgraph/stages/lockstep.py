@@ -21,8 +21,9 @@ asked for are dropped, and each other candidate is checked exactly. A pair links
   windows of one day, and two people's routines (lunch at noon) meet at one time of day
   on many days. So each day counts once and each time of day once, by its least likely
   shared window, and the surprise is the lesser of the two sums of ``-ln p``: it must
-  exceed ``ln(M * (M - 1) / 2) + ln(1 / ALPHA)`` for the ``M`` accounts compared, so
-  that at most about ``ALPHA`` pairs in all would pass by chance (a Bonferroni bound).
+  exceed ``ln(M * (M - 1) / 2) + ln(1 / ALPHA)`` for the ``M`` accounts with enough
+  windows (those left out as unable to pass count too), so that at most about
+  ``ALPHA`` pairs in all would pass by chance (a Bonferroni bound).
   Busy windows, where most accounts act, count for almost nothing; so do an afternoon
   spent side by side and a shared daily habit. A scheduler that runs its accounts
   together at varying times, day after day, passes both.
@@ -122,7 +123,7 @@ def add_lockstep_pairs(
     per_day = 1440.0 / float(cfg.coactivity_minutes)
     bound = math.log(compared * (compared - 1) / 2.0) + math.log(1.0 / ALPHA)
     # only the accounts that could pass the bound with some other are compared: at 10M
-    # synth events 5.1k of the 194k with enough windows, whose chance meetings in LSH
+    # synth events 5.2k of the 194k with enough windows, whose chance meetings in LSH
     # buckets grew as the square of the accounts (30M: 1.7M candidates, none linked)
     can = day_surprise_bounds(owner, items, idf, average=average, per_day=per_day) >= (
         bound - _SLACK
@@ -241,8 +242,8 @@ def day_surprise_bounds(
     term for a shared window is ``idf - ln(r)``, ``r`` the more active one's windows
     over ``average``: never more than the account's own ``idf - ln(its windows /
     average)``. A pair's surprise is the lesser of its sums by day and by time of day,
-    so at most either account's bound here: one whose bound is short of the pairs'
-    links with no one.
+    so at most either account's bound here: one whose bound is short of the chance
+    bound links with no one.
     """
     if len(owner) == 0:
         return np.zeros(0, dtype=np.float64)
