@@ -161,6 +161,27 @@ def test_room_made_while_idle_is_taken_from_what_the_engine_holds(tmp_path: Path
         engine.close()
 
 
+def test_room_the_engine_cannot_wholly_make_is_made_as_far_as_it_can(tmp_path: Path) -> None:
+    # a spill folder of 100 MB: of a 320 MB table the engine cannot go down to 64 MiB.
+    # It goes to the least limit it can reach, doubling (the limit was kept whole: at
+    # 30M realistic events 4 GB stayed beside the graph)
+    engine = make_engine(
+        EngineConfig(name="duckdb", memory_limit="4GiB", temp_directory=str(tmp_path))
+    )
+    try:
+        engine.execute("CREATE TABLE t AS SELECT range AS i FROM range(40000000)")
+        engine.execute("SET max_temp_directory_size = '100MB'")
+        with engine.room_for(10 << 30, idle=True):
+            lowered = round(_limit_gib(engine) * 1024)
+            assert 64 < lowered < 4096, lowered
+            assert lowered & (lowered - 1) == 0, lowered  # 64 MiB doubled
+            assert _buffers(engine) <= lowered << 20
+        assert _limit_gib(engine) == pytest.approx(4.0, abs=0.05)
+        assert engine.scalar("SELECT sum(i) FROM t") == 40000000 * 39999999 // 2
+    finally:
+        engine.close()
+
+
 def test_spill_folders_of_killed_runs_are_deleted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
