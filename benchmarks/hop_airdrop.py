@@ -129,7 +129,7 @@ def main() -> int:
     args = parser.parse_args()
     labels = read_labels(args.labels)
     if args.cross_validate:
-        result: object = cross_validate(args.run, labels, args.folds)
+        result: object = cross_validate(args.run.resolve(), labels, args.folds)
     else:
         accounts = pd.read_csv(
             args.run / "accounts.csv", dtype={"account_id": str, "cluster_id": str}

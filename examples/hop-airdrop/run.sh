@@ -14,7 +14,8 @@ if [ $# -lt 1 ] || [ $# -gt 2 ]; then
 fi
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-out="$1"
+# OUT_DIR and LABELS_CSV are taken from the folder it is called in (it runs in the root)
+out="$(realpath -m -- "$1")"
 # the checkout's own code runs, whichever environment provides the dependencies
 # (SYBILGRAPH_PYTHON: another environment's interpreter, e.g. for a second checkout)
 python="${SYBILGRAPH_PYTHON:-$root/.venv/bin/python}"
